@@ -1,0 +1,54 @@
+/**
+ * memstorage-next: `require('memstorage-next')` is the factory itself (as memstorage's was),
+ * and every class, error and helper hangs off it, so `import Store, { createStore } from
+ * 'memstorage-next'` works from TypeScript and (through index.mjs) from ESM.
+ */
+import * as factory from './lib/factory';
+import * as errors from './lib/errors';
+import * as store from './lib/store';
+import * as memory from './lib/stores/memory';
+import * as clock from './lib/clock';
+import * as serializer from './lib/serializer';
+import * as query from './lib/query';
+
+/** memstorage's factory: `Store({ type, settings })`, result-first callbacks. */
+function Store(options?: factory.StoreOptions): store.BaseStore {
+  return factory.Store(options);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-namespace
+namespace Store {
+  export import StoreOptions = factory.StoreOptions;
+  export const createStore = factory.createStore;
+  export const storeTypes = factory.storeTypes;
+  export import BaseStore = store.BaseStore;
+  export import MemoryStore = memory.MemoryStore;
+  export import MemorySettings = memory.MemorySettings;
+  export import CommonSettings = store.CommonSettings;
+  export import Capabilities = store.Capabilities;
+  export import StoreStats = store.StoreStats;
+  export import Entry = store.Entry;
+  export import KeyedValue = store.KeyedValue;
+  export import SetOptions = store.SetOptions;
+  export import GetOptions = store.GetOptions;
+  export import StoreError = errors.StoreError;
+  export import StoreConfigError = errors.StoreConfigError;
+  export import StorageConnectionError = errors.StorageConnectionError;
+  export import StorageOperationError = errors.StorageOperationError;
+  export import InvalidKeyError = errors.InvalidKeyError;
+  export import InvalidQueryError = errors.InvalidQueryError;
+  export import InvalidValueError = errors.InvalidValueError;
+  export import InvalidArgumentError = errors.InvalidArgumentError;
+  export import StoreClosedError = errors.StoreClosedError;
+  export import KeyNotFoundError = errors.KeyNotFoundError;
+  export import ErrorCodes = errors.ErrorCodes;
+  export import ManualClock = clock.ManualClock;
+  export import Clock = clock.Clock;
+  export import Serializer = serializer.Serializer;
+  export import defaultSerializer = serializer.defaultSerializer;
+  export import ALLOWED_OPERATORS = query.ALLOWED_OPERATORS;
+}
+Object.defineProperty(Store, 'default', { value: Store, enumerable: false });
+Object.defineProperty(Store, 'Store', { value: Store, enumerable: false });
+
+export = Store;

@@ -1,0 +1,785 @@
+/**
+ * The store base (SPEC §4–§6). It owns argument handling, validation, callbacks, TTL
+ * arithmetic, lazy connection, events and stats; a backend extends it and implements a small
+ * set of promise-only primitives (`_get`, `_set`, `_delete`, `_find`, ...) that receive
+ * exactly the validated arguments. A new backend is one file in `lib/stores/`.
+ */
+import { EventEmitter } from 'node:events';
+import { Readable } from 'readable-stream';
+import { Callback, CallbackStyle, deliver } from './callbacks';
+import { Clock, systemClock } from './clock';
+import {
+  InvalidArgumentError,
+  InvalidValueError,
+  KeyNotFoundError,
+  StoreClosedError,
+  StoreConfigError,
+  StoreError,
+  StorageOperationError,
+} from './errors';
+import { Key, keyId, normalizeKey, isPlainObject } from './keys';
+import { Selector, compileGlob, compileQuery } from './query';
+import { Serializer, defaultSerializer } from './serializer';
+import { checkValue, cloneValue } from './values';
+
+/** Settings every store accepts (SPEC §4). */
+export interface CommonSettings {
+  /** `get` resolves `null` instead of `[]` when nothing matches (memstorage). Default false. */
+  nullOnMiss?: boolean;
+  /** `get` resolves `{ key, val }` objects instead of bare values (memstorage). Default false. */
+  includeKey?: boolean;
+  /** TTL in ms applied when `set` gives none. Default: no expiry. */
+  defaultTtl?: number;
+  /** Isolated keyspace inside the backend. Default '' (the root keyspace). */
+  namespace?: string;
+  /** How values become bytes for backends that store bytes. Default: JSON with tags (README). */
+  serializer?: Serializer;
+  /** Callback convention: 'node' (default for classes) or 'result-first' (default for `Store()`). */
+  callbacks?: CallbackStyle;
+  /** Time source for TTL arithmetic. Default: the wall clock. */
+  clock?: Clock;
+}
+
+/** What a backend can do; the core, the multi store and the tests branch on this, never on a type name. */
+export interface Capabilities {
+  /** Queries run inside the backend (server-side filters or indexes) rather than by a scan here. */
+  nativeQueries: boolean;
+  /** Large values are stored and read in chunks, never whole in memory. */
+  valueStreams: boolean;
+  /** Entries can expire. */
+  ttl: boolean;
+  /** Several processes see the same data. */
+  shared: boolean;
+  /** Entries may disappear before their TTL (LRU bounds); such a store cannot answer queries for a tier stack. */
+  evicts: boolean;
+  /** Entries survive a restart of this process. */
+  persistent: boolean;
+}
+
+/** An entry as backends return it from `_find`. */
+export interface StoredEntry {
+  id: string;
+  key: Key;
+  /** The value, or undefined when `_find` was asked for keys only. */
+  value: unknown;
+}
+
+/** Options for `_find`. */
+export interface FindOptions {
+  /** Whether values are needed (false for `keys`, `count`, `del`). */
+  values: boolean;
+  /** Stop after this many entries. */
+  limit?: number;
+}
+
+/** Counters a backend reports itself; the base adds its own. */
+export interface BackendStats {
+  items?: number;
+  expirations?: number;
+  evictions?: number;
+}
+
+/** `stats()` result. */
+export interface StoreStats {
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  expirations: number;
+  evictions: number;
+  errors: number;
+  items: number;
+}
+
+/** Options for `set`. */
+export interface SetOptions {
+  /** Time to live in ms; 0 or null means no expiry even with `defaultTtl`. */
+  ttl?: number | null;
+}
+
+/** Options for `get`. */
+export interface GetOptions {
+  /** At most this many results. */
+  limit?: number;
+  /** Resolve `{ key, val }` objects (overrides the setting). */
+  includeKey?: boolean;
+}
+
+/** A `get` result with `includeKey`. */
+export interface KeyedValue<V = unknown> {
+  key: Key;
+  val: V;
+}
+
+/** An entry as `entries()` and `createReadStream()` yield it. */
+export interface Entry<V = unknown> {
+  key: Key;
+  value: V;
+}
+
+/** A value with its absolute expiry, for tier promotion. */
+export interface EntryWithExpiry<V = unknown> {
+  value: V;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'closed';
+
+const CHUNK_SIZE = 64 * 1024;
+
+/** What result-first callbacks receive on failure, per method (memstorage's values). */
+function failureValue(method: string, nullOnMiss: boolean): unknown {
+  switch (method) {
+    case 'get':
+      return nullOnMiss ? null : [];
+    case 'getOne':
+    case 'ttl':
+      return undefined;
+    case 'keys':
+      return [];
+    case 'count':
+    case 'del':
+    case 'copy':
+      return 0;
+    default:
+      return false;
+  }
+}
+
+/** Checks the shared settings eagerly, naming the bad one. */
+export function checkCommonSettings(settings: CommonSettings): void {
+  if (!isPlainObject(settings as unknown)) throw new StoreConfigError('settings must be a plain object');
+  const bool = (name: keyof CommonSettings) => {
+    if (settings[name] !== undefined && typeof settings[name] !== 'boolean') {
+      throw new StoreConfigError(`setting ${name} must be a boolean`);
+    }
+  };
+  bool('nullOnMiss');
+  bool('includeKey');
+  if (settings.defaultTtl !== undefined && settings.defaultTtl !== null && !isTtl(settings.defaultTtl)) {
+    throw new StoreConfigError('setting defaultTtl must be a non-negative number of milliseconds');
+  }
+  if (settings.namespace !== undefined) checkNamespace(settings.namespace, (m) => new StoreConfigError(`setting namespace ${m}`));
+  if (settings.serializer !== undefined) {
+    const s = settings.serializer;
+    if (!s || typeof s.serialize !== 'function' || typeof s.deserialize !== 'function') {
+      throw new StoreConfigError('setting serializer must have serialize and deserialize functions');
+    }
+  }
+  if (settings.callbacks !== undefined && settings.callbacks !== 'node' && settings.callbacks !== 'result-first') {
+    throw new StoreConfigError("setting callbacks must be 'node' or 'result-first'");
+  }
+  if (settings.clock !== undefined && (!settings.clock || typeof settings.clock.now !== 'function')) {
+    throw new StoreConfigError('setting clock must have a now() function');
+  }
+}
+
+function isTtl(ttl: unknown): ttl is number {
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0;
+}
+
+function checkNamespace(ns: unknown, error: (message: string) => Error): asserts ns is string {
+  if (typeof ns !== 'string') throw error('must be a string');
+  if (ns.includes('\u0000')) throw error('must not contain the NUL character');
+  if (ns.length > 256) throw error('must be at most 256 characters');
+}
+
+/**
+ * Splits `(fixed..., [options], [callback])`: the callback is the last argument when it is a
+ * function; anything else past the fixed arguments and options is an error.
+ */
+function splitArgs(args: unknown[], fixed: number, method: string): { options: unknown; cb: Callback | undefined } {
+  let cb: Callback | undefined;
+  let end = args.length;
+  if (end > fixed && typeof args[end - 1] === 'function') {
+    cb = args[end - 1] as Callback;
+    end--;
+  }
+  if (end > fixed + 1) {
+    throw new InvalidArgumentError(`${method}: argument ${end} is in the callback position but is a ${typeof args[end - 1]}, not a function`);
+  }
+  return { options: end > fixed ? args[fixed] : undefined, cb };
+}
+
+/** The base every store extends. See the file comment. */
+export abstract class BaseStore extends EventEmitter {
+  /** What this backend can do. */
+  abstract readonly supports: Capabilities;
+  /** The namespace this store instance reads and writes ('' is the root). */
+  readonly namespace: string;
+  /** The settings this store was created with. */
+  protected readonly settings: CommonSettings;
+  protected readonly clock: Clock;
+  protected readonly serializer: Serializer;
+  /** The callback convention of this store. */
+  readonly callbackStyle: CallbackStyle;
+
+  private state: State = 'idle';
+  private connecting: Promise<void> | undefined;
+  private readonly inflightCompute = new Map<string, Promise<unknown>>();
+  protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
+
+  constructor(settings: CommonSettings = {}) {
+    super();
+    checkCommonSettings(settings);
+    this.settings = settings;
+    this.namespace = settings.namespace ?? '';
+    this.clock = settings.clock ?? systemClock;
+    this.serializer = settings.serializer ?? defaultSerializer;
+    this.callbackStyle = settings.callbacks ?? 'node';
+  }
+
+  // ---- primitives a backend implements (promise-only, validated arguments) -------------
+
+  /** Opens connections. Called once, lazily, before the first operation. */
+  protected abstract _connect(): Promise<void>;
+  /** Releases sockets and timers. */
+  protected abstract _close(): Promise<void>;
+  /** Upserts an entry; `expiresAt` is epoch ms or null. */
+  protected abstract _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void>;
+  /** The live value under `id`, or undefined (absent or expired). */
+  protected abstract _get(id: string): Promise<unknown>;
+  /** Removes `id`; resolves whether it existed (and was live). */
+  protected abstract _delete(id: string): Promise<boolean>;
+  /** The live entry's expiry: epoch ms, null for none, undefined when absent. */
+  protected abstract _expiresAt(id: string): Promise<number | null | undefined>;
+  /** Live entries matching an 'all', 'glob' or 'query' selector, in creation order. */
+  protected abstract _find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry>;
+  /** Removes everything in this namespace. */
+  protected abstract _clear(): Promise<void>;
+  /** A store over the same backend, in another namespace. */
+  protected abstract _scope(namespace: string): BaseStore;
+
+  /** Optional synchronous fast path for in-process backends: the same contract as `_get`. */
+  protected _getSync?(id: string): unknown;
+  /** Optional synchronous fast path for in-process backends: the same contract as `_set`. */
+  protected _setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
+
+  /** The live value with its expiry; backends override to do it in one round trip. */
+  protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+    const [value, expiresAt] = await Promise.all([this._get(id), this._expiresAt(id)]);
+    return value === undefined || expiresAt === undefined ? undefined : { value, expiresAt };
+  }
+  /** Whether `id` is live; backends override when cheaper than a read. */
+  protected async _has(id: string): Promise<boolean> {
+    return (await this._get(id)) !== undefined;
+  }
+  /** Removes every match; backends override with a bulk delete. */
+  protected async _deleteMatching(selector: Selector): Promise<number> {
+    const ids: string[] = [];
+    for await (const entry of this._find(selector, { values: false })) ids.push(entry.id);
+    let removed = 0;
+    for (const id of ids) if (await this._delete(id)) removed++;
+    return removed;
+  }
+  /** Counts matches; backends override with a server-side count. */
+  protected async _count(selector: Selector): Promise<number> {
+    let n = 0;
+    for await (const entry of this._find(selector, { values: false })) if (entry) n++;
+    return n;
+  }
+  /** Stores a byte stream as one value; the default buffers it (backends with valueStreams chunk it). */
+  protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) chunks.push(chunk);
+    await this._set(id, key, Buffer.concat(chunks), expiresAt);
+  }
+  /** The bytes of a value as chunks, or undefined when absent. */
+  protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    const value = await this._get(id);
+    if (value === undefined) return undefined;
+    return toAsync(chunksOf(valueBytes(value)));
+  }
+  /** Counters only the backend knows. */
+  protected async _stats(): Promise<BackendStats> {
+    return {};
+  }
+
+  // ---- shared plumbing ----------------------------------------------------------------
+
+  /** True once connected and not closed: lets fast paths skip the connect promise. */
+  protected get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Connects once; later calls share the same promise. */
+  protected ready(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'closed') return Promise.reject(new StoreClosedError());
+    if (!this.connecting) {
+      this.state = 'connecting';
+      this.connecting = this._connect().then(
+        () => {
+          if (this.state === 'connecting') this.state = 'open';
+        },
+        (err) => {
+          this.state = 'idle';
+          this.connecting = undefined;
+          throw err;
+        },
+      );
+    }
+    return this.connecting;
+  }
+
+  /** Runs `op` once connected, then `after` on its result; counts failures. One extra promise at most. */
+  protected run<T, R = T>(op: () => Promise<T>, after?: (result: T) => R): Promise<R> {
+    const p = this.state === 'open' ? op() : this.ready().then(op);
+    return p.then(after as (result: T) => R, this.countFailure);
+  }
+
+  private readonly countFailure = (err: unknown): never => {
+    this.counters.errors++;
+    throw err;
+  };
+
+  /** Returns the promise, or hands it to the callback (and returns undefined). */
+  protected settle<T>(method: string, promise: Promise<T>, cb: Callback | undefined): Promise<T> {
+    if (!cb) return promise;
+    deliver(promise, cb, this.callbackStyle, failureValue(method, this.settings.nullOnMiss === true), (err) =>
+      this.reportError(err),
+    );
+    return undefined as unknown as Promise<T>;
+  }
+
+  /** Emits 'error', or warns through process.emitWarning when nobody listens (never crashes). */
+  reportError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else process.emitWarning(err.message, { type: 'StoreWarning', code: (err as StoreError).code, detail: err.stack });
+  }
+
+  /** Absolute expiry for a write, from `ttl` or the store's `defaultTtl`. */
+  protected expiryFor(ttl: number | null | undefined): number | null {
+    const effective = ttl === undefined ? this.settings.defaultTtl : ttl;
+    return effective ? this.clock.now() + effective : null;
+  }
+
+  /** Copies a value when `clone` is on (the memory store); other backends copy by serializing. */
+  protected copyValue<T>(value: T): T {
+    return cloneValue(value);
+  }
+
+  // ---- the public API ------------------------------------------------------------------
+
+  /** Connects now (optional: the first operation connects). Result-first callback gets `true`/`false`. */
+  connect(cb?: Callback): Promise<void> {
+    const p = this.ready();
+    if (cb && this.callbackStyle === 'result-first') {
+      return this.settle('connect', p.then(() => true as unknown as void), cb);
+    }
+    return this.settle('connect', p, cb);
+  }
+
+  /** Releases sockets and timers so the process can exit. Idempotent. */
+  close(cb?: Callback): Promise<void> {
+    const p = (async () => {
+      if (this.state === 'closed') return;
+      const wasConnecting = this.connecting;
+      this.state = 'closed';
+      if (wasConnecting) await wasConnecting.catch(() => undefined);
+      await this._close();
+    })();
+    return this.settle('close', p, cb);
+  }
+
+  /** Upserts `key` with `value`; `{ ttl }` in ms. */
+  set(key: Key, value: unknown, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  set(...args: unknown[]): Promise<void> {
+    let cb: Callback | undefined;
+    let p: Promise<void>;
+    try {
+      const split = splitArgs(args.slice(2), 0, 'set');
+      cb = split.cb;
+      const ttl = readTtlOption(split.options, 'set');
+      const { id, key } = normalizeKey(args[0]);
+      const value = args[1];
+      checkValue(value);
+      const expiresAt = this.expiryFor(ttl);
+      if (this.state === 'open' && this._setSync) {
+        this._setSync(id, key, value, expiresAt);
+        this.counters.sets++;
+        p = Promise.resolve();
+      } else {
+        p = this.run(
+          () => this._set(id, key, value, expiresAt),
+          () => {
+            this.counters.sets++;
+          },
+        );
+      }
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('set', p, cb);
+  }
+
+  /** Upserts with a TTL in seconds (Redis SETEX). */
+  setex(key: Key, value: unknown, seconds: number, cb?: Callback): Promise<void> {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+      const p = Promise.reject(new InvalidArgumentError('setex: seconds must be a positive number'));
+      return this.settle('setex', p, typeof cb === 'function' ? cb : undefined);
+    }
+    return this.set(key, value, { ttl: seconds * 1000 }, cb as Callback);
+  }
+
+  /** Every value whose key matches (memstorage semantics): `[]` on a miss, or `null` with `nullOnMiss`. */
+  get<V = unknown>(query: Key, options?: GetOptions | Callback, cb?: Callback): Promise<V[] | KeyedValue<V>[] | null>;
+  get(...args: unknown[]): Promise<unknown> {
+    let cb: Callback | undefined;
+    let p: Promise<unknown>;
+    try {
+      const split = splitArgs(args.slice(1), 0, 'get');
+      cb = split.cb;
+      const options = readGetOptions(split.options);
+      const selector = compileQuery(args[0]);
+      const includeKey = options.includeKey ?? this.settings.includeKey ?? false;
+      p = this.run(
+        () => this.collect(selector, includeKey, options.limit),
+        (results) => {
+          if (results.length > 0) this.counters.hits++;
+          else this.counters.misses++;
+          return results.length === 0 && this.settings.nullOnMiss ? null : results;
+        },
+      );
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('get', p, cb);
+  }
+
+  private async collect(selector: Selector, includeKey: boolean, limit?: number): Promise<unknown[]> {
+    if (selector.kind === 'none' || limit === 0) return [];
+    if (selector.kind === 'exact') {
+      const value = await this._get(selector.id);
+      if (value === undefined) return [];
+      return [includeKey ? { key: selector.key, val: value } : value];
+    }
+    const out: unknown[] = [];
+    for await (const entry of this._find(selector, { values: true, limit })) {
+      out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
+      if (limit !== undefined && out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** The value under the exact key, or undefined: the fast path. */
+  getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
+  getOne(key: Key, cb?: Callback): Promise<unknown> {
+    let p: Promise<unknown>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
+      const id = keyId(key);
+      if (this.state === 'open' && this._getSync) {
+        const value = this._getSync(id);
+        if (value === undefined) this.counters.misses++;
+        else this.counters.hits++;
+        p = Promise.resolve(value);
+      } else {
+        p = this.run(
+          () => this._get(id),
+          (value) => {
+            if (value === undefined) this.counters.misses++;
+            else this.counters.hits++;
+            return value;
+          },
+        );
+      }
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('getOne', p, cb);
+  }
+
+  /** The value with its absolute expiry (for tier promotion), or undefined. */
+  getEntry<V = unknown>(key: Key): Promise<EntryWithExpiry<V> | undefined> {
+    try {
+      const id = keyId(key);
+      return this.run(() => this._getEntry(id)) as Promise<EntryWithExpiry<V> | undefined>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Whether the exact key holds a live entry. */
+  has(key: Key, cb?: Callback): Promise<boolean> {
+    return this.exactOp('has', key, cb, (id) => this._has(id));
+  }
+
+  /** Deletes every entry the query matches; resolves how many. */
+  del(query: Key, cb?: Callback): Promise<number> {
+    return this.selectorOp('del', query, cb, async (selector) => {
+      let removed = 0;
+      if (selector.kind === 'exact') removed = (await this._delete(selector.id)) ? 1 : 0;
+      else if (selector.kind !== 'none') removed = await this._deleteMatching(selector);
+      this.counters.deletes += removed;
+      return removed;
+    });
+  }
+
+  /** How many live entries the query matches. */
+  count(query: Key, cb?: Callback): Promise<number> {
+    return this.selectorOp('count', query, cb, async (selector) => {
+      if (selector.kind === 'none') return 0;
+      if (selector.kind === 'exact') return (await this._has(selector.id)) ? 1 : 0;
+      return this._count(selector);
+    });
+  }
+
+  /** Keys of live entries: all, a glob over string keys (`user:*`), or a query over object keys. */
+  keys(pattern?: string | Key | Callback, cb?: Callback): Promise<Key[]> {
+    if (typeof pattern === 'function' && cb === undefined) return this.keys(undefined, pattern);
+    let p: Promise<Key[]>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('keys', cb);
+      const selector: Selector =
+        pattern === undefined ? { kind: 'all' } : typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern);
+      p = this.run(async () => {
+        const out: Key[] = [];
+        if (selector.kind === 'none') return out;
+        for await (const entry of this._find(selector, { values: false })) out.push(entry.key);
+        return out;
+      });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('keys', p, cb);
+  }
+
+  /** Remaining ms; null when the entry never expires; undefined when absent. */
+  ttl(key: Key, cb?: Callback): Promise<number | null | undefined> {
+    return this.exactOp('ttl', key, cb, async (id) => {
+      const expiresAt = await this._expiresAt(id);
+      if (expiresAt === undefined || expiresAt === null) return expiresAt;
+      return Math.max(0, expiresAt - this.clock.now());
+    });
+  }
+
+  /** Removes everything in this store (or scope). */
+  clear(cb?: Callback): Promise<void> {
+    let p: Promise<void>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
+      p = this.run(() => this._clear());
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('clear', p, cb);
+  }
+
+  /** Copies every live entry into `target`, keeping TTLs; resolves how many. */
+  copy(target: BaseStore, cb?: Callback): Promise<number> {
+    let p: Promise<number>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('copy', cb);
+      if (!(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
+      p = this.run(async () => {
+        let copied = 0;
+        for await (const entry of this._find({ kind: 'all' }, { values: true })) {
+          const expiresAt = await this._expiresAt(entry.id);
+          if (expiresAt === undefined) continue; // expired or deleted since it was listed
+          const ttl = expiresAt === null ? null : expiresAt - this.clock.now();
+          if (ttl !== null && ttl <= 0) continue;
+          await target.set(entry.key, entry.value, { ttl });
+          copied++;
+        }
+        return copied;
+      });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('copy', p, cb);
+  }
+
+  /** Live entries matching `query` (all when omitted), in creation order, in constant memory. */
+  entries<V = unknown>(query?: Key): AsyncIterable<Entry<V>> {
+    const selector: Selector = query === undefined ? { kind: 'all' } : compileQuery(query);
+    return this.iterate<V>(selector);
+  }
+
+  private async *iterate<V>(selector: Selector): AsyncGenerator<Entry<V>> {
+    if (this.state !== 'open') await this.ready();
+    if (selector.kind === 'none') return;
+    if (selector.kind === 'exact') {
+      const value = await this._get(selector.id);
+      if (value !== undefined) yield { key: selector.key, value: value as V };
+      return;
+    }
+    for await (const entry of this._find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
+  }
+
+  /** `entries(query)` as an object-mode Readable with backpressure; destroying it releases the cursor. */
+  createReadStream(query?: Key): Readable {
+    let iterable: AsyncIterable<Entry>;
+    try {
+      iterable = this.entries(query);
+    } catch (err) {
+      const failed = new Readable({ objectMode: true, read() {} });
+      process.nextTick(() => failed.destroy(err as Error));
+      return failed;
+    }
+    return Readable.from(iterable, { objectMode: true });
+  }
+
+  /** Stores a byte stream as the value of `key`; nothing is visible unless the whole stream arrives. */
+  setStream(key: Key, source: AsyncIterable<unknown>, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  setStream(...args: unknown[]): Promise<void> {
+    let cb: Callback | undefined;
+    let p: Promise<void>;
+    try {
+      const split = splitArgs(args.slice(2), 0, 'setStream');
+      cb = split.cb;
+      const ttl = readTtlOption(split.options, 'setStream');
+      const { id, key } = normalizeKey(args[0]);
+      const source = args[1] as AsyncIterable<unknown>;
+      if (!source || typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+        throw new InvalidValueError('setStream: source must be a readable stream or async iterable of bytes');
+      }
+      const expiresAt = this.expiryFor(ttl);
+      p = this.run(
+        () => this._setStream(id, key, asBuffers(source), expiresAt),
+        () => {
+          this.counters.sets++;
+        },
+      );
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle('setStream', p, cb);
+  }
+
+  /** The value of `key` as a byte stream; errors with KeyNotFoundError when absent. */
+  createValueStream(key: Key): Readable {
+    const store = this;
+    async function* bytes(): AsyncGenerator<Buffer> {
+      const id = keyId(key);
+      const chunks = await store.run(() => store._valueStream(id));
+      if (chunks === undefined) throw new KeyNotFoundError(`no value under key ${typeof key === 'string' ? key : JSON.stringify(key)}`);
+      yield* chunks;
+    }
+    return Readable.from(bytes(), { objectMode: false });
+  }
+
+  /** A store over the same backend in an isolated namespace; `clear()` there clears only it. */
+  scope(namespace: string): BaseStore {
+    checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
+    if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
+    return this._scope(this.namespace ? `${this.namespace}/${namespace}` : namespace);
+  }
+
+  /** Counters: hits, misses, sets, deletes, expirations, evictions, errors, items. */
+  stats(cb?: Callback): Promise<StoreStats> {
+    const p = this.run(async () => {
+      const backend = await this._stats();
+      return {
+        ...this.counters,
+        expirations: backend.expirations ?? 0,
+        evictions: backend.evictions ?? 0,
+        items: backend.items ?? 0,
+      };
+    });
+    return this.settle('stats', p, cb);
+  }
+
+  /** The value under `key`, computing and storing it once when missing, even under concurrent callers. */
+  getOrSet<V>(key: Key, compute: () => V | Promise<V>, options?: SetOptions): Promise<V> {
+    let id: string;
+    try {
+      id = keyId(key);
+      if (typeof compute !== 'function') throw new InvalidArgumentError('getOrSet: compute must be a function');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const pending = this.inflightCompute.get(id);
+    if (pending) return pending as Promise<V>;
+    const p = (async () => {
+      const existing = await this.getOne<V>(key);
+      if (existing !== undefined) return existing;
+      const value = await compute();
+      await this.set(key, value, options);
+      return value;
+    })();
+    this.inflightCompute.set(id, p);
+    const forget = () => {
+      this.inflightCompute.delete(id);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private exactOp<T>(method: string, key: Key, cb: Callback | undefined, op: (id: string) => Promise<T>): Promise<T> {
+    let p: Promise<T>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
+      const id = keyId(key);
+      p = this.run(() => op(id));
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle(method, p, cb);
+  }
+
+  private selectorOp<T>(method: string, query: Key, cb: Callback | undefined, op: (s: Selector) => Promise<T>): Promise<T> {
+    let p: Promise<T>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
+      const selector = compileQuery(query);
+      p = this.run(() => op(selector));
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return this.settle(method, p, cb);
+  }
+}
+
+function callbackError(method: string, cb: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${method}: the callback must be a function, got ${typeof cb}`);
+}
+
+function readTtlOption(options: unknown, method: string): number | null | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl }`);
+  const ttl = options.ttl;
+  if (ttl === undefined || ttl === null) return ttl as undefined | null;
+  if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a non-negative number of milliseconds`);
+  return ttl;
+}
+
+function readGetOptions(options: unknown): GetOptions {
+  if (options === undefined || options === null) return {};
+  if (!isPlainObject(options)) throw new InvalidArgumentError('get: options must be an object like { limit, includeKey }');
+  const { limit, includeKey } = options as GetOptions;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
+    throw new InvalidArgumentError('get: limit must be a non-negative integer');
+  }
+  if (includeKey !== undefined && typeof includeKey !== 'boolean') throw new InvalidArgumentError('get: includeKey must be a boolean');
+  return { limit, includeKey };
+}
+
+/** The bytes of a stored value: Buffer/Uint8Array as is, strings as UTF-8. */
+export function valueBytes(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  throw new StorageOperationError('the value is not bytes or a string, so it cannot be streamed');
+}
+
+/** Splits a buffer into stream-sized chunks. */
+export function* chunksOf(buffer: Buffer, size = CHUNK_SIZE): Generator<Buffer> {
+  for (let offset = 0; offset < buffer.length; offset += size) yield buffer.subarray(offset, offset + size);
+}
+
+/** Normalizes stream chunks (Buffer, Uint8Array, string) to Buffers. */
+async function* asBuffers(source: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    if (Buffer.isBuffer(chunk)) yield chunk;
+    else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
+    else throw new InvalidValueError('setStream: the source must yield bytes or strings');
+  }
+}
+
+/** A sync iterable as an async one. */
+export async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

@@ -1,0 +1,113 @@
+/**
+ * Values (SPEC §3): what may be stored, checked before anything is written, and the deep
+ * copy used by `clone: true`.
+ *
+ * Allowed: JSON values, Date, Buffer/Uint8Array, and arrays/plain objects of those. Rejected:
+ * undefined (anywhere), functions, symbols, bigint, non-finite numbers (JSON cannot carry
+ * them, so they would not round-trip), class instances other than Date/Buffer/Uint8Array,
+ * and cycles. Shared (acyclic) references are fine.
+ */
+import { InvalidValueError } from './errors';
+import { isPlainObject, describe } from './keys';
+
+/** Deepest nesting accepted in a value. */
+export const MAX_VALUE_DEPTH = 100;
+
+/** What the check learned about a value, so serializers can take their fast path. */
+export interface ValueShape {
+  /** The value holds a Date, Buffer or Uint8Array somewhere (plain JSON cannot carry it). */
+  special: boolean;
+}
+
+/** Throws InvalidValueError unless `value` can be stored; reports whether it needs tagging. */
+export function checkValue(value: unknown): ValueShape {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return { special: false };
+  const shape = { special: false };
+  walk(value, 0, [], '(value)', shape);
+  return shape;
+}
+
+function walk(value: unknown, depth: number, ancestors: object[], path: string, shape: ValueShape): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidValueError(`${path} is ${value}, which does not round-trip`);
+      return;
+    case 'object':
+      break;
+    case 'undefined':
+      throw new InvalidValueError(`${path} is undefined; store null or leave the field out`);
+    default:
+      throw new InvalidValueError(`${path} is a ${typeof value}, which cannot be stored`);
+  }
+  if (value === null) return;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new InvalidValueError(`${path} is an invalid Date`);
+    shape.special = true;
+    return;
+  }
+  if (value instanceof Uint8Array) {
+    shape.special = true;
+    return;
+  }
+  if (depth >= MAX_VALUE_DEPTH) throw new InvalidValueError(`a value may nest at most ${MAX_VALUE_DEPTH} levels`);
+  if (ancestors.includes(value)) throw new InvalidValueError(`${path} is cyclic`);
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(value[i], depth + 1, ancestors, `${path}[${i}]`, shape);
+  } else if (isPlainObject(value)) {
+    for (const field in value) walk(value[field], depth + 1, ancestors, `${path}.${field}`, shape);
+  } else {
+    throw new InvalidValueError(`${path} is a ${describe(value)}; only JSON values, Date and Buffer can be stored`);
+  }
+  ancestors.pop();
+}
+
+/** A deep copy of a checked value that keeps Date, Buffer and Uint8Array types. */
+export function cloneValue<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Buffer.isBuffer(value)) return Buffer.from(value) as T;
+  if (value instanceof Uint8Array) return new Uint8Array(value) as T;
+  if (Array.isArray(value)) return value.map(cloneValue) as T;
+  const out: Record<string, unknown> = {};
+  for (const field in value as Record<string, unknown>) setField(out, field, cloneValue((value as Record<string, unknown>)[field]));
+  return out as T;
+}
+
+/** Approximate bytes a value occupies, for `maxBytes` accounting. */
+export function approximateSize(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return 16 + value.length * 2;
+    case 'number':
+    case 'boolean':
+      return 8;
+    case 'object':
+      if (value === null) return 8;
+      if (value instanceof Uint8Array) return 64 + value.byteLength;
+      if (value instanceof Date) return 32;
+      if (Array.isArray(value)) {
+        let n = 32;
+        for (const item of value) n += 8 + approximateSize(item);
+        return n;
+      }
+      {
+        let n = 32;
+        for (const field in value as Record<string, unknown>) {
+          n += 16 + field.length * 2 + approximateSize((value as Record<string, unknown>)[field]);
+        }
+        return n;
+      }
+    default:
+      return 8;
+  }
+}
+
+/** Sets an own field, even one named `__proto__`, without touching any prototype. */
+export function setField(target: Record<string, unknown>, field: string, value: unknown): void {
+  if (field === '__proto__') Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true });
+  else target[field] = value;
+}
