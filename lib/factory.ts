@@ -21,6 +21,9 @@ type StoreClass = new (settings: CommonSettings) => BaseStore;
 /** Store types by name, each loaded lazily. */
 const BACKENDS: Record<string, () => StoreClass> = {
   memory: () => require('./stores/memory').MemoryStore,
+  redis: () => require('./stores/redis').RedisStore,
+  mongo: () => require('./stores/mongo').MongoStore,
+  multi: () => require('./multi/multi-store').MultiStore,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
