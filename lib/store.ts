@@ -192,6 +192,7 @@ function checkNamespace(ns: unknown, error: (message: string) => Error): asserts
 function splitArgs(args: unknown[], fixed: number, method: string): { options: unknown; cb: Callback | undefined } {
   let cb: Callback | undefined;
   let end = args.length;
+  while (end > fixed && args[end - 1] === undefined) end--; // trailing undefined: an omitted argument
   if (end > fixed && typeof args[end - 1] === 'function') {
     cb = args[end - 1] as Callback;
     end--;
@@ -336,7 +337,7 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Returns the promise, or hands it to the callback (and returns undefined). */
   protected settle<T>(method: string, promise: Promise<T>, cb: Callback | undefined): Promise<T> {
-    if (!cb) return promise;
+    if (typeof cb !== 'function') return promise;
     deliver(promise, cb, this.callbackStyle, failureValue(method, this.settings.nullOnMiss === true), (err) =>
       this.reportError(err),
     );

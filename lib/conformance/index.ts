@@ -1,0 +1,31 @@
+/**
+ * The conformance suite (SPEC §11): every behaviour of §3–§7 written against the store
+ * interface only. Each backend, the multi store over several tier stacks, and third-party
+ * backends run it with a few lines:
+ *
+ *     import { runConformance } from 'memstorage-next/conformance';
+ *     runConformance('my store', (settings) => new MyStore({ ...settings, url }));
+ *
+ * The factory receives `namespace` (unique per test) and a ManualClock in `clock`; it must
+ * pass both on. What a backend cannot do is read from its `supports` flags, never its name.
+ */
+import { api } from './api';
+import { ConformanceOptions, StoreFactory, makeContext } from './context';
+import { keysAndValues } from './keys-values';
+import { queries } from './queries';
+import { streams } from './streams';
+import { ttl } from './ttl';
+
+export type { StoreFactory, ConformanceOptions } from './context';
+
+/** Registers the whole suite as a mocha `describe` block. */
+export function runConformance(name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
+  describe(`conformance: ${name}`, () => {
+    const ctx = makeContext(factory, options);
+    keysAndValues(ctx);
+    queries(ctx);
+    ttl(ctx);
+    api(ctx);
+    streams(ctx);
+  });
+}
