@@ -124,6 +124,11 @@ export interface EntryWithExpiry<V = unknown> {
   expiresAt: number | null;
 }
 
+/** A key as callers pass it: a non-empty string or a plain object (validated at run time). */
+export type KeyInput = string | object;
+/** A query as callers pass it: an exact string key or a MongoDB-style object over object keys. */
+export type Query = string | object;
+
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
 const CHUNK_SIZE = 64 * 1024;
@@ -385,7 +390,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Upserts `key` with `value`; `{ ttl }` in ms. */
-  set(key: Key, value: unknown, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  set(key: KeyInput, value: unknown, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
   set(...args: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
@@ -416,7 +421,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Upserts with a TTL in seconds (Redis SETEX). */
-  setex(key: Key, value: unknown, seconds: number, cb?: Callback): Promise<void> {
+  setex(key: KeyInput, value: unknown, seconds: number, cb?: Callback): Promise<void> {
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
       const p = Promise.reject(new InvalidArgumentError('setex: seconds must be a positive number'));
       return this.settle('setex', p, typeof cb === 'function' ? cb : undefined);
@@ -425,7 +430,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Every value whose key matches (memstorage semantics): `[]` on a miss, or `null` with `nullOnMiss`. */
-  get<V = unknown>(query: Key, options?: GetOptions | Callback, cb?: Callback): Promise<V[] | KeyedValue<V>[] | null>;
+  get<V = unknown>(query: Query, options?: GetOptions | Callback, cb?: Callback): Promise<V[] | KeyedValue<V>[] | null>;
   get(...args: unknown[]): Promise<unknown> {
     let cb: Callback | undefined;
     let p: Promise<unknown>;
@@ -465,8 +470,8 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value under the exact key, or undefined: the fast path. */
-  getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
-  getOne(key: Key, cb?: Callback): Promise<unknown> {
+  getOne<V = unknown>(key: KeyInput, cb?: Callback): Promise<V | undefined>;
+  getOne(key: KeyInput, cb?: Callback): Promise<unknown> {
     let p: Promise<unknown>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
@@ -493,7 +498,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value with its absolute expiry (for tier promotion), or undefined. */
-  getEntry<V = unknown>(key: Key): Promise<EntryWithExpiry<V> | undefined> {
+  getEntry<V = unknown>(key: KeyInput): Promise<EntryWithExpiry<V> | undefined> {
     try {
       const id = keyId(key);
       return this.run(() => this._getEntry(id)) as Promise<EntryWithExpiry<V> | undefined>;
@@ -503,12 +508,12 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Whether the exact key holds a live entry. */
-  has(key: Key, cb?: Callback): Promise<boolean> {
+  has(key: KeyInput, cb?: Callback): Promise<boolean> {
     return this.exactOp('has', key, cb, (id) => this._has(id));
   }
 
   /** Deletes every entry the query matches; resolves how many. */
-  del(query: Key, cb?: Callback): Promise<number> {
+  del(query: Query, cb?: Callback): Promise<number> {
     return this.selectorOp('del', query, cb, async (selector) => {
       let removed = 0;
       if (selector.kind === 'exact') removed = (await this._delete(selector.id)) ? 1 : 0;
@@ -519,7 +524,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** How many live entries the query matches. */
-  count(query: Key, cb?: Callback): Promise<number> {
+  count(query: Query, cb?: Callback): Promise<number> {
     return this.selectorOp('count', query, cb, async (selector) => {
       if (selector.kind === 'none') return 0;
       if (selector.kind === 'exact') return (await this._has(selector.id)) ? 1 : 0;
@@ -528,8 +533,8 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Keys of live entries: all, a glob over string keys (`user:*`), or a query over object keys. */
-  keys(pattern?: string | Key | Callback, cb?: Callback): Promise<Key[]> {
-    if (typeof pattern === 'function' && cb === undefined) return this.keys(undefined, pattern);
+  keys(pattern?: Query | Callback, cb?: Callback): Promise<Key[]> {
+    if (typeof pattern === 'function' && cb === undefined) return this.keys(undefined, pattern as Callback);
     let p: Promise<Key[]>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('keys', cb);
@@ -548,7 +553,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Remaining ms; null when the entry never expires; undefined when absent. */
-  ttl(key: Key, cb?: Callback): Promise<number | null | undefined> {
+  ttl(key: KeyInput, cb?: Callback): Promise<number | null | undefined> {
     return this.exactOp('ttl', key, cb, async (id) => {
       const expiresAt = await this._expiresAt(id);
       if (expiresAt === undefined || expiresAt === null) return expiresAt;
@@ -593,7 +598,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Live entries matching `query` (all when omitted), in creation order, in constant memory. */
-  entries<V = unknown>(query?: Key): AsyncIterable<Entry<V>> {
+  entries<V = unknown>(query?: Query): AsyncIterable<Entry<V>> {
     const selector: Selector = query === undefined ? { kind: 'all' } : compileQuery(query);
     return this.iterate<V>(selector);
   }
@@ -610,7 +615,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** `entries(query)` as an object-mode Readable with backpressure; destroying it releases the cursor. */
-  createReadStream(query?: Key): Readable {
+  createReadStream(query?: Query): Readable {
     let iterable: AsyncIterable<Entry>;
     try {
       iterable = this.entries(query);
@@ -623,7 +628,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Stores a byte stream as the value of `key`; nothing is visible unless the whole stream arrives. */
-  setStream(key: Key, source: AsyncIterable<unknown>, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  setStream(key: KeyInput, source: AsyncIterable<unknown>, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
   setStream(...args: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
@@ -650,15 +655,15 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value of `key` as a byte stream; errors with KeyNotFoundError when absent. */
-  createValueStream(key: Key): Readable {
-    const store = this;
-    async function* bytes(): AsyncGenerator<Buffer> {
-      const id = keyId(key);
-      const chunks = await store.run(() => store._valueStream(id));
-      if (chunks === undefined) throw new KeyNotFoundError(`no value under key ${typeof key === 'string' ? key : JSON.stringify(key)}`);
-      yield* chunks;
-    }
-    return Readable.from(bytes(), { objectMode: false });
+  createValueStream(key: KeyInput): Readable {
+    return Readable.from(this.valueChunks(key), { objectMode: false });
+  }
+
+  private async *valueChunks(key: KeyInput): AsyncGenerator<Buffer> {
+    const id = keyId(key);
+    const chunks = await this.run(() => this._valueStream(id));
+    if (chunks === undefined) throw new KeyNotFoundError(`no value under key ${typeof key === 'string' ? key : JSON.stringify(key)}`);
+    yield* chunks;
   }
 
   /** A store over the same backend in an isolated namespace; `clear()` there clears only it. */
@@ -683,7 +688,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value under `key`, computing and storing it once when missing, even under concurrent callers. */
-  getOrSet<V>(key: Key, compute: () => V | Promise<V>, options?: SetOptions): Promise<V> {
+  getOrSet<V>(key: KeyInput, compute: () => V | Promise<V>, options?: SetOptions): Promise<V> {
     let id: string;
     try {
       id = keyId(key);
@@ -708,7 +713,7 @@ export abstract class BaseStore extends EventEmitter {
     return p;
   }
 
-  private exactOp<T>(method: string, key: Key, cb: Callback | undefined, op: (id: string) => Promise<T>): Promise<T> {
+  private exactOp<T>(method: string, key: KeyInput, cb: Callback | undefined, op: (id: string) => Promise<T>): Promise<T> {
     let p: Promise<T>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
@@ -720,7 +725,7 @@ export abstract class BaseStore extends EventEmitter {
     return this.settle(method, p, cb);
   }
 
-  private selectorOp<T>(method: string, query: Key, cb: Callback | undefined, op: (s: Selector) => Promise<T>): Promise<T> {
+  private selectorOp<T>(method: string, query: Query, cb: Callback | undefined, op: (s: Selector) => Promise<T>): Promise<T> {
     let p: Promise<T>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
