@@ -51,21 +51,80 @@ function stringKeyId(key: string): string {
 /** The canonical id of a key; throws InvalidKeyError for anything that is not a valid key. */
 export function keyId(key: unknown): string {
   if (typeof key === 'string') return stringKeyId(key);
-  return normalizeKey(key).id;
+  const fast = flatKeyId(key);
+  return fast ?? objectKeyJson(key).id;
+}
+
+/**
+ * The hot path for the common key shape: a flat object whose fields are already in sorted
+ * order, hold only strings, finite numbers and booleans, and are not integer-like (V8 orders
+ * those first, which would break the sort check). Then the native JSON.stringify output is
+ * already canonical. Anything else returns undefined and takes the full path.
+ */
+function flatKeyId(key: unknown): string | undefined {
+  if (key === null || typeof key !== 'object' || Object.getPrototypeOf(key) !== Object.prototype) return undefined;
+  const record = key as Record<string, unknown>;
+  const fields = Object.keys(record);
+  if (fields.length === 0) return undefined;
+  const order = fieldOrder(fields);
+  if (order === null) return undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const v = record[fields[i]];
+    const t = typeof v;
+    if (t === 'number') {
+      if ((v as number) - (v as number) !== 0) return undefined; // NaN or ±Infinity
+    } else if (t !== 'string' && t !== 'boolean') return undefined;
+  }
+  let canonical = record;
+  if (order !== fields && order !== SORTED) {
+    // Re-insert in sorted order; with no integer-like names, V8 keeps insertion order.
+    canonical = {};
+    for (let i = 0; i < order.length; i++) canonical[order[i]] = record[order[i]];
+  }
+  const id = OBJECT_ID_TAG + JSON.stringify(canonical);
+  return id.length > MAX_KEY_LENGTH ? undefined : id;
+}
+
+const SORTED: string[] = [];
+/** Field lists seen before (joined) -> their sorted order, SORTED when already sorted, null when not eligible. */
+const fieldOrders = new Map<string, string[] | null>();
+
+/** The sorted field order for a flat key's field list, memoized: key shapes repeat. */
+function fieldOrder(fields: string[]): string[] | null {
+  const signature = fields.length === 1 ? fields[0] : fields.join('\u0000');
+  const known = fieldOrders.get(signature);
+  if (known !== undefined) return known;
+  let order: string[] | null = SORTED;
+  let previous = '';
+  for (const field of fields) {
+    const c = field.charCodeAt(0);
+    if (field.length === 0 || c === 36 /* $ */ || (c >= 48 && c <= 57) /* digit */ || FORBIDDEN_FIELDS.has(field) || field.includes('.')) {
+      order = null;
+      break;
+    }
+    if (field <= previous) order = [...fields].sort();
+    previous = field;
+  }
+  if (fieldOrders.size < 1024) fieldOrders.set(signature, order);
+  return order;
 }
 
 /** Validates a key and returns its id and a private copy (object keys) — see NormalizedKey. */
 export function normalizeKey(key: unknown): NormalizedKey {
   if (typeof key === 'string') return { id: stringKeyId(key), key };
+  const { id, json } = objectKeyJson(key);
+  return { id, key: JSON.parse(json) as KeyObject };
+}
+
+function objectKeyJson(key: unknown): { id: string; json: string } {
   if (!isPlainObject(key)) {
     throw new InvalidKeyError(`a key must be a non-empty string or a plain object, got ${describe(key)}`);
   }
   if (Object.keys(key).length === 0) throw new InvalidKeyError('an object key must have at least one field');
-  const ancestors: object[] = [];
-  const json = canonicalJson(key, 0, ancestors, '');
+  const json = canonicalJson(key, 0, [], '');
   const id = OBJECT_ID_TAG + json;
   if (id.length > MAX_KEY_LENGTH) throw new InvalidKeyError(`a key must be at most ${MAX_KEY_LENGTH} characters`);
-  return { id, key: JSON.parse(json) as KeyObject };
+  return { id, json };
 }
 
 /** Rebuilds the key from its id (the inverse of keyId). */

@@ -259,7 +259,10 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Optional synchronous fast path for in-process backends: the same contract as `_get`. */
   protected _getSync?(id: string): unknown;
-  /** Optional synchronous fast path for in-process backends: the same contract as `_set`. */
+  /**
+   * Optional synchronous fast path for in-process backends: the contract of `_set`, except that
+   * `key` is the caller's own (validated) object — copy it (keyFromId) before keeping it.
+   */
   protected _setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
 
   /** The live value with its expiry; backends override to do it in one round trip. */
@@ -398,15 +401,18 @@ export abstract class BaseStore extends EventEmitter {
       const split = splitArgs(args.slice(2), 0, 'set');
       cb = split.cb;
       const ttl = readTtlOption(split.options, 'set');
-      const { id, key } = normalizeKey(args[0]);
       const value = args[1];
-      checkValue(value);
-      const expiresAt = this.expiryFor(ttl);
       if (this.state === 'open' && this._setSync) {
-        this._setSync(id, key, value, expiresAt);
+        // In-process fast path: only the id is computed; the backend copies the key if it keeps it.
+        const id = keyId(args[0]);
+        checkValue(value);
+        this._setSync(id, args[0] as Key, value, this.expiryFor(ttl));
         this.counters.sets++;
         p = Promise.resolve();
       } else {
+        const { id, key } = normalizeKey(args[0]);
+        checkValue(value);
+        const expiresAt = this.expiryFor(ttl);
         p = this.run(
           () => this._set(id, key, value, expiresAt),
           () => {

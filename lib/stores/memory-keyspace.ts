@@ -8,7 +8,7 @@
  * (object keys, TTLs, size-tracked entries) maps to a Slot. `undefined` can never be stored,
  * so a Map miss is unambiguous.
  */
-import { Key, KeyObject, isObjectKeyId } from '../keys';
+import { Key, KeyObject, isObjectKeyId, keyFromId } from '../keys';
 import { QuerySelector, Selector, indexEntries, indexToken } from '../query';
 import { StoredEntry } from '../store';
 import { approximateSize } from '../values';
@@ -111,9 +111,11 @@ export class Keyspace {
       this.slots.set(id, value);
     } else {
       const isNew = existing === undefined;
-      this.slots.set(id, new Slot(value, key, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size));
+      // A private, field-sorted copy: the caller may mutate its key object later.
+      const ownKey = typeof key === 'string' ? key : keyFromId(id);
+      this.slots.set(id, new Slot(value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size));
       this.bytes += size;
-      if (isNew && typeof key !== 'string') this.addToIndexes(id, key);
+      if (isNew && typeof ownKey !== 'string') this.addToIndexes(id, ownKey);
     }
     if (expiresAt !== null) {
       this.timedEntries++;
