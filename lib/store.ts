@@ -62,6 +62,8 @@ export interface StoredEntry {
   key: Key;
   /** The value, or undefined when `_find` was asked for keys only. */
   value: unknown;
+  /** Epoch ms or null, when the backend read it anyway; `copy()` asks `_expiresAt` otherwise. */
+  expiresAt?: number | null;
 }
 
 /** Options for `_find`. */
@@ -588,7 +590,7 @@ export abstract class BaseStore extends EventEmitter {
       p = this.run(async () => {
         let copied = 0;
         for await (const entry of this._find({ kind: 'all' }, { values: true })) {
-          const expiresAt = await this._expiresAt(entry.id);
+          const expiresAt = entry.expiresAt !== undefined ? entry.expiresAt : await this._expiresAt(entry.id);
           if (expiresAt === undefined) continue; // expired or deleted since it was listed
           const ttl = expiresAt === null ? null : expiresAt - this.clock.now();
           if (ttl !== null && ttl <= 0) continue;

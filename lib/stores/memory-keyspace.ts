@@ -168,16 +168,18 @@ export class Keyspace {
       if (slot === undefined) continue;
       let key: Key;
       let value: unknown;
+      let expiresAt: number | null = null;
       if (slot instanceof Slot) {
         if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
         key = slot.key;
         value = slot.value;
+        if (slot.expiresAt !== 0) expiresAt = slot.expiresAt;
       } else {
         key = id;
         value = slot;
       }
       if (!this.matches(selector, id, key, candidates.exact)) continue;
-      yield { id, key, value };
+      yield { id, key, value, expiresAt };
       if (++yielded >= limit) return;
     }
   }
