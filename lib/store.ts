@@ -375,6 +375,7 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Connects now (optional: the first operation connects). Result-first callback gets `true`/`false`. */
   connect(cb?: Callback): Promise<void> {
+    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('connect', cb));
     const p = this.ready();
     if (cb && this.callbackStyle === 'result-first') {
       return this.settle('connect', p.then(() => true as unknown as void), cb);
@@ -384,6 +385,7 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Releases sockets and timers so the process can exit. Idempotent. */
   close(cb?: Callback): Promise<void> {
+    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('close', cb));
     const p = (async () => {
       if (this.state === 'closed') return;
       const wasConnecting = this.connecting;
@@ -683,6 +685,7 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Counters: hits, misses, sets, deletes, expirations, evictions, errors, items. */
   stats(cb?: Callback): Promise<StoreStats> {
+    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('stats', cb));
     const p = this.run(async () => {
       const backend = await this._stats();
       return {
