@@ -1,0 +1,141 @@
+/**
+ * Streamed values in GridFS (SPEC §7). A value written with setStream is uploaded as a GridFS
+ * file first; only when the upload has completed does the entry document point at it (`g`),
+ * so a stream that fails midway leaves no partial value visible, and the aborted upload's
+ * chunks are deleted. Each file carries `metadata: { n, id, e }` (namespace, key id, expiry)
+ * so clear() can find a namespace's files and the sweep can free expired ones without
+ * reading any entry.
+ */
+import type { EventEmitter } from 'node:events';
+import { Db, GridFSBucket, ObjectId } from 'mongodb';
+
+/** Metadata stored with each file. */
+export interface FileMeta {
+  n: string;
+  id: string;
+  e: Date | null;
+}
+
+/** The GridFS side of one collection. */
+export class ValueFiles {
+  readonly bucket: GridFSBucket;
+  private indexed: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    readonly bucketName: string,
+    private readonly chunkSizeBytes: number,
+  ) {
+    this.bucket = new GridFSBucket(db, { bucketName, chunkSizeBytes });
+  }
+
+  /** Index used by clear() and the expiry sweep; created once, on the first upload. */
+  private ensureIndexes(): Promise<void> {
+    if (!this.indexed) {
+      this.indexed = this.db
+        .collection(`${this.bucketName}.files`)
+        .createIndexes([
+          { key: { 'metadata.n': 1 }, name: 'metadata_n' },
+          { key: { 'metadata.e': 1 }, name: 'metadata_e', sparse: true },
+        ])
+        .then(
+          () => undefined,
+          (err) => {
+            this.indexed = undefined;
+            throw err;
+          },
+        );
+    }
+    return this.indexed;
+  }
+
+  /** Uploads `source` as a new file; on any failure the partial upload is removed and the error rethrown. */
+  async upload(filename: string, source: AsyncIterable<Buffer>, meta: FileMeta): Promise<ObjectId> {
+    await this.ensureIndexes();
+    const fileId = new ObjectId();
+    const upload = this.bucket.openUploadStreamWithId(fileId, filename, { metadata: meta });
+    let failed: Error | undefined;
+    const onError = (err: Error) => {
+      failed = failed ?? err;
+    };
+    upload.on('error', onError);
+    try {
+      for await (const chunk of source) {
+        if (failed) throw failed;
+        if (!upload.write(chunk)) await settled(upload, 'drain');
+        if (failed) throw failed;
+      }
+      const finished = settled(upload, 'finish');
+      upload.end();
+      await finished;
+      if (failed) throw failed;
+      return fileId;
+    } catch (err) {
+      await this.discardUpload(upload, fileId);
+      throw err;
+    }
+  }
+
+  private async discardUpload(upload: ReturnType<GridFSBucket['openUploadStreamWithId']>, fileId: ObjectId): Promise<void> {
+    try {
+      if (!upload.writableFinished) await upload.abort();
+    } catch {
+      // abort() fails when the stream already errored; the chunks are removed below either way.
+    }
+    await this.remove(fileId).catch(() => undefined);
+  }
+
+  /** Deletes a file and its chunks; a missing file is not an error. */
+  async remove(fileId: ObjectId): Promise<void> {
+    await this.db.collection(`${this.bucketName}.chunks`).deleteMany({ files_id: fileId });
+    await this.db.collection(`${this.bucketName}.files`).deleteOne({ _id: fileId });
+  }
+
+  /** The file's bytes as chunks, in order. */
+  download(fileId: ObjectId): AsyncIterable<Buffer> {
+    return this.bucket.openDownloadStream(fileId) as AsyncIterable<Buffer>;
+  }
+
+  /** The whole file as one Buffer. */
+  async readAll(fileId: ObjectId): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.download(fileId)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  /** Deletes every file of a namespace. */
+  async removeNamespace(namespace: string): Promise<void> {
+    await this.removeWhere({ 'metadata.n': namespace });
+  }
+
+  /** Deletes files whose entry expired at or before `now` (their entries are freed by the TTL index). */
+  async removeExpired(now: number): Promise<number> {
+    return this.removeWhere({ 'metadata.e': { $lte: new Date(now) } });
+  }
+
+  private async removeWhere(filter: Record<string, unknown>): Promise<number> {
+    const files = this.db.collection(`${this.bucketName}.files`);
+    let removed = 0;
+    for await (const file of files.find(filter, { projection: { _id: 1 } })) {
+      await this.remove(file._id as ObjectId);
+      removed++;
+    }
+    return removed;
+  }
+}
+
+/** Resolves on `event`, rejects on 'error', and leaves no listener behind either way. */
+function settled(emitter: EventEmitter, event: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onEvent = () => {
+      emitter.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      emitter.off(event, onEvent);
+      reject(err);
+    };
+    emitter.once(event, onEvent);
+    emitter.once('error', onError);
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * Selectors (lib/query.ts) as native MongoDB filters over the entry layout (mongo-layout.ts).
+ *
+ * lib/query.ts has already flattened nested objects into dotted paths and checked every
+ * operator against the allowlist, so translation is a prefix: each path `p` becomes `k.p`,
+ * recursing into `$and`/`$or`/`$nor`. Operators below a path (`$elemMatch` sub-queries,
+ * `$not`, `$regex`) stay as they are: their paths are relative to the element. An object
+ * query also requires `k` to be an object, so `$ne`/`$nor`/`$exists: false` never match
+ * string keys; a glob is an anchored regex on string keys. Every filter carries the
+ * namespace and the read-time expiry check.
+ */
+import { BSONRegExp, Document } from 'mongodb';
+import { InvalidQueryError } from '../errors';
+import type { Selector } from '../query';
+import { liveClause } from './mongo-layout';
+
+/** The key filter of a normalized query: every path prefixed with `k.`. */
+export function keyFilter(filter: Record<string, unknown>): Document {
+  const out: Document = {};
+  for (const path of Object.keys(filter)) {
+    const cond = filter[path];
+    if (path === '$and' || path === '$or' || path === '$nor') {
+      out[path] = (cond as Array<Record<string, unknown>>).map(keyFilter);
+    } else if (path.startsWith('$')) {
+      // lib/query.ts admits only the three logical operators at the top; anything else is a bug upstream.
+      throw new InvalidQueryError(`operator ${path} is not allowed at the top of a query`);
+    } else {
+      out['k.' + path] = cond;
+    }
+  }
+  return out;
+}
+
+/** A Redis-style glob compiled by lib/query.ts, as a BSON regex anchored at both ends. */
+export function globRegex(regex: RegExp): BSONRegExp {
+  // The compiled source ends with `$`; PCRE's `$` also matches before a final newline, `\z` does not.
+  const source = regex.source.endsWith('$') ? regex.source.slice(0, -1) + '\\z' : regex.source;
+  return new BSONRegExp(source.split('\u0000').join('\\x00'), regex.flags.replace(/[gy]/g, ''));
+}
+
+/** The complete filter for a selector in `namespace`, live at `now`. */
+export function selectorFilter(selector: Selector, namespace: string, now: number): Document {
+  const live = liveClause(now);
+  switch (selector.kind) {
+    case 'all':
+      return { n: namespace, ...live };
+    case 'exact':
+      throw new Error('exact selectors are served by _id, not by a filter');
+    case 'none':
+      return { _id: { $in: [] } };
+    case 'glob':
+      return { n: namespace, k: globRegex(selector.regex), ...live };
+    case 'query':
+      return { n: namespace, k: { $type: 'object' }, ...live, $and: [keyFilter(selector.filter)] };
+  }
+}

@@ -1,0 +1,528 @@
+/**
+ * The MongoDB store (SPEC §8 mongo) on the official driver. One document per entry (layout in
+ * mongo-layout.ts and docs/mongo.md): exact keys are `_id` lookups, queries are translated to
+ * native filters over `k.<path>` (mongo-query.ts) and run on the server, expiry is a TTL index
+ * plus a read-time check, large values live in GridFS (mongo-gridfs.ts). Collections written by
+ * memstorage 0.5.3 are detected at connect and converted by a one-command migration
+ * (mongo-migrate.ts).
+ */
+import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
+import { StoreConfigError, StorageOperationError } from '../errors';
+import { Key, isPlainObject } from '../keys';
+import { Selector } from '../query';
+import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry, valueBytes, chunksOf, toAsync } from '../store';
+import { EntryDoc, ORDER_INDEX, TTL_INDEX, docId, idFromDocId, isDuplicateKey, isLive, liveClause, toStoreError } from './mongo-layout';
+import { ValueFiles } from './mongo-gridfs';
+import { selectorFilter } from './mongo-query';
+import { LEGACY_FILTER, MigrationProgress, MigrationResult, migrateCollection } from './mongo-migrate';
+
+/** Settings of the MongoDB store. */
+export interface MongoSettings extends CommonSettings {
+  /** memstorage: server host. Default 'localhost'. Ignored with `url`, `hosts` or `client`. */
+  host?: string;
+  /** memstorage: server port. Default 27017. */
+  port?: number;
+  /** memstorage: user name (URL-encoded for you). */
+  user?: string;
+  /** memstorage: password. */
+  pass?: string;
+  /** memstorage: database. Default: the one in `url`, else 'test' (where memstorage's '' put it). */
+  db?: string;
+  /** memstorage: seed list, 'h1:27017,h2:27017' or an array of 'host:port'. */
+  hosts?: string | string[];
+  /** memstorage: replica set name. */
+  replicaset?: string;
+  /** memstorage: the collection. Default 'memstorage'. */
+  collectionName?: string;
+  /** A connection string; excludes host/port/hosts/user/pass/replicaset. */
+  url?: string;
+  /** An existing MongoClient (connected or not); the store never closes it. */
+  client?: MongoClient;
+  /** Key paths to index (`'age'`, `'name.last'`): each gets `{ n: 1, 'k.<path>': 1, s: 1 }`. */
+  indexes?: string[];
+  /** ms to find a usable server before an operation fails with StorageConnectionError. Default 5000. */
+  serverSelectionTimeoutMS?: number;
+  /** ms to open a TCP connection. Default 5000. */
+  connectTimeoutMS?: number;
+  /** ms of silence on a socket before an operation fails (a hung server). Default 30000. */
+  socketTimeoutMS?: number;
+  /** Extra MongoClient options, merged under the ones above. */
+  clientOptions?: MongoClientOptions;
+  /** GridFS chunk size for streamed values, bytes. Default 255 KiB (GridFS's own). */
+  chunkSize?: number;
+  /** How often expired GridFS values are freed, ms; 0 only on setStream. Default 60000 (mongod's TTL monitor). */
+  sweepInterval?: number;
+  /** Convert memstorage 0.5.3 documents found at connect instead of failing. Default false. */
+  migrateLegacy?: boolean;
+}
+
+/** Defaults of the MongoDB store, one documented value per setting. */
+export const MONGO_DEFAULTS = {
+  host: 'localhost',
+  port: 27017,
+  db: 'test',
+  collectionName: 'memstorage',
+  indexes: [] as readonly string[],
+  serverSelectionTimeoutMS: 5000,
+  connectTimeoutMS: 5000,
+  socketTimeoutMS: 30000,
+  chunkSize: 255 * 1024,
+  sweepInterval: 60000,
+  migrateLegacy: false,
+} as const;
+
+const CONNECTION_SETTINGS = ['host', 'port', 'user', 'pass', 'hosts', 'replicaset'] as const;
+
+function checkMongoSettings(s: MongoSettings): void {
+  const str = (name: keyof MongoSettings, allowEmpty = false) => {
+    const v = s[name];
+    if (v !== undefined && (typeof v !== 'string' || (!allowEmpty && v.length === 0))) {
+      throw new StoreConfigError(`setting ${name} must be a non-empty string`);
+    }
+  };
+  str('host');
+  str('user');
+  str('pass', true);
+  str('replicaset');
+  str('url');
+  if (s.port !== undefined && (typeof s.port !== 'number' || !Number.isInteger(s.port) || s.port < 1 || s.port > 65535)) {
+    throw new StoreConfigError('setting port must be an integer from 1 to 65535');
+  }
+  if (s.db !== undefined && (typeof s.db !== 'string' || !/^[^/\\. "$*<>:|?]{1,63}$/.test(s.db) || s.db.includes('\u0000'))) {
+    throw new StoreConfigError('setting db must be a valid MongoDB database name');
+  }
+  if (s.collectionName !== undefined && (typeof s.collectionName !== 'string' || !/^[^$]{1,200}$/.test(s.collectionName) || s.collectionName.includes('\u0000') || s.collectionName.startsWith('system.'))) {
+    throw new StoreConfigError('setting collectionName must be a valid MongoDB collection name');
+  }
+  if (s.hosts !== undefined) {
+    const list = typeof s.hosts === 'string' ? s.hosts.split(',') : s.hosts;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((h) => typeof h === 'string' && /^[^\s/,@]+$/.test(h.trim()))) {
+      throw new StoreConfigError("setting hosts must be 'host:port,host:port' or an array of 'host:port'");
+    }
+  }
+  if (s.url !== undefined && !/^mongodb(\+srv)?:\/\//.test(s.url)) {
+    throw new StoreConfigError('setting url must start with mongodb:// or mongodb+srv://');
+  }
+  if (s.client !== undefined && !(s.client instanceof MongoClient)) {
+    throw new StoreConfigError('setting client must be a MongoClient');
+  }
+  for (const name of CONNECTION_SETTINGS) {
+    if (s[name] !== undefined && (s.url !== undefined || s.client !== undefined)) {
+      throw new StoreConfigError(`setting ${name} cannot be combined with ${s.url !== undefined ? 'url' : 'client'}`);
+    }
+  }
+  if (s.url !== undefined && s.client !== undefined) throw new StoreConfigError('setting url cannot be combined with client');
+  if (s.indexes !== undefined) {
+    if (!Array.isArray(s.indexes)) throw new StoreConfigError('setting indexes must be an array of key paths');
+    for (const path of s.indexes) {
+      if (typeof path !== 'string' || path.length === 0 || path.split('.').some((seg) => seg.length === 0 || seg.startsWith('$'))) {
+        throw new StoreConfigError(`setting indexes holds an invalid key path ${JSON.stringify(path)}`);
+      }
+    }
+  }
+  for (const name of ['serverSelectionTimeoutMS', 'connectTimeoutMS', 'socketTimeoutMS', 'sweepInterval'] as const) {
+    const v = s[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
+      throw new StoreConfigError(`setting ${name} must be a non-negative integer`);
+    }
+  }
+  if (s.chunkSize !== undefined && (typeof s.chunkSize !== 'number' || !Number.isInteger(s.chunkSize) || s.chunkSize < 1024 || s.chunkSize > 15 * 1024 * 1024)) {
+    throw new StoreConfigError('setting chunkSize must be an integer from 1024 to 15 MiB');
+  }
+  if (s.clientOptions !== undefined && !isPlainObject(s.clientOptions)) throw new StoreConfigError('setting clientOptions must be a plain object');
+  if (s.migrateLegacy !== undefined && typeof s.migrateLegacy !== 'boolean') throw new StoreConfigError('setting migrateLegacy must be a boolean');
+}
+
+/** The connection string memstorage's settings describe (user and password URL-encoded). */
+export function connectionString(s: MongoSettings): string {
+  if (s.url) return s.url;
+  const auth = s.user ? `${encodeURIComponent(s.user)}:${encodeURIComponent(s.pass ?? '')}@` : '';
+  const hosts = s.hosts
+    ? (typeof s.hosts === 'string' ? s.hosts.split(',') : s.hosts).map((h) => h.trim()).join(',')
+    : `${s.host ?? MONGO_DEFAULTS.host}:${s.port ?? MONGO_DEFAULTS.port}`;
+  const params: string[] = [];
+  if (s.replicaset) params.push(`replicaSet=${encodeURIComponent(s.replicaset)}`);
+  else if (!hosts.includes(',')) params.push('directConnection=true');
+  return `mongodb://${auth}${hosts}/${params.length ? '?' + params.join('&') : ''}`;
+}
+
+/** Connection, collection and GridFS bucket shared by a store and its scopes. */
+class SharedMongo {
+  client: MongoClient | undefined;
+  collection!: Collection<EntryDoc>;
+  files!: ValueFiles;
+  private opening: Promise<void> | undefined;
+  private users = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly settings: MongoSettings) {}
+
+  /** Connects once, creates the indexes once, checks for memstorage documents. */
+  open(): Promise<void> {
+    if (!this.opening) {
+      this.opening = this.doOpen().catch((err) => {
+        this.opening = undefined;
+        throw err;
+      });
+    }
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const s = this.settings;
+    if (!this.client) {
+      if (s.client) this.client = s.client;
+      else {
+        this.client = new MongoClient(connectionString(s), {
+          serverSelectionTimeoutMS: s.serverSelectionTimeoutMS ?? MONGO_DEFAULTS.serverSelectionTimeoutMS,
+          connectTimeoutMS: s.connectTimeoutMS ?? MONGO_DEFAULTS.connectTimeoutMS,
+          socketTimeoutMS: s.socketTimeoutMS ?? MONGO_DEFAULTS.socketTimeoutMS,
+          ...s.clientOptions,
+        });
+      }
+    }
+    try {
+      await this.client.connect();
+    } catch (err) {
+      throw toStoreError(err, 'connect');
+    }
+    const db: Db = s.db ? this.client.db(s.db) : this.client.db(s.url || s.client ? undefined : MONGO_DEFAULTS.db);
+    const name = s.collectionName ?? MONGO_DEFAULTS.collectionName;
+    this.collection = db.collection<EntryDoc>(name);
+    this.files = new ValueFiles(db, `${name}.fs`, s.chunkSize ?? MONGO_DEFAULTS.chunkSize);
+    const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number }> = [
+      { key: { n: 1, s: 1 }, name: ORDER_INDEX },
+      { key: { e: 1 }, name: TTL_INDEX, expireAfterSeconds: 0 },
+    ];
+    for (const path of s.indexes ?? MONGO_DEFAULTS.indexes) {
+      indexes.push({ key: { n: 1, ['k.' + path]: 1, s: 1 }, name: `n_1_k.${path}_1_s_1` });
+    }
+    try {
+      await this.collection.createIndexes(indexes as never);
+    } catch (err) {
+      throw toStoreError(err, 'creating indexes');
+    }
+  }
+
+  /** Whether the collection still holds documents written by memstorage 0.5.3. */
+  async hasLegacyDocuments(): Promise<boolean> {
+    try {
+      return (await this.collection.findOne(LEGACY_FILTER, { projection: { _id: 1 }, hint: ORDER_INDEX })) !== null;
+    } catch (err) {
+      throw toStoreError(err, 'checking for memstorage documents');
+    }
+  }
+
+  attach(sweep: () => void): void {
+    this.users++;
+    const interval = this.settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval;
+    if (this.timer || interval <= 0) return;
+    this.timer = setInterval(sweep, interval);
+    this.timer.unref();
+  }
+
+  async detach(): Promise<void> {
+    if (--this.users > 0) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    if (client && !this.settings.client) {
+      this.client = undefined;
+      this.opening = undefined;
+      await client.close();
+    }
+  }
+}
+
+/** Re-throws an iterable's failures as store errors. */
+async function* mapErrors<T>(source: AsyncIterable<T>, action: string): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (err) {
+    throw toStoreError(err, action);
+  }
+}
+
+const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1 } as const;
+
+/** The MongoDB store. */
+export class MongoStore extends BaseStore {
+  readonly supports: Capabilities = {
+    nativeQueries: true,
+    valueStreams: true,
+    ttl: true,
+    shared: true,
+    evicts: false,
+    persistent: true,
+  };
+  private readonly shared: SharedMongo;
+  private readonly mongoSettings: MongoSettings;
+  private attached = false;
+
+  constructor(settings: MongoSettings = {}, shared?: SharedMongo) {
+    super(settings);
+    checkMongoSettings(settings);
+    this.mongoSettings = settings;
+    this.shared = shared ?? new SharedMongo(settings);
+  }
+
+  /** The collection entries live in (after connect): for inspection and tests. */
+  get collection(): Collection<EntryDoc> {
+    return this.shared.collection;
+  }
+
+  /** The MongoClient (after connect). */
+  get client(): MongoClient | undefined {
+    return this.shared.client;
+  }
+
+  /**
+   * Converts the memstorage 0.5.3 documents of this collection into this store's layout, in
+   * this store's namespace; resumable, reports progress. See docs/mongo.md.
+   */
+  async migrateLegacy(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationResult> {
+    await this.shared.open();
+    try {
+      return await migrateCollection(this.shared.collection, this.namespace, this.serializer, onProgress);
+    } catch (err) {
+      throw toStoreError(err, 'migrating memstorage documents');
+    }
+  }
+
+  protected async _connect(): Promise<void> {
+    await this.shared.open();
+    if (await this.shared.hasLegacyDocuments()) {
+      if (this.mongoSettings.migrateLegacy) await this.migrateLegacy();
+      else {
+        throw new StoreConfigError(
+          `collection ${this.shared.collection.collectionName} holds documents written by memstorage 0.5.3; ` +
+            'convert them once with `node scripts/migrate-memstorage.ts` (see docs/mongo.md) or set migrateLegacy: true',
+        );
+      }
+    }
+    if (!this.attached) {
+      this.attached = true;
+      this.shared.attach(() => {
+        this.shared.files.removeExpired(this.clock.now()).catch((err) => this.reportError(toStoreError(err, 'sweeping expired files')));
+      });
+    }
+  }
+
+  protected async _close(): Promise<void> {
+    if (!this.attached) return;
+    this.attached = false;
+    try {
+      await this.shared.detach();
+    } catch (err) {
+      throw toStoreError(err, 'close');
+    }
+  }
+
+  protected _scope(namespace: string): MongoStore {
+    return new MongoStore({ ...this.mongoSettings, namespace }, this.shared);
+  }
+
+  private value(doc: { v?: string; g?: ObjectId }): unknown | Promise<Buffer> {
+    if (doc.g) return this.shared.files.readAll(doc.g);
+    return this.serializer.deserialize(doc.v as string);
+  }
+
+  protected async _get(id: string): Promise<unknown> {
+    let doc: Pick<EntryDoc, 'v' | 'g' | 'e'> | null;
+    try {
+      doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
+      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
+      return doc.g ? await this.shared.files.readAll(doc.g) : this.serializer.deserialize(doc.v as string);
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+  }
+
+  protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+    try {
+      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
+      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
+      return { value: await this.value(doc), expiresAt: doc.e ? doc.e.getTime() : null };
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+  }
+
+  protected async _has(id: string): Promise<boolean> {
+    return (await this._expiresAt(id)) !== undefined;
+  }
+
+  protected async _expiresAt(id: string): Promise<number | null | undefined> {
+    try {
+      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1 } });
+      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
+      return doc.e ? doc.e.getTime() : null;
+    } catch (err) {
+      throw toStoreError(err, 'ttl');
+    }
+  }
+
+  protected async _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    let v: string;
+    try {
+      v = this.serializer.serialize(value);
+    } catch (err) {
+      throw new StorageOperationError(`mongo: the serializer failed: ${(err as Error).message}`, { cause: err });
+    }
+    await this.write(id, key, { v }, expiresAt);
+  }
+
+  /**
+   * Upserts an entry. The fast path is one updateOne that matches only a live entry without a
+   * GridFS file; an expired entry or a streamed one makes it hit the unique _id (E11000), and the
+   * slow path then rewrites the document atomically, giving an expired entry a new creation
+   * position and returning the old file id so it can be deleted.
+   */
+  private async write(id: string, key: Key, data: { v: string } | { g: ObjectId }, expiresAt: number | null): Promise<void> {
+    const _id = docId(this.namespace, id);
+    const now = this.clock.now();
+    const e = expiresAt === null ? null : new Date(expiresAt);
+    const collection = this.shared.collection;
+    try {
+      if ('v' in data) {
+        try {
+          await collection.updateOne(
+            { _id, g: { $exists: false }, ...liveClause(now) },
+            { $set: { k: key, v: data.v, e, n: this.namespace }, $setOnInsert: { s: new ObjectId() } },
+            { upsert: true },
+          );
+          return;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+        }
+      }
+      const keepPosition = {
+        $and: [{ $ne: [{ $type: '$s' }, 'missing'] }, { $or: [{ $eq: [{ $ifNull: ['$e', null] }, null] }, { $gt: ['$e', new Date(now)] }] }],
+      };
+      const fields: Document = { k: { $literal: key }, e: { $literal: e }, n: { $literal: this.namespace } };
+      if ('v' in data) fields.v = { $literal: data.v };
+      else fields.g = { $literal: data.g };
+      fields.s = { $cond: [keepPosition, '$s', { $literal: new ObjectId() }] };
+      const before = await collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g'] : ['v'] }], {
+        upsert: true,
+        returnDocument: 'before',
+        projection: { _id: 0, g: 1 },
+      });
+      const oldFile = before?.g;
+      if (oldFile && !('g' in data && oldFile.equals(data.g))) await this.shared.files.remove(oldFile);
+    } catch (err) {
+      throw toStoreError(err, 'set');
+    }
+  }
+
+  protected async _delete(id: string): Promise<boolean> {
+    try {
+      const doc = await this.shared.collection.findOneAndDelete({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1, g: 1 } });
+      if (doc === null) return false;
+      if (doc.g) await this.shared.files.remove(doc.g);
+      return isLive(doc, this.clock.now());
+    } catch (err) {
+      throw toStoreError(err, 'del');
+    }
+  }
+
+  protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+    const filter = selectorFilter(selector, this.namespace, this.clock.now());
+    const projection = options.values ? { _id: 1, k: 1, v: 1, g: 1, e: 1 } : { _id: 1, k: 1, e: 1 };
+    let cursor: FindCursor<EntryDoc>;
+    try {
+      cursor = this.shared.collection.find(filter, { projection, sort: { s: 1 } }) as FindCursor<EntryDoc>;
+      if (options.limit !== undefined) cursor.limit(options.limit);
+    } catch (err) {
+      throw toStoreError(err, 'find');
+    }
+    try {
+      while (true) {
+        let doc: EntryDoc | null;
+        let value: unknown;
+        try {
+          doc = await cursor.next();
+          if (doc === null) return;
+          value = options.values ? await this.value(doc) : undefined;
+        } catch (err) {
+          throw toStoreError(err, 'find');
+        }
+        yield { id: idFromDocId(this.namespace, doc._id), key: doc.k, value, expiresAt: doc.e ? doc.e.getTime() : null };
+      }
+    } finally {
+      // Runs when the consumer stops early too (break, stream destroyed): releases the server cursor.
+      await cursor.close().catch(() => undefined);
+    }
+  }
+
+  protected async _deleteMatching(selector: Selector): Promise<number> {
+    const filter = selectorFilter(selector, this.namespace, this.clock.now());
+    try {
+      const files = await this.shared.collection
+        .find({ $and: [filter, { g: { $exists: true } }] }, { projection: { _id: 0, g: 1 } })
+        .toArray();
+      const { deletedCount } = await this.shared.collection.deleteMany(filter);
+      for (const file of files) if (file.g) await this.shared.files.remove(file.g);
+      return deletedCount;
+    } catch (err) {
+      throw toStoreError(err, 'del');
+    }
+  }
+
+  protected async _count(selector: Selector): Promise<number> {
+    try {
+      return await this.shared.collection.countDocuments(selectorFilter(selector, this.namespace, this.clock.now()));
+    } catch (err) {
+      throw toStoreError(err, 'count');
+    }
+  }
+
+  protected async _clear(): Promise<void> {
+    try {
+      await this.shared.collection.deleteMany({ n: this.namespace });
+      await this.shared.files.removeNamespace(this.namespace);
+    } catch (err) {
+      throw toStoreError(err, 'clear');
+    }
+  }
+
+  protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    const files = this.shared.files;
+    let fileId: ObjectId;
+    try {
+      fileId = await files.upload(docId(this.namespace, id), source, {
+        n: this.namespace,
+        id,
+        e: expiresAt === null ? null : new Date(expiresAt),
+      });
+    } catch (err) {
+      throw toStoreError(err, 'setStream');
+    }
+    try {
+      await this.write(id, key, { g: fileId }, expiresAt);
+    } catch (err) {
+      await files.remove(fileId).catch(() => undefined);
+      throw err;
+    }
+    files.removeExpired(this.clock.now()).catch(() => undefined);
+  }
+
+  protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    try {
+      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
+      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
+      if (doc.g) return mapErrors(this.shared.files.download(doc.g), 'createValueStream');
+      return toAsync(chunksOf(valueBytes(this.serializer.deserialize(doc.v as string))));
+    } catch (err) {
+      throw toStoreError(err, 'createValueStream');
+    }
+  }
+
+  protected async _stats(): Promise<BackendStats> {
+    try {
+      return { items: await this.shared.collection.countDocuments({ n: this.namespace, ...liveClause(this.clock.now()) }) };
+    } catch (err) {
+      throw toStoreError(err, 'stats');
+    }
+  }
+}
