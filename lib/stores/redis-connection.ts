@@ -1,0 +1,205 @@
+/**
+ * The ioredis client behind a Redis store and all its scopes: created from the settings (or
+ * adopted from the `client` setting), connected once, closed when the last store using it
+ * closes, and mapped to the store's typed errors.
+ *
+ * Failure behaviour while Redis is down (docs/redis.md, "Timeouts"): the client is built so
+ * that nothing waits for a reconnection. Commands issued while it is not connected fail at
+ * once (`enableOfflineQueue: false`); commands in flight when the connection drops fail at
+ * once and are never replayed later (`maxRetriesPerRequest: 0`,
+ * `autoResendUnfulfilledCommands: false`), so a write reported as failed cannot quietly happen
+ * afterwards; a server that accepts the connection but does not answer is cut off after
+ * `commandTimeout`; the first connection gives up after `connectTimeout`. In the background
+ * the client keeps reconnecting (backoff capped at one second), so the store recovers by
+ * itself once the server is back.
+ */
+import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
+import { StorageConnectionError, StorageOperationError, StoreError } from '../errors';
+
+/** A standalone client or a cluster client. */
+export type RedisClient = Redis | Cluster;
+
+/** Reconnection delay: 50 ms doubling, capped at one second. */
+export function reconnectDelay(times: number): number {
+  return Math.min(50 * 2 ** Math.min(times - 1, 5), 1000);
+}
+
+/** Options shared by every client the store creates. */
+export interface ClientTimeouts {
+  commandTimeout: number;
+  connectTimeout: number;
+}
+
+/** Options for a standalone client. */
+export function standaloneOptions(timeouts: ClientTimeouts, extra: RedisOptions | undefined): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: timeouts.commandTimeout,
+    connectTimeout: timeouts.connectTimeout,
+    retryStrategy: reconnectDelay,
+    ...extra,
+  };
+}
+
+/** Options for a cluster client. */
+export function clusterOptions(timeouts: ClientTimeouts, node: RedisOptions, extra: ClusterOptions | undefined): ClusterOptions {
+  return {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: reconnectDelay,
+    ...extra,
+    redisOptions: {
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: timeouts.commandTimeout,
+      connectTimeout: timeouts.connectTimeout,
+      ...node,
+      ...extra?.redisOptions,
+    },
+  };
+}
+
+const CONNECTION_REPLIES = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+
+/**
+ * A driver or server failure as a store error: a reply from the server is an operation error
+ * (except the replies that mean "not available now"), anything else — refused, reset, closed,
+ * timed out, not connected — is a connection error.
+ */
+export function toStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReplyError && !CONNECTION_REPLIES.test(message)) {
+    return new StorageOperationError(`Redis replied with an error: ${message}`, { cause: err });
+  }
+  return new StorageConnectionError(`Redis is not reachable: ${message}`, { cause: err });
+}
+
+/** Rethrows a driver error as a store error (use as a promise rejection handler). */
+export function rethrow(err: unknown): never {
+  throw toStoreError(err);
+}
+
+/** Resolves when the client is ready; rejects at the first failed attempt or after `timeout` ms. */
+export function waitReady(client: RedisClient, timeout: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end' || client.status === 'close') {
+    // A client we adopted and someone closed, or one that gave up: start it again.
+    if (client.status === 'end') client.connect().catch(() => undefined);
+  } else if (client.status === 'wait') {
+    client.connect().catch(() => undefined);
+  }
+  return new Promise<void>((resolve, reject) => {
+    let lastError: unknown;
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('close', onClose);
+      client.off('end', onClose);
+      client.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onError = (err: unknown) => {
+      lastError = err;
+      // A cluster reports a failed start only through 'error'.
+      if (client instanceof Cluster) done(toStoreError(err));
+    };
+    const onClose = () =>
+      done(
+        new StorageConnectionError(`cannot connect to Redis: ${lastError instanceof Error ? lastError.message : 'connection closed'}`, {
+          cause: lastError,
+        }),
+      );
+    const timer = setTimeout(
+      () => done(new StorageConnectionError(`Redis did not become ready within ${timeout} ms (connectTimeout)`, { cause: lastError })),
+      timeout,
+    );
+    client.on('ready', onReady);
+    client.on('close', onClose);
+    client.on('end', onClose);
+    client.on('error', onError);
+  });
+}
+
+/** Something the sweep timer visits. */
+export interface Sweepable {
+  /** Frees what has expired; resolves the number of entries freed. */
+  sweep(): Promise<number>;
+}
+
+/** One client shared by a store and its scopes, with the expiry sweep timer. */
+export class RedisConnection {
+  private users = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Open stores per namespace; the timer sweeps each namespace through its first store. */
+  private readonly sweepers = new Map<string, Sweepable[]>();
+  private readonly onClientError = () => undefined;
+
+  constructor(
+    readonly client: RedisClient,
+    /** Whether the store created the client (and so closes it). */
+    private readonly owned: boolean,
+    private readonly timeouts: ClientTimeouts,
+    private readonly sweepInterval: number,
+    private readonly reportError: (err: Error) => void,
+  ) {
+    // ioredis prints unhandled 'error' events; failures reach callers through their operations.
+    client.on('error', this.onClientError);
+  }
+
+  /** Connects (once per user) and registers a namespace with the sweep timer. */
+  async attach(namespace: string, sweeper: Sweepable): Promise<void> {
+    await waitReady(this.client, this.timeouts.connectTimeout);
+    this.users++;
+    const list = this.sweepers.get(namespace);
+    if (list) list.push(sweeper);
+    else this.sweepers.set(namespace, [sweeper]);
+    if (!this.timer && this.sweepInterval > 0) {
+      this.timer = setInterval(() => this.sweepAll(), this.sweepInterval);
+      this.timer.unref();
+    }
+    // Expired entries of a namespace nobody had open are freed as soon as someone opens it.
+    this.sweepOne(sweeper);
+  }
+
+  /** Releases one user; the last one stops the timer and closes a client the store created. */
+  async detach(namespace: string, sweeper: Sweepable): Promise<void> {
+    const list = this.sweepers.get(namespace);
+    if (list) {
+      const at = list.indexOf(sweeper);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0) this.sweepers.delete(namespace);
+    }
+    if (--this.users > 0) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.owned) {
+      this.client.off('error', this.onClientError);
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private sweepAll(): void {
+    if (this.client.status !== 'ready') return;
+    for (const list of this.sweepers.values()) this.sweepOne(list[0]);
+  }
+
+  private sweepOne(sweeper: Sweepable): void {
+    sweeper.sweep().catch((err: StoreError) => {
+      // While Redis is down every operation reports it; the background sweep stays quiet.
+      if (err?.code !== 'ERR_STORAGE_CONNECTION') this.reportError(err);
+    });
+  }
+}

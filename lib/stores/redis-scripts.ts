@@ -1,0 +1,140 @@
+/**
+ * The Lua scripts of the Redis store. Each one touches the keys of a single namespace, which
+ * share a hash slot (see redis-layout.ts), so every script is atomic on a standalone server and
+ * on a cluster alike. Every key a script touches is passed in KEYS, as Redis Cluster asks.
+ *
+ * Index key names are computed in JavaScript only (RedisLayout.indexesOf): they are a pure
+ * function of the entry's id, so deleting or expiring an entry never needs to read the entry,
+ * and no Lua code has to re-implement the index tokens.
+ */
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A Lua script run by EVALSHA, loaded with EVAL on NOSCRIPT (after a server restart or failover). */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  /** Runs the script; every key it touches must be in `keys`, the first decides the slot. */
+  run(client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (typeof err?.message === 'string' && err.message.startsWith('NOSCRIPT')) {
+        return client.eval(this.lua, keys.length, ...keys, ...args);
+      }
+      throw err;
+    });
+  }
+}
+
+/** Fixed KEYS of the write scripts, before the index keys. */
+export const WRITE_FIXED_KEYS = 6;
+
+/**
+ * Writes an entry with its order, expiry and index records.
+ * KEYS: entry, order, expiry, counter, registry, temp (stream mode; else the entry again), index keys...
+ * ARGV: id, now, expiresAt ('0' = none), mode ('v' value | 'c' commit a streamed value),
+ *       value (mode v) | chunk count (mode c), generation (mode c).
+ *
+ * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
+ * the next creation sequence (in the order set and in every index). Overwriting a live entry
+ * keeps its position. The entry hash always holds `x`, so its presence means "the entry exists".
+ */
+export const SET_SCRIPT = new LuaScript(`
+local e, z, xz, c, p, tmp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, now, exp, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local meta = redis.call('HMGET', e, 'x', 'n')
+local old, chunked = meta[1], meta[2]
+if (not old) or (old ~= '0' and tonumber(old) <= now) then
+  local seq = redis.call('INCR', c)
+  redis.call('ZADD', z, seq, id)
+  for i = ${WRITE_FIXED_KEYS + 1}, #KEYS do
+    redis.call('ZADD', KEYS[i], seq, id)
+    redis.call('SADD', p, KEYS[i])
+  end
+end
+if mode == 'v' then
+  if chunked then redis.call('UNLINK', e) end
+  redis.call('HSET', e, 'v', ARGV[5], 'x', exp)
+else
+  redis.call('RENAME', tmp, e)
+  redis.call('HSET', e, 'n', ARGV[5], 'g', ARGV[6], 'x', exp)
+end
+if exp ~= '0' then
+  redis.call('PEXPIREAT', e, exp)
+  redis.call('ZADD', xz, exp, id)
+else
+  if mode ~= 'v' or (old and old ~= '0') then redis.call('PERSIST', e) end
+  redis.call('ZREM', xz, id)
+end
+return 1
+`);
+
+/**
+ * Removes entries with their order, expiry and index records.
+ * KEYS: order, expiry, registry, then per id: its entry key followed by its index keys.
+ * ARGV: now, onlyExpired ('1' | '0'), then per id: id, number of index keys.
+ * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
+ * expired, so an entry written again since it was listed survives. Returns how many entries
+ * were removed that were live (delete) or expired (sweep).
+ */
+export const DROP_SCRIPT = new LuaScript(`
+local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
+local now, onlyExpired = tonumber(ARGV[1]), ARGV[2] == '1'
+local ki, counted = 4, 0
+for a = 3, #ARGV, 2 do
+  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  local e = KEYS[ki]
+  local go = true
+  if onlyExpired then
+    local s = redis.call('ZSCORE', xz, id)
+    go = s and tonumber(s) <= now
+  end
+  if go then
+    if onlyExpired then
+      counted = counted + 1
+    else
+      local x = redis.call('HGET', e, 'x')
+      if x and (x == '0' or tonumber(x) > now) then counted = counted + 1 end
+    end
+    redis.call('UNLINK', e)
+    redis.call('ZREM', z, id)
+    redis.call('ZREM', xz, id)
+    for j = 1, n do
+      local k = KEYS[ki + j]
+      redis.call('ZREM', k, id)
+      if redis.call('EXISTS', k) == 0 then redis.call('SREM', p, k) end
+    end
+  end
+  ki = ki + 1 + n
+end
+return counted
+`);
+
+/**
+ * Reads a batch of entries. KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
+ * Returns [status, value] per key: status 0 absent or expired, 1 a value (with its text when
+ * asked for), 2 a streamed value (read by chunks separately).
+ */
+export const FETCH_SCRIPT = new LuaScript(`
+local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
+local out = {}
+for i = 1, #KEYS do
+  local m
+  if want then m = redis.call('HMGET', KEYS[i], 'x', 'v') else m = { redis.call('HGET', KEYS[i], 'x'), false } end
+  local x = m[1]
+  if (not x) or (x ~= '0' and tonumber(x) <= now) then
+    out[#out + 1] = 0
+    out[#out + 1] = ''
+  elseif m[2] or not want then
+    out[#out + 1] = 1
+    out[#out + 1] = m[2] or ''
+  else
+    out[#out + 1] = 2
+    out[#out + 1] = ''
+  end
+end
+return out
+`);

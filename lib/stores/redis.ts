@@ -1,0 +1,602 @@
+/**
+ * The Redis store (SPEC §8 redis) on ioredis, standalone or Redis Cluster.
+ *
+ * Each entry is a hash; per namespace, an order set keeps creation order, an expiry set lists
+ * TTL'd ids, and one sorted set per (key path, value) indexes object keys — all in one hash
+ * slot, written together by Lua scripts (redis-layout.ts, redis-scripts.ts, docs/redis.md).
+ * Equality and `$in` queries read an index; other queries narrow through an index when one
+ * applies and finish with sift; a query with nothing indexable walks the order set in batches.
+ * Entries expire natively (PEXPIREAT) and are also checked against the store's clock when
+ * read; a sweep (on an unref'd timer, stopped by `close()`) frees the order, expiry and index
+ * records of expired entries without reading them.
+ */
+import { Cluster, Redis, RedisOptions, ClusterOptions } from 'ioredis';
+import { StoreConfigError, StorageOperationError } from '../errors';
+import { Key, KeyObject, isObjectKeyId, isPlainObject, keyFromId } from '../keys';
+import { QuerySelector, Selector } from '../query';
+import {
+  BackendStats,
+  BaseStore,
+  Capabilities,
+  CommonSettings,
+  EntryWithExpiry,
+  FindOptions,
+  StoredEntry,
+  chunksOf,
+  toAsync,
+  valueBytes,
+} from '../store';
+import {
+  RedisClient,
+  RedisConnection,
+  Sweepable,
+  clusterOptions,
+  rethrow,
+  standaloneOptions,
+} from './redis-connection';
+import { RedisLayout } from './redis-layout';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_SCRIPT } from './redis-scripts';
+
+/** A cluster node: `'host:port'` or `{ host, port }`. */
+export type RedisNode = string | { host: string; port: number };
+
+/** Settings of the Redis store. */
+export interface RedisSettings extends CommonSettings {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). Exclusive with host/port and cluster. */
+  url?: string;
+  /** Server host. Default '127.0.0.1'. */
+  host?: string;
+  /** Server port. Default 6379. */
+  port?: number;
+  /** ACL user name. */
+  username?: string;
+  /** Password (AUTH). */
+  password?: string;
+  /** Database number (standalone only). Default 0. */
+  db?: number;
+  /** An ioredis Redis or Cluster client to use instead of creating one; the store never closes it. */
+  client?: Redis | Cluster;
+  /** Cluster startup nodes: the store creates an ioredis Cluster. */
+  cluster?: RedisNode[];
+  /** Start of every key the store writes. Default 'ms:'. */
+  prefix?: string;
+  /** A command without a reply fails after this many ms. Default 2000. */
+  commandTimeout?: number;
+  /** The first connection fails after this many ms. Default 2000. */
+  connectTimeout?: number;
+  /** How often expired entries' records are swept, in ms; 0 sweeps only during writes. Default 1000. */
+  sweepInterval?: number;
+  /** Entries per round trip when scanning, fetching or deleting in bulk. Default 500. */
+  batchSize?: number;
+  /** Bytes per chunk of a streamed value. Default 512 KiB. */
+  chunkSize?: number;
+  /** Extra ioredis options for a client the store creates (for a cluster: ClusterOptions). */
+  redisOptions?: RedisOptions & ClusterOptions;
+}
+
+/** Defaults of the Redis store, one documented value per setting. */
+export const REDIS_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 6379,
+  db: 0,
+  prefix: 'ms:',
+  commandTimeout: 2000,
+  connectTimeout: 2000,
+  sweepInterval: 1000,
+  batchSize: 500,
+  chunkSize: 512 * 1024,
+  /** How long a half-written streamed value may linger if its writer dies, in ms. */
+  streamLeaseMs: 60 * 60 * 1000,
+} as const;
+
+/** Settings checks, each naming its setting. */
+function checkRedisSettings(s: RedisSettings): void {
+  const str = (name: 'url' | 'host' | 'username' | 'password' | 'prefix') => {
+    if (s[name] !== undefined && typeof s[name] !== 'string') throw new StoreConfigError(`setting ${name} must be a string`);
+  };
+  const int = (name: 'port' | 'db' | 'commandTimeout' | 'connectTimeout' | 'sweepInterval' | 'batchSize' | 'chunkSize', min: number, max: number) => {
+    const v = s[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
+      throw new StoreConfigError(`setting ${name} must be an integer from ${min} to ${max}`);
+    }
+  };
+  str('url');
+  str('host');
+  str('username');
+  str('password');
+  str('prefix');
+  int('port', 1, 65535);
+  int('db', 0, 65535);
+  int('commandTimeout', 1, 3_600_000);
+  int('connectTimeout', 1, 3_600_000);
+  int('sweepInterval', 0, 3_600_000);
+  int('batchSize', 1, 100_000);
+  int('chunkSize', 1024, 64 * 1024 * 1024);
+  if (s.url !== undefined && !/^rediss?:\/\//.test(s.url)) throw new StoreConfigError('setting url must start with redis:// or rediss://');
+  if (s.prefix !== undefined && /[{}]/.test(s.prefix)) {
+    throw new StoreConfigError('setting prefix must not contain { or }: the store places its own hash tag after it');
+  }
+  if (s.prefix !== undefined && s.prefix.length > 256) throw new StoreConfigError('setting prefix must be at most 256 characters');
+  const sources = (['url', 'cluster', 'client'] as const).filter((name) => s[name] !== undefined);
+  if (sources.length > 1) throw new StoreConfigError(`settings ${sources.join(' and ')} are exclusive: give one`);
+  if (sources.length === 1) {
+    for (const name of ['host', 'port', 'db'] as const) {
+      if (s[name] !== undefined) throw new StoreConfigError(`setting ${name} cannot be combined with ${sources[0]}`);
+    }
+  }
+  if (s.client !== undefined) {
+    const c = s.client as unknown as Record<string, unknown>;
+    if (!c || typeof c.hmget !== 'function' || typeof c.evalsha !== 'function' || typeof c.status !== 'string') {
+      throw new StoreConfigError('setting client must be an ioredis Redis or Cluster client');
+    }
+    if (s.redisOptions !== undefined) throw new StoreConfigError('setting redisOptions cannot be combined with client');
+  }
+  if (s.cluster !== undefined) {
+    if (!Array.isArray(s.cluster) || s.cluster.length === 0) throw new StoreConfigError('setting cluster must be a non-empty array of nodes');
+    for (const node of s.cluster) {
+      const ok =
+        (typeof node === 'string' && /^[^:\s]+:\d{1,5}$/.test(node)) ||
+        (isPlainObject(node) && typeof node.host === 'string' && Number.isInteger(node.port) && node.port > 0 && node.port < 65536);
+      if (!ok) throw new StoreConfigError(`setting cluster has an invalid node ${JSON.stringify(node)}: use 'host:port' or { host, port }`);
+    }
+    if (s.db !== undefined) throw new StoreConfigError('setting db is not available on a cluster');
+  }
+  if (s.redisOptions !== undefined && !isPlainObject(s.redisOptions)) throw new StoreConfigError('setting redisOptions must be a plain object');
+}
+
+function createClient(s: RedisSettings): RedisClient {
+  const timeouts = {
+    commandTimeout: s.commandTimeout ?? REDIS_DEFAULTS.commandTimeout,
+    connectTimeout: s.connectTimeout ?? REDIS_DEFAULTS.connectTimeout,
+  };
+  const auth: RedisOptions = {};
+  if (s.username !== undefined) auth.username = s.username;
+  if (s.password !== undefined) auth.password = s.password;
+  if (s.cluster) {
+    const nodes = s.cluster.map((node) => {
+      if (typeof node !== 'string') return node;
+      const at = node.lastIndexOf(':');
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    });
+    return new Cluster(nodes, clusterOptions(timeouts, auth, s.redisOptions));
+  }
+  const options = standaloneOptions(timeouts, { ...auth, ...s.redisOptions });
+  if (s.url) return new Redis(s.url, options);
+  return new Redis({
+    host: s.host ?? REDIS_DEFAULTS.host,
+    port: s.port ?? REDIS_DEFAULTS.port,
+    db: s.db ?? REDIS_DEFAULTS.db,
+    ...options,
+  });
+}
+
+/** A candidate entry before its value is read. */
+interface Candidate {
+  id: string;
+  key: Key;
+}
+
+/** ZRANGE ... WITHSCORES as [member, score] pairs, under RESP2 (flat) or RESP3 (nested). */
+function scored(reply: unknown): Array<[string, number]> {
+  const items = reply as unknown[];
+  const out: Array<[string, number]> = [];
+  if (items.length > 0 && Array.isArray(items[0])) {
+    for (const pair of items as Array<[string, string | number]>) out.push([String(pair[0]), Number(pair[1])]);
+  } else {
+    for (let i = 0; i < items.length; i += 2) out.push([String(items[i]), Number(items[i + 1])]);
+  }
+  return out;
+}
+
+/** The Redis store. */
+export class RedisStore extends BaseStore implements Sweepable {
+  readonly supports: Capabilities = {
+    nativeQueries: true,
+    valueStreams: true,
+    ttl: true,
+    shared: true,
+    evicts: false,
+    persistent: true,
+  };
+  /** Key names of this store's namespace. */
+  readonly layout: RedisLayout;
+  private readonly redisSettings: RedisSettings;
+  private readonly connection: RedisConnection;
+  private readonly client: RedisClient;
+  private readonly batchSize: number;
+  private readonly chunkSize: number;
+  private readonly sweepInterval: number;
+  private lastSweep = 0;
+  private expirations = 0;
+  private attached = false;
+
+  constructor(settings: RedisSettings = {}, connection?: RedisConnection) {
+    super(settings);
+    checkRedisSettings(settings);
+    this.redisSettings = settings;
+    this.batchSize = settings.batchSize ?? REDIS_DEFAULTS.batchSize;
+    this.chunkSize = settings.chunkSize ?? REDIS_DEFAULTS.chunkSize;
+    this.sweepInterval = settings.sweepInterval ?? REDIS_DEFAULTS.sweepInterval;
+    this.layout = new RedisLayout(settings.prefix ?? REDIS_DEFAULTS.prefix, this.namespace);
+    this.connection =
+      connection ??
+      new RedisConnection(
+        settings.client ?? createClient(settings),
+        settings.client === undefined,
+        {
+          commandTimeout: settings.commandTimeout ?? REDIS_DEFAULTS.commandTimeout,
+          connectTimeout: settings.connectTimeout ?? REDIS_DEFAULTS.connectTimeout,
+        },
+        this.sweepInterval,
+        (err) => this.reportError(err),
+      );
+    this.client = this.connection.client;
+  }
+
+  /** The ioredis client (shared with the store's scopes). */
+  get redis(): RedisClient {
+    return this.client;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  protected async _connect(): Promise<void> {
+    await this.connection.attach(this.namespace, this);
+    this.attached = true;
+  }
+
+  protected async _close(): Promise<void> {
+    if (!this.attached) return;
+    this.attached = false;
+    await this.connection.detach(this.namespace, this);
+  }
+
+  protected _scope(namespace: string): RedisStore {
+    return new RedisStore({ ...this.redisSettings, namespace }, this.connection);
+  }
+
+  // ---- exact keys -------------------------------------------------------------------------
+
+  protected _get(id: string): Promise<unknown> {
+    return this.client.hmget(this.layout.entry(id), 'v', 'x').then((reply) => {
+      const x = reply[1];
+      if (x === null || this.expired(x)) return undefined;
+      const text = reply[0];
+      return text === null ? this.readWhole(id) : this.serializer.deserialize(text);
+    }, rethrow);
+  }
+
+  protected _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+    return this.client.hmget(this.layout.entry(id), 'v', 'x').then(async (reply) => {
+      const x = reply[1];
+      if (x === null || this.expired(x)) return undefined;
+      const value = reply[0] === null ? await this.readWhole(id) : this.serializer.deserialize(reply[0]);
+      if (value === undefined) return undefined;
+      return { value, expiresAt: x === '0' ? null : Number(x) };
+    }, rethrow);
+  }
+
+  protected _has(id: string): Promise<boolean> {
+    return this.client.hget(this.layout.entry(id), 'x').then((x) => x !== null && !this.expired(x), rethrow);
+  }
+
+  protected _expiresAt(id: string): Promise<number | null | undefined> {
+    return this.client.hget(this.layout.entry(id), 'x').then((x) => {
+      if (x === null || this.expired(x)) return undefined;
+      return x === '0' ? null : Number(x);
+    }, rethrow);
+  }
+
+  protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    const text = this.serializer.serialize(value);
+    const e = this.layout.entry(id);
+    const l = this.layout;
+    const keys = typeof key === 'string' ? [e, l.order, l.expiry, l.counter, l.registry, e] : [e, l.order, l.expiry, l.counter, l.registry, e, ...l.indexesOf(key)];
+    return SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(() => {
+      if (expiresAt !== null) this.sweepIfDue();
+    }, rethrow);
+  }
+
+  protected async _delete(id: string): Promise<boolean> {
+    return (await this.drop([id], false)) > 0;
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+    let remaining = options.limit ?? Infinity;
+    if (remaining <= 0) return;
+    for await (const batch of this.candidates(selector)) {
+      for (let start = 0; start < batch.length && remaining > 0; ) {
+        const slice = batch.slice(start, start + Math.min(this.batchSize, remaining));
+        start += slice.length;
+        for (const entry of await this.fetch(slice, options.values)) {
+          yield entry;
+          if (--remaining <= 0) return;
+        }
+      }
+    }
+  }
+
+  protected async _deleteMatching(selector: Selector): Promise<number> {
+    let removed = 0;
+    for await (const batch of this.candidates(selector)) {
+      if (batch.length > 0) removed += await this.drop(batch.map((c) => c.id), false, batch);
+    }
+    return removed;
+  }
+
+  protected async _count(selector: Selector): Promise<number> {
+    // Counting a whole set is exact once the records of expired entries are gone.
+    if (selector.kind === 'all') {
+      await this.sweep();
+      return this.client.zcard(this.layout.order).catch(rethrow);
+    }
+    if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1 && selector.constraints[0].values.length === 1) {
+      const { path, values } = selector.constraints[0];
+      await this.sweep();
+      return this.client.zcard(this.layout.indexFor(path, values[0])).catch(rethrow);
+    }
+    let n = 0;
+    for await (const entry of this._find(selector, { values: false })) if (entry) n++;
+    return n;
+  }
+
+  protected async _clear(): Promise<void> {
+    const l = this.layout;
+    for (;;) {
+      const ids = (await this.client.zrange(l.order, 0, String(this.batchSize - 1)).catch(rethrow)) as string[];
+      if (ids.length === 0) break;
+      await this.drop(ids, false);
+    }
+    const leftovers = await this.client.smembers(l.registry).catch(rethrow);
+    await this.client.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers).catch(rethrow);
+  }
+
+  /**
+   * Candidate entries in creation order, in batches, already filtered on the key: through an
+   * index when the query has an indexable constraint, otherwise by walking the order set.
+   */
+  private async *candidates(selector: Selector): AsyncGenerator<Candidate[]> {
+    if (selector.kind === 'query' && selector.constraints.length > 0) {
+      yield* this.indexCandidates(selector);
+      return;
+    }
+    for await (const ids of this.walk([this.layout.order])) {
+      const out: Candidate[] = [];
+      for (const id of ids) {
+        const objectKey = isObjectKeyId(id);
+        switch (selector.kind) {
+          case 'all':
+            out.push({ id, key: objectKey ? keyFromId(id) : id });
+            break;
+          case 'glob':
+            if (!objectKey && selector.regex.test(id)) out.push({ id, key: id });
+            break;
+          case 'query':
+            if (objectKey) {
+              const key = keyFromId(id) as KeyObject;
+              if (selector.test(key)) out.push({ id, key });
+            }
+            break;
+        }
+      }
+      yield out;
+    }
+  }
+
+  private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
+    // The constraint with the fewest index hits narrows best.
+    const options = selector.constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
+    const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.client.zcard(k))))).catch(rethrow);
+    let best = 0;
+    let bestSize = Infinity;
+    sizes.forEach((counts, i) => {
+      const total = counts.reduce((a, b) => a + b, 0);
+      if (total < bestSize) {
+        bestSize = total;
+        best = i;
+      }
+    });
+    if (bestSize === 0) return;
+    const keys = options[best].filter((_, i) => sizes[best][i] > 0);
+    // One equality that is the whole query: index hits need no further test.
+    const exact = selector.coveredByConstraints && selector.constraints.length === 1;
+    for await (const ids of this.walk(keys)) {
+      const out: Candidate[] = [];
+      for (const id of ids) {
+        const key = keyFromId(id) as KeyObject;
+        if (exact || selector.test(key)) out.push({ id, key });
+      }
+      yield out;
+    }
+  }
+
+  /**
+   * Ids of the union of sorted sets, in score (creation) order, a batch at a time: each set is
+   * read from the last score seen, the batches are merged, and only the lowest `batchSize`
+   * distinct ids are taken, so nothing below the new cursor can have been missed.
+   */
+  private async *walk(keys: string[]): AsyncGenerator<string[]> {
+    let cursor = '-inf';
+    const size = this.batchSize;
+    for (;;) {
+      const replies = await Promise.all(
+        keys.map((k) => this.client.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES')),
+      ).catch(rethrow);
+      let pairs: Array<[string, number]>;
+      let exhausted = true;
+      if (replies.length === 1) {
+        pairs = scored(replies[0]);
+        exhausted = pairs.length < size;
+      } else {
+        const seen = new Map<string, number>();
+        for (const reply of replies) {
+          const list = scored(reply);
+          if (list.length >= size) exhausted = false;
+          for (const [id, score] of list) seen.set(id, score);
+        }
+        pairs = [...seen].sort((a, b) => a[1] - b[1]);
+        if (pairs.length > size) {
+          pairs.length = size;
+          exhausted = false;
+        }
+      }
+      if (pairs.length > 0) {
+        yield pairs.map((p) => p[0]);
+        cursor = '(' + pairs[pairs.length - 1][1];
+      }
+      if (exhausted || pairs.length === 0) return;
+    }
+  }
+
+  /** Reads the live entries among the candidates (one round trip), keeping their order. */
+  private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
+    const reply = (await FETCH_SCRIPT.run(
+      this.client,
+      batch.map((c) => this.layout.entry(c.id)),
+      [this.clock.now(), values ? '1' : '0'],
+    ).catch(rethrow)) as Array<number | string>;
+    const out: StoredEntry[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const status = Number(reply[2 * i]);
+      if (status === 0) continue;
+      const { id, key } = batch[i];
+      if (!values) out.push({ id, key, value: undefined });
+      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(String(reply[2 * i + 1])) });
+      else {
+        const value = await this.readWhole(id);
+        if (value !== undefined) out.push({ id, key, value });
+      }
+    }
+    return out;
+  }
+
+  // ---- expiry ---------------------------------------------------------------------------
+
+  private expired(x: string): boolean {
+    return x !== '0' && Number(x) <= this.clock.now();
+  }
+
+  /**
+   * Removes entries and their order, expiry and index records, atomically per batch.
+   * `onlyExpired` (the sweep) spares ids written again since they were listed.
+   */
+  private drop(ids: string[], onlyExpired: boolean, known?: Candidate[]): Promise<number> {
+    const l = this.layout;
+    const keys = [l.order, l.expiry, l.registry];
+    const args: Array<string | number> = [this.clock.now(), onlyExpired ? '1' : '0'];
+    ids.forEach((id, i) => {
+      const key = known ? known[i].key : keyFromId(id);
+      const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
+      keys.push(l.entry(id), ...indexes);
+      args.push(id, indexes.length);
+    });
+    return DROP_SCRIPT.run(this.client, keys, args).then((n) => Number(n), rethrow);
+  }
+
+  /**
+   * Frees every entry of this namespace that has expired by the store's clock, with its order,
+   * expiry and index records, without reading values. Redis has usually freed the entry itself
+   * already (PEXPIREAT); this removes what points at it. Resolves how many were freed.
+   */
+  async sweep(): Promise<number> {
+    this.lastSweep = Date.now();
+    let total = 0;
+    for (;;) {
+      const now = this.clock.now();
+      const ids = (await this.client.zrange(this.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, this.batchSize).catch(rethrow)) as string[];
+      if (ids.length === 0) break;
+      total += await this.drop(ids, true);
+      if (ids.length < this.batchSize) break;
+    }
+    this.expirations += total;
+    return total;
+  }
+
+  /** Writes sweep when no timer does (sweepInterval 0), at most once a second. */
+  private sweepIfDue(): void {
+    if (this.sweepInterval > 0 || Date.now() - this.lastSweep < 1000) return;
+    this.sweep().catch((err) => {
+      if (err?.code !== 'ERR_STORAGE_CONNECTION') this.reportError(err);
+    });
+  }
+
+  protected async _stats(): Promise<BackendStats> {
+    await this.sweep();
+    const items = await this.client.zcard(this.layout.order).catch(rethrow);
+    return { items, expirations: this.expirations };
+  }
+
+  // ---- streamed values ------------------------------------------------------------------
+
+  /**
+   * Stores a byte stream in chunks under a temporary key of the namespace's slot, then renames
+   * it onto the entry in the same script that records the entry: until that commit nothing is
+   * visible, and a failed stream only leaves the temporary key, which is deleted (or expires
+   * on its own after `streamLeaseMs` if this process dies).
+   */
+  protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    const l = this.layout;
+    const tmp = l.temp();
+    const generation = tmp.slice(tmp.lastIndexOf(':') + 1);
+    let chunks = 0;
+    const write = async (chunk: Buffer) => {
+      const field = String(chunks++);
+      await Promise.all([this.client.hset(tmp, field, chunk), this.client.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs)]).catch(rethrow);
+    };
+    try {
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      for await (const piece of source) {
+        pending.push(piece);
+        pendingBytes += piece.length;
+        while (pendingBytes >= this.chunkSize) {
+          const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+          await write(all.subarray(0, this.chunkSize));
+          const rest = all.subarray(this.chunkSize);
+          pending = rest.length > 0 ? [Buffer.from(rest)] : [];
+          pendingBytes = rest.length;
+        }
+      }
+      if (pendingBytes > 0 || chunks === 0) await write(Buffer.concat(pending, pendingBytes));
+      const e = l.entry(id);
+      const keys = [e, l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
+      await SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
+    } catch (err) {
+      await this.client.unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    if (expiresAt !== null) this.sweepIfDue();
+  }
+
+  protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    const e = this.layout.entry(id);
+    const [v, x, n, g] = await this.client.hmgetBuffer(e, 'v', 'x', 'n', 'g').catch(rethrow);
+    if (x === null || this.expired(x.toString())) return undefined;
+    if (v !== null) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(v.toString('utf8')))));
+    if (n === null || g === null) return undefined;
+    return this.chunks(e, Number(n.toString()), g.toString());
+  }
+
+  /** The chunks of a streamed value, one round trip each; fails if the value is replaced meanwhile. */
+  private async *chunks(e: string, count: number, generation: string): AsyncGenerator<Buffer> {
+    for (let i = 0; i < count; i++) {
+      const [g, chunk] = await this.client.hmgetBuffer(e, 'g', String(i)).catch(rethrow);
+      if (g === null || g.toString() !== generation || chunk === null) {
+        throw new StorageOperationError('the streamed value was replaced or deleted while it was being read');
+      }
+      yield chunk;
+    }
+  }
+
+  /** A streamed value read whole (getOne of a streamed entry), or undefined if it vanished. */
+  private async readWhole(id: string): Promise<Buffer | undefined> {
+    const e = this.layout.entry(id);
+    const [n, g] = await this.client.hmget(e, 'n', 'g').catch(rethrow);
+    if (n === null || g === null) return undefined;
+    const parts: Buffer[] = [];
+    for await (const chunk of this.chunks(e, Number(n), g)) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+}
