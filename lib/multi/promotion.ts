@@ -1,0 +1,17 @@
+/**
+ * TTL arithmetic between tiers. A tier's own `ttl` caps how long it keeps an entry; an entry
+ * never outlives its expiry at the source. `ttl: 0` means "no expiry" to a store, so a
+ * remaining time that rounds to nothing is reported as expired instead.
+ */
+
+/**
+ * The `ttl` option for writing an entry that expires at `expiresAt` (epoch ms or null) into a
+ * tier whose own cap is `tierTtl` (ms or null): a positive number, null for no expiry, or
+ * undefined when the entry has already expired and must not be written.
+ */
+export function tierTtl(expiresAt: number | null, now: number, tierTtl: number | null): number | null | undefined {
+  if (expiresAt === null) return tierTtl;
+  const remaining = expiresAt - now;
+  if (remaining <= 0) return undefined;
+  return tierTtl === null ? remaining : Math.min(remaining, tierTtl);
+}
