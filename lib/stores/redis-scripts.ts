@@ -115,8 +115,8 @@ return counted
 
 /**
  * Reads a batch of entries. KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
- * Returns [status, value] per key: status 0 absent or expired, 1 a value (with its text when
- * asked for), 2 a streamed value (read by chunks separately).
+ * Returns [status, expiry, value] per key: status 0 absent or expired, 1 a value (with its
+ * text when asked for), 2 a streamed value (read by chunks separately); expiry as stored.
  */
 export const FETCH_SCRIPT = new LuaScript(`
 local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
@@ -128,11 +128,14 @@ for i = 1, #KEYS do
   if (not x) or (x ~= '0' and tonumber(x) <= now) then
     out[#out + 1] = 0
     out[#out + 1] = ''
+    out[#out + 1] = ''
   elseif m[2] or not want then
     out[#out + 1] = 1
+    out[#out + 1] = x
     out[#out + 1] = m[2] or ''
   else
     out[#out + 1] = 2
+    out[#out + 1] = x
     out[#out + 1] = ''
   end
 end

@@ -459,14 +459,16 @@ export class RedisStore extends BaseStore implements Sweepable {
     ).catch(rethrow)) as Array<number | string>;
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const status = Number(reply[2 * i]);
+      const status = Number(reply[3 * i]);
       if (status === 0) continue;
       const { id, key } = batch[i];
-      if (!values) out.push({ id, key, value: undefined });
-      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(String(reply[2 * i + 1])) });
+      const x = String(reply[3 * i + 1]);
+      const expiresAt = x === '0' ? null : Number(x);
+      if (!values) out.push({ id, key, value: undefined, expiresAt });
+      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(String(reply[3 * i + 2])), expiresAt });
       else {
         const value = await this.readWhole(id);
-        if (value !== undefined) out.push({ id, key, value });
+        if (value !== undefined) out.push({ id, key, value, expiresAt });
       }
     }
     return out;
