@@ -281,7 +281,7 @@ export class MongoStore extends BaseStore {
    * this store's namespace; resumable, reports progress. See docs/mongo.md.
    */
   async migrateLegacy(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationResult> {
-    await this.shared.open();
+    await this.openShared();
     try {
       return await migrateCollection(this.shared.collection, this.namespace, this.serializer, onProgress);
     } catch (err) {
@@ -289,22 +289,27 @@ export class MongoStore extends BaseStore {
     }
   }
 
-  protected async _connect(): Promise<void> {
+  /** Connects the shared client and registers this store as one of its users (close() releases it). */
+  private async openShared(): Promise<void> {
     await this.shared.open();
-    if (await this.shared.hasLegacyDocuments()) {
-      if (this.mongoSettings.migrateLegacy) await this.migrateLegacy();
-      else {
-        throw new StoreConfigError(
-          `collection ${this.shared.collection.collectionName} holds documents written by memstorage 0.5.3; ` +
-            'convert them once with `node scripts/migrate-memstorage.ts` (see docs/mongo.md) or set migrateLegacy: true',
-        );
-      }
-    }
     if (!this.attached) {
       this.attached = true;
       this.shared.attach(() => {
         this.shared.files.removeExpired(this.clock.now()).catch((err) => this.reportError(toStoreError(err, 'sweeping expired files')));
       });
+    }
+  }
+
+  protected async _connect(): Promise<void> {
+    await this.openShared();
+    if (await this.shared.hasLegacyDocuments()) {
+      if (this.mongoSettings.migrateLegacy) await this.migrateLegacy();
+      else {
+        throw new StoreConfigError(
+          `collection ${this.shared.collection.collectionName} holds documents written by memstorage 0.5.3; ` +
+            'convert them once with the migration command in docs/mongo.md, or set migrateLegacy: true',
+        );
+      }
     }
   }
 
