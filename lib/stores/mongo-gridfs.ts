@@ -7,7 +7,11 @@
  * reading any entry.
  */
 import type { EventEmitter } from 'node:events';
-import { Db, GridFSBucket, ObjectId } from 'mongodb';
+import { Binary, Db, GridFSBucket, ObjectId } from 'mongodb';
+import { StorageOperationError } from '../errors';
+
+/** Chunks per cursor batch when reading a file (~1 MB with the default chunk size). */
+const DOWNLOAD_BATCH = 4;
 
 /** Metadata stored with each file. */
 export interface FileMeta {
@@ -91,9 +95,30 @@ export class ValueFiles {
     await this.db.collection(`${this.bucketName}.files`).deleteOne({ _id: fileId });
   }
 
-  /** The file's bytes as chunks, in order. */
-  download(fileId: ObjectId): AsyncIterable<Buffer> {
-    return this.bucket.openDownloadStream(fileId) as AsyncIterable<Buffer>;
+  /**
+   * The file's bytes as chunks, in order. Read with a small cursor batch rather than through
+   * GridFSBucketReadStream, whose cursor takes the server's default first batch (101 chunks,
+   * ~25 MB) and 16 MB getMores: constant memory needs a few chunks in flight, not a hundred.
+   */
+  async *download(fileId: ObjectId): AsyncGenerator<Buffer> {
+    const file = await this.db.collection(`${this.bucketName}.files`).findOne({ _id: fileId }, { projection: { length: 1, chunkSize: 1 } });
+    if (!file) throw new StorageOperationError(`mongo: the GridFS file ${fileId.toHexString()} of a streamed value is gone (deleted by a concurrent write?)`);
+    const expected = Math.ceil(file.length / file.chunkSize);
+    const cursor = this.db
+      .collection(`${this.bucketName}.chunks`)
+      .find({ files_id: fileId }, { sort: { n: 1 }, projection: { _id: 0, n: 1, data: 1 }, batchSize: DOWNLOAD_BATCH });
+    let n = 0;
+    try {
+      for await (const chunk of cursor) {
+        if (chunk.n !== n) throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} is missing chunk ${n}`);
+        n++;
+        const data = (chunk.data as Binary).buffer;
+        yield Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      }
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+    if (n !== expected) throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} has ${n} of ${expected} chunks`);
   }
 
   /** The whole file as one Buffer. */

@@ -266,6 +266,17 @@ export class MongoStore extends BaseStore {
     this.shared = shared ?? new SharedMongo(settings);
   }
 
+  /** Frees the GridFS files of expired streamed values now (a timer does it every `sweepInterval` ms); resolves how many. */
+  sweep(): Promise<number> {
+    return this.run(async () => {
+      try {
+        return await this.shared.files.removeExpired(this.clock.now());
+      } catch (err) {
+        throw toStoreError(err, 'sweep');
+      }
+    });
+  }
+
   /** The collection entries live in (after connect): for inspection and tests. */
   get collection(): Collection<EntryDoc> {
     return this.shared.collection;
