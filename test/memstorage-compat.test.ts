@@ -37,6 +37,26 @@ describe('memstorage 0.5.3 compatibility (default export, result-first callbacks
       expect(Store()).to.be.instanceOf(Store.MemoryStore);
     });
 
+    it('new Store() works as in memstorage\'s README ("var passports = new Store()")', function (done) {
+      const passports = new Store();
+      expect(passports).to.be.instanceOf(Store.MemoryStore);
+      const passport = { id: 'abcdef' };
+      passports.connect(function () {
+        passports.set({ name: 'Leander', age: 20 }, passport, function () {
+          passports.get({ name: 'Leander' }, function (v: unknown) {
+            expect(v).to.deep.equal([passport]);
+            passports.del({ age: 20 }, function () {
+              passports.get({ name: 'Leander' }, function (w: unknown) {
+                expect(w).to.deep.equal([]);
+                expect(new Store({ type: 'memory' })).to.be.instanceOf(Store.MemoryStore);
+                done();
+              });
+            });
+          });
+        });
+      });
+    });
+
     it('connect(cb) calls back with true, once, asynchronously', async function () {
       const test = legacyStore();
       const args = await oneAsyncCall((cb) => test.connect(cb), 'connect callback');
