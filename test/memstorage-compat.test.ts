@@ -466,6 +466,15 @@ describe('memstorage 0.5.3 compatibility (default export, result-first callbacks
       { method: 'get', call: (s, cb) => s.get({ age: 20 }, cb), failure: [] },
       { method: 'get (nullOnMiss)', call: (s, cb) => s.get({ age: 20 }, cb), failure: null, settings: { nullOnMiss: true } },
       { method: 'del', call: (s, cb) => s.del({ age: 20 }, cb), failure: 0 },
+      { method: 'setex', call: (s, cb) => s.setex('x', 21, 10, cb), failure: false },
+      { method: 'getOne', call: (s, cb) => s.getOne('x', cb), failure: undefined },
+      { method: 'has', call: (s, cb) => s.has('x', cb), failure: false },
+      { method: 'count', call: (s, cb) => s.count({ age: 20 }, cb), failure: 0 },
+      { method: 'keys', call: (s, cb) => s.keys('*', cb), failure: [] },
+      { method: 'ttl', call: (s, cb) => s.ttl('x', cb), failure: undefined },
+      { method: 'clear', call: (s, cb) => s.clear(cb), failure: false },
+      { method: 'copy', call: (s, cb) => s.copy(legacyStore(), cb), failure: 0 },
+      { method: 'stats', call: (s, cb) => s.stats(cb), failure: false },
     ];
 
     for (const c of cases) {
