@@ -1,0 +1,471 @@
+/**
+ * What only the Redis store has to prove (the shared behaviour is in redis-conformance):
+ * settings checks, the data layout, atomic index maintenance under concurrency, expiry
+ * cleanup that frees index memory without reads, 200 MB streams in bounded memory, faults
+ * (SIGKILL, restart, a hung server), and slot placement on a real cluster.
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot: (key: string) => number = require('cluster-key-slot');
+import { Redis } from 'ioredis';
+import { ManualClock } from '../lib/clock';
+import { KeyObject, keyFromId } from '../lib/keys';
+import { compileQuery } from '../lib/query';
+import { RedisStore, RedisSettings } from '../lib/stores/redis';
+import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
+
+let url = '';
+let admin: Redis;
+let counter = 0;
+const opened: RedisStore[] = [];
+
+/** A store in a fresh namespace on the shared server, closed after the test. */
+function open(settings: RedisSettings = {}): RedisStore {
+  const store = new RedisStore({ url, namespace: `rt${process.pid}x${++counter}`, ...settings });
+  opened.push(store);
+  return store;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a failure, but the operation succeeded');
+}
+
+/** Every key of a namespace, by SCAN (a test may; the store never needs to). */
+async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  const pattern = store.layout.base.replace(/[*?[\]\\]/g, '\\$&') + '*';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', '1000');
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+/** Checks that order, expiry, registry and every index agree exactly with the entries. */
+async function checkIndexes(client: Redis, store: RedisStore): Promise<number> {
+  const l = store.layout;
+  const order = await client.zrange(l.order, 0, '-1', 'WITHSCORES');
+  const seq = new Map<string, string>();
+  for (let i = 0; i < order.length; i += 2) seq.set(order[i], order[i + 1]);
+  const expected = new Map<string, Set<string>>();
+  for (const id of seq.keys()) {
+    expect(await client.exists(l.entry(id)), `entry of ${JSON.stringify(id)}`).to.equal(1);
+    const key = keyFromId(id);
+    if (typeof key === 'string') continue;
+    for (const index of l.indexesOf(key)) {
+      if (!expected.has(index)) expected.set(index, new Set());
+      expected.get(index)!.add(id);
+    }
+  }
+  const registry = (await client.smembers(l.registry)).sort();
+  expect(registry).to.deep.equal([...expected.keys()].sort());
+  for (const [index, ids] of expected) {
+    const members = await client.zrange(index, 0, '-1', 'WITHSCORES');
+    const actual = new Map<string, string>();
+    for (let i = 0; i < members.length; i += 2) actual.set(members[i], members[i + 1]);
+    expect([...actual.keys()].sort(), index).to.deep.equal([...ids].sort());
+    for (const [id, score] of actual) expect(score, `${index} ${id}`).to.equal(seq.get(id));
+  }
+  const entryKeys = (await namespaceKeys(client, store)).filter((k) => k.startsWith(l.base + 'e:'));
+  expect(entryKeys.length).to.equal(seq.size);
+  for (const id of await client.zrange(l.expiry, 0, '-1')) expect(seq.has(id)).to.equal(true);
+  return seq.size;
+}
+
+before(async function () {
+  this.timeout(60_000);
+  ({ url } = await sharedRedis());
+  admin = new Redis(url);
+});
+
+after(async () => {
+  await admin?.quit();
+});
+
+afterEach(async () => {
+  while (opened.length > 0) {
+    const store = opened.pop()!;
+    await store.clear().catch(() => undefined);
+    await store.close();
+  }
+});
+
+describe('redis store', () => {
+  describe('settings', () => {
+    const bad: Array<[string, RedisSettings]> = [
+      ['url', { url: 'http://localhost' }],
+      ['url', { url: 42 as unknown as string }],
+      ['port', { port: 0 }],
+      ['port', { port: 70000 }],
+      ['db', { db: -1 }],
+      ['host', { host: 1 as unknown as string }],
+      ['prefix', { prefix: 'a{b}' }],
+      ['client', { client: {} as unknown as Redis }],
+      ['cluster', { cluster: [] }],
+      ['cluster', { cluster: ['nohostport'] }],
+      ['commandTimeout', { commandTimeout: 0 }],
+      ['connectTimeout', { connectTimeout: -5 }],
+      ['sweepInterval', { sweepInterval: 1.5 }],
+      ['batchSize', { batchSize: 0 }],
+      ['chunkSize', { chunkSize: 10 }],
+      ['url and cluster', { url: 'redis://localhost', cluster: ['localhost:7000'] }],
+      ['host', { url: 'redis://localhost', host: 'x' }],
+      ['redisOptions', { redisOptions: 5 as unknown as RedisSettings['redisOptions'] }],
+    ];
+    for (const [name, settings] of bad) {
+      it(`rejects a bad ${name} when the store is created`, () => {
+        let caught: (Error & { code?: string }) | undefined;
+        try {
+          new RedisStore(settings);
+        } catch (err) {
+          caught = err as Error & { code?: string };
+        }
+        expect(caught?.code).to.equal('ERR_STORE_CONFIG');
+        expect(caught?.message).to.contain(name);
+      });
+    }
+
+    it('uses a client it is given and leaves it open on close()', async () => {
+      const client = new Redis(url, { enableAutoPipelining: true });
+      const store = new RedisStore({ client, namespace: 'given-client' });
+      await store.set('a', 1);
+      expect(await store.getOne('a')).to.equal(1);
+      await store.clear();
+      await store.close();
+      expect(await client.ping()).to.equal('PONG');
+      await client.quit();
+    });
+  });
+
+  describe('data layout', () => {
+    it('keeps string keys addressable: SCAN MATCH finds user:* entries, the order set lists them', async () => {
+      const store = open();
+      await store.set('user:1', { name: 'a' });
+      await store.set('user:2', { name: 'b' });
+      await store.set('other', 1);
+      await store.set({ age: 20 }, 'obj');
+      const [, found] = await admin.scan('0', 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
+      expect(found.sort()).to.deep.equal([store.layout.entry('user:1'), store.layout.entry('user:2')]);
+      expect(await admin.hget(store.layout.entry('user:1'), 'v')).to.equal('{"name":"a"}');
+      expect(await admin.hget(store.layout.entry('user:1'), 'x')).to.equal('0');
+      expect(await admin.zrange(store.layout.order, 0, '-1')).to.have.length(4);
+      expect(await admin.zrange(store.layout.indexFor('age', 20), 0, '-1')).to.deep.equal(['\u0000{"age":20}']);
+      expect(await store.keys('user:*')).to.deep.equal(['user:1', 'user:2']);
+    });
+
+    it('writes the expiry natively (PEXPIREAT) from the store clock', async () => {
+      const clock = new ManualClock(Date.now());
+      const store = open({ clock });
+      await store.set('t', 1, { ttl: 60_000 });
+      const expireTime = await admin.pexpiretime(store.layout.entry('t'));
+      expect(expireTime).to.equal(clock.now() + 60_000);
+      expect(await admin.zscore(store.layout.expiry, 't')).to.equal(String(clock.now() + 60_000));
+      await store.set('t', 2);
+      expect(await admin.pexpiretime(store.layout.entry('t'))).to.equal(-1);
+      expect(await admin.zscore(store.layout.expiry, 't')).to.equal(null);
+    });
+
+    it('serves an equality query from one index and finishes other operators with sift', async () => {
+      const store = open({ batchSize: 7 });
+      for (let i = 0; i < 100; i++) await store.set({ id: i, age: i % 10, tags: [`t${i % 3}`] }, i);
+      expect(await store.get({ age: 4 })).to.deep.equal([4, 14, 24, 34, 44, 54, 64, 74, 84, 94]);
+      expect(await store.get({ age: { $in: [1, 2] }, id: { $gte: 50 } })).to.deep.equal([51, 52, 61, 62, 71, 72, 81, 82, 91, 92]);
+      expect(await store.count({ tags: 't1', age: { $in: [1, 4] } })).to.equal(8);
+      expect(await store.get({ age: { $gt: 8 } }, { limit: 3 })).to.deep.equal([9, 19, 29]);
+      expect(await store.del({ age: { $in: [0, 9] } })).to.equal(20);
+      expect(await store.count({ age: { $gte: 0 } })).to.equal(80);
+      expect(await checkIndexes(admin, store)).to.equal(80);
+    });
+  });
+
+  describe('atomic index maintenance', () => {
+    it('1,000 concurrent sets and deletes on overlapping keys leave indexes that agree exactly with the entries', async function () {
+      this.timeout(60_000);
+      const namespace = `race${process.pid}`;
+      // Two stores, two connections: their commands interleave on the server.
+      const a = open({ namespace });
+      const b = open({ namespace });
+      const keyOf = (n: number): KeyObject => ({ id: n, group: n % 4, tags: [`t${n % 3}`, `u${n % 5}`], nested: { v: n % 2 === 0 } });
+      let seed = 42;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const ops: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 1000; i++) {
+        const store = i % 2 === 0 ? a : b;
+        const n = random(40);
+        const roll = random(10);
+        if (roll < 6) ops.push(store.set(keyOf(n), { i }, roll === 0 ? { ttl: 60_000 } : undefined));
+        else if (roll < 8) ops.push(store.del(keyOf(n)));
+        else if (roll < 9) ops.push(store.del({ group: n % 4, id: { $lt: 20 } }));
+        else ops.push(store.set(`s${n}`, i));
+      }
+      await Promise.all(ops);
+      const size = await checkIndexes(admin, a);
+      expect(size).to.be.greaterThan(0);
+      // Queries answer exactly what a full filter over the entries answers.
+      const all = (await a.keys()) as Array<string | KeyObject>;
+      for (const query of [{ group: 1 }, { tags: 't2' }, { 'nested.v': true }, { tags: { $in: ['u1', 'u3'] }, group: { $ne: 2 } }]) {
+        const selector = compileQuery(query);
+        if (selector.kind !== 'query') throw new Error('expected a query');
+        const expected = all.filter((k) => typeof k !== 'string' && selector.test(k));
+        expect(await b.keys(query)).to.deep.equal(expected);
+        expect(await b.count(query)).to.equal(expected.length);
+      }
+    });
+  });
+
+  describe('expiry cleanup', () => {
+    async function usedMemory(): Promise<number> {
+      const info = await admin.info('memory');
+      return Number(/used_memory:(\d+)/.exec(info)![1]);
+    }
+
+    it('10,000 short-TTL entries: after expiry and the sweep, keys and index memory are back to where they started', async function () {
+      this.timeout(60_000);
+      const clock = new ManualClock(Date.now());
+      const store = open({ clock, sweepInterval: 0 });
+      // Load the scripts and create the namespace's counter before measuring.
+      await store.set({ warm: 1 }, 1);
+      await store.del({ warm: 1 });
+      const keysBefore = await admin.dbsize();
+      const memoryBefore = await usedMemory();
+      const writes: Array<Promise<void>> = [];
+      for (let i = 0; i < 10_000; i++) {
+        writes.push(store.set({ id: i, age: i % 50, city: `c${i % 7}`, tags: ['a', `t${i % 11}`] }, { n: i, pad: 'x'.repeat(64) }, { ttl: 60_000 }));
+      }
+      await Promise.all(writes);
+      expect(await admin.dbsize()).to.be.greaterThan(keysBefore + 10_000);
+      const memoryFull = await usedMemory();
+      expect(memoryFull - memoryBefore).to.be.greaterThan(2_000_000);
+      clock.advance(60_001);
+      // Nothing reads the entries: the sweep alone frees them and every record pointing at them.
+      expect(await store.sweep()).to.equal(10_000);
+      expect(await admin.dbsize()).to.equal(keysBefore);
+      expect(await namespaceKeys(admin, store)).to.deep.equal([store.layout.counter]);
+      // Redis shrinks the keyspace's own hash tables in its background cron (10 times a second),
+      // so used_memory settles a moment after the keys are gone.
+      let memoryAfter = await usedMemory();
+      for (const deadline = Date.now() + 5000; memoryAfter - memoryBefore >= 64 * 1024 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 100));
+        memoryAfter = await usedMemory();
+      }
+      expect(memoryAfter - memoryBefore, `used_memory ${memoryBefore} -> ${memoryFull} -> ${memoryAfter}`).to.be.lessThan(64 * 1024);
+      expect((await store.stats()).expirations).to.equal(10_000);
+    });
+
+    it('the timer sweeps the records of natively expired entries without anyone reading them', async function () {
+      this.timeout(30_000);
+      const store = open({ sweepInterval: 50 });
+      await store.connect();
+      for (let i = 0; i < 1000; i++) await store.set({ id: i, group: i % 10 }, i, { ttl: 300 });
+      expect(await admin.zcard(store.layout.expiry)).to.equal(1000);
+      const deadline = Date.now() + 10_000;
+      while ((await namespaceKeys(admin, store)).length > 1) {
+        if (Date.now() > deadline) throw new Error('the sweep did not run');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await namespaceKeys(admin, store)).to.deep.equal([store.layout.counter]);
+    });
+  });
+
+  describe('streamed values', () => {
+    it('a 200 MB value goes through setStream and createValueStream with RSS growth under 64 MB', async function () {
+      this.timeout(120_000);
+      const store = open();
+      const total = 200 * 1024 * 1024;
+      const piece = 64 * 1024;
+      const rssStart = process.memoryUsage().rss;
+      let rssPeak = rssStart;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      }, 10);
+      try {
+        const written = createHash('sha256');
+        async function* source() {
+          for (let offset = 0; offset < total; offset += piece) {
+            const chunk = Buffer.alloc(piece, offset / piece);
+            written.update(chunk);
+            yield chunk;
+          }
+        }
+        await store.setStream('big', Readable.from(source()));
+        expect(await admin.hget(store.layout.entry('big'), 'n')).to.equal(String(total / (512 * 1024)));
+        const read = createHash('sha256');
+        let bytes = 0;
+        for await (const chunk of store.createValueStream('big')) {
+          read.update(chunk as Buffer);
+          bytes += (chunk as Buffer).length;
+        }
+        expect(bytes).to.equal(total);
+        expect(read.digest('hex')).to.equal(written.digest('hex'));
+      } finally {
+        clearInterval(sampler);
+      }
+      const growth = (rssPeak - rssStart) / 1024 / 1024;
+      expect(growth, `peak RSS grew by ${growth.toFixed(1)} MB`).to.be.lessThan(64);
+      await store.del('big');
+    });
+
+    it('a failed stream leaves neither a value nor its temporary chunks', async () => {
+      const store = open();
+      async function* failing() {
+        yield Buffer.alloc(2 * 1024 * 1024, 1);
+        throw new Error('source failed');
+      }
+      await rejection(store.setStream('f', failing()));
+      expect(await store.has('f')).to.equal(false);
+      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+    });
+  });
+
+  describe('faults', () => {
+    let server: RedisServer;
+    beforeEach(async () => {
+      server = await startRedis();
+    });
+    afterEach(async () => {
+      await server.stop();
+    });
+
+    const everyOperation = (store: RedisStore): Array<[string, () => Promise<unknown>]> => [
+      ['set', () => store.set('a', 2)],
+      ['set object key', () => store.set({ id: 1 }, 2)],
+      ['getOne', () => store.getOne('a')],
+      ['get query', () => store.get({ id: 1 })],
+      ['has', () => store.has('a')],
+      ['ttl', () => store.ttl('a')],
+      ['del', () => store.del('a')],
+      ['del query', () => store.del({ id: { $gte: 0 } })],
+      ['count', () => store.count({ id: 1 })],
+      ['keys', () => store.keys('user:*')],
+      ['clear', () => store.clear()],
+      ['stats', () => store.stats()],
+      ['setStream', () => store.setStream('s', Readable.from([Buffer.alloc(1000)]))],
+      ['createValueStream', () => new Promise((resolve, reject) => store.createValueStream('a').on('error', reject).on('end', resolve).resume())],
+      ['entries', async () => {
+        for await (const entry of store.entries({ id: 1 })) if (entry) break;
+      }],
+    ];
+
+    it('while Redis is down every operation fails fast with ERR_STORAGE_CONNECTION; after a restart the store reconnects by itself', async function () {
+      this.timeout(60_000);
+      const store = open({ url: server.url, commandTimeout: 500 });
+      await store.set('a', 1);
+      await server.kill();
+      for (const [name, op] of everyOperation(store)) {
+        const started = Date.now();
+        const err = await rejection(op());
+        expect(err.code, `${name}: ${err.message}`).to.equal('ERR_STORAGE_CONNECTION');
+        expect(Date.now() - started, name).to.be.lessThan(1000);
+      }
+      await server.restart();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await store.set('a', 'back');
+          break;
+        } catch (err) {
+          expect((err as { code?: string }).code).to.equal('ERR_STORAGE_CONNECTION');
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      expect(await store.getOne('a')).to.equal('back');
+      expect(await store.get({ id: 1 })).to.deep.equal([]);
+    });
+
+    it('operations in flight when the server is killed all settle: success or ERR_STORAGE_CONNECTION, none hangs', async function () {
+      this.timeout(30_000);
+      const store = open({ url: server.url, commandTimeout: 1000 });
+      await store.connect();
+      const ops: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 1000; i++) ops.push(i % 2 ? store.set({ id: i }, i) : store.getOne({ id: i - 1 }));
+      const killed = server.kill();
+      const results = await Promise.allSettled(ops);
+      await killed;
+      for (const r of results) {
+        if (r.status === 'rejected') expect((r.reason as { code?: string }).code).to.equal('ERR_STORAGE_CONNECTION');
+      }
+      // Nothing that failed is replayed when the server comes back.
+      await server.restart();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await admin.ping()).to.equal('PONG');
+    });
+
+    it('a hung server (SIGSTOP) makes operations fail after commandTimeout instead of hanging', async function () {
+      this.timeout(30_000);
+      const store = open({ url: server.url, commandTimeout: 300 });
+      await store.set('a', 1);
+      process.kill(server.pid, 'SIGSTOP');
+      try {
+        const started = Date.now();
+        const err = await rejection(store.getOne('a'));
+        expect(err.code).to.equal('ERR_STORAGE_CONNECTION');
+        expect(Date.now() - started).to.be.within(250, 2000);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+    });
+
+    it('with Redis down at start, the first operation fails within connectTimeout and a later one connects', async function () {
+      this.timeout(30_000);
+      await server.kill();
+      const store = open({ url: server.url, connectTimeout: 500 });
+      const started = Date.now();
+      const err = await rejection(store.set('a', 1));
+      expect(err.code).to.equal('ERR_STORAGE_CONNECTION');
+      expect(Date.now() - started).to.be.lessThan(1500);
+      await server.restart();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await store.set('a', 1);
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      expect(await store.getOne('a')).to.equal(1);
+    });
+  });
+
+  describe('cluster', () => {
+    it('keeps a namespace in one slot and spreads namespaces over the masters', async function () {
+      this.timeout(60_000);
+      const { nodes } = await sharedRedisCluster();
+      const stores = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'].map((ns) => {
+        const store = new RedisStore({ cluster: nodes, namespace: `slots-${ns}` });
+        opened.push(store);
+        return store;
+      });
+      for (const store of stores) {
+        for (let i = 0; i < 20; i++) await store.set({ id: i, group: i % 3 }, i, { ttl: 60_000 });
+        await store.set('plain', 1);
+        const names = [store.layout.order, store.layout.expiry, store.layout.registry, store.layout.entry('plain'), store.layout.indexFor('group', 1)];
+        const slots = new Set(names.map((k) => calculateSlot(k)));
+        expect(slots.size).to.equal(1);
+        expect(await store.get({ group: 1 })).to.deep.equal([1, 4, 7, 10, 13, 16, 19]);
+      }
+      const slotOwners = new Set<number>();
+      const cluster = stores[0].redis as import('ioredis').Cluster;
+      for (const store of stores) {
+        const slot = calculateSlot(store.layout.order);
+        const owner = (cluster as unknown as { slots: string[][] }).slots[slot][0];
+        slotOwners.add(nodes.findIndex((n) => `${n.host}:${n.port}` === owner));
+      }
+      expect(slotOwners.size).to.be.greaterThan(1);
+    });
+  });
+});
