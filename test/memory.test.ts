@@ -270,6 +270,78 @@ describe('memory store', function () {
     });
   });
 
+  describe('index answers equal sift answers (differential, seeded)', function () {
+    this.timeout(60000);
+
+    /** A small deterministic PRNG (mulberry32), so failures reproduce. */
+    function prng(seed: number): () => number {
+      return () => {
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+    }
+
+    const scalars: unknown[] = [0, 1, 2, -1, 1.5, '0', '1', '2', '', 'x', true, false, null];
+    const fieldValues: Array<() => unknown> = [
+      ...scalars.map((v) => () => v),
+      () => [1, 2],
+      () => ['1', 2, true],
+      () => [],
+      () => [{ x: 1 }, { x: '2', y: true }],
+      () => ({ x: 1, y: '2' }),
+      () => ({ x: [1, 'x'], z: { w: 0 } }),
+      () => ({ x: { y: 1 } }),
+    ];
+
+    it('equality, $eq, $in and $and over random keys match a sift-only full scan, in the same order', async function () {
+      const random = prng(20261125);
+      const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+      const store = memory();
+      for (let i = 0; i < 3000; i++) {
+        const key: Record<string, unknown> = { id: i };
+        for (const field of ['a', 'b', 'c']) if (random() < 0.7) key[field] = pick(fieldValues)();
+        await store.set(key as Loose, i);
+      }
+      // Overwrites and deletes, so the indexes have been updated, not just built.
+      for (let i = 0; i < 300; i++) {
+        const id = Math.floor(random() * 3000);
+        await store.del({ id });
+        if (random() < 0.5) await store.set({ id, a: pick(fieldValues)() } as Loose, id + 10000);
+      }
+      const paths = ['a', 'b', 'c', 'a.x', 'b.x', 'a.y', 'c.z.w', 'a.x.y', 'id'];
+      const indexable = [0, 1, 2, -1, 1.5, '0', '1', '2', '', 'x', true, false];
+      const condition = (): unknown => {
+        const r = random();
+        if (r < 0.5) return pick(indexable);
+        if (r < 0.65) return { $eq: pick(indexable) };
+        const values: unknown[] = [];
+        const n = Math.floor(random() * 4);
+        for (let i = 0; i < n; i++) values.push(pick(indexable));
+        return { $in: values };
+      };
+      let compared = 0;
+      let nonEmpty = 0;
+      for (let q = 0; q < 400; q++) {
+        const query: Record<string, unknown> = {};
+        const fields = 1 + Math.floor(random() * 2);
+        for (let f = 0; f < fields; f++) query[pick(paths)] = condition();
+        const indexed = random() < 0.2 ? { $and: Object.entries(query).map(([p, c]) => ({ [p]: c })) } : query;
+        const viaIndex = await store.get(indexed as Loose);
+        // A top-level $or has no index constraint, so it is answered by sift over every entry.
+        const viaSift = await store.get({ $or: [query] } as Loose);
+        expect(viaIndex, JSON.stringify(indexed)).to.deep.equal(viaSift);
+        expect(await store.count(indexed as Loose), JSON.stringify(indexed)).to.equal(viaSift!.length);
+        compared++;
+        if (viaSift!.length > 0) nonEmpty++;
+      }
+      expect(compared).to.equal(400);
+      expect(nonEmpty, 'the queries are not all misses').to.be.greaterThan(50);
+    });
+
+  });
+
   describe('indexes stay exact after set, del, expire and evict', function () {
     const key = (i: number) => ({ id: i, kind: 'k', tags: ['t' + (i % 3)], meta: { group: i % 5 } });
 
