@@ -512,6 +512,44 @@ describe('memory store', function () {
       expect((await store.stats()).evictions).to.equal(1);
     });
 
+    it('expired entries are freed before any live entry is evicted', async function () {
+      const clock = new Store.ManualClock();
+      const store = memory({ clock, maxKeys: 3, sweepInterval: 0 });
+      await store.set('a', 1, { ttl: 10 });
+      await store.set('b', 2, { ttl: 10 });
+      await store.set('c', 3);
+      clock.advance(11);
+      await store.set('d', 4);
+      await store.set('e', 5);
+      expect(await store.keys()).to.deep.equal(['c', 'd', 'e']);
+      const stats = await store.stats();
+      expect(stats.evictions).to.equal(0);
+      expect(stats.expirations).to.equal(2);
+    });
+
+    it('the byte count returns to 0 after deletes, expiries and clear', async function () {
+      const clock = new Store.ManualClock();
+      const store = memory({ clock, maxBytes: 1000000, sweepInterval: 0 });
+      for (let i = 0; i < 50; i++) await store.set({ id: i }, 'v'.repeat(i * 10));
+      for (let i = 0; i < 50; i++) await store.set('t' + i, { list: [i, 'x'.repeat(i)] }, { ttl: 10 });
+      for (let i = 0; i < 50; i++) await store.set('c' + i, [i]);
+      expect(store.internals.bytes).to.be.greaterThan(0);
+      await store.set({ id: 3 }, 'longer'.repeat(100));
+      await store.set({ id: 4 }, '');
+      expect(await store.del({ id: { $gte: 0 } })).to.equal(50);
+      clock.advance(11);
+      store.sweep();
+      const beforeClear = store.internals.bytes;
+      expect(beforeClear).to.be.greaterThan(0);
+      for (let i = 0; i < 25; i++) await store.del('c' + i);
+      expect(store.internals.bytes).to.be.below(beforeClear);
+      await store.clear();
+      expect(store.internals.bytes).to.equal(0);
+      for (let i = 25; i < 50; i++) await store.set('c' + i, [i]);
+      for (let i = 25; i < 50; i++) await store.del('c' + i);
+      expect(store.internals.bytes).to.equal(0);
+    });
+
     it('unbounded stores never evict', async function () {
       const store = memory();
       expect(store.supports.evicts).to.equal(false);
