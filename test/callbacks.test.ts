@@ -267,6 +267,8 @@ describe('callbacks and promises (SPEC §5)', function () {
 
     // [method, call with `bad` in the callback position, what must be unchanged afterwards]
     const calls: Array<[string, (store: Loose, other: Loose, bad: unknown) => unknown]> = [
+      ['connect', (s, _o, bad) => s.connect(bad)],
+      ['close', (s, _o, bad) => s.close(bad)],
       ['set(key, value, options, cb)', (s, _o, bad) => s.set('new', 1, {}, bad)],
       ['set(key, value, { ttl }, cb)', (s, _o, bad) => s.set('new', 1, { ttl: 1000 }, bad)],
       ['setex', (s, _o, bad) => s.setex('new', 1, 10, bad)],
@@ -280,6 +282,7 @@ describe('callbacks and promises (SPEC §5)', function () {
       ['clear', (s, _o, bad) => s.clear(bad)],
       ['copy', (s, o, bad) => s.copy(o, bad)],
       ['setStream(key, source, options, cb)', (s, _o, bad) => s.setStream('new', bytes('x'), {}, bad)],
+      ['stats', (s, _o, bad) => s.stats(bad)],
     ];
 
     for (const [factoryName, make] of [
