@@ -583,7 +583,7 @@ export class MultiStore extends BaseStore {
         if (ttl === undefined) await tier.call(() => tier.store.del(key));
         else {
           const bytes = tier === durable ? guarded : durable.store.createValueStream(key);
-          await tier.call(() => tier.store.setStream(key, bytes, { ttl }), () => !sourceFailed);
+          await tier.call(() => tier.store.setStream(key, bytes, { ttl }), () => !sourceFailed, 0);
         }
       } catch (err) {
         if (!sourceFailed) {
@@ -709,7 +709,7 @@ export class MultiStore extends BaseStore {
           timeout: tier.timeout,
           backoff: this.multiSettings.backoff ?? MULTI_DEFAULTS.backoff,
           maxBackoff: this.multiSettings.maxBackoff ?? MULTI_DEFAULTS.maxBackoff,
-          owned: false,
+          owned: true, // the scoped instance was made here; closing it releases only the scope
           maxPendingDrops: this.multiSettings.maxPendingDrops ?? MULTI_DEFAULTS.maxPendingDrops,
           now: () => Date.now(),
         }),

@@ -131,16 +131,17 @@ export class Tier {
   /**
    * Runs `op` against the tier under its timeout; failures are counted and may mark it down.
    * `blame` says whether a failure is the tier's (default yes); when it is not (a caller's
-   * stream failed), the error passes through untouched.
+   * stream failed), the error passes through untouched. `timeout` overrides the tier's (0:
+   * none), for operations whose length depends on the caller (streams).
    */
-  call<T>(op: () => Promise<T>, blame?: () => boolean): Promise<T> {
+  call<T>(op: () => Promise<T>, blame?: () => boolean, timeout = this.timeout): Promise<T> {
     let p: Promise<T>;
     try {
       p = op();
     } catch (err) {
       p = Promise.reject(err);
     }
-    if (this.timeout > 0) p = withTimeout(p, this.timeout, this);
+    if (timeout > 0) p = withTimeout(p, timeout, this);
     if (blame) {
       return p.then(this.succeeded as (v: T) => T, (err) => {
         if (!blame()) throw err;
