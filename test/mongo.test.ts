@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
-import Store = require('..');
+import Store = require('../index');
 import { ManualClock } from '../lib/clock';
 import { MONGO_DEFAULTS, MongoSettings, MongoStore, connectionString } from '../lib/stores/mongo';
 import { MigrationProgress } from '../lib/stores/mongo-migrate';
@@ -262,6 +262,44 @@ describe('mongo store', () => {
       expect(await s.keys('user:*')).to.deep.equal(['user:1', 'user:10\n']);
       expect(await s.keys('user:?')).to.deep.equal(['user:1']);
       expect(await s.keys('*')).to.deep.equal(['user:1', 'user:10\n', 'xuser:1']);
+    });
+  });
+
+  describe('coalescing concurrent exact-key calls', () => {
+    it('1,000 concurrent getOne/set are a few round trips, and each caller gets its own result', async () => {
+      const client = new MongoClient(url, { monitorCommands: true });
+      const commands: string[] = [];
+      client.on('commandStarted', (event) => commands.push(event.commandName));
+      const s = store({ url: undefined, client });
+      open.push({ close: async () => client.close() } as MongoStore);
+      await s.connect();
+      commands.length = 0;
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => s.set(`k${i}`, { i })));
+      expect(commands.filter((c) => c === 'update').length).to.be.at.most(2);
+      commands.length = 0;
+      const keys = Array.from({ length: 1000 }, (_, i) => (i % 7 === 0 ? 'missing' : `k${i}`));
+      const values = await Promise.all(keys.map((k) => s.getOne(k)));
+      expect(commands.filter((c) => c === 'find').length).to.be.at.most(2);
+      values.forEach((v, i) => expect(v).to.deep.equal(i % 7 === 0 ? undefined : { i }));
+      expect(values[1]).to.not.equal(values[8]);
+    });
+
+    it('in one batch: the same key twice keeps the last value, an expired key moves to the end, a streamed value is replaced', async () => {
+      const clock = new ManualClock(Date.now());
+      const s = store({ clock });
+      await s.set('first', 0);
+      await s.set('expiring', 'old', { ttl: 10 });
+      await s.setStream('streamed', (async function* () {
+        yield Buffer.from('bytes');
+      })());
+      await s.set('last', 0);
+      clock.advance(11);
+      await Promise.all([s.set('dup', 1), s.set('expiring', 'new'), s.set('dup', 2), s.set('streamed', 'plain'), s.set('first', 1)]);
+      expect(await s.getOne('dup')).to.equal(2);
+      expect(await s.getOne('streamed')).to.equal('plain');
+      expect(await s.keys()).to.deep.equal(['first', 'streamed', 'last', 'dup', 'expiring']);
+      const files = await s.collection.db.collection(`${s.collection.collectionName}.fs.files`).countDocuments();
+      expect(files).to.equal(0);
     });
   });
 

@@ -6,12 +6,13 @@
  * memstorage 0.5.3 are detected at connect and converted by a one-command migration
  * (mongo-migrate.ts).
  */
-import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
+import { Collection, Db, Document, FindCursor, MongoBulkWriteError, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
 import { StoreConfigError, StorageOperationError } from '../errors';
 import { Key, isPlainObject } from '../keys';
 import { Selector } from '../query';
 import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry, valueBytes, chunksOf, toAsync } from '../store';
 import { EntryDoc, ORDER_INDEX, TTL_INDEX, docId, idFromDocId, isDuplicateKey, isLive, liveClause, toStoreError } from './mongo-layout';
+import { Coalescer, Outcome } from './mongo-batch';
 import { ValueFiles } from './mongo-gridfs';
 import { selectorFilter } from './mongo-query';
 import { LEGACY_FILTER, MigrationProgress, MigrationResult, migrateCollection } from './mongo-migrate';
@@ -243,6 +244,28 @@ async function* mapErrors<T>(source: AsyncIterable<T>, action: string): AsyncGen
   }
 }
 
+/** Most calls one coalesced round trip carries. */
+const BATCH_MAX = 1000;
+
+/** A set waiting in the write queue. */
+interface QueuedWrite {
+  id: string;
+  key: Key;
+  v: string;
+  expiresAt: number | null;
+}
+
+/** The first write error of a failed bulkWrite, with its index in the batch; undefined for any other failure. */
+function firstWriteError(err: unknown): { index: number; code?: number; message: string } | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  if (err.writeConcernError) return undefined;
+  const errors = err.writeErrors as unknown;
+  const list = (Array.isArray(errors) ? errors : errors ? [errors] : []) as Array<{ index: number; code?: number; errmsg?: string }>;
+  if (list.length === 0) return undefined;
+  const first = list.reduce((a, b) => (b.index < a.index ? b : a));
+  return { index: first.index, code: first.code, message: first.errmsg ?? 'write error' };
+}
+
 const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1 } as const;
 
 /** The MongoDB store. */
@@ -258,6 +281,8 @@ export class MongoStore extends BaseStore {
   private readonly shared: SharedMongo;
   private readonly mongoSettings: MongoSettings;
   private attached = false;
+  private readonly reads = new Coalescer<string, unknown>((ids) => this.flushReads(ids), BATCH_MAX);
+  private readonly writes = new Coalescer<QueuedWrite, void>((items) => this.flushWrites(items), BATCH_MAX);
 
   constructor(settings: MongoSettings = {}, shared?: SharedMongo) {
     super(settings);
@@ -343,15 +368,56 @@ export class MongoStore extends BaseStore {
     return this.serializer.deserialize(doc.v as string);
   }
 
-  protected async _get(id: string): Promise<unknown> {
-    let doc: Pick<EntryDoc, 'v' | 'g' | 'e'> | null;
+  protected _get(id: string): Promise<unknown> {
+    return this.reads.push(docId(this.namespace, id));
+  }
+
+  /** Reads the getOne calls queued in one tick: one findOne, or one find on `_id: { $in }`. */
+  private async flushReads(ids: string[]): Promise<Array<Outcome<unknown>>> {
+    const docs = new Map<string, Pick<EntryDoc, 'v' | 'g' | 'e'>>();
     try {
-      doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
-      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
-      return doc.g ? await this.shared.files.readAll(doc.g) : this.serializer.deserialize(doc.v as string);
+      if (ids.length === 1) {
+        const doc = await this.shared.collection.findOne({ _id: ids[0] }, { projection: GET_PROJECTION });
+        if (doc) docs.set(ids[0], doc);
+      } else {
+        const unique = [...new Set(ids)];
+        const found = await this.shared.collection
+          .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1 }, batchSize: unique.length })
+          .toArray();
+        for (const doc of found) docs.set(doc._id, doc);
+      }
     } catch (err) {
       throw toStoreError(err, 'get');
     }
+    const now = this.clock.now();
+    const out = new Array<Outcome<unknown>>(ids.length);
+    let files: Array<Promise<void>> | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      const doc = docs.get(ids[i]);
+      if (doc === undefined || !isLive(doc, now)) {
+        out[i] = { ok: true, value: undefined };
+      } else if (doc.g) {
+        const at = i;
+        (files ??= []).push(
+          this.shared.files.readAll(doc.g).then(
+            (value) => {
+              out[at] = { ok: true, value };
+            },
+            (err) => {
+              out[at] = { ok: false, error: toStoreError(err, 'get') };
+            },
+          ),
+        );
+      } else {
+        try {
+          out[i] = { ok: true, value: this.serializer.deserialize(doc.v as string) };
+        } catch (err) {
+          out[i] = { ok: false, error: new StorageOperationError(`mongo: the stored value cannot be read: ${(err as Error).message}`, { cause: err }) };
+        }
+      }
+    }
+    if (files) await Promise.all(files);
+    return out;
   }
 
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
@@ -385,33 +451,81 @@ export class MongoStore extends BaseStore {
     } catch (err) {
       throw new StorageOperationError(`mongo: the serializer failed: ${(err as Error).message}`, { cause: err });
     }
-    await this.write(id, key, { v }, expiresAt);
+    return this.writes.push({ id, key, v, expiresAt });
+  }
+
+  /** The fast-path upsert: it matches only a live entry without a GridFS file (see flushWrites). */
+  private upsertOp(w: QueuedWrite, now: number): { filter: Document; update: Document } {
+    return {
+      filter: { _id: docId(this.namespace, w.id), g: { $exists: false }, ...liveClause(now) },
+      update: {
+        $set: { k: w.key, v: w.v, e: w.expiresAt === null ? null : new Date(w.expiresAt), n: this.namespace },
+        $setOnInsert: { s: new ObjectId() },
+      },
+    };
   }
 
   /**
-   * Upserts an entry. The fast path is one updateOne that matches only a live entry without a
-   * GridFS file; an expired entry or a streamed one makes it hit the unique _id (E11000), and the
-   * slow path then rewrites the document atomically, giving an expired entry a new creation
-   * position and returning the old file id so it can be deleted.
+   * Writes the sets queued in one tick: one updateOne, or one ordered bulkWrite. An expired
+   * entry or a streamed one does not match the fast-path filter, so its upsert hits the unique
+   * _id (E11000); that write alone takes the slow path (rewrite), in order, and the rest of the
+   * batch resumes after it. Any other failure fails the writes it may have touched.
    */
-  private async write(id: string, key: Key, data: { v: string } | { g: ObjectId }, expiresAt: number | null): Promise<void> {
+  private async flushWrites(items: QueuedWrite[]): Promise<Array<Outcome<void>>> {
+    const now = this.clock.now();
+    const collection = this.shared.collection;
+    const ok: Outcome<void> = { ok: true, value: undefined };
+    const out: Array<Outcome<void>> = new Array(items.length);
+    const slow = async (w: QueuedWrite): Promise<Outcome<void>> => {
+      try {
+        await this.rewrite(w.id, w.key, { v: w.v }, w.expiresAt);
+        return ok;
+      } catch (error) {
+        return { ok: false, error };
+      }
+    };
+    if (items.length === 1) {
+      const { filter, update } = this.upsertOp(items[0], now);
+      try {
+        await collection.updateOne(filter, update, { upsert: true });
+        return [ok];
+      } catch (err) {
+        if (isDuplicateKey(err)) return [await slow(items[0])];
+        return [{ ok: false, error: toStoreError(err, 'set') }];
+      }
+    }
+    const ops = items.map((w) => ({ updateOne: { ...this.upsertOp(w, now), upsert: true } }));
+    let start = 0;
+    while (start < items.length) {
+      try {
+        await collection.bulkWrite(ops.slice(start) as never, { ordered: true });
+        out.fill(ok, start);
+        break;
+      } catch (err) {
+        const writeError = firstWriteError(err);
+        if (!writeError) {
+          out.fill({ ok: false, error: toStoreError(err, 'set') }, start);
+          break;
+        }
+        const failed = start + writeError.index;
+        out.fill(ok, start, failed);
+        out[failed] = writeError.code === 11000 ? await slow(items[failed]) : { ok: false, error: toStoreError(writeError, 'set') };
+        start = failed + 1;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The slow path of a write: one atomic pipeline update that keeps the creation position of a
+   * live entry, gives an expired one a new position, swaps the value or the file, and returns
+   * the old file id so the old file can be deleted.
+   */
+  private async rewrite(id: string, key: Key, data: { v: string } | { g: ObjectId }, expiresAt: number | null): Promise<void> {
     const _id = docId(this.namespace, id);
     const now = this.clock.now();
     const e = expiresAt === null ? null : new Date(expiresAt);
-    const collection = this.shared.collection;
     try {
-      if ('v' in data) {
-        try {
-          await collection.updateOne(
-            { _id, g: { $exists: false }, ...liveClause(now) },
-            { $set: { k: key, v: data.v, e, n: this.namespace }, $setOnInsert: { s: new ObjectId() } },
-            { upsert: true },
-          );
-          return;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-        }
-      }
       const keepPosition = {
         $and: [{ $ne: [{ $type: '$s' }, 'missing'] }, { $or: [{ $eq: [{ $ifNull: ['$e', null] }, null] }, { $gt: ['$e', new Date(now)] }] }],
       };
@@ -419,7 +533,7 @@ export class MongoStore extends BaseStore {
       if ('v' in data) fields.v = { $literal: data.v };
       else fields.g = { $literal: data.g };
       fields.s = { $cond: [keepPosition, '$s', { $literal: new ObjectId() }] };
-      const before = await collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g'] : ['v'] }], {
+      const before = await this.shared.collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g'] : ['v'] }], {
         upsert: true,
         returnDocument: 'before',
         projection: { _id: 0, g: 1 },
@@ -515,7 +629,7 @@ export class MongoStore extends BaseStore {
       throw toStoreError(err, 'setStream');
     }
     try {
-      await this.write(id, key, { g: fileId }, expiresAt);
+      await this.rewrite(id, key, { g: fileId }, expiresAt);
     } catch (err) {
       await files.remove(fileId).catch(() => undefined);
       throw err;

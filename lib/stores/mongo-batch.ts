@@ -1,0 +1,60 @@
+/**
+ * Coalescing of concurrent exact-key operations into one round trip (like ioredis'
+ * auto-pipelining). Calls made in the same tick are queued and flushed together on the next
+ * `process.nextTick`: a lone call costs one tick of latency and is sent as it would have been;
+ * a thousand concurrent `getOne`s become one `find({ _id: { $in } })`, a thousand `set`s one
+ * ordered `bulkWrite`. Each caller still gets its own result or its own error.
+ */
+
+/** The outcome of one queued call. */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+interface Pending<T, R> {
+  item: T;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Queues items and hands them to `flush` in batches of at most `max`, once per tick. */
+export class Coalescer<T, R> {
+  private queue: Array<Pending<T, R>> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<Array<Outcome<R>>>,
+    private readonly max: number,
+  ) {}
+
+  /** Queues `item`; resolves or rejects with its own outcome. */
+  push(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(this.run);
+      }
+    });
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    for (let start = 0; start < queue.length; start += this.max) void this.dispatch(queue.slice(start, start + this.max));
+  };
+
+  private async dispatch(batch: Array<Pending<T, R>>): Promise<void> {
+    let outcomes: Array<Outcome<R>>;
+    try {
+      outcomes = await this.flush(batch.map((p) => p.item));
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome.ok) batch[i].resolve(outcome.value);
+      else batch[i].reject(outcome.error);
+    }
+  }
+}
