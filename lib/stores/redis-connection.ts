@@ -35,6 +35,8 @@ export function standaloneOptions(timeouts: ClientTimeouts, extra: RedisOptions 
   return {
     lazyConnect: true,
     enableAutoPipelining: true,
+    // Chunks of streamed values go straight to the socket: batching them would copy each one again.
+    autoPipeliningIgnoredCommands: ['hset'],
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

@@ -68,7 +68,7 @@ export interface RedisSettings extends CommonSettings {
   sweepInterval?: number;
   /** Entries per round trip when scanning, fetching or deleting in bulk. Default 500. */
   batchSize?: number;
-  /** Bytes per chunk of a streamed value. Default 512 KiB. */
+  /** Largest chunk of a streamed value, in bytes (pieces under a quarter of it are gathered). Default 32 KiB, so a chunk read back fits one socket read and is not copied again. */
   chunkSize?: number;
   /** Extra ioredis options for a client the store creates (for a cluster: ClusterOptions). */
   redisOptions?: RedisOptions & ClusterOptions;
@@ -84,7 +84,7 @@ export const REDIS_DEFAULTS = {
   connectTimeout: 2000,
   sweepInterval: 1000,
   batchSize: 500,
-  chunkSize: 512 * 1024,
+  chunkSize: 32 * 1024,
   /** How long a half-written streamed value may linger if its writer dies, in ms. */
   streamLeaseMs: 60 * 60 * 1000,
 } as const;
@@ -543,25 +543,42 @@ export class RedisStore extends BaseStore implements Sweepable {
     const tmp = l.temp();
     const generation = tmp.slice(tmp.lastIndexOf(':') + 1);
     let chunks = 0;
+    let leaseRenewed = 0;
     const write = async (chunk: Buffer) => {
       const field = String(chunks++);
-      await Promise.all([this.client.hset(tmp, field, chunk), this.client.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs)]).catch(rethrow);
+      const renew = Date.now() - leaseRenewed > REDIS_DEFAULTS.streamLeaseMs / 4;
+      if (renew) leaseRenewed = Date.now();
+      await Promise.all([
+        this.client.hset(tmp, field, chunk),
+        renew ? this.client.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs) : undefined,
+      ]).catch(rethrow);
     };
     try {
+      // Pieces of at least a quarter chunk are written as they come (no copy); smaller ones are
+      // gathered first, and larger ones are cut into chunkSize views.
+      const gatherBelow = this.chunkSize / 4;
       let pending: Buffer[] = [];
       let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const gathered = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        await write(gathered);
+      };
       for await (const piece of source) {
-        pending.push(piece);
-        pendingBytes += piece.length;
-        while (pendingBytes >= this.chunkSize) {
-          const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-          await write(all.subarray(0, this.chunkSize));
-          const rest = all.subarray(this.chunkSize);
-          pending = rest.length > 0 ? [Buffer.from(rest)] : [];
-          pendingBytes = rest.length;
+        if (piece.length === 0) continue;
+        if (piece.length < gatherBelow) {
+          pending.push(piece);
+          pendingBytes += piece.length;
+          if (pendingBytes >= gatherBelow) await flush();
+          continue;
         }
+        await flush();
+        for (let offset = 0; offset < piece.length; offset += this.chunkSize) await write(piece.subarray(offset, offset + this.chunkSize));
       }
-      if (pendingBytes > 0 || chunks === 0) await write(Buffer.concat(pending, pendingBytes));
+      await flush();
+      if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
       const keys = [e, l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
       await SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
