@@ -215,6 +215,12 @@ export class MultiStore extends BaseStore {
     };
   }
 
+  /** Emits 'tierDown' { index, name, error } and 'tierUp' { index, name }; a tier going down is also an 'error'. */
+  private readonly tierChanged = (tier: Tier, state: 'up' | 'down', err?: unknown): void => {
+    this.emit(state === 'down' ? 'tierDown' : 'tierUp', { index: tier.index, name: tier.name, error: err });
+    if (state === 'down') this.reportError(err instanceof Error ? tier.wrap(err) : new StorageConnectionError(`tier ${tier.index} (${tier.name}) is down`));
+  };
+
   private buildTier(spec: TierSpec | BaseStore, index: number, complete: boolean): Tier {
     const s = this.multiSettings;
     let store: BaseStore;
@@ -249,6 +255,7 @@ export class MultiStore extends BaseStore {
       owned,
       maxPendingDrops: s.maxPendingDrops ?? MULTI_DEFAULTS.maxPendingDrops,
       now: () => Date.now(),
+      onChange: this.tierChanged,
     });
   }
 
@@ -264,7 +271,7 @@ export class MultiStore extends BaseStore {
         if (tier.complete) completeUp = true;
         return;
       }
-      tier.markDown();
+      tier.markDown(result.reason);
       this.reportError(tier.wrap(result.reason));
     });
     if (!completeUp) {
@@ -712,6 +719,7 @@ export class MultiStore extends BaseStore {
           owned: true, // the scoped instance was made here; closing it releases only the scope
           maxPendingDrops: this.multiSettings.maxPendingDrops ?? MULTI_DEFAULTS.maxPendingDrops,
           now: () => Date.now(),
+          onChange: this.tierChanged,
         }),
     );
     return new MultiStore({ ...this.commonSettings(), namespace }, { tiers, bus: this.bus });

@@ -35,6 +35,8 @@ export interface TierStats extends TierCounters {
   state: 'up' | 'down';
   /** Ids this tier must drop before it is read again for them (writes it missed). */
   pendingDrops: number;
+  /** The last failure that marked the tier down, or null. */
+  lastError: string | null;
   /** The tier store's own stats(), or null when it could not be read. */
   store: StoreStats | null;
 }
@@ -56,6 +58,8 @@ export interface TierOptions {
   /** Most ids remembered as pending drops before the tier is cleared wholesale on recovery. */
   maxPendingDrops: number;
   now: () => number;
+  /** Called when the tier goes down (with the error) or comes back up. */
+  onChange?: (tier: Tier, state: 'up' | 'down', err?: unknown) => void;
 }
 
 /** Error codes that say the request was bad, not that the tier is unhealthy. */
@@ -84,6 +88,8 @@ export class Tier {
   readonly local: boolean;
   readonly counters: TierCounters = { hits: 0, misses: 0, errors: 0, timeouts: 0, promotions: 0, skips: 0, recoveries: 0 };
 
+  /** The message of the last failure that marked the tier down. */
+  lastError: string | undefined;
   private down = false;
   private retryAt = 0;
   private failures = 0;
@@ -159,12 +165,14 @@ export class Tier {
   private readonly failed = (err: unknown): never => {
     this.counters.errors++;
     if (err instanceof TierTimeoutError) this.counters.timeouts++;
-    if (!isClientError(err)) this.markDown();
+    if (!isClientError(err)) this.markDown(err);
     throw this.wrap(err);
   };
 
   /** Marks the tier down until its backoff expires (doubling with each consecutive failure). */
-  markDown(): void {
+  markDown(err?: unknown): void {
+    this.lastError = err === undefined ? this.lastError : String((err as Error)?.message ?? err);
+    if (!this.down) this.options.onChange?.(this, 'down', err);
     this.failures++;
     const delay = Math.min(this.options.maxBackoff, this.options.backoff * 2 ** Math.min(this.failures - 1, 30));
     this.retryAt = this.options.now() + delay;
@@ -210,6 +218,7 @@ export class Tier {
       if (this.down) {
         this.down = false;
         this.counters.recoveries++;
+        this.options.onChange?.(this, 'up');
       }
     } catch {
       // call() has already marked the tier down again with a longer backoff.
@@ -240,6 +249,7 @@ export class Tier {
       state: this.down ? 'down' : 'up',
       ...this.counters,
       pendingDrops: this.pendingDrops,
+      lastError: this.lastError ?? null,
       store,
     };
   }
