@@ -223,6 +223,10 @@ describe('callbacks and promises (SPEC §5)', function () {
     });
 
     it('failures reject with the typed error (and emit nothing)', async function () {
+      // A failure the caller awaits is reported once, by the rejection. A result-first store may
+      // report failures of promises nobody observes (legacy fire-and-forget calls, see
+      // memstorage-compat.test.ts) as 'error' or a warning, but an awaited rejection must not
+      // also become an event or a process warning: every handled bad query would be reported twice.
       const store = Store({ type: 'memory' }) as Loose;
       const events: Error[] = [];
       store.on('error', (err: Error) => events.push(err));
