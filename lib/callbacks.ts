@@ -34,7 +34,9 @@ export function deliver<T>(
     (err: Error) => {
       if (style === 'node') process.nextTick(cb, err);
       else {
-        reportError(err);
+        // Separate ticks: an 'error' listener that throws surfaces as uncaught and still
+        // lets the callback run once.
+        process.nextTick(reportError, err);
         process.nextTick(cb, failureValue);
       }
     },

@@ -36,7 +36,8 @@ export function storeTypes(): string[] {
 export function buildStore(options: StoreOptions | undefined, defaultCallbacks: CallbackStyle): BaseStore {
   if (options === undefined || options === null) options = {};
   if (!isPlainObject(options)) throw new StoreConfigError('Store() takes an options object like { type, settings }');
-  const type = options.type ?? 'memory';
+  // memstorage lowercased the type, so 'Memory' and 'REDIS' keep working.
+  const type = typeof options.type === 'string' ? options.type.toLowerCase() : (options.type ?? 'memory');
   const load = typeof type === 'string' && Object.prototype.hasOwnProperty.call(BACKENDS, type) ? BACKENDS[type] : undefined;
   if (!load) {
     throw new StoreConfigError(`unknown store type ${JSON.stringify(type)}; valid types are ${storeTypes().join(', ')}`);

@@ -157,6 +157,9 @@ function canonicalJson(value: unknown, depth: number, ancestors: object[], path:
   ancestors.push(value);
   let out: string;
   if (Array.isArray(value)) {
+    // Arrays of arrays are refused: MongoDB and sift disagree on matching into them, so no
+    // backend could answer queries over them consistently.
+    if (value.some(Array.isArray)) throw new InvalidKeyError(`key field ${path} holds an array inside an array, which keys do not allow`);
     out = '[' + value.map((item, i) => canonicalJson(item, depth + 1, ancestors, `${path}[${i}]`)).join(',') + ']';
   } else if (isPlainObject(value)) {
     const fields = Object.keys(value).sort();

@@ -267,6 +267,9 @@ export abstract class BaseStore extends EventEmitter {
    */
   protected _setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
 
+  /** Optional synchronous `_find` for in-process backends: saves an async step per entry on big results. */
+  protected _findSync?(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
+
   /** The live value with its expiry; backends override to do it in one round trip. */
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     const [value, expiresAt] = await Promise.all([this._get(id), this._expiresAt(id)]);
@@ -347,11 +350,33 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Returns the promise, or hands it to the callback (and returns undefined). */
   protected settle<T>(method: string, promise: Promise<T>, cb: Callback | undefined): Promise<T> {
-    if (typeof cb !== 'function') return promise;
+    if (typeof cb !== 'function') {
+      // memstorage made every callback optional: a legacy fire-and-forget call that fails must
+      // not crash the process with an unhandled rejection. Its failure is reported as 'error'
+      // (or a warning); whoever awaits the promise still gets the rejection.
+      if (this.callbackStyle === 'result-first') return this.reportIfUnobserved(promise);
+      return promise;
+    }
     deliver(promise, cb, this.callbackStyle, failureValue(method, this.settings.nullOnMiss === true), (err) =>
       this.reportError(err),
     );
     return undefined as unknown as Promise<T>;
+  }
+
+  /**
+   * The promise of a callback-less call on a result-first store: when nobody ever attaches a
+   * handler (legacy fire-and-forget), a failure is reported as 'error'/warning instead of
+   * crashing the process; when the caller awaits it, the rejection is theirs alone.
+   */
+  private reportIfUnobserved<T>(promise: Promise<T>): Promise<T> {
+    const observable = new ObservedPromise<T>((resolve, reject) => promise.then(resolve, reject));
+    Promise.prototype.then.call(observable, undefined, () => undefined); // never an unhandled rejection itself
+    promise.catch((err: Error) => {
+      setImmediate(() => {
+        if (!observable.observed) this.reportError(err);
+      });
+    });
+    return observable;
   }
 
   /** Emits 'error', or warns through process.emitWarning when nobody listens (never crashes). */
@@ -472,6 +497,12 @@ export abstract class BaseStore extends EventEmitter {
       return [includeKey ? { key: selector.key, val: value } : value];
     }
     const out: unknown[] = [];
+    if (this._findSync) {
+      for (const entry of this._findSync(selector, { values: true, limit })) {
+        out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
+      }
+      return out;
+    }
     for await (const entry of this._find(selector, { values: true, limit })) {
       out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
       if (limit !== undefined && out.length >= limit) break;
@@ -553,7 +584,8 @@ export abstract class BaseStore extends EventEmitter {
       p = this.run(async () => {
         const out: Key[] = [];
         if (selector.kind === 'none') return out;
-        for await (const entry of this._find(selector, { values: false })) out.push(entry.key);
+        if (this._findSync) for (const entry of this._findSync(selector, { values: false })) out.push(entry.key);
+        else for await (const entry of this._find(selector, { values: false })) out.push(entry.key);
         return out;
       });
     } catch (err) {
@@ -746,6 +778,21 @@ export abstract class BaseStore extends EventEmitter {
       p = Promise.reject(err);
     }
     return this.settle(method, p, cb);
+  }
+}
+
+/** A promise that records whether anyone attached a handler (then/catch/finally/await). */
+class ObservedPromise<T> extends Promise<T> {
+  observed = false;
+  static get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.observed = true;
+    return super.then(onFulfilled, onRejected);
   }
 }
 

@@ -5,10 +5,10 @@
  * Allowed: JSON values, Date, Buffer/Uint8Array, and arrays/plain objects of those. Rejected:
  * undefined (anywhere), functions, symbols, bigint, non-finite numbers (JSON cannot carry
  * them, so they would not round-trip), class instances other than Date/Buffer/Uint8Array,
- * and cycles. Shared (acyclic) references are fine.
+ * and cycles (reported as nesting deeper than MAX_VALUE_DEPTH). Shared (acyclic) references are fine.
  */
 import { InvalidValueError } from './errors';
-import { isPlainObject, describe } from './keys';
+import { describe } from './keys';
 
 /** Deepest nesting accepted in a value. */
 export const MAX_VALUE_DEPTH = 100;
@@ -22,47 +22,72 @@ export interface ValueShape {
 /** Throws InvalidValueError unless `value` can be stored; reports whether it needs tagging. */
 export function checkValue(value: unknown): ValueShape {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return { special: false };
-  const shape = { special: false };
-  walk(value, 0, [], '(value)', shape);
-  return shape;
+  special = false;
+  try {
+    walk(value, 0);
+  } catch (err) {
+    if (err instanceof BadValue) {
+      const where = err.path.length > 0 ? `(value)${err.path.reverse().join('')}` : '(value)';
+      throw new InvalidValueError(`${where} ${err.reason}`);
+    }
+    throw err;
+  }
+  return { special };
 }
 
-function walk(value: unknown, depth: number, ancestors: object[], path: string, shape: ValueShape): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new InvalidValueError(`${path} is ${value}, which does not round-trip`);
-      return;
-    case 'object':
-      break;
-    case 'undefined':
-      throw new InvalidValueError(`${path} is undefined; store null or leave the field out`);
-    default:
-      throw new InvalidValueError(`${path} is a ${typeof value}, which cannot be stored`);
+/** Raised inside the walk; the path is collected while unwinding, so the happy path builds no strings. */
+class BadValue {
+  readonly path: string[] = [];
+  constructor(readonly reason: string) {}
+}
+
+let special = false;
+
+function walk(value: unknown, depth: number): void {
+  const type = typeof value;
+  if (type === 'string' || type === 'boolean') return;
+  if (type === 'number') {
+    if ((value as number) - (value as number) !== 0) throw new BadValue(`is ${value}, which does not round-trip`);
+    return;
   }
+  if (type === 'undefined') throw new BadValue('is undefined; store null or leave the field out');
+  if (type !== 'object') throw new BadValue(`is a ${type}, which cannot be stored`);
   if (value === null) return;
+  // Cycles are caught by the depth bound: a cyclic value nests forever.
+  if (depth >= MAX_VALUE_DEPTH) throw new BadValue(`is cyclic or nests deeper than ${MAX_VALUE_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      try {
+        walk(value[i], depth + 1);
+      } catch (err) {
+        if (err instanceof BadValue) err.path.push(`[${i}]`);
+        throw err;
+      }
+    }
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const field in value as Record<string, unknown>) {
+      try {
+        walk((value as Record<string, unknown>)[field], depth + 1);
+      } catch (err) {
+        if (err instanceof BadValue) err.path.push(`.${field}`);
+        throw err;
+      }
+    }
+    return;
+  }
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new InvalidValueError(`${path} is an invalid Date`);
-    shape.special = true;
+    if (Number.isNaN(value.getTime())) throw new BadValue('is an invalid Date');
+    special = true;
     return;
   }
   if (value instanceof Uint8Array) {
-    shape.special = true;
+    special = true;
     return;
   }
-  if (depth >= MAX_VALUE_DEPTH) throw new InvalidValueError(`a value may nest at most ${MAX_VALUE_DEPTH} levels`);
-  if (ancestors.includes(value)) throw new InvalidValueError(`${path} is cyclic`);
-  ancestors.push(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value[i], depth + 1, ancestors, `${path}[${i}]`, shape);
-  } else if (isPlainObject(value)) {
-    for (const field in value) walk(value[field], depth + 1, ancestors, `${path}.${field}`, shape);
-  } else {
-    throw new InvalidValueError(`${path} is a ${describe(value)}; only JSON values, Date and Buffer can be stored`);
-  }
-  ancestors.pop();
+  throw new BadValue(`is a ${describe(value)}; only JSON values, Date and Buffer can be stored`);
 }
 
 /** A deep copy of a checked value that keeps Date, Buffer and Uint8Array types. */

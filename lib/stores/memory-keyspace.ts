@@ -36,8 +36,26 @@ export interface KeyspaceOptions {
   now: () => number;
 }
 
-/** path -> token -> ids, in creation order. */
-type PathIndex = Map<string, Set<string>>;
+/**
+ * path -> token -> ids, in creation order. A bucket holding one id is the id itself: unique
+ * fields (`id`, `email`) would otherwise cost a Set per entry.
+ */
+type Bucket = string | Set<string>;
+type PathIndex = Map<string, Bucket>;
+
+const NO_IDS: readonly string[] = [];
+
+function bucketSize(bucket: Bucket | undefined): number {
+  return bucket === undefined ? 0 : typeof bucket === 'string' ? 1 : bucket.size;
+}
+
+function bucketHas(bucket: Bucket | undefined, id: string): boolean {
+  return bucket === undefined ? false : typeof bucket === 'string' ? bucket === id : bucket.has(id);
+}
+
+function bucketIds(bucket: Bucket): Iterable<string> {
+  return typeof bucket === 'string' ? [bucket] : bucket;
+}
 
 /** See the file comment. */
 export class Keyspace {
@@ -124,7 +142,7 @@ export class Keyspace {
     }
     if (this.recency) {
       this.touch(id);
-      this.evictOverflow(id);
+      this.evictOverflow();
     }
   }
 
@@ -179,7 +197,8 @@ export class Keyspace {
         value = slot;
       }
       if (!this.matches(selector, id, key, candidates.exact)) continue;
-      yield { id, key, value, expiresAt };
+      if (this.recency) this.touch(id);
+      yield new FoundEntry(id, value, expiresAt);
       if (++yielded >= limit) return;
     }
   }
@@ -187,31 +206,31 @@ export class Keyspace {
   /** Ids to examine, in creation order, and whether they match without a further test. */
   private candidates(selector: Selector): Iterable<string> & { exact?: boolean } {
     if (selector.kind !== 'query' || selector.constraints.length === 0) return this.slots.keys();
-    let best: string[] | Set<string> | undefined;
+    let best: Iterable<string> | undefined;
     let bestSize = Infinity;
     for (const constraint of selector.constraints) {
       const index = this.indexes.get(constraint.path);
       let size = 0;
-      const sets: Set<string>[] = [];
+      const buckets: Bucket[] = [];
       for (const v of constraint.values) {
-        const set = index?.get(indexToken(v));
-        if (set) {
-          sets.push(set);
-          size += set.size;
+        const bucket = index?.get(indexToken(v));
+        if (bucket !== undefined) {
+          buckets.push(bucket);
+          size += bucketSize(bucket);
         }
       }
       if (size >= bestSize) continue;
       bestSize = size;
-      best = sets.length === 0 ? [] : sets.length === 1 ? sets[0] : this.mergeInCreationOrder(sets);
+      best = buckets.length === 0 ? NO_IDS : buckets.length === 1 ? bucketIds(buckets[0]) : this.mergeInCreationOrder(buckets);
     }
-    const out = (best ?? []) as Iterable<string> & { exact?: boolean };
-    // Index sets are exact for their constraint; the test can be skipped when one constraint is all there is.
+    const out = (best ?? NO_IDS) as Iterable<string> & { exact?: boolean };
+    // Index buckets are exact for their constraint; the test can be skipped when one constraint is all there is.
     return selector.coveredByConstraints && selector.constraints.length === 1 ? Object.assign(wrap(out), { exact: true }) : out;
   }
 
-  private mergeInCreationOrder(sets: Set<string>[]): string[] {
+  private mergeInCreationOrder(buckets: Bucket[]): string[] {
     const ids = new Set<string>();
-    for (const set of sets) for (const id of set) ids.add(id);
+    for (const bucket of buckets) for (const id of bucketIds(bucket)) ids.add(id);
     const seqOf = (id: string) => (this.slots.get(id) as Slot).seq;
     return [...ids].sort((a, b) => seqOf(a) - seqOf(b));
   }
@@ -235,7 +254,7 @@ export class Keyspace {
     // Every condition is an indexed equality: membership checks are cheaper than sift.
     for (const constraint of selector.constraints) {
       const index = this.indexes.get(constraint.path);
-      if (!constraint.values.some((v) => index?.get(indexToken(v))?.has(id))) return false;
+      if (!constraint.values.some((v) => bucketHas(index?.get(indexToken(v)), id))) return false;
     }
     return true;
   }
@@ -244,22 +263,27 @@ export class Keyspace {
     for (const [path, token] of indexEntries(key)) {
       let index = this.indexes.get(path);
       if (!index) this.indexes.set(path, (index = new Map()));
-      let ids = index.get(token);
-      if (!ids) index.set(token, (ids = new Set()));
-      ids.add(id);
+      const bucket = index.get(token);
+      if (bucket === undefined) index.set(token, id);
+      else if (typeof bucket === 'string') {
+        if (bucket !== id) index.set(token, new Set([bucket, id]));
+      } else bucket.add(id);
     }
   }
 
   private removeFromIndexes(id: string, key: KeyObject): void {
     for (const [path, token] of indexEntries(key)) {
       const index = this.indexes.get(path);
-      const ids = index?.get(token);
-      if (!ids) continue;
-      ids.delete(id);
-      if (ids.size === 0) {
-        index!.delete(token);
-        if (index!.size === 0) this.indexes.delete(path);
+      const bucket = index?.get(token);
+      if (bucket === undefined) continue;
+      if (typeof bucket === 'string') {
+        if (bucket === id) index!.delete(token);
+      } else {
+        bucket.delete(id);
+        if (bucket.size === 1) index!.set(token, bucket.values().next().value as string);
+        else if (bucket.size === 0) index!.delete(token);
       }
+      if (index!.size === 0) this.indexes.delete(path);
     }
   }
 
@@ -284,12 +308,13 @@ export class Keyspace {
     recency.set(id, true);
   }
 
-  private evictOverflow(justWritten: string): void {
+  private evictOverflow(): void {
     const { maxKeys, maxBytes } = this.options;
     const recency = this.recency!;
     while ((maxKeys > 0 && this.slots.size > maxKeys) || (maxBytes > 0 && this.bytes > maxBytes)) {
+      // Even the entry just written goes when it alone exceeds the bound, as in lru-cache.
       const oldest = recency.keys().next().value as string | undefined;
-      if (oldest === undefined || (oldest === justWritten && this.slots.size === 1)) break;
+      if (oldest === undefined) break;
       this.remove(oldest, this.slots.get(oldest));
       this.evictions++;
     }
@@ -312,6 +337,22 @@ export class Keyspace {
     let n = 0;
     for (const index of this.indexes.values()) n += index.size;
     return n;
+  }
+}
+
+/**
+ * An entry handed out by `find`. Its key is rebuilt from the id on demand, so callers get a
+ * copy they may mutate freely while the stored key (which the indexes describe) stays intact,
+ * and queries that never look at keys pay nothing for it.
+ */
+class FoundEntry implements StoredEntry {
+  constructor(
+    readonly id: string,
+    readonly value: unknown,
+    readonly expiresAt: number | null,
+  ) {}
+  get key(): Key {
+    return keyFromId(this.id);
   }
 }
 

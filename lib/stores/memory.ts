@@ -6,7 +6,18 @@
 import { StoreConfigError } from '../errors';
 import { Key } from '../keys';
 import { Selector } from '../query';
-import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from '../store';
+import {
+  BackendStats,
+  BaseStore,
+  Capabilities,
+  CommonSettings,
+  EntryWithExpiry,
+  FindOptions,
+  StoredEntry,
+  chunksOf,
+  toAsync,
+  valueBytes,
+} from '../store';
 import { Keyspace } from './memory-keyspace';
 
 /** Settings of the memory store. */
@@ -28,6 +39,35 @@ export const MEMORY_DEFAULTS = {
   clone: false,
   sweepInterval: 1000,
 } as const;
+
+/**
+ * A value written by setStream, kept as the chunks that arrived. Reads that want the whole
+ * value get one Buffer, joined once and kept; createValueStream hands out the chunks as they are.
+ */
+class StreamedBytes {
+  private parts: Buffer[] | undefined;
+  private whole: Buffer | undefined;
+
+  constructor(parts: Buffer[]) {
+    this.parts = parts;
+  }
+
+  joined(): Buffer {
+    if (!this.whole) {
+      this.whole = Buffer.concat(this.parts!);
+      this.parts = undefined;
+    }
+    return this.whole;
+  }
+
+  chunks(): Iterable<Buffer> {
+    return this.parts ?? chunksOf(this.whole!);
+  }
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
+}
 
 /** State shared by a memory store and all its scopes. */
 class SharedMemory {
@@ -72,6 +112,7 @@ export class MemoryStore extends BaseStore {
   private readonly keyspace: Keyspace;
   private readonly clone: boolean;
   private readonly memorySettings: MemorySettings;
+  private attached = false;
 
   constructor(settings: MemorySettings = {}, shared?: SharedMemory) {
     super(settings);
@@ -109,16 +150,41 @@ export class MemoryStore extends BaseStore {
   }
 
   protected async _connect(): Promise<void> {
+    if (this.attached) return;
+    this.attached = true;
     this.shared.attach();
   }
 
   protected async _close(): Promise<void> {
+    if (!this.attached) return; // never connected: it holds no share of the sweep timer
+    this.attached = false;
     this.shared.detach();
   }
 
   protected _getSync(id: string): unknown {
     const value = this.keyspace.get(id);
-    return this.clone && value !== undefined ? this.copyValue(value) : value;
+    return value === undefined ? value : this.readValue(value);
+  }
+
+  /** What a read hands out: a copy with `clone`, a streamed value joined into one Buffer. */
+  private readValue(value: unknown): unknown {
+    if (value instanceof StreamedBytes) value = value.joined();
+    return this.clone ? this.copyValue(value) : value;
+  }
+
+  /** Keeps the chunks as they came: joining them would hold the value twice at the peak. */
+  protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of source) chunks.push(this.clone ? Buffer.from(chunk) : chunk);
+    this.keyspace.set(id, key, new StreamedBytes(chunks), expiresAt);
+  }
+
+  protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    const value = this.keyspace.get(id);
+    if (value === undefined) return undefined;
+    const chunks = value instanceof StreamedBytes ? value.chunks() : chunksOf(valueBytes(value));
+    // With clone, each chunk is copied on its way out: the reader may write into it.
+    return toAsync(this.clone ? mapIterable(chunks, (c) => Buffer.from(c)) : chunks);
   }
 
   protected _setSync(id: string, key: Key, value: unknown, expiresAt: number | null): void {
@@ -131,7 +197,7 @@ export class MemoryStore extends BaseStore {
 
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     const entry = this.keyspace.getEntry(id);
-    if (entry && this.clone) entry.value = this.copyValue(entry.value);
+    if (entry) entry.value = this.readValue(entry.value);
     return entry;
   }
 
@@ -151,10 +217,17 @@ export class MemoryStore extends BaseStore {
     return this.keyspace.expiresAt(id);
   }
 
-  protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  protected *_findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
     for (const entry of this.keyspace.find(selector, options.limit)) {
-      yield this.clone && options.values ? { ...entry, value: this.copyValue(entry.value) } : entry;
+      if (!options.values) yield entry;
+      else if (entry.value instanceof StreamedBytes || this.clone) {
+        yield { id: entry.id, key: entry.key, value: this.readValue(entry.value), expiresAt: entry.expiresAt };
+      } else yield entry;
     }
+  }
+
+  protected _find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+    return toAsync(this._findSync(selector, options));
   }
 
   protected async _deleteMatching(selector: Selector): Promise<number> {
