@@ -350,6 +350,32 @@ describe('memory store', function () {
       expect(nonEmpty, 'the queries are not all misses').to.be.greaterThan(50);
     });
 
+    it('a key with an array inside an array is either rejected or matched the same whichever index serves the query', async function () {
+      // SPEC §3 allows arrays of scalars in keys; an array of arrays is either an InvalidKeyError,
+      // or it is stored and then every query form must agree on whether { b: 1 } matches it.
+      const store = memory();
+      for (let i = 0; i < 20; i++) await store.set({ id: i, a: 'many' }, i);
+      await store.set({ id: 100, a: 'few' }, 100);
+      let rejected: (Error & { code?: string }) | undefined;
+      try {
+        await store.set({ id: 101, a: 'few', b: [[1], 2] }, 101);
+      } catch (err) {
+        rejected = err as Error & { code?: string };
+      }
+      if (rejected) {
+        expect(rejected.code).to.equal('ERR_INVALID_KEY');
+        expect(await store.count({ id: 101 })).to.equal(0);
+        return;
+      }
+      const answers = {
+        'b equality (the b index)': await store.get({ b: 1 }),
+        'b $in (the b index)': await store.get({ b: { $in: [1] } }),
+        'a equality then sift on b': await store.get({ a: 'few', b: { $gte: 1, $lte: 1 } }),
+        'sift only': await store.get({ $or: [{ b: 1 }] }),
+      };
+      const distinct = new Set(Object.values(answers).map((v) => JSON.stringify(v)));
+      expect(distinct.size, JSON.stringify(answers)).to.equal(1);
+    });
   });
 
   describe('indexes stay exact after set, del, expire and evict', function () {
@@ -470,6 +496,15 @@ describe('memory store', function () {
       expect(await store.keys()).to.deep.equal(['a', 'c']);
     });
 
+    it('a query read refreshes the recency of the entries it returns', async function () {
+      const store = memory({ maxKeys: 2 });
+      await store.set({ id: 1 }, 'one');
+      await store.set({ id: 2 }, 'two');
+      expect(await store.get({ id: 1 })).to.deep.equal(['one']);
+      await store.set({ id: 3 }, 'three');
+      expect(await store.keys()).to.deep.equal([{ id: 1 }, { id: 3 }]);
+    });
+
     it('an overwrite refreshes recency and is not an eviction', async function () {
       const store = memory({ maxKeys: 2 });
       await store.set('a', 1);
@@ -520,6 +555,24 @@ describe('memory store', function () {
       expect(await store.getOne('c')).to.equal(large);
       expect(store.internals.bytes).to.equal(smallBytes + largeBytes);
       expect((await store.stats()).evictions).to.equal(1);
+    });
+
+    it('a single value larger than maxBytes never leaves the store over its bound', async function () {
+      const maxBytes = 10000;
+      const store = memory({ maxBytes });
+      await store.set('small', 'x');
+      let rejected: (Error & { code?: string }) | undefined;
+      try {
+        await store.set('huge', 'h'.repeat(maxBytes)); // about 20 KB by any estimate
+      } catch (err) {
+        rejected = err as Error & { code?: string };
+      }
+      if (rejected) expect(rejected).to.be.instanceOf(Store.StoreError);
+      expect(store.internals.bytes).to.be.at.most(maxBytes);
+      // Whatever the choice (not kept, or rejected), the store keeps working within its bound.
+      await store.set('after', 'y');
+      expect(await store.getOne('after')).to.equal('y');
+      expect(store.internals.bytes).to.be.at.most(maxBytes);
     });
 
     it('expired entries are freed before any live entry is evicted', async function () {
@@ -632,6 +685,21 @@ describe('memory store', function () {
       expect(bucketsNow(store)).to.equal(0);
     });
 
+    it('closing a store or scope that never connected does not stop the sweep timer of the others', async function () {
+      const clock = new Store.ManualClock();
+      const root = memory({ clock, sweepInterval: 20 });
+      const a = root.scope('a') as Store.MemoryStore;
+      const b = root.scope('b');
+      open.push(a);
+      for (let i = 0; i < 10; i++) await a.set({ id: i }, i, { ttl: 10 });
+      await b.close(); // b was never used
+      await b.close(); // closing twice changes nothing either
+      clock.advance(11);
+      const deadline = Date.now() + 3000;
+      while (bucketsNow(a) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(bucketsNow(a), 'the timer still sweeps scope a').to.equal(0);
+    });
+
     it('no timer keeps the process alive: an unclosed store with TTL entries lets the process exit', async function () {
       this.timeout(30000);
       const script = `
@@ -733,6 +801,30 @@ describe('memory store', function () {
         expect(await store.get({ id: 1 })).to.deep.equal(['v']);
       }
     });
+    it('keys handed out by keys(), includeKey, entries() and createReadStream() are copies: mutating them changes nothing', async function () {
+      for (const clone of [false, true]) {
+        const store = memory({ clone });
+        await store.set({ id: 1, tags: ['a'], name: { last: 'Apple' } }, 'v');
+        const original = { id: 1, name: { last: 'Apple' }, tags: ['a'] };
+        const mutate = (key: unknown) => {
+          const k = key as { id: number; tags: string[]; name: { last: string }; extra?: number };
+          k.id = 99;
+          k.tags.push('zz');
+          k.name.last = 'Banana';
+          k.extra = 1;
+        };
+        mutate((await store.keys())[0]);
+        mutate(((await store.get({ id: 1 }, { includeKey: true })) as Array<{ key: unknown }>)[0].key);
+        for await (const entry of store.entries({ id: 1 })) mutate(entry.key);
+        for await (const entry of store.createReadStream()) mutate((entry as { key: unknown }).key);
+        expect(await store.keys(), `clone: ${clone}`).to.deep.equal([original]);
+        expect(await store.get({ id: 1 }, { includeKey: true })).to.deep.equal([{ key: original, val: 'v' }]);
+        const target = memory();
+        expect(await store.copy(target)).to.equal(1);
+        expect(await target.keys(), 'copy() writes the stored key').to.deep.equal([original]);
+        expect(await target.get({ id: 1, tags: 'a' })).to.deep.equal(['v']);
+      }
+    });
   });
 
   describe('results in creation order', function () {
@@ -773,6 +865,32 @@ describe('memory store', function () {
       await store.del({ id: 1 });
       await store.set({ id: 1, k: 'y' }, 1);
       expect(await store.get({ k: { $in: ['y', 'x'] } })).to.deep.equal([0, 2, 4, 6, 1]);
+    });
+
+    it('deleting or overwriting each entry while iterating entries() visits every match exactly once', async function () {
+      const queries: Array<[string, Record<string, unknown>]> = [
+        ['index-served', { g: 'x' }],
+        ['merged $in', { g: { $in: ['x', 'y'] } }],
+        ['scanned', { n: { $gte: 0 } }],
+      ];
+      for (const [label, query] of queries) {
+        const store = memory();
+        for (let n = 0; n < 30; n++) await store.set({ n, g: n % 3 === 2 ? 'z' : n % 2 ? 'x' : 'y' }, n);
+        const expected = ((await store.get(query)) as number[]).slice();
+        const visited: number[] = [];
+        for await (const entry of store.entries(query)) {
+          visited.push(entry.value as number);
+          await store.set(entry.key, (entry.value as number) + 1000); // overwrite keeps the position
+        }
+        expect(visited, `${label}: overwrite`).to.deep.equal(expected);
+        const deleted: number[] = [];
+        for await (const entry of store.entries(query)) {
+          deleted.push((entry.value as number) - 1000);
+          expect(await store.del(entry.key)).to.equal(1);
+        }
+        expect(deleted, `${label}: delete`).to.deep.equal(expected);
+        expect(await store.count(query)).to.equal(0);
+      }
     });
 
     it('LRU recency does not change creation order', async function () {
@@ -856,6 +974,74 @@ describe('memory store', function () {
       await two.clear();
       expect(await one.getOne('k')).to.equal(1);
     });
+  });
+
+  describe('a 200 MB value through setStream and createValueStream', function () {
+    for (const settings of [{}, { clone: true }]) {
+      it(`${JSON.stringify(settings)}: comes back byte for byte, with RSS growth bounded by the value size + 64 MB`, async function () {
+        this.timeout(120000);
+        const script = `
+          const Store = require(${JSON.stringify(ROOT + '/index')});
+          const crypto = require('crypto');
+          const { Readable } = require('stream');
+          const SIZE = 200 * 1024 * 1024;
+          const CHUNK = 64 * 1024;
+          (async () => {
+            const inHash = crypto.createHash('sha256');
+            function* source() {
+              for (let i = 0; i * CHUNK < SIZE; i++) {
+                const b = Buffer.allocUnsafe(CHUNK);
+                b.fill(i % 251);
+                b.writeUInt32LE(i, 0);
+                inHash.update(b);
+                yield b;
+              }
+            }
+            const store = new Store.MemoryStore(${JSON.stringify(settings)});
+            await store.connect();
+            global.gc(); global.gc();
+            const baseline = process.memoryUsage().rss;
+            await store.setStream('big', Readable.from(source()));
+            const outHash = crypto.createHash('sha256');
+            let bytes = 0;
+            let chunks = 0;
+            for await (const chunk of store.createValueStream('big')) { outHash.update(chunk); bytes += chunk.length; chunks++; }
+            const peak = process.resourceUsage().maxRSS * 1024;
+            const whole = await store.getOne('big');
+            console.log(JSON.stringify({
+              baseline, peak, bytes, chunks,
+              inHash: inHash.digest('hex'), outHash: outHash.digest('hex'),
+              wholeIsBuffer: Buffer.isBuffer(whole), wholeLength: whole && whole.length,
+              wholeHash: crypto.createHash('sha256').update(whole).digest('hex'),
+            }));
+            await store.close();
+          })().catch((err) => { console.error(err); process.exit(2); });
+        `;
+        const result = await runChild(script, { timeoutMs: 110000, nodeArgs: ['--expose-gc'] });
+        expect(result.timedOut).to.equal(false);
+        expect(result.code, result.stderr).to.equal(0);
+        const r = lastJson<{
+          baseline: number;
+          peak: number;
+          bytes: number;
+          chunks: number;
+          inHash: string;
+          outHash: string;
+          wholeIsBuffer: boolean;
+          wholeLength: number;
+          wholeHash: string;
+        }>(result);
+        const MB = 1024 * 1024;
+        expect(r.bytes).to.equal(200 * MB);
+        expect(r.outHash).to.equal(r.inHash);
+        expect(r.chunks, 'the value is streamed back in chunks').to.be.greaterThan(1);
+        expect(r.wholeIsBuffer).to.equal(true);
+        expect(r.wholeLength).to.equal(200 * MB);
+        expect(r.wholeHash).to.equal(r.inHash);
+        const growthMB = (r.peak - r.baseline) / MB;
+        expect(growthMB, `peak RSS grew by ${growthMB.toFixed(0)} MB`).to.be.at.most(200 + 64);
+      });
+    }
   });
 
   describe('prototype pollution attempts never touch Object.prototype', function () {

@@ -57,6 +57,11 @@ describe('memstorage 0.5.3 compatibility (default export, result-first callbacks
       });
     });
 
+    it('the type is case-insensitive, as memstorage lowercased it: "Memory", "MEMORY"', function () {
+      expect(Store({ type: 'Memory' })).to.be.instanceOf(Store.MemoryStore);
+      expect(Store({ type: 'MEMORY', settings: { nullOnMiss: true } })).to.be.instanceOf(Store.MemoryStore);
+    });
+
     it('connect(cb) calls back with true, once, asynchronously', async function () {
       const test = legacyStore();
       const args = await oneAsyncCall((cb) => test.connect(cb), 'connect callback');
@@ -537,6 +542,41 @@ describe('memstorage 0.5.3 compatibility (default export, result-first callbacks
     });
   });
 
+  describe('calls without a callback (memstorage made every callback optional)', function () {
+    this.timeout(30000);
+
+    it('a fire-and-forget call that fails never crashes the process: the failure goes to error / a warning', async function () {
+      const script = `
+        const Store = require(${JSON.stringify(ROOT + '/index')});
+        const report = { warnings: [], errors: [] };
+        process.on('warning', (w) => { if (w.name === 'StoreWarning') report.warnings.push(w.code); });
+        const quiet = Store({ type: 'memory' });
+        quiet.set('x', undefined);          // memstorage stored this; here it is an InvalidValueError
+        quiet.get({ $where: 'true' });      // an InvalidQueryError, result ignored
+        const listened = Store({ type: 'memory' });
+        listened.on('error', (err) => { report.errors.push(err.code); });
+        listened.set(undefined, 1);
+        listened.del({ a: { $nosuch: 1 } });
+        quiet.set('ok', 1);
+        setTimeout(() => {
+          quiet.get('ok', (v) => {
+            report.value = v;
+            report.alive = true;
+            console.log(JSON.stringify(report));
+          });
+        }, 200);
+      `;
+      const result = await runChild(script);
+      expect(result.timedOut).to.equal(false);
+      expect(result.code, result.stderr).to.equal(0);
+      const report = lastJson<{ warnings: string[]; errors: string[]; value: unknown; alive: boolean }>(result);
+      expect(report.alive).to.equal(true);
+      expect(report.value).to.deep.equal([1]);
+      expect(report.warnings).to.deep.equal(['ERR_INVALID_VALUE', 'ERR_INVALID_QUERY']);
+      expect(report.errors).to.deep.equal(['ERR_INVALID_KEY', 'ERR_INVALID_QUERY']);
+    });
+  });
+
   describe('an exception thrown inside a callback', function () {
     this.timeout(30000);
 
@@ -572,6 +612,27 @@ describe('memstorage 0.5.3 compatibility (default export, result-first callbacks
       expect(report.errorEvents).to.equal(1);
       expect(report.warnings).to.equal(0);
       expect(result.code).to.equal(0);
+    });
+
+    it('an error listener that throws does not stop the callback: it still runs once with the failure value', async function () {
+      const script = `
+        const Store = require(${JSON.stringify(ROOT + '/index')});
+        const report = { calls: 0, surfaced: [] };
+        process.on('uncaughtException', (e) => { report.surfaced.push(e.message); });
+        process.on('unhandledRejection', (e) => { report.surfaced.push(e && e.message); });
+        const test = Store({ type: 'memory' });
+        test.on('error', () => { throw new Error('thrown by an error listener'); });
+        test.close(() => {
+          test.get({ a: 1 }, (v) => { report.calls++; report.value = v; });
+        });
+        setTimeout(() => { console.log(JSON.stringify(report)); }, 300);
+      `;
+      const result = await runChild(script);
+      expect(result.timedOut).to.equal(false);
+      const report = lastJson<{ calls: number; value: unknown; surfaced: string[] }>(result);
+      expect(report.calls, 'the callback runs once').to.equal(1);
+      expect(report.value).to.deep.equal([]);
+      expect(report.surfaced, "the listener's exception is not swallowed").to.deep.equal(['thrown by an error listener']);
     });
 
     it('with no uncaughtException handler it ends the process like any uncaught exception', async function () {
