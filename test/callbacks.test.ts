@@ -232,8 +232,19 @@ describe('callbacks and promises (SPEC §5)', function () {
       store.on('error', (err: Error) => events.push(err));
       expect((await failureOf(() => store.get({ $where: '1' }))).code).to.equal('ERR_INVALID_QUERY');
       expect((await failureOf(() => store.set('', 1))).code).to.equal('ERR_INVALID_KEY');
+      // Every way of observing a promise counts: then/catch/finally, Promise.all, returning it from an async function.
+      const observedForms: Array<[string, () => Promise<unknown>]> = [
+        ['.catch', () => store.get({ $where: '1' }).catch((e: Error) => e)],
+        ['.then(_, onRejected)', () => store.del({ $bad: 1 }).then(undefined, (e: Error) => e)],
+        ['.finally().catch', () => store.set('', 1).finally(() => undefined).catch((e: Error) => e)],
+        ['Promise.all', () => Promise.all([store.set('ok', 1), store.count({ $nope: 1 })]).catch((e: Error) => e)],
+        ['Promise.allSettled', () => Promise.allSettled([store.getOne('')])],
+        ['returned from an async function', () => (async () => store.keys({ $where: '1' }))().catch((e: Error) => e)],
+      ];
+      for (const [, form] of observedForms) await form();
       await store.close();
       expect((await failureOf(() => store.get('x'))).code).to.equal('ERR_STORE_CLOSED');
+      await settleTurns(20);
       expect(events).to.deep.equal([]);
     });
 
