@@ -136,13 +136,49 @@ export interface Sweepable {
   sweep(): Promise<number>;
 }
 
-/** One client shared by a store and its scopes, with the expiry sweep timer. */
+/** The operations the stores batch. */
+export type BatchKind = 'get' | 'set';
+
+/** One queued operation of a batch. */
+export interface BatchItem {
+  id: string;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** A store that sends its queued operations itself. */
+export interface BatchOwner {
+  /** Sends a batch of same-kind operations (all of one namespace, so one slot). */
+  sendBatch(kind: BatchKind, items: BatchItem[]): void;
+}
+
+interface Batch {
+  owner: BatchOwner;
+  kind: BatchKind;
+  items: BatchItem[];
+}
+
+/**
+ * One client shared by a store and its scopes, with the expiry sweep timer and the batch queue.
+ *
+ * Batching: exact-key reads and writes issued in the same tick are queued and sent at the end of
+ * the tick as one script call per run of same-kind operations of one store (a `getOne` storm
+ * becomes a few multi-key reads instead of one command each). Runs are sent in the order they
+ * were issued, and any other command first flushes the queue, so commands reach Redis in
+ * program order, as they would with plain ioredis.
+ */
 export class RedisConnection {
   private users = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Open stores per namespace; the timer sweeps each namespace through its first store. */
   private readonly sweepers = new Map<string, Sweepable[]>();
   private readonly onClientError = () => undefined;
+  private queue: Batch[] = [];
+  private flushScheduled = false;
+  private readonly flushLater = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   constructor(
     readonly client: RedisClient,
@@ -191,6 +227,25 @@ export class RedisConnection {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  /** Queues an operation; same-kind runs of one owner share a batch of at most `max` items. */
+  enqueue(owner: BatchOwner, kind: BatchKind, item: BatchItem, max: number): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last && last.owner === owner && last.kind === kind && last.items.length < max) last.items.push(item);
+    else this.queue.push({ owner, kind, items: [item] });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushLater);
+    }
+  }
+
+  /** Sends every queued batch now, in order. */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    const queue = this.queue;
+    this.queue = [];
+    for (const batch of queue) batch.owner.sendBatch(batch.kind, batch.items);
   }
 
   private sweepAll(): void {

@@ -29,45 +29,69 @@ export class LuaScript {
   }
 }
 
-/** Fixed KEYS of the write scripts, before the index keys. */
+/** Fixed KEYS of SET_SCRIPT, before the index keys. */
 export const WRITE_FIXED_KEYS = 6;
 
 /**
- * Writes an entry with its order, expiry and index records.
- * KEYS: entry, order, expiry, counter, registry, temp (stream mode; else the entry again), index keys...
- * ARGV: id, now, expiresAt ('0' = none), mode ('v' value | 'c' commit a streamed value),
- *       value (mode v) | chunk count (mode c), generation (mode c).
- *
+ * Lua: writes one entry with its order, expiry and index records (indexes are KEYS[i1..i2]).
  * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
  * the next creation sequence (in the order set and in every index). Overwriting a live entry
  * keeps its position. The entry hash always holds `x`, so its presence means "the entry exists".
+ * mode 'v' stores `payload` as the value; mode 'c' renames the chunks hash `tmp` onto the
+ * entry and records `payload` chunks of generation `gen`.
  */
-export const SET_SCRIPT = new LuaScript(`
-local e, z, xz, c, p, tmp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id, now, exp, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local meta = redis.call('HMGET', e, 'x', 'n')
-local old, chunked = meta[1], meta[2]
-if (not old) or (old ~= '0' and tonumber(old) <= now) then
-  local seq = redis.call('INCR', c)
-  redis.call('ZADD', z, seq, id)
-  for i = ${WRITE_FIXED_KEYS + 1}, #KEYS do
-    redis.call('ZADD', KEYS[i], seq, id)
-    redis.call('SADD', p, KEYS[i])
+const PUT = `
+local function put(e, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2)
+  local meta = redis.call('HMGET', e, 'x', 'n')
+  local old, chunked = meta[1], meta[2]
+  if (not old) or (old ~= '0' and tonumber(old) <= now) then
+    local seq = redis.call('INCR', c)
+    redis.call('ZADD', z, seq, id)
+    for i = i1, i2 do
+      redis.call('ZADD', KEYS[i], seq, id)
+      redis.call('SADD', p, KEYS[i])
+    end
+  end
+  if mode == 'v' then
+    if chunked then redis.call('UNLINK', e) end
+    redis.call('HSET', e, 'v', payload, 'x', exp)
+  else
+    redis.call('RENAME', tmp, e)
+    redis.call('HSET', e, 'n', payload, 'g', gen, 'x', exp)
+  end
+  if exp ~= '0' then
+    redis.call('PEXPIREAT', e, exp)
+    redis.call('ZADD', xz, exp, id)
+  else
+    if mode ~= 'v' or (old and old ~= '0') then redis.call('PERSIST', e) end
+    redis.call('ZREM', xz, id)
   end
 end
-if mode == 'v' then
-  if chunked then redis.call('UNLINK', e) end
-  redis.call('HSET', e, 'v', ARGV[5], 'x', exp)
-else
-  redis.call('RENAME', tmp, e)
-  redis.call('HSET', e, 'n', ARGV[5], 'g', ARGV[6], 'x', exp)
-end
-if exp ~= '0' then
-  redis.call('PEXPIREAT', e, exp)
-  redis.call('ZADD', xz, exp, id)
-else
-  if mode ~= 'v' or (old and old ~= '0') then redis.call('PERSIST', e) end
-  redis.call('ZREM', xz, id)
+`;
+
+/**
+ * Writes one entry (see PUT).
+ * KEYS: entry, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
+ * ARGV: id, now, expiresAt ('0' = none), mode, value (mode v) | chunk count (mode c), generation (mode c).
+ */
+export const SET_SCRIPT = new LuaScript(`${PUT}
+put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[6], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+return 1
+`);
+
+/**
+ * Writes several entries of one namespace in one round trip, in order (see PUT).
+ * KEYS: order, expiry, counter, registry, then per entry: its entry key followed by its index keys.
+ * ARGV: now, then per entry: id, expiresAt ('0' = none), number of index keys, value.
+ */
+export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
+local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = tonumber(ARGV[1])
+local ki = 5
+for a = 2, #ARGV, 4 do
+  local n = tonumber(ARGV[a + 2])
+  put(KEYS[ki], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 1, ki + n)
+  ki = ki + 1 + n
 end
 return 1
 `);

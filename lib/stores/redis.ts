@@ -27,15 +27,19 @@ import {
   valueBytes,
 } from '../store';
 import {
+  BatchItem,
+  BatchKind,
+  BatchOwner,
   RedisClient,
   RedisConnection,
   Sweepable,
   clusterOptions,
   rethrow,
   standaloneOptions,
+  toStoreError,
 } from './redis-connection';
 import { RedisLayout } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_SCRIPT } from './redis-scripts';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -170,6 +174,13 @@ function createClient(s: RedisSettings): RedisClient {
   });
 }
 
+/** A queued write. */
+interface SetItem extends BatchItem {
+  key: Key;
+  text: string;
+  expiresAt: number | null;
+}
+
 /** A candidate entry before its value is read. */
 interface Candidate {
   id: string;
@@ -189,7 +200,7 @@ function scored(reply: unknown): Array<[string, number]> {
 }
 
 /** The Redis store. */
-export class RedisStore extends BaseStore implements Sweepable {
+export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   readonly supports: Capabilities = {
     nativeQueries: true,
     valueStreams: true,
@@ -235,6 +246,12 @@ export class RedisStore extends BaseStore implements Sweepable {
 
   /** The ioredis client (shared with the store's scopes). */
   get redis(): RedisClient {
+    return this.cmd;
+  }
+
+  /** The client, after sending queued batches, so commands keep program order. */
+  private get cmd(): RedisClient {
+    this.connection.flush();
     return this.client;
   }
 
@@ -258,16 +275,11 @@ export class RedisStore extends BaseStore implements Sweepable {
   // ---- exact keys -------------------------------------------------------------------------
 
   protected _get(id: string): Promise<unknown> {
-    return this.client.hmget(this.layout.entry(id), 'v', 'x').then((reply) => {
-      const x = reply[1];
-      if (x === null || this.expired(x)) return undefined;
-      const text = reply[0];
-      return text === null ? this.readWhole(id) : this.serializer.deserialize(text);
-    }, rethrow);
+    return new Promise((resolve, reject) => this.connection.enqueue(this, 'get', { id, resolve, reject }, this.batchSize));
   }
 
   protected _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
-    return this.client.hmget(this.layout.entry(id), 'v', 'x').then(async (reply) => {
+    return this.cmd.hmget(this.layout.entry(id), 'v', 'x').then(async (reply) => {
       const x = reply[1];
       if (x === null || this.expired(x)) return undefined;
       const value = reply[0] === null ? await this.readWhole(id) : this.serializer.deserialize(reply[0]);
@@ -277,11 +289,11 @@ export class RedisStore extends BaseStore implements Sweepable {
   }
 
   protected _has(id: string): Promise<boolean> {
-    return this.client.hget(this.layout.entry(id), 'x').then((x) => x !== null && !this.expired(x), rethrow);
+    return this.cmd.hget(this.layout.entry(id), 'x').then((x) => x !== null && !this.expired(x), rethrow);
   }
 
   protected _expiresAt(id: string): Promise<number | null | undefined> {
-    return this.client.hget(this.layout.entry(id), 'x').then((x) => {
+    return this.cmd.hget(this.layout.entry(id), 'x').then((x) => {
       if (x === null || this.expired(x)) return undefined;
       return x === '0' ? null : Number(x);
     }, rethrow);
@@ -289,12 +301,83 @@ export class RedisStore extends BaseStore implements Sweepable {
 
   protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
     const text = this.serializer.serialize(value);
-    const e = this.layout.entry(id);
-    const l = this.layout;
-    const keys = typeof key === 'string' ? [e, l.order, l.expiry, l.counter, l.registry, e] : [e, l.order, l.expiry, l.counter, l.registry, e, ...l.indexesOf(key)];
-    return SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(() => {
+    return new Promise<unknown>((resolve, reject) => {
+      const item: SetItem = { id, key, text, expiresAt, resolve, reject };
+      this.connection.enqueue(this, 'set', item, this.batchSize);
+    }).then(() => {
       if (expiresAt !== null) this.sweepIfDue();
-    }, rethrow);
+    });
+  }
+
+  /** Sends a batch of queued reads or writes (called by the connection, in program order). */
+  sendBatch(kind: BatchKind, items: BatchItem[]): void {
+    if (kind === 'get') this.sendGets(items);
+    else this.sendSets(items as SetItem[]);
+  }
+
+  private sendGets(items: BatchItem[]): void {
+    if (items.length === 1) {
+      const { id, resolve, reject } = items[0];
+      this.client.hmget(this.layout.entry(id), 'v', 'x').then(
+        (reply) => {
+          const x = reply[1];
+          const text = reply[0];
+          try {
+            if (x === null || this.expired(x)) resolve(undefined);
+            else resolve(text === null ? this.readWhole(id) : this.serializer.deserialize(text));
+          } catch (err) {
+            reject(err);
+          }
+        },
+        (err) => reject(toStoreError(err)),
+      );
+      return;
+    }
+    FETCH_SCRIPT.run(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
+      (result) => {
+        const reply = result as Array<number | string>;
+        for (let i = 0; i < items.length; i++) {
+          const status = Number(reply[3 * i]);
+          try {
+            if (status === 0) items[i].resolve(undefined);
+            else if (status === 1) items[i].resolve(this.serializer.deserialize(String(reply[3 * i + 2])));
+            else items[i].resolve(this.readWhole(items[i].id));
+          } catch (err) {
+            items[i].reject(err);
+          }
+        }
+      },
+      (err) => {
+        const error = toStoreError(err);
+        for (const item of items) item.reject(error);
+      },
+    );
+  }
+
+  private sendSets(items: SetItem[]): void {
+    const l = this.layout;
+    const done = () => {
+      for (const item of items) item.resolve(undefined);
+    };
+    const failed = (err: unknown) => {
+      const error = toStoreError(err);
+      for (const item of items) item.reject(error);
+    };
+    if (items.length === 1) {
+      const { id, key, text, expiresAt } = items[0];
+      const e = l.entry(id);
+      const keys = typeof key === 'string' ? [e, l.order, l.expiry, l.counter, l.registry, e] : [e, l.order, l.expiry, l.counter, l.registry, e, ...l.indexesOf(key)];
+      SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
+      return;
+    }
+    const keys = [l.order, l.expiry, l.counter, l.registry];
+    const args: Array<string | number> = [this.clock.now()];
+    for (const { id, key, text, expiresAt } of items) {
+      const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
+      keys.push(l.entry(id), ...indexes);
+      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
+    }
+    SET_MANY_SCRIPT.run(this.client, keys, args).then(done, failed);
   }
 
   protected async _delete(id: string): Promise<boolean> {
@@ -330,12 +413,12 @@ export class RedisStore extends BaseStore implements Sweepable {
     // Counting a whole set is exact once the records of expired entries are gone.
     if (selector.kind === 'all') {
       await this.sweep();
-      return this.client.zcard(this.layout.order).catch(rethrow);
+      return this.cmd.zcard(this.layout.order).catch(rethrow);
     }
     if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1 && selector.constraints[0].values.length === 1) {
       const { path, values } = selector.constraints[0];
       await this.sweep();
-      return this.client.zcard(this.layout.indexFor(path, values[0])).catch(rethrow);
+      return this.cmd.zcard(this.layout.indexFor(path, values[0])).catch(rethrow);
     }
     let n = 0;
     for await (const entry of this._find(selector, { values: false })) if (entry) n++;
@@ -345,12 +428,12 @@ export class RedisStore extends BaseStore implements Sweepable {
   protected async _clear(): Promise<void> {
     const l = this.layout;
     for (;;) {
-      const ids = (await this.client.zrange(l.order, 0, String(this.batchSize - 1)).catch(rethrow)) as string[];
+      const ids = (await this.cmd.zrange(l.order, 0, String(this.batchSize - 1)).catch(rethrow)) as string[];
       if (ids.length === 0) break;
       await this.drop(ids, false);
     }
-    const leftovers = await this.client.smembers(l.registry).catch(rethrow);
-    await this.client.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers).catch(rethrow);
+    const leftovers = await this.cmd.smembers(l.registry).catch(rethrow);
+    await this.cmd.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers).catch(rethrow);
   }
 
   /**
@@ -388,7 +471,7 @@ export class RedisStore extends BaseStore implements Sweepable {
   private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
     // The constraint with the fewest index hits narrows best.
     const options = selector.constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
-    const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.client.zcard(k))))).catch(rethrow);
+    const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.cmd.zcard(k))))).catch(rethrow);
     let best = 0;
     let bestSize = Infinity;
     sizes.forEach((counts, i) => {
@@ -422,7 +505,7 @@ export class RedisStore extends BaseStore implements Sweepable {
     const size = this.batchSize;
     for (;;) {
       const replies = await Promise.all(
-        keys.map((k) => this.client.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES')),
+        keys.map((k) => this.cmd.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES')),
       ).catch(rethrow);
       let pairs: Array<[string, number]>;
       let exhausted = true;
@@ -453,7 +536,7 @@ export class RedisStore extends BaseStore implements Sweepable {
   /** Reads the live entries among the candidates (one round trip), keeping their order. */
   private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
     const reply = (await FETCH_SCRIPT.run(
-      this.client,
+      this.cmd,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
     ).catch(rethrow)) as Array<number | string>;
@@ -494,7 +577,7 @@ export class RedisStore extends BaseStore implements Sweepable {
       keys.push(l.entry(id), ...indexes);
       args.push(id, indexes.length);
     });
-    return DROP_SCRIPT.run(this.client, keys, args).then((n) => Number(n), rethrow);
+    return DROP_SCRIPT.run(this.cmd, keys, args).then((n) => Number(n), rethrow);
   }
 
   /**
@@ -507,7 +590,7 @@ export class RedisStore extends BaseStore implements Sweepable {
     let total = 0;
     for (;;) {
       const now = this.clock.now();
-      const ids = (await this.client.zrange(this.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, this.batchSize).catch(rethrow)) as string[];
+      const ids = (await this.cmd.zrange(this.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, this.batchSize).catch(rethrow)) as string[];
       if (ids.length === 0) break;
       total += await this.drop(ids, true);
       if (ids.length < this.batchSize) break;
@@ -526,7 +609,7 @@ export class RedisStore extends BaseStore implements Sweepable {
 
   protected async _stats(): Promise<BackendStats> {
     await this.sweep();
-    const items = await this.client.zcard(this.layout.order).catch(rethrow);
+    const items = await this.cmd.zcard(this.layout.order).catch(rethrow);
     return { items, expirations: this.expirations };
   }
 
@@ -549,8 +632,8 @@ export class RedisStore extends BaseStore implements Sweepable {
       const renew = Date.now() - leaseRenewed > REDIS_DEFAULTS.streamLeaseMs / 4;
       if (renew) leaseRenewed = Date.now();
       await Promise.all([
-        this.client.hset(tmp, field, chunk),
-        renew ? this.client.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs) : undefined,
+        this.cmd.hset(tmp, field, chunk),
+        renew ? this.cmd.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs) : undefined,
       ]).catch(rethrow);
     };
     try {
@@ -581,9 +664,9 @@ export class RedisStore extends BaseStore implements Sweepable {
       if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
       const keys = [e, l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
-      await SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
+      await SET_SCRIPT.run(this.cmd, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
     } catch (err) {
-      await this.client.unlink(tmp).catch(() => undefined);
+      await this.cmd.unlink(tmp).catch(() => undefined);
       throw err;
     }
     if (expiresAt !== null) this.sweepIfDue();
@@ -591,7 +674,7 @@ export class RedisStore extends BaseStore implements Sweepable {
 
   protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
     const e = this.layout.entry(id);
-    const [v, x, n, g] = await this.client.hmgetBuffer(e, 'v', 'x', 'n', 'g').catch(rethrow);
+    const [v, x, n, g] = await this.cmd.hmgetBuffer(e, 'v', 'x', 'n', 'g').catch(rethrow);
     if (x === null || this.expired(x.toString())) return undefined;
     if (v !== null) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(v.toString('utf8')))));
     if (n === null || g === null) return undefined;
@@ -601,7 +684,7 @@ export class RedisStore extends BaseStore implements Sweepable {
   /** The chunks of a streamed value, one round trip each; fails if the value is replaced meanwhile. */
   private async *chunks(e: string, count: number, generation: string): AsyncGenerator<Buffer> {
     for (let i = 0; i < count; i++) {
-      const [g, chunk] = await this.client.hmgetBuffer(e, 'g', String(i)).catch(rethrow);
+      const [g, chunk] = await this.cmd.hmgetBuffer(e, 'g', String(i)).catch(rethrow);
       if (g === null || g.toString() !== generation || chunk === null) {
         throw new StorageOperationError('the streamed value was replaced or deleted while it was being read');
       }
@@ -612,7 +695,7 @@ export class RedisStore extends BaseStore implements Sweepable {
   /** A streamed value read whole (getOne of a streamed entry), or undefined if it vanished. */
   private async readWhole(id: string): Promise<Buffer | undefined> {
     const e = this.layout.entry(id);
-    const [n, g] = await this.client.hmget(e, 'n', 'g').catch(rethrow);
+    const [n, g] = await this.cmd.hmget(e, 'n', 'g').catch(rethrow);
     if (n === null || g === null) return undefined;
     const parts: Buffer[] = [];
     for await (const chunk of this.chunks(e, Number(n), g)) parts.push(chunk);
