@@ -337,6 +337,52 @@ export class MultiStore extends BaseStore {
     return this.flights.run(id, (flight) => this.fallThrough(id, start, flight));
   }
 
+  /**
+   * The hot path: with an in-process front tier (no timeout), a hit costs that tier's own
+   * getOne plus one promise reaction; a miss joins the single-flight read of the tiers below.
+   */
+  getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
+  getOne(key: Key, cb?: Callback): Promise<unknown> {
+    const front = this.front;
+    if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
+    let id: string;
+    try {
+      id = keyId(key);
+    } catch {
+      return super.getOne(key); // rejects with the same InvalidKeyError
+    }
+    if (!front.readable(id)) return super.getOne(key);
+    return front.store.getOne(key).then(
+      (value) => {
+        if (value !== undefined) {
+          front.counters.hits++;
+          this.counters.hits++;
+          return value;
+        }
+        front.counters.misses++;
+        return this.readBelowFront(id);
+      },
+      (err) => {
+        front.recordFailure(err);
+        return this.readBelowFront(id);
+      },
+    );
+  }
+
+  private readBelowFront(id: string): Promise<unknown> {
+    return this.flights.run(id, (flight) => this.fallThrough(id, 1, flight)).then(
+      (hit) => {
+        if (hit === undefined) this.counters.misses++;
+        else this.counters.hits++;
+        return hit?.value;
+      },
+      (err) => {
+        this.counters.errors++;
+        throw err;
+      },
+    );
+  }
+
   private async fallThrough(id: string, start: number, flight: Flight<Hit | undefined>): Promise<Hit | undefined> {
     const key = keyFromId(id);
     let failure: Error | undefined;

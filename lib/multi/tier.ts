@@ -91,6 +91,7 @@ export class Tier {
   /** The message of the last failure that marked the tier down. */
   lastError: string | undefined;
   private down = false;
+  private deadlines: Deadlines | undefined;
   private retryAt = 0;
   private failures = 0;
   private probing: Promise<void> | undefined;
@@ -147,7 +148,14 @@ export class Tier {
     } catch (err) {
       p = Promise.reject(err);
     }
-    if (timeout > 0) p = withTimeout(p, timeout, this);
+    if (timeout > 0) {
+      if (timeout === this.timeout) {
+        this.deadlines ??= new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`));
+        p = this.deadlines.watch(p);
+      } else {
+        p = new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`)).watch(p);
+      }
+    }
     if (blame) {
       return p.then(this.succeeded as (v: T) => T, (err) => {
         if (!blame()) throw err;
@@ -163,11 +171,16 @@ export class Tier {
   };
 
   private readonly failed = (err: unknown): never => {
+    this.recordFailure(err);
+    throw this.wrap(err);
+  };
+
+  /** Counts a failure of an operation sent to this tier and marks the tier down unless the request was at fault. */
+  recordFailure(err: unknown): void {
     this.counters.errors++;
     if (err instanceof TierTimeoutError) this.counters.timeouts++;
     if (!isClientError(err)) this.markDown(err);
-    throw this.wrap(err);
-  };
+  }
 
   /** Marks the tier down until its backoff expires (doubling with each consecutive failure). */
   markDown(err?: unknown): void {
@@ -268,19 +281,74 @@ function isClientError(err: unknown): boolean {
   return err instanceof StoreError && CLIENT_CODES.has(err.code);
 }
 
-/** Rejects with TierTimeoutError when `p` takes longer than `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number, tier: Tier): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TierTimeoutError(`tier ${tier.index} (${tier.name}) did not answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+/** One operation waiting for its deadline. */
+interface Pending {
+  deadline: number;
+  done: boolean;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Per-tier timeouts without a timer per operation: every operation on a tier has the same
+ * timeout, so deadlines arrive in start order and one timer, armed for the oldest pending
+ * deadline, serves them all. An operation costs a queue slot instead of a setTimeout and a
+ * clearTimeout, which matters on the miss path at thousands of operations in flight.
+ */
+class Deadlines {
+  private queue: Pending[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly error: () => Error,
+  ) {}
+
+  watch<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { deadline: Date.now() + this.ms, done: false, reject };
+      this.queue.push(entry);
+      if (!this.timer) this.arm();
+      p.then(
+        (v) => {
+          entry.done = true;
+          resolve(v);
+        },
+        (e) => {
+          entry.done = true;
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private arm(): void {
+    const q = this.queue;
+    while (this.head < q.length && q[this.head].done) this.head++;
+    if (this.head >= q.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+    const wait = Math.max(0, this.queue[this.head].deadline - Date.now());
+    this.timer = setTimeout(this.fire, wait);
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    const now = Date.now();
+    const q = this.queue;
+    while (this.head < q.length && (q[this.head].done || q[this.head].deadline <= now)) {
+      const entry = q[this.head++];
+      if (!entry.done) {
+        entry.done = true;
+        entry.reject(this.error());
+      }
+    }
+    this.arm();
+  };
 }
