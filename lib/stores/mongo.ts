@@ -558,7 +558,8 @@ export class MongoStore extends BaseStore {
 
   protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     const filter = selectorFilter(selector, this.namespace, this.clock.now());
-    const projection = options.values ? { _id: 1, k: 1, v: 1, g: 1, e: 1 } : { _id: 1, k: 1, e: 1 };
+    // With values the whole document is wanted anyway: no projection spares the server a rebuild of each one.
+    const projection = options.values ? undefined : { _id: 1, k: 1, e: 1 };
     let cursor: FindCursor<EntryDoc>;
     try {
       cursor = this.shared.collection.find(filter, { projection, sort: { s: 1 } }) as FindCursor<EntryDoc>;
