@@ -47,6 +47,12 @@ namespace Store {
   export import Serializer = serializer.Serializer;
   export import defaultSerializer = serializer.defaultSerializer;
   export import ALLOWED_OPERATORS = query.ALLOWED_OPERATORS;
+  // The MongoDB store, loaded on first access so memory-only users never load the driver.
+  export type MongoSettings = import('./lib/stores/mongo').MongoSettings;
+  export type MongoStore = import('./lib/stores/mongo').MongoStore;
+  export declare const MongoStore: typeof import('./lib/stores/mongo').MongoStore;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  Object.defineProperty(Store, 'MongoStore', { enumerable: true, configurable: true, get: () => require('./lib/stores/mongo').MongoStore });
 }
 Object.defineProperty(Store, 'default', { value: Store, enumerable: false });
 Object.defineProperty(Store, 'Store', { value: Store, enumerable: false });
