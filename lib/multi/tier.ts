@@ -281,6 +281,8 @@ function isClientError(err: unknown): boolean {
   return err instanceof StoreError && CLIENT_CODES.has(err.code);
 }
 
+const noop = (): void => undefined;
+
 /** One operation waiting for its deadline. */
 interface Pending {
   deadline: number;
@@ -311,15 +313,31 @@ class Deadlines {
       if (!this.timer) this.arm();
       p.then(
         (v) => {
-          entry.done = true;
+          this.settle(entry);
           resolve(v);
         },
         (e) => {
-          entry.done = true;
+          this.settle(entry);
           reject(e);
         },
       );
     });
+  }
+
+  /** Marks an operation answered and frees the queue's head, so answered entries are not kept until the timer fires. */
+  private settle(entry: Pending): void {
+    entry.done = true;
+    entry.reject = noop;
+    const q = this.queue;
+    if (q[this.head] !== entry) return;
+    while (this.head < q.length && q[this.head].done) this.head++;
+    if (this.head === q.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private arm(): void {
