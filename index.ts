@@ -53,6 +53,12 @@ namespace Store {
   export declare const MongoStore: typeof import('./lib/stores/mongo').MongoStore;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   Object.defineProperty(Store, 'MongoStore', { enumerable: true, configurable: true, get: () => require('./lib/stores/mongo').MongoStore });
+  // The multi-tier store, loaded on first access like the backends it builds.
+  export type MultiSettings = import('./lib/multi/multi-store').MultiSettings;
+  export type MultiStore = import('./lib/multi/multi-store').MultiStore;
+  export declare const MultiStore: typeof import('./lib/multi/multi-store').MultiStore;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  Object.defineProperty(Store, 'MultiStore', { enumerable: true, configurable: true, get: () => require('./lib/multi/multi-store').MultiStore });
 }
 Object.defineProperty(Store, 'default', { value: Store, enumerable: false });
 Object.defineProperty(Store, 'Store', { value: Store, enumerable: false });

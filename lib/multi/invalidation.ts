@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { StoreConfigError } from '../errors';
 
 /** The `invalidation` setting. */
@@ -96,10 +96,13 @@ export class InvalidationBus {
   private async open(timeout: number): Promise<void> {
     const given = this.settings.redis;
     if (typeof given === 'string') {
-      this.publisher = new Redis(given, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+      // Loaded here so a multi store without invalidation never loads the Redis driver.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const RedisClient = (require('ioredis') as typeof import('ioredis')).default;
+      this.publisher = new RedisClient(given, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
       this.ownsPublisher = true;
       this.publisher.on('error', () => undefined); // reported through the failing publish
-      this.subscriber = new Redis(given, { lazyConnect: true });
+      this.subscriber = new RedisClient(given, { lazyConnect: true });
     } else {
       this.publisher = given;
       this.subscriber = given.duplicate({ lazyConnect: true });
