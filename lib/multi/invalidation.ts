@@ -78,6 +78,9 @@ export class InvalidationBus {
   received = 0;
   /** Messages published. */
   published = 0;
+  /** Messages that could not be published (Redis unreachable): other processes may keep stale copies until their TTL or a reconnect. */
+  publishFailures = 0;
+  private publishFailing = false;
 
   constructor(settings: InvalidationSettings, onError: (err: Error) => void) {
     checkInvalidationSettings(settings);
@@ -170,7 +173,17 @@ export class InvalidationBus {
     if (!publisher) return;
     const message: InvalidationMessage = { o: this.id, ns: namespace, t: preciseNow(), op, ...detail };
     this.published++;
-    publisher.publish(this.channel, JSON.stringify(message)).catch((err: Error) => this.onError(err));
+    publisher.publish(this.channel, JSON.stringify(message)).then(
+      () => {
+        this.publishFailing = false;
+      },
+      (err: Error) => {
+        // One report per outage, not one per write.
+        if (!this.publishFailing) this.onError(err);
+        this.publishFailing = true;
+        this.publishFailures++;
+      },
+    );
   }
 
   /** Releases the connections once the last user stops. */

@@ -99,7 +99,7 @@ export interface SourcedValue<V = unknown> {
 export interface MultiStats extends StoreStats {
   tiers: TierStats[];
   /** Invalidation messages published and received (0 without `invalidation`). */
-  invalidations: { published: number; received: number };
+  invalidations: { published: number; received: number; publishFailures: number };
 }
 
 /** A read that found the key. */
@@ -114,6 +114,9 @@ interface Inherited {
   tiers: Tier[];
   bus: InvalidationBus | undefined;
 }
+
+/** How long a promotion into a shared tier is remembered for invalidation races, in ms. */
+const RECENT_PROMOTION_MS = 10_000;
 
 const NON_NEGATIVE_INT = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
@@ -792,7 +795,7 @@ export class MultiStore extends BaseStore {
     const p = super.stats().then(async (base) => ({
       ...base,
       tiers: await Promise.all(this.tiers.map((t) => t.report())),
-      invalidations: { published: this.bus?.published ?? 0, received: this.bus?.received ?? 0 },
+      invalidations: { published: this.bus?.published ?? 0, received: this.bus?.received ?? 0, publishFailures: this.bus?.publishFailures ?? 0 },
     }));
     return this.settle('stats', p, cb);
   }
@@ -824,10 +827,13 @@ export class MultiStore extends BaseStore {
       const id = message.id;
       this.flights.invalidate(id);
       const promotedAt = this.recentSharedPromotions.get(id);
+      const promotedRecently = promotedAt !== undefined && Date.now() - promotedAt < RECENT_PROMOTION_MS;
+      if (promotedAt !== undefined) this.recentSharedPromotions.delete(id);
       this.pruneRecentPromotions();
       const jobs = this.tiers.map(async (tier) => {
-        // A shared tier is dropped too when this process may just have promoted an older value into it.
-        if (!tier.local && (promotedAt === undefined || tier.complete)) return;
+        // A shared cache tier is dropped too when this process may just have promoted an older
+        // value into it (its read raced the other process's write).
+        if (!tier.local && (!promotedRecently || tier.complete)) return;
         const drop = this.dropKey(id);
         await drop(tier);
         dropped++;
@@ -850,7 +856,7 @@ export class MultiStore extends BaseStore {
 
   private pruneRecentPromotions(): void {
     if (this.recentSharedPromotions.size < 1000) return;
-    const cutoff = Date.now() - 10_000;
+    const cutoff = Date.now() - RECENT_PROMOTION_MS;
     for (const [id, at] of this.recentSharedPromotions) if (at < cutoff) this.recentSharedPromotions.delete(id);
   }
 }
