@@ -7,9 +7,18 @@
  * per-op clock reads (ops/s = ops / elapsed), then a latency pass that reads
  * `process.hrtime.bigint()` around every op (p50/p99). Splitting the passes keeps the ~50 ns
  * cost of a clock read out of ops/s, which matters when an op itself costs ~100 ns.
+ *
+ * ops/s is counted against wall time. On a busy machine set BENCH_CLOCK=cpu to count against
+ * this process's CPU time (user + system, process.cpuUsage) instead: other processes then skew
+ * the ratios less, though not to zero (GC helper threads and, in a VM, steal time are counted
+ * too). The header of each table says which clock was used; printEnvironment warns when the
+ * load average says the machine is busy. Contenders are interleaved (measureInterleaved).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+
+/** BENCH_CLOCK=cpu counts ops/s against CPU time instead of wall time (see the file comment). */
+export const USE_WALL_CLOCK = process.env.BENCH_CLOCK !== 'cpu';
 
 /** An operation under test; it receives the op index and may return a promise (which is awaited). */
 export type Op = (i: number) => unknown;
@@ -18,8 +27,10 @@ export type Op = (i: number) => unknown;
 export interface Result {
   /** Contender name, as printed in the table. */
   name: string;
-  /** Operations per second from the throughput pass. */
+  /** Operations per second from the throughput pass (per CPU second with BENCH_CLOCK=cpu). */
   opsPerSec: number;
+  /** Operations per wall-clock second from the throughput pass. */
+  wallOpsPerSec: number;
   /** Median latency per op, µs. */
   p50: number;
   /** 99th percentile latency per op, µs. */
@@ -91,15 +102,19 @@ export async function measure(name: string, op: Op, options: MeasureOptions = {}
   const warmup = options.warmup ?? Math.min(ops, 20_000);
   const latencyOps = options.latencyOps ?? Math.min(ops, 50_000);
   if (warmup > 0) await drive(op, warmup, concurrency, 0);
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await drive(op, ops, concurrency, 0);
   const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(cpu0);
   const latencies = new Float64Array(latencyOps);
   await drive(op, latencyOps, concurrency, 0, latencies);
   latencies.sort();
+  const wallOpsPerSec = ops / (elapsedNs / 1e9);
   return {
     name,
-    opsPerSec: ops / (elapsedNs / 1e9),
+    opsPerSec: USE_WALL_CLOCK ? wallOpsPerSec : ops / ((cpu.user + cpu.system) / 1e6),
+    wallOpsPerSec,
     p50: quantileUs(latencies, 0.5),
     p99: quantileUs(latencies, 0.99),
     ops,
@@ -117,17 +132,47 @@ export function timeConcurrent(name: string, op: Op, concurrency: number, option
   return measure(name, op, { ...options, concurrency });
 }
 
+/** A contender for `measureInterleaved`. */
+export interface Contender {
+  name: string;
+  op: Op;
+  /** Per-contender overrides (e.g. fewer ops for a slow full scan). */
+  options?: MeasureOptions;
+}
+
+/**
+ * Measures every contender `rounds` times, round-robin (A B C, A B C, ...), with a GC before
+ * each run, and keeps each contender's median run by ops/s. Interleaving spreads changes in
+ * machine load over all contenders instead of penalizing whoever ran during a busy moment.
+ */
+export async function measureInterleaved(contenders: Contender[], common: MeasureOptions = {}, rounds = 3): Promise<Result[]> {
+  const runs: Result[][] = contenders.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let c = 0; c < contenders.length; c++) {
+      const options = { ...common, ...contenders[c].options };
+      if (round > 0) options.warmup = Math.min(options.warmup ?? Infinity, Math.ceil((options.ops ?? 100_000) / 20));
+      forceGc();
+      runs[c].push(await measure(contenders[c].name, contenders[c].op, options));
+    }
+  }
+  return runs.map((rs) => [...rs].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(rs.length / 2)]);
+}
+
 /**
  * One pass only, for operations that cannot be repeated on the same state (inserts into an
  * empty store): each op timed with hrtime, ops/s from the whole pass (clock reads included).
  */
 export async function measureOnce(name: string, op: Op, ops: number): Promise<Result> {
   const latencies = new Float64Array(ops);
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await drive(op, ops, 1, 0, latencies);
   const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort();
-  return { name, opsPerSec: ops / (elapsedNs / 1e9), p50: quantileUs(latencies, 0.5), p99: quantileUs(latencies, 0.99), ops, concurrency: 1 };
+  const wallOpsPerSec = ops / (elapsedNs / 1e9);
+  const opsPerSec = USE_WALL_CLOCK ? wallOpsPerSec : ops / ((cpu.user + cpu.system) / 1e6);
+  return { name, opsPerSec, wallOpsPerSec, p50: quantileUs(latencies, 0.5), p99: quantileUs(latencies, 0.99), ops, concurrency: 1 };
 }
 
 /** How many times faster `a` is than `b` (ops/s over ops/s). */
@@ -166,8 +211,9 @@ export function markdownTable(header: string[], rows: string[][]): string {
 export function resultsTable(title: string, results: Result[], subject?: string): string {
   const base = results.find((r) => r.name === subject) ?? results[0];
   const ratioHeader = `${base.name} ÷ this`;
+  const opsHeader = USE_WALL_CLOCK ? 'ops/s' : 'ops/CPU-s';
   const rows = results.map((r) => [r.name, fmtNum(r.opsPerSec), fmtNum(r.p50), fmtNum(r.p99), fmtRatio(ratio(base, r))]);
-  return `### ${title}\n\n` + markdownTable(['contender', 'ops/s', 'p50 µs', 'p99 µs', ratioHeader], rows) + '\n';
+  return `### ${title}\n\n` + markdownTable(['contender', opsHeader, 'p50 µs', 'p99 µs', ratioHeader], rows) + '\n';
 }
 
 /** Prints a results table (see resultsTable). */
@@ -342,5 +388,11 @@ export function makeValues(n: number, bytes = 1024): Record<string, unknown>[] {
 export function printEnvironment(title: string): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const os = require('node:os') as typeof import('node:os');
-  console.log(`## ${title}\n\nnode ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, ${new Date().toISOString()}\n`);
+  const cores = os.cpus().length;
+  const load = os.loadavg()[0];
+  const clock = USE_WALL_CLOCK ? 'wall clock' : 'CPU time (BENCH_CLOCK=cpu)';
+  console.log(`## ${title}\n\nnode ${process.version}, ${cores}× ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, load ${load.toFixed(1)}, ops/s by ${clock}, ${new Date().toISOString()}\n`);
+  if (load > cores * 0.75) {
+    console.log(`> **The machine is busy** (1-minute load ${load.toFixed(1)} on ${cores} cores): expect noisy ratios; rerun on an idle machine for the README.\n`);
+  }
 }
