@@ -27,6 +27,8 @@ const FIELD_OPERATOR_SET = new Set<string>(FIELD_OPERATORS);
 const LOGICAL_OPERATOR_SET = new Set<string>(LOGICAL_OPERATORS);
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_QUERY_DEPTH = 32;
+/** `$type` names accepted: the ones sift and MongoDB share for the values keys can hold. */
+const TYPE_ALIASES = new Set(['number', 'string', 'bool', 'array', 'null']);
 
 /** The operator table handed to sift: exactly the allowlist, so sift cannot run `$where`. */
 const SIFT_OPERATIONS = Object.fromEntries(
@@ -212,7 +214,8 @@ function validateOperators(path: string, ops: Record<string, unknown>, depth: nu
         out[op] = arg;
         break;
       case '$type':
-        if (typeof arg !== 'string' && typeof arg !== 'number') throw badOperand(op, path, 'a type name or number');
+        // Only the aliases sift and MongoDB both know, so every backend answers alike.
+        if (typeof arg !== 'string' || !TYPE_ALIASES.has(arg)) throw badOperand(op, path, `one of ${[...TYPE_ALIASES].join(', ')}`);
         out[op] = arg;
         break;
       case '$not':

@@ -575,6 +575,28 @@ describe('memory store', function () {
       expect(store.internals.bytes).to.be.at.most(maxBytes);
     });
 
+    it('a value too large for maxBytes on its own evicts nothing else (one big write does not flush the cache)', async function () {
+      const maxBytes = 10000;
+      const store = memory({ maxBytes });
+      for (let i = 0; i < 5; i++) await store.set('small' + i, 'x');
+      try {
+        await store.set('huge', 'h'.repeat(maxBytes));
+      } catch (err) {
+        expect(err).to.be.instanceOf(Store.StoreError);
+      }
+      expect(await store.has('huge')).to.equal(false);
+      expect(await store.keys()).to.deep.equal(['small0', 'small1', 'small2', 'small3', 'small4']);
+      expect(store.internals.bytes).to.be.at.most(maxBytes);
+      // Overwriting a key with a value too large to keep never leaves the old value readable.
+      try {
+        await store.set('small2', 'h'.repeat(maxBytes));
+      } catch (err) {
+        expect(err).to.be.instanceOf(Store.StoreError);
+      }
+      expect(await store.getOne('small2')).to.equal(undefined);
+      expect(await store.keys()).to.deep.equal(['small0', 'small1', 'small3', 'small4']);
+    });
+
     it('expired entries are freed before any live entry is evicted', async function () {
       const clock = new Store.ManualClock();
       const store = memory({ clock, maxKeys: 3, sweepInterval: 0 });

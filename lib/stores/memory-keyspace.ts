@@ -82,6 +82,11 @@ export class Keyspace {
     return this.slots.size;
   }
 
+  /** Entries held, expired-but-unswept ones included; reading it changes nothing. */
+  get heldEntries(): number {
+    return this.slots.size;
+  }
+
   /** The live value or undefined. */
   get(id: string): unknown {
     const slot = this.slots.get(id);
@@ -119,6 +124,13 @@ export class Keyspace {
       existing = undefined;
     }
     const size = this.options.maxBytes > 0 ? approximateSize(value) + id.length * 2 + 64 : 0;
+    if (size > this.options.maxBytes && this.options.maxBytes > 0) {
+      // Too big to ever fit: store nothing and evict nothing else (lru-cache's maxEntrySize),
+      // but drop the old value so a stale one is not read back.
+      if (existing !== undefined) this.remove(id, existing);
+      this.evictions++;
+      return;
+    }
     if (existing instanceof Slot) {
       if (existing.expiresAt !== 0) this.timedEntries--;
       existing.value = value;

@@ -144,9 +144,9 @@ export class MemoryStore extends BaseStore {
     for (const keyspace of this.shared.keyspaces.values()) keyspace.sweep();
   }
 
-  /** Diagnostics for tests: index buckets and tracked bytes of this namespace. */
+  /** Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held (expired ones too until swept). */
   get internals(): { indexBuckets: number; bytes: number; size: number } {
-    return { indexBuckets: this.keyspace.indexBuckets, bytes: this.keyspace.byteSize, size: this.keyspace.size };
+    return { indexBuckets: this.keyspace.indexBuckets, bytes: this.keyspace.byteSize, size: this.keyspace.heldEntries };
   }
 
   protected async _connect(): Promise<void> {
