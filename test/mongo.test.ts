@@ -213,7 +213,7 @@ describe('mongo store', () => {
       commands.length = 0;
       expect(await s.get({ age: 42 })).to.have.length(20);
       const find = commands.find((c) => c.commandName === 'find')!.command;
-      const plan = await s.collection.db.command({ explain: { find: find.find, filter: find.filter, sort: find.sort, projection: find.projection }, verbosity: 'queryPlanner' });
+      const plan = await s.collection.db.command({ explain: { find: find.find, filter: find.filter, sort: find.sort }, verbosity: 'queryPlanner' });
       const winning = JSON.stringify(plan.queryPlanner.winningPlan);
       expect(winning).to.contain('IXSCAN');
       expect(winning).to.contain('n_1_k.age_1_s_1');

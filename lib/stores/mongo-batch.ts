@@ -3,7 +3,7 @@
  * auto-pipelining). Calls made in the same tick are queued and flushed together on the next
  * `process.nextTick`: a lone call costs one tick of latency and is sent as it would have been;
  * a thousand concurrent `getOne`s become one `find({ _id: { $in } })`, a thousand `set`s one
- * ordered `bulkWrite`. Each caller still gets its own result or its own error.
+ * ordered `update` command. Each caller still gets its own result or its own error.
  */
 
 /** The outcome of one queued call. */

@@ -6,7 +6,7 @@
  * memstorage 0.5.3 are detected at connect and converted by a one-command migration
  * (mongo-migrate.ts).
  */
-import { Collection, Db, Document, FindCursor, MongoBulkWriteError, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
+import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
 import { StoreConfigError, StorageOperationError } from '../errors';
 import { Key, isPlainObject } from '../keys';
 import { Selector } from '../query';
@@ -150,6 +150,7 @@ export function connectionString(s: MongoSettings): string {
 /** Connection, collection and GridFS bucket shared by a store and its scopes. */
 class SharedMongo {
   client: MongoClient | undefined;
+  db!: Db;
   collection!: Collection<EntryDoc>;
   files!: ValueFiles;
   private opening: Promise<void> | undefined;
@@ -189,6 +190,7 @@ class SharedMongo {
     }
     const db: Db = s.db ? this.client.db(s.db) : this.client.db(s.url || s.client ? undefined : MONGO_DEFAULTS.db);
     const name = s.collectionName ?? MONGO_DEFAULTS.collectionName;
+    this.db = db;
     this.collection = db.collection<EntryDoc>(name);
     this.files = new ValueFiles(db, `${name}.fs`, s.chunkSize ?? MONGO_DEFAULTS.chunkSize);
     const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number }> = [
@@ -255,15 +257,12 @@ interface QueuedWrite {
   expiresAt: number | null;
 }
 
-/** The first write error of a failed bulkWrite, with its index in the batch; undefined for any other failure. */
-function firstWriteError(err: unknown): { index: number; code?: number; message: string } | undefined {
-  if (!(err instanceof MongoBulkWriteError)) return undefined;
-  if (err.writeConcernError) return undefined;
-  const errors = err.writeErrors as unknown;
-  const list = (Array.isArray(errors) ? errors : errors ? [errors] : []) as Array<{ index: number; code?: number; errmsg?: string }>;
-  if (list.length === 0) return undefined;
-  const first = list.reduce((a, b) => (b.index < a.index ? b : a));
-  return { index: first.index, code: first.code, message: first.errmsg ?? 'write error' };
+/** Bytes of one `update` command's statements, kept well under MongoDB's 16 MB per command. */
+const GROUP_BYTES = 8 * 1024 * 1024;
+
+/** Approximate BSON size of a queued write's statement. */
+function writeSize(w: QueuedWrite): number {
+  return w.v.length + 2 * w.id.length + 256;
 }
 
 const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1 } as const;
@@ -466,7 +465,7 @@ export class MongoStore extends BaseStore {
   }
 
   /**
-   * Writes the sets queued in one tick: one updateOne, or one ordered bulkWrite. An expired
+   * Writes the sets queued in one tick: one updateOne, or ordered `update` commands. An expired
    * entry or a streamed one does not match the fast-path filter, so its upsert hits the unique
    * _id (E11000); that write alone takes the slow path (rewrite), in order, and the rest of the
    * batch resumes after it. Any other failure fails the writes it may have touched.
@@ -494,24 +493,42 @@ export class MongoStore extends BaseStore {
         return [{ ok: false, error: toStoreError(err, 'set') }];
       }
     }
-    const ops = items.map((w) => ({ updateOne: { ...this.upsertOp(w, now), upsert: true } }));
+    // One `update` command per group, not collection.bulkWrite: the bulk API wraps every
+    // failure, a refused connection included, in MongoBulkWriteError, which hides what failed.
+    const updates = items.map((w) => {
+      const { filter, update } = this.upsertOp(w, now);
+      return { q: filter, u: update, upsert: true };
+    });
     let start = 0;
     while (start < items.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < items.length && (end === start || bytes + writeSize(items[end]) <= GROUP_BYTES)) bytes += writeSize(items[end++]);
+      let res: Document;
       try {
-        await collection.bulkWrite(ops.slice(start) as never, { ordered: true });
-        out.fill(ok, start);
-        break;
+        res = await this.shared.db.command({ update: collection.collectionName, updates: updates.slice(start, end), ordered: true });
       } catch (err) {
-        const writeError = firstWriteError(err);
-        if (!writeError) {
-          out.fill({ ok: false, error: toStoreError(err, 'set') }, start);
-          break;
-        }
-        const failed = start + writeError.index;
-        out.fill(ok, start, failed);
-        out[failed] = writeError.code === 11000 ? await slow(items[failed]) : { ok: false, error: toStoreError(writeError, 'set') };
-        start = failed + 1;
+        out.fill({ ok: false, error: toStoreError(err, 'set') }, start);
+        break;
       }
+      if (res.writeConcernError) {
+        const error = new StorageOperationError(`mongo: set failed: ${res.writeConcernError.errmsg}`, { cause: res.writeConcernError });
+        out.fill({ ok: false, error }, start);
+        break;
+      }
+      const writeError = (res.writeErrors as Array<{ index: number; code?: number; errmsg?: string }> | undefined)?.[0];
+      if (!writeError) {
+        out.fill(ok, start, end);
+        start = end;
+        continue;
+      }
+      const failed = start + writeError.index;
+      out.fill(ok, start, failed);
+      out[failed] =
+        writeError.code === 11000
+          ? await slow(items[failed])
+          : { ok: false, error: new StorageOperationError(`mongo: set failed: ${writeError.errmsg ?? 'write error'}`, { cause: writeError }) };
+      start = failed + 1;
     }
     return out;
   }
