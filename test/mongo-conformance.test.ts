@@ -2,11 +2,12 @@ import { runConformance } from '../conformance';
 import { MongoStore } from '../lib/stores/mongo';
 import { sharedMongo } from './support/mongo-server';
 
-let url = '';
-before(async function () {
-  this.timeout(120_000);
-  ({ url } = await sharedMongo());
+describe('mongo store (real MongoDB through mongodb-memory-server-core, or MONGODB_URL)', () => {
+  let url = '';
+  before(async function () {
+    this.timeout(120_000);
+    ({ url } = await sharedMongo());
+  });
+  runConformance('mongo', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }));
+  runConformance('mongo through scope()', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }).scope('scoped'));
 });
-
-runConformance('mongo', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }));
-runConformance('mongo through scope()', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }).scope('scoped'));

@@ -16,11 +16,6 @@ import { sharedMongo } from './support/mongo-server';
 let url = '';
 let counter = 0;
 
-before(async function () {
-  this.timeout(120_000);
-  ({ url } = await sharedMongo());
-});
-
 /** `count` chunks of `size` bytes, each filled with its index, optionally failing after `failAfter` chunks. */
 async function* bytes(count: number, size: number, failAfter = Infinity): AsyncGenerator<Buffer> {
   const chunk = Buffer.alloc(size);
@@ -32,6 +27,11 @@ async function* bytes(count: number, size: number, failAfter = Infinity): AsyncG
 }
 
 describe('mongo store: GridFS values', () => {
+  before(async function () {
+    this.timeout(120_000);
+    ({ url } = await sharedMongo());
+  });
+
   const open: MongoStore[] = [];
   function store(settings: MongoSettings = {}): MongoStore {
     const s = new MongoStore({ url, db: `mongo_gridfs_${process.pid}_${++counter}`, ...settings });
@@ -39,7 +39,11 @@ describe('mongo store: GridFS values', () => {
     return s;
   }
   afterEach(async () => {
-    while (open.length) await open.pop()!.close();
+    while (open.length) {
+      const s = open.pop()!;
+      if (s.client) await s.collection.db.dropDatabase().catch(() => undefined);
+      await s.close();
+    }
   });
 
   async function fileCounts(s: MongoStore): Promise<{ files: number; chunks: number }> {

@@ -18,21 +18,13 @@ let url = '';
 let raw: MongoClient;
 let dbCounter = 0;
 
-before(async function () {
-  this.timeout(120_000);
-  ({ url } = await sharedMongo());
-  raw = new MongoClient(url);
-  await raw.connect();
-});
-
-after(async () => {
-  await raw?.close();
-});
-
 /** A database of its own for each test, so collections and indexes start empty. */
 function freshDb(): string {
-  return `mongo_test_${process.pid}_${++dbCounter}`;
+  const name = `mongo_test_${process.pid}_${++dbCounter}`;
+  createdDbs.push(name);
+  return name;
 }
+const createdDbs: string[] = [];
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   try {
@@ -44,6 +36,18 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
 }
 
 describe('mongo store', () => {
+  before(async function () {
+    this.timeout(120_000);
+    ({ url } = await sharedMongo());
+    raw = new MongoClient(url);
+    await raw.connect();
+  });
+  after(async () => {
+    // Leave nothing behind on a server given through MONGODB_URL.
+    for (const name of createdDbs.splice(0)) await raw.db(name).dropDatabase();
+    await raw?.close();
+  });
+
   const open: MongoStore[] = [];
   function store(settings: MongoSettings = {}): MongoStore {
     const s = new MongoStore({ url, db: freshDb(), ...settings });
