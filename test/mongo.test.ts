@@ -288,6 +288,19 @@ describe('mongo store', () => {
       expect(values[1]).to.not.equal(values[8]);
     });
 
+    it('close() right after calls still sends and answers them', async () => {
+      const db = freshDb();
+      const s = new MongoStore({ url, db });
+      await s.connect();
+      const writes = [s.set('a', 1), s.set('b', 2), s.getOne('a')];
+      await s.close();
+      const [, , read] = await Promise.all(writes);
+      expect(read === undefined || read === 1).to.equal(true);
+      const again = new MongoStore({ url, db });
+      open.push(again);
+      expect(await again.get('b')).to.deep.equal([2]);
+    });
+
     it('in one batch: the same key twice keeps the last value, an expired key moves to the end, a streamed value is replaced', async () => {
       const clock = new ManualClock(Date.now());
       const s = store({ clock });

@@ -19,6 +19,8 @@ interface Pending<T, R> {
 export class Coalescer<T, R> {
   private queue: Array<Pending<T, R>> = [];
   private scheduled = false;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly flush: (items: T[]) => Promise<Array<Outcome<R>>>,
@@ -43,18 +45,30 @@ export class Coalescer<T, R> {
     for (let start = 0; start < queue.length; start += this.max) void this.dispatch(queue.slice(start, start + this.max));
   };
 
+  /** Resolves once nothing is queued or in flight (close() waits for calls already made). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private async dispatch(batch: Array<Pending<T, R>>): Promise<void> {
-    let outcomes: Array<Outcome<R>>;
+    this.inflight++;
+    let outcomes: Array<Outcome<R>> | undefined;
+    let failure: unknown;
     try {
       outcomes = await this.flush(batch.map((p) => p.item));
     } catch (error) {
-      for (const p of batch) p.reject(error);
-      return;
+      failure = error;
     }
+    this.inflight--;
     for (let i = 0; i < batch.length; i++) {
-      const outcome = outcomes[i];
-      if (outcome.ok) batch[i].resolve(outcome.value);
+      const outcome = outcomes?.[i];
+      if (!outcome) batch[i].reject(failure);
+      else if (outcome.ok) batch[i].resolve(outcome.value);
       else batch[i].reject(outcome.error);
+    }
+    if (this.inflight === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 }

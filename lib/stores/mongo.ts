@@ -349,6 +349,8 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _close(): Promise<void> {
+    // Calls made before close() was called are still sent and answered.
+    await Promise.all([this.reads.idle(), this.writes.idle()]);
     if (!this.attached) return;
     this.attached = false;
     try {
