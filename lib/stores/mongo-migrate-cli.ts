@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The one-command migration of a memstorage 0.5.3 collection (docs/mongo.md):
  *
