@@ -20,15 +20,14 @@ interface Stack {
 }
 
 const open: BaseStore[] = [];
-afterEach(async () => {
-  for (const store of open.splice(0)) await store.close();
-});
+const controls: FaultControl[] = [];
 
 /** [memory, faulty(memory), faulty(memory)]: a front cache and two remote-like tiers. */
 function stack(options: { ttl?: Array<number | null>; timeout?: number; backoff?: number; front?: Record<string, unknown> } = {}): Stack {
   const clock = new ManualClock();
   const tiers = [new MemoryStore({ clock, ...(options.front ?? {}) }), new MemoryStore({ clock }), new MemoryStore({ clock })];
   const faults = [faultControl(), faultControl()];
+  controls.push(...faults);
   const multi = new MultiStore({
     clock,
     timeout: options.timeout ?? 200,
@@ -47,6 +46,11 @@ function stack(options: { ttl?: Array<number | null>; timeout?: number; backoff?
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('multi store', () => {
+  afterEach(async () => {
+    for (const control of controls.splice(0)) control.mode = 'ok'; // release stalled calls
+    for (const store of open.splice(0)) await store.close();
+  });
+
   describe('construction', () => {
     it('accepts stores, memstorage’s store spelling, instances and a memory tier as a real tier', async () => {
       const a = new MultiStore({ stores: [{ type: 'memory' }, { type: 'memory' }] });
@@ -267,6 +271,23 @@ describe('multi store', () => {
       stats = await multi.stats();
       expect(stats.tiers[1].state).to.equal('up');
       expect(stats.tiers[1].hits + stats.tiers[1].misses).to.be.greaterThan(before);
+    });
+
+    it('a cache tier that hangs at startup delays connect() by at most its timeout, and comes up later', async () => {
+      const { multi, tiers, faults } = stack({ timeout: 100, backoff: 50 });
+      await tiers[2].set('k', 'v');
+      faults[0].mode = 'hang';
+      const t0 = Date.now();
+      await multi.connect();
+      expect(Date.now() - t0).to.be.lessThan(400);
+      expect(await multi.getOne('k')).to.equal('v');
+      expect((await multi.stats()).tiers[1].state).to.equal('down');
+      faults[0].mode = 'ok';
+      await sleep(120);
+      await tiers[0].clear();
+      await multi.getOne('k'); // starts the probe, which connects the tier
+      await multi.idle();
+      expect((await multi.stats()).tiers[1]).to.include({ state: 'up', recoveries: 1 });
     });
 
     it('a hanging durable tier fails writes within the timeout instead of hanging', async () => {

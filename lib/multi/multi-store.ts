@@ -266,7 +266,11 @@ export class MultiStore extends BaseStore {
 
   protected async _connect(): Promise<void> {
     const timeout = this.multiSettings.connectTimeout ?? MULTI_DEFAULTS.connectTimeout;
-    const results = await Promise.allSettled(this.tiers.map((tier) => withDeadline(tier.store.connect(), timeout, tier)));
+    // A cache tier delays startup by at most its own timeout; if it is not up by then it is
+    // marked down and the background probe connects it later.
+    const results = await Promise.allSettled(
+      this.tiers.map((tier) => withDeadline(tier.store.connect(), tier.complete || tier.timeout === 0 ? timeout : Math.min(timeout, tier.timeout), tier)),
+    );
     let completeUp = false;
     results.forEach((result, i) => {
       const tier = this.tiers[i];

@@ -1,7 +1,8 @@
 /**
  * A tier that fails or stalls on demand, for the multi store's fault tests without servers:
  * it wraps a real store through its public API and, according to `control.mode`, passes
- * every call through, rejects it with a StorageConnectionError, or never answers. By default
+ * every call through, rejects it with a StorageConnectionError, or stalls it until the mode
+ * changes (tests must set the mode back to 'ok' when done). By default
  * it presents itself as a shared, persistent store (a stand-in for a remote tier), so the
  * multi store gives it a timeout.
  */
@@ -40,8 +41,9 @@ export class FaultyStore extends BaseStore {
 
   private async gate(op: string): Promise<void> {
     this.control.calls[op] = (this.control.calls[op] ?? 0) + 1;
+    // 'hang' stalls the call until the mode changes, like a server that stops answering and resumes.
+    while (this.control.mode === 'hang') await new Promise((resolve) => setTimeout(resolve, 10));
     if (this.control.mode === 'fail') throw new StorageConnectionError(`injected failure in ${op}`);
-    if (this.control.mode === 'hang') await new Promise(() => undefined);
     if (this.control.delay > 0) await new Promise((resolve) => setTimeout(resolve, this.control.delay));
   }
 
