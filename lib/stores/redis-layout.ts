@@ -40,7 +40,8 @@ export class RedisLayout {
   readonly counter: string;
   /** Registry of the index keys in use. */
   readonly registry: string;
-  private readonly entryPrefix: string;
+  /** Start of every entry key (`<base>e:`); the id follows. */
+  readonly entryPrefix: string;
   private readonly indexPrefix: string;
 
   constructor(

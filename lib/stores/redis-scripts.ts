@@ -10,12 +10,30 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 
+/** EVALSHA/EVAL with Buffer replies. */
+interface BufferEval {
+  evalshaBuffer(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  evalBuffer(lua: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+}
+
 /** A Lua script run by EVALSHA, loaded with EVAL on NOSCRIPT (after a server restart or failover). */
 export class LuaScript {
   readonly sha: string;
 
   constructor(readonly lua: string) {
     this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+
+  /** Runs the script, with bulk replies as Buffers (for the framed replies below). */
+  runBuffer(client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
+    // ioredis has every command's Buffer variant at run time; its typings omit EVAL's.
+    const buffers = client as unknown as BufferEval;
+    return buffers.evalshaBuffer(this.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+      if (typeof err?.message === 'string' && err.message.startsWith('NOSCRIPT')) {
+        return buffers.evalBuffer(this.lua, keys.length, ...keys, ...args);
+      }
+      throw err;
+    });
   }
 
   /** Runs the script; every key it touches must be in `keys`, the first decides the slot. */
@@ -138,30 +156,53 @@ return counted
 `);
 
 /**
- * Reads a batch of entries. KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
- * Returns [status, expiry, value] per key: status 0 absent or expired, 1 a value (with its
- * text when asked for), 2 a streamed value (read by chunks separately); expiry as stored.
+ * Lua: collects entries into one framed reply string, so a batch of values crosses the wire
+ * as a single bulk reply (one decode on the client instead of one per element). Each entry is
+ * a header `status,expiry,idBytes,valueBytes\n` followed by the id and the value; status 0
+ * absent or expired, 1 a value (with its text when asked for), 2 a streamed value (read by
+ * chunks separately). Parsed by `readFrames` in redis.ts.
  */
-export const FETCH_SCRIPT = new LuaScript(`
-local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
-local out = {}
-for i = 1, #KEYS do
-  local m
-  if want then m = redis.call('HMGET', KEYS[i], 'x', 'v') else m = { redis.call('HGET', KEYS[i], 'x'), false } end
-  local x = m[1]
-  if (not x) or (x ~= '0' and tonumber(x) <= now) then
-    out[#out + 1] = 0
-    out[#out + 1] = ''
-    out[#out + 1] = ''
-  elseif m[2] or not want then
-    out[#out + 1] = 1
-    out[#out + 1] = x
-    out[#out + 1] = m[2] or ''
+const FRAME = `
+local parts = {}
+local function emit(e, id, now, want)
+  local x, v
+  if want then
+    local m = redis.call('HMGET', e, 'x', 'v')
+    x, v = m[1], m[2]
   else
-    out[#out + 1] = 2
-    out[#out + 1] = x
-    out[#out + 1] = ''
+    x = redis.call('HGET', e, 'x')
   end
+  local status = 0
+  if x and (x == '0' or tonumber(x) > now) then
+    if v or not want then status = 1 else status = 2 end
+  end
+  if status ~= 1 or not v then v = '' end
+  parts[#parts + 1] = status .. ',' .. (x or '') .. ',' .. #id .. ',' .. #v .. '\\n'
+  parts[#parts + 1] = id
+  parts[#parts + 1] = v
 end
-return out
+`;
+
+/**
+ * Reads a batch of entries (framed, see FRAME; the ids are left out: the caller knows them).
+ * KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
+ */
+export const FETCH_SCRIPT = new LuaScript(`${FRAME}
+local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
+for i = 1, #KEYS do emit(KEYS[i], '', now, want) end
+return table.concat(parts)
+`);
+
+/**
+ * Walks one sorted set of ids (the order set or one index) from a score cursor and reads the
+ * entries in the same round trip, for selections every member of the set matches.
+ * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
+ * wantValues ('1' | '0'), entry key prefix (entry keys share the set's slot).
+ * Returns [members walked, last score, framed entries (see FRAME)].
+ */
+export const WALK_SCRIPT = new LuaScript(`${FRAME}
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local now, want, prefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
+for i = 1, #ids, 2 do emit(prefix .. ids[i], ids[i], now, want) end
+return { tostring(#ids / 2), ids[#ids] or '', table.concat(parts) }
 `);

@@ -39,7 +39,7 @@ import {
   toStoreError,
 } from './redis-connection';
 import { RedisLayout } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT } from './redis-scripts';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -181,6 +181,19 @@ interface SetItem extends BatchItem {
   expiresAt: number | null;
 }
 
+/** An entry found by a walk; its key is parsed from the id only if someone asks. */
+class FoundEntry implements StoredEntry {
+  private parsedKey: Key | undefined;
+  constructor(
+    readonly id: string,
+    readonly value: unknown,
+    readonly expiresAt: number | null,
+  ) {}
+  get key(): Key {
+    return (this.parsedKey ??= keyFromId(this.id));
+  }
+}
+
 /** A candidate entry before its value is read. */
 interface Candidate {
   id: string;
@@ -195,6 +208,32 @@ function scored(reply: unknown): Array<[string, number]> {
     for (const pair of items as Array<[string, string | number]>) out.push([String(pair[0]), Number(pair[1])]);
   } else {
     for (let i = 0; i < items.length; i += 2) out.push([String(items[i]), Number(items[i + 1])]);
+  }
+  return out;
+}
+
+/** One entry of a framed script reply (see FRAME in redis-scripts.ts). */
+interface Frame {
+  /** 0 absent or expired, 1 a value, 2 a streamed value. */
+  status: number;
+  /** The stored expiry ('0' for none). */
+  x: string;
+  id: string;
+  /** The serialized value ('' when not asked for). */
+  text: string;
+}
+
+/** Splits a framed reply: per entry a `status,expiry,idBytes,valueBytes\n` header, the id, the value. */
+function readFrames(blob: Buffer): Frame[] {
+  const out: Frame[] = [];
+  let pos = 0;
+  while (pos < blob.length) {
+    const eol = blob.indexOf(10, pos);
+    const header = blob.toString('latin1', pos, eol).split(',');
+    const idEnd = eol + 1 + Number(header[2]);
+    const end = idEnd + Number(header[3]);
+    out.push({ status: Number(header[0]), x: header[1], id: blob.toString('utf8', eol + 1, idEnd), text: blob.toString('utf8', idEnd, end) });
+    pos = end;
   }
   return out;
 }
@@ -333,14 +372,14 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       );
       return;
     }
-    FETCH_SCRIPT.run(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
-      (result) => {
-        const reply = result as Array<number | string>;
+    FETCH_SCRIPT.runBuffer(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
+      (reply) => {
+        const frames = readFrames(reply as Buffer);
         for (let i = 0; i < items.length; i++) {
-          const status = Number(reply[3 * i]);
+          const { status, text } = frames[i];
           try {
             if (status === 0) items[i].resolve(undefined);
-            else if (status === 1) items[i].resolve(this.serializer.deserialize(String(reply[3 * i + 2])));
+            else if (status === 1) items[i].resolve(this.serializer.deserialize(text));
             else items[i].resolve(this.readWhole(items[i].id));
           } catch (err) {
             items[i].reject(err);
@@ -389,6 +428,11 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     let remaining = options.limit ?? Infinity;
     if (remaining <= 0) return;
+    const direct = this.directSet(selector);
+    if (direct !== undefined) {
+      yield* this.walkAndRead(direct, options.values, remaining);
+      return;
+    }
     for await (const batch of this.candidates(selector)) {
       for (let start = 0; start < batch.length && remaining > 0; ) {
         const slice = batch.slice(start, start + Math.min(this.batchSize, remaining));
@@ -398,6 +442,40 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
           if (--remaining <= 0) return;
         }
       }
+    }
+  }
+
+  /** The one sorted set whose every member matches the selector, when there is one. */
+  private directSet(selector: Selector): string | undefined {
+    if (selector.kind === 'all') return this.layout.order;
+    if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1) {
+      const { path, values } = selector.constraints[0];
+      if (values.length === 1) return this.layout.indexFor(path, values[0]);
+    }
+    return undefined;
+  }
+
+  /** Walks a sorted set and reads its entries in the same round trip, a batch at a time. */
+  private async *walkAndRead(set: string, values: boolean, limit: number): AsyncGenerator<StoredEntry> {
+    let cursor = '-inf';
+    let remaining = limit;
+    for (;;) {
+      const count = Math.min(this.batchSize, remaining);
+      const reply = (await WALK_SCRIPT.runBuffer(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
+        rethrow,
+      )) as [Buffer, Buffer, Buffer];
+      for (const { status, x, id, text } of readFrames(reply[2])) {
+        if (status === 0) continue;
+        const expiresAt = x === '0' ? null : Number(x);
+        let value: unknown;
+        if (!values) value = undefined;
+        else if (status === 1) value = this.serializer.deserialize(text);
+        else if ((value = await this.readWhole(id)) === undefined) continue;
+        yield new FoundEntry(id, value, expiresAt);
+        if (--remaining <= 0) return;
+      }
+      if (Number(reply[0].toString()) < count) return;
+      cursor = '(' + reply[1].toString();
     }
   }
 
@@ -535,20 +613,20 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /** Reads the live entries among the candidates (one round trip), keeping their order. */
   private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
-    const reply = (await FETCH_SCRIPT.run(
+    const reply = (await FETCH_SCRIPT.runBuffer(
       this.cmd,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
-    ).catch(rethrow)) as Array<number | string>;
+    ).catch(rethrow)) as Buffer;
+    const frames = readFrames(reply);
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const status = Number(reply[3 * i]);
+      const { status, x, text } = frames[i];
       if (status === 0) continue;
       const { id, key } = batch[i];
-      const x = String(reply[3 * i + 1]);
       const expiresAt = x === '0' ? null : Number(x);
       if (!values) out.push({ id, key, value: undefined, expiresAt });
-      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(String(reply[3 * i + 2])), expiresAt });
+      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(text), expiresAt });
       else {
         const value = await this.readWhole(id);
         if (value !== undefined) out.push({ id, key, value, expiresAt });
