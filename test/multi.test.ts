@@ -290,6 +290,22 @@ describe('multi store', () => {
       expect((await multi.stats()).tiers[1]).to.include({ state: 'up', recoveries: 1 });
     });
 
+    it('queries, counts and query deletes run under bulkTimeout, not the per-operation timeout', async () => {
+      const clock = new ManualClock();
+      const control = faultControl();
+      controls.push(control);
+      const inner = new MemoryStore({ clock });
+      const multi = new MultiStore({ clock, timeout: 50, bulkTimeout: 2000, stores: [{ type: 'memory' }, new FaultyStore(inner, control, { clock })] });
+      open.push(multi, inner);
+      for (let i = 0; i < 5; i++) await multi.set({ n: i }, i);
+      control.delay = 120; // slower than `timeout`, well within `bulkTimeout`
+      expect(await multi.get({ n: { $gte: 0 } })).to.have.length(5);
+      expect(await multi.count({ n: { $lt: 3 } })).to.equal(3);
+      expect(await multi.del({ n: 4 })).to.equal(1);
+      const err = await multi.set({ n: 9 }, 9).catch((e: { code: string }) => e);
+      expect((err as { code: string }).code, 'an exact write still times out').to.equal('ERR_STORAGE_CONNECTION');
+    });
+
     it('a hanging durable tier fails writes within the timeout instead of hanging', async () => {
       const { multi, faults } = stack({ timeout: 100 });
       await multi.connect();

@@ -65,6 +65,8 @@ export interface MultiSettings extends CommonSettings {
   queryTier?: number;
   /** Default per-tier timeout in ms for tiers that are shared or persistent (in-process tiers get none). Default 1000. */
   timeout?: number;
+  /** Timeout in ms of operations that grow with the data (queries, counts, key listings, query deletes, clear) on tiers that have a timeout; 0 disables it. Default 30000. */
+  bulkTimeout?: number;
   /** First retry delay after a tier fails, in ms; doubles per consecutive failure. Default 100. */
   backoff?: number;
   /** Longest retry delay, in ms. Default 5000. */
@@ -80,6 +82,7 @@ export interface MultiSettings extends CommonSettings {
 /** Defaults of the multi store, one documented value per setting. */
 export const MULTI_DEFAULTS = {
   timeout: 1000,
+  bulkTimeout: 30_000,
   backoff: 100,
   maxBackoff: 5000,
   connectTimeout: 10_000,
@@ -147,7 +150,7 @@ function checkMultiSettings(settings: MultiSettings): Array<TierSpec | BaseStore
     if (spec.timeout !== undefined && !NON_NEGATIVE_INT(spec.timeout)) throw new StoreConfigError(`setting ${name}[${i}].timeout must be a non-negative integer (ms)`);
     if (spec.name !== undefined && typeof spec.name !== 'string') throw new StoreConfigError(`setting ${name}[${i}].name must be a string`);
   });
-  for (const field of ['timeout', 'backoff', 'maxBackoff', 'connectTimeout', 'maxPendingDrops'] as const) {
+  for (const field of ['timeout', 'bulkTimeout', 'backoff', 'maxBackoff', 'connectTimeout', 'maxPendingDrops'] as const) {
     if (settings[field] !== undefined && !NON_NEGATIVE_INT(settings[field])) throw new StoreConfigError(`setting ${field} must be a non-negative integer`);
   }
   if (settings.cache !== undefined && typeof settings.cache !== 'boolean' && !isPlainObject(settings.cache)) {
@@ -253,6 +256,7 @@ export class MultiStore extends BaseStore {
       complete,
       ttl: options.ttl ?? null,
       timeout,
+      bulkTimeout: s.bulkTimeout ?? MULTI_DEFAULTS.bulkTimeout,
       backoff: s.backoff ?? MULTI_DEFAULTS.backoff,
       maxBackoff: s.maxBackoff ?? MULTI_DEFAULTS.maxBackoff,
       owned,
@@ -483,13 +487,13 @@ export class MultiStore extends BaseStore {
    * Runs `op` on the complete tiers, last first. On a failure, drops `id` (or everything,
    * for query writes) from every tier above the one that failed, then throws it.
    */
-  private async writeComplete<T>(op: (tier: Tier) => Promise<T>, drop: (tier: Tier) => Promise<void>): Promise<T> {
+  private async writeComplete<T>(op: (tier: Tier) => Promise<T>, drop: (tier: Tier) => Promise<void>, bulk = false): Promise<T> {
     let result: T | undefined;
     for (let i = this.tiers.length - 1; i >= this.queryTier; i--) {
       const tier = this.tiers[i];
       if (!tier.usable) throw unavailable(tier);
       try {
-        const r = await tier.call(() => op(tier));
+        const r = await tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout);
         if (i === this.tiers.length - 1) result = r;
       } catch (err) {
         await Promise.all(this.tiers.slice(0, i).map((upper) => drop(upper)));
@@ -500,7 +504,7 @@ export class MultiStore extends BaseStore {
   }
 
   /** Applies a write to the cache tiers; a tier that fails forgets the key (now or before its next read). */
-  private async writeCaches(op: (tier: Tier) => Promise<unknown>, drop: (tier: Tier) => Promise<void>, fresh?: string): Promise<void> {
+  private async writeCaches(op: (tier: Tier) => Promise<unknown>, drop: (tier: Tier) => Promise<void>, fresh?: string, bulk = false): Promise<void> {
     if (this.queryTier === 0) return;
     const jobs: Promise<void>[] = [];
     for (let i = 0; i < this.queryTier; i++) {
@@ -510,7 +514,7 @@ export class MultiStore extends BaseStore {
         continue;
       }
       jobs.push(
-        tier.call(() => op(tier)).then(
+        tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout).then(
           () => {
             if (fresh !== undefined) tier.noteFresh(fresh);
           },
@@ -545,7 +549,7 @@ export class MultiStore extends BaseStore {
     return async (tier) => {
       if (tier.usable) {
         try {
-          await tier.call<unknown>(() => (query ? tier.store.del(query) : tier.store.clear()));
+          await tier.call<unknown>(() => (query ? tier.store.del(query) : tier.store.clear()), undefined, tier.bulkTimeout);
           return;
         } catch {
           // fall through
@@ -596,12 +600,12 @@ export class MultiStore extends BaseStore {
     const drop = this.dropMatching(query);
     let removed: number;
     try {
-      removed = await this.writeComplete((tier) => (query ? tier.store.del(query) : countThenClear(tier.store)), drop);
+      removed = await this.writeComplete((tier) => (query ? tier.store.del(query) : countThenClear(tier.store)), drop, true);
     } catch (err) {
       this.publish(query ? 'q' : 'c', undefined, query);
       throw err;
     }
-    await this.writeCaches((tier) => (query ? tier.store.del(query) : tier.store.clear()), drop);
+    await this.writeCaches((tier) => (query ? tier.store.del(query) : tier.store.clear()), drop, undefined, true);
     this.flights.invalidateAll();
     this.publish(query ? 'q' : 'c', undefined, query);
     return removed;
@@ -611,9 +615,9 @@ export class MultiStore extends BaseStore {
     this.flights.invalidateAll();
     const drop = this.dropMatching(undefined);
     try {
-      await this.writeComplete((tier) => tier.store.clear(), drop);
+      await this.writeComplete((tier) => tier.store.clear(), drop, true);
     } finally {
-      await this.writeCaches((tier) => tier.store.clear(), drop);
+      await this.writeCaches((tier) => tier.store.clear(), drop, undefined, true);
       this.flights.invalidateAll();
       this.publish('c');
     }
@@ -661,7 +665,7 @@ export class MultiStore extends BaseStore {
   // ---- reads answered by the complete tiers ----------------------------------------------
 
   /** Runs `op` on the first complete tier that answers; the next complete tier on failure. */
-  private async fromComplete<T>(op: (tier: Tier) => Promise<T>): Promise<T> {
+  private async fromComplete<T>(op: (tier: Tier) => Promise<T>, bulk = false): Promise<T> {
     let failure: Error | undefined;
     for (let i = this.queryTier; i < this.tiers.length; i++) {
       const tier = this.tiers[i];
@@ -670,7 +674,7 @@ export class MultiStore extends BaseStore {
         continue;
       }
       try {
-        return await tier.call(() => op(tier));
+        return await tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout);
       } catch (err) {
         failure = err as Error;
       }
@@ -687,7 +691,7 @@ export class MultiStore extends BaseStore {
 
   protected async _count(selector: Selector): Promise<number> {
     const query = selectorQuery(selector);
-    if (selector.kind === 'query') return this.fromComplete((tier) => tier.store.count(query!));
+    if (selector.kind === 'query') return this.fromComplete((tier) => tier.store.count(query!), true);
     let n = 0;
     for await (const entry of this._find(selector, { values: false })) if (entry) n++;
     return n;
@@ -697,7 +701,7 @@ export class MultiStore extends BaseStore {
     if (selector.kind === 'none') return;
     if (!options.values) {
       const pattern = selector.kind === 'glob' ? selector.pattern : selectorQuery(selector);
-      const keys = await this.fromComplete((tier) => (pattern === undefined ? tier.store.keys() : tier.store.keys(pattern)));
+      const keys = await this.fromComplete((tier) => (pattern === undefined ? tier.store.keys() : tier.store.keys(pattern)), true);
       let n = 0;
       for (const key of keys) {
         if (options.limit !== undefined && n++ >= options.limit) return;
@@ -721,7 +725,7 @@ export class MultiStore extends BaseStore {
       }
       it = candidate;
       tier = t;
-    });
+    }, true);
     let n = 0;
     try {
       let r = first!;
@@ -731,7 +735,7 @@ export class MultiStore extends BaseStore {
           yield { id: keyIdOf(key), key, value };
           if (options.limit !== undefined && ++n >= options.limit) return;
         }
-        r = await tier!.call(() => it!.next());
+        r = await tier!.call(() => it!.next(), undefined, tier!.bulkTimeout);
       }
     } finally {
       await it!.return?.();
@@ -767,6 +771,7 @@ export class MultiStore extends BaseStore {
           complete: tier.complete,
           ttl: tier.ttl,
           timeout: tier.timeout,
+          bulkTimeout: tier.bulkTimeout,
           backoff: this.multiSettings.backoff ?? MULTI_DEFAULTS.backoff,
           maxBackoff: this.multiSettings.maxBackoff ?? MULTI_DEFAULTS.maxBackoff,
           owned: true, // the scoped instance was made here; closing it releases only the scope
@@ -787,7 +792,7 @@ export class MultiStore extends BaseStore {
 
   protected async _stats(): Promise<BackendStats> {
     try {
-      const s = await this.fromComplete((tier) => tier.store.stats());
+      const s = await this.fromComplete((tier) => tier.store.stats(), true);
       return { items: s.items, expirations: s.expirations, evictions: 0 };
     } catch {
       return {};

@@ -50,6 +50,8 @@ export interface TierOptions {
   ttl: number | null;
   /** Per-operation timeout in ms; 0 disables it. */
   timeout: number;
+  /** Timeout of operations whose length grows with the data (queries, counts, listings, query deletes, clear); 0 disables it. */
+  bulkTimeout: number;
   /** First backoff after a failure, in ms; it doubles up to `maxBackoff`. */
   backoff: number;
   maxBackoff: number;
@@ -83,6 +85,8 @@ export class Tier {
   readonly complete: boolean;
   readonly ttl: number | null;
   readonly timeout: number;
+  /** See TierOptions.bulkTimeout (0 when the tier has no timeout). */
+  readonly bulkTimeout: number;
   readonly owned: boolean;
   /** Not shared with other processes: invalidation messages drop entries here. */
   readonly local: boolean;
@@ -109,6 +113,7 @@ export class Tier {
     this.complete = options.complete;
     this.ttl = options.ttl;
     this.timeout = options.timeout;
+    this.bulkTimeout = options.timeout === 0 ? 0 : options.bulkTimeout;
     this.owned = options.owned;
     this.local = store.supports.shared === false;
   }
@@ -219,11 +224,11 @@ export class Tier {
   private async probe(): Promise<void> {
     try {
       if (this.dirtyAll) {
-        await this.call(() => this.store.clear());
+        await this.call(() => this.store.clear(), undefined, this.bulkTimeout);
         this.dirtyAll = false;
       } else if (this.dirty.size > 0) {
         const ids = [...this.dirty];
-        await this.call(() => Promise.all(ids.map((id) => this.store.del(keyFromId(id)))));
+        await this.call(() => Promise.all(ids.map((id) => this.store.del(keyFromId(id)))), undefined, this.bulkTimeout);
         for (const id of ids) this.dirty.delete(id);
       } else {
         await this.call(() => this.store.has('memstorage-next:probe'));
@@ -250,7 +255,7 @@ export class Tier {
     let store: StoreStats | null = null;
     if (!this.down) {
       try {
-        store = await this.call(() => this.store.stats());
+        store = await this.call(() => this.store.stats(), undefined, this.bulkTimeout);
       } catch {
         store = null;
       }
