@@ -156,14 +156,21 @@ return counted
 `);
 
 /**
- * Lua: collects entries into one framed reply string, so a batch of values crosses the wire
- * as a single bulk reply (one decode on the client instead of one per element). Each entry is
+ * Lua: collects entries into framed reply strings of about 16 KiB, so a batch of values crosses
+ * the wire as a few bulk replies (a few decodes on the client instead of one per element, each
+ * small enough to be handed over without a copy most of the time). Each entry is
  * a header `status,expiry,idBytes,valueBytes\n` followed by the id and the value; status 0
  * absent or expired, 1 a value (with its text when asked for), 2 a streamed value (read by
  * chunks separately). Parsed by `readFrames` in redis.ts.
  */
 const FRAME = `
-local parts = {}
+local parts, blobs, size = {}, {}, 0
+local function flush()
+  if #parts > 0 then
+    blobs[#blobs + 1] = table.concat(parts)
+    parts, size = {}, 0
+  end
+end
 local function emit(e, id, now, want)
   local x, v
   if want then
@@ -180,17 +187,20 @@ local function emit(e, id, now, want)
   parts[#parts + 1] = status .. ',' .. (x or '') .. ',' .. #id .. ',' .. #v .. '\\n'
   parts[#parts + 1] = id
   parts[#parts + 1] = v
+  size = size + #id + #v
+  if size >= 16384 then flush() end
 end
 `;
 
 /**
- * Reads a batch of entries (framed, see FRAME; the ids are left out: the caller knows them).
+ * Reads a batch of entries (framed blobs, see FRAME; the ids are left out: the caller knows them).
  * KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
  */
 export const FETCH_SCRIPT = new LuaScript(`${FRAME}
 local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
 for i = 1, #KEYS do emit(KEYS[i], '', now, want) end
-return table.concat(parts)
+flush()
+return blobs
 `);
 
 /**
@@ -198,11 +208,14 @@ return table.concat(parts)
  * entries in the same round trip, for selections every member of the set matches.
  * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
  * wantValues ('1' | '0'), entry key prefix (entry keys share the set's slot).
- * Returns [members walked, last score, framed entries (see FRAME)].
+ * Returns [members walked, last score, framed blobs (see FRAME)...].
  */
 export const WALK_SCRIPT = new LuaScript(`${FRAME}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 local now, want, prefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
 for i = 1, #ids, 2 do emit(prefix .. ids[i], ids[i], now, want) end
-return { tostring(#ids / 2), ids[#ids] or '', table.concat(parts) }
+flush()
+table.insert(blobs, 1, ids[#ids] or '')
+table.insert(blobs, 1, tostring(#ids / 2))
+return blobs
 `);

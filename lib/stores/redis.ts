@@ -70,7 +70,7 @@ export interface RedisSettings extends CommonSettings {
   connectTimeout?: number;
   /** How often expired entries' records are swept, in ms; 0 sweeps only during writes. Default 1000. */
   sweepInterval?: number;
-  /** Entries per round trip when scanning, fetching or deleting in bulk. Default 500. */
+  /** Entries per round trip when scanning, fetching or deleting in bulk. Default 1000. */
   batchSize?: number;
   /** Largest chunk of a streamed value, in bytes (pieces under a quarter of it are gathered). Default 32 KiB, so a chunk read back fits one socket read and is not copied again. */
   chunkSize?: number;
@@ -87,7 +87,7 @@ export const REDIS_DEFAULTS = {
   commandTimeout: 2000,
   connectTimeout: 2000,
   sweepInterval: 1000,
-  batchSize: 500,
+  batchSize: 1000,
   chunkSize: 32 * 1024,
   /** How long a half-written streamed value may linger if its writer dies, in ms. */
   streamLeaseMs: 60 * 60 * 1000,
@@ -223,9 +223,14 @@ interface Frame {
   text: string;
 }
 
-/** Splits a framed reply: per entry a `status,expiry,idBytes,valueBytes\n` header, the id, the value. */
-function readFrames(blob: Buffer): Frame[] {
+/** Splits framed blobs: per entry a `status,expiry,idBytes,valueBytes\n` header, the id, the value. */
+function readFrames(blobs: Buffer[], from = 0): Frame[] {
   const out: Frame[] = [];
+  for (let b = from; b < blobs.length; b++) readBlob(blobs[b], out);
+  return out;
+}
+
+function readBlob(blob: Buffer, out: Frame[]): void {
   let pos = 0;
   while (pos < blob.length) {
     const eol = blob.indexOf(10, pos);
@@ -235,7 +240,6 @@ function readFrames(blob: Buffer): Frame[] {
     out.push({ status: Number(header[0]), x: header[1], id: blob.toString('utf8', eol + 1, idEnd), text: blob.toString('utf8', idEnd, end) });
     pos = end;
   }
-  return out;
 }
 
 /** The Redis store. */
@@ -374,7 +378,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     }
     FETCH_SCRIPT.runBuffer(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
       (reply) => {
-        const frames = readFrames(reply as Buffer);
+        const frames = readFrames(reply as Buffer[]);
         for (let i = 0; i < items.length; i++) {
           const { status, text } = frames[i];
           try {
@@ -463,8 +467,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const count = Math.min(this.batchSize, remaining);
       const reply = (await WALK_SCRIPT.runBuffer(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
         rethrow,
-      )) as [Buffer, Buffer, Buffer];
-      for (const { status, x, id, text } of readFrames(reply[2])) {
+      )) as Buffer[];
+      for (const { status, x, id, text } of readFrames(reply, 2)) {
         if (status === 0) continue;
         const expiresAt = x === '0' ? null : Number(x);
         let value: unknown;
@@ -617,7 +621,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       this.cmd,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
-    ).catch(rethrow)) as Buffer;
+    ).catch(rethrow)) as Buffer[];
     const frames = readFrames(reply);
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
