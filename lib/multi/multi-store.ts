@@ -280,10 +280,10 @@ export class MultiStore extends BaseStore {
       const tier = this.tiers[i];
       if (result.status === 'fulfilled') {
         if (tier.complete) completeUp = true;
+        tier.markUp(); // after an earlier failed connect()
         return;
       }
-      tier.markDown(result.reason);
-      this.reportError(tier.wrap(result.reason));
+      tier.markDown(result.reason); // reported through 'tierDown' and 'error'
     });
     if (!completeUp) {
       const reason = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;

@@ -197,6 +197,15 @@ export class Tier {
     this.down = true;
   }
 
+  /** Marks the tier up after a successful connect (it was marked down by an earlier attempt). */
+  markUp(): void {
+    this.failures = 0;
+    if (!this.down) return;
+    this.down = false;
+    this.counters.recoveries++;
+    this.options.onChange?.(this, 'up');
+  }
+
   /** The tier missed a write or delete of `id`: do not read `id` here until it is dropped. */
   noteStale(id: string): void {
     if (this.dirtyAll) return;
@@ -238,8 +247,10 @@ export class Tier {
         this.counters.recoveries++;
         this.options.onChange?.(this, 'up');
       }
-    } catch {
-      // call() has already marked the tier down again with a longer backoff.
+    } catch (err) {
+      // call() has marked the tier down again with a longer backoff, unless the failure looked
+      // like a bad request; either way the probe must not be retried on the very next read.
+      if (!this.down) this.markDown(err);
     } finally {
       this.probing = undefined;
     }
