@@ -59,6 +59,12 @@ namespace Store {
   export declare const MultiStore: typeof import('./lib/multi/multi-store').MultiStore;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   Object.defineProperty(Store, 'MultiStore', { enumerable: true, configurable: true, get: () => require('./lib/multi/multi-store').MultiStore });
+  // The Redis store, loaded on first access so memory-only users never load ioredis.
+  export type RedisSettings = import('./lib/stores/redis').RedisSettings;
+  export type RedisStore = import('./lib/stores/redis').RedisStore;
+  export declare const RedisStore: typeof import('./lib/stores/redis').RedisStore;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  Object.defineProperty(Store, 'RedisStore', { enumerable: true, configurable: true, get: () => require('./lib/stores/redis').RedisStore });
 }
 Object.defineProperty(Store, 'default', { value: Store, enumerable: false });
 Object.defineProperty(Store, 'Store', { value: Store, enumerable: false });
