@@ -156,22 +156,14 @@ return counted
 `);
 
 /**
- * Lua: collects entries into framed reply strings of about 16 KiB, so a batch of values crosses
- * the wire as a few bulk replies (a few decodes on the client instead of one per element, each
- * small enough to be handed over without a copy most of the time). Each entry is
- * a header `status,expiry,idBytes,valueBytes\n` followed by the id and the value; status 0
- * absent or expired, 1 a value (with its text when asked for), 2 a streamed value (read by
- * chunks separately). Parsed by `readFrames` in redis.ts.
+ * Lua: appends one entry to a reply as two elements: its expiry (the stored string, '0' for
+ * none; the integer 0 when absent or expired by `now`) and its value (the serialized text; the
+ * integer 1 when values were not asked for; 2 for a streamed value, read by chunks separately;
+ * 0 when absent). The reply is a flat array and no Lua string is built: concatenating large
+ * strings in Lua costs the server more than the client saves by decoding fewer elements.
  */
-const FRAME = `
-local parts, blobs, size = {}, {}, 0
-local function flush()
-  if #parts > 0 then
-    blobs[#blobs + 1] = table.concat(parts)
-    parts, size = {}, 0
-  end
-end
-local function emit(e, id, now, want)
+const EMIT = `
+local function emit(out, e, now, want)
   local x, v
   if want then
     local m = redis.call('HMGET', e, 'x', 'v')
@@ -179,28 +171,25 @@ local function emit(e, id, now, want)
   else
     x = redis.call('HGET', e, 'x')
   end
-  local status = 0
-  if x and (x == '0' or tonumber(x) > now) then
-    if v or not want then status = 1 else status = 2 end
+  if (not x) or (x ~= '0' and tonumber(x) <= now) then
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  else
+    out[#out + 1] = x
+    if not want then out[#out + 1] = 1 elseif v then out[#out + 1] = v else out[#out + 1] = 2 end
   end
-  if status ~= 1 or not v then v = '' end
-  parts[#parts + 1] = status .. ',' .. (x or '') .. ',' .. #id .. ',' .. #v .. '\\n'
-  parts[#parts + 1] = id
-  parts[#parts + 1] = v
-  size = size + #id + #v
-  if size >= 16384 then flush() end
 end
 `;
 
 /**
- * Reads a batch of entries (framed blobs, see FRAME; the ids are left out: the caller knows them).
+ * Reads a batch of entries: [expiry, value] per key (see EMIT).
  * KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
  */
-export const FETCH_SCRIPT = new LuaScript(`${FRAME}
+export const FETCH_SCRIPT = new LuaScript(`${EMIT}
 local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
-for i = 1, #KEYS do emit(KEYS[i], '', now, want) end
-flush()
-return blobs
+local out = {}
+for i = 1, #KEYS do emit(out, KEYS[i], now, want) end
+return out
 `);
 
 /**
@@ -208,14 +197,15 @@ return blobs
  * entries in the same round trip, for selections every member of the set matches.
  * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
  * wantValues ('1' | '0'), entry key prefix (entry keys share the set's slot).
- * Returns [members walked, last score, framed blobs (see FRAME)...].
+ * Returns [members walked, last score, then id, expiry, value per member (see EMIT)].
  */
-export const WALK_SCRIPT = new LuaScript(`${FRAME}
+export const WALK_SCRIPT = new LuaScript(`${EMIT}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 local now, want, prefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
-for i = 1, #ids, 2 do emit(prefix .. ids[i], ids[i], now, want) end
-flush()
-table.insert(blobs, 1, ids[#ids] or '')
-table.insert(blobs, 1, tostring(#ids / 2))
-return blobs
+local out = { #ids / 2, ids[#ids] or '' }
+for i = 1, #ids, 2 do
+  out[#out + 1] = ids[i]
+  emit(out, prefix .. ids[i], now, want)
+end
+return out
 `);

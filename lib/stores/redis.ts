@@ -212,34 +212,16 @@ function scored(reply: unknown): Array<[string, number]> {
   return out;
 }
 
-/** One entry of a framed script reply (see FRAME in redis-scripts.ts). */
-interface Frame {
-  /** 0 absent or expired, 1 a value, 2 a streamed value. */
-  status: number;
-  /** The stored expiry ('0' for none). */
-  x: string;
-  id: string;
-  /** The serialized value ('' when not asked for). */
-  text: string;
-}
+/** What a read script says of one entry (see EMIT in redis-scripts.ts). */
+const ABSENT = 0;
+const KEY_ONLY = 1;
+const STREAMED = 2;
 
-/** Splits framed blobs: per entry a `status,expiry,idBytes,valueBytes\n` header, the id, the value. */
-function readFrames(blobs: Buffer[], from = 0): Frame[] {
-  const out: Frame[] = [];
-  for (let b = from; b < blobs.length; b++) readBlob(blobs[b], out);
-  return out;
-}
-
-function readBlob(blob: Buffer, out: Frame[]): void {
-  let pos = 0;
-  while (pos < blob.length) {
-    const eol = blob.indexOf(10, pos);
-    const header = blob.toString('latin1', pos, eol).split(',');
-    const idEnd = eol + 1 + Number(header[2]);
-    const end = idEnd + Number(header[3]);
-    out.push({ status: Number(header[0]), x: header[1], id: blob.toString('utf8', eol + 1, idEnd), text: blob.toString('utf8', idEnd, end) });
-    pos = end;
-  }
+/** The expiry element of a script reply: epoch ms, null for none, undefined when absent or expired. */
+function replyExpiry(x: Buffer | number): number | null | undefined {
+  if (typeof x === 'number') return undefined;
+  const ms = Number(x.toString('latin1'));
+  return ms === 0 ? null : ms;
 }
 
 /** The Redis store. */
@@ -377,13 +359,13 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       return;
     }
     FETCH_SCRIPT.runBuffer(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
-      (reply) => {
-        const frames = readFrames(reply as Buffer[]);
+      (result) => {
+        const reply = result as Array<Buffer | number>;
         for (let i = 0; i < items.length; i++) {
-          const { status, text } = frames[i];
+          const value = reply[2 * i + 1];
           try {
-            if (status === 0) items[i].resolve(undefined);
-            else if (status === 1) items[i].resolve(this.serializer.deserialize(text));
+            if (typeof value !== 'number') items[i].resolve(this.serializer.deserialize(value.toString('utf8')));
+            else if (value === ABSENT) items[i].resolve(undefined);
             else items[i].resolve(this.readWhole(items[i].id));
           } catch (err) {
             items[i].reject(err);
@@ -467,19 +449,21 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const count = Math.min(this.batchSize, remaining);
       const reply = (await WALK_SCRIPT.runBuffer(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
         rethrow,
-      )) as Buffer[];
-      for (const { status, x, id, text } of readFrames(reply, 2)) {
-        if (status === 0) continue;
-        const expiresAt = x === '0' ? null : Number(x);
+      )) as Array<Buffer | number>;
+      for (let i = 2; i < reply.length; i += 3) {
+        const expiresAt = replyExpiry(reply[i + 1]);
+        if (expiresAt === undefined) continue;
+        const id = (reply[i] as Buffer).toString('utf8');
+        const stored = reply[i + 2];
         let value: unknown;
-        if (!values) value = undefined;
-        else if (status === 1) value = this.serializer.deserialize(text);
+        if (typeof stored !== 'number') value = this.serializer.deserialize(stored.toString('utf8'));
+        else if (stored === KEY_ONLY) value = undefined;
         else if ((value = await this.readWhole(id)) === undefined) continue;
         yield new FoundEntry(id, value, expiresAt);
         if (--remaining <= 0) return;
       }
-      if (Number(reply[0].toString()) < count) return;
-      cursor = '(' + reply[1].toString();
+      if (Number(reply[0]) < count) return;
+      cursor = '(' + (reply[1] as Buffer).toString('latin1');
     }
   }
 
@@ -621,17 +605,16 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       this.cmd,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
-    ).catch(rethrow)) as Buffer[];
-    const frames = readFrames(reply);
+    ).catch(rethrow)) as Array<Buffer | number>;
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const { status, x, text } = frames[i];
-      if (status === 0) continue;
+      const expiresAt = replyExpiry(reply[2 * i]);
+      if (expiresAt === undefined) continue;
       const { id, key } = batch[i];
-      const expiresAt = x === '0' ? null : Number(x);
-      if (!values) out.push({ id, key, value: undefined, expiresAt });
-      else if (status === 1) out.push({ id, key, value: this.serializer.deserialize(text), expiresAt });
-      else {
+      const stored = reply[2 * i + 1];
+      if (typeof stored !== 'number') out.push({ id, key, value: this.serializer.deserialize(stored.toString('utf8')), expiresAt });
+      else if (stored === KEY_ONLY) out.push({ id, key, value: undefined, expiresAt });
+      else if (stored === STREAMED) {
         const value = await this.readWhole(id);
         if (value !== undefined) out.push({ id, key, value, expiresAt });
       }
