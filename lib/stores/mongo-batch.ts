@@ -25,6 +25,8 @@ export class Coalescer<T, R> {
   constructor(
     private readonly flush: (items: T[]) => Promise<Array<Outcome<R>>>,
     private readonly max: number,
+    /** Serves a batch of one directly (the sequential case: no arrays, no outcome objects). */
+    private readonly flushOne?: (item: T) => Promise<R>,
   ) {}
 
   /** Queues `item`; resolves or rejects with its own outcome. */
@@ -42,8 +44,29 @@ export class Coalescer<T, R> {
     this.scheduled = false;
     const queue = this.queue;
     this.queue = [];
+    if (queue.length === 1 && this.flushOne) {
+      void this.dispatchOne(queue[0], this.flushOne);
+      return;
+    }
     for (let start = 0; start < queue.length; start += this.max) void this.dispatch(queue.slice(start, start + this.max));
   };
+
+  private async dispatchOne(pending: Pending<T, R>, flushOne: (item: T) => Promise<R>): Promise<void> {
+    this.inflight++;
+    try {
+      pending.resolve(await flushOne(pending.item));
+    } catch (error) {
+      pending.reject(error);
+    }
+    this.settled();
+  }
+
+  private settled(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
 
   /** Resolves once nothing is queued or in flight (close() waits for calls already made). */
   idle(): Promise<void> {
@@ -60,15 +83,12 @@ export class Coalescer<T, R> {
     } catch (error) {
       failure = error;
     }
-    this.inflight--;
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes?.[i];
       if (!outcome) batch[i].reject(failure);
       else if (outcome.ok) batch[i].resolve(outcome.value);
       else batch[i].reject(outcome.error);
     }
-    if (this.inflight === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
-      for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+    this.settled();
   }
 }

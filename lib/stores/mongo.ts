@@ -7,7 +7,7 @@
  * (mongo-migrate.ts).
  */
 import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
-import { StoreConfigError, StorageOperationError } from '../errors';
+import { StoreClosedError, StoreConfigError, StorageOperationError } from '../errors';
 import { Key, isPlainObject } from '../keys';
 import { Selector } from '../query';
 import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry, valueBytes, chunksOf, toAsync } from '../store';
@@ -280,8 +280,9 @@ export class MongoStore extends BaseStore {
   private readonly shared: SharedMongo;
   private readonly mongoSettings: MongoSettings;
   private attached = false;
-  private readonly reads = new Coalescer<string, unknown>((ids) => this.flushReads(ids), BATCH_MAX);
-  private readonly writes = new Coalescer<QueuedWrite, void>((items) => this.flushWrites(items), BATCH_MAX);
+  private closed = false;
+  private readonly reads = new Coalescer<string, unknown>((ids) => this.flushReads(ids), BATCH_MAX, (id) => this.readOne(id));
+  private readonly writes = new Coalescer<QueuedWrite, void>((items) => this.flushWrites(items), BATCH_MAX, (w) => this.writeOne(w));
 
   constructor(settings: MongoSettings = {}, shared?: SharedMongo) {
     super(settings);
@@ -316,6 +317,7 @@ export class MongoStore extends BaseStore {
    * this store's namespace; resumable, reports progress. See docs/mongo.md.
    */
   async migrateLegacy(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationResult> {
+    if (this.closed) throw new StoreClosedError();
     await this.openShared();
     try {
       return await migrateCollection(this.shared.collection, this.namespace, this.serializer, onProgress);
@@ -351,6 +353,7 @@ export class MongoStore extends BaseStore {
   protected async _close(): Promise<void> {
     // Calls made before close() was called are still sent and answered.
     await Promise.all([this.reads.idle(), this.writes.idle()]);
+    this.closed = true;
     if (!this.attached) return;
     this.attached = false;
     try {
@@ -373,20 +376,32 @@ export class MongoStore extends BaseStore {
     return this.reads.push(docId(this.namespace, id));
   }
 
-  /** Reads the getOne calls queued in one tick: one findOne, or one find on `_id: { $in }`. */
+  /** A lone getOne: one findOne on `_id`. */
+  private async readOne(_id: string): Promise<unknown> {
+    let doc: Pick<EntryDoc, 'v' | 'g' | 'e'> | null;
+    try {
+      doc = await this.shared.collection.findOne({ _id }, { projection: GET_PROJECTION });
+      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
+      if (doc.g) return await this.shared.files.readAll(doc.g);
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+    try {
+      return this.serializer.deserialize(doc.v as string);
+    } catch (err) {
+      throw new StorageOperationError(`mongo: the stored value cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Reads the getOne calls queued in one tick: one find on `_id: { $in }`. */
   private async flushReads(ids: string[]): Promise<Array<Outcome<unknown>>> {
     const docs = new Map<string, Pick<EntryDoc, 'v' | 'g' | 'e'>>();
     try {
-      if (ids.length === 1) {
-        const doc = await this.shared.collection.findOne({ _id: ids[0] }, { projection: GET_PROJECTION });
-        if (doc) docs.set(ids[0], doc);
-      } else {
-        const unique = [...new Set(ids)];
-        const found = await this.shared.collection
-          .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1 }, batchSize: unique.length })
-          .toArray();
-        for (const doc of found) docs.set(doc._id, doc);
-      }
+      const unique = [...new Set(ids)];
+      const found = await this.shared.collection
+        .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1 }, batchSize: unique.length })
+        .toArray();
+      for (const doc of found) docs.set(doc._id, doc);
     } catch (err) {
       throw toStoreError(err, 'get');
     }
@@ -466,8 +481,19 @@ export class MongoStore extends BaseStore {
     };
   }
 
+  /** A lone set: one updateOne, or the slow path when it meets an expired or streamed entry (see flushWrites). */
+  private async writeOne(w: QueuedWrite): Promise<void> {
+    const { filter, update } = this.upsertOp(w, this.clock.now());
+    try {
+      await this.shared.collection.updateOne(filter, update, { upsert: true });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw toStoreError(err, 'set');
+      await this.rewrite(w.id, w.key, { v: w.v }, w.expiresAt);
+    }
+  }
+
   /**
-   * Writes the sets queued in one tick: one updateOne, or ordered `update` commands. An expired
+   * Writes the sets queued in one tick: ordered `update` commands. An expired
    * entry or a streamed one does not match the fast-path filter, so its upsert hits the unique
    * _id (E11000); that write alone takes the slow path (rewrite), in order, and the rest of the
    * batch resumes after it. Any other failure fails the writes it may have touched.
@@ -485,16 +511,6 @@ export class MongoStore extends BaseStore {
         return { ok: false, error };
       }
     };
-    if (items.length === 1) {
-      const { filter, update } = this.upsertOp(items[0], now);
-      try {
-        await collection.updateOne(filter, update, { upsert: true });
-        return [ok];
-      } catch (err) {
-        if (isDuplicateKey(err)) return [await slow(items[0])];
-        return [{ ok: false, error: toStoreError(err, 'set') }];
-      }
-    }
     // One `update` command per group, not collection.bulkWrite: the bulk API wraps every
     // failure, a refused connection included, in MongoBulkWriteError, which hides what failed.
     const updates = items.map((w) => {
