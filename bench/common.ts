@@ -4,21 +4,30 @@
  * a deterministic data generator, so every bench file measures the same way on the same data.
  *
  * Method: each measurement first warms the operation up, then runs a throughput pass with no
- * per-op clock reads (ops/s = ops / elapsed), then a latency pass that reads
- * `process.hrtime.bigint()` around every op (p50/p99). Splitting the passes keeps the ~50 ns
- * cost of a clock read out of ops/s, which matters when an op itself costs ~100 ns.
+ * per-op clock reads, then a latency pass that reads `process.hrtime.bigint()` around every op
+ * (p50/p99). Splitting the passes keeps the ~50 ns cost of a clock read out of ops/s, which
+ * matters when an op itself costs ~100 ns.
  *
- * ops/s is counted against wall time. On a busy machine set BENCH_CLOCK=cpu to count against
- * this process's CPU time (user + system, process.cpuUsage) instead: other processes then skew
- * the ratios less, though not to zero (GC helper threads and, in a VM, steal time are counted
- * too). The header of each table says which clock was used; printEnvironment warns when the
- * load average says the machine is busy. Contenders are interleaved (measureInterleaved).
+ * ops/s (BENCH_CLOCK, default `window`): the throughput pass runs in windows of ~2 ms worth of
+ * ops (sized from the warm-up) and ops/s is the best window's rate. A window that the OS
+ * scheduler interrupted is slower, so on a shared, busy machine the best window is the one that
+ * ran undisturbed, and contenders are compared at their undisturbed speed (the usual
+ * "minimum time" rule of micro-benchmarks). `wall` is ops / elapsed wall time of the whole pass;
+ * `cpu` is ops / this process's CPU time (process.cpuUsage; it also counts GC helper threads
+ * and, in a VM, steal time). Contenders are interleaved round-robin (measureInterleaved), which
+ * keeps the best (window) or the median (wall, cpu) round. printEnvironment names the mode and
+ * warns when the load average says the machine is busy.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-/** BENCH_CLOCK=cpu counts ops/s against CPU time instead of wall time (see the file comment). */
-export const USE_WALL_CLOCK = process.env.BENCH_CLOCK !== 'cpu';
+/** How ops/s is computed: 'window' (default), 'wall' or 'cpu' (see the file comment). */
+export const RATE_MODE: 'window' | 'wall' | 'cpu' =
+  process.env.BENCH_CLOCK === 'cpu' ? 'cpu' : process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'window';
+/** True unless ops/s counts CPU time (BENCH_CLOCK=cpu). */
+export const USE_WALL_CLOCK = RATE_MODE !== 'cpu';
+/** Target length of a throughput window, ns. */
+const WINDOW_NS = 2e6;
 
 /** An operation under test; it receives the op index and may return a promise (which is awaited). */
 export type Op = (i: number) => unknown;
@@ -27,7 +36,7 @@ export type Op = (i: number) => unknown;
 export interface Result {
   /** Contender name, as printed in the table. */
   name: string;
-  /** Operations per second from the throughput pass (per CPU second with BENCH_CLOCK=cpu). */
+  /** Operations per second from the throughput pass, per RATE_MODE (see the file comment). */
   opsPerSec: number;
   /** Operations per wall-clock second from the throughput pass. */
   wallOpsPerSec: number;
@@ -85,6 +94,34 @@ async function drive(op: Op, ops: number, concurrency: number, offset: number, l
   await Promise.all(workers);
 }
 
+/**
+ * The throughput pass in windows of `windowOps` ops (the last one may be shorter and is not
+ * ranked): total elapsed ns and the fastest full window's ns.
+ */
+async function throughput(op: Op, ops: number, concurrency: number, windowOps: number): Promise<{ totalNs: number; bestWindowNs: number }> {
+  let bestWindowNs = Infinity;
+  const t0 = process.hrtime.bigint();
+  for (let start = 0; start < ops; start += windowOps) {
+    const n = Math.min(windowOps, ops - start);
+    const w0 = process.hrtime.bigint();
+    if (concurrency <= 1) {
+      for (let i = 0; i < n; i++) await op(start + i);
+    } else {
+      let next = 0;
+      const worker = async () => {
+        while (next < n) await op(start + next++);
+      };
+      const workers: Promise<void>[] = [];
+      for (let w = 0; w < Math.min(concurrency, n); w++) workers.push(worker());
+      await Promise.all(workers);
+    }
+    const dt = Number(process.hrtime.bigint() - w0);
+    if (n === windowOps && dt < bestWindowNs) bestWindowNs = dt;
+  }
+  const totalNs = Number(process.hrtime.bigint() - t0);
+  return { totalNs, bestWindowNs: Number.isFinite(bestWindowNs) ? bestWindowNs : totalNs };
+}
+
 /** The q-quantile (0..1) of sorted nanosecond samples, in µs. */
 function quantileUs(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
@@ -101,11 +138,19 @@ export async function measure(name: string, op: Op, options: MeasureOptions = {}
   const concurrency = options.concurrency ?? 1;
   const warmup = options.warmup ?? Math.min(ops, 20_000);
   const latencyOps = options.latencyOps ?? Math.min(ops, 50_000);
-  if (warmup > 0) await drive(op, warmup, concurrency, 0);
+  let perOpNs = 0;
+  if (warmup > 0) {
+    const w0 = process.hrtime.bigint();
+    await drive(op, warmup, concurrency, 0);
+    perOpNs = Number(process.hrtime.bigint() - w0) / warmup;
+  }
+  // ~2 ms of ops per window, at least 2 rounds of the workers (or 3 ops), at most a fifth of the pass.
+  const minWindow = concurrency > 1 ? 2 * concurrency : 3;
+  let windowOps = perOpNs > 0 ? Math.ceil(WINDOW_NS / perOpNs) : minWindow;
+  windowOps = Math.min(Math.max(windowOps, minWindow), Math.floor(ops / 5));
+  if (windowOps < minWindow || RATE_MODE !== 'window') windowOps = ops;
   const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await drive(op, ops, concurrency, 0);
-  const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const { totalNs: elapsedNs, bestWindowNs } = await throughput(op, ops, concurrency, windowOps);
   const cpu = process.cpuUsage(cpu0);
   const latencies = new Float64Array(latencyOps);
   await drive(op, latencyOps, concurrency, 0, latencies);
@@ -113,7 +158,8 @@ export async function measure(name: string, op: Op, options: MeasureOptions = {}
   const wallOpsPerSec = ops / (elapsedNs / 1e9);
   return {
     name,
-    opsPerSec: USE_WALL_CLOCK ? wallOpsPerSec : ops / ((cpu.user + cpu.system) / 1e6),
+    opsPerSec:
+      RATE_MODE === 'cpu' ? ops / ((cpu.user + cpu.system) / 1e6) : RATE_MODE === 'window' ? windowOps / (bestWindowNs / 1e9) : wallOpsPerSec,
     wallOpsPerSec,
     p50: quantileUs(latencies, 0.5),
     p99: quantileUs(latencies, 0.99),
@@ -142,7 +188,8 @@ export interface Contender {
 
 /**
  * Measures every contender `rounds` times, round-robin (A B C, A B C, ...), with a GC before
- * each run, and keeps each contender's median run by ops/s. Interleaving spreads changes in
+ * each run, and keeps each contender's best run by ops/s (RATE_MODE 'window': the best
+ * undisturbed window) or its median run ('wall', 'cpu'). Interleaving spreads changes in
  * machine load over all contenders instead of penalizing whoever ran during a busy moment.
  */
 export async function measureInterleaved(contenders: Contender[], common: MeasureOptions = {}, rounds = 3): Promise<Result[]> {
@@ -155,7 +202,10 @@ export async function measureInterleaved(contenders: Contender[], common: Measur
       runs[c].push(await measure(contenders[c].name, contenders[c].op, options));
     }
   }
-  return runs.map((rs) => [...rs].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(rs.length / 2)]);
+  return runs.map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.opsPerSec - b.opsPerSec);
+    return RATE_MODE === 'window' ? sorted[sorted.length - 1] : sorted[Math.floor(sorted.length / 2)];
+  });
 }
 
 /**
@@ -171,7 +221,7 @@ export async function measureOnce(name: string, op: Op, ops: number): Promise<Re
   const cpu = process.cpuUsage(cpu0);
   latencies.sort();
   const wallOpsPerSec = ops / (elapsedNs / 1e9);
-  const opsPerSec = USE_WALL_CLOCK ? wallOpsPerSec : ops / ((cpu.user + cpu.system) / 1e6);
+  const opsPerSec = RATE_MODE === 'cpu' ? ops / ((cpu.user + cpu.system) / 1e6) : wallOpsPerSec;
   return { name, opsPerSec, wallOpsPerSec, p50: quantileUs(latencies, 0.5), p99: quantileUs(latencies, 0.99), ops, concurrency: 1 };
 }
 
@@ -390,7 +440,12 @@ export function printEnvironment(title: string): void {
   const os = require('node:os') as typeof import('node:os');
   const cores = os.cpus().length;
   const load = os.loadavg()[0];
-  const clock = USE_WALL_CLOCK ? 'wall clock' : 'CPU time (BENCH_CLOCK=cpu)';
+  const clock =
+    RATE_MODE === 'window'
+      ? 'best ~2 ms window (BENCH_CLOCK=wall|cpu for whole-pass rates)'
+      : RATE_MODE === 'wall'
+        ? 'wall clock over the whole pass'
+        : 'CPU time over the whole pass (BENCH_CLOCK=cpu)';
   console.log(`## ${title}\n\nnode ${process.version}, ${cores}× ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, load ${load.toFixed(1)}, ops/s by ${clock}, ${new Date().toISOString()}\n`);
   if (load > cores * 0.75) {
     console.log(`> **The machine is busy** (1-minute load ${load.toFixed(1)} on ${cores} cores): expect noisy ratios; rerun on an idle machine for the README.\n`);
