@@ -163,21 +163,22 @@ return counted
  * strings in Lua costs the server more than the client saves by decoding fewer elements.
  */
 const EMIT = `
-local function emit(out, e, now, want)
+local function emit(out, n, e, now, want)
   local x, v
   if want then
     local m = redis.call('HMGET', e, 'x', 'v')
-    x, v = m[1], m[2]
+    x, v = m[1], m[2] or 2
   else
-    x = redis.call('HGET', e, 'x')
+    x, v = redis.call('HGET', e, 'x'), 1
   end
-  if (not x) or (x ~= '0' and tonumber(x) <= now) then
-    out[#out + 1] = 0
-    out[#out + 1] = 0
+  if x and (x == '0' or tonumber(x) > now) then
+    out[n + 1] = x
+    out[n + 2] = v
   else
-    out[#out + 1] = x
-    if not want then out[#out + 1] = 1 elseif v then out[#out + 1] = v else out[#out + 1] = 2 end
+    out[n + 1] = 0
+    out[n + 2] = 0
   end
+  return n + 2
 end
 `;
 
@@ -187,8 +188,8 @@ end
  */
 export const FETCH_SCRIPT = new LuaScript(`${EMIT}
 local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
-local out = {}
-for i = 1, #KEYS do emit(out, KEYS[i], now, want) end
+local out, n = {}, 0
+for i = 1, #KEYS do n = emit(out, n, KEYS[i], now, want) end
 return out
 `);
 
@@ -202,10 +203,10 @@ return out
 export const WALK_SCRIPT = new LuaScript(`${EMIT}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 local now, want, prefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
-local out = { #ids / 2, ids[#ids] or '' }
+local out, n = { #ids / 2, ids[#ids] or '' }, 2
 for i = 1, #ids, 2 do
-  out[#out + 1] = ids[i]
-  emit(out, prefix .. ids[i], now, want)
+  out[n + 1] = ids[i]
+  n = emit(out, n + 1, prefix .. ids[i], now, want)
 end
 return out
 `);
