@@ -187,6 +187,31 @@ describe('redis store', () => {
     });
   });
 
+  describe('batching', () => {
+    it('keeps program order across batched and direct commands, and close() sends what is queued', async () => {
+      const store = open();
+      const results: Array<Promise<unknown>> = [
+        store.set('k', 1),
+        store.getOne('k'),
+        store.set('k', 2),
+        store.set({ id: 1 }, 'x'),
+        store.getOne('k'),
+        store.del('k'),
+        store.getOne('k'),
+        store.set('k', 3),
+        store.count({ id: 1 }),
+      ];
+      expect(await Promise.all(results)).to.deep.equal([undefined, 1, undefined, undefined, 2, 1, undefined, undefined, 1]);
+      const last = store.set('after', 'queued');
+      const read = store.getOne('k');
+      await store.close();
+      await last;
+      expect(await read).to.equal(3);
+      const again = open({ namespace: store.namespace });
+      expect(await again.getOne('after')).to.equal('queued');
+    });
+  });
+
   describe('atomic index maintenance', () => {
     it('1,000 concurrent sets and deletes on overlapping keys leave indexes that agree exactly with the entries', async function () {
       this.timeout(60_000);
@@ -268,9 +293,11 @@ describe('redis store', () => {
       this.timeout(30_000);
       const store = open({ sweepInterval: 50 });
       await store.connect();
-      for (let i = 0; i < 1000; i++) await store.set({ id: i, group: i % 10 }, i, { ttl: 300 });
+      const writes: Array<Promise<void>> = [];
+      for (let i = 0; i < 1000; i++) writes.push(store.set({ id: i, group: i % 10 }, i, { ttl: 1500 }));
+      await Promise.all(writes);
       expect(await admin.zcard(store.layout.expiry)).to.equal(1000);
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 15_000;
       while ((await namespaceKeys(admin, store)).length > 1) {
         if (Date.now() > deadline) throw new Error('the sweep did not run');
         await new Promise((r) => setTimeout(r, 50));

@@ -15,6 +15,7 @@
  */
 import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
 import { StorageConnectionError, StorageOperationError, StoreError } from '../errors';
+import { loadScripts } from './redis-scripts';
 
 /** A standalone client or a cluster client. */
 export type RedisClient = Redis | Cluster;
@@ -173,6 +174,10 @@ export class RedisConnection {
   /** Open stores per namespace; the timer sweeps each namespace through its first store. */
   private readonly sweepers = new Map<string, Sweepable[]>();
   private readonly onClientError = () => undefined;
+  private scriptsLoaded = false;
+  private readonly onReady = () => {
+    loadScripts(this.client).catch(() => undefined);
+  };
   private queue: Batch[] = [];
   private flushScheduled = false;
   private readonly flushLater = () => {
@@ -195,6 +200,12 @@ export class RedisConnection {
   /** Connects (once per user) and registers a namespace with the sweep timer. */
   async attach(namespace: string, sweeper: Sweepable): Promise<void> {
     await waitReady(this.client, this.timeouts.connectTimeout);
+    if (!this.scriptsLoaded) {
+      await loadScripts(this.client).catch(rethrow);
+      this.scriptsLoaded = true;
+      // A restarted server has lost them: load them again as soon as the client is back.
+      this.client.on('ready', this.onReady);
+    }
     this.users++;
     const list = this.sweepers.get(namespace);
     if (list) list.push(sweeper);
@@ -215,14 +226,20 @@ export class RedisConnection {
       if (at >= 0) list.splice(at, 1);
       if (list.length === 0) this.sweepers.delete(namespace);
     }
+    // Operations queued in this tick go out before the connection is released.
+    this.flush();
     if (--this.users > 0) return;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.client.off('ready', this.onReady);
     if (!this.owned) {
       this.client.off('error', this.onClientError);
       return;
     }
     try {
+      // QUIT skips ioredis's auto-pipeline queue; a PING rides in it, so it answers after
+      // every command sent before close().
+      await this.client.ping();
       await this.client.quit();
     } catch {
       this.client.disconnect();

@@ -8,7 +8,7 @@
  * and no Lua code has to re-implement the index tokens.
  */
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 /** EVALSHA/EVAL with Buffer replies. */
 interface BufferEval {
@@ -210,3 +210,17 @@ for i = 1, #ids, 2 do
 end
 return out
 `);
+
+/** Every script, for loading them when a connection becomes ready. */
+export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT];
+
+/**
+ * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each
+ * (re)connection, before the store's commands, so EVALSHA finds them and the NOSCRIPT fallback
+ * (an EVAL sent later, which a newer command could overtake) stays a rare safety net, needed
+ * only after a failover to a node that never saw them.
+ */
+export async function loadScripts(client: Redis | Cluster): Promise<void> {
+  const servers = client instanceof Cluster ? client.nodes('master') : [client];
+  await Promise.all(servers.flatMap((server) => ALL_SCRIPTS.map((script) => server.script('LOAD', script.lua))));
+}
