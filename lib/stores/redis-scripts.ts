@@ -211,8 +211,24 @@ end
 return out
 `);
 
+/**
+ * Reads the values of a batch of exact keys (batched `getOne`): one element per key, the value
+ * text, or the integer 0 when absent or expired by `now`, or 2 for a streamed value.
+ * KEYS: entry keys. ARGV: now.
+ */
+export const GET_MANY_SCRIPT = new LuaScript(`
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local m = redis.call('HMGET', KEYS[i], 'x', 'v')
+  local x = m[1]
+  if x and (x == '0' or tonumber(x) > now) then out[i] = m[2] or 2 else out[i] = 0 end
+end
+return out
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT];
+export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, GET_MANY_SCRIPT];
 
 /**
  * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each

@@ -39,7 +39,7 @@ import {
   toStoreError,
 } from './redis-connection';
 import { RedisLayout } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
+import { DROP_SCRIPT, FETCH_SCRIPT, GET_MANY_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -358,11 +358,13 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       );
       return;
     }
-    FETCH_SCRIPT.runBuffer(this.client, items.map((item) => this.layout.entry(item.id)), [this.clock.now(), '1']).then(
+    const keys = new Array<string>(items.length);
+    for (let i = 0; i < items.length; i++) keys[i] = this.layout.entry(items[i].id);
+    GET_MANY_SCRIPT.runBuffer(this.client, keys, [this.clock.now()]).then(
       (result) => {
         const reply = result as Array<Buffer | number>;
         for (let i = 0; i < items.length; i++) {
-          const value = reply[2 * i + 1];
+          const value = reply[i];
           try {
             if (typeof value !== 'number') items[i].resolve(this.serializer.deserialize(value.toString('utf8')));
             else if (value === ABSENT) items[i].resolve(undefined);
