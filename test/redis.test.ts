@@ -478,6 +478,31 @@ describe('redis store', () => {
     });
   });
 
+  describe('process exit', () => {
+    it('after close() the process exits by itself: sweep timer, sockets and reconnection all stop', async function () {
+      this.timeout(60_000);
+      const script = `
+        const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/stores/redis')});
+        (async () => {
+          const live = new RedisStore({ url: ${JSON.stringify(url)}, namespace: 'exit-${process.pid}', sweepInterval: 10 });
+          await live.set('a', 1, { ttl: 60000 });
+          const scoped = live.scope('s');
+          await scoped.set('b', 2);
+          const dead = new RedisStore({ port: 1, connectTimeout: 300 });
+          const err = await dead.set('a', 1).catch((e) => e);
+          await scoped.clear();
+          await live.clear();
+          await Promise.all([scoped.close(), live.close(), dead.close()]);
+          console.log(JSON.stringify({ deadCode: err.code }));
+        })();
+      `;
+      const result = await runChild(script, { timeoutMs: 20_000 });
+      expect(result.timedOut, 'the process did not exit by itself').to.equal(false);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(lastJson<{ deadCode: string }>(result).deadCode).to.equal('ERR_STORAGE_CONNECTION');
+    });
+  });
+
   describe('cluster', () => {
     it('keeps a namespace in one slot and spreads namespaces over the masters', async function () {
       this.timeout(60_000);

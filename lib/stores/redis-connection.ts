@@ -175,6 +175,7 @@ export class RedisConnection {
   private readonly sweepers = new Map<string, Sweepable[]>();
   private readonly onClientError = () => undefined;
   private scriptsLoaded = false;
+  private listening = false;
   private readonly onReady = () => {
     loadScripts(this.client).catch(() => undefined);
   };
@@ -193,12 +194,15 @@ export class RedisConnection {
     private readonly sweepInterval: number,
     private readonly reportError: (err: Error) => void,
   ) {
-    // ioredis prints unhandled 'error' events; failures reach callers through their operations.
-    client.on('error', this.onClientError);
   }
 
   /** Connects (once per user) and registers a namespace with the sweep timer. */
   async attach(namespace: string, sweeper: Sweepable): Promise<void> {
+    if (this.users === 0 && !this.listening) {
+      // ioredis prints unhandled 'error' events; failures reach callers through their operations.
+      this.client.on('error', this.onClientError);
+      this.listening = true;
+    }
     await waitReady(this.client, this.timeouts.connectTimeout);
     if (!this.scriptsLoaded) {
       await loadScripts(this.client).catch(rethrow);
@@ -232,8 +236,10 @@ export class RedisConnection {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.client.off('ready', this.onReady);
+    this.scriptsLoaded = false;
     if (!this.owned) {
       this.client.off('error', this.onClientError);
+      this.listening = false;
       return;
     }
     try {
@@ -243,6 +249,16 @@ export class RedisConnection {
       await this.client.quit();
     } catch {
       this.client.disconnect();
+    }
+  }
+
+  /** For a store that never connected: stops a client the store created if nobody uses it, so it stops reconnecting. */
+  abandon(): void {
+    if (this.users > 0) return;
+    if (this.owned) this.client.disconnect();
+    if (this.listening) {
+      this.client.off('error', this.onClientError);
+      this.listening = false;
     }
   }
 

@@ -288,7 +288,10 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   protected async _close(): Promise<void> {
-    if (!this.attached) return;
+    if (!this.attached) {
+      this.connection.abandon();
+      return;
+    }
     this.attached = false;
     await this.connection.detach(this.namespace, this);
   }
