@@ -93,6 +93,13 @@ export const REDIS_DEFAULTS = {
   streamLeaseMs: 60 * 60 * 1000,
 } as const;
 
+/**
+ * Most exact-key reads or writes per script call. A storm of 1,000 concurrent getOne calls
+ * becomes 4 script calls sent together: the client decodes the first reply while the server
+ * runs the next (measured: 256 beats both 64 and 1,000 on CPU and wall time).
+ */
+const EXACT_BATCH = 256;
+
 /** Settings checks, each naming its setting. */
 function checkRedisSettings(s: RedisSettings): void {
   const str = (name: 'url' | 'host' | 'username' | 'password' | 'prefix') => {
@@ -240,6 +247,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   private readonly connection: RedisConnection;
   private readonly client: RedisClient;
   private readonly batchSize: number;
+  /** Most getOne/set calls per script call: several smaller batches in flight keep client and server both busy. */
+  private readonly exactBatch: number;
   private readonly chunkSize: number;
   private readonly sweepInterval: number;
   private lastSweep = 0;
@@ -251,6 +260,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     checkRedisSettings(settings);
     this.redisSettings = settings;
     this.batchSize = settings.batchSize ?? REDIS_DEFAULTS.batchSize;
+    this.exactBatch = Math.min(this.batchSize, EXACT_BATCH);
     this.chunkSize = settings.chunkSize ?? REDIS_DEFAULTS.chunkSize;
     this.sweepInterval = settings.sweepInterval ?? REDIS_DEFAULTS.sweepInterval;
     this.layout = new RedisLayout(settings.prefix ?? REDIS_DEFAULTS.prefix, this.namespace);
@@ -303,7 +313,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   // ---- exact keys -------------------------------------------------------------------------
 
   protected _get(id: string): Promise<unknown> {
-    return new Promise((resolve, reject) => this.connection.enqueue(this, 'get', { id, resolve, reject }, this.batchSize));
+    return new Promise((resolve, reject) => this.connection.enqueue(this, 'get', { id, resolve, reject }, this.exactBatch));
   }
 
   protected _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
@@ -331,7 +341,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const text = this.serializer.serialize(value);
     return new Promise<unknown>((resolve, reject) => {
       const item: SetItem = { id, key, text, expiresAt, resolve, reject };
-      this.connection.enqueue(this, 'set', item, this.batchSize);
+      this.connection.enqueue(this, 'set', item, this.exactBatch);
     }).then(() => {
       if (expiresAt !== null) this.sweepIfDue();
     });
