@@ -183,12 +183,16 @@ describe('multi store: fault tests against real servers', function () {
     let store: MultiStore;
 
     before(async function () {
-      this.timeout(120_000);
+      this.timeout(30_000);
       mongo = await startMongo();
     });
-    after(async () => {
+    after(async function () {
+      this.timeout(60_000);
+      const t0 = Date.now();
       await store?.close();
+      const t1 = Date.now();
       await mongo?.dispose();
+      if (process.env.DEBUG_MULTI) console.log(`      close ${t1 - t0} ms, dispose ${Date.now() - t1} ms`);
     });
 
     it('fails writes with typed errors (no false success) and keeps serving reads held in the upper tiers', async () => {

@@ -309,7 +309,10 @@ export class MultiStore extends BaseStore {
     if (this.bus) await this.bus.stop();
     await Promise.allSettled([...this.pending]);
     await Promise.allSettled(this.tiers.map((t) => t.settled()));
-    await Promise.allSettled(this.tiers.filter((t) => t.owned).map((t) => t.store.close()));
+    // A tier whose close() never settles must not make this close() hang.
+    const timeout = this.multiSettings.connectTimeout ?? MULTI_DEFAULTS.connectTimeout;
+    const closed = await Promise.allSettled(this.tiers.filter((t) => t.owned).map((t) => withDeadline(t.store.close(), timeout, t, 'close')));
+    for (const result of closed) if (result.status === 'rejected') this.reportError(asStoreError(result.reason));
   }
 
   // ---- exact reads ---------------------------------------------------------------------
@@ -909,9 +912,9 @@ function asStoreError(err: unknown): Error {
 }
 
 /** Rejects when `p` has not settled within `ms`. */
-function withDeadline<T>(p: Promise<T>, ms: number, tier: Tier): Promise<T> {
+function withDeadline<T>(p: Promise<T>, ms: number, tier: Tier, what = 'connect'): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StorageConnectionError(`tier ${tier.index} (${tier.name}) did not connect within ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new StorageConnectionError(`tier ${tier.index} (${tier.name}) did not ${what} within ${ms} ms`)), ms);
     p.then(
       (v) => {
         clearTimeout(timer);
