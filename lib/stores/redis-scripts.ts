@@ -82,7 +82,8 @@ local function put(e, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2
     redis.call('ZADD', xz, exp, id)
   else
     if mode ~= 'v' or (old and old ~= '0') then redis.call('PERSIST', e) end
-    redis.call('ZREM', xz, id)
+    -- An entry stored without expiry is never in the expiry set: overwriting one skips this.
+    if old ~= '0' then redis.call('ZREM', xz, id) end
   end
 end
 `;
