@@ -17,7 +17,7 @@
  * - With `invalidation: { redis }`, writes are published and other processes drop the
  *   affected entries from their in-process (`supports.shared === false`) tiers.
  */
-import { InvalidArgumentError, StorageConnectionError, StoreConfigError, StoreError } from '../errors';
+import { ErrorCodes, InvalidArgumentError, StorageConnectionError, StoreConfigError, StoreError } from '../errors';
 import { createStore } from '../factory';
 import { Key, keyFromId, keyId, isPlainObject } from '../keys';
 import { Selector } from '../query';
@@ -359,13 +359,17 @@ export class MultiStore extends BaseStore {
   getOne(key: Key, cb?: Callback): Promise<unknown> {
     const front = this.front;
     if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
-    let id: string;
-    try {
-      id = keyId(key);
-    } catch {
-      return super.getOne(key); // rejects with the same InvalidKeyError
+    if (!front.clean) {
+      // The front tier is down or may hold stale copies: check this key before reading it there.
+      let id: string;
+      try {
+        id = keyId(key);
+      } catch {
+        return super.getOne(key); // rejects with the same InvalidKeyError
+      }
+      if (!front.readable(id)) return super.getOne(key);
     }
-    if (!front.readable(id)) return super.getOne(key);
+    // The front tier validates the key; its id is computed only on a miss.
     return front.store.getOne(key).then(
       (value) => {
         if (value !== undefined) {
@@ -374,11 +378,12 @@ export class MultiStore extends BaseStore {
           return value;
         }
         front.counters.misses++;
-        return this.readBelowFront(id);
+        return this.readBelowFront(keyId(key));
       },
       (err) => {
+        if (isRequestError(err)) throw err;
         front.recordFailure(err);
-        return this.readBelowFront(id);
+        return this.readBelowFront(keyId(key));
       },
     );
   }
@@ -876,6 +881,11 @@ export class MultiStore extends BaseStore {
 function splitCache(cache: Record<string, unknown> & { ttl?: number | null }): TierSpec {
   const { ttl, ...settings } = cache;
   return { ttl, settings };
+}
+
+/** A rejection caused by the caller's arguments (a bad key), not by the tier. */
+function isRequestError(err: unknown): boolean {
+  return err instanceof StoreError && (err.code === ErrorCodes.INVALID_KEY || err.code === ErrorCodes.INVALID_ARGUMENT);
 }
 
 function keyIdOf(key: Key): string {

@@ -135,6 +135,11 @@ export class Tier {
     return this.usable;
   }
 
+  /** Up and holding no stale copies: every read may be served here without checking the key. */
+  get clean(): boolean {
+    return !this.down && !this.dirtyAll && this.dirty.size === 0;
+  }
+
   /** True when the tier is marked down. */
   get isDown(): boolean {
     return this.down;
