@@ -80,9 +80,22 @@ describe('mongo store: GridFS values', () => {
     await s.setStream('a', bytes(2, 1000));
     expect((await fileCounts(s)).files).to.equal(1);
     expect(((await s.getOne('a')) as Buffer).length).to.equal(2000);
+    // A plain set replaces the value at once; its old file is freed by the sweep, unread.
     await s.set('a', 'small now');
+    expect(await s.getOne('a')).to.equal('small now');
+    expect(await s.get('a')).to.deep.equal(['small now']);
+    const parts: Buffer[] = [];
+    for await (const part of s.createValueStream('a')) parts.push(part as Buffer);
+    expect(Buffer.concat(parts).toString()).to.equal('small now');
+    expect(await s.sweep()).to.equal(1);
     expect(await fileCounts(s)).to.deep.equal({ files: 0, chunks: 0 });
     expect(await s.getOne('a')).to.equal('small now');
+    expect((await s.collection.findOne({ _id: 'a' }))?.g).to.equal(undefined);
+    // del() of an entry that still holds a superseded file frees it at once.
+    await s.setStream('a', bytes(2, 1000));
+    await s.set('a', 'plain again');
+    expect(await s.del('a')).to.equal(1);
+    expect(await fileCounts(s)).to.deep.equal({ files: 0, chunks: 0 });
 
     await s.setStream('b', bytes(2, 1000));
     expect(await s.del('b')).to.equal(1);

@@ -315,6 +315,7 @@ describe('mongo store', () => {
       expect(await s.getOne('dup')).to.equal(2);
       expect(await s.getOne('streamed')).to.equal('plain');
       expect(await s.keys()).to.deep.equal(['first', 'streamed', 'last', 'dup', 'expiring']);
+      await s.sweep();
       const files = await s.collection.db.collection(`${s.collection.collectionName}.fs.files`).countDocuments();
       expect(files).to.equal(0);
     });

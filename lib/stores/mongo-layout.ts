@@ -7,7 +7,8 @@
  *   k    the key: the string, or the object key with fields sorted, so queries run natively
  *        on `k.<path>`;
  *   v    the value, as the store's serializer writes it (a string; absent for streamed values);
- *   g    the GridFS file id of a value written with setStream (absent otherwise);
+ *   g    the GridFS file id of a value written with setStream (absent otherwise; when a later
+ *        plain set left both `v` and `g`, `v` is the value and the sweep frees the file);
  *   e    the expiry as a Date, or null (TTL index, expireAfterSeconds 0);
  *   n    the namespace ('' at the root);
  *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it).
@@ -29,6 +30,8 @@ export interface EntryDoc extends Document {
 
 /** Name of the index that serves creation-ordered scans of a namespace. */
 export const ORDER_INDEX = 'n_1_s_1';
+/** Name of the sparse index on the GridFS file id (finds superseded files without a scan). */
+export const FILE_INDEX = 'g_1_sparse';
 /** Name of the TTL index on the expiry field. */
 export const TTL_INDEX = 'e_1_ttl';
 
@@ -81,9 +84,4 @@ export function toStoreError(err: unknown, action: string): StoreError {
   if (err instanceof StoreError) return err;
   const message = `mongo: ${action} failed: ${(err as Error)?.message ?? String(err)}`;
   return isConnectionError(err) ? new StorageConnectionError(message, { cause: err }) : new StorageOperationError(message, { cause: err });
-}
-
-/** True for a duplicate-key error (E11000). */
-export function isDuplicateKey(err: unknown): boolean {
-  return !!err && typeof err === 'object' && (err as { code?: number }).code === 11000;
 }
