@@ -133,6 +133,9 @@ export type Query = string | object;
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
+/** One settled promise shared by every synchronous write (a settled promise cannot change). */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 const CHUNK_SIZE = 64 * 1024;
 
 /** What result-first callbacks receive on failure, per method (memstorage's values). */
@@ -423,27 +426,29 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Upserts `key` with `value`; `{ ttl }` in ms. */
   set(key: KeyInput, value: unknown, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
-  set(...args: unknown[]): Promise<void> {
+  set(key: unknown, value: unknown, options?: unknown, callback?: unknown, ...extra: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
     try {
-      const split = splitArgs(args.slice(2), 0, 'set');
-      cb = split.cb;
-      const ttl = readTtlOption(split.options, 'set');
-      const value = args[1];
+      let ttl: number | null | undefined;
+      if (options !== undefined || callback !== undefined || extra.length > 0) {
+        const split = splitArgs([options, callback, ...extra], 0, 'set');
+        cb = split.cb;
+        ttl = readTtlOption(split.options, 'set');
+      } // else set(key, value): the hot path allocates no argument arrays
       if (this.state === 'open' && this._setSync) {
         // In-process fast path: only the id is computed; the backend copies the key if it keeps it.
-        const id = keyId(args[0]);
+        const id = keyId(key);
         checkValue(value);
-        this._setSync(id, args[0] as Key, value, this.expiryFor(ttl));
+        this._setSync(id, key as Key, value, this.expiryFor(ttl));
         this.counters.sets++;
-        p = Promise.resolve();
+        p = RESOLVED;
       } else {
-        const { id, key } = normalizeKey(args[0]);
+        const normalized = normalizeKey(key);
         checkValue(value);
         const expiresAt = this.expiryFor(ttl);
         p = this.run(
-          () => this._set(id, key, value, expiresAt),
+          () => this._set(normalized.id, normalized.key, value, expiresAt),
           () => {
             this.counters.sets++;
           },

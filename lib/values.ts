@@ -19,9 +19,12 @@ export interface ValueShape {
   special: boolean;
 }
 
+const PLAIN: ValueShape = Object.freeze({ special: false });
+const SPECIAL: ValueShape = Object.freeze({ special: true });
+
 /** Throws InvalidValueError unless `value` can be stored; reports whether it needs tagging. */
 export function checkValue(value: unknown): ValueShape {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return { special: false };
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return PLAIN;
   special = false;
   try {
     walk(value, 0);
@@ -32,7 +35,7 @@ export function checkValue(value: unknown): ValueShape {
     }
     throw err;
   }
-  return { special };
+  return special ? SPECIAL : PLAIN;
 }
 
 /** Raised inside the walk; the path is collected while unwinding, so the happy path builds no strings. */

@@ -17,6 +17,7 @@ import { ExpiryHeap } from './expiry-heap';
 /** An entry that needs more than its value. */
 class Slot {
   constructor(
+    readonly id: string,
     public value: unknown,
     /** The key (object keys keep their normalized copy for queries). */
     readonly key: Key,
@@ -37,24 +38,26 @@ export interface KeyspaceOptions {
 }
 
 /**
- * path -> token -> ids, in creation order. A bucket holding one id is the id itself: unique
- * fields (`id`, `email`) would otherwise cost a Set per entry.
+ * path -> token -> the entries' Slots, in creation order. Holding Slots rather than ids means
+ * an index hit needs no second lookup; a bucket holding one Slot is the Slot itself, because
+ * unique fields (`id`, `email`) would otherwise cost a Set per entry. A live entry keeps its
+ * Slot for life (overwrites update it in place), so the buckets never go stale.
  */
-type Bucket = string | Set<string>;
+type Bucket = Slot | Set<Slot>;
 type PathIndex = Map<string, Bucket>;
 
-const NO_IDS: readonly string[] = [];
+const NO_SLOTS: readonly Slot[] = [];
 
 function bucketSize(bucket: Bucket | undefined): number {
-  return bucket === undefined ? 0 : typeof bucket === 'string' ? 1 : bucket.size;
+  return bucket === undefined ? 0 : bucket instanceof Slot ? 1 : bucket.size;
 }
 
-function bucketHas(bucket: Bucket | undefined, id: string): boolean {
-  return bucket === undefined ? false : typeof bucket === 'string' ? bucket === id : bucket.has(id);
+function bucketHas(bucket: Bucket | undefined, slot: Slot): boolean {
+  return bucket === undefined ? false : bucket instanceof Slot ? bucket === slot : bucket.has(slot);
 }
 
-function bucketIds(bucket: Bucket): Iterable<string> {
-  return typeof bucket === 'string' ? [bucket] : bucket;
+function bucketSlots(bucket: Bucket): Iterable<Slot> {
+  return bucket instanceof Slot ? [bucket] : bucket;
 }
 
 /** See the file comment. */
@@ -116,10 +119,16 @@ export class Keyspace {
   }
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null): void {
-    const now = this.options.now();
-    if (this.heap.peekTime() <= now) this.sweep();
+    if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0) {
+      // Plain cache use: with no TTLs and no bounds a string key needs no Slot, so this is a Map.set.
+      this.slots.set(id, value);
+      return;
+    }
+    // Read the clock only when something can have expired: many stores hold no TTLs at all.
+    const now = this.heap.size > 0 ? this.options.now() : 0;
+    if (now !== 0 && this.heap.peekTime() <= now) this.sweep();
     let existing = this.slots.get(id);
-    if (existing instanceof Slot && existing.expiresAt !== 0 && existing.expiresAt <= now) {
+    if (existing instanceof Slot && existing.expiresAt !== 0 && existing.expiresAt <= (now || this.options.now())) {
       this.expire(id, existing); // a new entry, at the end of creation order
       existing = undefined;
     }
@@ -143,9 +152,10 @@ export class Keyspace {
       const isNew = existing === undefined;
       // A private, field-sorted copy: the caller may mutate its key object later.
       const ownKey = typeof key === 'string' ? key : keyFromId(id);
-      this.slots.set(id, new Slot(value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size));
+      const slot = new Slot(id, value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size);
+      this.slots.set(id, slot);
       this.bytes += size;
-      if (isNew && typeof ownKey !== 'string') this.addToIndexes(id, ownKey);
+      if (isNew && typeof ownKey !== 'string') this.addToIndexes(slot);
     }
     if (expiresAt !== null) {
       this.timedEntries++;
@@ -192,33 +202,41 @@ export class Keyspace {
     if (limit <= 0) return;
     const now = this.options.now();
     let yielded = 0;
-    const candidates = this.candidates(selector);
-    for (const id of candidates) {
-      const slot = this.slots.get(id);
-      if (slot === undefined) continue;
-      let key: Key;
-      let value: unknown;
-      let expiresAt: number | null = null;
-      if (slot instanceof Slot) {
+    const indexed = this.indexedCandidates(selector);
+    if (indexed) {
+      for (const slot of indexed.slots) {
         if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-        key = slot.key;
-        value = slot.value;
-        if (slot.expiresAt !== 0) expiresAt = slot.expiresAt;
-      } else {
-        key = id;
-        value = slot;
+        if (!indexed.exact && !this.testQuery(selector as QuerySelector, slot)) continue;
+        if (this.recency) this.touch(slot.id);
+        yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
+        if (++yielded >= limit) return;
       }
-      if (!this.matches(selector, id, key, candidates.exact)) continue;
+      return;
+    }
+    for (const [id, held] of this.slots) {
+      let key: Key = id;
+      let value = held;
+      let expiresAt: number | null = null;
+      if (held instanceof Slot) {
+        if (held.expiresAt !== 0 && held.expiresAt <= now) continue;
+        key = held.key;
+        value = held.value;
+        if (held.expiresAt !== 0) expiresAt = held.expiresAt;
+      }
+      if (!this.matchesScanned(selector, id, key)) continue;
       if (this.recency) this.touch(id);
       yield new FoundEntry(id, value, expiresAt);
       if (++yielded >= limit) return;
     }
   }
 
-  /** Ids to examine, in creation order, and whether they match without a further test. */
-  private candidates(selector: Selector): Iterable<string> & { exact?: boolean } {
-    if (selector.kind !== 'query' || selector.constraints.length === 0) return this.slots.keys();
-    let best: Iterable<string> | undefined;
+  /**
+   * The entries an equality index offers for a query, in creation order, and whether they
+   * match without a further test; undefined when no index applies (scan everything).
+   */
+  private indexedCandidates(selector: Selector): { slots: Iterable<Slot>; exact: boolean } | undefined {
+    if (selector.kind !== 'query' || selector.constraints.length === 0) return undefined;
+    let best: Iterable<Slot> = NO_SLOTS;
     let bestSize = Infinity;
     for (const constraint of selector.constraints) {
       const index = this.indexes.get(constraint.path);
@@ -233,66 +251,58 @@ export class Keyspace {
       }
       if (size >= bestSize) continue;
       bestSize = size;
-      best = buckets.length === 0 ? NO_IDS : buckets.length === 1 ? bucketIds(buckets[0]) : this.mergeInCreationOrder(buckets);
+      best = buckets.length === 0 ? NO_SLOTS : buckets.length === 1 ? bucketSlots(buckets[0]) : mergeInCreationOrder(buckets);
     }
-    const out = (best ?? NO_IDS) as Iterable<string> & { exact?: boolean };
-    // Index buckets are exact for their constraint; the test can be skipped when one constraint is all there is.
-    return selector.coveredByConstraints && selector.constraints.length === 1 ? Object.assign(wrap(out), { exact: true }) : out;
+    // A bucket is exact for its constraint: with one constraint covering the query, no test is needed.
+    return { slots: best, exact: selector.coveredByConstraints && selector.constraints.length === 1 };
   }
 
-  private mergeInCreationOrder(buckets: Bucket[]): string[] {
-    const ids = new Set<string>();
-    for (const bucket of buckets) for (const id of bucketIds(bucket)) ids.add(id);
-    const seqOf = (id: string) => (this.slots.get(id) as Slot).seq;
-    return [...ids].sort((a, b) => seqOf(a) - seqOf(b));
-  }
-
-  private matches(selector: Selector, id: string, key: Key, exact: boolean | undefined): boolean {
+  /** Whether an entry met in a full scan matches ('all', 'glob', or a query no index serves). */
+  private matchesScanned(selector: Selector, id: string, key: Key): boolean {
     switch (selector.kind) {
       case 'all':
         return true;
       case 'glob':
         return typeof key === 'string' && selector.regex.test(key);
       case 'query':
-        if (!isObjectKeyId(id)) return false;
-        return exact === true || this.testQuery(selector, id, key as KeyObject);
+        return isObjectKeyId(id) && selector.test(key as KeyObject);
       default:
         return false;
     }
   }
 
-  private testQuery(selector: QuerySelector, id: string, key: KeyObject): boolean {
-    if (!selector.coveredByConstraints) return selector.test(key);
+  private testQuery(selector: QuerySelector, slot: Slot): boolean {
+    if (!selector.coveredByConstraints) return selector.test(slot.key as KeyObject);
     // Every condition is an indexed equality: membership checks are cheaper than sift.
     for (const constraint of selector.constraints) {
       const index = this.indexes.get(constraint.path);
-      if (!constraint.values.some((v) => bucketHas(index?.get(indexToken(v)), id))) return false;
+      if (!constraint.values.some((v) => bucketHas(index?.get(indexToken(v)), slot))) return false;
     }
     return true;
   }
 
-  private addToIndexes(id: string, key: KeyObject): void {
-    for (const [path, token] of indexEntries(key)) {
+  private addToIndexes(slot: Slot): void {
+    for (const [path, token] of indexEntries(slot.key as KeyObject)) {
       let index = this.indexes.get(path);
       if (!index) this.indexes.set(path, (index = new Map()));
       const bucket = index.get(token);
-      if (bucket === undefined) index.set(token, id);
-      else if (typeof bucket === 'string') {
-        if (bucket !== id) index.set(token, new Set([bucket, id]));
-      } else bucket.add(id);
+      if (bucket === undefined) index.set(token, slot);
+      else if (bucket instanceof Slot) {
+        if (bucket !== slot) index.set(token, new Set([bucket, slot]));
+      } else bucket.add(slot);
     }
   }
 
-  private removeFromIndexes(id: string, key: KeyObject): void {
-    for (const [path, token] of indexEntries(key)) {
+  private removeFromIndexes(slot: Slot): void {
+    for (const [path, token] of indexEntries(slot.key as KeyObject)) {
       const index = this.indexes.get(path);
       const bucket = index?.get(token);
       if (bucket === undefined) continue;
-      if (typeof bucket === 'string') {
-        if (bucket === id) index!.delete(token);
+      if (bucket instanceof Slot) {
+        if (bucket === slot) index!.delete(token);
       } else {
-        bucket.delete(id);
-        if (bucket.size === 1) index!.set(token, bucket.values().next().value as string);
+        bucket.delete(slot);
+        if (bucket.size === 1) index!.set(token, bucket.values().next().value as Slot);
         else if (bucket.size === 0) index!.delete(token);
       }
       if (index!.size === 0) this.indexes.delete(path);
@@ -305,7 +315,7 @@ export class Keyspace {
     if (slot instanceof Slot) {
       this.bytes -= slot.size;
       if (slot.expiresAt !== 0) this.timedEntries--;
-      if (typeof slot.key !== 'string') this.removeFromIndexes(id, slot.key);
+      if (typeof slot.key !== 'string') this.removeFromIndexes(slot);
     }
   }
 
@@ -368,6 +378,10 @@ class FoundEntry implements StoredEntry {
   }
 }
 
-function wrap(ids: Iterable<string>): Iterable<string> {
-  return { [Symbol.iterator]: () => ids[Symbol.iterator]() };
+
+/** The Slots of several buckets (an `$in`), deduplicated and back in creation order. */
+function mergeInCreationOrder(buckets: Bucket[]): Slot[] {
+  const slots = new Set<Slot>();
+  for (const bucket of buckets) for (const slot of bucketSlots(bucket)) slots.add(slot);
+  return [...slots].sort((a, b) => a.seq - b.seq);
 }
