@@ -82,6 +82,11 @@ describe('package entry points (the built package)', function () {
     });
   });
 
+  it("ESM by package name: import from 'memstorage-next' (exports → index.mjs)", function () {
+    const seen = consumer('consumer-esm.mjs', ['memstorage-next', 'memstorage-next']);
+    expect(seen).to.include({ sameFactory: true, sameMemoryStore: true, createStoreMakesCjsMemoryStore: true });
+  });
+
   it('TypeScript: a consumer importing the package type-checks against the emitted .d.ts', function () {
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const res = run(process.execPath, [
