@@ -32,7 +32,7 @@ const TYPE_ALIASES = new Set(['number', 'string', 'bool', 'array', 'null']);
 
 /** The operator table handed to sift: exactly the allowlist, so sift cannot run `$where`. */
 const SIFT_OPERATIONS = Object.fromEntries(
-  ALLOWED_OPERATORS.filter((op) => op !== '$options').map((op) => [op, (siftOps as unknown as Record<string, unknown>)[op]]),
+  ALLOWED_OPERATORS.map((op) => [op, (siftOps as unknown as Record<string, unknown>)[op]]),
 ) as Record<string, never>;
 
 /** An equality (or `$in`) constraint an index can answer exactly. */

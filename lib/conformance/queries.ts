@@ -36,6 +36,8 @@ export function queries(ctx: SuiteContext): void {
       ['$size', { tags: { $size: 0 } }, ['cid']],
       ['$elemMatch', { tags: { $elemMatch: { $eq: 'c' } } }, ['dee']],
       ['$regex', { 'name.first': { $regex: '^[AB]' } }, ['ann', 'bob']],
+      ['$regex with $options', { 'name.first': { $regex: '^[ab]', $options: 'i' } }, ['ann', 'bob']],
+      ['a RegExp value', { 'name.last': /^p/i }, ['cid', 'dee', 'eve']],
       ['$not', { age: { $not: { $gte: 30 } } }, ['ann', 'cid', 'eve']],
       ['$or', { $or: [{ age: 31 }, { 'name.first': 'Dee' }] }, ['bob', 'dee']],
       ['$and', { $and: [{ age: 20 }, { tags: 'a' }] }, ['ann']],
