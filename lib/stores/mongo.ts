@@ -285,6 +285,9 @@ function writeSize(w: QueuedWrite): number {
   return w.v.length + 2 * w.id.length + 256;
 }
 
+/** How long close() waits for calls already made before it closes the client anyway. */
+const CLOSE_DRAIN_MS = 5000;
+
 const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1 } as const;
 
 /** The MongoDB store. */
@@ -374,8 +377,18 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _close(): Promise<void> {
-    // Calls made before close() was called are still sent and answered.
-    await Promise.all([this.reads.idle(), this.writes.idle()]);
+    // Calls made before close() was called are still sent and answered — but close() never
+    // hangs on them: a call stuck on a server that went away is left to fail on its own once
+    // the client below is closed (seen after a stop/restart of the engine under load).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.reads.idle(), this.writes.idle()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_DRAIN_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     this.closed = true;
     if (!this.attached) return;
     this.attached = false;
