@@ -226,6 +226,13 @@ export async function measureOnce(name: string, op: Op, ops: number): Promise<Re
 }
 
 /** How many times faster `a` is than `b` (ops/s over ops/s). */
+/** The result of the contender called `name` (throws when it did not run). */
+export function byName(results: Result[], name: string): Result {
+  const r = results.find((x) => x.name === name);
+  if (!r) throw new Error(`no result for ${name}`);
+  return r;
+}
+
 export function ratio(a: Result | number, b: Result | number): number {
   const x = typeof a === 'number' ? a : a.opsPerSec;
   const y = typeof b === 'number' ? b : b.opsPerSec;

@@ -44,6 +44,7 @@ import {
   printTable,
   printTargets,
   ratio,
+  byName,
   reexecWithGc,
   rssMB,
   runChild,
@@ -329,11 +330,6 @@ function runRss(): RssReport[] {
 
 // ---- main ---------------------------------------------------------------------------------
 
-function byName(results: Result[], name: string): Result {
-  const r = results.find((x) => x.name === name);
-  if (!r) throw new Error(`no result for ${name}`);
-  return r;
-}
 
 /**
  * The getOne/set targets of issue 2. They are checked on string keys: with object keys every

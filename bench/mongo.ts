@@ -27,7 +27,6 @@ import { MongoClient } from 'mongodb';
 import { MongoStore } from '../lib/stores/mongo';
 import { mongodBinary, startMongo } from '../test/support/mongo-server';
 import {
-  Result,
   Target,
   makeKeys,
   makeStringKeys,
@@ -37,6 +36,7 @@ import {
   printTable,
   printTargets,
   ratio,
+  byName,
   reexecWithGc,
 } from './common';
 
@@ -56,11 +56,6 @@ interface KvDoc {
   value: unknown;
 }
 
-function byName(results: Result[], name: string): Result {
-  const r = results.find((x) => x.name === name);
-  if (!r) throw new Error(`no result for ${name}`);
-  return r;
-}
 
 async function fill(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;

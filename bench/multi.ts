@@ -28,7 +28,6 @@ import { MemoryStore } from '../lib/stores/memory';
 import { RedisStore } from '../lib/stores/redis';
 import { startRedis } from '../test/support/redis-server';
 import {
-  Result,
   Target,
   USE_WALL_CLOCK,
   fmtNum,
@@ -41,6 +40,7 @@ import {
   printTable,
   printTargets,
   ratio,
+  byName,
   reexecWithGc,
 } from './common';
 
@@ -52,11 +52,6 @@ const SUBJECT = 'memstorage-next multi [memory, redis]';
 const MEMORY = 'memstorage-next memory getOne';
 const CACHE_MANAGER = 'cache-manager [Keyv memory, @keyv/redis]';
 
-function byName(results: Result[], name: string): Result {
-  const r = results.find((x) => x.name === name);
-  if (!r) throw new Error(`no result for ${name}`);
-  return r;
-}
 
 async function fill(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;

@@ -27,7 +27,6 @@ import sift from 'sift';
 import { RedisStore } from '../lib/stores/redis';
 import { startRedis } from '../test/support/redis-server';
 import {
-  Result,
   Target,
   makeKeys,
   makeStringKeys,
@@ -37,6 +36,7 @@ import {
   printTable,
   printTargets,
   ratio,
+  byName,
   reexecWithGc,
 } from './common';
 
@@ -50,11 +50,6 @@ const KEYV = 'Keyv + @keyv/redis';
 const CACHE_MANAGER = 'cache-manager + @keyv/redis';
 const SCAN = 'SCAN + sift (raw ioredis)';
 
-function byName(results: Result[], name: string): Result {
-  const r = results.find((x) => x.name === name);
-  if (!r) throw new Error(`no result for ${name}`);
-  return r;
-}
 
 async function fill(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
