@@ -226,6 +226,15 @@ export async function measureOnce(name: string, op: Op, ops: number): Promise<Re
 }
 
 /** How many times faster `a` is than `b` (ops/s over ops/s). */
+/** Runs `op(0..n-1)` with `concurrency` calls in flight (loads test data fast). */
+export async function fill(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await op(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
 /** The result of the contender called `name` (throws when it did not run). */
 export function byName(results: Result[], name: string): Result {
   const r = results.find((x) => x.name === name);

@@ -37,6 +37,7 @@ import {
   printTargets,
   ratio,
   byName,
+  fill,
   reexecWithGc,
 } from './common';
 
@@ -57,13 +58,6 @@ interface KvDoc {
 }
 
 
-async function fill(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await op(next++);
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
 
 async function runKv(url: string): Promise<Target[]> {
   const keys = makeStringKeys(N_KV);

@@ -41,6 +41,7 @@ import {
   printTargets,
   ratio,
   byName,
+  fill,
   reexecWithGc,
 } from './common';
 
@@ -53,12 +54,6 @@ const MEMORY = 'memstorage-next memory getOne';
 const CACHE_MANAGER = 'cache-manager [Keyv memory, @keyv/redis]';
 
 
-async function fill(n: number, op: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: 100 }, async () => {
-    while (next < n) await op(next++);
-  }));
-}
 
 async function main(): Promise<void> {
   reexecWithGc(__filename);
@@ -84,11 +79,11 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   try {
     await Promise.all([multi.clear(), missMulti.clear()]);
-    await fill(N, (i) => memory.set(keys[i], values[i]));
-    await fill(N, (i) => multi.set(keys[i], values[i]));
-    await fill(N, (i) => cache.set(keys[i], values[i]));
-    await fill(N, (i) => redisOnly.set(keys[i], values[i]));
-    await fill(N, (i) => cmRedis.set(`miss:${keys[i]}`, values[i]));
+    await fill(N, 100, (i) => memory.set(keys[i], values[i]));
+    await fill(N, 100, (i) => multi.set(keys[i], values[i]));
+    await fill(N, 100, (i) => cache.set(keys[i], values[i]));
+    await fill(N, 100, (i) => redisOnly.set(keys[i], values[i]));
+    await fill(N, 100, (i) => cmRedis.set(`miss:${keys[i]}`, values[i]));
     const hitSource = await multi.getWithSource(keys[7]);
     if (hitSource?.tier !== 0 || JSON.stringify(await cache.get(keys[7])) !== JSON.stringify(values[7])) throw new Error('bad setup');
 

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import Store = require('../index');
 import type { Selector } from '../lib/query';
 import { runChild, lastJson, ROOT } from './support/memory-child';
+import { rejection } from '../lib/conformance/context';
 
 // The query module's exports object itself, so a test can wrap compileQuery (see spyOnQueries).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -123,14 +124,6 @@ function prototypeSnapshot(): string[] {
   ].sort();
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('memory store', function () {
   afterEach(async function () {

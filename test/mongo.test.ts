@@ -13,6 +13,7 @@ import { ManualClock } from '../lib/clock';
 import { MONGO_DEFAULTS, MongoSettings, MongoStore, connectionString } from '../lib/stores/mongo';
 import { MigrationProgress } from '../lib/stores/mongo-migrate';
 import { sharedMongo } from './support/mongo-server';
+import { rejection } from '../lib/conformance/context';
 
 let url = '';
 let raw: MongoClient;
@@ -26,14 +27,6 @@ function freshDb(): string {
 }
 const createdDbs: string[] = [];
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('mongo store', () => {
   before(async function () {

@@ -15,6 +15,7 @@ import { compileQuery } from '../lib/query';
 import { RedisStore, RedisSettings } from '../lib/stores/redis';
 import { lastJson, runChild, ROOT } from './support/memory-child';
 import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
+import { rejection } from '../lib/conformance/context';
 
 let url = '';
 let admin: Redis;
@@ -28,14 +29,6 @@ function open(settings: RedisSettings = {}): RedisStore {
   return store;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a failure, but the operation succeeded');
-}
 
 /** Every key of a namespace, by SCAN (a test may; the store never needs to). */
 async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]> {
