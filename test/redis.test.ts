@@ -203,6 +203,29 @@ describe('redis store', () => {
       const again = open({ namespace: store.namespace });
       expect(await again.getOne('after')).to.equal('queued');
     });
+
+    it('batched getEntry calls report each entry with its expiry: plain, with a TTL, expired, absent, streamed', async () => {
+      const clock = new ManualClock();
+      const store = open({ clock });
+      await store.set('plain', { a: 1 });
+      await store.set({ id: 2 }, new Date(5), { ttl: 60_000 });
+      await store.set('short', 'gone soon', { ttl: 1_000 });
+      await store.setStream('streamed', Readable.from([Buffer.from('ab'), Buffer.from('cd')]), { ttl: 30_000 });
+      clock.advance(2_000);
+      const keys = ['plain', { id: 2 }, 'short', 'absent', 'streamed'];
+      // Issued in one tick, so they go out as one script call; then one alone (the single-key path).
+      const batched = await Promise.all(keys.map((key) => store.getEntry(key)));
+      const single = await Promise.all([store.getEntry({ id: 2 })]);
+      const start = clock.now() - 2_000;
+      expect(batched).to.deep.equal([
+        { value: { a: 1 }, expiresAt: null },
+        { value: new Date(5), expiresAt: start + 60_000 },
+        undefined,
+        undefined,
+        { value: Buffer.from('abcd'), expiresAt: start + 30_000 },
+      ]);
+      expect(single).to.deep.equal([batched[1]]);
+    });
   });
 
   describe('atomic index maintenance', () => {

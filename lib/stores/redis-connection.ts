@@ -138,7 +138,7 @@ export interface Sweepable {
 }
 
 /** The operations the stores batch. */
-export type BatchKind = 'get' | 'set';
+export type BatchKind = 'get' | 'entry' | 'set';
 
 /** One queued operation of a batch. */
 export interface BatchItem {

@@ -214,16 +214,21 @@ return out
 
 /**
  * Reads the values of a batch of exact keys (batched `getOne`): one element per key, the value
- * text, or the integer 0 when absent or expired by `now`, or 2 for a streamed value.
- * KEYS: entry keys. ARGV: now.
+ * text, or the integer 0 when absent or expired by `now`, or 2 for a streamed value. With
+ * ARGV[2] = '1' (batched `getEntry`) each key gives two elements: that, then its expiry field
+ * ('0' for none; the integer 0 when absent). KEYS: entry keys. ARGV: now, with-expiry flag.
  */
 export const GET_MANY_SCRIPT = new LuaScript(`
 local now = tonumber(ARGV[1])
+local withExpiry = ARGV[2] == '1'
 local out = {}
 for i = 1, #KEYS do
   local m = redis.call('HMGET', KEYS[i], 'x', 'v')
   local x = m[1]
-  if x and (x == '0' or tonumber(x) > now) then out[i] = m[2] or 2 else out[i] = 0 end
+  local live = x and (x == '0' or tonumber(x) > now)
+  if withExpiry then
+    if live then out[2 * i - 1] = m[2] or 2; out[2 * i] = x else out[2 * i - 1] = 0; out[2 * i] = 0 end
+  elseif live then out[i] = m[2] or 2 else out[i] = 0 end
 end
 return out
 `);
