@@ -273,6 +273,12 @@ export abstract class BaseStore extends EventEmitter {
   /** Optional synchronous `_find` for in-process backends: saves an async step per entry on big results. */
   protected _findSync?(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
 
+  /**
+   * Optional: the values `get(query)` returns, in creation order, when the backend can list
+   * them without building entries (an in-process index hit); undefined to fall back to `_find`.
+   */
+  protected _valuesSync?(selector: Selector, limit: number): unknown[] | undefined;
+
   /** The live value with its expiry; backends override to do it in one round trip. */
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     const [value, expiresAt] = await Promise.all([this._get(id), this._expiresAt(id)]);
@@ -500,6 +506,10 @@ export abstract class BaseStore extends EventEmitter {
       const value = await this._get(selector.id);
       if (value === undefined) return [];
       return [includeKey ? { key: selector.key, val: value } : value];
+    }
+    if (!includeKey && this._valuesSync) {
+      const values = this._valuesSync(selector, limit ?? Infinity);
+      if (values !== undefined) return values;
     }
     const out: unknown[] = [];
     if (this._findSync) {

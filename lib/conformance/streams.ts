@@ -97,6 +97,10 @@ export function streams(ctx: SuiteContext): void {
       const whole = await store.getOne({ file: 'big' });
       expect(Buffer.isBuffer(whole)).to.equal(true);
       expect(createHash('sha256').update(whole as Buffer).digest('hex')).to.equal(expected.hash);
+      // A query finds it too, as one Buffer.
+      const [found, ...rest] = (await store.get({ file: 'big' })) as Buffer[];
+      expect(rest).to.deep.equal([]);
+      expect(createHash('sha256').update(found).digest('hex')).to.equal(expected.hash);
     });
 
     it('an ordinary Buffer value can be read as a stream', async () => {

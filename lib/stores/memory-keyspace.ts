@@ -231,6 +231,27 @@ export class Keyspace {
   }
 
   /**
+   * The values of the live entries an index serves for `selector`, in creation order, passed
+   * through `read`; undefined when no index applies (the caller falls back to `find`). This is
+   * `get(query)`'s hot path: no generator and no entry object per match.
+   */
+  indexedValues(selector: Selector, limit: number, read: (value: unknown) => unknown): unknown[] | undefined {
+    const indexed = this.indexedCandidates(selector);
+    if (!indexed) return undefined;
+    const now = this.options.now();
+    const out: unknown[] = [];
+    if (limit <= 0) return out;
+    for (const slot of indexed.slots) {
+      if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
+      if (!indexed.exact && !this.testQuery(selector as QuerySelector, slot)) continue;
+      if (this.recency) this.touch(slot.id);
+      out.push(read(slot.value));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
    * The entries an equality index offers for a query, in creation order, and whether they
    * match without a further test; undefined when no index applies (scan everything).
    */

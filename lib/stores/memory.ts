@@ -166,6 +166,8 @@ export class MemoryStore extends BaseStore {
     return value === undefined ? value : this.readValue(value);
   }
 
+  private readonly readOut = (value: unknown): unknown => this.readValue(value);
+
   /** What a read hands out: a copy with `clone`, a streamed value joined into one Buffer. */
   private readValue(value: unknown): unknown {
     if (value instanceof StreamedBytes) value = value.joined();
@@ -224,6 +226,10 @@ export class MemoryStore extends BaseStore {
         yield { id: entry.id, key: entry.key, value: this.readValue(entry.value), expiresAt: entry.expiresAt };
       } else yield entry;
     }
+  }
+
+  protected _valuesSync(selector: Selector, limit: number): unknown[] | undefined {
+    return this.keyspace.indexedValues(selector, limit, this.readOut);
   }
 
   protected _find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
