@@ -397,7 +397,8 @@ export abstract class BaseStore extends EventEmitter {
   /** Absolute expiry for a write, from `ttl` or the store's `defaultTtl`. */
   protected expiryFor(ttl: number | null | undefined): number | null {
     const effective = ttl === undefined ? this.settings.defaultTtl : ttl;
-    return effective ? this.clock.now() + effective : null;
+    // Whole milliseconds: every backend stores expiry as an integer (Redis PXAT requires one).
+    return effective ? Math.ceil(this.clock.now() + effective) : null;
   }
 
   /** Copies a value when `clone` is on (the memory store); other backends copy by serializing. */

@@ -148,8 +148,8 @@ describe('redis store', () => {
       await store.set({ age: 20 }, 'obj');
       const [, found] = await admin.scan('0', 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
       expect(found.sort()).to.deep.equal([store.layout.entry('user:1'), store.layout.entry('user:2')]);
-      expect(await admin.hget(store.layout.entry('user:1'), 'v')).to.equal('{"name":"a"}');
-      expect(await admin.hget(store.layout.entry('user:1'), 'x')).to.equal('0');
+      // An entry is one string: its expiry ('0': none), 'v', the serialized value.
+      expect(await admin.get(store.layout.entry('user:1'))).to.equal('0v{"name":"a"}');
       expect(await admin.zrange(store.layout.order, 0, '-1')).to.have.length(4);
       expect(await admin.zrange(store.layout.indexFor('age', 20), 0, '-1')).to.deep.equal(['\u0000{"age":20}']);
       expect(await store.keys('user:*')).to.deep.equal(['user:1', 'user:2']);
@@ -165,6 +165,26 @@ describe('redis store', () => {
       await store.set('t', 2);
       expect(await admin.pexpiretime(store.layout.entry('t'))).to.equal(-1);
       expect(await admin.zscore(store.layout.expiry, 't')).to.equal(null);
+    });
+
+    it('keeps a streamed value in a chunk hash that expires with its entry and goes when the entry is overwritten or deleted', async () => {
+      const clock = new ManualClock(Date.now());
+      const store = open({ clock, chunkSize: 1024 });
+      const expiresAt = clock.now() + 60_000;
+      await store.setStream('s', Readable.from([Buffer.alloc(2500, 7)]), { ttl: 60_000 });
+      const head = await admin.get(store.layout.entry('s'));
+      expect(head).to.match(new RegExp(`^${expiresAt}c3:[0-9a-f]+$`));
+      expect(await admin.hlen(store.layout.chunks('s'))).to.equal(4); // three chunks and the generation
+      expect(await admin.pexpiretime(store.layout.chunks('s'))).to.equal(expiresAt);
+      expect(await admin.pexpiretime(store.layout.entry('s'))).to.equal(expiresAt);
+      await store.setStream('s', Readable.from([Buffer.from('ab')]));
+      expect(await admin.pexpiretime(store.layout.chunks('s'))).to.equal(-1); // no expiry any more
+      expect(await store.getOne('s')).to.deep.equal(Buffer.from('ab'));
+      await store.set('s', 'plain');
+      expect(await admin.exists(store.layout.chunks('s'))).to.equal(0);
+      await store.setStream('s', Readable.from([Buffer.from('again')]));
+      expect(await store.del('s')).to.equal(1);
+      expect(await admin.exists(store.layout.chunks('s'), store.layout.entry('s'))).to.equal(0);
     });
 
     it('serves an equality query from one index and finishes other operators with sift', async () => {
@@ -349,7 +369,8 @@ describe('redis store', () => {
             }
           }
           await store.setStream('big', Readable.from(source()));
-          const chunks = await store.redis.hget(store.layout.entry('big'), 'n');
+          const head = await store.redis.get(store.layout.entry('big'));
+          const chunks = /^0c(\\d+):/.exec(head)[1];
           const read = crypto.createHash('sha256');
           let bytes = 0;
           for await (const chunk of store.createValueStream('big')) { read.update(chunk); bytes += chunk.length; }

@@ -10,14 +10,20 @@
  *
  * | key                          | type   | holds                                                    |
  * |------------------------------|--------|----------------------------------------------------------|
- * | `<base>e:<id>`               | hash   | `v` serialized value, `x` expiry (epoch ms, '0' = none); |
- * |                              |        | a streamed value has `n` chunks `0..n-1` and `g` instead |
+ * | `<base>e:<id>`               | string | `<expiry>v<serialized value>`, or for a streamed value   |
+ * |                              |        | `<expiry>c<chunk count>:<generation>`; expiry is epoch   |
+ * |                              |        | ms, '0' for none (see parseHead)                         |
+ * | `<base>k:<id>`               | hash   | a streamed value's chunks `0..n-1` and generation `g`    |
  * | `<base>z`                    | zset   | every id, scored by creation sequence                    |
  * | `<base>x`                    | zset   | ids with a TTL, scored by expiry (epoch ms)              |
  * | `<base>c`                    | string | the creation sequence counter                            |
  * | `<base>p`                    | set    | the names of the non-empty index keys (for `clear`)      |
  * | `<base>i:<len>:<path>:<tok>` | zset   | ids of object keys with `<tok>` at `<path>`, by sequence |
- * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its entry at the end |
+ * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
+ *
+ * An entry is one string so that a batch of exact reads is one MGET, the cheapest read Redis
+ * has; its expiry rides in the head so that a read needs nothing else. Both the entry and its
+ * chunks expire natively (PXAT).
  */
 import { randomBytes } from 'node:crypto';
 import { KeyObject } from '../keys';
@@ -43,6 +49,7 @@ export class RedisLayout {
   /** Start of every entry key (`<base>e:`); the id follows. */
   readonly entryPrefix: string;
   private readonly indexPrefix: string;
+  private readonly chunkPrefix: string;
 
   constructor(
     readonly prefix: string,
@@ -51,15 +58,21 @@ export class RedisLayout {
     this.base = `${prefix}{#${escapeNamespace(namespace)}}:`;
     this.entryPrefix = this.base + 'e:';
     this.indexPrefix = this.base + 'i:';
+    this.chunkPrefix = this.base + 'k:';
     this.order = this.base + 'z';
     this.expiry = this.base + 'x';
     this.counter = this.base + 'c';
     this.registry = this.base + 'p';
   }
 
-  /** The hash that holds the entry with this id. */
+  /** The string that holds the entry with this id. */
   entry(id: string): string {
     return this.entryPrefix + id;
+  }
+
+  /** The hash that holds the chunks of the entry's streamed value. */
+  chunks(id: string): string {
+    return this.chunkPrefix + id;
   }
 
   /** The index zset of one (path, token) pair; the length prefix keeps any path unambiguous. */
@@ -88,4 +101,43 @@ export class RedisLayout {
   entryPattern(glob: string): string {
     return this.entryPrefix.replace(/[*?[\]\\]/g, '\\$&') + glob;
   }
+}
+
+/** The entry string of a value: its expiry, 'v', then the serialized value. */
+export function valueEntry(expiresAt: number | null, text: string): string {
+  return (expiresAt === null ? '0v' : expiresAt + 'v') + text;
+}
+
+/**
+ * Where the expiry digits at the head of an entry string end (the index of its kind letter,
+ * 'v' or 'c'), or -1 when the entry has expired by `now` or the string is not an entry.
+ * Reads the digits without building a string: this runs once per value read.
+ */
+export function liveHead(s: string, now: number): number {
+  let x = 0;
+  let k = 0;
+  for (; k < s.length; k++) {
+    const digit = s.charCodeAt(k) - 48;
+    if (digit < 0 || digit > 9) break;
+    x = x * 10 + digit;
+  }
+  if (k === 0 || k === s.length) return -1;
+  return x === 0 || x > now ? k : -1;
+}
+
+/** The expiry in an entry string's head (epoch ms, null for none); `k` is from liveHead. */
+export function headExpiry(s: string, k: number): number | null {
+  const x = Number(s.slice(0, k));
+  return x === 0 ? null : x;
+}
+
+/** Whether the entry string holds a streamed value (its chunks are under RedisLayout.chunks). */
+export function isStreamed(s: string, k: number): boolean {
+  return s.charCodeAt(k) === 99; // 'c'
+}
+
+/** A streamed entry's chunk count and generation; `k` is from liveHead. */
+export function streamedOf(s: string, k: number): { count: number; generation: string } {
+  const colon = s.indexOf(':', k);
+  return { count: Number(s.slice(k + 1, colon)), generation: s.slice(colon + 1) };
 }

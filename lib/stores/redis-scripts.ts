@@ -1,7 +1,8 @@
 /**
  * The Lua scripts of the Redis store. Each one touches the keys of a single namespace, which
  * share a hash slot (see redis-layout.ts), so every script is atomic on a standalone server and
- * on a cluster alike. Every key a script touches is passed in KEYS, as Redis Cluster asks.
+ * on a cluster alike. Every key a write script touches is passed in KEYS, as Redis Cluster
+ * asks; the read-only WALK derives entry keys from a prefix, in the same slot.
  *
  * Index key names are computed in JavaScript only (RedisLayout.indexesOf): they are a pure
  * function of the entry's id, so deleting or expiring an entry never needs to read the entry,
@@ -48,21 +49,39 @@ export class LuaScript {
 }
 
 /** Fixed KEYS of SET_SCRIPT, before the index keys. */
-export const WRITE_FIXED_KEYS = 6;
+export const WRITE_FIXED_KEYS = 7;
+
+/**
+ * Lua: the expiry digits at the head of an entry string (see redis-layout.ts), or nil when the
+ * entry is absent. HEAD reads just the head of an entry, whatever the size of its value.
+ */
+const HEAD = `
+local function head(e)
+  return redis.call('GETRANGE', e, 0, 40)
+end
+local function expiryOf(s)
+  if not s then return nil end
+  return string.match(s, '^%d+')
+end
+local function live(x, now)
+  return x and (x == '0' or tonumber(x) > now)
+end
+`;
 
 /**
  * Lua: writes one entry with its order, expiry and index records (indexes are KEYS[i1..i2]).
  * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
  * the next creation sequence (in the order set and in every index). Overwriting a live entry
- * keeps its position. The entry hash always holds `x`, so its presence means "the entry exists".
- * mode 'v' stores `payload` as the value; mode 'c' renames the chunks hash `tmp` onto the
- * entry and records `payload` chunks of generation `gen`.
+ * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
+ * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
+ * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
+ * frees its chunks. The entry string and its chunks expire natively at `exp`.
  */
-const PUT = `
-local function put(e, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2)
-  local meta = redis.call('HMGET', e, 'x', 'n')
-  local old, chunked = meta[1], meta[2]
-  if (not old) or (old ~= '0' and tonumber(old) <= now) then
+const PUT = `${HEAD}
+local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2)
+  local h = head(e)
+  local old = expiryOf(h)
+  if not live(old, now) then
     local seq = redis.call('INCR', c)
     redis.call('ZADD', z, seq, id)
     for i = i1, i2 do
@@ -70,18 +89,21 @@ local function put(e, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2
       redis.call('SADD', p, KEYS[i])
     end
   end
+  local text = payload
   if mode == 'v' then
-    if chunked then redis.call('UNLINK', e) end
-    redis.call('HSET', e, 'v', payload, 'x', exp)
+    if string.match(h, '^%d+c') then redis.call('UNLINK', ck) end
   else
-    redis.call('RENAME', tmp, e)
-    redis.call('HSET', e, 'n', payload, 'g', gen, 'x', exp)
+    redis.call('RENAME', tmp, ck)
+    redis.call('HSET', ck, 'g', gen)
+    text = exp .. 'c' .. payload .. ':' .. gen
   end
   if exp ~= '0' then
-    redis.call('PEXPIREAT', e, exp)
+    redis.call('SET', e, text, 'PXAT', exp)
+    if mode ~= 'v' then redis.call('PEXPIREAT', ck, exp) end
     redis.call('ZADD', xz, exp, id)
   else
-    if mode ~= 'v' or (old and old ~= '0') then redis.call('PERSIST', e) end
+    redis.call('SET', e, text)
+    if mode ~= 'v' then redis.call('PERSIST', ck) end
     -- An entry stored without expiry is never in the expiry set: overwriting one skips this.
     if old ~= '0' then redis.call('ZREM', xz, id) end
   end
@@ -90,18 +112,18 @@ end
 
 /**
  * Writes one entry (see PUT).
- * KEYS: entry, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
- * ARGV: id, now, expiresAt ('0' = none), mode, value (mode v) | chunk count (mode c), generation (mode c).
+ * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
+ * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c), generation (mode c).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
-put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[6], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ${WRITE_FIXED_KEYS + 1}, #KEYS)
 return 1
 `);
 
 /**
  * Writes several entries of one namespace in one round trip, in order (see PUT).
- * KEYS: order, expiry, counter, registry, then per entry: its entry key followed by its index keys.
- * ARGV: now, then per entry: id, expiresAt ('0' = none), number of index keys, value.
+ * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its index keys.
+ * ARGV: now, then per entry: id, expiresAt ('0' = none), number of index keys, entry string.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
 local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -109,21 +131,21 @@ local now = tonumber(ARGV[1])
 local ki = 5
 for a = 2, #ARGV, 4 do
   local n = tonumber(ARGV[a + 2])
-  put(KEYS[ki], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 1, ki + n)
-  ki = ki + 1 + n
+  put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 2, ki + 1 + n)
+  ki = ki + 2 + n
 end
 return 1
 `);
 
 /**
- * Removes entries with their order, expiry and index records.
- * KEYS: order, expiry, registry, then per id: its entry key followed by its index keys.
+ * Removes entries with their chunks, order, expiry and index records.
+ * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its index keys.
  * ARGV: now, onlyExpired ('1' | '0'), then per id: id, number of index keys.
  * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
  * expired, so an entry written again since it was listed survives. Returns how many entries
  * were removed that were live (delete) or expired (sweep).
  */
-export const DROP_SCRIPT = new LuaScript(`
+export const DROP_SCRIPT = new LuaScript(`${HEAD}
 local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
 local now, onlyExpired = tonumber(ARGV[1]), ARGV[2] == '1'
 local ki, counted = 4, 0
@@ -136,55 +158,38 @@ for a = 3, #ARGV, 2 do
     go = s and tonumber(s) <= now
   end
   if go then
-    if onlyExpired then
-      counted = counted + 1
-    else
-      local x = redis.call('HGET', e, 'x')
-      if x and (x == '0' or tonumber(x) > now) then counted = counted + 1 end
-    end
-    redis.call('UNLINK', e)
+    if onlyExpired or live(expiryOf(head(e)), now) then counted = counted + 1 end
+    redis.call('UNLINK', e, KEYS[ki + 1])
     redis.call('ZREM', z, id)
     redis.call('ZREM', xz, id)
-    for j = 1, n do
+    for j = 2, n + 1 do
       local k = KEYS[ki + j]
       redis.call('ZREM', k, id)
       if redis.call('EXISTS', k) == 0 then redis.call('SREM', p, k) end
     end
   end
-  ki = ki + 1 + n
+  ki = ki + 2 + n
 end
 return counted
 `);
 
 /**
- * Lua: appends one entry to a reply as two elements: its expiry (the stored string, '0' for
- * none; the integer 0 when absent or expired by `now`) and its value (the serialized text; the
- * integer 1 when values were not asked for; 2 for a streamed value, read by chunks separately;
- * 0 when absent). The reply is a flat array and no Lua string is built: concatenating large
- * strings in Lua costs the server more than the client saves by decoding fewer elements.
+ * Lua: appends one entry to a reply as one element: the entry string when the entry is live by
+ * `now` (whole with `want`, else just its head), or the integer 0 when absent or expired. The
+ * client parses the head; no Lua string is built, since copying large strings in Lua costs
+ * the server more than the client saves.
  */
-const EMIT = `
+const EMIT = `${HEAD}
 local function emit(out, n, e, now, want)
-  local x, v
-  if want then
-    local m = redis.call('HMGET', e, 'x', 'v')
-    x, v = m[1], m[2] or 2
-  else
-    x, v = redis.call('HGET', e, 'x'), 1
-  end
-  if x and (x == '0' or tonumber(x) > now) then
-    out[n + 1] = x
-    out[n + 2] = v
-  else
-    out[n + 1] = 0
-    out[n + 2] = 0
-  end
-  return n + 2
+  local s
+  if want then s = redis.call('GET', e) else s = head(e) end
+  if live(expiryOf(s), now) then out[n + 1] = s else out[n + 1] = 0 end
+  return n + 1
 end
 `;
 
 /**
- * Reads a batch of entries: [expiry, value] per key (see EMIT).
+ * Reads a batch of entries: one element per key (see EMIT).
  * KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
  */
 export const FETCH_SCRIPT = new LuaScript(`${EMIT}
@@ -199,7 +204,7 @@ return out
  * entries in the same round trip, for selections every member of the set matches.
  * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
  * wantValues ('1' | '0'), entry key prefix (entry keys share the set's slot).
- * Returns [members walked, last score, then id, expiry, value per member (see EMIT)].
+ * Returns [members walked, last score, then id and entry (see EMIT) per member].
  */
 export const WALK_SCRIPT = new LuaScript(`${EMIT}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
@@ -212,29 +217,8 @@ end
 return out
 `);
 
-/**
- * Reads the values of a batch of exact keys (batched `getOne`): one element per key, the value
- * text, or the integer 0 when absent or expired by `now`, or 2 for a streamed value. With
- * ARGV[2] = '1' (batched `getEntry`) each key gives two elements: that, then its expiry field
- * ('0' for none; the integer 0 when absent). KEYS: entry keys. ARGV: now, with-expiry flag.
- */
-export const GET_MANY_SCRIPT = new LuaScript(`
-local now = tonumber(ARGV[1])
-local withExpiry = ARGV[2] == '1'
-local out = {}
-for i = 1, #KEYS do
-  local m = redis.call('HMGET', KEYS[i], 'x', 'v')
-  local x = m[1]
-  local live = x and (x == '0' or tonumber(x) > now)
-  if withExpiry then
-    if live then out[2 * i - 1] = m[2] or 2; out[2 * i] = x else out[2 * i - 1] = 0; out[2 * i] = 0 end
-  elseif live then out[i] = m[2] or 2 else out[i] = 0 end
-end
-return out
-`);
-
 /** Every script, for loading them when a connection becomes ready. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, GET_MANY_SCRIPT];
+export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT];
 
 /**
  * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each

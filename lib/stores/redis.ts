@@ -38,8 +38,8 @@ import {
   standaloneOptions,
   toStoreError,
 } from './redis-connection';
-import { RedisLayout } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, GET_MANY_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
+import { RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -219,17 +219,8 @@ function scored(reply: unknown): Array<[string, number]> {
   return out;
 }
 
-/** What a read script says of one entry (see EMIT in redis-scripts.ts). */
-const ABSENT = 0;
-const KEY_ONLY = 1;
-const STREAMED = 2;
-
-/** The expiry element of a script reply: epoch ms, null for none, undefined when absent or expired. */
-function replyExpiry(x: Buffer | number): number | null | undefined {
-  if (typeof x === 'number') return undefined;
-  const ms = Number(x.toString('latin1'));
-  return ms === 0 ? null : ms;
-}
+/** A streamed value changed under its reader (a StorageOperationError to callers). */
+class StreamReplacedError extends StorageOperationError {}
 
 /** The Redis store. */
 export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
@@ -321,26 +312,21 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     return new Promise((resolve, reject) => this.connection.enqueue(this, 'entry', { id, resolve, reject }, this.exactBatch));
   }
 
-  /** The entry from a value text (null: streamed) and an expiry field ('0': none). */
-  private async entryOf(id: string, text: string | null, x: string): Promise<EntryWithExpiry | undefined> {
-    const value = text === null ? await this.readWhole(id) : this.serializer.deserialize(text);
-    if (value === undefined) return undefined;
-    return { value, expiresAt: x === '0' ? null : Number(x) };
-  }
-
   protected _has(id: string): Promise<boolean> {
-    return this.cmd.hget(this.layout.entry(id), 'x').then((x) => x !== null && !this.expired(x), rethrow);
+    return this.readHead(id).then((head) => head !== undefined);
   }
 
   protected _expiresAt(id: string): Promise<number | null | undefined> {
-    return this.cmd.hget(this.layout.entry(id), 'x').then((x) => {
-      if (x === null || this.expired(x)) return undefined;
-      return x === '0' ? null : Number(x);
-    }, rethrow);
+    return this.readHead(id).then((head) => (head === undefined ? undefined : headExpiry(head, liveHead(head, this.clock.now()))));
+  }
+
+  /** The head of a live entry's string (its expiry and kind, not its value), or undefined. */
+  private readHead(id: string): Promise<string | undefined> {
+    return this.cmd.getrange(this.layout.entry(id), 0, 40).then((head) => (head !== '' && liveHead(head, this.clock.now()) >= 0 ? head : undefined), rethrow);
   }
 
   protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
-    const text = this.serializer.serialize(value);
+    const text = valueEntry(expiresAt, this.serializer.serialize(value));
     return new Promise<unknown>((resolve, reject) => {
       const item: SetItem = { id, key, text, expiresAt, resolve, reject };
       this.connection.enqueue(this, 'set', item, this.exactBatch);
@@ -352,89 +338,50 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   /** Sends a batch of queued reads or writes (called by the connection, in program order). */
   sendBatch(kind: BatchKind, items: BatchItem[]): void {
     if (kind === 'set') this.sendSets(items as SetItem[]);
-    else if (kind === 'get') this.sendGets(items);
-    else this.sendEntryGets(items);
+    else this.sendReads(items, kind === 'entry');
   }
 
-  private sendEntryGets(items: BatchItem[]): void {
+  /** One GET, or one MGET for a batch (the entries share a slot): values, or entries with their expiry. */
+  private sendReads(items: BatchItem[], entries: boolean): void {
+    const failed = (err: unknown) => {
+      const error = toStoreError(err);
+      for (const item of items) item.reject(error);
+    };
     if (items.length === 1) {
-      const { id, resolve, reject } = items[0];
-      this.client.hmget(this.layout.entry(id), 'v', 'x').then(
-        (reply) => {
-          const x = reply[1];
-          if (x === null || this.expired(x)) resolve(undefined);
-          else this.entryOf(id, reply[0], x).then(resolve, reject);
-        },
-        (err) => reject(toStoreError(err)),
-      );
+      this.client.get(this.layout.entry(items[0].id)).then((s) => this.settleRead(items[0], s, entries, this.clock.now()), failed);
       return;
     }
     const keys = new Array<string>(items.length);
     for (let i = 0; i < items.length; i++) keys[i] = this.layout.entry(items[i].id);
-    GET_MANY_SCRIPT.run(this.client, keys, [this.clock.now(), '1']).then(
-      (result) => {
-        const reply = result as Array<string | number>;
-        for (let i = 0; i < items.length; i++) {
-          const value = reply[2 * i];
-          const x = reply[2 * i + 1];
-          if (typeof x === 'number') items[i].resolve(undefined);
-          else if (typeof value === 'number') this.entryOf(items[i].id, null, x).then(items[i].resolve, items[i].reject);
-          else {
-            try {
-              const ms = Number(x);
-              items[i].resolve({ value: this.serializer.deserialize(value), expiresAt: ms === 0 ? null : ms });
-            } catch (err) {
-              items[i].reject(err);
-            }
-          }
-        }
-      },
-      (err) => {
-        const error = toStoreError(err);
-        for (const item of items) item.reject(error);
-      },
-    );
+    this.client.mget(keys).then((reply) => {
+      const now = this.clock.now();
+      for (let i = 0; i < items.length; i++) this.settleRead(items[i], reply[i], entries, now);
+    }, failed);
   }
 
-  private sendGets(items: BatchItem[]): void {
-    if (items.length === 1) {
-      const { id, resolve, reject } = items[0];
-      this.client.hmget(this.layout.entry(id), 'v', 'x').then(
-        (reply) => {
-          const x = reply[1];
-          const text = reply[0];
-          try {
-            if (x === null || this.expired(x)) resolve(undefined);
-            else resolve(text === null ? this.readWhole(id) : this.serializer.deserialize(text));
-          } catch (err) {
-            reject(err);
-          }
-        },
-        (err) => reject(toStoreError(err)),
-      );
+  /** Resolves one queued read from its entry string (null: absent). */
+  private settleRead(item: BatchItem, s: string | null, entries: boolean, now: number): void {
+    const k = s === null ? -1 : liveHead(s, now);
+    if (k < 0) {
+      item.resolve(undefined);
       return;
     }
-    const keys = new Array<string>(items.length);
-    for (let i = 0; i < items.length; i++) keys[i] = this.layout.entry(items[i].id);
-    GET_MANY_SCRIPT.run(this.client, keys, [this.clock.now()]).then(
-      (result) => {
-        const reply = result as Array<string | number>;
-        for (let i = 0; i < items.length; i++) {
-          const value = reply[i];
-          try {
-            if (typeof value !== 'number') items[i].resolve(this.serializer.deserialize(value));
-            else if (value === ABSENT) items[i].resolve(undefined);
-            else items[i].resolve(this.readWhole(items[i].id));
-          } catch (err) {
-            items[i].reject(err);
-          }
-        }
-      },
-      (err) => {
-        const error = toStoreError(err);
-        for (const item of items) item.reject(error);
-      },
-    );
+    const text = s as string;
+    if (isStreamed(text, k)) {
+      // Read again from the start if the value was replaced before its first chunk was read.
+      const whole = this.readWhole(item.id, text, k).then((value) => {
+        if (value === undefined) return entries ? this._getEntry(item.id) : this._get(item.id);
+        return entries ? { value, expiresAt: headExpiry(text, k) } : value;
+      });
+      whole.then(item.resolve, item.reject);
+      return;
+    }
+    try {
+      const value = this.serializer.deserialize(text.slice(k + 1));
+      item.resolve(entries ? { value, expiresAt: headExpiry(text, k) } : value);
+    } catch (err) {
+      item.reject(err);
+    }
   }
 
   private sendSets(items: SetItem[]): void {
@@ -449,7 +396,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     if (items.length === 1) {
       const { id, key, text, expiresAt } = items[0];
       const e = l.entry(id);
-      const keys = typeof key === 'string' ? [e, l.order, l.expiry, l.counter, l.registry, e] : [e, l.order, l.expiry, l.counter, l.registry, e, ...l.indexesOf(key)];
+      const fixed = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
+      const keys = typeof key === 'string' ? fixed : [...fixed, ...l.indexesOf(key)];
       SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
       return;
     }
@@ -457,7 +405,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const args: Array<string | number> = [this.clock.now()];
     for (const { id, key, text, expiresAt } of items) {
       const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
-      keys.push(l.entry(id), ...indexes);
+      keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
     }
     SET_MANY_SCRIPT.run(this.client, keys, args).then(done, failed);
@@ -505,23 +453,18 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     let remaining = limit;
     for (;;) {
       const count = Math.min(this.batchSize, remaining);
-      const reply = (await WALK_SCRIPT.runBuffer(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
+      const reply = (await WALK_SCRIPT.run(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
         rethrow,
-      )) as Array<Buffer | number>;
-      for (let i = 2; i < reply.length; i += 3) {
-        const expiresAt = replyExpiry(reply[i + 1]);
-        if (expiresAt === undefined) continue;
-        const id = (reply[i] as Buffer).toString('utf8');
-        const stored = reply[i + 2];
-        let value: unknown;
-        if (typeof stored !== 'number') value = this.serializer.deserialize(stored.toString('utf8'));
-        else if (stored === KEY_ONLY) value = undefined;
-        else if ((value = await this.readWhole(id)) === undefined) continue;
-        yield new FoundEntry(id, value, expiresAt);
+      )) as Array<string | number>;
+      for (let i = 2; i < reply.length; i += 2) {
+        const id = reply[i] as string;
+        const found = await this.entryFrom(id, reply[i + 1], values);
+        if (found === undefined) continue;
+        yield new FoundEntry(id, found.value, found.expiresAt);
         if (--remaining <= 0) return;
       }
       if (Number(reply[0]) < count) return;
-      cursor = '(' + (reply[1] as Buffer).toString('latin1');
+      cursor = '(' + (reply[1] as string);
     }
   }
 
@@ -659,32 +602,36 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /** Reads the live entries among the candidates (one round trip), keeping their order. */
   private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
-    const reply = (await FETCH_SCRIPT.runBuffer(
+    const reply = (await FETCH_SCRIPT.run(
       this.cmd,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
-    ).catch(rethrow)) as Array<Buffer | number>;
+    ).catch(rethrow)) as Array<string | number>;
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
-      const expiresAt = replyExpiry(reply[2 * i]);
-      if (expiresAt === undefined) continue;
       const { id, key } = batch[i];
-      const stored = reply[2 * i + 1];
-      if (typeof stored !== 'number') out.push({ id, key, value: this.serializer.deserialize(stored.toString('utf8')), expiresAt });
-      else if (stored === KEY_ONLY) out.push({ id, key, value: undefined, expiresAt });
-      else if (stored === STREAMED) {
-        const value = await this.readWhole(id);
-        if (value !== undefined) out.push({ id, key, value, expiresAt });
-      }
+      const found = await this.entryFrom(id, reply[i], values);
+      if (found !== undefined) out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
     }
     return out;
   }
 
-  // ---- expiry ---------------------------------------------------------------------------
-
-  private expired(x: string): boolean {
-    return x !== '0' && Number(x) <= this.clock.now();
+  /**
+   * An entry as a read script returned it (see EMIT: the entry string, or 0 when absent or
+   * expired), with its value when `values` is set; undefined if it is gone.
+   */
+  private async entryFrom(id: string, stored: string | number, values: boolean): Promise<{ value: unknown; expiresAt: number | null } | undefined> {
+    if (typeof stored === 'number') return undefined;
+    const k = liveHead(stored, this.clock.now());
+    if (k < 0) return undefined;
+    const expiresAt = headExpiry(stored, k);
+    if (!values) return { value: undefined, expiresAt };
+    if (!isStreamed(stored, k)) return { value: this.serializer.deserialize(stored.slice(k + 1)), expiresAt };
+    const value = await this.readWhole(id, stored, k);
+    return value === undefined ? undefined : { value, expiresAt };
   }
+
+  // ---- expiry ---------------------------------------------------------------------------
 
   /**
    * Removes entries and their order, expiry and index records, atomically per batch.
@@ -697,7 +644,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     ids.forEach((id, i) => {
       const key = known ? known[i].key : keyFromId(id);
       const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
-      keys.push(l.entry(id), ...indexes);
+      keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, indexes.length);
     });
     return DROP_SCRIPT.run(this.cmd, keys, args).then((n) => Number(n), rethrow);
@@ -786,7 +733,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       await flush();
       if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
-      const keys = [e, l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
+      const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
       await SET_SCRIPT.run(this.cmd, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
     } catch (err) {
       await this.cmd.unlink(tmp).catch(() => undefined);
@@ -796,32 +743,39 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
-    const e = this.layout.entry(id);
-    const [v, x, n, g] = await this.cmd.hmgetBuffer(e, 'v', 'x', 'n', 'g').catch(rethrow);
-    if (x === null || this.expired(x.toString())) return undefined;
-    if (v !== null) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(v.toString('utf8')))));
-    if (n === null || g === null) return undefined;
-    return this.chunks(e, Number(n.toString()), g.toString());
+    const s = await this.cmd.get(this.layout.entry(id)).catch(rethrow);
+    const k = s === null ? -1 : liveHead(s, this.clock.now());
+    if (k < 0) return undefined;
+    const text = s as string;
+    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(text.slice(k + 1)))));
+    const { count, generation } = streamedOf(text, k);
+    return this.chunks(this.layout.chunks(id), count, generation);
   }
 
   /** The chunks of a streamed value, one round trip each; fails if the value is replaced meanwhile. */
-  private async *chunks(e: string, count: number, generation: string): AsyncGenerator<Buffer> {
+  private async *chunks(chunkKey: string, count: number, generation: string): AsyncGenerator<Buffer> {
     for (let i = 0; i < count; i++) {
-      const [g, chunk] = await this.cmd.hmgetBuffer(e, 'g', String(i)).catch(rethrow);
+      const [g, chunk] = await this.cmd.hmgetBuffer(chunkKey, 'g', String(i)).catch(rethrow);
       if (g === null || g.toString() !== generation || chunk === null) {
-        throw new StorageOperationError('the streamed value was replaced or deleted while it was being read');
+        throw new StreamReplacedError('the streamed value was replaced or deleted while it was being read');
       }
       yield chunk;
     }
   }
 
-  /** A streamed value read whole (getOne of a streamed entry), or undefined if it vanished. */
-  private async readWhole(id: string): Promise<Buffer | undefined> {
-    const e = this.layout.entry(id);
-    const [n, g] = await this.cmd.hmget(e, 'n', 'g').catch(rethrow);
-    if (n === null || g === null) return undefined;
+  /**
+   * A streamed value read whole (a read of a streamed entry; `s` is its entry string, `k` from
+   * liveHead), or undefined if it was replaced or deleted before its first chunk was read.
+   */
+  private async readWhole(id: string, s: string, k: number): Promise<Buffer | undefined> {
+    const { count, generation } = streamedOf(s, k);
     const parts: Buffer[] = [];
-    for await (const chunk of this.chunks(e, Number(n), g)) parts.push(chunk);
+    try {
+      for await (const chunk of this.chunks(this.layout.chunks(id), count, generation)) parts.push(chunk);
+    } catch (err) {
+      if (parts.length === 0 && err instanceof StreamReplacedError) return undefined;
+      throw err;
+    }
     return Buffer.concat(parts);
   }
 }
