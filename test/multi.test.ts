@@ -151,6 +151,24 @@ describe('multi store', () => {
       expect(faults[1].calls.getEntry).to.equal(2);
     });
 
+    it('misses in one tick go down together; a key that fails to read fails alone, without marking the tier down', async () => {
+      const { multi, tiers, faults } = stack();
+      for (let i = 0; i < 50; i++) await tiers[2].set(`k${i}`, i);
+      faults[1].badIds = new Set(['k7']);
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => multi.getOne(`k${i}`)));
+      const values = results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code: string }).code));
+      expect(values).to.deep.equal(Array.from({ length: 50 }, (_, i) => (i === 7 ? 'ERR_STORAGE_OPERATION' : i)));
+      // One getEntry per key below the front tier (misses in the middle, then the durable tier).
+      expect(faults[0].calls.getEntry).to.equal(50);
+      expect(faults[1].calls.getEntry).to.equal(50);
+      const stats = await multi.stats();
+      expect(stats.tiers[2]).to.include({ hits: 49, errors: 1, state: 'up' });
+      await multi.idle();
+      expect(await tiers[0].getOne('k3')).to.equal(3); // promoted
+      faults[1].badIds = undefined;
+      expect(await multi.getOne('k7')).to.equal(7);
+    });
+
     it('a read in flight during a write is not promoted over the newer value', async () => {
       const { multi, tiers, faults } = stack();
       await tiers[2].set('k', 'old');

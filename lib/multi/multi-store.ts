@@ -112,6 +112,17 @@ interface Hit {
   tier: number;
 }
 
+/** An exact read waiting to go down to the tiers below the front one (see readBelow). */
+interface QueuedRead {
+  id: string;
+  key: Key;
+  flight: Flight<Hit | undefined>;
+  resolve(hit: Hit | undefined): void;
+  reject(err: unknown): void;
+  /** Why a complete tier could not answer, kept while lower tiers are tried. */
+  failure: Error | undefined;
+}
+
 /** Internal construction arguments for scopes. */
 interface Inherited {
   tiers: Tier[];
@@ -172,6 +183,8 @@ export class MultiStore extends BaseStore {
   readonly queryTier: number;
   private readonly multiSettings: MultiSettings;
   private readonly flights = new SingleFlight<Hit | undefined>();
+  /** Reads started this tick, sent down together on the next (see readBelow). */
+  private queuedReads: QueuedRead[] = [];
   private readonly bus: InvalidationBus | undefined;
   private unlisten: (() => void) | undefined;
   private readonly pending = new Set<Promise<unknown>>();
@@ -323,9 +336,7 @@ export class MultiStore extends BaseStore {
    */
   private async read(id: string, wantExpiry: boolean): Promise<Hit | undefined> {
     const front = this.front;
-    let start = 0;
     if (front) {
-      start = 1;
       if (front.readable(id)) {
         try {
           const key = keyFromId(id);
@@ -348,7 +359,7 @@ export class MultiStore extends BaseStore {
         }
       }
     }
-    return this.flights.run(id, (flight) => this.fallThrough(id, start, flight));
+    return this.flights.run(id, this.readBelow);
   }
 
   /**
@@ -389,7 +400,7 @@ export class MultiStore extends BaseStore {
   }
 
   private readBelowFront(id: string): Promise<unknown> {
-    return this.flights.run(id, (flight) => this.fallThrough(id, 1, flight)).then(
+    return this.flights.run(id, this.readBelow).then(
       (hit) => {
         if (hit === undefined) this.counters.misses++;
         else this.counters.hits++;
@@ -402,31 +413,79 @@ export class MultiStore extends BaseStore {
     );
   }
 
-  private async fallThrough(id: string, start: number, flight: Flight<Hit | undefined>): Promise<Hit | undefined> {
-    const key = keyFromId(id);
-    let failure: Error | undefined;
-    for (let i = start; i < this.tiers.length; i++) {
+  /**
+   * Starts the read of `id` in the tiers below the front one (the flight's read). Reads started
+   * in the same tick go down together: each tier gets one batch of getEntry calls under one
+   * deadline, instead of a timed call per key, which is what a burst of misses costs.
+   */
+  private readonly readBelow = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> =>
+    new Promise((resolve, reject) => {
+      this.queuedReads.push({ id, key: keyFromId(id), flight, resolve, reject, failure: undefined });
+      if (this.queuedReads.length === 1) process.nextTick(this.sendQueuedReads);
+    });
+
+  private readonly sendQueuedReads = (): void => {
+    const reads = this.queuedReads;
+    this.queuedReads = [];
+    this.fallThrough(reads).catch((err) => {
+      for (const read of reads) read.reject(err);
+    });
+  };
+
+  /** Reads a batch through the tiers below the front one, in order, until each read is answered. */
+  private async fallThrough(reads: QueuedRead[]): Promise<void> {
+    let remaining = reads;
+    for (let i = this.front ? 1 : 0; i < this.tiers.length && remaining.length > 0; i++) {
       const tier = this.tiers[i];
-      if (!tier.readable(id)) {
-        if (tier.complete) failure ??= unavailable(tier);
-        continue;
+      const asked: QueuedRead[] = [];
+      const next: QueuedRead[] = [];
+      for (const read of remaining) {
+        if (tier.readable(read.id)) asked.push(read);
+        else {
+          if (tier.complete) read.failure ??= unavailable(tier);
+          next.push(read);
+        }
       }
-      let entry: EntryWithExpiry | undefined;
+      remaining = next;
+      if (asked.length === 0) continue;
+      let results: Array<PromiseSettledResult<EntryWithExpiry | undefined>>;
       try {
-        entry = await tier.call(() => tier.store.getEntry(key));
+        // allSettled: a key that fails (a value that no longer parses) fails alone.
+        results = await tier.call(() => Promise.allSettled(asked.map((read) => tier.store.getEntry(read.key))));
       } catch (err) {
-        if (tier.complete) failure = err as Error;
+        // The whole batch timed out.
+        for (const read of asked) {
+          if (tier.complete) read.failure = err as Error;
+          next.push(read);
+        }
         continue;
       }
-      if (entry !== undefined) {
-        tier.counters.hits++;
-        if (i > 0 && !flight.stale) this.promote(id, key, entry, i);
-        return { value: entry.value, expiresAt: entry.expiresAt, tier: i };
+      let failed = false;
+      for (let j = 0; j < asked.length; j++) {
+        const read = asked[j];
+        const result = results[j];
+        if (result.status === 'rejected') {
+          // One failure marks the tier down; the other keys of the batch count as errors only.
+          if (failed) tier.counters.errors++;
+          else tier.recordFailure(result.reason);
+          failed = true;
+          if (tier.complete) read.failure = tier.wrap(result.reason);
+          next.push(read);
+          continue;
+        }
+        const entry = result.value;
+        if (entry !== undefined) {
+          tier.counters.hits++;
+          if (i > 0 && !read.flight.stale) this.promote(read.id, read.key, entry, i);
+          read.resolve({ value: entry.value, expiresAt: entry.expiresAt, tier: i });
+        } else {
+          tier.counters.misses++;
+          if (tier.complete) read.resolve(undefined);
+          else next.push(read);
+        }
       }
-      tier.counters.misses++;
-      if (tier.complete) return undefined;
     }
-    throw failure ?? new StorageConnectionError('no complete tier could be read');
+    for (const read of remaining) read.reject(read.failure ?? new StorageConnectionError('no complete tier could be read'));
   }
 
   /** Copies a value found in tier `from` into every usable tier above it (not awaited by the reader). */

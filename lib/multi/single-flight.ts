@@ -17,7 +17,7 @@ export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
 
   /** Joins the read of `id` in flight, or starts one with `read`. */
-  run(id: string, read: (flight: Flight<T>) => Promise<T>): Promise<T> {
+  run(id: string, read: (flight: Flight<T>, id: string) => Promise<T>): Promise<T> {
     const existing = this.flights.get(id);
     if (existing) return existing.promise;
     const flight: Flight<T> = { promise: undefined as unknown as Promise<T>, stale: false };
@@ -25,7 +25,7 @@ export class SingleFlight<T> {
     const forget = () => {
       if (this.flights.get(id) === flight) this.flights.delete(id);
     };
-    flight.promise = read(flight);
+    flight.promise = read(flight, id);
     flight.promise.then(forget, forget);
     return flight.promise;
   }

@@ -6,7 +6,7 @@
  * it presents itself as a shared, persistent store (a stand-in for a remote tier), so the
  * multi store gives it a timeout.
  */
-import { StorageConnectionError } from '../../lib/errors';
+import { StorageConnectionError, StorageOperationError } from '../../lib/errors';
 import { Key, keyFromId, keyId } from '../../lib/keys';
 import { Selector } from '../../lib/query';
 import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/store';
@@ -18,6 +18,8 @@ export interface FaultControl {
   delay: number;
   /** Calls per primitive name. */
   calls: Record<string, number>;
+  /** Ids whose exact reads fail with a StorageOperationError (a value that no longer parses), whatever the mode. */
+  badIds?: Set<string>;
 }
 
 /** Creates a control object. */
@@ -68,6 +70,7 @@ export class FaultyStore extends BaseStore {
   }
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     await this.gate('getEntry');
+    if (this.control.badIds?.has(id)) throw new StorageOperationError(`injected bad value under ${id}`);
     return this.inner.getEntry(keyFromId(id));
   }
   protected async _delete(id: string): Promise<boolean> {
