@@ -34,6 +34,7 @@ import {
 import type { Callback } from '../callbacks';
 import { InvalidationBus, InvalidationMessage, InvalidationSettings, checkInvalidationSettings, preciseNow } from './invalidation';
 import { tierTtl } from './promotion';
+import { BackgroundWork } from './background-work';
 import { Flight, SingleFlight } from './single-flight';
 import { Tier, TierStats } from './tier';
 
@@ -112,6 +113,13 @@ interface Hit {
   tier: number;
 }
 
+/**
+ * Most reads below the front tier sent down as one batch. A burst of 1,000 misses goes as
+ * several slices, so the answers to the first are handled while the next are still on the
+ * way (one batch of 1,000 left the client idle while the server worked, then the reverse).
+ */
+const READ_SLICE = 128;
+
 /** An exact read waiting to go down to the tiers below the front one (see readBelow). */
 interface QueuedRead {
   id: string;
@@ -187,7 +195,7 @@ export class MultiStore extends BaseStore {
   private queuedReads: QueuedRead[] = [];
   private readonly bus: InvalidationBus | undefined;
   private unlisten: (() => void) | undefined;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly background = new BackgroundWork();
   /** Shared tiers this process promoted into recently: an invalidation must drop them there too. */
   private readonly recentSharedPromotions = new Map<string, number>();
   /** Cache tier 0, read before joining a flight (undefined when tier 0 is complete). */
@@ -320,7 +328,7 @@ export class MultiStore extends BaseStore {
     this.unlisten?.();
     this.unlisten = undefined;
     if (this.bus) await this.bus.stop();
-    await Promise.allSettled([...this.pending]);
+    await this.background.idle();
     await Promise.allSettled(this.tiers.map((t) => t.settled()));
     // A tier whose close() never settles must not make this close() hang.
     const timeout = this.multiSettings.connectTimeout ?? MULTI_DEFAULTS.connectTimeout;
@@ -425,11 +433,15 @@ export class MultiStore extends BaseStore {
     });
 
   private readonly sendQueuedReads = (): void => {
-    const reads = this.queuedReads;
+    const queued = this.queuedReads;
     this.queuedReads = [];
-    this.fallThrough(reads).catch((err) => {
-      for (const read of reads) read.reject(err);
-    });
+    // Slices go down independently, so the first answers are used while later ones are on the way.
+    for (let start = 0; start < queued.length; start += READ_SLICE) {
+      const reads = queued.length <= READ_SLICE ? queued : queued.slice(start, start + READ_SLICE);
+      this.fallThrough(reads).catch((err) => {
+        for (const read of reads) read.reject(err);
+      });
+    }
   };
 
   /** Reads a batch through the tiers below the front one, in order, until each read is answered. */
@@ -497,20 +509,16 @@ export class MultiStore extends BaseStore {
       if (ttl === undefined) return; // expired at the source since it was read
       if (!tier.usable) continue;
       if (this.bus && !tier.local) this.recentSharedPromotions.set(id, Date.now());
-      const p = tier.call(() => tier.store.set(key, entry.value, { ttl })).then(
+      this.background.start();
+      tier.call(() => tier.store.set(key, entry.value, { ttl })).then(
         () => {
           tier.counters.promotions++;
           tier.noteFresh(id);
+          this.background.done();
         },
-        () => undefined, // counted by the tier; the value is still served from below
+        this.background.done, // counted by the tier; the value is still served from below
       );
-      this.track(p);
     }
-  }
-
-  private track(p: Promise<unknown>): void {
-    this.pending.add(p);
-    p.then(() => this.pending.delete(p));
   }
 
   protected async _get(id: string): Promise<unknown> {
@@ -878,7 +886,7 @@ export class MultiStore extends BaseStore {
 
   /** Resolves when background work (promotions, tier probes) has finished: for tests and shutdown. */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.background.idle();
     await Promise.all(this.tiers.map((t) => t.settled()));
   }
 
@@ -894,7 +902,7 @@ export class MultiStore extends BaseStore {
       (dropped) => this.emit('invalidation', { op: message.op, id: message.id, publishedAt: message.t, droppedAt: preciseNow(), dropped }),
       (err: Error) => this.reportError(asStoreError(err)),
     );
-    this.track(work);
+    this.background.track(work);
   }
 
   private async applyInvalidation(message: InvalidationMessage): Promise<number> {
