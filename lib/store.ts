@@ -136,6 +136,9 @@ type State = 'idle' | 'connecting' | 'open' | 'closed';
 /** One settled promise shared by every synchronous write (a settled promise cannot change). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** What `getOneSync` returns when the store cannot answer synchronously. */
+export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
+
 const CHUNK_SIZE = 64 * 1024;
 
 /** What result-first callbacks receive on failure, per method (memstorage's values). */
@@ -552,6 +555,20 @@ export abstract class BaseStore extends EventEmitter {
       p = Promise.reject(err);
     }
     return this.settle('getOne', p, cb);
+  }
+
+  /**
+   * `getOne` answered synchronously, for stores layered over this one (a multi store's front
+   * tier): the value, or undefined on a miss; NOT_SYNC when this store cannot answer without
+   * waiting (not an in-process store, or not open yet). Counts hits and misses like getOne;
+   * throws InvalidKeyError for a bad key.
+   */
+  getOneSync(key: KeyInput): unknown {
+    if (this.state !== 'open' || !this._getSync) return NOT_SYNC;
+    const value = this._getSync(keyId(key));
+    if (value === undefined) this.counters.misses++;
+    else this.counters.hits++;
+    return value;
   }
 
   /** The value with its absolute expiry (for tier promotion), or undefined. */

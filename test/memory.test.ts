@@ -10,6 +10,7 @@ import Store = require('../index');
 import type { Selector } from '../lib/query';
 import { runChild, lastJson, ROOT } from './support/memory-child';
 import { rejection } from '../lib/conformance/context';
+import { NOT_SYNC } from '../lib/store';
 
 // The query module's exports object itself, so a test can wrap compileQuery (see spyOnQueries).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -739,6 +740,22 @@ describe('memory store', function () {
       const report = lastJson<{ ready: boolean; started: number }>(result);
       expect(report.ready).to.equal(true);
       expect(Date.now() - startedAt).to.be.below(20000);
+    });
+  });
+
+  describe('getOneSync (for layered stores)', function () {
+    it('answers at once once open, counts hits and misses, copies with clone, and throws on a bad key', async function () {
+      const store = memory({ clone: true });
+      expect(store.getOneSync('k')).to.equal(NOT_SYNC); // not connected yet
+      await store.set('k', { a: 1 });
+      const first = store.getOneSync('k') as { a: number };
+      expect(first).to.deep.equal({ a: 1 });
+      first.a = 2;
+      expect(store.getOneSync('k')).to.deep.equal({ a: 1 });
+      expect(store.getOneSync({ id: 9 })).to.equal(undefined);
+      expect(() => store.getOneSync({ $bad: 1 } as never)).to.throw(Store.InvalidKeyError);
+      const stats = await store.stats();
+      expect([stats.hits, stats.misses]).to.deep.equal([2, 1]);
     });
   });
 

@@ -28,6 +28,8 @@ import {
   CommonSettings,
   EntryWithExpiry,
   FindOptions,
+  KeyInput,
+  NOT_SYNC,
   StoredEntry,
   StoreStats,
 } from '../store';
@@ -387,6 +389,23 @@ export class MultiStore extends BaseStore {
         return super.getOne(key); // rejects with the same InvalidKeyError
       }
       if (!front.readable(id)) return super.getOne(key);
+    }
+    // An in-process front tier answers at once: a hit costs one resolved promise, and a miss
+    // goes straight to the single-flight read below.
+    let sync: unknown;
+    try {
+      sync = front.store.getOneSync(key as KeyInput);
+    } catch (err) {
+      return Promise.reject(err); // an invalid key
+    }
+    if (sync !== NOT_SYNC) {
+      if (sync !== undefined) {
+        front.counters.hits++;
+        this.counters.hits++;
+        return Promise.resolve(sync);
+      }
+      front.counters.misses++;
+      return this.readBelowFront(keyId(key));
     }
     // The front tier validates the key; its id is computed only on a miss.
     return front.store.getOne(key).then(
