@@ -441,7 +441,9 @@ export abstract class BaseStore extends EventEmitter {
     let p: Promise<void>;
     try {
       let ttl: number | null | undefined;
-      if (options !== undefined || callback !== undefined || extra.length > 0) {
+      if (callback === undefined && extra.length === 0 && typeof options === 'object' && options !== null) {
+        ttl = readTtlOption(options, 'set'); // set(key, value, { ttl }): no argument arrays either
+      } else if (options !== undefined || callback !== undefined || extra.length > 0) {
         const split = splitArgs([options, callback, ...extra], 0, 'set');
         cb = split.cb;
         ttl = readTtlOption(split.options, 'set');
