@@ -287,6 +287,15 @@ export abstract class BaseStore extends EventEmitter {
     const [value, expiresAt] = await Promise.all([this._get(id), this._expiresAt(id)]);
     return value === undefined || expiresAt === undefined ? undefined : { value, expiresAt };
   }
+  /**
+   * `_getEntry` for many ids at once, one result per id in order: the entry, undefined, or the
+   * error that id alone failed with. Rejects only when the whole read failed. Backends that
+   * can read a batch in one command override it.
+   */
+  protected _getEntries(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
+    return Promise.all(ids.map((id) => this._getEntry(id).catch((err: unknown) => asError(err))));
+  }
+
   /** Whether `id` is live; backends override when cheaper than a read. */
   protected async _has(id: string): Promise<boolean> {
     return (await this._get(id)) !== undefined;
@@ -578,6 +587,21 @@ export abstract class BaseStore extends EventEmitter {
     try {
       const id = keyId(key);
       return this.run(() => this._getEntry(id)) as Promise<EntryWithExpiry<V> | undefined>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `getEntry` for many keys, for stores layered over this one (a multi store's batched
+   * misses): one result per key, in order — the entry, undefined, or the error that key alone
+   * failed with (a value that no longer parses). Rejects when the keys are invalid or the read
+   * as a whole failed (the backend is unreachable).
+   */
+  getEntries(keys: KeyInput[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
+    try {
+      const ids = keys.map(keyId);
+      return this.run(() => this._getEntries(ids));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -881,4 +905,9 @@ async function* asBuffers(source: AsyncIterable<unknown>): AsyncGenerator<Buffer
 /** A sync iterable as an async one. */
 export async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
   yield* items;
+}
+
+/** A thrown value as an Error (stores only throw Errors; this guards against anything else). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -245,6 +245,13 @@ describe('redis store', () => {
         { value: Buffer.from('abcd'), expiresAt: start + 30_000 },
       ]);
       expect(single).to.deep.equal([batched[1]]);
+      // getEntries (a layered store's batch): one MGET, the same answers, and a value that no
+      // longer parses fails in its own place only.
+      await admin.set(store.layout.entry('broken'), '0v{not json');
+      const many = await store.getEntries([...keys, 'broken']);
+      expect(many.slice(0, 5)).to.deep.equal(batched);
+      expect(many[5]).to.be.instanceOf(Error);
+      expect(await rejection(store.getEntries([{ $bad: 1 } as never]))).to.have.property('code', 'ERR_INVALID_KEY');
     });
   });
 

@@ -479,12 +479,12 @@ export class MultiStore extends BaseStore {
       }
       remaining = next;
       if (asked.length === 0) continue;
-      let results: Array<PromiseSettledResult<EntryWithExpiry | undefined>>;
+      let results: Array<EntryWithExpiry | undefined | Error>;
       try {
-        // allSettled: a key that fails (a value that no longer parses) fails alone.
-        results = await tier.call(() => Promise.allSettled(asked.map((read) => tier.store.getEntry(read.key))));
+        // One result per key: a key that fails (a value that no longer parses) fails alone.
+        results = await tier.call(() => tier.store.getEntries(asked.map((read) => read.key as KeyInput)));
       } catch (err) {
-        // The whole batch timed out.
+        // The whole batch failed or timed out (counted by the tier).
         for (const read of asked) {
           if (tier.complete) read.failure = err as Error;
           next.push(read);
@@ -494,17 +494,16 @@ export class MultiStore extends BaseStore {
       let failed = false;
       for (let j = 0; j < asked.length; j++) {
         const read = asked[j];
-        const result = results[j];
-        if (result.status === 'rejected') {
+        const entry = results[j];
+        if (entry instanceof Error) {
           // One failure marks the tier down; the other keys of the batch count as errors only.
           if (failed) tier.counters.errors++;
-          else tier.recordFailure(result.reason);
+          else tier.recordFailure(entry);
           failed = true;
-          if (tier.complete) read.failure = tier.wrap(result.reason);
+          if (tier.complete) read.failure = tier.wrap(entry);
           next.push(read);
           continue;
         }
-        const entry = result.value;
         if (entry !== undefined) {
           tier.counters.hits++;
           if (i > 0 && !read.flight.stale) this.promote(read.id, read.key, entry, i);

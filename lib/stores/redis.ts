@@ -312,6 +312,33 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     return new Promise((resolve, reject) => this.connection.enqueue(this, 'entry', { id, resolve, reject }, this.exactBatch));
   }
 
+  /** A layered store's batch (a multi store's misses): one MGET, sent after whatever is queued. */
+  protected _getEntries(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
+    const keys = new Array<string>(ids.length);
+    for (let i = 0; i < ids.length; i++) keys[i] = this.layout.entry(ids[i]);
+    return this.cmd.mget(keys).then((reply) => {
+      const now = this.clock.now();
+      const out = new Array<EntryWithExpiry | undefined | Error>(ids.length);
+      let streamed: Array<Promise<void>> | undefined;
+      for (let i = 0; i < ids.length; i++) {
+        const s = reply[i];
+        const k = s === null ? -1 : liveHead(s, now);
+        if (k < 0) out[i] = undefined;
+        else if (isStreamed(s as string, k)) {
+          // Rare: read it whole on its own (that read copes with a value replaced meanwhile).
+          (streamed ??= []).push(this._getEntry(ids[i]).then((entry) => void (out[i] = entry), (err: Error) => void (out[i] = err)));
+        } else {
+          try {
+            out[i] = { value: this.serializer.deserialize((s as string).slice(k + 1)), expiresAt: headExpiry(s as string, k) };
+          } catch (err) {
+            out[i] = err as Error;
+          }
+        }
+      }
+      return streamed ? Promise.all(streamed).then(() => out) : out;
+    }, rethrow);
+  }
+
   protected _has(id: string): Promise<boolean> {
     return this.readHead(id).then((head) => head !== undefined);
   }
