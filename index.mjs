@@ -11,6 +11,7 @@ export const {
   createStore,
   storeTypes,
   BaseStore,
+  NOT_SYNC,
   MemoryStore,
   RedisStore,
   MongoStore,

@@ -22,6 +22,8 @@ namespace Store {
   export const createStore = factory.createStore;
   export const storeTypes = factory.storeTypes;
   export import BaseStore = store.BaseStore;
+  /** What `getOneSync` returns when a store cannot answer synchronously. */
+  export const NOT_SYNC = store.NOT_SYNC;
   export import MemoryStore = memory.MemoryStore;
   export import MemorySettings = memory.MemorySettings;
   export import CommonSettings = store.CommonSettings;
