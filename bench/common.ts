@@ -208,6 +208,31 @@ export async function measureInterleaved(contenders: Contender[], common: Measur
   });
 }
 
+/** A key-value contender of the backend benches: its read and its write of entry i. */
+export interface KvContender {
+  name: string;
+  get: Op;
+  set: Op;
+}
+
+/**
+ * The getOne and set tables of a backend bench for one mode ('one at a time', '1000 in
+ * flight'): every contender's reads, then every contender's writes, interleaved, printed.
+ */
+export async function measureGetSet(
+  mode: string,
+  contenders: KvContender[],
+  options: MeasureOptions,
+  rounds: number,
+  subject: string,
+): Promise<{ get: Result[]; set: Result[] }> {
+  const get = await measureInterleaved(contenders.map((c) => ({ name: c.name, op: c.get })), options, rounds);
+  printTable(`getOne, 1 KB JSON values, ${mode}`, get, subject);
+  const set = await measureInterleaved(contenders.map((c) => ({ name: c.name, op: c.set })), options, rounds);
+  printTable(`set (overwrite), 1 KB JSON values, ${mode}`, set, subject);
+  return { get, set };
+}
+
 /**
  * One pass only, for operations that cannot be repeated on the same state (inserts into an
  * empty store): each op timed with hrtime, ops/s from the whole pass (clock reads included).

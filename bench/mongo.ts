@@ -31,6 +31,7 @@ import {
   makeKeys,
   makeStringKeys,
   makeValues,
+  measureGetSet,
   measureInterleaved,
   printEnvironment,
   printTable,
@@ -90,26 +91,21 @@ async function runKv(url: string): Promise<Target[]> {
       [`${CONCURRENCY} in flight`, CONCURRENCY, 20_000],
     ] as const) {
       const options = { ops, concurrency, warmup: Math.min(ops, 1_000), latencyOps: Math.min(ops, 3_000) };
-      const get = await measureInterleaved(
+      const { get, set } = await measureGetSet(
+        mode,
         [
-          { name: SUBJECT, op: (i) => store.getOne(keys[i % N_KV]) },
-          { name: RAW, op: (i) => raw.findOne({ _id: keys[i % N_KV] }) },
-          { name: KEYV, op: (i) => keyv.get(keys[i % N_KV]) },
+          { name: SUBJECT, get: (i) => store.getOne(keys[i % N_KV]), set: (i) => store.set(keys[i % N_KV], values[i % N_KV]) },
+          {
+            name: RAW,
+            get: (i) => raw.findOne({ _id: keys[i % N_KV] }),
+            set: (i) => raw.replaceOne({ _id: keys[i % N_KV] }, { value: values[i % N_KV] }, { upsert: true }),
+          },
+          { name: KEYV, get: (i) => keyv.get(keys[i % N_KV]), set: (i) => keyv.set(keys[i % N_KV], values[i % N_KV]) },
         ],
         options,
         ROUNDS,
+        SUBJECT,
       );
-      printTable(`getOne, 1 KB JSON values, ${mode}`, get, SUBJECT);
-      const set = await measureInterleaved(
-        [
-          { name: SUBJECT, op: (i) => store.set(keys[i % N_KV], values[i % N_KV]) },
-          { name: RAW, op: (i) => raw.replaceOne({ _id: keys[i % N_KV] }, { value: values[i % N_KV] }, { upsert: true }) },
-          { name: KEYV, op: (i) => keyv.set(keys[i % N_KV], values[i % N_KV]) },
-        ],
-        options,
-        ROUNDS,
-      );
-      printTable(`set (overwrite), 1 KB JSON values, ${mode}`, set, SUBJECT);
       targets.push(
         { label: `getOne, ${mode}: vs ${RAW}`, actual: ratio(byName(get, SUBJECT), byName(get, RAW)), min: 0.8 },
         { label: `getOne, ${mode}: vs ${KEYV}`, actual: ratio(byName(get, SUBJECT), byName(get, KEYV)), min: 1.5 },

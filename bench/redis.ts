@@ -31,6 +31,7 @@ import {
   makeKeys,
   makeStringKeys,
   makeValues,
+  measureGetSet,
   measureInterleaved,
   printEnvironment,
   printTable,
@@ -84,28 +85,22 @@ async function runKv(url: string): Promise<Target[]> {
       [`${CONCURRENCY} in flight`, CONCURRENCY, 100_000],
     ] as const) {
       const options = { ops, concurrency, warmup: Math.min(ops, 10_000), latencyOps: Math.min(ops, 20_000) };
-      const get = await measureInterleaved(
+      const { get, set } = await measureGetSet(
+        mode,
         [
-          { name: SUBJECT, op: (i) => store.getOne(keys[i % N_KV]) },
-          { name: RAW, op: (i) => raw.get(keys[i % N_KV]).then((text) => JSON.parse(text!)) },
-          { name: KEYV, op: (i) => keyv.get(keys[i % N_KV]) },
-          { name: CACHE_MANAGER, op: (i) => cache.get(keys[i % N_KV]) },
+          { name: SUBJECT, get: (i) => store.getOne(keys[i % N_KV]), set: (i) => store.set(keys[i % N_KV], values[i % N_KV]) },
+          {
+            name: RAW,
+            get: (i) => raw.get(keys[i % N_KV]).then((text) => JSON.parse(text!)),
+            set: (i) => raw.set(keys[i % N_KV], JSON.stringify(values[i % N_KV])),
+          },
+          { name: KEYV, get: (i) => keyv.get(keys[i % N_KV]), set: (i) => keyv.set(keys[i % N_KV], values[i % N_KV]) },
+          { name: CACHE_MANAGER, get: (i) => cache.get(keys[i % N_KV]), set: (i) => cache.set(keys[i % N_KV], values[i % N_KV]) },
         ],
         options,
         ROUNDS,
+        SUBJECT,
       );
-      printTable(`getOne, 1 KB JSON values, ${mode}`, get, SUBJECT);
-      const set = await measureInterleaved(
-        [
-          { name: SUBJECT, op: (i) => store.set(keys[i % N_KV], values[i % N_KV]) },
-          { name: RAW, op: (i) => raw.set(keys[i % N_KV], JSON.stringify(values[i % N_KV])) },
-          { name: KEYV, op: (i) => keyv.set(keys[i % N_KV], values[i % N_KV]) },
-          { name: CACHE_MANAGER, op: (i) => cache.set(keys[i % N_KV], values[i % N_KV]) },
-        ],
-        options,
-        ROUNDS,
-      );
-      printTable(`set (overwrite), 1 KB JSON values, ${mode}`, set, SUBJECT);
       const required = concurrency > 1;
       targets.push(
         { label: `getOne, ${mode}: vs ${RAW}`, actual: ratio(byName(get, SUBJECT), byName(get, RAW)), min: required ? 0.8 : undefined },

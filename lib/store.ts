@@ -450,9 +450,7 @@ export abstract class BaseStore extends EventEmitter {
     let p: Promise<void>;
     try {
       let ttl: number | null | undefined;
-      if (callback === undefined && extra.length === 0 && typeof options === 'object' && options !== null) {
-        ttl = readTtlOption(options, 'set'); // set(key, value, { ttl }): no argument arrays either
-      } else if (options !== undefined || callback !== undefined || extra.length > 0) {
+      if (options !== undefined || callback !== undefined || extra.length > 0) {
         const split = splitArgs([options, callback, ...extra], 0, 'set');
         cb = split.cb;
         ttl = readTtlOption(split.options, 'set');
@@ -547,26 +545,25 @@ export abstract class BaseStore extends EventEmitter {
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
       const id = keyId(key);
-      if (this.state === 'open' && this._getSync) {
-        const value = this._getSync(id);
-        if (value === undefined) this.counters.misses++;
-        else this.counters.hits++;
-        p = Promise.resolve(value);
-      } else {
-        p = this.run(
-          () => this._get(id),
-          (value) => {
-            if (value === undefined) this.counters.misses++;
-            else this.counters.hits++;
-            return value;
-          },
-        );
-      }
+      const value = this.readSync(id);
+      p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead);
     } catch (err) {
       p = Promise.reject(err);
     }
     return this.settle('getOne', p, cb);
   }
+
+  /** An exact read answered in-process (counted), or NOT_SYNC when the backend must be awaited. */
+  private readSync(id: string): unknown {
+    if (this.state !== 'open' || !this._getSync) return NOT_SYNC;
+    return this.countRead(this._getSync(id));
+  }
+
+  private readonly countRead = (value: unknown): unknown => {
+    if (value === undefined) this.counters.misses++;
+    else this.counters.hits++;
+    return value;
+  };
 
   /**
    * `getOne` answered synchronously, for stores layered over this one (a multi store's front
@@ -575,11 +572,7 @@ export abstract class BaseStore extends EventEmitter {
    * throws InvalidKeyError for a bad key.
    */
   getOneSync(key: KeyInput): unknown {
-    if (this.state !== 'open' || !this._getSync) return NOT_SYNC;
-    const value = this._getSync(keyId(key));
-    if (value === undefined) this.counters.misses++;
-    else this.counters.hits++;
-    return value;
+    return this.readSync(keyId(key));
   }
 
   /** The value with its absolute expiry (for tier promotion), or undefined. */

@@ -116,9 +116,9 @@ interface Hit {
 }
 
 /**
- * Most reads below the front tier sent down as one batch. A burst of 1,000 misses goes as
- * several slices, so the answers to the first are handled while the next are still on the
- * way (one batch of 1,000 left the client idle while the server worked, then the reverse).
+ * Most reads below the front tier sent down as one batch: a burst of 1,000 misses goes as
+ * several slices, each one bounded command (half the Redis store's own batch of 256), whose
+ * answers are used as they arrive. Slices of 64 to 512 measured alike.
  */
 const READ_SLICE = 128;
 
@@ -374,7 +374,7 @@ export class MultiStore extends BaseStore {
 
   /**
    * The hot path: with an in-process front tier (no timeout), a hit costs that tier's own
-   * getOne plus one promise reaction; a miss joins the single-flight read of the tiers below.
+   * synchronous read and one resolved promise; a miss joins the single-flight read of the tiers below.
    */
   getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
   getOne(key: Key, cb?: Callback): Promise<unknown> {
@@ -390,40 +390,34 @@ export class MultiStore extends BaseStore {
       }
       if (!front.readable(id)) return super.getOne(key);
     }
-    // An in-process front tier answers at once: a hit costs one resolved promise, and a miss
-    // goes straight to the single-flight read below.
+    // The front tier validates the key; its id is computed only on a miss.
     let sync: unknown;
     try {
       sync = front.store.getOneSync(key as KeyInput);
     } catch (err) {
       return Promise.reject(err); // an invalid key
     }
-    if (sync !== NOT_SYNC) {
-      if (sync !== undefined) {
-        front.counters.hits++;
-        this.counters.hits++;
-        return Promise.resolve(sync);
-      }
-      front.counters.misses++;
-      return this.readBelowFront(keyId(key));
-    }
-    // The front tier validates the key; its id is computed only on a miss.
+    if (sync !== NOT_SYNC) return Promise.resolve(this.afterFront(front, key, sync));
+    // A front store that cannot answer synchronously.
     return front.store.getOne(key).then(
-      (value) => {
-        if (value !== undefined) {
-          front.counters.hits++;
-          this.counters.hits++;
-          return value;
-        }
-        front.counters.misses++;
-        return this.readBelowFront(keyId(key));
-      },
+      (value) => this.afterFront(front, key, value),
       (err) => {
         if (isRequestError(err)) throw err;
         front.recordFailure(err);
         return this.readBelowFront(keyId(key));
       },
     );
+  }
+
+  /** What the front tier said of `key`: its value, or on a miss the read of the tiers below. */
+  private afterFront(front: Tier, key: Key, value: unknown): unknown {
+    if (value !== undefined) {
+      front.counters.hits++;
+      this.counters.hits++;
+      return value;
+    }
+    front.counters.misses++;
+    return this.readBelowFront(keyId(key));
   }
 
   private readBelowFront(id: string): Promise<unknown> {
@@ -442,7 +436,7 @@ export class MultiStore extends BaseStore {
 
   /**
    * Starts the read of `id` in the tiers below the front one (the flight's read). Reads started
-   * in the same tick go down together: each tier gets one batch of getEntry calls under one
+   * in the same tick go down together: each tier gets one getEntries call per slice under one
    * deadline, instead of a timed call per key, which is what a burst of misses costs.
    */
   private readonly readBelow = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> =>
@@ -477,7 +471,7 @@ export class MultiStore extends BaseStore {
           next.push(read);
         }
       }
-      remaining = next;
+      remaining = next; // what this tier does not answer (pushed below too) goes on to the next
       if (asked.length === 0) continue;
       let results: Array<EntryWithExpiry | undefined | Error>;
       try {

@@ -205,9 +205,7 @@ export class Keyspace {
     const indexed = this.indexedCandidates(selector);
     if (indexed) {
       for (const slot of indexed.slots) {
-        if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-        if (!indexed.exact && !this.testQuery(selector as QuerySelector, slot)) continue;
-        if (this.recency) this.touch(slot.id);
+        if (!this.indexHit(slot, selector, indexed.exact, now)) continue;
         yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
         if (++yielded >= limit) return;
       }
@@ -242,13 +240,19 @@ export class Keyspace {
     const out: unknown[] = [];
     if (limit <= 0) return out;
     for (const slot of indexed.slots) {
-      if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-      if (!indexed.exact && !this.testQuery(selector as QuerySelector, slot)) continue;
-      if (this.recency) this.touch(slot.id);
+      if (!this.indexHit(slot, selector, indexed.exact, now)) continue;
       out.push(read(slot.value));
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** Whether an index candidate is live and matches (`exact`: the index alone decides); touches it for LRU if so. */
+  private indexHit(slot: Slot, selector: Selector, exact: boolean, now: number): boolean {
+    if (slot.expiresAt !== 0 && slot.expiresAt <= now) return false;
+    if (!exact && !this.testQuery(selector as QuerySelector, slot)) return false;
+    if (this.recency) this.touch(slot.id);
+    return true;
   }
 
   /**

@@ -323,16 +323,20 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       for (let i = 0; i < ids.length; i++) {
         const s = reply[i];
         const k = s === null ? -1 : liveHead(s, now);
-        if (k < 0) out[i] = undefined;
-        else if (isStreamed(s as string, k)) {
-          // Rare: read it whole on its own (that read copes with a value replaced meanwhile).
-          (streamed ??= []).push(this._getEntry(ids[i]).then((entry) => void (out[i] = entry), (err: Error) => void (out[i] = err)));
-        } else {
-          try {
-            out[i] = { value: this.serializer.deserialize((s as string).slice(k + 1)), expiresAt: headExpiry(s as string, k) };
-          } catch (err) {
-            out[i] = err as Error;
-          }
+        if (k < 0) {
+          out[i] = undefined;
+          continue;
+        }
+        try {
+          const value = this.valueOf(ids[i], s as string, k);
+          const expiresAt = headExpiry(s as string, k);
+          if (value instanceof Promise) {
+            // A streamed value, read whole (again from the start if it was replaced meanwhile).
+            const whole = value.then((v) => (v === undefined ? this._getEntry(ids[i]) : { value: v, expiresAt }));
+            (streamed ??= []).push(whole.then((entry) => void (out[i] = entry), (err: Error) => void (out[i] = err)));
+          } else out[i] = { value, expiresAt };
+        } catch (err) {
+          out[i] = err as Error;
         }
       }
       return streamed ? Promise.all(streamed).then(() => out) : out;
@@ -340,16 +344,19 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   protected _has(id: string): Promise<boolean> {
-    return this.readHead(id).then((head) => head !== undefined);
+    return this.expiryOf(id).then((expiresAt) => expiresAt !== undefined);
   }
 
   protected _expiresAt(id: string): Promise<number | null | undefined> {
-    return this.readHead(id).then((head) => (head === undefined ? undefined : headExpiry(head, liveHead(head, this.clock.now()))));
+    return this.expiryOf(id);
   }
 
-  /** The head of a live entry's string (its expiry and kind, not its value), or undefined. */
-  private readHead(id: string): Promise<string | undefined> {
-    return this.cmd.getrange(this.layout.entry(id), 0, 40).then((head) => (head !== '' && liveHead(head, this.clock.now()) >= 0 ? head : undefined), rethrow);
+  /** A live entry's expiry (null: none), read from the head of its string only; undefined if absent or expired. */
+  private expiryOf(id: string): Promise<number | null | undefined> {
+    return this.cmd.getrange(this.layout.entry(id), 0, 40).then((head) => {
+      const k = liveHead(head, this.clock.now());
+      return k < 0 ? undefined : headExpiry(head, k);
+    }, rethrow);
   }
 
   protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
@@ -368,22 +375,20 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     else this.sendReads(items, kind === 'entry');
   }
 
-  /** One GET, or one MGET for a batch (the entries share a slot): values, or entries with their expiry. */
+  /** One MGET for a batch (the entries share a slot): values, or entries with their expiry. */
   private sendReads(items: BatchItem[], entries: boolean): void {
-    const failed = (err: unknown) => {
-      const error = toStoreError(err);
-      for (const item of items) item.reject(error);
-    };
-    if (items.length === 1) {
-      this.client.get(this.layout.entry(items[0].id)).then((s) => this.settleRead(items[0], s, entries, this.clock.now()), failed);
-      return;
-    }
     const keys = new Array<string>(items.length);
     for (let i = 0; i < items.length; i++) keys[i] = this.layout.entry(items[i].id);
-    this.client.mget(keys).then((reply) => {
-      const now = this.clock.now();
-      for (let i = 0; i < items.length; i++) this.settleRead(items[i], reply[i], entries, now);
-    }, failed);
+    this.client.mget(keys).then(
+      (reply) => {
+        const now = this.clock.now();
+        for (let i = 0; i < items.length; i++) this.settleRead(items[i], reply[i], entries, now);
+      },
+      (err) => {
+        const error = toStoreError(err);
+        for (const item of items) item.reject(error);
+      },
+    );
   }
 
   /** Resolves one queued read from its entry string (null: absent). */
@@ -394,21 +399,27 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       return;
     }
     const text = s as string;
-    if (isStreamed(text, k)) {
-      // Read again from the start if the value was replaced before its first chunk was read.
-      const whole = this.readWhole(item.id, text, k).then((value) => {
-        if (value === undefined) return entries ? this._getEntry(item.id) : this._get(item.id);
-        return entries ? { value, expiresAt: headExpiry(text, k) } : value;
-      });
-      whole.then(item.resolve, item.reject);
-      return;
-    }
     try {
-      const value = this.serializer.deserialize(text.slice(k + 1));
-      item.resolve(entries ? { value, expiresAt: headExpiry(text, k) } : value);
+      const value = this.valueOf(item.id, text, k);
+      if (value instanceof Promise) {
+        // A streamed value: read again from the start if it was replaced before its first chunk was read.
+        const whole = value.then((v) => {
+          if (v === undefined) return entries ? this._getEntry(item.id) : this._get(item.id);
+          return entries ? { value: v, expiresAt: headExpiry(text, k) } : v;
+        });
+        whole.then(item.resolve, item.reject);
+      } else item.resolve(entries ? { value, expiresAt: headExpiry(text, k) } : value);
     } catch (err) {
       item.reject(err);
     }
+  }
+
+  /**
+   * The value of a live entry string (`k` from liveHead): deserialized, or for a streamed value
+   * a promise of its bytes read whole (undefined if it was replaced before its first chunk).
+   */
+  private valueOf(id: string, s: string, k: number): unknown {
+    return isStreamed(s, k) ? this.readWhole(id, s, k) : this.serializer.deserialize(s.slice(k + 1));
   }
 
   private sendSets(items: SetItem[]): void {
@@ -653,9 +664,10 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     if (k < 0) return undefined;
     const expiresAt = headExpiry(stored, k);
     if (!values) return { value: undefined, expiresAt };
-    if (!isStreamed(stored, k)) return { value: this.serializer.deserialize(stored.slice(k + 1)), expiresAt };
-    const value = await this.readWhole(id, stored, k);
-    return value === undefined ? undefined : { value, expiresAt };
+    const value = this.valueOf(id, stored, k);
+    if (!(value instanceof Promise)) return { value, expiresAt };
+    const whole = await value;
+    return whole === undefined ? undefined : { value: whole, expiresAt }; // replaced meanwhile: skipped
   }
 
   // ---- expiry ---------------------------------------------------------------------------
@@ -774,7 +786,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const k = s === null ? -1 : liveHead(s, this.clock.now());
     if (k < 0) return undefined;
     const text = s as string;
-    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(text.slice(k + 1)))));
+    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.valueOf(id, text, k))));
     const { count, generation } = streamedOf(text, k);
     return this.chunks(this.layout.chunks(id), count, generation);
   }
