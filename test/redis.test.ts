@@ -224,6 +224,49 @@ describe('redis store', () => {
       expect(await again.getOne('after')).to.equal('queued');
     });
 
+    it('writes each batch at once, without waiting for earlier batches to be answered', async () => {
+      // A paused server answers nothing, so every command the client has written waits in its
+      // queue. A later batch must be written too: ioredis's auto-pipeline would hold it back
+      // until the earlier one was answered, leaving Redis idle while Node prepares the next.
+      const server = await startRedis();
+      const pauser = new Redis(server.url);
+      const store = new RedisStore({ url: server.url, namespace: 'overlap', sweepInterval: 0 });
+      try {
+        await store.set('warm', 0);
+        const client = store.redis as Redis;
+        await pauser.client('PAUSE', '1500', 'ALL');
+        const first = store.set('a', 1);
+        // Two turns of the event loop: an auto-pipeline would have been written in the first.
+        await new Promise(setImmediate);
+        await new Promise(setImmediate);
+        const later = Promise.all([store.getOne('warm'), store.set('b', 2)]); // two more batches
+        await new Promise(setImmediate);
+        expect(client.commandQueue.length).to.equal(3);
+        expect(await Promise.all([first, later])).to.deep.equal([undefined, [0, undefined]]);
+        expect(await store.getOne('b')).to.equal(2);
+      } finally {
+        await store.close();
+        pauser.disconnect();
+        await server.stop();
+      }
+    });
+
+    it('keeps program order when batches queue behind an unanswered auto-pipelined command', async () => {
+      const store = open();
+      await store.set('k', 0);
+      // has() rides the auto-pipeline; the batches after it (in later ticks, before it is
+      // answered) must not overtake it, and the direct batches after those must not either.
+      const seen = store.has('k');
+      const deleted = store.del('k');
+      await Promise.resolve();
+      const written = store.set('k', 1);
+      await new Promise(process.nextTick);
+      const read = store.getOne('k');
+      const again = store.set('k', 2);
+      expect(await Promise.all([seen, deleted, written, read, again])).to.deep.equal([true, 1, undefined, 1, undefined]);
+      expect(await store.getOne('k')).to.equal(2);
+    });
+
     it('batched getEntry calls report each entry with its expiry: plain, with a TTL, expired, absent, streamed', async () => {
       const clock = new ManualClock();
       const store = open({ clock });

@@ -11,11 +11,11 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 
-/** EVALSHA/EVAL with Buffer replies. */
-interface BufferEval {
-  evalshaBuffer(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
-  evalBuffer(lua: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
-}
+/**
+ * Sends one command and resolves its reply: a client's `call`, or a connection's batch sender
+ * (RedisConnection.batchCommand), which may bypass the auto-pipeline.
+ */
+export type SendCommand = (name: string, args: Array<string | number>) => Promise<unknown>;
 
 /** A Lua script run by EVALSHA, loaded with EVAL on NOSCRIPT (after a server restart or failover). */
 export class LuaScript {
@@ -25,23 +25,13 @@ export class LuaScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  /** Runs the script, with bulk replies as Buffers (for the framed replies below). */
-  runBuffer(client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
-    // ioredis has every command's Buffer variant at run time; its typings omit EVAL's.
-    const buffers = client as unknown as BufferEval;
-    return buffers.evalshaBuffer(this.sha, keys.length, ...keys, ...args).catch((err: Error) => {
-      if (typeof err?.message === 'string' && err.message.startsWith('NOSCRIPT')) {
-        return buffers.evalBuffer(this.lua, keys.length, ...keys, ...args);
-      }
-      throw err;
-    });
-  }
-
   /** Runs the script; every key it touches must be in `keys`, the first decides the slot. */
-  run(client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
-    return client.evalsha(this.sha, keys.length, ...keys, ...args).catch((err: Error) => {
+  run(send: SendCommand, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const command = [this.sha, keys.length, ...keys, ...args];
+    return send('evalsha', command).catch((err: Error) => {
       if (typeof err?.message === 'string' && err.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.lua, keys.length, ...keys, ...args);
+        command[0] = this.lua;
+        return send('eval', command);
       }
       throw err;
     });

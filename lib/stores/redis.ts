@@ -39,7 +39,7 @@ import {
   toStoreError,
 } from './redis-connection';
 import { RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, WALK_SCRIPT } from './redis-scripts';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -270,16 +270,23 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     this.client = this.connection.client;
   }
 
-  /** The ioredis client (shared with the store's scopes). */
+  /**
+   * The ioredis client (shared with the store's scopes), after sending queued batches. Its
+   * auto-pipeline is not tracked by the store: a command sent on it is ordered before the
+   * store's later commands once it has been answered.
+   */
   get redis(): RedisClient {
-    return this.cmd;
-  }
-
-  /** The client, after sending queued batches, so commands keep program order. */
-  private get cmd(): RedisClient {
     this.connection.flush();
     return this.client;
   }
+
+  /** Runs a command on the auto-pipeline, after the queued batches (RedisConnection.piped). */
+  private piped<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.connection.piped(command);
+  }
+
+  /** LuaScript.run's sender for scripts outside the batches. */
+  private readonly pipedSend: SendCommand = (name, args) => this.connection.piped((c) => c.call(name, ...args));
 
   // ---- lifecycle ------------------------------------------------------------------------
 
@@ -316,7 +323,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   protected _getEntries(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
     const keys = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) keys[i] = this.layout.entry(ids[i]);
-    return this.cmd.mget(keys).then((reply) => {
+    return (this.connection.batchCommand('mget', keys) as Promise<Array<string | null>>).then((reply) => {
       const now = this.clock.now();
       const out = new Array<EntryWithExpiry | undefined | Error>(ids.length);
       let streamed: Array<Promise<void>> | undefined;
@@ -353,7 +360,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /** A live entry's expiry (null: none), read from the head of its string only; undefined if absent or expired. */
   private expiryOf(id: string): Promise<number | null | undefined> {
-    return this.cmd.getrange(this.layout.entry(id), 0, 40).then((head) => {
+    return this.piped((c) => c.getrange(this.layout.entry(id), 0, 40)).then((head) => {
       const k = liveHead(head, this.clock.now());
       return k < 0 ? undefined : headExpiry(head, k);
     }, rethrow);
@@ -379,7 +386,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   private sendReads(items: BatchItem[], entries: boolean): void {
     const keys = new Array<string>(items.length);
     for (let i = 0; i < items.length; i++) keys[i] = this.layout.entry(items[i].id);
-    this.client.mget(keys).then(
+    (this.connection.batchCommand('mget', keys) as Promise<Array<string | null>>).then(
       (reply) => {
         const now = this.clock.now();
         for (let i = 0; i < items.length; i++) this.settleRead(items[i], reply[i], entries, now);
@@ -436,7 +443,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const e = l.entry(id);
       const fixed = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
       const keys = typeof key === 'string' ? fixed : [...fixed, ...l.indexesOf(key)];
-      SET_SCRIPT.run(this.client, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
+      SET_SCRIPT.run(this.connection.batchCommand, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
       return;
     }
     const keys = [l.order, l.expiry, l.counter, l.registry];
@@ -446,7 +453,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
     }
-    SET_MANY_SCRIPT.run(this.client, keys, args).then(done, failed);
+    SET_MANY_SCRIPT.run(this.connection.batchCommand, keys, args).then(done, failed);
   }
 
   protected async _delete(id: string): Promise<boolean> {
@@ -491,7 +498,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     let remaining = limit;
     for (;;) {
       const count = Math.min(this.batchSize, remaining);
-      const reply = (await WALK_SCRIPT.run(this.cmd, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
+      const reply = (await WALK_SCRIPT.run(this.pipedSend, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
         rethrow,
       )) as Array<string | number>;
       for (let i = 2; i < reply.length; i += 2) {
@@ -518,12 +525,12 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     // Counting a whole set is exact once the records of expired entries are gone.
     if (selector.kind === 'all') {
       await this.sweep();
-      return this.cmd.zcard(this.layout.order).catch(rethrow);
+      return this.piped((c) => c.zcard(this.layout.order)).catch(rethrow);
     }
     if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1 && selector.constraints[0].values.length === 1) {
       const { path, values } = selector.constraints[0];
       await this.sweep();
-      return this.cmd.zcard(this.layout.indexFor(path, values[0])).catch(rethrow);
+      return this.piped((c) => c.zcard(this.layout.indexFor(path, values[0]))).catch(rethrow);
     }
     let n = 0;
     for await (const entry of this._find(selector, { values: false })) if (entry) n++;
@@ -533,12 +540,12 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   protected async _clear(): Promise<void> {
     const l = this.layout;
     for (;;) {
-      const ids = (await this.cmd.zrange(l.order, 0, String(this.batchSize - 1)).catch(rethrow)) as string[];
+      const ids = (await this.piped((c) => c.zrange(l.order, 0, String(this.batchSize - 1))).catch(rethrow)) as string[];
       if (ids.length === 0) break;
       await this.drop(ids, false);
     }
-    const leftovers = await this.cmd.smembers(l.registry).catch(rethrow);
-    await this.cmd.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers).catch(rethrow);
+    const leftovers = await this.piped((c) => c.smembers(l.registry)).catch(rethrow);
+    await this.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers)).catch(rethrow);
   }
 
   /**
@@ -576,7 +583,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
     // The constraint with the fewest index hits narrows best.
     const options = selector.constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
-    const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.cmd.zcard(k))))).catch(rethrow);
+    const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.piped((c) => c.zcard(k)))))).catch(rethrow);
     let best = 0;
     let bestSize = Infinity;
     sizes.forEach((counts, i) => {
@@ -610,7 +617,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const size = this.batchSize;
     for (;;) {
       const replies = await Promise.all(
-        keys.map((k) => this.cmd.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES')),
+        keys.map((k) => this.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES'))),
       ).catch(rethrow);
       let pairs: Array<[string, number]>;
       let exhausted = true;
@@ -641,7 +648,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   /** Reads the live entries among the candidates (one round trip), keeping their order. */
   private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
     const reply = (await FETCH_SCRIPT.run(
-      this.cmd,
+      this.pipedSend,
       batch.map((c) => this.layout.entry(c.id)),
       [this.clock.now(), values ? '1' : '0'],
     ).catch(rethrow)) as Array<string | number>;
@@ -686,7 +693,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, indexes.length);
     });
-    return DROP_SCRIPT.run(this.cmd, keys, args).then((n) => Number(n), rethrow);
+    return DROP_SCRIPT.run(this.pipedSend, keys, args).then((n) => Number(n), rethrow);
   }
 
   /**
@@ -699,7 +706,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     let total = 0;
     for (;;) {
       const now = this.clock.now();
-      const ids = (await this.cmd.zrange(this.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, this.batchSize).catch(rethrow)) as string[];
+      const ids = (await this.piped((c) => c.zrange(this.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, this.batchSize)).catch(rethrow)) as string[];
       if (ids.length === 0) break;
       total += await this.drop(ids, true);
       if (ids.length < this.batchSize) break;
@@ -718,7 +725,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   protected async _stats(): Promise<BackendStats> {
     await this.sweep();
-    const items = await this.cmd.zcard(this.layout.order).catch(rethrow);
+    const items = await this.piped((c) => c.zcard(this.layout.order)).catch(rethrow);
     return { items, expirations: this.expirations };
   }
 
@@ -741,8 +748,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const renew = Date.now() - leaseRenewed > REDIS_DEFAULTS.streamLeaseMs / 4;
       if (renew) leaseRenewed = Date.now();
       await Promise.all([
-        this.cmd.hset(tmp, field, chunk),
-        renew ? this.cmd.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs) : undefined,
+        this.piped((c) => c.hset(tmp, field, chunk)),
+        renew ? this.piped((c) => c.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs)) : undefined,
       ]).catch(rethrow);
     };
     try {
@@ -773,16 +780,16 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
       const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
-      await SET_SCRIPT.run(this.cmd, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
+      await SET_SCRIPT.run(this.pipedSend, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
     } catch (err) {
-      await this.cmd.unlink(tmp).catch(() => undefined);
+      await this.piped((c) => c.unlink(tmp)).catch(() => undefined);
       throw err;
     }
     if (expiresAt !== null) this.sweepIfDue();
   }
 
   protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
-    const s = await this.cmd.get(this.layout.entry(id)).catch(rethrow);
+    const s = await this.piped((c) => c.get(this.layout.entry(id))).catch(rethrow);
     const k = s === null ? -1 : liveHead(s, this.clock.now());
     if (k < 0) return undefined;
     const text = s as string;
@@ -794,7 +801,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   /** The chunks of a streamed value, one round trip each; fails if the value is replaced meanwhile. */
   private async *chunks(chunkKey: string, count: number, generation: string): AsyncGenerator<Buffer> {
     for (let i = 0; i < count; i++) {
-      const [g, chunk] = await this.cmd.hmgetBuffer(chunkKey, 'g', String(i)).catch(rethrow);
+      const [g, chunk] = await this.piped((c) => c.hmgetBuffer(chunkKey, 'g', String(i))).catch(rethrow);
       if (g === null || g.toString() !== generation || chunk === null) {
         throw new StreamReplacedError('the streamed value was replaced or deleted while it was being read');
       }
