@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { ManualClock } from '../lib/clock';
 import { KeyObject, keyFromId } from '../lib/keys';
 import { compileQuery } from '../lib/query';
+import { MemoryStore } from '../lib/stores/memory';
 import { RedisStore, RedisSettings } from '../lib/stores/redis';
 import { lastJson, runChild, ROOT } from './support/memory-child';
 import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
@@ -113,6 +114,9 @@ describe('redis store', () => {
       ['url and cluster', { url: 'redis://localhost', cluster: ['localhost:7000'] }],
       ['host', { url: 'redis://localhost', host: 'x' }],
       ['redisOptions', { redisOptions: 5 as unknown as RedisSettings['redisOptions'] }],
+      // A given client was built with its own credentials; the store cannot apply these.
+      ['password', { client: new Redis({ lazyConnect: true }), password: 'x' }],
+      ['username', { client: new Redis({ lazyConnect: true }), username: 'x' }],
     ];
     for (const [name, settings] of bad) {
       it(`rejects a bad ${name} when the store is created`, () => {
@@ -126,6 +130,34 @@ describe('redis store', () => {
         expect(caught?.message).to.contain(name);
       });
     }
+
+    it('connects with host, port, db, username and password, and writes every key under its prefix', async () => {
+      const server = await startRedis();
+      const root = new Redis(server.url);
+      const store = new RedisStore({ host: '127.0.0.1', port: server.port, db: 3, username: 'app', password: 'app-secret', prefix: 'myapp:', namespace: 'settings' });
+      const wrong = new RedisStore({ host: '127.0.0.1', port: server.port, username: 'app', password: 'nope', connectTimeout: 1000 });
+      try {
+        await root.acl('SETUSER', 'app', 'on', '>app-secret', '~*', '&*', '+@all');
+        await root.config('SET', 'requirepass', 'root-secret');
+        await store.set({ id: 1 }, 'v');
+        expect(await store.get({ id: 1 })).to.deep.equal(['v']);
+        await root.select(3);
+        const keys = await root.keys('*'); // a test may use KEYS; the store never does
+        expect(store.layout.base).to.equal('myapp:{#settings}:');
+        expect(keys).to.include(store.layout.order);
+        expect(keys.filter((k) => !k.startsWith(store.layout.base))).to.deep.equal([]);
+        await root.select(0);
+        expect(await root.dbsize()).to.equal(0);
+        const err = await rejection(wrong.set('a', 1));
+        expect(err.code).to.equal('ERR_STORAGE_CONNECTION');
+        expect(err.message).to.match(/WRONGPASS|NOAUTH/);
+      } finally {
+        await store.close();
+        await wrong.close();
+        root.disconnect();
+        await server.stop();
+      }
+    });
 
     it('uses a client it is given and leaves it open on close()', async () => {
       const client = new Redis(url, { enableAutoPipelining: true });
@@ -153,6 +185,18 @@ describe('redis store', () => {
       expect(await admin.zrange(store.layout.order, 0, '-1')).to.have.length(4);
       expect(await admin.zrange(store.layout.indexFor('age', 20), 0, '-1')).to.deep.equal(['\u0000{"age":20}']);
       expect(await store.keys('user:*')).to.deep.equal(['user:1', 'user:2']);
+    });
+
+    it('stores values through a custom serializer, on every read path', async () => {
+      const serializer = { serialize: (v: unknown) => 'X' + JSON.stringify(v), deserialize: (t: string) => JSON.parse(t.slice(1)) as unknown };
+      const store = open({ serializer });
+      await store.set('a', { n: 1 });
+      await store.set({ id: 1 }, [2]);
+      expect(await admin.get(store.layout.entry('a'))).to.equal('0vX{"n":1}');
+      expect(await store.getOne('a')).to.deep.equal({ n: 1 });
+      expect(await store.getEntry('a')).to.deep.equal({ value: { n: 1 }, expiresAt: null });
+      expect(await store.get({ id: 1 })).to.deep.equal([[2]]);
+      expect(await store.get({ id: { $gte: 0 } })).to.deep.equal([[2]]); // a walk, read by script
     });
 
     it('writes the expiry natively (PEXPIREAT) from the store clock', async () => {
@@ -462,6 +506,21 @@ describe('redis store', () => {
       await server.stop();
     });
 
+    /** Writes `key` = 'back' as soon as the store has reconnected (polling a real server, at most 10 s). */
+    async function writeOnceBack(store: RedisStore, key: string): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await store.set(key, 'back');
+          return;
+        } catch (err) {
+          expect((err as { code?: string }).code).to.equal('ERR_STORAGE_CONNECTION');
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }
+
     const everyOperation = (store: RedisStore): Array<[string, () => Promise<unknown>]> => [
       ['set', () => store.set('a', 2)],
       ['set object key', () => store.set({ id: 1 }, 2)],
@@ -480,6 +539,10 @@ describe('redis store', () => {
       ['entries', async () => {
         for await (const entry of store.entries({ id: 1 })) if (entry) break;
       }],
+      ['getEntry', () => store.getEntry('a')],
+      ['setex', () => store.setex('a', 2, 60)],
+      ['copy', () => store.copy(new MemoryStore())],
+      ['createReadStream', () => new Promise((resolve, reject) => store.createReadStream({ id: { $gte: 0 } }).on('error', reject).on('end', resolve).resume())],
     ];
 
     it('while Redis is down every operation fails fast with ERR_STORAGE_CONNECTION; after a restart the store reconnects by itself', async function () {
@@ -494,17 +557,7 @@ describe('redis store', () => {
         expect(Date.now() - started, name).to.be.lessThan(1000);
       }
       await server.restart();
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          await store.set('a', 'back');
-          break;
-        } catch (err) {
-          expect((err as { code?: string }).code).to.equal('ERR_STORAGE_CONNECTION');
-          if (Date.now() > deadline) throw err;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
+      await writeOnceBack(store, 'a');
       expect(await store.getOne('a')).to.equal('back');
       expect(await store.get({ id: 1 })).to.deep.equal([]);
     });
@@ -521,26 +574,49 @@ describe('redis store', () => {
       for (const r of results) {
         if (r.status === 'rejected') expect((r.reason as { code?: string }).code).to.equal('ERR_STORAGE_CONNECTION');
       }
-      // Nothing that failed is replayed when the server comes back.
+      // The restarted server starts empty (no persistence): nothing that was in flight is
+      // replayed into it once the store has reconnected, and the store works again.
       await server.restart();
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(await admin.ping()).to.equal('PONG');
-    });
-
-    it('a hung server (SIGSTOP) makes operations fail after commandTimeout instead of hanging', async function () {
-      this.timeout(30_000);
-      const store = open({ url: server.url, commandTimeout: 300 });
-      await store.set('a', 1);
-      process.kill(server.pid, 'SIGSTOP');
+      await writeOnceBack(store, 'probe');
+      expect(await store.get({ id: { $gte: 0 } })).to.deep.equal([]);
+      expect(await store.getOne('probe')).to.equal('back');
+      const fresh = new Redis(server.url);
       try {
-        const started = Date.now();
-        const err = await rejection(store.getOne('a'));
-        expect(err.code).to.equal('ERR_STORAGE_CONNECTION');
-        expect(Date.now() - started).to.be.within(250, 2000);
+        expect(await fresh.dbsize()).to.equal(3); // the probe's entry, the order set, the counter
       } finally {
-        process.kill(server.pid, 'SIGCONT');
+        fresh.disconnect();
       }
     });
+
+    for (const given of [false, true]) {
+      it(`a hung server (SIGSTOP) makes every kind of operation fail after commandTimeout instead of hanging${given ? ', on a given client' : ''}`, async function () {
+        this.timeout(30_000);
+        // A given client keeps its own (default) options: no commandTimeout, an offline queue.
+        const client = given ? new Redis(server.url) : undefined;
+        const store = given ? new RedisStore({ client, namespace: `hung${process.pid}`, commandTimeout: 300 }) : open({ url: server.url, commandTimeout: 300 });
+        if (given) opened.push(store);
+        try {
+          await store.set('a', 1);
+          await store.set({ id: 1 }, 'x');
+          process.kill(server.pid, 'SIGSTOP');
+          try {
+            const started = Date.now();
+            // Batches first (written straight to the socket), then commands on the auto-pipeline,
+            // then batches again, which now queue behind the unanswered auto-pipelined ones.
+            const ops: Array<Promise<unknown>> = [store.getOne('a'), store.set('b', 2), store.has('a'), store.get({ id: 1 }), store.del('a'), store.count({ id: 1 })];
+            await new Promise(setImmediate);
+            ops.push(store.getOne('a'), store.set('c', 3));
+            const errors = await Promise.all(ops.map((op) => rejection(op)));
+            expect(errors.map((err) => err.code)).to.deep.equal(new Array(ops.length).fill('ERR_STORAGE_CONNECTION'));
+            expect(Date.now() - started).to.be.within(250, 2000);
+          } finally {
+            process.kill(server.pid, 'SIGCONT');
+          }
+        } finally {
+          client?.disconnect();
+        }
+      });
+    }
 
     it('with Redis down at start, the first operation fails within connectTimeout and a later one connects', async function () {
       this.timeout(30_000);

@@ -188,6 +188,8 @@ export class RedisConnection {
     loadScripts(this.client).catch(() => undefined);
   };
   private queue: Batch[] = [];
+  /** How long, in ms, the store lets one of its commands wait for a reply (0: the client does it). */
+  private readonly commandBound: number;
   /** Auto-pipelined commands sent by the stores and not answered yet: batches queue behind them. */
   private unanswered = 0;
   private readonly answered = () => {
@@ -207,6 +209,11 @@ export class RedisConnection {
     private readonly sweepInterval: number,
     private readonly reportError: (err: Error) => void,
   ) {
+    // A client the store created has ioredis's commandTimeout; a given one keeps its owner's
+    // options, so the store bounds its own commands itself.
+    // (setTimeout on a command arms one timer only, so the shorter of the two is used.)
+    const own = (client.options as { commandTimeout?: number }).commandTimeout;
+    this.commandBound = owned ? 0 : Math.min(timeouts.commandTimeout, own ?? Infinity);
   }
 
   /** Connects (once per user) and registers a namespace with the sweep timer. */
@@ -218,7 +225,7 @@ export class RedisConnection {
     }
     await waitReady(this.client, this.timeouts.connectTimeout);
     if (!this.scriptsLoaded) {
-      await loadScripts(this.client).catch(rethrow);
+      await this.bounded(loadScripts(this.client)).catch(rethrow);
       this.scriptsLoaded = true;
       // A restarted server has lost them: load them again as soon as the client is back.
       this.client.on('ready', this.onReady);
@@ -289,7 +296,7 @@ export class RedisConnection {
   /** Runs a command that is not a batch: after the queued batches, on the client's auto-pipeline. */
   piped<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
     this.flush();
-    return this.counted(command(this.client));
+    return this.bounded(this.counted(command(this.client)));
   }
 
   /**
@@ -298,10 +305,34 @@ export class RedisConnection {
    */
   readonly batchCommand: SendCommand = (name, args) => {
     this.flush();
-    if (this.unanswered > 0) return this.counted(this.client.call(name, ...args));
+    if (this.unanswered > 0) return this.bounded(this.counted(this.client.call(name, ...args)));
     const { keyPrefix } = this.client.options;
-    return this.client.sendCommand(new Command(name, args, { keyPrefix, replyEncoding: 'utf8' })) as Promise<unknown>;
+    const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8' });
+    if (this.commandBound > 0) command.setTimeout(this.commandBound);
+    return this.client.sendCommand(command) as Promise<unknown>;
   };
+
+  /**
+   * The reply, or ioredis's own "Command timed out" error once `commandBound` has passed. The
+   * command itself stays counted as unanswered until its real reply, for program order.
+   */
+  private bounded<T>(reply: Promise<T>): Promise<T> {
+    const ms = this.commandBound;
+    if (ms === 0) return reply;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Command timed out')), ms);
+      reply.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
 
   private counted<T>(reply: Promise<T>): Promise<T> {
     this.unanswered++;

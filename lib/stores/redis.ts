@@ -140,7 +140,10 @@ function checkRedisSettings(s: RedisSettings): void {
     if (!c || typeof c.hmget !== 'function' || typeof c.evalsha !== 'function' || typeof c.status !== 'string') {
       throw new StoreConfigError('setting client must be an ioredis Redis or Cluster client');
     }
-    if (s.redisOptions !== undefined) throw new StoreConfigError('setting redisOptions cannot be combined with client');
+    for (const name of ['username', 'password', 'redisOptions'] as const) {
+      // The client was built with its own credentials and options.
+      if (s[name] !== undefined) throw new StoreConfigError(`setting ${name} cannot be combined with client: set it on the client`);
+    }
   }
   if (s.cluster !== undefined) {
     if (!Array.isArray(s.cluster) || s.cluster.length === 0) throw new StoreConfigError('setting cluster must be a non-empty array of nodes');
