@@ -199,6 +199,37 @@ describe('redis store', () => {
       expect(await store.get({ id: { $gte: 0 } })).to.deep.equal([[2]]); // a walk, read by script
     });
 
+    it('merges a long $in on the server: the same results in creation order, and no temporary set left', async () => {
+      const store = open({ batchSize: 7 });
+      for (let i = 0; i < 200; i++) await store.set({ id: i, n: i % 50, tags: [`t${i % 40}`, `u${i % 30}`] }, i);
+      const all = [...Array(200).keys()];
+      const ns = [...Array(40).keys()]; // 40 index sets: more than the client merges itself
+      const unions = async () => Number(/cmdstat_zunionstore:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const unionsBefore = await unions();
+      expect(await store.get({ n: { $in: ns } })).to.deep.equal(all.filter((i) => i % 50 < 40));
+      expect(await store.count({ n: { $in: ns }, id: { $lt: 100 } })).to.equal(80);
+      // Every entry is in two of these 70 sets, with the same score: it comes once, in its place.
+      const tags = [...[...Array(40).keys()].map((i) => `t${i}`), ...[...Array(30).keys()].map((i) => `u${i}`)];
+      expect(await store.get({ tags: { $in: tags } })).to.deep.equal(all);
+      expect(await store.get({ tags: { $in: tags } }, { limit: 3 })).to.deep.equal([0, 1, 2]);
+      for await (const entry of store.entries({ n: { $in: ns } })) if (entry) break; // abandoned
+      expect(await store.del({ n: { $in: ns.slice(0, 20) } })).to.equal(80);
+      expect(await store.get({ n: { $in: ns } })).to.deep.equal(all.filter((i) => i % 50 >= 20 && i % 50 < 40));
+      const temporary = (await namespaceKeys(admin, store)).filter((k) => k.startsWith(store.layout.base + 't:'));
+      expect(temporary).to.deep.equal([]);
+      expect(await unions()).to.be.at.least(unionsBefore + 6); // every query above was merged on the server
+      expect(await checkIndexes(admin, store)).to.equal(120);
+    });
+
+    it('merges an $in over 2,500 index sets (more than one Lua unpack) in creation order', async () => {
+      const store = open();
+      const ids = [...Array(2_500).keys()];
+      await Promise.all(ids.map((i) => store.set({ u: i }, i)));
+      const reversed = [...ids].reverse();
+      expect(await store.get({ u: { $in: reversed } })).to.deep.equal(ids);
+      expect(await store.count({ u: { $in: reversed.slice(0, 1_200) } })).to.equal(1_200);
+    });
+
     it('writes the expiry natively (PEXPIREAT) from the store clock', async () => {
       const clock = new ManualClock(Date.now());
       const store = open({ clock });
@@ -682,6 +713,8 @@ describe('redis store', () => {
         const slots = new Set(names.map((k) => calculateSlot(k)));
         expect(slots.size).to.equal(1);
         expect(await store.get({ group: 1 })).to.deep.equal([1, 4, 7, 10, 13, 16, 19]);
+        // A long $in is merged on the server into a temporary set of the same slot.
+        expect(await store.get({ id: { $in: [...Array(30).keys()].reverse() }, group: { $ne: 1 } })).to.deep.equal([0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]);
       }
       const slotOwners = new Set<number>();
       const cluster = stores[0].redis as import('ioredis').Cluster;

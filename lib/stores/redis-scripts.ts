@@ -207,8 +207,32 @@ end
 return out
 `);
 
+/**
+ * Merges many sorted sets (the index sets of a long `$in`) into a temporary one on the server,
+ * with a lease, so the client walks one set in batches instead of reading every set at once.
+ * The sets are merged a thousand at a time: Lua's unpack() cannot spread many more.
+ * KEYS: the temporary set, then the sets to merge. ARGV: lease (ms).
+ * Returns the size of the merged set (0: nothing was created).
+ */
+export const UNION_SCRIPT = new LuaScript(`
+local tmp, n = KEYS[1], 0
+for i = 2, #KEYS, 1000 do
+  local last = math.min(i + 999, #KEYS)
+  local args = { tmp, 0 }
+  if i > 2 then args[#args + 1] = tmp end
+  for j = i, last do args[#args + 1] = KEYS[j] end
+  args[2] = #args - 2
+  -- An id in several sets has the same score (its creation sequence) in each: keep it, not the sum.
+  args[#args + 1] = 'AGGREGATE'
+  args[#args + 1] = 'MIN'
+  n = redis.call('ZUNIONSTORE', unpack(args))
+end
+if n > 0 then redis.call('PEXPIRE', tmp, ARGV[1]) end
+return n
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT];
+export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, UNION_SCRIPT];
 
 /**
  * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each

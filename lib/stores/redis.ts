@@ -39,7 +39,7 @@ import {
   toStoreError,
 } from './redis-connection';
 import { RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, WALK_SCRIPT } from './redis-scripts';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };
@@ -99,6 +99,13 @@ export const REDIS_DEFAULTS = {
  * runs the next (measured: 256 beats both 64 and 1,000 on CPU and wall time).
  */
 const EXACT_BATCH = 256;
+
+/**
+ * Most index sets a query walk merges in the client, reading up to `batchSize` ids from each
+ * per step. A longer `$in` is merged on the server first (see walkUnion), so a query's memory
+ * stays bounded whatever its length.
+ */
+const CLIENT_MERGE_MAX = 16;
 
 /** Settings checks, each naming its setting. */
 function checkRedisSettings(s: RedisSettings): void {
@@ -600,13 +607,44 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const keys = options[best].filter((_, i) => sizes[best][i] > 0);
     // One equality that is the whole query: index hits need no further test.
     const exact = selector.coveredByConstraints && selector.constraints.length === 1;
-    for await (const ids of this.walk(keys)) {
+    const batches = keys.length <= CLIENT_MERGE_MAX ? this.walk(keys) : this.walkUnion(keys);
+    for await (const ids of batches) {
       const out: Candidate[] = [];
       for (const id of ids) {
         const key = keyFromId(id) as KeyObject;
         if (exact || selector.test(key)) out.push({ id, key });
       }
       yield out;
+    }
+  }
+
+  /**
+   * walk() over more sets than CLIENT_MERGE_MAX (a long `$in`): they are merged on the server
+   * into a temporary set of the namespace's slot (UNION_SCRIPT), which is walked alone, so
+   * the client holds one batch at a time however long the list is. The set has a lease that
+   * the walk renews; it is removed when the walk ends or is abandoned, and expires by itself if
+   * this process dies.
+   */
+  private async *walkUnion(keys: string[]): AsyncGenerator<string[]> {
+    const tmp = this.layout.temp();
+    const lease = REDIS_DEFAULTS.streamLeaseMs;
+    try {
+      const merged = Number(await UNION_SCRIPT.run(this.pipedSend, [tmp, ...keys], [lease]).catch(rethrow));
+      if (merged === 0) return;
+      let renewed = Date.now();
+      for await (const ids of this.walk([tmp])) {
+        yield ids;
+        if (Date.now() - renewed > lease / 4) {
+          renewed = Date.now();
+          // A reader that paused past the lease must not see a silently shortened result.
+          if ((await this.piped((c) => c.pexpire(tmp, lease)).catch(rethrow)) === 0) {
+            throw new StorageOperationError(`a query's merged index set expired: it was paused for more than ${lease} ms`);
+          }
+        }
+      }
+    } finally {
+      // Best effort: if Redis cannot be reached now, the lease removes the set.
+      await this.piped((c) => c.unlink(tmp)).catch(() => undefined);
     }
   }
 
