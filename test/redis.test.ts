@@ -14,6 +14,7 @@ import { KeyObject, keyFromId } from '../lib/keys';
 import { compileQuery } from '../lib/query';
 import { MemoryStore } from '../lib/stores/memory';
 import { RedisStore, RedisSettings } from '../lib/stores/redis';
+import { IDLE_RECHECK_MS } from '../lib/stores/redis-due-namespaces';
 import { lastJson, runChild, ROOT } from './support/memory-child';
 import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
 import { rejection } from '../lib/conformance/context';
@@ -464,6 +465,45 @@ describe('redis store', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(await namespaceKeys(admin, store)).to.deep.equal([store.layout.counter]);
+    });
+  });
+
+  describe('namespaces nobody has open', () => {
+    it('their expired records are swept by the timer of any store on the same prefix', async function () {
+      this.timeout(30_000);
+      const clock = new ManualClock(Date.now());
+      const start = clock.now();
+      const prefix = `due${process.pid}:`;
+      const writer = open({ clock, prefix, sweepInterval: 0 });
+      await Promise.all([...Array(100).keys()].map((i) => writer.set({ id: i, g: i % 5 }, i, { ttl: i < 60 ? 1_000 : 5_000 })));
+      await writer.has('x'); // answered after the note of the writes, on the same connection
+      const due = writer.layout.dueNamespaces;
+      expect(due).to.equal(`${prefix}{!due}`);
+      expect(await admin.zscore(due, writer.namespace)).to.equal(String(start + 1_000));
+      await writer.close();
+
+      const other = open({ clock, prefix, sweepInterval: 20 });
+      await other.connect();
+      // The visit ends by rescheduling the namespace: wait for that (the timer runs every 20 ms).
+      const untilScore = async (score: number) => {
+        for (const deadline = Date.now() + 10_000; Number(await admin.zscore(due, writer.namespace)) !== score; ) {
+          if (Date.now() > deadline) throw new Error(`the namespace was not rescheduled to ${score}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      clock.advance(1_001);
+      // Visited: its next sweep is due when the remaining entries expire.
+      await untilScore(start + 5_000);
+      expect(await admin.zcard(writer.layout.order)).to.equal(40);
+      expect(await admin.zcard(writer.layout.expiry)).to.equal(40);
+      clock.advance(4_000);
+      // Nothing left to expire: looked at again in an hour, unless a TTL'd write comes first.
+      await untilScore(clock.now() + IDLE_RECHECK_MS);
+      expect(await namespaceKeys(admin, writer)).to.deep.equal([writer.layout.counter]);
+      await other.set('late', 1, { ttl: 10 });
+      await other.has('x');
+      expect(await admin.zscore(due, other.namespace)).to.equal(String(clock.now() + 10));
+      await admin.del(due);
     });
   });
 

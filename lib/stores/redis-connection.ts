@@ -15,6 +15,7 @@
  */
 import { Cluster, Command, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
 import { StorageConnectionError, StorageOperationError, StoreError } from '../errors';
+import { DueNamespaces, NamespaceSweeper } from './redis-due-namespaces';
 import { SendCommand, loadScripts } from './redis-scripts';
 
 /** A standalone client or a cluster client. */
@@ -131,10 +132,16 @@ export function waitReady(client: RedisClient, timeout: number): Promise<void> {
   });
 }
 
-/** Something the sweep timer visits. */
-export interface Sweepable {
-  /** Frees what has expired; resolves the number of entries freed. */
-  sweep(): Promise<number>;
+/** Something the sweep timer visits: an open namespace's store. */
+export type Sweepable = NamespaceSweeper;
+
+/** What the sweep timer needs to visit namespaces that nobody here has open (see DueNamespaces). */
+export interface DueVisits {
+  list: DueNamespaces;
+  /** The stores' clock (expiries are on it). */
+  now(): number;
+  /** A sweeper for a namespace this process does not have open. */
+  sweeperFor(namespace: string): Sweepable;
 }
 
 /** The operations the stores batch. */
@@ -188,6 +195,8 @@ export class RedisConnection {
     loadScripts(this.client).catch(() => undefined);
   };
   private queue: Batch[] = [];
+  /** Whether a visit of due namespaces is running (one at a time). */
+  private visiting = false;
   /** How long, in ms, the store lets one of its commands wait for a reply (0: the client does it). */
   private readonly commandBound: number;
   /** Auto-pipelined commands sent by the stores and not answered yet: batches queue behind them. */
@@ -208,6 +217,7 @@ export class RedisConnection {
     private readonly timeouts: ClientTimeouts,
     private readonly sweepInterval: number,
     private readonly reportError: (err: Error) => void,
+    private readonly due: DueVisits,
   ) {
     // A client the store created has ioredis's commandTimeout; a given one keeps its owner's
     // options, so the store bounds its own commands itself.
@@ -348,15 +358,40 @@ export class RedisConnection {
     for (const batch of queue) batch.owner.sendBatch(batch.kind, batch.items);
   }
 
+  /** Runs a command that is not a batch, as LuaScript.run's sender (see `piped`). */
+  readonly pipedSend: SendCommand = (name, args) => this.piped((c) => c.call(name, ...args));
+
+  /** After a write of TTL'd entries in `namespace`: keeps it listed for sweeping (DueNamespaces.note). */
+  noteDue(namespace: string, due: number): void {
+    this.due.list.note(this.batchCommand, namespace, due).catch(this.reportQuietly);
+  }
+
+  /** Sweeps a few due namespaces from the list, open here or not (DueNamespaces.visit). */
+  visitDue(): void {
+    if (this.visiting) return;
+    this.visiting = true;
+    const sweeperFor = (namespace: string) => this.sweepers.get(namespace)?.[0] ?? this.due.sweeperFor(namespace);
+    this.due.list
+      .visit(this.pipedSend, this.due.now(), sweeperFor)
+      .catch(this.reportQuietly)
+      .finally(() => {
+        this.visiting = false;
+      });
+  }
+
   private sweepAll(): void {
     if (this.client.status !== 'ready') return;
     for (const list of this.sweepers.values()) this.sweepOne(list[0]);
+    this.visitDue();
   }
 
   private sweepOne(sweeper: Sweepable): void {
-    sweeper.sweep().catch((err: StoreError) => {
-      // While Redis is down every operation reports it; the background sweep stays quiet.
-      if (err?.code !== 'ERR_STORAGE_CONNECTION') this.reportError(err);
-    });
+    sweeper.sweep().catch(this.reportQuietly);
   }
+
+  /** While Redis is down every operation reports it; the background sweep stays quiet. */
+  private readonly reportQuietly = (err: unknown) => {
+    const error = toStoreError(err);
+    if (error.code !== 'ERR_STORAGE_CONNECTION') this.reportError(error);
+  };
 }

@@ -20,6 +20,9 @@
  * | `<base>p`                    | set    | the names of the non-empty index keys (for `clear`)      |
  * | `<base>i:<len>:<path>:<tok>` | zset   | ids of object keys with `<tok>` at `<path>`, by sequence |
  * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
+ * |                              | zset   | or a long `$in`'s merged index sets, while a query walks them |
+ * | `<prefix>{!due}`             | zset   | for the whole prefix: the namespaces with TTL'd entries, scored |
+ * |                              |        | by when to sweep them next (redis-due-namespaces.ts)      |
  *
  * An entry is one string so that a batch of exact reads is one MGET, the cheapest read Redis
  * has; its expiry rides in the head so that a read needs nothing else. Both the entry and its
@@ -46,6 +49,8 @@ export class RedisLayout {
   readonly counter: string;
   /** Registry of the index keys in use. */
   readonly registry: string;
+  /** The namespaces to sweep, for every namespace of the prefix (redis-due-namespaces.ts). */
+  readonly dueNamespaces: string;
   /** Start of every entry key (`<base>e:`); the id follows. */
   readonly entryPrefix: string;
   private readonly indexPrefix: string;
@@ -63,6 +68,7 @@ export class RedisLayout {
     this.expiry = this.base + 'x';
     this.counter = this.base + 'c';
     this.registry = this.base + 'p';
+    this.dueNamespaces = `${prefix}{!due}`;
   }
 
   /** The string that holds the entry with this id. */

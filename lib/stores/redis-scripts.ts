@@ -231,8 +231,19 @@ if n > 0 then redis.call('PEXPIRE', tmp, ARGV[1]) end
 return n
 `);
 
+/**
+ * Sets a namespace's score in the list of namespaces to sweep after a visit, unless someone
+ * lowered it since the visitor's claim (see redis-due-namespaces.ts).
+ * KEYS: the list. ARGV: namespace, claim score, next score.
+ */
+export const RESCHEDULE_SCRIPT = new LuaScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
+return 1
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, UNION_SCRIPT];
+export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, UNION_SCRIPT, RESCHEDULE_SCRIPT];
 
 /**
  * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each

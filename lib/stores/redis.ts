@@ -39,6 +39,7 @@ import {
   toStoreError,
 } from './redis-connection';
 import { RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
+import { DueNamespaces } from './redis-due-namespaces';
 import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
@@ -276,6 +277,11 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         },
         this.sweepInterval,
         (err) => this.reportError(err),
+        {
+          list: new DueNamespaces(this.layout.dueNamespaces),
+          now: () => this.clock.now(),
+          sweeperFor: (namespace) => new RedisStore({ ...settings, namespace }, this.connection),
+        },
       );
     this.client = this.connection.client;
   }
@@ -296,7 +302,9 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   /** LuaScript.run's sender for scripts outside the batches. */
-  private readonly pipedSend: SendCommand = (name, args) => this.connection.piped((c) => c.call(name, ...args));
+  private get pipedSend(): SendCommand {
+    return this.connection.pipedSend;
+  }
 
   // ---- lifecycle ------------------------------------------------------------------------
 
@@ -454,16 +462,20 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const fixed = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
       const keys = typeof key === 'string' ? fixed : [...fixed, ...l.indexesOf(key)];
       SET_SCRIPT.run(this.connection.batchCommand, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
+      if (expiresAt !== null) this.connection.noteDue(this.namespace, expiresAt);
       return;
     }
     const keys = [l.order, l.expiry, l.counter, l.registry];
     const args: Array<string | number> = [this.clock.now()];
+    let firstExpiry = Infinity;
     for (const { id, key, text, expiresAt } of items) {
       const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
       keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
+      if (expiresAt !== null && expiresAt < firstExpiry) firstExpiry = expiresAt;
     }
     SET_MANY_SCRIPT.run(this.connection.batchCommand, keys, args).then(done, failed);
+    if (firstExpiry !== Infinity) this.connection.noteDue(this.namespace, firstExpiry);
   }
 
   protected async _delete(id: string): Promise<boolean> {
@@ -762,6 +774,13 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     this.sweep().catch((err) => {
       if (err?.code !== 'ERR_STORAGE_CONNECTION') this.reportError(err);
     });
+    this.connection.visitDue();
+  }
+
+  /** The earliest expiry recorded in this namespace, if any (for the due-namespace list). */
+  async nextDue(): Promise<number | undefined> {
+    const first = (await this.piped((c) => c.zrange(this.layout.expiry, '0', '0', 'WITHSCORES')).catch(rethrow)) as string[];
+    return first.length === 2 ? Number(first[1]) : undefined;
   }
 
   protected async _stats(): Promise<BackendStats> {
@@ -822,6 +841,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const e = l.entry(id);
       const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
       await SET_SCRIPT.run(this.pipedSend, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
+      if (expiresAt !== null) this.connection.noteDue(this.namespace, expiresAt);
     } catch (err) {
       await this.piped((c) => c.unlink(tmp)).catch(() => undefined);
       throw err;
