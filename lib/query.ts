@@ -62,6 +62,12 @@ export interface QuerySelector {
   constraints: IndexConstraint[];
   /** True when `constraints` alone decide the match, so index hits need no further test. */
   coveredByConstraints: boolean;
+  /**
+   * For a top-level `$or` whose every branch has constraints: each branch's constraints. A
+   * match passes some branch, so it is among one constraint's index hits of that branch: the
+   * union over the branches narrows the query, and the filter decides.
+   */
+  orConstraints?: IndexConstraint[][];
 }
 
 /** Compiles what `get`/`del`/`count`/`entries` receive into a Selector; throws InvalidQueryError. */
@@ -82,7 +88,13 @@ export function compileQuery(query: unknown): Selector {
     throw new InvalidQueryError(`the query cannot be compiled: ${(err as Error).message}`, { cause: err });
   }
   const { constraints, covered } = indexConstraints(filter);
-  return { kind: 'query', filter, test: tester, constraints, coveredByConstraints: covered };
+  const selector: QuerySelector = { kind: 'query', filter, test: tester, constraints, coveredByConstraints: covered };
+  const or = filter.$or;
+  if (Array.isArray(or)) {
+    const branches = (or as Record<string, unknown>[]).map((branch) => indexConstraints(branch).constraints);
+    if (branches.every((branch) => branch.length > 0)) selector.orConstraints = branches;
+  }
+  return selector;
 }
 
 /** Compiles a glob over string keys (`user:*`, `config:?`, `[ab]*`), Redis glob syntax. */

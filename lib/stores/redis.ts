@@ -13,7 +13,7 @@
 import { Cluster, Redis, RedisOptions, ClusterOptions } from 'ioredis';
 import { StoreConfigError, StorageOperationError } from '../errors';
 import { Key, KeyObject, isObjectKeyId, isPlainObject, keyFromId } from '../keys';
-import { QuerySelector, Selector } from '../query';
+import { IndexConstraint, QuerySelector, Selector } from '../query';
 import {
   BackendStats,
   BaseStore,
@@ -575,7 +575,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
    * index when the query has an indexable constraint, otherwise by walking the order set.
    */
   private async *candidates(selector: Selector): AsyncGenerator<Candidate[]> {
-    if (selector.kind === 'query' && selector.constraints.length > 0) {
+    if (selector.kind === 'query' && (selector.constraints.length > 0 || selector.orConstraints)) {
       yield* this.indexCandidates(selector);
       return;
     }
@@ -602,9 +602,12 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     }
   }
 
-  private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
-    // The constraint with the fewest index hits narrows best.
-    const options = selector.constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
+  /**
+   * The non-empty index sets of the constraint with the fewest hits (the one that narrows
+   * best), or none when some constraint has no hit at all (then nothing can match).
+   */
+  private async narrowest(constraints: IndexConstraint[]): Promise<string[]> {
+    const options = constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
     const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.piped((c) => c.zcard(k)))))).catch(rethrow);
     let best = 0;
     let bestSize = Infinity;
@@ -615,8 +618,18 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         best = i;
       }
     });
-    if (bestSize === 0) return;
-    const keys = options[best].filter((_, i) => sizes[best][i] > 0);
+    return bestSize === 0 ? [] : options[best].filter((_, i) => sizes[best][i] > 0);
+  }
+
+  private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
+    let keys: string[];
+    if (selector.constraints.length > 0) keys = await this.narrowest(selector.constraints);
+    else {
+      // A top-level $or: the union of each branch's narrowest index sets.
+      const perBranch = await Promise.all((selector.orConstraints ?? []).map((branch) => this.narrowest(branch)));
+      keys = [...new Set(perBranch.flat())];
+    }
+    if (keys.length === 0) return;
     // One equality that is the whole query: index hits need no further test.
     const exact = selector.coveredByConstraints && selector.constraints.length === 1;
     const batches = keys.length <= CLIENT_MERGE_MAX ? this.walk(keys) : this.walkUnion(keys);
