@@ -248,6 +248,24 @@ describe('redis store', () => {
       await memory.close();
     });
 
+    it('merges a long $in with too many hits for the server in the client, a few ids per set at a time', async () => {
+      // batchSize 7: the server merges at most 700 hits; these 40 sets hold 1,000.
+      const store = open({ batchSize: 7 });
+      const memory = new MemoryStore();
+      const keys = [...Array(1_000).keys()].map((i) => ({ id: i, n: i % 40, m: i % 3 }));
+      await Promise.all(keys.map((key, i) => store.set(key, i)));
+      await Promise.all(keys.map((key, i) => memory.set(key, i)));
+      const unions = async () => Number(/cmdstat_zunionstore:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await unions();
+      const ns = [...Array(40).keys()].reverse();
+      for (const query of [{ n: { $in: ns } }, { n: { $in: ns }, m: 1 }, { $or: [{ n: { $in: ns.slice(0, 30) } }, { n: { $in: ns.slice(20) }, m: 2 }] }]) {
+        expect(await store.get(query), JSON.stringify(query)).to.deep.equal(await memory.get(query));
+      }
+      expect(await store.get({ n: { $in: ns } }, { limit: 50 })).to.deep.equal([...Array(50).keys()]);
+      expect(await unions()).to.equal(before);
+      await memory.close();
+    });
+
     it('merges an $in over 2,500 index sets (more than one Lua unpack) in creation order', async () => {
       const store = open();
       const ids = [...Array(2_500).keys()];

@@ -181,7 +181,10 @@ interface Batch {
  * while Redis runs the current one. Written straight to the socket, batches overlap (measured
  * in docs/redis.md, "Batching"). Every other command rides the auto-pipeline (`piped`); while
  * one of those is unanswered, batches join the auto-pipeline behind it, so commands still
- * reach Redis in program order.
+ * reach Redis in program order. On a cluster, batches always ride the auto-pipeline: ioredis
+ * sends a command again by itself, later, after TRYAGAIN or CLUSTERDOWN (a slot being
+ * migrated, a failover), and a batch sent alone could then be overtaken by a later command;
+ * the auto-pipeline holds the next pipeline until the retried one is answered.
  */
 export class RedisConnection {
   private users = 0;
@@ -315,7 +318,7 @@ export class RedisConnection {
    */
   readonly batchCommand: SendCommand = (name, args) => {
     this.flush();
-    if (this.unanswered > 0) return this.bounded(this.counted(this.client.call(name, ...args)));
+    if (this.unanswered > 0 || this.client instanceof Cluster) return this.bounded(this.counted(this.client.call(name, ...args)));
     const { keyPrefix } = this.client.options;
     const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8' });
     if (this.commandBound > 0) command.setTimeout(this.commandBound);
@@ -363,7 +366,7 @@ export class RedisConnection {
 
   /** After a write of TTL'd entries in `namespace`: keeps it listed for sweeping (DueNamespaces.note). */
   noteDue(namespace: string, due: number): void {
-    this.due.list.note(this.batchCommand, namespace, due).catch(this.reportQuietly);
+    this.due.list.note(this.batchCommand, namespace, due, this.due.now()).catch(this.reportQuietly);
   }
 
   /** Sweeps a few due namespaces from the list, open here or not (DueNamespaces.visit). */

@@ -11,9 +11,12 @@
  * - a write of TTL'd entries lowers the namespace's score to their expiry (`ZADD LT`), which
  *   also adds a namespace that is not listed yet;
  * - a visitor first claims the namespace by raising its score (`ZADD XX GT`, so other processes
- *   skip it meanwhile), sweeps it, then sets the score to the namespace's next expiry, or to
- *   IDLE_RECHECK_MS from now when nothing is left to expire, but only if nobody lowered the
- *   score since its claim (RESCHEDULE_SCRIPT);
+ *   skip it meanwhile), sweeps it, then sets the score to the namespace's next expiry, but at
+ *   most IDLE_RECHECK_MS from now, and only if nobody lowered the score since its claim
+ *   (RESCHEDULE_SCRIPT); the cap bounds the delay when a write lands between the visitor's
+ *   reading of the next expiry and its rescheduling;
+ * - a note that fails (say the list's master is unreachable while the namespace's is not) is
+ *   kept and sent again on the next tick;
  * - namespaces are never removed, so the list holds one member per namespace that ever had a
  *   TTL'd entry.
  */
@@ -35,31 +38,45 @@ const CLAIM_MS = 60_000;
 export const IDLE_RECHECK_MS = 60 * 60 * 1000;
 /** A process notes a namespace again at most this often (ms), unless an earlier expiry comes. */
 const NOTE_AGAIN_MS = 60_000;
+/** Most namespaces remembered as noted; past this the memory is dropped (a scope per user). */
+const MAX_NOTED = 10_000;
 
 export class DueNamespaces {
   /** What this process last noted per namespace, so a burst of TTL'd writes sends one note. */
   private readonly noted = new Map<string, { due: number; at: number }>();
+  /** Notes that failed, by namespace (the earliest expiry), sent again before each visit. */
+  private readonly unsent = new Map<string, number>();
 
   constructor(readonly key: string) {}
 
   /**
    * After a write of TTL'd entries: makes sure the namespace is swept by `due` at the latest.
-   * Resolves without sending anything when this process noted an earlier or equal expiry less
-   * than NOTE_AGAIN_MS ago.
+   * Sends nothing when this process noted an earlier or equal expiry that is still ahead
+   * (`now`, on the stores' clock) less than NOTE_AGAIN_MS ago: until that expiry no visit can
+   * have raised the score past it. A failed note is kept for the next visit, and rejects.
    */
-  note(send: SendCommand, namespace: string, due: number): Promise<unknown> {
-    const now = Date.now();
+  note(send: SendCommand, namespace: string, due: number, now: number): Promise<unknown> {
+    const at = Date.now();
     const last = this.noted.get(namespace);
-    if (last && last.due <= due && now - last.at < NOTE_AGAIN_MS) return Promise.resolve();
-    this.noted.set(namespace, { due, at: now });
+    if (last && last.due <= due && last.due > now && at - last.at < NOTE_AGAIN_MS) return Promise.resolve();
+    if (this.noted.size >= MAX_NOTED) this.noted.clear(); // a cache: forgetting only costs a note
+    this.noted.set(namespace, { due, at });
     return send('zadd', [this.key, 'LT', due, namespace]).catch((err: unknown) => {
       this.noted.delete(namespace);
+      this.unsent.set(namespace, Math.min(due, this.unsent.get(namespace) ?? Infinity));
       throw err;
     });
   }
 
-  /** Visits up to VISITS_PER_TICK namespaces whose score is due by `now`; resolves the entries freed. */
+  /**
+   * Sends the failed notes again, then visits up to VISITS_PER_TICK namespaces whose score is
+   * due by `now`; resolves the entries freed.
+   */
   async visit(send: SendCommand, now: number, sweeperFor: (namespace: string) => NamespaceSweeper): Promise<number> {
+    for (const [namespace, due] of [...this.unsent]) {
+      await send('zadd', [this.key, 'LT', due, namespace]);
+      if (this.unsent.get(namespace) === due) this.unsent.delete(namespace);
+    }
     const due = (await send('zrange', [this.key, '-inf', now, 'BYSCORE', 'LIMIT', 0, VISITS_PER_TICK])) as string[];
     let freed = 0;
     for (const namespace of due) {
@@ -67,10 +84,9 @@ export class DueNamespaces {
       await send('zadd', [this.key, 'XX', 'GT', claim, namespace]);
       const sweeper = sweeperFor(namespace);
       freed += await sweeper.sweep();
-      const next = (await sweeper.nextDue()) ?? now + IDLE_RECHECK_MS;
+      const next = Math.min((await sweeper.nextDue()) ?? Infinity, now + IDLE_RECHECK_MS);
       await RESCHEDULE_SCRIPT.run(send, [this.key], [namespace, claim, next]);
     }
     return freed;
   }
 }
-

@@ -103,10 +103,21 @@ const EXACT_BATCH = 256;
 
 /**
  * Most index sets a query walk merges in the client, reading up to `batchSize` ids from each
- * per step. A longer `$in` is merged on the server first (see walkUnion), so a query's memory
- * stays bounded whatever its length.
+ * per step. A longer `$in` is merged on the server first (see walkUnion), or, past
+ * SERVER_MERGE_BATCHES, in the client a few ids per set at a time, so a query's memory stays
+ * bounded whatever its length.
  */
 const CLIENT_MERGE_MAX = 16;
+
+/**
+ * The server merges a long `$in` only when its index sets hold at most this many batches of
+ * ids in all: ZUNIONSTORE runs as one command, and merging millions of ids would hold the
+ * server (every namespace on it) for seconds.
+ */
+const SERVER_MERGE_BATCHES = 100;
+
+/** Fewest ids read from each index set per step when the client merges very many sets. */
+const MIN_READ_PER_SET = 16;
 
 /** Settings checks, each naming its setting. */
 function checkRedisSettings(s: RedisSettings): void {
@@ -606,7 +617,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
    * The non-empty index sets of the constraint with the fewest hits (the one that narrows
    * best), or none when some constraint has no hit at all (then nothing can match).
    */
-  private async narrowest(constraints: IndexConstraint[]): Promise<string[]> {
+  private async narrowest(constraints: IndexConstraint[]): Promise<{ keys: string[]; hits: number }> {
     const options = constraints.map((c) => [...new Set(c.values.map((v) => this.layout.indexFor(c.path, v)))]);
     const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => this.piped((c) => c.zcard(k)))))).catch(rethrow);
     let best = 0;
@@ -618,21 +629,28 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         best = i;
       }
     });
-    return bestSize === 0 ? [] : options[best].filter((_, i) => sizes[best][i] > 0);
+    return bestSize === 0 ? { keys: [], hits: 0 } : { keys: options[best].filter((_, i) => sizes[best][i] > 0), hits: bestSize };
   }
 
   private async *indexCandidates(selector: QuerySelector): AsyncGenerator<Candidate[]> {
     let keys: string[];
-    if (selector.constraints.length > 0) keys = await this.narrowest(selector.constraints);
+    let hits: number;
+    if (selector.constraints.length > 0) ({ keys, hits } = await this.narrowest(selector.constraints));
     else {
       // A top-level $or: the union of each branch's narrowest index sets.
       const perBranch = await Promise.all((selector.orConstraints ?? []).map((branch) => this.narrowest(branch)));
-      keys = [...new Set(perBranch.flat())];
+      keys = [...new Set(perBranch.flatMap((branch) => branch.keys))];
+      hits = perBranch.reduce((sum, branch) => sum + branch.hits, 0);
     }
     if (keys.length === 0) return;
     // One equality that is the whole query: index hits need no further test.
     const exact = selector.coveredByConstraints && selector.constraints.length === 1;
-    const batches = keys.length <= CLIENT_MERGE_MAX ? this.walk(keys) : this.walkUnion(keys);
+    let batches: AsyncGenerator<string[]>;
+    if (keys.length <= CLIENT_MERGE_MAX) batches = this.walk(keys);
+    else if (hits <= SERVER_MERGE_BATCHES * this.batchSize) batches = this.walkUnion(keys);
+    // Too many to merge in one script without stalling the server: merge in the client, a few
+    // ids from each set per step, so memory stays about max(16 × sets, batchSize) ids.
+    else batches = this.walk(keys, Math.max(MIN_READ_PER_SET, Math.ceil(this.batchSize / keys.length)));
     for await (const ids of batches) {
       const out: Candidate[] = [];
       for (const id of ids) {
@@ -675,29 +693,32 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /**
    * Ids of the union of sorted sets, in score (creation) order, a batch at a time: each set is
-   * read from the last score seen, the batches are merged, and only the lowest `batchSize`
-   * distinct ids are taken, so nothing below the new cursor can have been missed.
+   * read from the last score seen, `per` ids at most, and only the ids up to the lowest last
+   * score among the sets that filled their window are taken (at most `batchSize` of them), so
+   * nothing below the new cursor can have been missed.
    */
-  private async *walk(keys: string[]): AsyncGenerator<string[]> {
+  private async *walk(keys: string[], per = this.batchSize): AsyncGenerator<string[]> {
     let cursor = '-inf';
     const size = this.batchSize;
     for (;;) {
       const replies = await Promise.all(
-        keys.map((k) => this.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, size, 'WITHSCORES'))),
+        keys.map((k) => this.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, per, 'WITHSCORES'))),
       ).catch(rethrow);
       let pairs: Array<[string, number]>;
-      let exhausted = true;
+      let exhausted: boolean;
       if (replies.length === 1) {
         pairs = scored(replies[0]);
-        exhausted = pairs.length < size;
+        exhausted = pairs.length < per;
       } else {
+        let cutoff = Infinity;
         const seen = new Map<string, number>();
         for (const reply of replies) {
           const list = scored(reply);
-          if (list.length >= size) exhausted = false;
+          if (list.length >= per) cutoff = Math.min(cutoff, list[list.length - 1][1]);
           for (const [id, score] of list) seen.set(id, score);
         }
-        pairs = [...seen].sort((a, b) => a[1] - b[1]);
+        pairs = [...seen].filter((p) => p[1] <= cutoff).sort((a, b) => a[1] - b[1]);
+        exhausted = cutoff === Infinity;
         if (pairs.length > size) {
           pairs.length = size;
           exhausted = false;
@@ -792,8 +813,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /** The earliest expiry recorded in this namespace, if any (for the due-namespace list). */
   async nextDue(): Promise<number | undefined> {
-    const first = (await this.piped((c) => c.zrange(this.layout.expiry, '0', '0', 'WITHSCORES')).catch(rethrow)) as string[];
-    return first.length === 2 ? Number(first[1]) : undefined;
+    const first = scored(await this.piped((c) => c.zrange(this.layout.expiry, '0', '0', 'WITHSCORES')).catch(rethrow));
+    return first.length === 1 ? first[0][1] : undefined;
   }
 
   protected async _stats(): Promise<BackendStats> {
