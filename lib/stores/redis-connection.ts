@@ -202,6 +202,8 @@ export class RedisConnection {
   private visiting = false;
   /** How long, in ms, the store lets one of its commands wait for a reply (0: the client does it). */
   private readonly commandBound: number;
+  /** Whether batches may bypass the auto-pipeline: not on a cluster (see the class comment). */
+  private readonly direct: boolean;
   /** Auto-pipelined commands sent by the stores and not answered yet: batches queue behind them. */
   private unanswered = 0;
   private readonly answered = () => {
@@ -224,9 +226,8 @@ export class RedisConnection {
   ) {
     // A client the store created has ioredis's commandTimeout; a given one keeps its owner's
     // options, so the store bounds its own commands itself.
-    // (setTimeout on a command arms one timer only, so the shorter of the two is used.)
-    const own = (client.options as { commandTimeout?: number }).commandTimeout;
-    this.commandBound = owned ? 0 : Math.min(timeouts.commandTimeout, own ?? Infinity);
+    this.commandBound = owned ? 0 : timeouts.commandTimeout;
+    this.direct = !(client instanceof Cluster);
   }
 
   /** Connects (once per user) and registers a namespace with the sweep timer. */
@@ -318,11 +319,9 @@ export class RedisConnection {
    */
   readonly batchCommand: SendCommand = (name, args) => {
     this.flush();
-    if (this.unanswered > 0 || this.client instanceof Cluster) return this.bounded(this.counted(this.client.call(name, ...args)));
+    if (this.unanswered > 0 || !this.direct) return this.bounded(this.counted(this.client.call(name, ...args)));
     const { keyPrefix } = this.client.options;
-    const command = new Command(name, args, { keyPrefix, replyEncoding: 'utf8' });
-    if (this.commandBound > 0) command.setTimeout(this.commandBound);
-    return this.client.sendCommand(command) as Promise<unknown>;
+    return this.bounded(this.client.sendCommand(new Command(name, args, { keyPrefix, replyEncoding: 'utf8' })) as Promise<unknown>);
   };
 
   /**

@@ -357,20 +357,12 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const out = new Array<EntryWithExpiry | undefined | Error>(ids.length);
       let streamed: Array<Promise<void>> | undefined;
       for (let i = 0; i < ids.length; i++) {
-        const s = reply[i];
-        const k = s === null ? -1 : liveHead(s, now);
-        if (k < 0) {
-          out[i] = undefined;
-          continue;
-        }
         try {
-          const value = this.valueOf(ids[i], s as string, k);
-          const expiresAt = headExpiry(s as string, k);
-          if (value instanceof Promise) {
-            // A streamed value, read whole (again from the start if it was replaced meanwhile).
-            const whole = value.then((v) => (v === undefined ? this._getEntry(ids[i]) : { value: v, expiresAt }));
-            (streamed ??= []).push(whole.then((entry) => void (out[i] = entry), (err: Error) => void (out[i] = err)));
-          } else out[i] = { value, expiresAt };
+          const entry = this.entryOf(ids[i], reply[i], now);
+          if (entry instanceof Promise) {
+            const whole = entry.then((found) => found ?? this._getEntry(ids[i])); // replaced meanwhile: read again
+            (streamed ??= []).push(whole.then((found) => void (out[i] = found), (err: Error) => void (out[i] = err)));
+          } else out[i] = entry;
         } catch (err) {
           out[i] = err as Error;
         }
@@ -427,35 +419,33 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     );
   }
 
-  /** Resolves one queued read from its entry string (null: absent). */
+  /** Resolves one queued read from its entry string (null: absent): its value, or with `entries` the entry. */
   private settleRead(item: BatchItem, s: string | null, entries: boolean, now: number): void {
-    const k = s === null ? -1 : liveHead(s, now);
-    if (k < 0) {
-      item.resolve(undefined);
-      return;
-    }
-    const text = s as string;
     try {
-      const value = this.valueOf(item.id, text, k);
-      if (value instanceof Promise) {
+      const entry = this.entryOf(item.id, s, now);
+      if (entry instanceof Promise) {
         // A streamed value: read again from the start if it was replaced before its first chunk was read.
-        const whole = value.then((v) => {
-          if (v === undefined) return entries ? this._getEntry(item.id) : this._get(item.id);
-          return entries ? { value: v, expiresAt: headExpiry(text, k) } : v;
-        });
-        whole.then(item.resolve, item.reject);
-      } else item.resolve(entries ? { value, expiresAt: headExpiry(text, k) } : value);
+        const again = () => (entries ? this._getEntry(item.id) : this._get(item.id));
+        entry.then((found) => (found === undefined ? again() : entries ? found : found.value)).then(item.resolve, item.reject);
+      } else item.resolve(entries || entry === undefined ? entry : entry.value);
     } catch (err) {
       item.reject(err);
     }
   }
 
   /**
-   * The value of a live entry string (`k` from liveHead): deserialized, or for a streamed value
-   * a promise of its bytes read whole (undefined if it was replaced before its first chunk).
+   * The entry an entry string holds (null, or not live by `now`: undefined), its value
+   * deserialized (or not read, without `values`). A streamed value gives a promise of the entry
+   * with its bytes read whole, or of undefined if it was replaced before its first chunk.
    */
-  private valueOf(id: string, s: string, k: number): unknown {
-    return isStreamed(s, k) ? this.readWhole(id, s, k) : this.serializer.deserialize(s.slice(k + 1));
+  private entryOf(id: string, s: string | null, now: number, values = true): EntryWithExpiry | undefined | Promise<EntryWithExpiry | undefined> {
+    const k = s === null ? -1 : liveHead(s, now);
+    if (k < 0) return undefined;
+    const text = s as string;
+    const expiresAt = headExpiry(text, k);
+    if (!values) return { value: undefined, expiresAt };
+    if (!isStreamed(text, k)) return { value: this.serializer.deserialize(text.slice(k + 1)), expiresAt };
+    return this.readWhole(id, text, k).then((value) => (value === undefined ? undefined : { value, expiresAt }));
   }
 
   private sendSets(items: SetItem[]): void {
@@ -752,16 +742,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
    * An entry as a read script returned it (see EMIT: the entry string, or 0 when absent or
    * expired), with its value when `values` is set; undefined if it is gone.
    */
-  private async entryFrom(id: string, stored: string | number, values: boolean): Promise<{ value: unknown; expiresAt: number | null } | undefined> {
-    if (typeof stored === 'number') return undefined;
-    const k = liveHead(stored, this.clock.now());
-    if (k < 0) return undefined;
-    const expiresAt = headExpiry(stored, k);
-    if (!values) return { value: undefined, expiresAt };
-    const value = this.valueOf(id, stored, k);
-    if (!(value instanceof Promise)) return { value, expiresAt };
-    const whole = await value;
-    return whole === undefined ? undefined : { value: whole, expiresAt }; // replaced meanwhile: skipped
+  private async entryFrom(id: string, stored: string | number, values: boolean): Promise<EntryWithExpiry | undefined> {
+    return typeof stored === 'number' ? undefined : this.entryOf(id, stored, this.clock.now(), values); // replaced meanwhile: undefined
   }
 
   // ---- expiry ---------------------------------------------------------------------------
@@ -888,7 +870,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const k = s === null ? -1 : liveHead(s, this.clock.now());
     if (k < 0) return undefined;
     const text = s as string;
-    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.valueOf(id, text, k))));
+    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(text.slice(k + 1)))));
     const { count, generation } = streamedOf(text, k);
     return this.chunks(this.layout.chunks(id), count, generation);
   }
