@@ -45,6 +45,11 @@ async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]
   return out;
 }
 
+/** How many times the shared server has run a command (INFO commandstats): shows which path a query took. */
+async function commandCalls(name: string): Promise<number> {
+  return Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await admin.info('commandstats'))?.[1] ?? 0);
+}
+
 /** Checks that order, expiry, registry and every index agree exactly with the entries. */
 async function checkIndexes(client: Redis, store: RedisStore): Promise<number> {
   const l = store.layout;
@@ -205,7 +210,7 @@ describe('redis store', () => {
       for (let i = 0; i < 200; i++) await store.set({ id: i, n: i % 50, tags: [`t${i % 40}`, `u${i % 30}`] }, i);
       const all = [...Array(200).keys()];
       const ns = [...Array(40).keys()]; // 40 index sets: more than the client merges itself
-      const unions = async () => Number(/cmdstat_zunionstore:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const unions = () => commandCalls('zunionstore');
       const unionsBefore = await unions();
       expect(await store.get({ n: { $in: ns } })).to.deep.equal(all.filter((i) => i % 50 < 40));
       expect(await store.count({ n: { $in: ns }, id: { $lt: 100 } })).to.equal(80);
@@ -228,7 +233,7 @@ describe('redis store', () => {
       const keys = [...Array(300).keys()].map((i) => ({ id: i, age: i % 30, city: `c${i % 7}`, tags: [`t${i % 4}`] }));
       await Promise.all(keys.map((key, i) => store.set(key, i)));
       await Promise.all(keys.map((key, i) => memory.set(key, i)));
-      const zcards = async () => Number(/cmdstat_zcard:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const zcards = () => commandCalls('zcard');
       const indexed = [
         { $or: [{ age: 3 }, { city: 'c2', age: { $gt: 20 } }, { tags: { $in: ['t1'] }, id: { $lt: 20 } }] },
         { $or: [{ age: { $in: [1, 2, 3] } }, { age: 2 }, { city: 'nowhere' }] },
@@ -255,7 +260,7 @@ describe('redis store', () => {
       const keys = [...Array(1_000).keys()].map((i) => ({ id: i, n: i % 40, m: i % 3 }));
       await Promise.all(keys.map((key, i) => store.set(key, i)));
       await Promise.all(keys.map((key, i) => memory.set(key, i)));
-      const unions = async () => Number(/cmdstat_zunionstore:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const unions = () => commandCalls('zunionstore');
       const before = await unions();
       const ns = [...Array(40).keys()].reverse();
       for (const query of [{ n: { $in: ns } }, { n: { $in: ns }, m: 1 }, { $or: [{ n: { $in: ns.slice(0, 30) } }, { n: { $in: ns.slice(20) }, m: 2 }] }]) {
