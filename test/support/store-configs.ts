@@ -1,0 +1,87 @@
+/**
+ * Every store configuration the correctness harnesses run on (issue #10): memory with and
+ * without bounds, Redis, Redis Cluster, MongoDB, and the multi stacks. One list, so a backend
+ * added later is added here once and every harness covers it.
+ *
+ * A configuration opens a fresh store in its own namespace with the ManualClock it is given;
+ * servers are started (once per process, shared) by `prepare()`, which a harness calls from
+ * its `before` hook. A server that cannot start fails the run loudly.
+ */
+import { ManualClock } from '../../lib/clock';
+import type { BaseStore, CommonSettings } from '../../lib/store';
+import { MemoryStore } from '../../lib/stores/memory';
+import { RedisStore } from '../../lib/stores/redis';
+import { MongoStore } from '../../lib/stores/mongo';
+import { MultiStore } from '../../lib/multi/multi-store';
+import { sharedMongo } from './mongo-server';
+import { sharedRedis, sharedRedisCluster } from './redis-server';
+
+/** Servers a configuration needs. */
+export type Service = 'redis' | 'redis-cluster' | 'mongo';
+
+/** One store configuration under test. */
+export interface StoreConfig {
+  /** Shown in test titles. */
+  name: string;
+  /** Servers `prepare()` must start before `open()`. */
+  needs: Service[];
+  /**
+   * Entries may vanish before their TTL (LRU bounds): a model must allow a read to miss.
+   * The bounded memory configuration keeps its bound above what the harnesses write, so it
+   * never evicts in practice, but the flag lets a harness that writes more account for it.
+   */
+  evicts: boolean;
+  /** Opens a fresh, empty store in its own namespace. */
+  open(settings: CommonSettings & { clock: ManualClock; namespace: string }): BaseStore;
+}
+
+const urls: { redis?: string; cluster?: Array<{ host: string; port: number }>; mongo?: string } = {};
+
+/** Starts (or reuses) the servers the given configurations need. Call from a `before` hook with a long timeout. */
+export async function prepare(configs: StoreConfig[]): Promise<void> {
+  const needs = new Set(configs.flatMap((c) => c.needs));
+  if (needs.has('redis') && !urls.redis) urls.redis = (await sharedRedis()).url;
+  if (needs.has('redis-cluster') && !urls.cluster) urls.cluster = (await sharedRedisCluster()).nodes;
+  if (needs.has('mongo') && !urls.mongo) urls.mongo = (await sharedMongo()).url;
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`store-configs: ${what} was not prepared; call prepare() in a before hook`);
+  return value;
+}
+
+const redisTier = () => ({ type: 'redis', settings: { url: need(urls.redis, 'redis') } });
+const mongoTier = () => ({ type: 'mongo', settings: { url: need(urls.mongo, 'mongo'), db: 'harness' } });
+
+/** Every configuration, in the order the harnesses run them. */
+export const STORE_CONFIGS: StoreConfig[] = [
+  { name: 'memory', needs: [], evicts: false, open: (s) => new MemoryStore(s) },
+  { name: 'memory with maxKeys and maxBytes', needs: [], evicts: true, open: (s) => new MemoryStore({ ...s, maxKeys: 10_000, maxBytes: 64 * 1024 * 1024 }) },
+  { name: 'memory with clone', needs: [], evicts: false, open: (s) => new MemoryStore({ ...s, clone: true }) },
+  { name: 'redis', needs: ['redis'], evicts: false, open: (s) => new RedisStore({ ...s, url: need(urls.redis, 'redis') }) },
+  { name: 'redis cluster', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster') }) },
+  { name: 'mongo', needs: ['mongo'], evicts: false, open: (s) => new MongoStore({ ...s, url: need(urls.mongo, 'mongo'), db: 'harness' }) },
+  {
+    name: 'multi [memory, redis, mongo]',
+    needs: ['redis', 'mongo'],
+    evicts: false,
+    open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, redisTier(), mongoTier()] }),
+  },
+  { name: 'multi [memory, mongo]', needs: ['mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory' }, mongoTier()] }) },
+  { name: 'multi [redis, mongo]', needs: ['redis', 'mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [redisTier(), mongoTier()] }) },
+  { name: 'multi [memory, memory]', needs: [], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, { type: 'memory' }] }) },
+];
+
+/** The configurations named by STORE_CONFIGS=name1,name2 (substring match), or all of them. */
+export function selectedConfigs(): StoreConfig[] {
+  const filter = process.env.STORE_CONFIGS;
+  if (!filter) return STORE_CONFIGS;
+  const wanted = filter.split(',').map((s) => s.trim()).filter(Boolean);
+  return STORE_CONFIGS.filter((c) => wanted.some((w) => c.name.includes(w)));
+}
+
+let counter = 0;
+/** A namespace no other test uses. */
+export function freshNamespace(prefix: string): string {
+  return `${prefix}${process.pid}x${++counter}`;
+}
