@@ -8,10 +8,11 @@
  * from user input, so `$where` (which compiles strings into functions) and any unknown
  * operator are rejected before a backend sees the query.
  */
-import { createQueryTester } from 'sift';
-import * as siftOps from 'sift';
+import { compileMatcher } from './query-match';
 import { InvalidQueryError } from './errors';
-import { KeyObject, isPlainObject, normalizeKey, describe } from './keys';
+import { types } from 'node:util';
+import { KeyObject, isPlainObject, isWellFormed, normalizeKey, describe } from './keys';
+import { MAX_QUERY_DEPTH, MAX_QUERY_LIST_LENGTH } from './limits';
 
 /** Field-level operators accepted in a query. */
 export const FIELD_OPERATORS = [
@@ -26,14 +27,11 @@ export const ALLOWED_OPERATORS: readonly string[] = [...FIELD_OPERATORS, ...LOGI
 const FIELD_OPERATOR_SET = new Set<string>(FIELD_OPERATORS);
 const LOGICAL_OPERATOR_SET = new Set<string>(LOGICAL_OPERATORS);
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
-const MAX_QUERY_DEPTH = 32;
+const isProxy = types.isProxy;
+// The limits live in lib/limits.ts; re-exported for the modules that import them from here.
+export { MAX_QUERY_DEPTH, MAX_QUERY_LIST_LENGTH };
 /** `$type` names accepted: the ones sift and MongoDB share for the values keys can hold. */
 const TYPE_ALIASES = new Set(['number', 'string', 'bool', 'array', 'null']);
-
-/** The operator table handed to sift: exactly the allowlist, so sift cannot run `$where`. */
-const SIFT_OPERATIONS = Object.fromEntries(
-  ALLOWED_OPERATORS.map((op) => [op, (siftOps as unknown as Record<string, unknown>)[op]]),
-) as Record<string, never>;
 
 /** An equality (or `$in`) constraint an index can answer exactly. */
 export interface IndexConstraint {
@@ -56,7 +54,7 @@ export interface QuerySelector {
   kind: 'query';
   /** The normalized filter over the key object: dotted paths, validated operators. */
   filter: Record<string, unknown>;
-  /** Tests a key object against the filter (sift, compiled once). */
+  /** Tests a key object against the filter (lib/query-match.ts: MongoDB's semantics, compiled once). */
   test: (key: KeyObject) => boolean;
   /** Top-level conjunctive constraints an equality index can answer. */
   constraints: IndexConstraint[];
@@ -80,10 +78,17 @@ export function compileQuery(query: unknown): Selector {
     throw new InvalidQueryError(`a query must be a string key or a plain object, got ${describe(query)}`);
   }
   if (Object.keys(query).length === 0) return { kind: 'none' };
-  const filter = normalizeQuery(query, 0);
+  let filter: Record<string, unknown>;
+  try {
+    filter = normalizeQuery(query, 0);
+  } catch (err) {
+    if (err instanceof InvalidQueryError) throw err;
+    // The walk runs no caller code, so this is only a safety net (e.g. an engine limit).
+    throw new InvalidQueryError('the query cannot be read', { cause: err });
+  }
   let tester: (item: unknown) => boolean;
   try {
-    tester = createQueryTester(filter, { operations: SIFT_OPERATIONS }) as (item: unknown) => boolean;
+    tester = compileMatcher(filter) as (item: unknown) => boolean;
   } catch (err) {
     throw new InvalidQueryError(`the query cannot be compiled: ${(err as Error).message}`, { cause: err });
   }
@@ -102,7 +107,15 @@ export function compileGlob(pattern: string): Selector {
   if (typeof pattern !== 'string' || pattern.length === 0) {
     throw new InvalidQueryError('a key pattern must be a non-empty glob string');
   }
-  return { kind: 'glob', pattern, regex: globToRegExp(pattern) };
+  if (!isWellFormed(pattern)) throw new InvalidQueryError('a key pattern must be well-formed Unicode (it holds a lone surrogate)');
+  let regex: RegExp;
+  try {
+    regex = globToRegExp(pattern);
+  } catch (err) {
+    // A class the regex engine refuses, such as the reversed range `[z-a]`.
+    throw new InvalidQueryError(`the key pattern ${JSON.stringify(pattern)} is not a valid glob`, { cause: err });
+  }
+  return { kind: 'glob', pattern, regex };
 }
 
 /**
@@ -136,18 +149,28 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-/** Flattens nested plain objects into dotted paths and validates every operator. */
+/**
+ * Flattens nested plain objects into dotted paths and validates every operator.
+ *
+ * Input is read once (SPEC §12): the query is read in this one walk, through property
+ * descriptors, and the filter it returns is a fresh structure that shares no object with the
+ * caller, so nothing read later (the matcher, a backend) can see something validation did not.
+ * Proxies (whose traps could run anything), accessor properties, sparse arrays and strings that
+ * are not well-formed Unicode are refused. Every level counts against MAX_QUERY_DEPTH: nested
+ * objects, `$and`/`$or`/`$nor` branches, `$not` and `$elemMatch` chains, and operand nesting.
+ */
 function normalizeQuery(query: Record<string, unknown>, depth: number): Record<string, unknown> {
-  if (depth > MAX_QUERY_DEPTH) throw new InvalidQueryError(`a query may nest at most ${MAX_QUERY_DEPTH} levels`);
+  if (depth > MAX_QUERY_DEPTH) throw tooDeep();
   const out: Record<string, unknown> = {};
   for (const field of Object.keys(query)) {
-    const value = query[field];
+    const value = readQueryField(query, field, field);
     if (field.startsWith('$')) {
       if (!LOGICAL_OPERATOR_SET.has(field)) throw unknownOperator(field, 'at the top of a query');
-      if (!Array.isArray(value) || value.length === 0) {
+      const branches = readQueryArray(value, field);
+      if (branches === undefined || branches.length === 0) {
         throw new InvalidQueryError(`${field} takes a non-empty array of queries`);
       }
-      out[field] = value.map((sub) => {
+      out[field] = branches.map((sub) => {
         if (!isPlainObject(sub) || Object.keys(sub).length === 0) {
           throw new InvalidQueryError(`each query in ${field} must be a non-empty plain object`);
         }
@@ -162,7 +185,7 @@ function normalizeQuery(query: Record<string, unknown>, depth: number): Record<s
 
 function flattenField(path: string, value: unknown, out: Record<string, unknown>, depth: number): void {
   checkPath(path);
-  if (depth > MAX_QUERY_DEPTH) throw new InvalidQueryError(`a query may nest at most ${MAX_QUERY_DEPTH} levels`);
+  if (depth > MAX_QUERY_DEPTH) throw tooDeep();
   if (isPlainObject(value)) {
     const fields = Object.keys(value);
     const operators = fields.filter((f) => f.startsWith('$'));
@@ -174,27 +197,36 @@ function flattenField(path: string, value: unknown, out: Record<string, unknown>
       return;
     }
     if (fields.length === 0) {
-      out[path] = value; // `{ a: {} }`: equality with an empty object, as in MongoDB
+      out[path] = {}; // `{ a: {} }`: equality with an empty object, as in MongoDB
       return;
     }
-    for (const field of fields) flattenField(`${path}.${field}`, value[field], out, depth + 1);
+    for (const field of fields) flattenField(`${path}.${field}`, readQueryField(value, field, `${path}.${field}`), out, depth + 1);
     return;
   }
-  out[path] = validateOperand(path, value);
+  out[path] = validateOperand(path, value, depth);
 }
 
-function validateOperators(path: string, ops: Record<string, unknown>, depth: number): Record<string, unknown> {
+function validateOperators(path: string, given: Record<string, unknown>, depth: number): Record<string, unknown> {
+  if (depth > MAX_QUERY_DEPTH) throw tooDeep();
+  // One read of every operand first, so `$regex` and `$options` see the same values.
+  const ops: Record<string, unknown> = {};
+  for (const op of Object.keys(given)) {
+    if (!FIELD_OPERATOR_SET.has(op)) throw unknownOperator(op, `at ${path}`);
+    ops[op] = readQueryField(given, op, `${path}.${op}`);
+  }
   const out: Record<string, unknown> = {};
   for (const op of Object.keys(ops)) {
-    if (!FIELD_OPERATOR_SET.has(op)) throw unknownOperator(op, `at ${path}`);
     const arg = ops[op];
     switch (op) {
       case '$in':
       case '$nin':
-      case '$all':
-        if (!Array.isArray(arg)) throw badOperand(op, path, 'an array');
-        out[op] = arg.map((item) => validateOperand(path, item));
+      case '$all': {
+        const items = readQueryArray(arg, `${path}.${op}`);
+        if (items === undefined) throw badOperand(op, path, 'an array');
+        if (items.length > MAX_QUERY_LIST_LENGTH) throw badOperand(op, path, `at most ${MAX_QUERY_LIST_LENGTH} values`);
+        out[op] = items.map((item) => validateOperand(path, item, depth + 1));
         break;
+      }
       case '$size':
         if (typeof arg !== 'number' || !Number.isInteger(arg) || arg < 0) throw badOperand(op, path, 'a non-negative integer');
         out[op] = arg;
@@ -203,22 +235,28 @@ function validateOperators(path: string, ops: Record<string, unknown>, depth: nu
         if (typeof arg !== 'boolean') throw badOperand(op, path, 'a boolean');
         out[op] = arg;
         break;
-      case '$mod':
-        if (!Array.isArray(arg) || arg.length !== 2 || !arg.every((n) => typeof n === 'number' && Number.isFinite(n)) || arg[0] === 0) {
+      case '$mod': {
+        const pair = readQueryArray(arg, `${path}.$mod`);
+        if (pair === undefined || pair.length !== 2 || !pair.every((n) => typeof n === 'number' && Number.isFinite(n)) || pair[0] === 0) {
           throw badOperand(op, path, '[divisor, remainder] with a non-zero divisor');
         }
-        out[op] = arg;
+        out[op] = pair;
         break;
+      }
       case '$regex':
-        if (typeof arg !== 'string' && !(arg instanceof RegExp)) throw badOperand(op, path, 'a string or RegExp');
         if (typeof arg === 'string') {
+          checkString(arg, `${path}.$regex`);
           try {
             new RegExp(arg, typeof ops.$options === 'string' ? ops.$options : undefined);
           } catch (err) {
             throw new InvalidQueryError(`$regex at ${path} is not a valid regular expression`, { cause: err });
           }
+          out[op] = arg;
+        } else {
+          const regex = snapshotRegExp(arg, `${path}.$regex`);
+          if (regex === undefined) throw badOperand(op, path, 'a string or RegExp');
+          out[op] = regex;
         }
-        out[op] = arg;
         break;
       case '$options':
         if (typeof arg !== 'string' || !/^[imsux]*$/.test(arg)) throw badOperand(op, path, 'regex flags (imsux)');
@@ -230,12 +268,14 @@ function validateOperators(path: string, ops: Record<string, unknown>, depth: nu
         if (typeof arg !== 'string' || !TYPE_ALIASES.has(arg)) throw badOperand(op, path, `one of ${[...TYPE_ALIASES].join(', ')}`);
         out[op] = arg;
         break;
-      case '$not':
-        if (arg instanceof RegExp) out[op] = arg;
+      case '$not': {
+        const regex = snapshotRegExp(arg, `${path}.$not`);
+        if (regex !== undefined) out[op] = regex;
         else if (isPlainObject(arg) && Object.keys(arg).length > 0 && Object.keys(arg).every((f) => f.startsWith('$'))) {
           out[op] = validateOperators(path, arg, depth + 1);
         } else throw badOperand(op, path, 'an operator object or RegExp');
         break;
+      }
       case '$elemMatch':
         if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw badOperand(op, path, 'a non-empty object');
         // Either operators on the element itself, or a sub-query on the element's fields.
@@ -244,42 +284,117 @@ function validateOperators(path: string, ops: Record<string, unknown>, depth: nu
           : normalizeQuery(arg, depth + 1);
         break;
       default:
-        out[op] = validateOperand(path, arg);
+        out[op] = validateOperand(path, arg, depth + 1);
     }
   }
   return out;
 }
 
-/** An operand compared with key fields: a key-like value, a Date or a RegExp. */
-function validateOperand(path: string, value: unknown): unknown {
+/** An operand compared with key fields: a key-like value, a Date or a RegExp; returns the filter's own copy. */
+function validateOperand(path: string, value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
+      checkString(value, path);
+      return value;
     case 'boolean':
       return value;
     case 'number':
       if (Number.isNaN(value)) throw new InvalidQueryError(`the value at ${path} is NaN`);
       return value;
-    case 'object':
-      if (value === null || value instanceof RegExp || value instanceof Date) return value;
-      if (Array.isArray(value)) return value.map((item) => validateOperand(path, item));
+    case 'object': {
+      if (value === null) return value;
+      if (depth > MAX_QUERY_DEPTH) throw tooDeep();
+      const items = readQueryArray(value, path);
+      if (items !== undefined) return items.map((item) => validateOperand(path, item, depth + 1));
       if (isPlainObject(value)) {
+        const copy: Record<string, unknown> = {};
         for (const f of Object.keys(value)) {
           if (f.startsWith('$')) throw unknownOperator(f, `inside a value at ${path}`);
           checkPath(f);
-          validateOperand(`${path}.${f}`, value[f]);
+          copy[f] = validateOperand(`${path}.${f}`, readQueryField(value, f, `${path}.${f}`), depth + 1);
         }
-        return value;
+        return copy;
       }
+      const regex = snapshotRegExp(value, path);
+      if (regex !== undefined) return regex;
+      const date = snapshotDate(value, path);
+      if (date !== undefined) return date;
+    }
   }
   throw new InvalidQueryError(`the value at ${path} is a ${describe(value)}, which a query cannot compare`);
 }
 
 function checkPath(path: string): void {
   if (path.length === 0) throw new InvalidQueryError('a query field name must not be empty');
+  checkString(path, 'a query field name');
   for (const segment of path.split('.')) {
     if (FORBIDDEN_SEGMENTS.has(segment)) throw new InvalidQueryError(`query path ${path} is not allowed`);
     if (segment.length === 0) throw new InvalidQueryError(`query path ${path} has an empty segment`);
   }
+}
+
+/** Refuses strings that are not well-formed Unicode: a byte backend would fold them into U+FFFD, which keys may hold. */
+function checkString(s: string, where: string): void {
+  if (!isWellFormed(s)) throw new InvalidQueryError(`the string at ${where} is not well-formed Unicode (it holds a lone surrogate)`);
+}
+
+function tooDeep(): InvalidQueryError {
+  return new InvalidQueryError(`a query may nest at most ${MAX_QUERY_DEPTH} levels (nested fields, $and/$or/$nor, $not, $elemMatch and operands all count)`);
+}
+
+/** One read of an own data field of a query object; accessors are refused, so no caller code runs. */
+function readQueryField(container: object, field: string, path: string): unknown {
+  const d = Object.getOwnPropertyDescriptor(container, field);
+  if (d === undefined || d.get !== undefined || d.set !== undefined) {
+    throw new InvalidQueryError(`query field ${path} is an accessor (getter/setter); queries hold only data fields`);
+  }
+  return d.value;
+}
+
+/** A fresh copy of a plain, dense array in a query (undefined when `value` is no array); Proxies and holes are refused. */
+function readQueryArray(value: unknown, path: string): unknown[] | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (isProxy(value)) throw new InvalidQueryError(`the value at ${path} is a Proxy; queries hold only plain data`);
+  if (!Array.isArray(value)) return undefined;
+  if (Object.getPrototypeOf(value) !== Array.prototype) throw new InvalidQueryError(`the array at ${path} is not a plain array`);
+  // Bounds the copy: no list in a valid query is longer than this.
+  if (value.length > MAX_QUERY_LIST_LENGTH) throw new InvalidQueryError(`the array at ${path} holds more than ${MAX_QUERY_LIST_LENGTH} values`);
+  const out = new Array<unknown>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const d = Object.getOwnPropertyDescriptor(value, i);
+    if (d === undefined) throw new InvalidQueryError(`the array at ${path} is sparse; queries hold only dense arrays`);
+    if (d.get !== undefined || d.set !== undefined) throw new InvalidQueryError(`the array at ${path} holds an accessor`);
+    out[i] = d.value;
+  }
+  return out;
+}
+
+/** A private copy of a RegExp operand (undefined when `value` is no RegExp). */
+function snapshotRegExp(value: unknown, path: string): RegExp | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (isProxy(value)) throw new InvalidQueryError(`the value at ${path} is a Proxy; queries hold only plain data`);
+  if (!(value instanceof RegExp)) return undefined;
+  try {
+    const copy = new RegExp(value.source, value.flags);
+    checkString(copy.source, path);
+    return copy;
+  } catch (err) {
+    if (err instanceof InvalidQueryError) throw err;
+    throw new InvalidQueryError(`the RegExp at ${path} cannot be read`, { cause: err });
+  }
+}
+
+/** A private copy of a Date operand (undefined when `value` is no Date); an invalid Date is refused, like NaN. */
+function snapshotDate(value: unknown, path: string): Date | undefined {
+  if (!(value instanceof Date)) return undefined;
+  let time: number;
+  try {
+    time = Date.prototype.getTime.call(value);
+  } catch (err) {
+    throw new InvalidQueryError(`the Date at ${path} cannot be read`, { cause: err });
+  }
+  if (Number.isNaN(time)) throw new InvalidQueryError(`the Date at ${path} is invalid`);
+  return new Date(time);
 }
 
 function unknownOperator(op: string, where: string): InvalidQueryError {

@@ -333,6 +333,16 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     await this.connection.detach(this.namespace, this);
   }
 
+  /**
+   * Exact calls are single commands (MGET batches, the write script, GETRANGE, the drop script)
+   * on one connection, written in issue order (see RedisConnection), so issue order holds by
+   * itself. (On a cluster, ioredis may resend a command after TRYAGAIN later than others:
+   * docs/redis.md.)
+   */
+  protected get ordersExactCalls(): boolean {
+    return true;
+  }
+
   protected _scope(namespace: string): RedisStore {
     return new RedisStore({ ...this.redisSettings, namespace }, this.connection);
   }

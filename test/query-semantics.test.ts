@@ -1,0 +1,119 @@
+/**
+ * Query semantics are MongoDB's (SPEC §12): a path resolves only through own data fields of
+ * objects and array elements — no `.length` of strings or arrays, nothing inherited such as
+ * `toString` — with MongoDB's array, null, comparison, `$mod` and regex rules. Each case here
+ * is what the MongoDB engine answers for it (test/harness/differential-queries.test.ts checks
+ * the same against a live engine, at random); these fixed cases pin the forms found by hand
+ * (issue #10 finding 9) and by the differential harness, on the compiled matcher and through
+ * the memory store.
+ */
+import { expect } from 'chai';
+import { MemoryStore } from '../lib/stores/memory';
+import { compileQuery, QuerySelector } from '../lib/query';
+import type { KeyObject } from '../lib/keys';
+
+function matches(query: Record<string, unknown>, key: KeyObject): boolean {
+  return (compileQuery(query) as QuerySelector).test(key);
+}
+
+describe('query semantics (MongoDB is the reference)', () => {
+  const key = { arr: [1, 2], s: 'abc' };
+
+  describe('finding 9: paths see own data fields only', () => {
+    it("{ 'arr.length': { $gt: 1 } } does not match an array's length", () => {
+      expect(matches({ 'arr.length': { $gt: 1 } }, key)).to.equal(false);
+    });
+    it("{ 's.length': { $gte: 3 } } does not match a string's length", () => {
+      expect(matches({ 's.length': { $gte: 3 } }, key)).to.equal(false);
+    });
+    it('{ toString: { $ne: null } } does not see the inherited toString', () => {
+      expect(matches({ toString: { $ne: null } }, key)).to.equal(false);
+      expect(matches({ toString: null }, key)).to.equal(true);
+      expect(matches({ toString: { $exists: true } }, key)).to.equal(false);
+    });
+    it("{ 'arr.length': 2 } and { 'arr.length': { $gt: 1 } } agree (neither matches)", () => {
+      expect(matches({ 'arr.length': 2 }, key)).to.equal(false);
+      expect(matches({ 'arr.length': { $gt: 1 } }, key)).to.equal(matches({ 'arr.length': 2 }, key));
+    });
+    it('a field named like an Object.prototype member matches by its own value', () => {
+      expect(matches({ valueOf: 3 }, { valueOf: 3 })).to.equal(true);
+      expect(matches({ 'o.length': 2 }, { o: { length: 2 } })).to.equal(true);
+      expect(matches({ 'o.hasOwnProperty': { $exists: true } }, { o: { a: 1 } })).to.equal(false);
+    });
+    it('through the memory store, for get, count and keys', async () => {
+      const store = new MemoryStore();
+      try {
+        await store.set(key, 'v');
+        await store.set({ other: 1 }, 'w');
+        expect(await store.count({ 'arr.length': { $gt: 1 } })).to.equal(0);
+        expect(await store.count({ 's.length': { $gte: 3 } })).to.equal(0);
+        expect(await store.keys({ toString: { $ne: null } })).to.deep.equal([]);
+        expect(await store.get({ 'arr.length': 2 })).to.deep.equal([]);
+        expect(await store.count({ arr: { $size: 2 } })).to.equal(1);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe('MongoDB rules the engine answers', () => {
+    it('a path through an array gives "missing" for elements that are not objects (null matches)', () => {
+      expect(matches({ 'a.b': null }, { a: [{ b: 2 }, 1] })).to.equal(true);
+      expect(matches({ 'a.b': null }, { a: [{ b: 2 }] })).to.equal(false);
+      expect(matches({ 'a.b': null }, { a: [] })).to.equal(true);
+      expect(matches({ 'a.b': { $exists: true } }, { a: [1, 2] })).to.equal(false);
+    });
+    it('a numeric segment indexes an array and also names fields of its object elements', () => {
+      expect(matches({ 'a.0': 5 }, { a: [{ '0': 5 }] })).to.equal(true);
+      expect(matches({ 'a.0': null }, { a: [1, 2] })).to.equal(false);
+      expect(matches({ 'a.5': null }, { a: [1, 2] })).to.equal(true);
+      expect(matches({ 'a.0': null }, { a: [{ b: 2 }] })).to.equal(true);
+    });
+    it('$mod truncates the dividend, skips non-numbers and numbers beyond 64 bits', () => {
+      expect(matches({ a: { $mod: [2, 1] } }, { a: 5.5 })).to.equal(true);
+      expect(matches({ a: { $mod: [2, -1] } }, { a: -5.5 })).to.equal(true);
+      expect(matches({ a: { $mod: [2, 1] } }, { a: '5' })).to.equal(false);
+      expect(matches({ a: { $mod: [2, 1] } }, { a: true })).to.equal(false);
+      expect(matches({ a: { $mod: [2, 0] } }, { a: null })).to.equal(false);
+      expect(matches({ a: { $mod: [2, 0] } }, { a: 1e20 })).to.equal(false);
+      expect(matches({ a: { $mod: [2.5, 1] } }, { a: 5 })).to.equal(true);
+    });
+    it('comparisons stay inside a type bracket; arrays and objects compare as BSON', () => {
+      expect(matches({ a: { $gt: [] } }, { a: [1] })).to.equal(true);
+      expect(matches({ a: { $gt: [] } }, { a: [] })).to.equal(false);
+      expect(matches({ a: { $lt: [3] } }, { a: [1, 2] })).to.equal(true);
+      expect(matches({ a: { $lt: [3] } }, { a: [{ b: 2 }, 1] })).to.equal(false);
+      expect(matches({ a: { $gt: {} } }, { a: { b: [] } })).to.equal(true);
+      expect(matches({ a: { $gt: {} } }, { a: [1, 2] })).to.equal(false);
+      expect(matches({ a: { $gte: null } }, { b: 1 })).to.equal(true);
+      expect(matches({ a: { $gt: null } }, { a: null })).to.equal(false);
+    });
+    it('a Date operand never equals or orders a number', () => {
+      expect(matches({ a: new Date(5) }, { a: 5 })).to.equal(false);
+      expect(matches({ a: { $gt: new Date(0) } }, { a: 5 })).to.equal(false);
+    });
+    it('strings compare in code point (UTF-8) order, not UTF-16 code unit order', () => {
+      expect(matches({ a: { $gt: '\uffff' } }, { a: '\u{10000}' })).to.equal(true);
+    });
+    it('regexes are PCRE-like: $ matches before a final newline, . does not match \\r? only \\n is special', () => {
+      expect(matches({ a: { $regex: 'x$' } }, { a: 'x\n' })).to.equal(true);
+      expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ry' })).to.equal(true);
+      expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ny' })).to.equal(false);
+    });
+    it('$not over several operators negates their conjunction', () => {
+      expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 3 })).to.equal(false);
+      expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 7 })).to.equal(true);
+      expect(matches({ a: { $gt: 1, $lt: 5 } }, { a: [0, 10] })).to.equal(true);
+    });
+    it('$elemMatch: operators on elements, or a sub-query on object elements only', () => {
+      expect(matches({ a: { $elemMatch: { b: null } } }, { a: [{ c: 1 }] })).to.equal(true);
+      expect(matches({ a: { $elemMatch: { b: null } } }, { a: [1] })).to.equal(false);
+      expect(matches({ a: { $elemMatch: { $gt: 1, $lt: 5 } } }, { a: [0, 10] })).to.equal(false);
+      expect(matches({ a: { $elemMatch: { $gt: 1, $lt: 5 } } }, { a: [0, 3] })).to.equal(true);
+    });
+    it('object equality ignores field order, as key identity does', () => {
+      expect(matches({ a: { $eq: { y: 1, x: 2 } } }, { a: { x: 2, y: 1 } })).to.equal(true);
+      expect(matches({ a: { $in: [{ y: 1, x: 2 }] } }, { a: [{ x: 2, y: 1 }] })).to.equal(true);
+    });
+  });
+});
