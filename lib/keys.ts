@@ -1,13 +1,26 @@
 /**
- * Keys: validation and canonical identity (SPEC §3).
+ * Keys: validation and canonical identity (SPEC §3, §12).
  *
  * A key is a non-empty string or a plain object. Its identity is a canonical string, the
  * "id": a string key is its own id; an object key's id is NUL followed by JSON with fields
  * sorted at every level, so `{ a: 1, b: 2 }` and `{ b: 2, a: 1 }` share one id while
  * `{ age: 20 }` and `{ age: '20' }` do not. The NUL tag keeps the two kinds apart, which is
  * why a string key may not start with NUL.
+ *
+ * Input is read once (SPEC §12): the id is built in one walk that reads every field through
+ * its property descriptor, so no getter runs and what was validated is exactly what the id
+ * (and the private key copy parsed from it) holds. That walk runs no caller code at all:
+ * Proxies are refused before anything touches them (their traps could run anything), and
+ * accessor properties (getters/setters) and array holes are refused rather than read.
+ * Strings must be well-formed UTF-16: Redis and BSON fold lone surrogates to U+FFFD, which
+ * would merge distinct keys.
  */
-import { InvalidKeyError } from './errors';
+import { types } from 'node:util';
+import { InvalidKeyError, StoreError } from './errors';
+import { MAX_KEY_DEPTH, MAX_KEY_LENGTH } from './limits';
+
+// The limits live in lib/limits.ts; re-exported for the modules that import them from here.
+export { MAX_KEY_DEPTH, MAX_KEY_LENGTH };
 
 /** A scalar allowed inside an object key. */
 export type KeyScalar = string | number | boolean | null;
@@ -18,21 +31,30 @@ export type KeyObject = { [field: string]: KeyField };
 /** A key: a non-empty string or a plain object. */
 export type Key = string | KeyObject;
 
-/** Deepest nesting accepted inside an object key. */
-export const MAX_KEY_DEPTH = 16;
-/** Longest canonical id accepted, in UTF-16 code units (string keys and object keys alike). */
-export const MAX_KEY_LENGTH = 8192;
 /** First character of every object key's id. */
 export const OBJECT_ID_TAG = '\u0000';
 
 const FORBIDDEN_FIELDS = new Set(['__proto__', 'constructor', 'prototype']);
+const isProxy = types.isProxy;
+const ownDescriptor = Object.getOwnPropertyDescriptor;
 
-/** True for `{}`-style objects (prototype Object.prototype or null). */
+/** True for `{}`-style objects (prototype Object.prototype or null). Never true for a Proxy, whose traps could run anything. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
+  if (value === null || typeof value !== 'object' || isProxy(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const hasNativeIsWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function';
+
+/**
+ * True for a string that is well-formed UTF-16 (no lone surrogate), i.e. one that survives
+ * UTF-8 and BSON unchanged. Native on Node 20+; a regular expression on Node 18.
+ */
+export const isWellFormed: (s: string) => boolean = hasNativeIsWellFormed
+  ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+  : (s) => !LONE_SURROGATE.test(s);
 
 /** A validated key: its id, and for object keys a private, field-sorted copy. */
 export interface NormalizedKey {
@@ -45,6 +67,7 @@ function stringKeyId(key: string): string {
   if (key.length === 0) throw new InvalidKeyError('a string key must not be empty');
   if (key.length > MAX_KEY_LENGTH) throw new InvalidKeyError(`a key must be at most ${MAX_KEY_LENGTH} characters`);
   if (key.charCodeAt(0) === 0) throw new InvalidKeyError('a string key must not start with the NUL character');
+  if (!isWellFormed(key)) throw new InvalidKeyError('a string key must be well-formed Unicode (it holds a lone surrogate)');
   return key;
 }
 
@@ -56,57 +79,87 @@ export function keyId(key: unknown): string {
 }
 
 /**
- * The hot path for the common key shape: a flat object whose fields are already in sorted
- * order, hold only strings, finite numbers and booleans, and are not integer-like (V8 orders
- * those first, which would break the sort check). Then the native JSON.stringify output is
- * already canonical. Anything else returns undefined and takes the full path.
+ * The hot path for the common key shape: a flat, non-Proxy plain object whose fields are data
+ * properties holding strings, finite numbers or booleans. The id is concatenated from the
+ * field plan's precomputed `"name":` prefixes and each value, read once through its
+ * descriptor. Anything else returns undefined and takes the full path, which gives the same
+ * id or the precise error.
  */
 function flatKeyId(key: unknown): string | undefined {
-  if (key === null || typeof key !== 'object' || Object.getPrototypeOf(key) !== Object.prototype) return undefined;
-  const record = key as Record<string, unknown>;
-  const fields = Object.keys(record);
+  if (key === null || typeof key !== 'object' || isProxy(key) || Object.getPrototypeOf(key) !== Object.prototype) return undefined;
+  const fields = Object.keys(key);
   if (fields.length === 0) return undefined;
-  const order = fieldOrder(fields);
-  if (order === null) return undefined;
-  for (let i = 0; i < fields.length; i++) {
-    const v = record[fields[i]];
-    const t = typeof v;
-    if (t === 'number') {
-      if ((v as number) - (v as number) !== 0) return undefined; // NaN or ±Infinity
-    } else if (t !== 'string' && t !== 'boolean') return undefined;
+  const plan = fieldPlan(fields);
+  if (plan === null) return undefined;
+  const { order, prefixes } = plan;
+  let id = '';
+  for (let i = 0; i < order.length; i++) {
+    const d = ownDescriptor(key, order[i]);
+    if (d === undefined || d.get !== undefined || d.set !== undefined) return undefined;
+    const v: unknown = d.value;
+    switch (typeof v) {
+      case 'string':
+        if (v.length > MAX_KEY_LENGTH || !isWellFormed(v)) return undefined;
+        id += prefixes[i] + JSON.stringify(v);
+        break;
+      case 'number':
+        if (v - v !== 0) return undefined; // NaN or ±Infinity
+        id += prefixes[i] + v; // the same text JSON.stringify gives a finite number
+        break;
+      case 'boolean':
+        id += prefixes[i] + (v ? 'true' : 'false');
+        break;
+      default:
+        return undefined;
+    }
   }
-  let canonical = record;
-  if (order !== fields && order !== SORTED) {
-    // Re-insert in sorted order; with no integer-like names, V8 keeps insertion order.
-    canonical = {};
-    for (let i = 0; i < order.length; i++) canonical[order[i]] = record[order[i]];
-  }
-  const id = OBJECT_ID_TAG + JSON.stringify(canonical);
+  id += '}';
   return id.length > MAX_KEY_LENGTH ? undefined : id;
 }
 
-const SORTED: string[] = [];
-/** Field lists seen before (joined) -> their sorted order, SORTED when already sorted, null when not eligible. */
-const fieldOrders = new Map<string, string[] | null>();
+/** How to build a flat key's id from its field list: the sorted fields and each one's `"name":` prefix. */
+interface FieldPlan {
+  order: string[];
+  prefixes: string[];
+}
 
-/** The sorted field order for a flat key's field list, memoized: key shapes repeat. */
-function fieldOrder(fields: string[]): string[] | null {
-  const signature = fields.length === 1 ? fields[0] : fields.join('\u0000');
-  const known = fieldOrders.get(signature);
-  if (known !== undefined) return known;
-  let order: string[] | null = SORTED;
-  let previous = '';
-  for (const field of fields) {
-    const c = field.charCodeAt(0);
-    if (field.length === 0 || c === 36 /* $ */ || (c >= 48 && c <= 57) /* digit */ || FORBIDDEN_FIELDS.has(field) || field.includes('.')) {
-      order = null;
-      break;
+/**
+ * Field lists seen before -> their plan (null when some name is not allowed in a key).
+ *
+ * A trie, one level per field name, so two different field lists can never share an entry
+ * (issue #10 finding 4: a cache keyed by `fields.join('\u0000')` was poisoned by field names
+ * containing NUL). NUL is also refused in key field names, for BSON's sake (see fieldNameProblem).
+ * Bounded: past MAX_PLAN_NODES, new shapes get a plan computed per call and not kept.
+ */
+class PlanNode {
+  readonly next = new Map<string, PlanNode>();
+  plan: FieldPlan | null | undefined = undefined;
+}
+const planRoot = new PlanNode();
+const MAX_PLAN_NODES = 4096;
+let planNodes = 0;
+
+/** The plan for a flat key's field list (in Object.keys order), memoized: key shapes repeat. */
+function fieldPlan(fields: string[]): FieldPlan | null {
+  let node = planRoot;
+  for (let i = 0; i < fields.length; i++) {
+    let next = node.next.get(fields[i]);
+    if (next === undefined) {
+      if (planNodes >= MAX_PLAN_NODES) return makePlan(fields);
+      next = new PlanNode();
+      node.next.set(fields[i], next);
+      planNodes++;
     }
-    if (field <= previous) order = [...fields].sort();
-    previous = field;
+    node = next;
   }
-  if (fieldOrders.size < 1024) fieldOrders.set(signature, order);
-  return order;
+  if (node.plan === undefined) node.plan = makePlan(fields);
+  return node.plan;
+}
+
+function makePlan(fields: string[]): FieldPlan | null {
+  for (const field of fields) if (fieldNameProblem(field) !== undefined) return null;
+  const order = [...fields].sort();
+  return { order, prefixes: order.map((f, i) => (i === 0 ? OBJECT_ID_TAG + '{' : ',') + JSON.stringify(f) + ':') };
 }
 
 /** Validates a key and returns its id and a private copy (object keys) — see NormalizedKey. */
@@ -117,11 +170,19 @@ export function normalizeKey(key: unknown): NormalizedKey {
 }
 
 function objectKeyJson(key: unknown): { id: string; json: string } {
-  if (!isPlainObject(key)) {
-    throw new InvalidKeyError(`a key must be a non-empty string or a plain object, got ${describe(key)}`);
+  let json: string;
+  try {
+    if (!isPlainObject(key)) {
+      throw new InvalidKeyError(`a key must be a non-empty string or a plain object, got ${describe(key)}`);
+    }
+    if (Object.keys(key).length === 0) throw new InvalidKeyError('an object key must have at least one field');
+    json = canonicalJson(key, 0, []);
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    if (err instanceof BadKey) throw new InvalidKeyError(`key field ${err.path.reverse().join('') || '(root)'} ${err.reason}`);
+    // The walk runs no caller code, so this is only a safety net (e.g. an engine limit).
+    throw new InvalidKeyError('the key cannot be read', { cause: err });
   }
-  if (Object.keys(key).length === 0) throw new InvalidKeyError('an object key must have at least one field');
-  const json = canonicalJson(key, 0, [], '');
   const id = OBJECT_ID_TAG + json;
   if (id.length > MAX_KEY_LENGTH) throw new InvalidKeyError(`a key must be at most ${MAX_KEY_LENGTH} characters`);
   return { id, json };
@@ -137,60 +198,116 @@ export function isObjectKeyId(id: string): boolean {
   return id.charCodeAt(0) === 0;
 }
 
-function canonicalJson(value: unknown, depth: number, ancestors: object[], path: string): string {
+/** Raised inside the walk; the field path is collected while unwinding, so the happy path builds no strings. */
+class BadKey {
+  readonly path: string[] = [];
+  constructor(readonly reason: string) {}
+}
+
+const TOO_LONG = `makes the key longer than ${MAX_KEY_LENGTH} characters`;
+
+/** Reads an own data property without running caller code; throws BadKey for an accessor or a hole. */
+function readField(container: object, field: string): unknown {
+  const d = ownDescriptor(container, field);
+  if (d === undefined) throw new BadKey('is a hole in a sparse array; keys hold only dense arrays');
+  if (d.get !== undefined || d.set !== undefined) throw new BadKey('is an accessor (getter/setter); keys hold only data fields');
+  return d.value;
+}
+
+/** The canonical JSON of a key (or part of one), read in one walk; throws BadKey. */
+function canonicalJson(value: unknown, depth: number, ancestors: object[]): string {
   switch (typeof value) {
     case 'string':
+      if (value.length > MAX_KEY_LENGTH) throw new BadKey(TOO_LONG);
+      if (!isWellFormed(value)) throw new BadKey('is not well-formed Unicode (it holds a lone surrogate)');
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new InvalidKeyError(`key field ${path} is ${value}, which has no identity`);
+      if (!Number.isFinite(value)) throw new BadKey(`is ${value}, which has no identity`);
       return JSON.stringify(value);
     case 'object':
       break;
     default:
-      throw new InvalidKeyError(`key field ${path || '(root)'} is a ${typeof value}; keys hold only JSON scalars, arrays and plain objects`);
+      throw new BadKey(`is a ${typeof value}; keys hold only JSON scalars, arrays and plain objects`);
   }
   if (value === null) return 'null';
-  if (depth >= MAX_KEY_DEPTH) throw new InvalidKeyError(`a key may nest at most ${MAX_KEY_DEPTH} levels`);
-  if (ancestors.includes(value)) throw new InvalidKeyError(`key field ${path} is cyclic`);
+  if (isProxy(value)) throw new BadKey('is a Proxy; keys hold only plain data');
+  if (depth >= MAX_KEY_DEPTH) throw new BadKey(`nests deeper than ${MAX_KEY_DEPTH} levels`);
+  if (ancestors.includes(value)) throw new BadKey('is cyclic');
   ancestors.push(value);
   let out: string;
-  if (Array.isArray(value)) {
-    // Arrays of arrays are refused: MongoDB and sift disagree on matching into them, so no
-    // backend could answer queries over them consistently.
-    if (value.some(Array.isArray)) throw new InvalidKeyError(`key field ${path} holds an array inside an array, which keys do not allow`);
-    out = '[' + value.map((item, i) => canonicalJson(item, depth + 1, ancestors, `${path}[${i}]`)).join(',') + ']';
-  } else if (isPlainObject(value)) {
-    const fields = Object.keys(value).sort();
-    const parts: string[] = [];
-    for (const field of fields) {
-      checkFieldName(field, path);
-      const sub = path ? `${path}.${field}` : field;
-      parts.push(JSON.stringify(field) + ':' + canonicalJson(value[field], depth + 1, ancestors, sub));
+  if (Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) {
+    // Each element takes at least two characters of the id: a longer array cannot fit.
+    if (value.length > MAX_KEY_LENGTH / 2) throw new BadKey(TOO_LONG);
+    out = '[';
+    for (let i = 0; i < value.length; i++) {
+      try {
+        const item = readField(value, String(i));
+        // Arrays of arrays are refused: MongoDB and sift disagree on matching into them, so no
+        // backend could answer queries over them consistently.
+        if (Array.isArray(item)) throw new BadKey('is an array inside an array, which keys do not allow');
+        out += (i === 0 ? '' : ',') + canonicalJson(item, depth + 1, ancestors);
+      } catch (err) {
+        if (err instanceof BadKey) err.path.push(`[${i}]`);
+        throw err;
+      }
     }
-    out = '{' + parts.join(',') + '}';
+    out += ']';
+  } else if (isPlainObject(value)) {
+    const fields = Object.keys(value);
+    if (fields.length > MAX_KEY_LENGTH / 4) throw new BadKey(TOO_LONG);
+    fields.sort();
+    out = '{';
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i];
+      try {
+        const problem = fieldNameProblem(field);
+        if (problem !== undefined) throw new BadKey(`has a name that ${problem}`);
+        out += (i === 0 ? '' : ',') + JSON.stringify(field) + ':' + canonicalJson(readField(value, field), depth + 1, ancestors);
+      } catch (err) {
+        if (err instanceof BadKey) err.path.push(depth === 0 ? field : `.${field}`);
+        throw err;
+      }
+    }
+    out += '}';
   } else {
-    throw new InvalidKeyError(`key field ${path} is a ${describe(value)}; keys hold only JSON scalars, arrays and plain objects`);
+    throw new BadKey(`is a ${describe(value)}; keys hold only JSON scalars, arrays and plain objects`);
   }
   ancestors.pop();
   return out;
 }
 
-function checkFieldName(field: string, path: string): void {
-  if (field.charCodeAt(0) === 36 /* $ */) {
-    throw new InvalidKeyError(`key field ${path ? path + '.' : ''}${field} starts with $, which is reserved for query operators`);
-  }
-  if (FORBIDDEN_FIELDS.has(field)) throw new InvalidKeyError(`key field name ${field} is not allowed`);
-  if (field.length === 0) throw new InvalidKeyError('key field names must not be empty');
-  if (field.includes('.')) throw new InvalidKeyError(`key field name ${field} contains a dot, which is the path separator`);
+/** Why a field name is not allowed in a key ("... has a name that <problem>"), or undefined when it is. */
+function fieldNameProblem(field: string): string | undefined {
+  if (field.length === 0) return 'is empty';
+  if (field.charCodeAt(0) === 36 /* $ */) return 'starts with $, which is reserved for query operators';
+  if (FORBIDDEN_FIELDS.has(field)) return 'is reserved (__proto__, constructor, prototype)';
+  if (field.includes('.')) return 'contains a dot, which is the path separator';
+  // BSON stores field names as C strings, so MongoDB cannot hold a NUL inside one.
+  if (field.includes('\u0000')) return 'contains the NUL character';
+  if (field.length > MAX_KEY_LENGTH) return `is longer than ${MAX_KEY_LENGTH} characters`;
+  if (!isWellFormed(field)) return 'is not well-formed Unicode (it holds a lone surrogate)';
+  return undefined;
 }
 
-/** A short description of a value's type for error messages. */
+/** A short description of a value's type for error messages; runs no caller code. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  if (typeof value === 'object') {
+    if (isProxy(value)) return 'Proxy';
+    if (Array.isArray(value)) return 'array';
+    let proto: unknown;
+    try {
+      proto = Object.getPrototypeOf(value);
+    } catch {
+      return 'object';
+    }
+    if (proto === null || proto === Object.prototype) return 'object';
+    const ctor = ownDescriptor(proto as object, 'constructor')?.value as unknown;
+    const name = typeof ctor === 'function' ? ownDescriptor(ctor, 'name')?.value : undefined;
+    return typeof name === 'string' && name.length > 0 ? name : 'object';
+  }
   if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   return typeof value;
 }

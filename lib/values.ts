@@ -6,12 +6,22 @@
  * undefined (anywhere), functions, symbols, bigint, non-finite numbers (JSON cannot carry
  * them, so they would not round-trip), class instances other than Date/Buffer/Uint8Array,
  * and cycles (reported as nesting deeper than MAX_VALUE_DEPTH). Shared (acyclic) references are fine.
+ *
+ * "Input is read once" (SPEC §12) for values: unlike keys, a value is not snapshotted here.
+ * The memory store keeps the caller's reference by default (like Map: SPEC §3), so a value's
+ * getters and Proxy traps are the caller's own behaviour, run again whenever the caller's
+ * object is read; copying every value to freeze it would cost every set for no gain there.
+ * Byte backends serialize the value once, and those bytes are the snapshot. So the check walk
+ * accepts accessors and Proxies (reactive objects are common values) but never lets their
+ * errors out raw: anything thrown while reading the value is an InvalidValueError with the
+ * original as `cause`. A serializer must do the same for what it reads (see lib/serializer.ts).
  */
 import { InvalidValueError } from './errors';
 import { describe } from './keys';
+import { MAX_VALUE_DEPTH } from './limits';
 
-/** Deepest nesting accepted in a value. */
-export const MAX_VALUE_DEPTH = 100;
+// The limit lives in lib/limits.ts; re-exported for the modules that import it from here.
+export { MAX_VALUE_DEPTH };
 
 /** What the check learned about a value, so serializers can take their fast path. */
 export interface ValueShape {
@@ -33,9 +43,18 @@ export function checkValue(value: unknown): ValueShape {
       const where = err.path.length > 0 ? `(value)${err.path.reverse().join('')}` : '(value)';
       throw new InvalidValueError(`${where} ${err.reason}`);
     }
-    throw err;
+    // A getter or Proxy trap in the caller's value threw (or an engine limit was hit).
+    throw new InvalidValueError(`(value) cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   return special ? SPECIAL : PLAIN;
+}
+
+function errorMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'it threw';
+  }
 }
 
 /** Raised inside the walk; the path is collected while unwinding, so the happy path builds no strings. */
