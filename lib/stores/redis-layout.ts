@@ -53,8 +53,9 @@ export class RedisLayout {
   readonly dueNamespaces: string;
   /** Start of every entry key (`<base>e:`); the id follows. */
   readonly entryPrefix: string;
+  /** Start of every chunk key (`<base>k:`); the id follows. */
+  readonly chunkPrefix: string;
   private readonly indexPrefix: string;
-  private readonly chunkPrefix: string;
 
   constructor(
     readonly prefix: string,
@@ -114,9 +115,15 @@ export function valueEntry(expiresAt: number | null, text: string): string {
   return (expiresAt === null ? '0v' : expiresAt + 'v') + text;
 }
 
+/** liveHead: a well-formed entry that has expired by the clock, or an absent one (an empty string). */
+export const EXPIRED = -1;
+/** liveHead: a string that is not an entry the store writes (no `<digits>v` or `<digits>c` head): corrupt. */
+export const MALFORMED = -2;
+
 /**
  * Where the expiry digits at the head of an entry string end (the index of its kind letter,
- * 'v' or 'c'), or -1 when the entry has expired by `now` or the string is not an entry.
+ * 'v' or 'c'); EXPIRED when the entry has expired by `now` (or the string is empty, which
+ * reads as absent); MALFORMED when the string has no entry head (something else wrote it).
  * Reads the digits without building a string: this runs once per value read.
  */
 export function liveHead(s: string, now: number): number {
@@ -127,8 +134,10 @@ export function liveHead(s: string, now: number): number {
     if (digit < 0 || digit > 9) break;
     x = x * 10 + digit;
   }
-  if (k === 0 || k === s.length) return -1;
-  return x === 0 || x > now ? k : -1;
+  if (k === 0 || k === s.length) return s.length === 0 ? EXPIRED : MALFORMED;
+  const kind = s.charCodeAt(k);
+  if (kind !== 118 && kind !== 99) return MALFORMED; // 'v', 'c'
+  return x === 0 || x > now ? k : EXPIRED;
 }
 
 /** The expiry in an entry string's head (epoch ms, null for none); `k` is from liveHead. */
@@ -137,13 +146,26 @@ export function headExpiry(s: string, k: number): number | null {
   return x === 0 ? null : x;
 }
 
-/** Whether the entry string holds a streamed value (its chunks are under RedisLayout.chunks). */
+/** Whether the entry string holds a streamed value (its chunks are under RedisLayout.chunks); `k` is from liveHead. */
 export function isStreamed(s: string, k: number): boolean {
   return s.charCodeAt(k) === 99; // 'c'
 }
 
-/** A streamed entry's chunk count and generation; `k` is from liveHead. */
-export function streamedOf(s: string, k: number): { count: number; generation: string } {
+/**
+ * A streamed entry's chunk count and generation (`k` from liveHead), or null when they do not
+ * parse: at least one chunk (an empty stream writes one empty chunk) and a non-empty generation.
+ */
+export function streamedOf(s: string, k: number): { count: number; generation: string } | null {
   const colon = s.indexOf(':', k);
-  return { count: Number(s.slice(k + 1, colon)), generation: s.slice(colon + 1) };
+  if (colon < 0 || colon === s.length - 1) return null;
+  const digits = s.slice(k + 1, colon);
+  if (!/^[1-9]\d{0,14}$/.test(digits)) return null;
+  return { count: Number(digits), generation: s.slice(colon + 1) };
 }
+
+/**
+ * The largest expiry a write sends (epoch ms, 15 digits, about the year 33658). The scripts
+ * refuse anything else that is not a positive whole number of this size before writing, so
+ * a value Redis cannot store (`PXAT` past 2^63, `1e+19`, a fraction) never half-writes.
+ */
+export const MAX_EXPIRY_MS = 999_999_999_999_999;

@@ -42,42 +42,78 @@ export class LuaScript {
 export const WRITE_FIXED_KEYS = 7;
 
 /**
- * Lua: the expiry digits at the head of an entry string (see redis-layout.ts), or nil when the
- * entry is absent. HEAD reads just the head of an entry, whatever the size of its value.
+ * Lua: reading the head of an entry string (see redis-layout.ts) whatever is stored there.
+ * `head` reads just the head, whatever the size of the value; a key of another type (written
+ * by something else) reads as an empty string, that is as absent, instead of failing the
+ * script. `parse` gives the expiry digits and kind letter ('v' or 'c') of a well-formed head,
+ * or nothing for an empty string or one the store did not write. `chunksGone` says whether a
+ * well-formed streamed head's chunk hash `ck` is gone (evicted, deleted by hand): such an
+ * entry reads as absent.
  */
 const HEAD = `
 local function head(e)
-  return redis.call('GETRANGE', e, 0, 40)
+  local h = redis.pcall('GETRANGE', e, 0, 40)
+  if type(h) ~= 'string' then return '' end
+  return h
 end
-local function expiryOf(s)
-  if not s then return nil end
-  return string.match(s, '^%d+')
+local function parse(s)
+  return string.match(s, '^(%d+)([vc])')
 end
 local function live(x, now)
   return x and (x == '0' or tonumber(x) > now)
 end
+local function chunksGone(h, ck)
+  return string.match(h, '^%d+c[1-9]%d*:.') and redis.call('EXISTS', ck) == 0
+end
 `;
 
 /**
- * Lua: writes one entry with its order, expiry and index records (indexes are KEYS[i1..i2]).
+ * Lua: checks, before a write script's first write, that the namespace's shared records are
+ * of their types (or absent), so that no write of the script can fail half-way on them.
+ * Returns an error text, or nothing.
+ */
+const RECORDS = `
+local function wrongRecord(z, xz, p)
+  for _, r in ipairs({ { z, 'zset' }, { xz, 'zset' }, { p, 'set' } }) do
+    local t = redis.call('TYPE', r[1]).ok
+    if t ~= r[2] and t ~= 'none' then return 'the record ' .. r[1] .. ' is a ' .. t .. ', not a ' .. r[2] .. ': clear() removes it' end
+  end
+end
+`;
+
+/**
+ * Lua: writes one entry with its order, expiry and index records (indexes are KEYS[i1..i2]),
+ * all or nothing: every argument is checked before the first write (an expiry Redis could not
+ * store, a missing stream), the counter and the index sets, the only records a stranger's
+ * key of another type can block (the shared ones are checked once per script), are written
+ * first and undone if one fails. Returns nothing on success, or the reason it wrote nothing.
  * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
  * the next creation sequence (in the order set and in every index). Overwriting a live entry
  * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
  * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
  * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
- * frees its chunks. The entry string and its chunks expire natively at `exp`.
+ * frees its chunks. The entry string and its chunks expire natively at `exp`. A key of
+ * another type at the entry's name is overwritten.
  */
-const PUT = `${HEAD}
+const PUT = `${HEAD}${RECORDS}
 local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2)
+  if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
+    return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
+  end
+  if mode ~= 'v' and redis.call('EXISTS', tmp) == 0 then return 'the streamed chunks ' .. tmp .. ' are gone' end
   local h = head(e)
-  local old = expiryOf(h)
+  local old = parse(h)
   if not live(old, now) then
-    local seq = redis.call('INCR', c)
-    redis.call('ZADD', z, seq, id)
+    local seq = redis.pcall('INCR', c)
+    if type(seq) ~= 'number' then return 'the counter ' .. c .. ' does not hold a number: clear() removes it' end
     for i = i1, i2 do
-      redis.call('ZADD', KEYS[i], seq, id)
-      redis.call('SADD', p, KEYS[i])
+      if type(redis.pcall('ZADD', KEYS[i], seq, id)) ~= 'number' then
+        for j = i1, i - 1 do redis.call('ZREM', KEYS[j], id) end
+        return 'the index ' .. KEYS[i] .. ' is not a sorted set'
+      end
     end
+    redis.call('ZADD', z, seq, id)
+    for i = i1, i2 do redis.call('SADD', p, KEYS[i]) end
   end
   local text = payload
   if mode == 'v' then
@@ -101,39 +137,51 @@ end
 `;
 
 /**
- * Writes one entry (see PUT).
+ * Writes one entry (see PUT); a write that cannot be made fails with an error reply and leaves nothing.
  * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
  * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c), generation (mode c).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
-put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
+  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+if failed then return redis.error_reply(failed) end
 return 1
 `);
 
 /**
- * Writes several entries of one namespace in one round trip, in order (see PUT).
+ * Writes several entries of one namespace in one round trip, in order (see PUT). Each entry
+ * stands alone: one that cannot be written leaves nothing and the others are written.
  * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its index keys.
  * ARGV: now, then per entry: id, expiresAt ('0' = none), number of index keys, entry string.
+ * Returns the entries that failed, as [position (0-based), reason, ...]: empty when all were written.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
 local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local failed = wrongRecord(z, xz, p)
+if failed then return redis.error_reply(failed) end
 local now = tonumber(ARGV[1])
-local ki = 5
+local ki, failures = 5, {}
 for a = 2, #ARGV, 4 do
   local n = tonumber(ARGV[a + 2])
-  put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 2, ki + 1 + n)
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 2, ki + 1 + n)
+  if failed then
+    failures[#failures + 1] = (a - 2) / 4
+    failures[#failures + 1] = failed
+  end
   ki = ki + 2 + n
 end
-return 1
+return failures
 `);
 
 /**
- * Removes entries with their chunks, order, expiry and index records.
+ * Removes entries with their chunks, order, expiry and index records, whatever they hold:
+ * records of another type are passed over, so a delete or clear() always gets through.
  * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its index keys.
  * ARGV: now, onlyExpired ('1' | '0'), then per id: id, number of index keys.
  * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
  * expired, so an entry written again since it was listed survives. Returns how many entries
- * were removed that were live (delete) or expired (sweep).
+ * were removed that were there (delete: live, or not an entry the store wrote; a streamed one
+ * whose chunks are gone reads as absent) or expired (sweep).
  */
 export const DROP_SCRIPT = new LuaScript(`${HEAD}
 local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
@@ -141,21 +189,27 @@ local now, onlyExpired = tonumber(ARGV[1]), ARGV[2] == '1'
 local ki, counted = 4, 0
 for a = 3, #ARGV, 2 do
   local id, n = ARGV[a], tonumber(ARGV[a + 1])
-  local e = KEYS[ki]
+  local e, ck = KEYS[ki], KEYS[ki + 1]
   local go = true
   if onlyExpired then
-    local s = redis.call('ZSCORE', xz, id)
-    go = s and tonumber(s) <= now
+    local s = redis.pcall('ZSCORE', xz, id)
+    go = type(s) == 'string' and tonumber(s) <= now
   end
   if go then
-    if onlyExpired or live(expiryOf(head(e)), now) then counted = counted + 1 end
-    redis.call('UNLINK', e, KEYS[ki + 1])
-    redis.call('ZREM', z, id)
-    redis.call('ZREM', xz, id)
+    if onlyExpired then
+      counted = counted + 1
+    else
+      local h = head(e)
+      local x, kind = parse(h)
+      if h ~= '' and (not x or (live(x, now) and not (kind == 'c' and chunksGone(h, ck)))) then counted = counted + 1 end
+    end
+    redis.call('UNLINK', e, ck)
+    redis.pcall('ZREM', z, id)
+    redis.pcall('ZREM', xz, id)
     for j = 2, n + 1 do
       local k = KEYS[ki + j]
-      redis.call('ZREM', k, id)
-      if redis.call('EXISTS', k) == 0 then redis.call('SREM', p, k) end
+      redis.pcall('ZREM', k, id)
+      if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
     end
   end
   ki = ki + 2 + n
@@ -165,27 +219,39 @@ return counted
 
 /**
  * Lua: appends one entry to a reply as one element: the entry string when the entry is live by
- * `now` (whole with `want`, else just its head), or the integer 0 when absent or expired. The
- * client parses the head; no Lua string is built, since copying large strings in Lua costs
- * the server more than the client saves.
+ * `now` (whole with `want`, else just its head), or the integer 0 when absent, expired, a key
+ * of another type, or a streamed value whose chunks are gone (its chunk key is `cp` followed by
+ * `id`, or by `e` past its first `skip` characters; the client reads such an entry as absent
+ * too). A string the store did not write is passed on
+ * as it is: the client reports it as corrupt. No Lua string is built for a value, since
+ * copying large strings in Lua costs the server more than the client saves.
  */
 const EMIT = `${HEAD}
-local function emit(out, n, e, now, want)
+local function emit(out, n, e, now, want, cp, id, skip)
   local s
-  if want then s = redis.call('GET', e) else s = head(e) end
-  if live(expiryOf(s), now) then out[n + 1] = s else out[n + 1] = 0 end
+  if want then
+    s = redis.pcall('GET', e)
+    if type(s) ~= 'string' then s = '' end
+  else
+    s = head(e)
+  end
+  local x, kind = parse(s)
+  if s == '' or (x and not live(x, now)) or (kind == 'c' and chunksGone(s, cp .. (id or string.sub(e, skip + 1)))) then s = 0 end
+  out[n + 1] = s
   return n + 1
 end
 `;
 
 /**
  * Reads a batch of entries: one element per key (see EMIT).
- * KEYS: entry keys. ARGV: now, wantValues ('1' | '0').
+ * KEYS: entry keys. ARGV: now, wantValues ('1' | '0'), length of the entry key prefix, chunk key prefix.
  */
 export const FETCH_SCRIPT = new LuaScript(`${EMIT}
-local now, want = tonumber(ARGV[1]), ARGV[2] == '1'
+local now, want, skip, chunkPrefix = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local out, n = {}, 0
-for i = 1, #KEYS do n = emit(out, n, KEYS[i], now, want) end
+for i = 1, #KEYS do
+  n = emit(out, n, KEYS[i], now, want, chunkPrefix, false, skip)
+end
 return out
 `);
 
@@ -193,16 +259,16 @@ return out
  * Walks one sorted set of ids (the order set or one index) from a score cursor and reads the
  * entries in the same round trip, for selections every member of the set matches.
  * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
- * wantValues ('1' | '0'), entry key prefix (entry keys share the set's slot).
+ * wantValues ('1' | '0'), entry key prefix, chunk key prefix (entry and chunk keys share the set's slot).
  * Returns [members walked, last score, then id and entry (see EMIT) per member].
  */
 export const WALK_SCRIPT = new LuaScript(`${EMIT}
 local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
-local now, want, prefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
+local now, want, prefix, chunkPrefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5], ARGV[6]
 local out, n = { #ids / 2, ids[#ids] or '' }, 2
 for i = 1, #ids, 2 do
   out[n + 1] = ids[i]
-  n = emit(out, n + 1, prefix .. ids[i], now, want)
+  n = emit(out, n + 1, prefix .. ids[i], now, want, chunkPrefix, ids[i], 0)
 end
 return out
 `);

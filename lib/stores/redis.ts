@@ -10,9 +10,9 @@
  * read; a sweep (on an unref'd timer, stopped by `close()`) frees the order, expiry and index
  * records of expired entries without reading them.
  */
-import { Cluster, Redis, RedisOptions, ClusterOptions } from 'ioredis';
-import { StoreConfigError, StorageOperationError } from '../errors';
-import { Key, KeyObject, isObjectKeyId, isPlainObject, keyFromId } from '../keys';
+import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
+import { InvalidArgumentError, StoreConfigError, StorageOperationError } from '../errors';
+import { Key, KeyObject, isObjectKeyId, isPlainObject } from '../keys';
 import { IndexConstraint, QuerySelector, Selector } from '../query';
 import {
   BackendStats,
@@ -38,7 +38,7 @@ import {
   standaloneOptions,
   toStoreError,
 } from './redis-connection';
-import { RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
+import { MALFORMED, MAX_EXPIRY_MS, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
 import { DueNamespaces } from './redis-due-namespaces';
 import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
@@ -118,6 +118,60 @@ const SERVER_MERGE_BATCHES = 100;
 
 /** Fewest ids read from each index set per step when the client merges very many sets. */
 const MIN_READ_PER_SET = 16;
+
+/**
+ * Most times a read of a streamed value starts over because the value was replaced under it
+ * (its first chunk belonged to another generation) before it gives up with
+ * ERR_STORAGE_OPERATION: a re-read after a concurrent write is fine, a loop is not.
+ */
+const STREAM_READ_ATTEMPTS = 3;
+
+/** A key as error messages name it: a string key as JSON, an object key as its canonical JSON. */
+function keyName(id: string): string {
+  return isObjectKeyId(id) ? id.slice(1) : JSON.stringify(id);
+}
+
+/** Stored data under `id` that the store did not write, or that lost a part (SPEC §12: ERR_STORAGE_OPERATION naming the key). */
+function corrupt(id: string, what: string, cause?: unknown): StorageOperationError {
+  return new StorageOperationError(`corrupt entry under key ${keyName(id)} in Redis: ${what}`, { cause });
+}
+
+/** Whether an expiry can be sent: a whole number of epoch ms that the scripts accept (see MAX_EXPIRY_MS). */
+function validExpiry(expiresAt: number): boolean {
+  return expiresAt > 0 && expiresAt <= MAX_EXPIRY_MS && Number.isInteger(expiresAt);
+}
+
+/** A write's expiry that Redis cannot store, rejected before anything is sent. */
+function expiryError(expiresAt: number): InvalidArgumentError {
+  return new InvalidArgumentError(`the expiry ${expiresAt} is not a whole number of epoch ms from 1 to ${MAX_EXPIRY_MS}`);
+}
+
+/** Whether a command failed because its key holds another type (something else wrote it). */
+function isWrongType(err: unknown): boolean {
+  return err instanceof ReplyError && String((err as Error).message).startsWith('WRONGTYPE');
+}
+
+/**
+ * The object key of an id read from one of the store's sets, or undefined when it is not one
+ * the store writes (garbage written by something else): such a member matches no query.
+ */
+function objectKeyOf(id: string): KeyObject | undefined {
+  if (!isObjectKeyId(id)) return undefined;
+  try {
+    const key: unknown = JSON.parse(id.slice(1));
+    return isPlainObject(key) ? (key as KeyObject) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The key of an id read from one of the store's sets; ERR_STORAGE_OPERATION when it is not a key. */
+function keyOfId(id: string): Key {
+  if (!isObjectKeyId(id)) return id;
+  const key = objectKeyOf(id);
+  if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
+  return key;
+}
 
 /** Settings checks, each naming its setting. */
 function checkRedisSettings(s: RedisSettings): void {
@@ -210,7 +264,10 @@ interface SetItem extends BatchItem {
   expiresAt: number | null;
 }
 
-/** An entry found by a walk; its key is parsed from the id only if someone asks. */
+/**
+ * An entry found by a walk; its key is parsed from the id only if someone asks (then an id
+ * that is not a key is ERR_STORAGE_OPERATION).
+ */
 class FoundEntry implements StoredEntry {
   private parsedKey: Key | undefined;
   constructor(
@@ -219,15 +276,22 @@ class FoundEntry implements StoredEntry {
     readonly expiresAt: number | null,
   ) {}
   get key(): Key {
-    return (this.parsedKey ??= keyFromId(this.id));
+    return (this.parsedKey ??= keyOfId(this.id));
   }
 }
 
-/** A candidate entry before its value is read. */
+/**
+ * A candidate entry before its value is read. `key` is undefined for a member of a set that is
+ * not a key the store writes: a read reports it if an entry is stored under it, and skips it
+ * otherwise; a delete by query passes over it.
+ */
 interface Candidate {
   id: string;
-  key: Key;
+  key: Key | undefined;
 }
+
+/** A streamed value opened for reading: its first chunk read, or a plain value that replaced it meanwhile. */
+type OpenedStream = { first: Buffer; count: number; generation: string; expiresAt: number | null } | { entry: EntryWithExpiry };
 
 /** ZRANGE ... WITHSCORES as [member, score] pairs, under RESP2 (flat) or RESP3 (nested). */
 function scored(reply: unknown): Array<[string, number]> {
@@ -241,8 +305,6 @@ function scored(reply: unknown): Array<[string, number]> {
   return out;
 }
 
-/** A streamed value changed under its reader (a StorageOperationError to callers). */
-class StreamReplacedError extends StorageOperationError {}
 
 /** The Redis store. */
 export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
@@ -370,8 +432,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         try {
           const entry = this.entryOf(ids[i], reply[i], now);
           if (entry instanceof Promise) {
-            const whole = entry.then((found) => found ?? this._getEntry(ids[i])); // replaced meanwhile: read again
-            (streamed ??= []).push(whole.then((found) => void (out[i] = found), (err: Error) => void (out[i] = err)));
+            (streamed ??= []).push(entry.then((found) => void (out[i] = found), (err: Error) => void (out[i] = err)));
           } else out[i] = entry;
         } catch (err) {
           out[i] = err as Error;
@@ -389,15 +450,46 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     return this.expiryOf(id);
   }
 
-  /** A live entry's expiry (null: none), read from the head of its string only; undefined if absent or expired. */
+  /**
+   * A live entry's expiry (null: none), read from the head of its string only; undefined if
+   * absent or expired, or a key of another type, or a streamed value whose chunks are gone (as
+   * reads see them). A string without an entry head is ERR_STORAGE_OPERATION naming the key.
+   */
   private expiryOf(id: string): Promise<number | null | undefined> {
-    return this.piped((c) => c.getrange(this.layout.entry(id), 0, 40)).then((head) => {
-      const k = liveHead(head, this.clock.now());
-      return k < 0 ? undefined : headExpiry(head, k);
-    }, rethrow);
+    return this.piped((c) => c.getrange(this.layout.entry(id), 0, 40)).then(
+      (head) => {
+        const k = liveHead(head, this.clock.now());
+        if (k < 0) {
+          if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
+          return undefined;
+        }
+        const expiresAt = headExpiry(head, k);
+        if (!isStreamed(head, k)) return expiresAt;
+        if (streamedOf(head, k) === null) throw corrupt(id, 'its chunk count or generation does not parse');
+        return this.piped((c) => c.hexists(this.layout.chunks(id), 'g')).then(
+          (n) => (n === 1 ? expiresAt : undefined),
+          (err) => {
+            throw isWrongType(err) ? corrupt(id, 'its chunks are not a hash', err) : toStoreError(err);
+          },
+        );
+      },
+      (err) => {
+        if (isWrongType(err)) return undefined; // another type at the entry's name: no entry
+        throw toStoreError(err);
+      },
+    );
+  }
+
+  /** A string key's value, or null when it is absent or holds another type (something else wrote it). */
+  private getString(key: string): Promise<string | null> {
+    return this.piped((c) => c.get(key)).catch((err) => {
+      if (isWrongType(err)) return null;
+      throw toStoreError(err);
+    });
   }
 
   protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    if (expiresAt !== null && !validExpiry(expiresAt)) return Promise.reject(expiryError(expiresAt));
     const text = valueEntry(expiresAt, this.serializer.serialize(value));
     return new Promise<unknown>((resolve, reject) => {
       const item: SetItem = { id, key, text, expiresAt, resolve, reject };
@@ -433,11 +525,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   private settleRead(item: BatchItem, s: string | null, entries: boolean, now: number): void {
     try {
       const entry = this.entryOf(item.id, s, now);
-      if (entry instanceof Promise) {
-        // A streamed value: read again from the start if it was replaced before its first chunk was read.
-        const again = () => (entries ? this._getEntry(item.id) : this._get(item.id));
-        entry.then((found) => (found === undefined ? again() : entries ? found : found.value)).then(item.resolve, item.reject);
-      } else item.resolve(entries || entry === undefined ? entry : entry.value);
+      if (entry instanceof Promise) entry.then((found) => (entries || found === undefined ? found : found.value)).then(item.resolve, item.reject);
+      else item.resolve(entries || entry === undefined ? entry : entry.value);
     } catch (err) {
       item.reject(err);
     }
@@ -446,22 +535,47 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   /**
    * The entry an entry string holds (null, or not live by `now`: undefined), its value
    * deserialized (or not read, without `values`). A streamed value gives a promise of the entry
-   * with its bytes read whole, or of undefined if it was replaced before its first chunk.
+   * with its bytes read whole (see readWhole). A string the store did not write, or a value
+   * that does not parse, is ERR_STORAGE_OPERATION naming the key (thrown).
    */
   private entryOf(id: string, s: string | null, now: number, values = true): EntryWithExpiry | undefined | Promise<EntryWithExpiry | undefined> {
     const k = s === null ? -1 : liveHead(s, now);
-    if (k < 0) return undefined;
+    if (k < 0) {
+      if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
+      return undefined;
+    }
     const text = s as string;
     const expiresAt = headExpiry(text, k);
     if (!values) return { value: undefined, expiresAt };
-    if (!isStreamed(text, k)) return { value: this.serializer.deserialize(text.slice(k + 1)), expiresAt };
-    return this.readWhole(id, text, k).then((value) => (value === undefined ? undefined : { value, expiresAt }));
+    if (!isStreamed(text, k)) return { value: this.parse(id, text, k), expiresAt };
+    return this.readWhole(id, text, k);
+  }
+
+  /** The value of a plain entry string (`k` from liveHead); one that does not parse is ERR_STORAGE_OPERATION naming the key. */
+  private parse(id: string, text: string, k: number): unknown {
+    try {
+      return this.serializer.deserialize(text.slice(k + 1));
+    } catch (err) {
+      throw corrupt(id, 'its value does not parse', err);
+    }
   }
 
   private sendSets(items: SetItem[]): void {
     const l = this.layout;
     const done = () => {
       for (const item of items) item.resolve(undefined);
+    };
+    // SET_MANY answers which writes it could not make (each left nothing behind); the others were made.
+    const settle = (reply: unknown) => {
+      const failures = reply as Array<number | string>;
+      if (failures.length === 0) return done();
+      const reasons = new Map<number, string>();
+      for (let i = 0; i < failures.length; i += 2) reasons.set(Number(failures[i]), String(failures[i + 1]));
+      items.forEach((item, i) => {
+        const reason = reasons.get(i);
+        if (reason === undefined) item.resolve(undefined);
+        else item.reject(new StorageOperationError(`Redis could not write key ${keyName(item.id)}: ${reason}`));
+      });
     };
     const failed = (err: unknown) => {
       const error = toStoreError(err);
@@ -485,7 +599,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
       if (expiresAt !== null && expiresAt < firstExpiry) firstExpiry = expiresAt;
     }
-    SET_MANY_SCRIPT.run(this.connection.batchCommand, keys, args).then(done, failed);
+    SET_MANY_SCRIPT.run(this.connection.batchCommand, keys, args).then(settle, failed);
     if (firstExpiry !== Infinity) this.connection.noteDue(this.namespace, firstExpiry);
   }
 
@@ -508,6 +622,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         const slice = batch.slice(start, start + Math.min(this.batchSize, remaining));
         start += slice.length;
         for (const entry of await this.fetch(slice, options.values)) {
+          // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
+          if (typeof entry.expiresAt === 'number' && entry.expiresAt <= this.clock.now()) continue;
           yield entry;
           if (--remaining <= 0) return;
         }
@@ -531,13 +647,15 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     let remaining = limit;
     for (;;) {
       const count = Math.min(this.batchSize, remaining);
-      const reply = (await WALK_SCRIPT.run(this.pipedSend, [set], [cursor, count, this.clock.now(), values ? '1' : '0', this.layout.entryPrefix]).catch(
+      const l = this.layout;
+      const reply = (await WALK_SCRIPT.run(this.pipedSend, [set], [cursor, count, this.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
         rethrow,
       )) as Array<string | number>;
       for (let i = 2; i < reply.length; i += 2) {
         const id = reply[i] as string;
         const found = await this.entryFrom(id, reply[i + 1], values);
-        if (found === undefined) continue;
+        // Expiry is checked as each entry is yielded (SPEC §12): a streamed value's read takes a while.
+        if (found === undefined || (found.expiresAt !== null && found.expiresAt <= this.clock.now())) continue;
         yield new FoundEntry(id, found.value, found.expiresAt);
         if (--remaining <= 0) return;
       }
@@ -548,7 +666,9 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   protected async _deleteMatching(selector: Selector): Promise<number> {
     let removed = 0;
-    for await (const batch of this.candidates(selector)) {
+    for await (const candidates of this.candidates(selector)) {
+      // A member that is not a key matches no query; deleting everything takes it too.
+      const batch = selector.kind === 'all' ? candidates : candidates.filter((c) => c.key !== undefined);
       if (batch.length > 0) removed += await this.drop(batch.map((c) => c.id), false, batch);
     }
     return removed;
@@ -572,12 +692,18 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   protected async _clear(): Promise<void> {
     const l = this.layout;
+    // Records of another type (written by something else) cannot be walked: they are just removed.
+    const orNone = (err: unknown): string[] => {
+      if (isWrongType(err)) return [];
+      throw toStoreError(err);
+    };
     for (;;) {
-      const ids = (await this.piped((c) => c.zrange(l.order, 0, String(this.batchSize - 1))).catch(rethrow)) as string[];
+      // Each DROP takes its ids out of the order set whatever they point at, so this ends.
+      const ids = (await this.piped((c) => c.zrange(l.order, 0, String(this.batchSize - 1))).catch(orNone)) as string[];
       if (ids.length === 0) break;
       await this.drop(ids, false);
     }
-    const leftovers = await this.piped((c) => c.smembers(l.registry)).catch(rethrow);
+    const leftovers = await this.piped((c) => c.smembers(l.registry)).catch(orNone);
     await this.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers)).catch(rethrow);
   }
 
@@ -596,15 +722,15 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
         const objectKey = isObjectKeyId(id);
         switch (selector.kind) {
           case 'all':
-            out.push({ id, key: objectKey ? keyFromId(id) : id });
+            out.push({ id, key: objectKey ? objectKeyOf(id) : id });
             break;
           case 'glob':
             if (!objectKey && selector.regex.test(id)) out.push({ id, key: id });
             break;
           case 'query':
             if (objectKey) {
-              const key = keyFromId(id) as KeyObject;
-              if (selector.test(key)) out.push({ id, key });
+              const key = objectKeyOf(id);
+              if (key === undefined || selector.test(key)) out.push({ id, key });
             }
             break;
         }
@@ -654,8 +780,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     for await (const ids of batches) {
       const out: Candidate[] = [];
       for (const id of ids) {
-        const key = keyFromId(id) as KeyObject;
-        if (exact || selector.test(key)) out.push({ id, key });
+        const key = objectKeyOf(id);
+        if (key === undefined || exact || selector.test(key)) out.push({ id, key });
       }
       yield out;
     }
@@ -734,16 +860,19 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   /** Reads the live entries among the candidates (one round trip), keeping their order. */
   private async fetch(batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
+    const l = this.layout;
     const reply = (await FETCH_SCRIPT.run(
       this.pipedSend,
-      batch.map((c) => this.layout.entry(c.id)),
-      [this.clock.now(), values ? '1' : '0'],
+      batch.map((c) => l.entry(c.id)),
+      [this.clock.now(), values ? '1' : '0', l.entryPrefix.length, l.chunkPrefix],
     ).catch(rethrow)) as Array<string | number>;
     const out: StoredEntry[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { id, key } = batch[i];
       const found = await this.entryFrom(id, reply[i], values);
-      if (found !== undefined) out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
+      if (found === undefined) continue;
+      if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
+      out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
     }
     return out;
   }
@@ -767,12 +896,22 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const keys = [l.order, l.expiry, l.registry];
     const args: Array<string | number> = [this.clock.now(), onlyExpired ? '1' : '0'];
     ids.forEach((id, i) => {
-      const key = known ? known[i].key : keyFromId(id);
-      const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
+      // An id that is not an object key (garbage in a set) has no index records to compute.
+      const key = known ? known[i].key : objectKeyOf(id);
+      const indexes = key === undefined || typeof key === 'string' ? [] : this.indexesOf(id, key);
       keys.push(l.entry(id), l.chunks(id), ...indexes);
       args.push(id, indexes.length);
     });
     return DROP_SCRIPT.run(this.pipedSend, keys, args).then((n) => Number(n), rethrow);
+  }
+
+  /** The index keys of an object key read back from the store (none if it cannot be indexed). */
+  private indexesOf(id: string, key: KeyObject): string[] {
+    try {
+      return this.layout.indexesOf(key);
+    } catch {
+      return []; // garbage that parses but is no key the store writes: nothing was indexed
+    }
   }
 
   /**
@@ -824,6 +963,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
    * on its own after `streamLeaseMs` if this process dies).
    */
   protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    if (expiresAt !== null && !validExpiry(expiresAt)) throw expiryError(expiresAt);
     const l = this.layout;
     const tmp = l.temp();
     const generation = tmp.slice(tmp.lastIndexOf(':') + 1);
@@ -876,39 +1016,92 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
-    const s = await this.piped((c) => c.get(this.layout.entry(id))).catch(rethrow);
+    const s = await this.getString(this.layout.entry(id));
     const k = s === null ? -1 : liveHead(s, this.clock.now());
-    if (k < 0) return undefined;
+    if (k < 0) {
+      if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
+      return undefined;
+    }
     const text = s as string;
-    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.serializer.deserialize(text.slice(k + 1)))));
-    const { count, generation } = streamedOf(text, k);
-    return this.chunks(this.layout.chunks(id), count, generation);
+    if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.parse(id, text, k))));
+    const opened = await this.openStreamed(id, text, k);
+    if (opened === undefined) return undefined;
+    if ('entry' in opened) return toAsync(chunksOf(valueBytes(opened.entry.value)));
+    return this.restOf(id, opened);
   }
 
-  /** The chunks of a streamed value, one round trip each; fails if the value is replaced meanwhile. */
-  private async *chunks(chunkKey: string, count: number, generation: string): AsyncGenerator<Buffer> {
-    for (let i = 0; i < count; i++) {
-      const [g, chunk] = await this.piped((c) => c.hmgetBuffer(chunkKey, 'g', String(i))).catch(rethrow);
-      if (g === null || g.toString() !== generation || chunk === null) {
-        throw new StreamReplacedError('the streamed value was replaced or deleted while it was being read');
+  /** Every chunk of an opened streamed value: the first, already read, then the others. */
+  private async *restOf(id: string, opened: { first: Buffer; count: number; generation: string }): AsyncGenerator<Buffer> {
+    yield opened.first;
+    yield* this.chunks(id, opened.count, opened.generation, 1);
+  }
+
+  /**
+   * The chunks of a streamed value from `from` on, one round trip each. A value replaced or
+   * deleted meanwhile (the generation changed) fails, so it is never spliced with the new one;
+   * a chunk missing from its own generation is corrupt data. Both are ERR_STORAGE_OPERATION.
+   */
+  private async *chunks(id: string, count: number, generation: string, from: number): AsyncGenerator<Buffer> {
+    const chunkKey = this.layout.chunks(id);
+    for (let i = from; i < count; i++) {
+      const [g, chunk] = await this.readChunk(id, chunkKey, i);
+      if (g === null || g.toString() !== generation) {
+        throw new StorageOperationError(`the streamed value under key ${keyName(id)} was replaced or deleted while it was being read`);
       }
+      if (chunk === null) throw corrupt(id, `chunk ${i} of its ${count} is missing`);
       yield chunk;
     }
   }
 
+  /** One chunk of a streamed value with the generation of its hash (null where absent). */
+  private readChunk(id: string, chunkKey: string, i: number): Promise<Array<Buffer | null>> {
+    return this.piped((c) => c.hmgetBuffer(chunkKey, 'g', String(i))).catch((err) => {
+      throw isWrongType(err) ? corrupt(id, 'its chunks are not a hash', err) : toStoreError(err);
+    });
+  }
+
   /**
-   * A streamed value read whole (a read of a streamed entry; `s` is its entry string, `k` from
-   * liveHead), or undefined if it was replaced or deleted before its first chunk was read.
+   * Reads the first chunk of a streamed entry (`s` its entry string, `k` from liveHead).
+   * When that chunk is not of this entry's generation, the entry string is read again: if it
+   * changed (a concurrent write or delete), the read starts over on what is there now, at most
+   * STREAM_READ_ATTEMPTS times; if it did not, the chunks are what is wrong. A chunk hash that
+   * is gone as a whole (what eviction under a `volatile-*` policy, or an operator's DEL, does)
+   * leaves an entry that reads as absent (undefined), as has() and queries see it too; chunks
+   * of another generation, or a missing first chunk, are corrupt data (ERR_STORAGE_OPERATION).
    */
-  private async readWhole(id: string, s: string, k: number): Promise<Buffer | undefined> {
-    const { count, generation } = streamedOf(s, k);
-    const parts: Buffer[] = [];
-    try {
-      for await (const chunk of this.chunks(this.layout.chunks(id), count, generation)) parts.push(chunk);
-    } catch (err) {
-      if (parts.length === 0 && err instanceof StreamReplacedError) return undefined;
-      throw err;
+  private async openStreamed(id: string, s: string, k: number): Promise<OpenedStream | undefined> {
+    const chunkKey = this.layout.chunks(id);
+    for (let attempt = 1; ; attempt++) {
+      const head = streamedOf(s, k);
+      if (head === null) throw corrupt(id, 'its chunk count or generation does not parse');
+      const [g, first] = await this.readChunk(id, chunkKey, 0);
+      const generation = g === null ? null : g.toString();
+      if (generation === head.generation && first !== null) return { first, ...head, expiresAt: headExpiry(s, k) };
+      const again = await this.getString(this.layout.entry(id));
+      if (again === s) {
+        if (generation === null) return undefined;
+        throw corrupt(id, generation === head.generation ? 'its first chunk is missing' : 'its chunks belong to another value');
+      }
+      if (attempt >= STREAM_READ_ATTEMPTS) {
+        throw new StorageOperationError(`the streamed value under key ${keyName(id)} was replaced ${attempt} times while it was being read`);
+      }
+      const k2 = again === null ? -1 : liveHead(again, this.clock.now());
+      if (k2 < 0) {
+        if (k2 === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
+        return undefined;
+      }
+      s = again as string;
+      k = k2;
+      if (!isStreamed(s, k)) return { entry: { value: this.parse(id, s, k), expiresAt: headExpiry(s, k) } };
     }
-    return Buffer.concat(parts);
+  }
+
+  /** A streamed entry read whole (`s` its entry string, `k` from liveHead), or undefined if it reads as absent (see openStreamed). */
+  private async readWhole(id: string, s: string, k: number): Promise<EntryWithExpiry | undefined> {
+    const opened = await this.openStreamed(id, s, k);
+    if (opened === undefined || 'entry' in opened) return opened?.entry;
+    const parts: Buffer[] = [];
+    for await (const chunk of this.restOf(id, opened)) parts.push(chunk);
+    return { value: Buffer.concat(parts), expiresAt: opened.expiresAt };
   }
 }
