@@ -17,7 +17,9 @@ import {
   StoreError,
   StorageOperationError,
 } from './errors';
-import { Key, keyId, normalizeKey, isPlainObject } from './keys';
+import { Key, keyFromId, keyId, normalizeKey, isPlainObject } from './keys';
+import { MAX_TTL_MS } from './limits';
+import { OrderGate, OrderKind } from './order-gate';
 import { Selector, compileGlob, compileQuery } from './query';
 import { Serializer, defaultSerializer } from './serializer';
 import { checkValue, cloneValue } from './values';
@@ -140,6 +142,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
 
 const CHUNK_SIZE = 64 * 1024;
+/** How long close() lets calls issued before it finish before it releases the backend anyway. */
+const CLOSE_DRAIN_MS = 5000;
 
 /** What result-first callbacks receive on failure, per method (memstorage's values). */
 function failureValue(method: string, nullOnMiss: boolean): unknown {
@@ -171,7 +175,7 @@ export function checkCommonSettings(settings: CommonSettings): void {
   bool('nullOnMiss');
   bool('includeKey');
   if (settings.defaultTtl !== undefined && settings.defaultTtl !== null && !isTtl(settings.defaultTtl)) {
-    throw new StoreConfigError('setting defaultTtl must be a non-negative number of milliseconds');
+    throw new StoreConfigError(`setting defaultTtl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
   }
   if (settings.namespace !== undefined) checkNamespace(settings.namespace, (m) => new StoreConfigError(`setting namespace ${m}`));
   if (settings.serializer !== undefined) {
@@ -188,8 +192,9 @@ export function checkCommonSettings(settings: CommonSettings): void {
   }
 }
 
+/** A TTL in ms every backend can store: 0 up to MAX_TTL_MS (lib/limits.ts). */
 function isTtl(ttl: unknown): ttl is number {
-  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0;
+  return typeof ttl === 'number' && ttl >= 0 && ttl <= MAX_TTL_MS;
 }
 
 function checkNamespace(ns: unknown, error: (message: string) => Error): asserts ns is string {
@@ -231,6 +236,13 @@ export abstract class BaseStore extends EventEmitter {
 
   private state: State = 'idle';
   private connecting: Promise<void> | undefined;
+  /**
+   * Keeps program order (SPEC §12) for this store and every scope made from it: see
+   * lib/order-gate.ts. Replaced by the parent's gate when this store is a scope.
+   */
+  protected orderGate: OrderGate;
+  /** The store this one is a scope of: once it is closed, so is this one. */
+  private parent: BaseStore | undefined;
   private readonly inflightCompute = new Map<string, Promise<unknown>>();
   protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
 
@@ -242,6 +254,17 @@ export abstract class BaseStore extends EventEmitter {
     this.clock = settings.clock ?? systemClock;
     this.serializer = settings.serializer ?? defaultSerializer;
     this.callbackStyle = settings.callbacks ?? 'node';
+    this.orderGate = new OrderGate(this.ordersExactCalls);
+  }
+
+  /**
+   * True when the backend keeps issue order among its exact-key calls by itself: each is one
+   * step sent down one ordered channel (see lib/order-gate.ts). Then the core does not track
+   * them, which keeps the hot path free. A backend that coalesces or fans out exact calls over
+   * several channels leaves this false, and the core orders conflicting calls per id.
+   */
+  protected get ordersExactCalls(): boolean {
+    return false;
   }
 
   // ---- primitives a backend implements (promise-only, validated arguments) -------------
@@ -333,13 +356,19 @@ export abstract class BaseStore extends EventEmitter {
 
   // ---- shared plumbing ----------------------------------------------------------------
 
-  /** True once connected and not closed: lets fast paths skip the connect promise. */
+  /** True once connected and not closed (nor any store this one is a scope of): lets fast paths skip the connect promise. */
   protected get isOpen(): boolean {
-    return this.state === 'open';
+    return this.state === 'open' && (this.parent === undefined || !this.parent.closedInChain());
+  }
+
+  /** True when this store or one it is a scope of was closed. */
+  private closedInChain(): boolean {
+    return this.state === 'closed' || (this.parent !== undefined && this.parent.closedInChain());
   }
 
   /** Connects once; later calls share the same promise. */
   protected ready(): Promise<void> {
+    if (this.parent !== undefined && this.parent.closedInChain()) return Promise.reject(new StoreClosedError('the store this scope was made from is closed'));
     if (this.state === 'open') return Promise.resolve();
     if (this.state === 'closed') return Promise.reject(new StoreClosedError());
     if (!this.connecting) {
@@ -358,10 +387,66 @@ export abstract class BaseStore extends EventEmitter {
     return this.connecting;
   }
 
-  /** Runs `op` once connected, then `after` on its result; counts failures. One extra promise at most. */
-  protected run<T, R = T>(op: () => Promise<T>, after?: (result: T) => R): Promise<R> {
-    const p = this.state === 'open' ? op() : this.ready().then(op);
-    return p.then(after as (result: T) => R, this.countFailure);
+  /**
+   * Runs `op` once connected and once program order allows (SPEC §12, lib/order-gate.ts), then
+   * `after` on its result; counts failures. `order` says what the call does (`exclusive`, the
+   * default, is always safe); `ids` are the exact ids it touches; `multiStep` marks an exact
+   * call that takes several round trips (a value stream), which is then ordered per id even
+   * on an ordered backend. An untracked call admitted at once costs no extra promise.
+   */
+  protected run<T, R = T>(
+    op: () => Promise<T>,
+    after?: (result: T) => R,
+    order: OrderKind = 'exclusive',
+    ids?: string | readonly string[],
+    multiStep = false,
+  ): Promise<R> {
+    const gate = this.orderGate;
+    if (!gate.tracks(order, multiStep) && gate.admitsNow(order, ids)) {
+      const p = this.isOpen ? op() : this.ready().then(op);
+      return p.then(after as (result: T) => R, this.countFailure);
+    }
+    return this.runGated(op, order, ids, gate.tracks(order, multiStep)).then(after as (result: T) => R, this.countFailure);
+  }
+
+  /** `run` for a call that is tracked or must wait: it starts when the gate admits it and leaves the gate when it settles. */
+  private runGated<T>(op: () => Promise<T>, order: OrderKind, ids: string | readonly string[] | undefined, tracked: boolean): Promise<T> {
+    const gate = this.orderGate;
+    // A call issued while the store was open runs even if close() came after it: close() waits for it.
+    const issuedOpen = this.isOpen;
+    return new Promise<T>((resolve, reject) => {
+      gate.enter(order, ids, tracked, () => {
+        let started: Promise<T>;
+        try {
+          started = issuedOpen || this.isOpen ? op() : this.ready().then(op);
+        } catch (err) {
+          started = Promise.reject(err);
+        }
+        if (!tracked) return void started.then(resolve, reject);
+        started.then(
+          (result) => {
+            gate.leave(order, ids);
+            resolve(result);
+          },
+          (err: unknown) => {
+            gate.leave(order, ids);
+            reject(err);
+          },
+        );
+      });
+    });
+  }
+
+  /** Resolves once every call issued before it (of a kind that conflicts with `order`) lets it start; holds nothing after. */
+  protected admitted(order: OrderKind): Promise<void> {
+    if (this.orderGate.admitsNow(order, undefined)) return this.isOpen ? RESOLVED : this.ready();
+    return new Promise<void>((resolve) => this.orderGate.enter(order, undefined, false, resolve)).then(() => (this.isOpen ? undefined : this.ready()));
+  }
+
+  /** A rejected promise for a call refused before it started (bad argument): counted in stats().errors. */
+  protected refuse<T>(err: unknown): Promise<T> {
+    this.counters.errors++;
+    return Promise.reject(err);
   }
 
   private readonly countFailure = (err: unknown): never => {
@@ -409,8 +494,12 @@ export abstract class BaseStore extends EventEmitter {
   /** Absolute expiry for a write, from `ttl` or the store's `defaultTtl`. */
   protected expiryFor(ttl: number | null | undefined): number | null {
     const effective = ttl === undefined ? this.settings.defaultTtl : ttl;
+    if (!effective) return null;
     // Whole milliseconds: every backend stores expiry as an integer (Redis PXAT requires one).
-    return effective ? Math.ceil(this.clock.now() + effective) : null;
+    // At least one ms ahead: a TTL too small to move `now` (1e-320) must not store an entry
+    // that is already expired.
+    const now = this.clock.now();
+    return Math.max(Math.ceil(now + effective), Math.floor(now) + 1);
   }
 
   /** Copies a value when `clone` is on (the memory store); other backends copy by serializing. */
@@ -422,7 +511,7 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Connects now (optional: the first operation connects). Result-first callback gets `true`/`false`. */
   connect(cb?: Callback): Promise<void> {
-    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('connect', cb));
+    if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('connect', cb));
     const p = this.ready();
     if (cb && this.callbackStyle === 'result-first') {
       return this.settle('connect', p.then(() => true as unknown as void), cb);
@@ -432,12 +521,15 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Releases sockets and timers so the process can exit. Idempotent. */
   close(cb?: Callback): Promise<void> {
-    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('close', cb));
+    if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('close', cb));
     const p = (async () => {
       if (this.state === 'closed') return;
       const wasConnecting = this.connecting;
       this.state = 'closed';
       if (wasConnecting) await wasConnecting.catch(() => undefined);
+      // Calls issued before close() still run and are answered; a call stuck on a server that
+      // went away is left to fail on its own once the backend is released.
+      await withinMs(this.orderGate.whenIdle(), CLOSE_DRAIN_MS);
       await this._close();
     })();
     return this.settle('close', p, cb);
@@ -455,34 +547,36 @@ export abstract class BaseStore extends EventEmitter {
         cb = split.cb;
         ttl = readTtlOption(split.options, 'set');
       } // else set(key, value): the hot path allocates no argument arrays
-      if (this.state === 'open' && this._setSync) {
+      if (this._setSync && this.isOpen) {
         // In-process fast path: only the id is computed; the backend copies the key if it keeps it.
         const id = keyId(key);
         checkValue(value);
-        this._setSync(id, key as Key, value, this.expiryFor(ttl));
-        this.counters.sets++;
-        p = RESOLVED;
+        const expiresAt = this.expiryFor(ttl);
+        if (this.orderGate.canWriteNow(id)) {
+          this._setSync(id, key as Key, value, expiresAt);
+          this.counters.sets++;
+          p = RESOLVED;
+        } else p = this.run(() => this._set(id, keyFromId(id), value, expiresAt), this.countSet, 'write', id);
       } else {
         const normalized = normalizeKey(key);
         checkValue(value);
         const expiresAt = this.expiryFor(ttl);
-        p = this.run(
-          () => this._set(normalized.id, normalized.key, value, expiresAt),
-          () => {
-            this.counters.sets++;
-          },
-        );
+        p = this.run(() => this._set(normalized.id, normalized.key, value, expiresAt), this.countSet, 'write', normalized.id);
       }
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('set', p, cb);
   }
 
+  private readonly countSet = (): void => {
+    this.counters.sets++;
+  };
+
   /** Upserts with a TTL in seconds (Redis SETEX). */
   setex(key: KeyInput, value: unknown, seconds: number, cb?: Callback): Promise<void> {
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-      const p = Promise.reject(new InvalidArgumentError('setex: seconds must be a positive number'));
+    if (typeof seconds !== 'number' || !(seconds > 0) || seconds * 1000 > MAX_TTL_MS) {
+      const p = this.refuse<void>(new InvalidArgumentError(`setex: seconds must be a positive number up to ${MAX_TTL_MS / 1000} (100 years)`));
       return this.settle('setex', p, typeof cb === 'function' ? cb : undefined);
     }
     return this.set(key, value, { ttl: seconds * 1000 }, cb as Callback);
@@ -506,9 +600,11 @@ export abstract class BaseStore extends EventEmitter {
           else this.counters.misses++;
           return results.length === 0 && this.settings.nullOnMiss ? null : results;
         },
+        selector.kind === 'exact' ? 'read' : 'scan',
+        selector.kind === 'exact' ? selector.id : undefined,
       );
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('get', p, cb);
   }
@@ -546,16 +642,16 @@ export abstract class BaseStore extends EventEmitter {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
       const id = keyId(key);
       const value = this.readSync(id);
-      p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead);
+      p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead, 'read', id);
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('getOne', p, cb);
   }
 
   /** An exact read answered in-process (counted), or NOT_SYNC when the backend must be awaited. */
   private readSync(id: string): unknown {
-    if (this.state !== 'open' || !this._getSync) return NOT_SYNC;
+    if (!this._getSync || !this.isOpen || !this.orderGate.canReadNow(id)) return NOT_SYNC;
     return this.countRead(this._getSync(id));
   }
 
@@ -579,9 +675,9 @@ export abstract class BaseStore extends EventEmitter {
   getEntry<V = unknown>(key: KeyInput): Promise<EntryWithExpiry<V> | undefined> {
     try {
       const id = keyId(key);
-      return this.run(() => this._getEntry(id)) as Promise<EntryWithExpiry<V> | undefined>;
+      return this.run(() => this._getEntry(id), undefined, 'read', id) as Promise<EntryWithExpiry<V> | undefined>;
     } catch (err) {
-      return Promise.reject(err);
+      return this.refuse(err);
     }
   }
 
@@ -594,35 +690,49 @@ export abstract class BaseStore extends EventEmitter {
   getEntries(keys: KeyInput[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
     try {
       const ids = keys.map(keyId);
-      return this.run(() => this._getEntries(ids));
+      return this.run(() => this._getEntries(ids), undefined, 'read', ids);
     } catch (err) {
-      return Promise.reject(err);
+      return this.refuse(err);
     }
   }
 
   /** Whether the exact key holds a live entry. */
   has(key: KeyInput, cb?: Callback): Promise<boolean> {
-    return this.exactOp('has', key, cb, (id) => this._has(id));
+    return this.exactOp('has', key, cb, (id) => this._has(id), 'read');
   }
 
   /** Deletes every entry the query matches; resolves how many. */
   del(query: Query, cb?: Callback): Promise<number> {
-    return this.selectorOp('del', query, cb, async (selector) => {
-      let removed = 0;
-      if (selector.kind === 'exact') removed = (await this._delete(selector.id)) ? 1 : 0;
-      else if (selector.kind !== 'none') removed = await this._deleteMatching(selector);
-      this.counters.deletes += removed;
-      return removed;
-    });
+    return this.selectorOp(
+      'del',
+      query,
+      cb,
+      async (selector) => {
+        let removed = 0;
+        if (selector.kind === 'exact') removed = (await this._delete(selector.id)) ? 1 : 0;
+        else if (selector.kind !== 'none') removed = await this._deleteMatching(selector);
+        this.counters.deletes += removed;
+        return removed;
+      },
+      'write',
+      'exclusive',
+    );
   }
 
   /** How many live entries the query matches. */
   count(query: Query, cb?: Callback): Promise<number> {
-    return this.selectorOp('count', query, cb, async (selector) => {
-      if (selector.kind === 'none') return 0;
-      if (selector.kind === 'exact') return (await this._has(selector.id)) ? 1 : 0;
-      return this._count(selector);
-    });
+    return this.selectorOp(
+      'count',
+      query,
+      cb,
+      async (selector) => {
+        if (selector.kind === 'none') return 0;
+        if (selector.kind === 'exact') return (await this._has(selector.id)) ? 1 : 0;
+        return this._count(selector);
+      },
+      'read',
+      'scan',
+    );
   }
 
   /** Keys of live entries: all, a glob over string keys (`user:*`), or a query over object keys. */
@@ -639,20 +749,26 @@ export abstract class BaseStore extends EventEmitter {
         if (this._findSync) for (const entry of this._findSync(selector, { values: false })) out.push(entry.key);
         else for await (const entry of this._find(selector, { values: false })) out.push(entry.key);
         return out;
-      });
+      }, undefined, 'scan');
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('keys', p, cb);
   }
 
   /** Remaining ms; null when the entry never expires; undefined when absent. */
   ttl(key: KeyInput, cb?: Callback): Promise<number | null | undefined> {
-    return this.exactOp('ttl', key, cb, async (id) => {
-      const expiresAt = await this._expiresAt(id);
-      if (expiresAt === undefined || expiresAt === null) return expiresAt;
-      return Math.max(0, expiresAt - this.clock.now());
-    });
+    return this.exactOp(
+      'ttl',
+      key,
+      cb,
+      async (id) => {
+        const expiresAt = await this._expiresAt(id);
+        if (expiresAt === undefined || expiresAt === null) return expiresAt;
+        return Math.max(0, expiresAt - this.clock.now());
+      },
+      'read',
+    );
   }
 
   /** Removes everything in this store (or scope). */
@@ -660,9 +776,9 @@ export abstract class BaseStore extends EventEmitter {
     let p: Promise<void>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
-      p = this.run(() => this._clear());
+      p = this.run(() => this._clear(), undefined, 'exclusive');
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('clear', p, cb);
   }
@@ -673,7 +789,9 @@ export abstract class BaseStore extends EventEmitter {
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('copy', cb);
       if (!(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
-      p = this.run(async () => {
+      // Admitted like a scan, then not holding the gate: the copy writes through target.set,
+      // and the target may be a scope sharing this store's gate.
+      p = this.admitted('scan').then(async () => {
         let copied = 0;
         for await (const entry of this._find({ kind: 'all' }, { values: true })) {
           const expiresAt = entry.expiresAt !== undefined ? entry.expiresAt : await this._expiresAt(entry.id);
@@ -684,9 +802,9 @@ export abstract class BaseStore extends EventEmitter {
           copied++;
         }
         return copied;
-      });
+      }).catch(this.countFailure);
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('copy', p, cb);
   }
@@ -697,8 +815,13 @@ export abstract class BaseStore extends EventEmitter {
     return this.iterate<V>(selector);
   }
 
+  /**
+   * An iteration is admitted in program order (it sees every write issued before it) but
+   * holds nothing while it runs: the caller may write to the store inside the loop. Writes
+   * issued after it started may or may not be seen, as with a database cursor.
+   */
   private async *iterate<V>(selector: Selector): AsyncGenerator<Entry<V>> {
-    if (this.state !== 'open') await this.ready();
+    await this.admitted(selector.kind === 'exact' ? 'read' : 'scan');
     if (selector.kind === 'none') return;
     if (selector.kind === 'exact') {
       const value = await this._get(selector.id);
@@ -736,14 +859,9 @@ export abstract class BaseStore extends EventEmitter {
         throw new InvalidValueError('setStream: source must be a readable stream or async iterable of bytes');
       }
       const expiresAt = this.expiryFor(ttl);
-      p = this.run(
-        () => this._setStream(id, key, asBuffers(source), expiresAt),
-        () => {
-          this.counters.sets++;
-        },
-      );
+      p = this.run(() => this._setStream(id, key, asBuffers(source), expiresAt), this.countSet, 'write', id, true);
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle('setStream', p, cb);
   }
@@ -755,7 +873,7 @@ export abstract class BaseStore extends EventEmitter {
 
   private async *valueChunks(key: KeyInput): AsyncGenerator<Buffer> {
     const id = keyId(key);
-    const chunks = await this.run(() => this._valueStream(id));
+    const chunks = await this.run(() => this._valueStream(id), undefined, 'read', id);
     if (chunks === undefined) throw new KeyNotFoundError(`no value under key ${typeof key === 'string' ? key : JSON.stringify(key)}`);
     yield* chunks;
   }
@@ -764,12 +882,17 @@ export abstract class BaseStore extends EventEmitter {
   scope(namespace: string): BaseStore {
     checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
     if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
-    return this._scope(this.namespace ? `${this.namespace}/${namespace}` : namespace);
+    if (this.closedInChain()) throw new StoreClosedError('scope: the store is closed');
+    const child = this._scope(this.namespace ? `${this.namespace}/${namespace}` : namespace);
+    // One program order for a store and its scopes (SPEC §12); closing this store ends them.
+    child.orderGate = this.orderGate;
+    child.parent = this;
+    return child;
   }
 
   /** Counters: hits, misses, sets, deletes, expirations, evictions, errors, items. */
   stats(cb?: Callback): Promise<StoreStats> {
-    if (cb !== undefined && typeof cb !== 'function') return Promise.reject(callbackError('stats', cb));
+    if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('stats', cb));
     const p = this.run(async () => {
       const backend = await this._stats();
       return {
@@ -778,7 +901,7 @@ export abstract class BaseStore extends EventEmitter {
         evictions: backend.evictions ?? 0,
         items: backend.items ?? 0,
       };
-    });
+    }, undefined, 'read');
     return this.settle('stats', p, cb);
   }
 
@@ -789,7 +912,7 @@ export abstract class BaseStore extends EventEmitter {
       id = keyId(key);
       if (typeof compute !== 'function') throw new InvalidArgumentError('getOrSet: compute must be a function');
     } catch (err) {
-      return Promise.reject(err);
+      return this.refuse(err);
     }
     const pending = this.inflightCompute.get(id);
     if (pending) return pending as Promise<V>;
@@ -808,26 +931,35 @@ export abstract class BaseStore extends EventEmitter {
     return p;
   }
 
-  private exactOp<T>(method: string, key: KeyInput, cb: Callback | undefined, op: (id: string) => Promise<T>): Promise<T> {
+  private exactOp<T>(method: string, key: KeyInput, cb: Callback | undefined, op: (id: string) => Promise<T>, order: 'read' | 'write'): Promise<T> {
     let p: Promise<T>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
       const id = keyId(key);
-      p = this.run(() => op(id));
+      p = this.run(() => op(id), undefined, order, id);
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle(method, p, cb);
   }
 
-  private selectorOp<T>(method: string, query: Query, cb: Callback | undefined, op: (s: Selector) => Promise<T>): Promise<T> {
+  /** A call on a query: ordered as `exact` when the query is one exact key, else as `many`. */
+  private selectorOp<T>(
+    method: string,
+    query: Query,
+    cb: Callback | undefined,
+    op: (s: Selector) => Promise<T>,
+    exact: 'read' | 'write',
+    many: 'scan' | 'exclusive',
+  ): Promise<T> {
     let p: Promise<T>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
       const selector = compileQuery(query);
-      p = this.run(() => op(selector));
+      const isExact = selector.kind === 'exact';
+      p = this.run(() => op(selector), undefined, isExact ? exact : many, isExact ? selector.id : undefined);
     } catch (err) {
-      p = Promise.reject(err);
+      p = this.refuse(err);
     }
     return this.settle(method, p, cb);
   }
@@ -857,7 +989,7 @@ function readTtlOption(options: unknown, method: string): number | null | undefi
   if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl }`);
   const ttl = options.ttl;
   if (ttl === undefined || ttl === null) return ttl as undefined | null;
-  if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a non-negative number of milliseconds`);
+  if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
   return ttl;
 }
 
@@ -893,6 +1025,18 @@ async function* asBuffers(source: AsyncIterable<unknown>): AsyncGenerator<Buffer
     else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
     else throw new InvalidValueError('setStream: the source must yield bytes or strings');
   }
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first (the timer never holds the process). */
+function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** A sync iterable as an async one. */

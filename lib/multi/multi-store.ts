@@ -379,7 +379,8 @@ export class MultiStore extends BaseStore {
   getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
   getOne(key: Key, cb?: Callback): Promise<unknown> {
     const front = this.front;
-    if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
+    // While any call is in flight the read takes the ordered path (SPEC §12 program order).
+    if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen || !this.orderGate.idle) return super.getOne(key, cb);
     if (!front.clean) {
       // The front tier is down or may hold stale copies: check this key before reading it there.
       let id: string;
@@ -420,19 +421,16 @@ export class MultiStore extends BaseStore {
     return this.readBelowFront(keyId(key));
   }
 
+  /** A front-tier miss read below, ordered like any exact read: a write issued after it must not be seen by it. */
   private readBelowFront(id: string): Promise<unknown> {
-    return this.flights.run(id, this.readBelow).then(
-      (hit) => {
-        if (hit === undefined) this.counters.misses++;
-        else this.counters.hits++;
-        return hit?.value;
-      },
-      (err) => {
-        this.counters.errors++;
-        throw err;
-      },
-    );
+    return this.run(() => this.flights.run(id, this.readBelow), this.countBelow, 'read', id);
   }
+
+  private readonly countBelow = (hit: Hit | undefined): unknown => {
+    if (hit === undefined) this.counters.misses++;
+    else this.counters.hits++;
+    return hit?.value;
+  };
 
   /**
    * Starts the read of `id` in the tiers below the front one (the flight's read). Reads started

@@ -139,6 +139,11 @@ export class MemoryStore extends BaseStore {
     };
   }
 
+  /** Every exact call is one synchronous step on the map, so issue order holds by itself. */
+  protected get ordersExactCalls(): boolean {
+    return true;
+  }
+
   /** Frees expired entries now (the timer does it every `sweepInterval` ms). */
   sweep(): void {
     for (const keyspace of this.shared.keyspaces.values()) keyspace.sweep();
