@@ -1,0 +1,194 @@
+/**
+ * The reference model of one store (issue #10, model-based tests): what every store
+ * configuration must answer, written from SPEC §3–§7 and §12 alone.
+ *
+ * Each namespace (the store, and each scope made from it) is a Map from a key's canonical id
+ * to its entry. A Map iterates in insertion order, which is the creation order SPEC §3 asks
+ * for: overwriting a live key updates it in place (keeps its position); a key that was deleted,
+ * cleared or has expired is gone from the Map, so writing it again appends it (a first `set`
+ * again — the memory store does the same: lib/stores/memory-keyspace.ts `set`).
+ *
+ * Time is the model's own integer `now`, moved in step with the store's ManualClock. Expiry:
+ * `expiresAt = ceil(now + ttl)` (lib/store.ts expiryFor), computed here in exact arithmetic:
+ * with an integer `now` that is `now + ceil(ttl)`, so any positive TTL, however small (1e-320),
+ * lives at least 1 ms — SPEC §6 and issue #10 item 10: a positive TTL must not store an
+ * already-expired entry. An entry is live while `now < expiresAt` (the memory store expires at
+ * `expiresAt <= now`), so advancing exactly to `expiresAt` expires it. TTLs above MAX_TTL_MS
+ * are ERR_INVALID_ARGUMENT and change nothing (SPEC §12 limits).
+ *
+ * Only `keyId` is shared with the library (the brief: canonical ids); queries and globs are
+ * matched by model-queries.ts, not by lib/query.ts.
+ */
+import type { Key } from '../../lib/keys';
+import { keyId } from '../../lib/keys';
+import { MAX_TTL_MS } from '../../lib/limits';
+import { ModelQuery, globMatches, queryMatches } from './model-queries';
+
+/** Which store an operation runs on: 0 the store itself, 1.. its scopes (model-commands.ts SCOPES). */
+export type Target = number;
+
+/** A query as operations carry it: an exact string key or an object query. */
+export type Query = string | ModelQuery;
+
+/** `set` options as the caller passes them (absent, `{}`, `{ ttl }`). */
+export interface SetOpts {
+  ttl?: number | null;
+}
+
+/** `get` options as the caller passes them. */
+export interface GetOpts {
+  limit?: number;
+  includeKey?: boolean;
+}
+
+/** One store call the model can predict. Batches are lists of these. */
+export type Op =
+  | { kind: 'set'; target: Target; key: Key; value: unknown; options?: SetOpts }
+  | { kind: 'setex'; target: Target; key: Key; value: unknown; seconds: number }
+  | { kind: 'getOne'; target: Target; key: Key }
+  | { kind: 'has'; target: Target; key: Key }
+  | { kind: 'ttl'; target: Target; key: Key }
+  | { kind: 'get'; target: Target; query: Query; options?: GetOpts }
+  | { kind: 'count'; target: Target; query: Query }
+  | { kind: 'keys'; target: Target; pattern?: Query }
+  | { kind: 'del'; target: Target; query: Query }
+  | { kind: 'clear'; target: Target };
+
+/** What a call must do: resolve with `value`, or reject with a StoreError of `code`. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; code: string };
+
+/** One entry of the model. */
+export interface ModelEntry {
+  id: string;
+  /** The key as first written (the store may return it with fields in another order). */
+  key: Key;
+  value: unknown;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+}
+
+const INVALID_ARGUMENT = 'ERR_INVALID_ARGUMENT';
+
+/** See the file comment. */
+export class StoreModel {
+  private readonly spaces: Array<Map<string, ModelEntry>>;
+
+  constructor(
+    /** The model's clock, epoch ms (an integer: the harness advances by whole ms). */
+    public now: number,
+    /** The store's defaultTtl setting (scopes inherit it). */
+    readonly defaultTtl: number | undefined,
+    targets: number,
+  ) {
+    this.spaces = Array.from({ length: targets }, () => new Map<string, ModelEntry>());
+  }
+
+  /** Moves time forward and drops what expired. */
+  advance(ms: number): void {
+    this.now += ms;
+    for (const space of this.spaces) {
+      for (const [id, entry] of space) if (entry.expiresAt !== null && entry.expiresAt <= this.now) space.delete(id);
+    }
+  }
+
+  /** The live entries of a namespace, in creation order. */
+  entries(target: Target): ModelEntry[] {
+    return [...this.spaces[target].values()];
+  }
+
+  /** The live entry under a key, if any. */
+  entry(target: Target, key: Key): ModelEntry | undefined {
+    return this.spaces[target].get(keyId(key));
+  }
+
+  /** Every future expiry across namespaces, ascending (the clock-advance command aims at them). */
+  expiries(): number[] {
+    const out = new Set<number>();
+    for (const space of this.spaces) for (const e of space.values()) if (e.expiresAt !== null) out.add(e.expiresAt);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** Remaining ms, null without expiry (SPEC §4 ttl()). */
+  remaining(entry: ModelEntry): number | null {
+    return entry.expiresAt === null ? null : entry.expiresAt - this.now;
+  }
+
+  /** Writes an entry whose value arrived as a byte stream (setStream): stored as one Buffer. */
+  setStream(target: Target, key: Key, bytes: Buffer, options: SetOpts | undefined): Outcome {
+    return this.write(target, key, bytes, options?.ttl);
+  }
+
+  /** Applies one operation and returns what the store must answer. */
+  apply(op: Op): Outcome {
+    switch (op.kind) {
+      case 'set':
+        return this.write(op.target, op.key, op.value, op.options?.ttl);
+      case 'setex':
+        // lib/store.ts setex: seconds must be a positive finite number; the TTL is seconds * 1000 ms.
+        if (!(Number.isFinite(op.seconds) && op.seconds > 0)) return { ok: false, code: INVALID_ARGUMENT };
+        return this.write(op.target, op.key, op.value, op.seconds * 1000);
+      case 'getOne':
+        return ok(this.entry(op.target, op.key)?.value);
+      case 'has':
+        return ok(this.entry(op.target, op.key) !== undefined);
+      case 'ttl': {
+        const e = this.entry(op.target, op.key);
+        return ok(e === undefined ? undefined : this.remaining(e));
+      }
+      case 'get': {
+        let found = this.select(op.target, op.query);
+        if (op.options?.limit !== undefined) found = found.slice(0, op.options.limit);
+        return ok(found.map((e) => (op.options?.includeKey ? { key: e.key, val: e.value } : e.value)));
+      }
+      case 'count':
+        return ok(this.select(op.target, op.query).length);
+      case 'keys':
+        return ok(this.selectKeys(op.target, op.pattern).map((e) => e.key));
+      case 'del': {
+        const found = this.select(op.target, op.query);
+        for (const e of found) this.spaces[op.target].delete(e.id);
+        return ok(found.length);
+      }
+      case 'clear':
+        this.spaces[op.target].clear();
+        return ok(undefined);
+    }
+  }
+
+  /** Entries a query selects: a string is an exact key; an object query matches object keys. */
+  select(target: Target, query: Query): ModelEntry[] {
+    if (typeof query === 'string') {
+      const e = this.entry(target, query);
+      return e ? [e] : [];
+    }
+    return this.entries(target).filter((e) => queryMatches(query, e.key));
+  }
+
+  /** keys(): everything; a string is a glob over string keys; an object a query over object keys. */
+  private selectKeys(target: Target, pattern: Query | undefined): ModelEntry[] {
+    if (pattern === undefined) return this.entries(target);
+    if (typeof pattern === 'string') return this.entries(target).filter((e) => globMatches(pattern, e.key));
+    return this.select(target, pattern);
+  }
+
+  private write(target: Target, key: Key, value: unknown, ttl: number | null | undefined): Outcome {
+    if (ttl !== undefined && ttl !== null && !(Number.isFinite(ttl) && ttl >= 0 && ttl <= MAX_TTL_MS)) {
+      return { ok: false, code: INVALID_ARGUMENT };
+    }
+    const effective = ttl === undefined ? this.defaultTtl : ttl;
+    // 0 and null mean no expiry, even with a defaultTtl (SPEC §4 / lib/store.ts SetOptions).
+    const expiresAt = effective ? this.now + Math.ceil(effective) : null;
+    const space = this.spaces[target];
+    const id = keyId(key);
+    const existing = space.get(id);
+    if (existing) {
+      existing.value = value;
+      existing.expiresAt = expiresAt;
+    } else space.set(id, { id, key, value, expiresAt });
+    return ok(undefined);
+  }
+}
+
+function ok(value: unknown): Outcome {
+  return { ok: true, value };
+}
