@@ -103,22 +103,32 @@ export class ValueFiles {
   async *download(fileId: ObjectId): AsyncGenerator<Buffer> {
     const file = await this.db.collection(`${this.bucketName}.files`).findOne({ _id: fileId }, { projection: { length: 1, chunkSize: 1 } });
     if (!file) throw new StorageOperationError(`mongo: the GridFS file ${fileId.toHexString()} of a streamed value is gone (deleted by a concurrent write?)`);
-    const expected = Math.ceil(file.length / file.chunkSize);
+    const length: unknown = file.length;
+    const chunkSize: unknown = file.chunkSize;
+    if (!isCount(length) || !isCount(chunkSize) || (chunkSize === 0 && length > 0)) {
+      throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} has an unusable length or chunkSize`);
+    }
+    const expected = length === 0 ? 0 : Math.ceil(length / chunkSize);
     const cursor = this.db
       .collection(`${this.bucketName}.chunks`)
       .find({ files_id: fileId }, { sort: { n: 1 }, projection: { _id: 0, n: 1, data: 1 }, batchSize: DOWNLOAD_BATCH });
     let n = 0;
+    let bytes = 0;
     try {
       for await (const chunk of cursor) {
         if (chunk.n !== n) throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} is missing chunk ${n}`);
+        if (!(chunk.data instanceof Binary)) throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} has a chunk ${n} without binary data`);
         n++;
-        const data = (chunk.data as Binary).buffer;
+        const data = chunk.data.buffer;
+        bytes += data.byteLength;
         yield Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       }
     } finally {
       await cursor.close().catch(() => undefined);
     }
-    if (n !== expected) throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} has ${n} of ${expected} chunks`);
+    if (n !== expected || bytes !== length) {
+      throw new StorageOperationError(`mongo: GridFS file ${fileId.toHexString()} has ${n} of ${expected} chunks, ${bytes} of ${length} bytes`);
+    }
   }
 
   /** The whole file as one Buffer. */
@@ -147,6 +157,11 @@ export class ValueFiles {
     }
     return removed;
   }
+}
+
+/** A non-negative whole number, as a file's length and chunk size must be (BSON int, long or double). */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Resolves on `event`, rejects on 'error', and leaves no listener behind either way. */

@@ -14,7 +14,7 @@
  *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it).
  */
 import type { Document, ObjectId } from 'mongodb';
-import { StoreError, StorageConnectionError, StorageOperationError } from '../errors';
+import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../errors';
 import type { Key } from '../keys';
 
 /** An entry document as the store writes it. */
@@ -52,9 +52,117 @@ export function liveClause(now: number): Document {
   return { e: { $not: { $lte: new Date(now) } } };
 }
 
-/** Whether a document read back is live at `now`. */
-export function isLive(doc: { e?: Date | null }, now: number): boolean {
-  return doc.e === null || doc.e === undefined || doc.e.getTime() > now;
+/** Latest expiry a BSON Date read back as a JS Date can hold (ECMAScript's time range): later ones read back as Invalid Date. */
+export const LATEST_EXPIRY = 8.64e15;
+
+/** True when the store can write `expiresAt` (epoch ms) as a BSON Date and read it back unchanged. */
+export function isStorableExpiry(expiresAt: number): boolean {
+  return Number.isInteger(expiresAt) && expiresAt >= -LATEST_EXPIRY && expiresAt <= LATEST_EXPIRY;
+}
+
+/**
+ * Whether a document read back is live at `now`: no expiry (null or missing) or one after
+ * `now`. An `e` of any other type, or a Date outside JavaScript's range, was not written by
+ * this store: ERR_STORAGE_OPERATION naming the key `id`.
+ */
+export function isLive(doc: { e?: unknown }, now: number, id: string): boolean {
+  const e = doc.e;
+  if (e === null || e === undefined) return true;
+  if (e instanceof Date) {
+    const time = e.getTime();
+    if (time === time) return time > now; // not NaN
+  }
+  throw corruptEntry(id, `its expiry field e is ${bsonTypeName(e)}, not a Date or null`);
+}
+
+/** The expiry of a document read back (epoch ms or null), checked as `isLive` checks it. */
+export function expiryOf(doc: { e?: unknown }, id: string): number | null {
+  const e = doc.e;
+  if (e === null || e === undefined) return null;
+  if (e instanceof Date && e.getTime() === e.getTime()) return e.getTime();
+  throw corruptEntry(id, `its expiry field e is ${bsonTypeName(e)}, not a Date or null`);
+}
+
+/** `isLive` for a document that is being deleted anyway: an unreadable expiry counts as live (it existed). */
+export function wasLive(doc: { e?: unknown }, now: number): boolean {
+  const e = doc.e;
+  return !(e instanceof Date) || !(e.getTime() <= now);
+}
+
+/**
+ * Checks that a document found by its `_id` belongs to `namespace` (`n`). A document without
+ * `n` is memstorage 0.5.3's (`{ _id, val }`), written after connect by an old process:
+ * ERR_STORE_CONFIG, as at connect. Any other `n` is corruption: ERR_STORAGE_OPERATION.
+ */
+export function checkNamespace(doc: { n?: unknown }, namespace: string, id: string): void {
+  if (doc.n === namespace) return;
+  if (doc.n === undefined || doc.n === null) {
+    throw new StoreConfigError(
+      `mongo: the entry under key ${keyName(id)} was written by memstorage 0.5.3; convert the collection once with the migration command in docs/mongo.md`,
+    );
+  }
+  throw corruptEntry(id, `its namespace field n is ${bsonTypeName(doc.n)}, not this store's namespace`);
+}
+
+/**
+ * The key id of a document a scan of `namespace` found: its `_id` must be a string carrying
+ * the namespace's prefix (see docId). Anything else is ERR_STORAGE_OPERATION naming the `_id`.
+ */
+export function scannedId(namespace: string, _id: unknown): string {
+  if (typeof _id !== 'string') throw corruptEntry(undefined, `a document of namespace ${JSON.stringify(namespace)} has an _id of type ${bsonTypeName(_id)}`, undefined, _id);
+  if (namespace === '') {
+    if (_id.charCodeAt(0) === 0 && _id.indexOf('\u0000', 1) !== -1) throw corruptEntry(_id, 'its _id has the form of a namespaced id but its n is the root namespace');
+    return _id;
+  }
+  if (_id.length < namespace.length + 3 || _id.charCodeAt(0) !== 0 || _id.charCodeAt(namespace.length + 1) !== 0 || !_id.startsWith(namespace, 1)) {
+    throw corruptEntry(_id, `its _id lacks the prefix of namespace ${JSON.stringify(namespace)}`);
+  }
+  return _id.slice(namespace.length + 2);
+}
+
+/**
+ * The key of a scanned document: `k` must be the string key itself (a string id) or a plain
+ * object (an object key's id, NUL + JSON). Only the shape is checked: a deep comparison with
+ * the id would cost a JSON parse per entry of every scan.
+ */
+export function scannedKey(k: unknown, id: string): Key {
+  if (id.charCodeAt(0) === 0) {
+    if (k !== null && typeof k === 'object' && Object.getPrototypeOf(k) === Object.prototype) return k as Key;
+  } else if (k === id) return k;
+  throw corruptEntry(id, `its key field k is ${bsonTypeName(k)}, which does not match its _id`);
+}
+
+/** How error messages name a key: a string key as a JSON string, an object key as its canonical JSON. */
+export function keyName(id: string): string {
+  return id.charCodeAt(0) === 0 ? id.slice(1) : JSON.stringify(id);
+}
+
+/**
+ * Corrupt stored data (SPEC §12): ERR_STORAGE_OPERATION naming the key, with the problem and
+ * the underlying error as `cause`. `id` is the key id; when the `_id` itself is unusable, `rawId`.
+ */
+export function corruptEntry(id: string | undefined, problem: string, cause?: unknown, rawId?: unknown): StorageOperationError {
+  const name = id !== undefined ? `key ${keyName(id)}` : `_id ${describeRaw(rawId)}`;
+  return new StorageOperationError(`mongo: the entry under ${name} is corrupt: ${problem}`, cause === undefined ? undefined : { cause });
+}
+
+function describeRaw(value: unknown): string {
+  try {
+    return String(JSON.stringify(value)).slice(0, 200);
+  } catch {
+    return bsonTypeName(value);
+  }
+}
+
+/** A short name for the type of a value read from a document (for messages). */
+export function bsonTypeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  if (Array.isArray(value)) return 'an array';
+  const tag = (value as { _bsontype?: unknown })._bsontype;
+  if (typeof tag === 'string') return `a BSON ${tag}`;
+  if (value instanceof Date) return 'an invalid Date';
+  return 'an object';
 }
 
 const CONNECTION_ERRORS = new Set([

@@ -7,11 +7,31 @@
  * (mongo-migrate.ts).
  */
 import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
-import { StoreClosedError, StoreConfigError, StorageOperationError } from '../errors';
+import { InvalidArgumentError, InvalidValueError, StoreClosedError, StoreConfigError, StoreError, StorageOperationError } from '../errors';
 import { Key, isPlainObject } from '../keys';
 import { Selector } from '../query';
+import { defaultSerializer } from '../serializer';
 import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry, valueBytes, chunksOf, toAsync } from '../store';
-import { EntryDoc, FILE_INDEX, ORDER_INDEX, TTL_INDEX, docId, idFromDocId, isLive, liveClause, toStoreError } from './mongo-layout';
+import {
+  EntryDoc,
+  FILE_INDEX,
+  ORDER_INDEX,
+  TTL_INDEX,
+  bsonTypeName,
+  checkNamespace,
+  corruptEntry,
+  docId,
+  expiryOf,
+  idFromDocId,
+  isConnectionError,
+  isLive,
+  isStorableExpiry,
+  liveClause,
+  scannedId,
+  scannedKey,
+  toStoreError,
+  wasLive,
+} from './mongo-layout';
 import { Coalescer, Outcome } from './mongo-batch';
 import { ValueFiles } from './mongo-gridfs';
 import { selectorFilter } from './mongo-query';
@@ -224,9 +244,12 @@ class SharedMongo {
    */
   async collectGarbage(): Promise<number> {
     let freed = 0;
-    const superseded = this.collection.find({ g: { $exists: true }, v: { $exists: true } }, { projection: { _id: 1, g: 1 }, hint: FILE_INDEX });
+    // Only an ObjectId is a file reference: `g` is used in the filters below, and a `g` written
+    // by something else (an object such as { $exists: true }) must never become an operator there.
+    const superseded = this.collection.find({ g: { $type: 'objectId' }, v: { $exists: true } }, { projection: { _id: 1, g: 1 }, hint: FILE_INDEX });
     for await (const doc of superseded) {
-      await this.files.remove(doc.g!);
+      if (!(doc.g instanceof ObjectId)) continue;
+      await this.files.remove(doc.g);
       await this.collection.updateOne({ _id: doc._id, g: doc.g, v: { $exists: true } }, { $unset: { g: '' } });
       freed++;
     }
@@ -254,13 +277,36 @@ class SharedMongo {
   }
 }
 
-/** Re-throws an iterable's failures as store errors. */
-async function* mapErrors<T>(source: AsyncIterable<T>, action: string): AsyncGenerator<T> {
+/**
+ * A failure to read the GridFS file of the entry under key id `id`: the server unreachable is
+ * ERR_STORAGE_CONNECTION; anything else (the file or a chunk missing, a chunk of the wrong
+ * type) is corruption, ERR_STORAGE_OPERATION naming the key.
+ */
+function fileError(err: unknown, id: string): StoreError {
+  if (isConnectionError(err)) return toStoreError(err, 'reading a streamed value');
+  return corruptEntry(id, `its streamed value cannot be read: ${(err as Error)?.message ?? String(err)}`, err);
+}
+
+/** A file's chunks, with failures re-thrown as `fileError`s. */
+async function* fileChunks(source: AsyncIterable<Buffer>, id: string): AsyncGenerator<Buffer> {
   try {
     yield* source;
   } catch (err) {
-    throw toStoreError(err, action);
+    throw fileError(err, id);
   }
+}
+
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True when `s` holds no lone surrogate (String.prototype.isWellFormed, Node 20+; a regex before). */
+function isWellFormed(s: string): boolean {
+  return nativeIsWellFormed ? nativeIsWellFormed.call(s) : !LONE_SURROGATE.test(s);
+}
+
+/** A write whose expiry a BSON Date cannot hold (the core caps TTLs; a far clock can still get here). */
+function unstorableExpiry(expiresAt: number): InvalidArgumentError {
+  return new InvalidArgumentError(`mongo: the expiry ${expiresAt} (epoch ms) is outside the range a stored Date can hold`);
 }
 
 /** Most calls one coalesced round trip carries. */
@@ -288,7 +334,10 @@ function writeSize(w: QueuedWrite): number {
 /** How long close() waits for calls already made before it closes the client anyway. */
 const CLOSE_DRAIN_MS = 5000;
 
-const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1 } as const;
+const GET_PROJECTION = { _id: 0, v: 1, g: 1, e: 1, n: 1 } as const;
+
+/** The fields of a document an exact read looks at, as read back: anything may be in them. */
+type ReadDoc = { v?: unknown; g?: unknown; e?: unknown; n?: unknown };
 
 /** The MongoDB store. */
 export class MongoStore extends BaseStore {
@@ -403,9 +452,31 @@ export class MongoStore extends BaseStore {
     return new MongoStore({ ...this.mongoSettings, namespace }, this.shared);
   }
 
-  private value(doc: { v?: string; g?: ObjectId }): unknown | Promise<Buffer> {
-    if (doc.v === undefined && doc.g) return this.shared.files.readAll(doc.g);
-    return this.serializer.deserialize(doc.v as string);
+  /**
+   * The value of a document read back under the key id `id`: the serialized `v`, else the
+   * GridFS file `g` (a promise). Anything this store does not write — `v` of another type or
+   * unparsable, neither `v` nor `g`, a `g` that is not an ObjectId — is ERR_STORAGE_OPERATION
+   * naming the key (SPEC §12).
+   */
+  private decode(doc: ReadDoc, id: string): unknown {
+    const v = doc.v;
+    if (typeof v === 'string') {
+      try {
+        return this.serializer.deserialize(v);
+      } catch (err) {
+        throw corruptEntry(id, `its value cannot be parsed (${(err as Error)?.message ?? String(err)})`, err);
+      }
+    }
+    if (v === undefined && doc.g instanceof ObjectId) return this.readFile(doc.g, id);
+    if (v !== undefined) throw corruptEntry(id, `its value field v is ${bsonTypeName(v)}, not a string`);
+    throw corruptEntry(id, doc.g === undefined ? 'it holds no value (neither v nor g)' : `its file field g is ${bsonTypeName(doc.g)}, not an ObjectId`);
+  }
+
+  /** A streamed value whole; a missing or damaged file is ERR_STORAGE_OPERATION naming the key. */
+  private readFile(fileId: ObjectId, id: string): Promise<Buffer> {
+    return this.shared.files.readAll(fileId).catch((err: unknown) => {
+      throw fileError(err, id);
+    });
   }
 
   protected _get(id: string): Promise<unknown> {
@@ -414,28 +485,25 @@ export class MongoStore extends BaseStore {
 
   /** A lone getOne: one findOne on `_id`. */
   private async readOne(_id: string): Promise<unknown> {
-    let doc: Pick<EntryDoc, 'v' | 'g' | 'e'> | null;
+    let doc: ReadDoc | null;
     try {
       doc = await this.shared.collection.findOne({ _id }, { projection: GET_PROJECTION });
-      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
-      if (doc.v === undefined && doc.g) return await this.shared.files.readAll(doc.g);
     } catch (err) {
       throw toStoreError(err, 'get');
     }
-    try {
-      return this.serializer.deserialize(doc.v as string);
-    } catch (err) {
-      throw new StorageOperationError(`mongo: the stored value cannot be read: ${(err as Error).message}`, { cause: err });
-    }
+    if (doc === null) return undefined;
+    const id = idFromDocId(this.namespace, _id);
+    checkNamespace(doc, this.namespace, id);
+    return isLive(doc, this.clock.now(), id) ? this.decode(doc, id) : undefined;
   }
 
   /** Reads the getOne calls queued in one tick: one find on `_id: { $in }`. */
   private async flushReads(ids: string[]): Promise<Array<Outcome<unknown>>> {
-    const docs = new Map<string, Pick<EntryDoc, 'v' | 'g' | 'e'>>();
+    const docs = new Map<string, ReadDoc>();
     try {
       const unique = [...new Set(ids)];
       const found = await this.shared.collection
-        .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1 }, batchSize: unique.length })
+        .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1, n: 1 }, batchSize: unique.length })
         .toArray();
       for (const doc of found) docs.set(doc._id, doc);
     } catch (err) {
@@ -446,26 +514,29 @@ export class MongoStore extends BaseStore {
     let files: Array<Promise<void>> | undefined;
     for (let i = 0; i < ids.length; i++) {
       const doc = docs.get(ids[i]);
-      if (doc === undefined || !isLive(doc, now)) {
+      if (doc === undefined) {
         out[i] = { ok: true, value: undefined };
-      } else if (doc.v === undefined && doc.g) {
-        const at = i;
-        (files ??= []).push(
-          this.shared.files.readAll(doc.g).then(
-            (value) => {
-              out[at] = { ok: true, value };
-            },
-            (err) => {
-              out[at] = { ok: false, error: toStoreError(err, 'get') };
-            },
-          ),
-        );
-      } else {
-        try {
-          out[i] = { ok: true, value: this.serializer.deserialize(doc.v as string) };
-        } catch (err) {
-          out[i] = { ok: false, error: new StorageOperationError(`mongo: the stored value cannot be read: ${(err as Error).message}`, { cause: err }) };
-        }
+        continue;
+      }
+      try {
+        const id = idFromDocId(this.namespace, ids[i]);
+        checkNamespace(doc, this.namespace, id);
+        const value = isLive(doc, now, id) ? this.decode(doc, id) : undefined;
+        if (value instanceof Promise) {
+          const at = i;
+          (files ??= []).push(
+            value.then(
+              (bytes: unknown) => {
+                out[at] = { ok: true, value: bytes };
+              },
+              (error: unknown) => {
+                out[at] = { ok: false, error };
+              },
+            ),
+          );
+        } else out[i] = { ok: true, value };
+      } catch (error) {
+        out[i] = { ok: false, error };
       }
     }
     if (files) await Promise.all(files);
@@ -473,13 +544,16 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+    let doc: ReadDoc | null;
     try {
-      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
-      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
-      return { value: await this.value(doc), expiresAt: doc.e ? doc.e.getTime() : null };
+      doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
     } catch (err) {
       throw toStoreError(err, 'get');
     }
+    if (doc === null) return undefined;
+    checkNamespace(doc, this.namespace, id);
+    if (!isLive(doc, this.clock.now(), id)) return undefined;
+    return { value: await this.decode(doc, id), expiresAt: expiryOf(doc, id) };
   }
 
   protected async _has(id: string): Promise<boolean> {
@@ -487,21 +561,34 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _expiresAt(id: string): Promise<number | null | undefined> {
+    let doc: ReadDoc | null;
     try {
-      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1 } });
-      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
-      return doc.e ? doc.e.getTime() : null;
+      doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1, n: 1 } });
     } catch (err) {
       throw toStoreError(err, 'ttl');
     }
+    if (doc === null) return undefined;
+    checkNamespace(doc, this.namespace, id);
+    return isLive(doc, this.clock.now(), id) ? expiryOf(doc, id) : undefined;
   }
 
   protected async _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    if (expiresAt !== null && !isStorableExpiry(expiresAt)) throw unstorableExpiry(expiresAt);
     let v: string;
     try {
       v = this.serializer.serialize(value);
     } catch (err) {
       throw new StorageOperationError(`mongo: the serializer failed: ${(err as Error).message}`, { cause: err });
+    }
+    // BSON stores strings as UTF-8, which folds a lone surrogate to U+FFFD: the value would
+    // come back changed. The default serializer's JSON escapes them (`"\ud800"`), so only a
+    // custom serializer's output needs the check (docs/mongo.md, "Values").
+    if (this.serializer !== defaultSerializer && (typeof v !== 'string' || !isWellFormed(v))) {
+      throw new InvalidValueError(
+        typeof v !== 'string'
+          ? `mongo: the serializer returned ${bsonTypeName(v)}, not a string`
+          : 'mongo: the serialized value holds a lone surrogate, which MongoDB would store as U+FFFD',
+      );
     }
     return this.writes.push({ id, key, v, expiresAt });
   }
@@ -608,8 +695,8 @@ export class MongoStore extends BaseStore {
         returnDocument: 'before',
         projection: { _id: 0, g: 1 },
       });
-      const oldFile = before?.g;
-      if (oldFile && !('g' in data && oldFile.equals(data.g))) await this.shared.files.remove(oldFile);
+      const oldFile: unknown = before?.g;
+      if (oldFile instanceof ObjectId && !('g' in data && oldFile.equals(data.g))) await this.shared.files.remove(oldFile);
     } catch (err) {
       throw toStoreError(err, 'set');
     }
@@ -617,10 +704,11 @@ export class MongoStore extends BaseStore {
 
   protected async _delete(id: string): Promise<boolean> {
     try {
-      const doc = await this.shared.collection.findOneAndDelete({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1, g: 1 } });
+      const doc: ReadDoc | null = await this.shared.collection.findOneAndDelete({ _id: docId(this.namespace, id) }, { projection: { _id: 0, e: 1, g: 1 } });
       if (doc === null) return false;
-      if (doc.g) await this.shared.files.remove(doc.g);
-      return isLive(doc, this.clock.now());
+      if (doc.g instanceof ObjectId) await this.shared.files.remove(doc.g);
+      // A corrupt expiry does not stop a delete: the document existed, and now it is gone.
+      return wasLive(doc, this.clock.now());
     } catch (err) {
       throw toStoreError(err, 'del');
     }
@@ -640,15 +728,26 @@ export class MongoStore extends BaseStore {
     try {
       while (true) {
         let doc: EntryDoc | null;
-        let value: unknown;
         try {
           doc = await cursor.next();
-          if (doc === null) return;
-          value = options.values ? await this.value(doc) : undefined;
         } catch (err) {
           throw toStoreError(err, 'find');
         }
-        yield { id: idFromDocId(this.namespace, doc._id), key: doc.k, value, expiresAt: doc.e ? doc.e.getTime() : null };
+        if (doc === null) return;
+        const id = scannedId(this.namespace, doc._id);
+        const key = scannedKey(doc.k, id);
+        // Expiry is checked per entry, when it is yielded (SPEC §12): the filter's check was
+        // made when the cursor opened, and an iteration can outlive an entry.
+        if (!isLive(doc, this.clock.now(), id)) continue;
+        let value: unknown;
+        if (options.values) {
+          value = this.decode(doc, id);
+          if (value instanceof Promise) {
+            value = await value;
+            if (!isLive(doc, this.clock.now(), id)) continue; // it expired while its file was read
+          }
+        }
+        yield { id, key, value, expiresAt: expiryOf(doc, id) };
       }
     } finally {
       // Runs when the consumer stops early too (break, stream destroyed): releases the server cursor.
@@ -660,10 +759,10 @@ export class MongoStore extends BaseStore {
     const filter = selectorFilter(selector, this.namespace, this.clock.now());
     try {
       const files = await this.shared.collection
-        .find({ $and: [filter, { g: { $exists: true } }] }, { projection: { _id: 0, g: 1 } })
+        .find({ $and: [filter, { g: { $type: 'objectId' } }] }, { projection: { _id: 0, g: 1 } })
         .toArray();
       const { deletedCount } = await this.shared.collection.deleteMany(filter);
-      for (const file of files) if (file.g) await this.shared.files.remove(file.g);
+      for (const file of files) if (file.g instanceof ObjectId) await this.shared.files.remove(file.g);
       return deletedCount;
     } catch (err) {
       throw toStoreError(err, 'del');
@@ -688,6 +787,7 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    if (expiresAt !== null && !isStorableExpiry(expiresAt)) throw unstorableExpiry(expiresAt);
     const files = this.shared.files;
     let fileId: ObjectId;
     try {
@@ -709,14 +809,17 @@ export class MongoStore extends BaseStore {
   }
 
   protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    let doc: ReadDoc | null;
     try {
-      const doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
-      if (doc === null || !isLive(doc, this.clock.now())) return undefined;
-      if (doc.v === undefined && doc.g) return mapErrors(this.shared.files.download(doc.g), 'createValueStream');
-      return toAsync(chunksOf(valueBytes(this.serializer.deserialize(doc.v as string))));
+      doc = await this.shared.collection.findOne({ _id: docId(this.namespace, id) }, { projection: GET_PROJECTION });
     } catch (err) {
       throw toStoreError(err, 'createValueStream');
     }
+    if (doc === null) return undefined;
+    checkNamespace(doc, this.namespace, id);
+    if (!isLive(doc, this.clock.now(), id)) return undefined;
+    if (doc.v === undefined && doc.g instanceof ObjectId) return fileChunks(this.shared.files.download(doc.g), id);
+    return toAsync(chunksOf(valueBytes(this.decode(doc, id))));
   }
 
   protected async _stats(): Promise<BackendStats> {
