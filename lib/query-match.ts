@@ -270,6 +270,10 @@ function comparisonTest(op: string, operand: unknown): ValueTest {
 
 /** `$mod: [divisor, remainder]`: numbers only, truncated to 64-bit integers as MongoDB does. */
 function modTest([divisorArg, remainderArg]: [number, number]): ValueTest {
+  // MongoDB truncates both to 64-bit integers and refuses a divisor of 0 (0.5 included) or
+  // either one out of range; compileQuery turns this into ERR_INVALID_QUERY.
+  if (Math.trunc(divisorArg) === 0) throw new Error('$mod: the divisor is 0 once truncated to an integer');
+  if (!(Math.abs(divisorArg) < 2 ** 63 && Math.abs(remainderArg) < 2 ** 63)) throw new Error('$mod: the divisor and remainder must fit a 64-bit integer');
   const divisor = BigInt(Math.trunc(divisorArg));
   const remainder = BigInt(Math.trunc(remainderArg));
   const small = Math.abs(divisorArg) < 2 ** 53;

@@ -1,0 +1,139 @@
+/**
+ * Random object keys and queries for the differential query harness (issue #10): keys with
+ * nested objects, arrays of scalars and of objects (never arrays in arrays: lib/keys.ts
+ * refuses them), every scalar type including negative, fractional, huge and -0 numbers,
+ * missing fields, and field names that are also Object.prototype members or array
+ * properties (`toString`, `valueOf`, `length`) or array positions (`0`); queries over every
+ * allowed operator (lib/query.ts FIELD_OPERATORS and LOGICAL_OPERATORS), dotted paths through
+ * objects and arrays, and nested-object partial matches.
+ *
+ * The pools are small on purpose: random queries over a small vocabulary hit the keys often,
+ * so most queries match some keys and not others, which is what finds disagreements.
+ */
+import fc from 'fast-check';
+import type { KeyObject, KeyField } from '../../lib/keys';
+
+/** Field names: ordinary ones, Object.prototype and array property names, an array position. */
+export const FIELD_NAMES = ['a', 'b', 'c', 'tags', 'toString', 'valueOf', 'length', 'hasOwnProperty', '0'];
+
+/** Strings that order interestingly: empty, case, a final newline, non-ASCII, beyond the BMP, digits. */
+export const STRINGS = ['', 'a', 'b', 'ab', 'B', 'abc', 'x\n', 'a\nb', 'é', '\uffff', '\u{1F600}', '10', '2', 'null', 'true'];
+
+/** Numbers: zero of both signs, negatives, fractions, integers past 2^53 and past 2^63. */
+export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 4294967296, -7];
+
+const scalar: fc.Arbitrary<KeyField> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...NUMBERS) },
+  { weight: 4, arbitrary: fc.constantFrom(...STRINGS) },
+  { weight: 1, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constant(null) },
+);
+
+/** Field names, the ordinary ones more often, so that queries and keys meet. */
+const fieldName = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('a', 'b') },
+  { weight: 2, arbitrary: fc.constantFrom('c', 'tags') },
+  { weight: 2, arbitrary: fc.constantFrom(...FIELD_NAMES) },
+);
+
+/** A key field value: scalars, small objects, arrays of scalars or objects (never arrays in arrays). */
+const fieldValue: fc.Arbitrary<KeyField> = fc.letrec<{ value: KeyField; object: KeyField; element: KeyField }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 5, arbitrary: scalar },
+    { weight: 2, arbitrary: tie('object') },
+    { weight: 2, arbitrary: fc.array(tie('element'), { maxLength: 3 }) },
+  ),
+  element: fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 1, arbitrary: tie('object') }),
+  object: fc.dictionary(fieldName, tie('value'), { minKeys: 0, maxKeys: 3, noNullPrototype: true }),
+})).value;
+
+/** A random object key (1 to 4 fields). */
+export const keyArb: fc.Arbitrary<KeyObject> = fc.dictionary(fieldName, fieldValue, { minKeys: 1, maxKeys: 4, noNullPrototype: true }) as fc.Arbitrary<KeyObject>;
+
+/** A dotted path of 1 to 3 segments (names and array positions). */
+const pathArb = fc
+  .tuple(fieldName, fc.array(fc.oneof({ weight: 4, arbitrary: fieldName }, { weight: 1, arbitrary: fc.constantFrom('0', '1') }), { maxLength: 2 }))
+  .map(([first, rest]) => [first, ...rest].join('.'));
+
+/** An operand of equality and comparison: mostly scalars, sometimes an array or an object. */
+const operand: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 8, arbitrary: scalar },
+  { weight: 1, arbitrary: fc.array(scalar, { maxLength: 2 }) },
+  { weight: 1, arbitrary: fc.dictionary(fieldName, scalar, { maxKeys: 2, noNullPrototype: true }) },
+);
+
+/** Pieces of regular expressions, some of them invalid on purpose (both sides must reject those). */
+const REGEX_PIECES = ['a', 'b', 'x', 'é', '.', '^', '$', '\\d', '[ab]', '[^a]', '(a|b)', '*', '+', '?', '\\n', ' ', '#c', 'A', '\\.', '{2}', '('];
+const regexSource = fc.array(fc.constantFrom(...REGEX_PIECES), { minLength: 1, maxLength: 4 }).map((p) => p.join(''));
+const regexOptions = fc.constantFrom('', 'i', 'm', 's', 'x', 'u', 'ims');
+const regexObject = fc.tuple(regexSource, fc.constantFrom('', 'i', 'm', 's')).chain(([source, flags]) => {
+  try {
+    return fc.constant(new RegExp(source, flags));
+  } catch {
+    return fc.constant(new RegExp('a', flags));
+  }
+});
+
+/** The `$type` names: the five the store accepts, one MongoDB alias it does not, one nobody knows. */
+const TYPE_NAMES = ['number', 'string', 'bool', 'array', 'null', 'object', 'nosuchtype'];
+
+/** Field conditions of a sub-query (used by `$elemMatch`'s query form; single-segment paths). */
+function subQueryOf(): fc.Arbitrary<Record<string, unknown>> {
+  return fc.dictionary(fieldName, fc.oneof(scalar, fc.record({ $gt: scalar }), fc.record({ $exists: fc.boolean() }), fc.record({ $ne: scalar })), {
+    minKeys: 1,
+    maxKeys: 2,
+    noNullPrototype: true,
+  });
+}
+const subQuery = subQueryOf();
+
+/** One operator object `{ $op: arg }` (a single operator, or a pair for ranges). */
+const operatorObject: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ ops: Record<string, unknown> }>((tie) => ({
+  ops: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({ $eq: operand }),
+    fc.record({ $ne: operand }),
+    fc.tuple(fc.constantFrom('$gt', '$gte', '$lt', '$lte'), operand).map(([op, v]) => ({ [op]: v })),
+    fc.tuple(fc.constantFrom('$gt', '$gte'), fc.constantFrom(...NUMBERS), fc.constantFrom('$lt', '$lte'), fc.constantFrom(...NUMBERS)).map(
+      ([lo, a, hi, b]) => ({ [lo]: a, [hi]: b }),
+    ),
+    fc.record({ $in: fc.array(fc.oneof({ weight: 5, arbitrary: operand }, { weight: 1, arbitrary: regexObject }), { maxLength: 3 }) }),
+    fc.record({ $nin: fc.array(operand, { maxLength: 3 }) }),
+    fc.record({ $all: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: regexObject }), { maxLength: 2 }) }),
+    fc.record({ $size: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ $exists: fc.boolean() }),
+    fc.record({ $mod: fc.tuple(fc.constantFrom(1, 2, 3, -2, 2.5, 0.5, 1e20), fc.constantFrom(0, 1, -1, 1.5)) }),
+    fc.tuple(regexSource, regexOptions).map(([source, options]) => (options ? { $regex: source, $options: options } : { $regex: source })),
+    fc.record({ $type: fc.constantFrom(...TYPE_NAMES) }),
+    fc.record({ $not: fc.oneof(tie('ops'), regexObject) }),
+    fc.record({ $elemMatch: fc.oneof(tie('ops'), subQuery) }),
+  ),
+})).ops;
+
+/** A condition at a path: an equality operand, a nested-object partial match, `{}`, or operators. */
+const condition: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: operand },
+  { weight: 1, arbitrary: regexObject },
+  { weight: 1, arbitrary: fc.dictionary(fieldName, scalar, { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
+  { weight: 1, arbitrary: fc.constant({}) },
+  { weight: 8, arbitrary: operatorObject },
+);
+
+/** A query: path conditions, optionally under $and/$or/$nor, nested at most twice. */
+export const queryArb: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ query: Record<string, unknown> }>((tie) => ({
+  query: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 6, arbitrary: fc.dictionary(pathArb, condition, { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('$and', '$or', '$nor'), fc.array(tie('query'), { minLength: 1, maxLength: 3 })).map(([op, subs]) => ({ [op]: subs })) },
+  ),
+})).query;
+
+/** A query with whether the harness deletes by it after reading (about one in ten). */
+export interface QueryStep {
+  query: Record<string, unknown>;
+  del: boolean;
+}
+
+/** One query step. */
+export const stepArb: fc.Arbitrary<QueryStep> = fc.record({ query: queryArb, del: fc.integer({ min: 0, max: 9 }).map((n) => n === 0) });

@@ -1,0 +1,161 @@
+/**
+ * Differential query tests (issue #10, SPEC §12 "query semantics are MongoDB's"): random object
+ * keys and random queries over every allowed operator, answered by every store configuration
+ * (test/support/store-configs.ts) and by the MongoDB engine through the raw driver. For each
+ * query, `keys`, `get` and `count` must give the same keys, in the same (creation) order, as
+ * `find(filter).sort({ seq: 1 })`; about one query in ten is then also a `del`, which must
+ * delete as many and leave the same keys. A query the engine rejects must be rejected with
+ * ERR_INVALID_QUERY, and a query the store rejects must be one the engine rejects too.
+ *
+ * One property run writes one random data set and runs QUERIES_PER_RUN queries over it.
+ * Fixed seed (FUZZ_SEED overrides); FUZZ_RUNS=n runs n data sets. A failure prints
+ * fast-check's shrunk counterexample: the keys and the query, expected and got.
+ */
+import fc from 'fast-check';
+import { MongoClient } from 'mongodb';
+import { ManualClock } from '../../lib/clock';
+import { keyId, type KeyObject } from '../../lib/keys';
+import type { BaseStore } from '../../lib/store';
+import { sharedMongo } from '../support/mongo-server';
+import { freshNamespace, prepare, selectedConfigs, type StoreConfig } from '../support/store-configs';
+import { keyArb, stepArb, type QueryStep } from './differential-arbitraries';
+import { knownDifference } from './differential-known';
+import { Oracle } from './differential-oracle';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
+const QUERIES_PER_RUN = 24;
+
+/** A data set: distinct keys (by canonical id), in creation order. */
+const datasetArb = fc.uniqueArray(keyArb, { minLength: 5, maxLength: 40, selector: (key) => keyId(key) });
+
+/** What a store call gave: a result, or the code of the error it threw (a non-StoreError shows as RAW). */
+type Outcome<T> = { value: T } | { code: string; message: string };
+
+async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { value: await fn() };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return { code: typeof code === 'string' && code.startsWith('ERR_') ? code : 'RAW', message: String(err) };
+  }
+}
+
+const show = (value: unknown) => fc.stringify(value);
+
+class Disagreement extends Error {}
+
+/** Checks one query step against the oracle; throws a Disagreement naming what differs. */
+async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string, number>, step: QueryStep, tally: Tally): Promise<void> {
+  const { query } = step;
+  const expected = await oracle.find(query);
+  const keys = await attempt(() => store.keys(query));
+  const fail = (what: string, want: unknown, got: unknown) => {
+    throw new Disagreement(`${what} ${show(query)}:\n  MongoDB: ${show(want)}\n  store:   ${show(got)}`);
+  };
+  if ('code' in keys && keys.code !== 'ERR_INVALID_QUERY') fail('the store fails with the wrong code', 'ERR_INVALID_QUERY or a result', keys);
+  if ('rejected' in expected) {
+    if ('code' in keys) {
+      tally.rejected++;
+      return;
+    }
+    if (tolerate(query, 'mongo-rejects', tally)) return;
+    fail('MongoDB rejects, the store accepts', expected.rejected, keys.value);
+  }
+  if ('code' in keys) {
+    if (tolerate(query, 'store-rejects', tally)) return;
+    fail('the store rejects, MongoDB accepts', (expected as { ids: string[] }).ids, keys);
+  }
+  if (!('ids' in expected)) return;
+  const gotIds = (keys as { value: Array<string | KeyObject> }).value.map((key) => keyId(key));
+  if (show(gotIds) !== show(expected.ids)) fail('keys()', expected.ids, gotIds);
+  const values = await attempt(() => store.get(query) as Promise<unknown[]>);
+  const wantValues = expected.ids.map((id) => keysById.get(id));
+  if (!('value' in values) || show(values.value) !== show(wantValues)) fail('get()', wantValues, 'value' in values ? values.value : values);
+  const count = await attempt(() => store.count(query));
+  if (!('value' in count) || count.value !== expected.ids.length) fail('count()', expected.ids.length, 'value' in count ? count.value : count);
+  if (expected.ids.length > 0) tally.matching++;
+  tally.queries++;
+  if (!step.del) return;
+  const deleted = await attempt(() => store.del(query));
+  const wantDeleted = await oracle.del(query);
+  if (!('value' in deleted) || deleted.value !== wantDeleted) fail('del() count', wantDeleted, 'value' in deleted ? deleted.value : deleted);
+  const left = await attempt(() => store.keys());
+  const wantLeft = await oracle.all();
+  const gotLeft = 'value' in left ? left.value.map((key) => keyId(key)) : left;
+  if (show(gotLeft) !== show(wantLeft)) fail('keys left after del()', wantLeft, gotLeft);
+  tally.deletes++;
+}
+
+/** Counts a one-sided rejection that a known difference explains (differential-known.ts). */
+function tolerate(query: unknown, side: 'store-rejects' | 'mongo-rejects', tally: Tally): boolean {
+  const known = knownDifference(query, side);
+  if (!known) return false;
+  tally.known.set(known.name, (tally.known.get(known.name) ?? 0) + 1);
+  return true;
+}
+
+interface Tally {
+  known: Map<string, number>;
+  runs: number;
+  keys: number;
+  queries: number;
+  matching: number;
+  rejected: number;
+  deletes: number;
+}
+
+describe('differential queries: every store answers as the MongoDB engine', function () {
+  this.timeout(30 * 60_000);
+  const configs = selectedConfigs();
+  let client: MongoClient | undefined;
+
+  before(async function () {
+    this.timeout(180_000);
+    await prepare(configs);
+    client = await MongoClient.connect((await sharedMongo()).url);
+  });
+
+  after(async () => {
+    await client?.close();
+  });
+
+  for (const config of configs) {
+    it(`${config.name}: random keys and queries give MongoDB's keys, in creation order, for keys/get/count/del`, async () => {
+      await runConfig(config, client!);
+    });
+  }
+});
+
+async function runConfig(config: StoreConfig, client: MongoClient): Promise<void> {
+  const store = config.open({ clock: new ManualClock(1_700_000_000_000), namespace: freshNamespace('dq') });
+  const collection = client.db('differential').collection(freshNamespace('oracle'));
+  const oracle = new Oracle(collection);
+  const tally: Tally = { known: new Map(), runs: 0, keys: 0, queries: 0, matching: 0, rejected: 0, deletes: 0 };
+  const started = Date.now();
+  try {
+    await fc.assert(
+      fc.asyncProperty(datasetArb, fc.array(stepArb, { minLength: QUERIES_PER_RUN, maxLength: QUERIES_PER_RUN }), async (keys, steps) => {
+        await store.clear();
+        const keysById = new Map<string, number>();
+        for (let i = 0; i < keys.length; i++) {
+          await store.set(keys[i], i);
+          keysById.set(keyId(keys[i]), i);
+        }
+        await oracle.load(keys);
+        tally.runs++;
+        tally.keys += keys.length;
+        for (const step of steps) await checkStep(store, oracle, keysById, step, tally);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: process.env.FUZZ_NO_SHRINK === '1' },
+    );
+  } finally {
+    console.log(
+      `      ${config.name}: ${tally.runs} data sets, ${tally.keys} keys, ${tally.queries} queries answered ` +
+        `(${tally.matching} matching some keys), ${tally.rejected} rejected by both, ${tally.deletes} deletes, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    for (const [name, n] of tally.known) console.log(`        known difference, ${n}x: ${name}`);
+    await store.close();
+    await collection.drop().catch(() => undefined);
+  }
+}
