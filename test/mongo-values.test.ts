@@ -1,0 +1,86 @@
+/**
+ * Values that BSON would change (issue #10 finding 5, values side): BSON stores strings as
+ * UTF-8, so a lone surrogate written raw comes back as U+FFFD. The default serializer's JSON
+ * escapes lone surrogates, so such values round-trip; a custom serializer whose output holds
+ * one is refused with ERR_INVALID_VALUE before anything is written (docs/mongo.md, "Values").
+ */
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import type { Serializer } from '../lib/serializer';
+import { MongoSettings, MongoStore } from '../lib/stores/mongo';
+import { sharedMongo } from './support/mongo-server';
+
+let url = '';
+let counter = 0;
+
+/** Strings stored as they are, anything else as JSON: the kind of serializer that hands BSON a raw lone surrogate. */
+const rawStrings: Serializer = {
+  serialize: (value) => (typeof value === 'string' ? 's' + value : 'j' + JSON.stringify(value)),
+  deserialize: (text) => (text[0] === 's' ? text.slice(1) : JSON.parse(text.slice(1))),
+};
+
+const LONE = ['\ud800', 'a\udc00b', '\udbff\ud800', 'x\ud83d'];
+
+describe('mongo store: values BSON would fold', () => {
+  before(async function () {
+    this.timeout(120_000);
+    ({ url } = await sharedMongo());
+  });
+
+  const open: MongoStore[] = [];
+  function store(settings: MongoSettings = {}): MongoStore {
+    const s = new MongoStore({ url, db: 'mongo_values', collectionName: `c${process.pid}_${++counter}`, ...settings });
+    open.push(s);
+    return s;
+  }
+  afterEach(async () => {
+    while (open.length) {
+      const s = open.pop()!;
+      await s.collection?.drop().catch(() => undefined);
+      await s.close();
+    }
+  });
+
+  it('the raw driver folds a lone surrogate (why this matters)', async () => {
+    const client = new MongoClient(url);
+    try {
+      const col = client.db('mongo_values').collection(`raw${process.pid}`);
+      await col.insertOne({ s: '\ud800' });
+      expect((await col.findOne({}))?.s).to.equal('\ufffd');
+      await col.drop();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('with the default serializer, strings with lone surrogates round-trip exactly, alone, nested and through every read', async () => {
+    const s = store();
+    for (const [i, text] of LONE.entries()) {
+      await s.set(`k${i}`, text);
+      await s.set({ n: i }, { nested: [text, { deeper: text }] });
+    }
+    await Promise.all(LONE.map((text, i) => s.set(`batched${i}`, text))); // one coalesced command
+    for (const [i, text] of LONE.entries()) {
+      expect(await s.getOne(`k${i}`)).to.equal(text);
+      expect(await s.getOne(`batched${i}`)).to.equal(text);
+      expect(await s.get({ n: i })).to.deep.equal([{ nested: [text, { deeper: text }] }]);
+      expect((await s.getEntry(`k${i}`))?.value).to.equal(text);
+    }
+  });
+
+  it('a custom serializer whose output holds a lone surrogate: ERR_INVALID_VALUE, nothing written, batch neighbours stored', async () => {
+    const s = store({ serializer: rawStrings });
+    await s.set('k', 'before');
+    const results = await Promise.all(
+      ['k', 'other'].map((key, i) =>
+        s.set(key, i === 0 ? 'a\udc00b' : 'well-formed \ud83d\ude00').then(
+          () => 'stored',
+          (err: { code?: string }) => err.code,
+        ),
+      ),
+    );
+    expect(results).to.deep.equal(['ERR_INVALID_VALUE', 'stored']);
+    expect(await s.getOne('k')).to.equal('before');
+    expect(await s.getOne('other')).to.equal('well-formed \ud83d\ude00');
+  });
+});
