@@ -31,6 +31,43 @@ export function ttl(ctx: SuiteContext): void {
       await target.close();
     });
 
+    it('an iteration does not yield an entry that expired while it ran (expiry checked per entry)', async () => {
+      const { store, clock } = await ctx.open();
+      const rounds: Array<(round: number) => AsyncIterable<{ value: unknown }>> = [
+        () => store.entries(),
+        (round) => store.entries({ round }),
+        (round) => store.entries({ round, it: { $gte: 0 } }),
+        (round) => store.createReadStream({ round }),
+      ];
+      for (let round = 0; round < rounds.length; round++) {
+        // Enough entries that backends reading in batches are still iterating when the clock moves.
+        for (let i = 0; i < 30; i++) await store.set({ it: i, round }, i, { ttl: i < 10 ? undefined : 1000 });
+        const seen: unknown[] = [];
+        for await (const { value } of rounds[round](round)) {
+          seen.push(value);
+          if (seen.length === 1) clock.advance(1000); // entries 10..29 of this round expire now, mid-iteration
+        }
+        expect(seen, `round ${round}`).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      }
+    });
+
+    it('a TTL over the limit (MAX_TTL_MS, 100 years) is refused before anything is written; one at the limit is stored and read', async () => {
+      const { store } = await ctx.open();
+      await store.set('tiny', 1);
+      for (const ttl of [1e19, Number.MAX_VALUE, Infinity, 100 * 365.25 * 24 * 3600 * 1000 + 1]) {
+        const err = await rejection(store.set({ o: 2 }, 'v', { ttl }));
+        expect(err.code, String(ttl)).to.equal('ERR_INVALID_ARGUMENT');
+      }
+      expect((await rejection(store.setex('big', 'v', 1e300))).code).to.equal('ERR_INVALID_ARGUMENT');
+      expect(await store.count({ o: 2 })).to.equal(0);
+      expect(await store.keys()).to.deep.equal(['tiny']);
+      const longest = 100 * 365.25 * 24 * 3600 * 1000;
+      await store.set({ o: 3 }, 'far', { ttl: longest });
+      expect(await store.getOne({ o: 3 })).to.equal('far');
+      expect(await store.get({ o: 3 })).to.deep.equal(['far']);
+      expect(await store.ttl({ o: 3 })).to.be.within(longest - 60_000, longest);
+    });
+
     it('ttl() gives remaining ms, null without expiry, undefined when absent', async () => {
       const { store, clock } = await ctx.open();
       await store.set('a', 1, { ttl: 5000 });

@@ -237,8 +237,17 @@ export class MemoryStore extends BaseStore {
     return this.keyspace.indexedValues(selector, limit, this.readOut);
   }
 
-  protected _find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
-    return toAsync(this._findSync(selector, options));
+  /**
+   * The lazy iteration behind entries() and streams: it may outlive an entry's expiry, so each
+   * entry's expiry is checked again when it is yielded (SPEC §12). The synchronous callers of
+   * _findSync finish within one tick and keep the one clock read of the scan.
+   */
+  protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+    for (const entry of this._findSync(selector, options)) {
+      const expiresAt = entry.expiresAt;
+      if (expiresAt !== undefined && expiresAt !== null && expiresAt <= this.clock.now()) continue;
+      yield entry;
+    }
   }
 
   protected async _deleteMatching(selector: Selector): Promise<number> {
