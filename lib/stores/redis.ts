@@ -1,7 +1,7 @@
 /**
  * The Redis store (SPEC §8 redis) on ioredis, standalone or Redis Cluster.
  *
- * Each entry is a hash; per namespace, an order set keeps creation order, an expiry set lists
+ * Each entry is a string; per namespace, an order set keeps creation order, an expiry set lists
  * TTL'd ids, and one sorted set per (key path, value) indexes object keys — all in one hash
  * slot, written together by Lua scripts (redis-layout.ts, redis-scripts.ts, docs/redis.md).
  * Equality and `$in` queries read an index; other queries narrow through an index when one
@@ -454,19 +454,24 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
    * A live entry's expiry (null: none), read from the head of its string only; undefined if
    * absent or expired, or a key of another type, or a streamed value whose chunks are gone (as
    * reads see them). A string without an entry head is ERR_STORAGE_OPERATION naming the key.
+   * The chunk hash is asked about in the same tick as the head, so both answers come from one
+   * moment of this connection's command order, before any command of a later call.
    */
   private expiryOf(id: string): Promise<number | null | undefined> {
-    return this.piped((c) => c.getrange(this.layout.entry(id), 0, 40)).then(
-      (head) => {
-        const k = liveHead(head, this.clock.now());
+    const head = this.piped((c) => c.getrange(this.layout.entry(id), 0, 40));
+    const chunks = this.piped((c) => c.hexists(this.layout.chunks(id), 'g'));
+    chunks.catch(() => undefined); // answered below only for a streamed head
+    return head.then(
+      (h) => {
+        const k = liveHead(h, this.clock.now());
         if (k < 0) {
           if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
           return undefined;
         }
-        const expiresAt = headExpiry(head, k);
-        if (!isStreamed(head, k)) return expiresAt;
-        if (streamedOf(head, k) === null) throw corrupt(id, 'its chunk count or generation does not parse');
-        return this.piped((c) => c.hexists(this.layout.chunks(id), 'g')).then(
+        const expiresAt = headExpiry(h, k);
+        if (!isStreamed(h, k)) return expiresAt;
+        if (streamedOf(h, k) === null) throw corrupt(id, 'its chunk count or generation does not parse');
+        return chunks.then(
           (n) => (n === 1 ? expiresAt : undefined),
           (err) => {
             throw isWrongType(err) ? corrupt(id, 'its chunks are not a hash', err) : toStoreError(err);
