@@ -551,7 +551,7 @@ export class MultiStore extends BaseStore {
     try {
       id = keyIdOf(key);
     } catch (err) {
-      return Promise.reject(err);
+      return this.refuse(err);
     }
     return this.run(
       () => this.read(id, false),
@@ -563,6 +563,8 @@ export class MultiStore extends BaseStore {
         this.counters.hits++;
         return { value: hit.value as V, tier: hit.tier, name: this.tiers[hit.tier].name };
       },
+      'read',
+      id,
     );
   }
 
