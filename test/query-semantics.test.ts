@@ -9,6 +9,8 @@
  */
 import { expect } from 'chai';
 import { MemoryStore } from '../lib/stores/memory';
+import { MongoStore } from '../lib/stores/mongo';
+import { sharedMongo } from './support/mongo-server';
 import { compileQuery, QuerySelector } from '../lib/query';
 import type { KeyObject } from '../lib/keys';
 
@@ -114,6 +116,39 @@ describe('query semantics (MongoDB is the reference)', () => {
     it('object equality ignores field order, as key identity does', () => {
       expect(matches({ a: { $eq: { y: 1, x: 2 } } }, { a: { x: 2, y: 1 } })).to.equal(true);
       expect(matches({ a: { $in: [{ y: 1, x: 2 }] } }, { a: [{ x: 2, y: 1 }] })).to.equal(true);
+    });
+  });
+
+  describe('on the mongo store (queries translated to native filters)', function () {
+    this.timeout(120_000);
+    let store: MongoStore;
+    before(async () => {
+      store = new MongoStore({ url: (await sharedMongo()).url, db: 'query_semantics', namespace: `qs${process.pid}` });
+      await store.clear();
+    });
+    after(async () => {
+      await store.clear();
+      await store.close();
+    });
+
+    it('an object operand matches whatever the order of its fields, as on every other backend', async () => {
+      await store.set({ a: { x: 2, y: 1 } }, 'object');
+      await store.set({ a: [{ y: 1, x: 2 }] }, 'array');
+      await store.set({ a: { z: 0 } }, 'other');
+      expect(await store.get({ a: { $eq: { y: 1, x: 2 } } })).to.deep.equal(['object', 'array']);
+      expect(await store.get({ a: { $in: [{ y: 1, x: 2 }] } })).to.deep.equal(['object', 'array']);
+      expect(await store.get({ a: { $all: [{ y: 1, x: 2 }] } })).to.deep.equal(['object', 'array']);
+      expect(await store.get({ a: { $ne: { y: 1, x: 2 } } })).to.deep.equal(['other']);
+      expect(await store.get({ a: { $not: { $eq: { y: 1, x: 2 } } } })).to.deep.equal(['other']);
+      expect(await store.get({ a: { $elemMatch: { $eq: { y: 1, x: 2 } } } })).to.deep.equal(['array']);
+    });
+
+    it('finding 9 forms give the same answers as on memory', async () => {
+      await store.set({ arr: [1, 2], s: 'abc' }, 'v');
+      expect(await store.count({ 'arr.length': { $gt: 1 } })).to.equal(0);
+      expect(await store.count({ 's.length': { $gte: 3 } })).to.equal(0);
+      expect(await store.count({ 'arr.length': 2 })).to.equal(0);
+      expect(await store.get({ toString: { $ne: null }, s: 'abc' })).to.deep.equal([]);
     });
   });
 });

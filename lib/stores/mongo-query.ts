@@ -25,10 +25,59 @@ export function keyFilter(filter: Record<string, unknown>): Document {
       // lib/query.ts admits only the three logical operators at the top; anything else is a bug upstream.
       throw new InvalidQueryError(`operator ${path} is not allowed at the top of a query`);
     } else {
-      out['k.' + path] = cond;
+      out['k.' + path] = canonicalCondition(cond);
     }
   }
   return out;
+}
+
+/**
+ * A condition with its object operands in canonical field order. Key identity ignores field
+ * order, so keys are stored with sorted fields (mongo-layout.ts), but MongoDB compares
+ * embedded documents field by field in order: `{ a: { $eq: { y: 1, x: 2 } } }` must be sent
+ * as `{ x: 2, y: 1 }` to find the key `{ a: { y: 1, x: 2 } }`, as the other backends do.
+ */
+function canonicalCondition(cond: unknown): unknown {
+  if (!isPlainRecord(cond)) return canonicalValue(cond);
+  const fields = Object.keys(cond);
+  if (fields.length === 0 || !fields[0].startsWith('$')) return canonicalValue(cond);
+  const out: Record<string, unknown> = {};
+  for (const op of fields) {
+    const arg = cond[op];
+    if (op === '$not') out[op] = canonicalCondition(arg);
+    else if (op === '$elemMatch') {
+      // Operators on the elements, or a sub-query on the elements' fields (paths relative to them).
+      const sub = arg as Record<string, unknown>;
+      const opsForm = Object.keys(sub).every((f) => f.startsWith('$') && f !== '$and' && f !== '$or' && f !== '$nor');
+      out[op] = opsForm ? canonicalCondition(sub) : canonicalSubQuery(sub);
+    } else out[op] = canonicalValue(arg);
+  }
+  return out;
+}
+
+function canonicalSubQuery(query: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of Object.keys(query)) {
+    const cond = query[field];
+    if (field === '$and' || field === '$or' || field === '$nor') out[field] = (cond as Array<Record<string, unknown>>).map(canonicalSubQuery);
+    else out[field] = canonicalCondition(cond);
+  }
+  return out;
+}
+
+/** A value with every plain object's fields inserted in sorted order, as lib/keys.ts stores keys. */
+function canonicalValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalValue);
+  if (!isPlainRecord(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const field of Object.keys(value).sort()) out[field] = canonicalValue(value[field]);
+  return out;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** A Redis-style glob compiled by lib/query.ts, as a BSON regex anchored at both ends. */

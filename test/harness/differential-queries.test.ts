@@ -43,6 +43,15 @@ async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
 
 const show = (value: unknown) => fc.stringify(value);
 
+/** A returned key's canonical id, or a description of it when it is not a valid key (corrupt read). */
+function idOf(key: unknown): string {
+  try {
+    return keyId(key);
+  } catch {
+    return `not a valid key: ${show(key)}`;
+  }
+}
+
 class Disagreement extends Error {}
 
 /** Checks one query step against the oracle; throws a Disagreement naming what differs. */
@@ -67,7 +76,7 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
     fail('the store rejects, MongoDB accepts', (expected as { ids: string[] }).ids, keys);
   }
   if (!('ids' in expected)) return;
-  const gotIds = (keys as { value: Array<string | KeyObject> }).value.map((key) => keyId(key));
+  const gotIds = (keys as { value: Array<string | KeyObject> }).value.map(idOf);
   if (show(gotIds) !== show(expected.ids)) fail('keys()', expected.ids, gotIds);
   const values = await attempt(() => store.get(query) as Promise<unknown[]>);
   const wantValues = expected.ids.map((id) => keysById.get(id));
@@ -82,7 +91,7 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   if (!('value' in deleted) || deleted.value !== wantDeleted) fail('del() count', wantDeleted, 'value' in deleted ? deleted.value : deleted);
   const left = await attempt(() => store.keys());
   const wantLeft = await oracle.all();
-  const gotLeft = 'value' in left ? left.value.map((key) => keyId(key)) : left;
+  const gotLeft = 'value' in left ? left.value.map(idOf) : left;
   if (show(gotLeft) !== show(wantLeft)) fail('keys left after del()', wantLeft, gotLeft);
   tally.deletes++;
 }
