@@ -102,6 +102,16 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ry' })).to.equal(true);
       expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ny' })).to.equal(false);
     });
+    it("accepts what MongoDB accepts: $options 'x', $type 'object' (owner: query validation)", () => {
+      expect(matches({ a: { $regex: 'a b # comment', $options: 'x' } }, { a: 'ab' })).to.equal(true);
+      expect(matches({ a: { $type: 'object' } }, { a: { b: 1 } })).to.equal(true);
+      expect(matches({ a: { $type: 'object' } }, { a: [1] })).to.equal(false);
+    });
+    it('rejects what MongoDB rejects: a $mod divisor that truncates to 0 or does not fit 64 bits', () => {
+      for (const divisor of [0.5, -0.9, 1e20]) {
+        expect(() => compileQuery({ a: { $mod: [divisor, 0] } })).to.throw().with.property('code', 'ERR_INVALID_QUERY');
+      }
+    });
     it('$not over several operators negates their conjunction', () => {
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 3 })).to.equal(false);
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 7 })).to.equal(true);
@@ -141,6 +151,15 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(await store.get({ a: { $ne: { y: 1, x: 2 } } })).to.deep.equal(['other']);
       expect(await store.get({ a: { $not: { $eq: { y: 1, x: 2 } } } })).to.deep.equal(['other']);
       expect(await store.get({ a: { $elemMatch: { $eq: { y: 1, x: 2 } } } })).to.deep.equal(['array']);
+    });
+
+    it('a key whose field named like an Object.prototype member holds objects in an array reads back intact (owner: mongo store)', async () => {
+      // The driver's default fieldsAsRaw is {}: fieldsAsRaw['toString'] is inherited and truthy,
+      // so bson returns that array's documents as raw Buffers (bson 7.3.4, mongodb 7.x).
+      const key = { toString: [{ c: 1 }], valueOf: [{ d: 'x' }] };
+      await store.set(key, 'proto-named');
+      expect(await store.keys({ 'toString.c': 1 })).to.deep.equal([key]);
+      expect(await store.get({ 'toString.c': 1 }, { includeKey: true })).to.deep.equal([{ key, val: 'proto-named' }]);
     });
 
     it('finding 9 forms give the same answers as on memory', async () => {
