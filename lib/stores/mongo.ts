@@ -326,6 +326,14 @@ const NEVER = new Date(8.64e15);
 /** Bytes of one `update` command's statements, kept well under MongoDB's 16 MB per command. */
 const GROUP_BYTES = 8 * 1024 * 1024;
 
+/** The largest document MongoDB stores (its maxBsonObjectSize). */
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/** An upper bound of the BSON size of an entry document holding `v`: the value's UTF-8 bytes, `_id` and `k` at 3 bytes per unit, field overhead. */
+function documentBytes(v: string, id: string, namespace: string): number {
+  return Buffer.byteLength(v, 'utf8') + 3 * (2 * id.length + 2 * namespace.length) + 1024;
+}
+
 /** Approximate BSON size of a queued write's statement. */
 function writeSize(w: QueuedWrite): number {
   return w.v.length + 2 * w.id.length + 256;
@@ -590,6 +598,12 @@ export class MongoStore extends BaseStore {
           : 'mongo: the serialized value holds a lone surrogate, which MongoDB would store as U+FFFD',
       );
     }
+    // A document is at most 16 MiB: refuse a larger one before it is queued, where it would
+    // fail the command it shares with other callers' writes. Measured only when it could be
+    // too large (UTF-8 takes at most 3 bytes per UTF-16 unit), so 1 KB values pay a comparison.
+    if (v.length > MAX_DOCUMENT_BYTES / 3 - 64 * 1024 && documentBytes(v, id, this.namespace) > MAX_DOCUMENT_BYTES) {
+      throw new InvalidValueError(`mongo: the value takes ${Buffer.byteLength(v)} bytes serialized, more than one MongoDB document holds (16 MiB); store it with setStream`);
+    }
     return this.writes.push({ id, key, v, expiresAt });
   }
 
@@ -632,7 +646,8 @@ export class MongoStore extends BaseStore {
   /**
    * Writes the sets queued in one tick as ordered `update` commands of at most GROUP_BYTES.
    * A statement the server rejects fails that set alone and the rest resume after it; a
-   * failure of the command fails every set it may have touched.
+   * failure of a command fails every set it may have touched, and the next command is sent
+   * all the same (all of them fail when the server is unreachable).
    */
   private async flushWrites(items: QueuedWrite[]): Promise<Array<Outcome<void>>> {
     const now = this.clock.now();
@@ -651,13 +666,20 @@ export class MongoStore extends BaseStore {
       try {
         res = await this.shared.db.command({ update: collection.collectionName, updates: updates.slice(start, end), ordered: true });
       } catch (err) {
-        out.fill({ ok: false, error: toStoreError(err, 'set') }, start);
-        break;
+        // Unreachable: the later groups would only wait out the same timeout, so they fail now.
+        // Any other failure is this command's: the next group is still sent (SPEC §12: one
+        // caller's bad write never fails another caller's call that shared its batch).
+        const unreachable = isConnectionError(err);
+        out.fill({ ok: false, error: toStoreError(err, 'set') }, start, unreachable ? items.length : end);
+        if (unreachable) break;
+        start = end;
+        continue;
       }
       if (res.writeConcernError) {
         const error = new StorageOperationError(`mongo: set failed: ${res.writeConcernError.errmsg}`, { cause: res.writeConcernError });
-        out.fill({ ok: false, error }, start);
-        break;
+        out.fill({ ok: false, error }, start, end);
+        start = end;
+        continue;
       }
       const writeError = (res.writeErrors as Array<{ index: number; code?: number; errmsg?: string }> | undefined)?.[0];
       if (!writeError) {
