@@ -302,6 +302,23 @@ describe('redis store over corrupt data', () => {
     });
   });
 
+  it('the sweep never frees a live entry listed in the expiry set by mistake', async () => {
+    const clock = new ManualClock();
+    const store = open({ clock, sweepInterval: 0 });
+    await store.set('forever', 1);
+    await store.set('later', 2, { ttl: 60_000 });
+    const l = store.layout;
+    await admin.zadd(l.expiry, 1, 'forever', 2, 'later');
+    expect(await store.sweep()).to.equal(0);
+    expect(await store.getOne('forever')).to.equal(1);
+    expect(await store.getOne('later')).to.equal(2);
+    expect(await admin.zscore(l.expiry, 'forever')).to.equal(null);
+    expect(Number(await admin.zscore(l.expiry, 'later'))).to.equal(await store.getEntry('later').then((e) => e?.expiresAt));
+    clock.advance(60_000);
+    expect(await store.sweep()).to.equal(1);
+    expect(await store.keys()).to.deep.equal(['forever']);
+  });
+
   describe('writes are all or nothing', () => {
     /** Queues writes straight into the store's batch path, as set() would after validation. */
     function setItems(store: RedisStore, writes: Array<{ key: Key; value: unknown; expiresAt: number | null }>): Array<Promise<unknown>> {

@@ -179,7 +179,8 @@ return failures
  * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its index keys.
  * ARGV: now, onlyExpired ('1' | '0'), then per id: id, number of index keys.
  * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
- * expired, so an entry written again since it was listed survives. Returns how many entries
+ * expired, so an entry written again since it was listed survives, and only if its entry
+ * string (its head alone is read) is not live: a wrong expiry record is corrected instead. Returns how many entries
  * were removed that were there (delete: live, or not an entry the store wrote; a streamed one
  * whose chunks are gone reads as absent) or expired (sweep).
  */
@@ -194,6 +195,12 @@ for a = 3, #ARGV, 2 do
   if onlyExpired then
     local s = redis.pcall('ZSCORE', xz, id)
     go = type(s) == 'string' and tonumber(s) <= now
+    -- An expiry record that is wrong (written by something else) never frees a live entry: it is mended.
+    local x = go and parse(head(e))
+    if x and live(x, now) then
+      go = false
+      if x == '0' then redis.call('ZREM', xz, id) else redis.call('ZADD', xz, x, id) end
+    end
   end
   if go then
     if onlyExpired then
