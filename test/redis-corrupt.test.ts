@@ -192,7 +192,10 @@ describe('redis store over corrupt data', () => {
       expect(await store.has('bad')).to.equal(true);
       expect(await store.ttl('bad')).to.equal(null);
       expect(await store.count({ g: 1 })).to.equal(2);
-      expect(await store.del({ g: 1, n: 2 })).to.equal(1);
+      expect(await store.del({ g: 1, n: { $gte: 2 } })).to.equal(1); // a delete by query over the corrupt entry
+      expect(await store.del({ n: { $gte: 0 } })).to.equal(1); // and by a full walk
+      expect(await store.del('bad')).to.equal(1);
+      expect(await store.keys()).to.deep.equal([]);
       await store.clear();
       expect(await namespaceKeys(admin, store)).to.deep.equal([]);
     });
