@@ -25,6 +25,8 @@ import { Oracle } from './differential-oracle';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const QUERIES_PER_RUN = 24;
+/** Time for one configuration's runs and shrinking together. */
+const SHRINK_BUDGET_MS = Number(process.env.FUZZ_TIME_LIMIT_MS ?? 5 * 60_000);
 
 /** A data set: distinct keys (by canonical id), in creation order. */
 const datasetArb = fc.uniqueArray(keyArb, { minLength: 5, maxLength: 40, selector: (key) => keyId(key) });
@@ -156,7 +158,14 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
         tally.keys += keys.length;
         for (const step of steps) await checkStep(store, oracle, keysById, step, tally);
       }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: process.env.FUZZ_NO_SHRINK === '1' },
+      {
+        seed: SEED,
+        numRuns: RUNS,
+        endOnFailure: process.env.FUZZ_NO_SHRINK === '1',
+        // Shrinking over a slow backend can take long: report the smallest counterexample found in time.
+        interruptAfterTimeLimit: SHRINK_BUDGET_MS,
+        markInterruptAsFailure: true,
+      },
     );
   } finally {
     console.log(
