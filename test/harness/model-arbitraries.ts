@@ -67,7 +67,7 @@ export const valueArb: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((ti
 
 /**
  * Input families a triage run may leave out while a known bug in them is being fixed:
- * FUZZ_WITHOUT=tiny-ttl,huge-ttl,mid-iteration (comma-separated). CI never sets it; a run
+ * FUZZ_WITHOUT=tiny-ttl,huge-ttl,mid-iteration,batched-streams (comma-separated). CI never sets it; a run
  * with it set says so in its summary line.
  */
 export const WITHOUT = new Set((process.env.FUZZ_WITHOUT ?? '').split(',').map((s) => s.trim()).filter(Boolean));
@@ -146,14 +146,23 @@ const getOptionsArb: fc.Arbitrary<GetOpts | undefined> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ includeKey: true }) },
 );
 
+/** Chunks of a streamed value: mostly bytes, sometimes strings (setStream takes both). */
+const chunkArb: fc.Arbitrary<Buffer | string> = fc.oneof(
+  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+);
+
 /** Which namespace an operation runs in: mostly the store itself. */
 export function targetArb(scopes: boolean): fc.Arbitrary<Target> {
   if (!scopes) return fc.constant(0);
   return fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: SCOPES.length }) });
 }
 
-/** One operation of the kinds the model predicts, weighted toward writes and reads that collide. */
-export function opArb(scopes: boolean): fc.Arbitrary<Op> {
+/**
+ * One operation of the kinds the model predicts, weighted toward writes and reads that collide.
+ * `streamWeight`: how often a setStream comes up (0 leaves streams out).
+ */
+export function opArb(scopes: boolean, streamWeight = 2): fc.Arbitrary<Op> {
   const target = targetArb(scopes);
   return fc.oneof(
     { weight: 10, arbitrary: fc.record({ kind: fc.constant('set' as const), target, key: keyArb, value: valueArb, options: setOptionsArb }) },
@@ -166,5 +175,9 @@ export function opArb(scopes: boolean): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('keys' as const), target, pattern: patternArb }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('del' as const), target, query: queryArb }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const), target }) },
+    {
+      weight: streamWeight,
+      arbitrary: fc.record({ kind: fc.constant('setStream' as const), target, key: keyArb, chunks: fc.array(chunkArb, { maxLength: 4 }), options: setOptionsArb }),
+    },
   );
 }

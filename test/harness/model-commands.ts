@@ -5,8 +5,9 @@
  * Two kinds of sequence are built from them (model-run.ts):
  * - sequential: every call awaited before the next, with clock advances, full-content
  *   checkpoints, copies, streams, scopes and an iteration during which the clock moves;
- * - batched: `BatchCommand`s issue many calls without awaiting in between (SPEC §12 program
- *   order) and compare every result with the model applied in issue order.
+ * - batched: `BatchCommand`s issue many calls (the store's and its scopes', setStream
+ *   included) without awaiting in between (SPEC §12 program order) and compare every result
+ *   with the model applied in issue order, then the contents.
  *
  * Every command prints as code (`st.set({ g: 1, u: 2 }, 5, { ttl: 100 })`), so a shrunk
  * sequence reads as a test. Commands whose printout depends on the model's state at run time
@@ -19,8 +20,8 @@ import { StoreError } from '../../lib/errors';
 import type { Key } from '../../lib/keys';
 import type { BaseStore } from '../../lib/store';
 import { MemoryStore } from '../../lib/stores/memory';
-import { ModelEntry, Op, Outcome, Query, SetOpts, StoreModel, Target } from './model';
-import { SCOPES, keyArb, opArb, queryArb, setOptionsArb, targetArb, weightOf } from './model-arbitraries';
+import { ModelEntry, Op, Outcome, Query, StoreModel, Target } from './model';
+import { SCOPES, keyArb, opArb, queryArb, targetArb, weightOf } from './model-arbitraries';
 import { code, fingerprint, keyFingerprint } from './model-values';
 
 /** The system under test for one run: the store, its scopes (index = model Target) and the shared clock. */
@@ -63,7 +64,14 @@ export function opCode(op: Op): string {
       return `${at}.keys(${op.pattern === undefined ? '' : code(op.pattern)})`;
     case 'clear':
       return `${at}.clear()`;
+    case 'setStream':
+      return `${at}.setStream(${code(op.key)}, Readable.from(${code(op.chunks)})${op.options === undefined ? '' : `, ${code(op.options)}`})`;
   }
+}
+
+/** The chunks of a setStream as a byte source that yields them one by one, asynchronously. */
+async function* streamOf(chunks: Array<Buffer | string>): AsyncGenerator<Buffer | string> {
+  for (const chunk of chunks) yield chunk;
 }
 
 /** Issues one operation on the real store (never throws synchronously). */
@@ -92,6 +100,8 @@ function issue(real: RealSystem, op: Op): Promise<unknown> {
         return store.del(op.query);
       case 'clear':
         return store.clear();
+      case 'setStream':
+        return op.options === undefined ? store.setStream(op.key, streamOf(op.chunks)) : store.setStream(op.key, streamOf(op.chunks), op.options);
     }
   } catch (err) {
     return Promise.reject(err);
@@ -110,7 +120,7 @@ async function settle(p: Promise<unknown>): Promise<Settled> {
 }
 
 /** The comparable form of a result of `op` (void results compare as 'resolved'). */
-function resultFingerprint(kind: Op['kind'] | 'setStream', value: unknown, includeKey = false): string {
+function resultFingerprint(kind: Op['kind'], value: unknown, includeKey = false): string {
   switch (kind) {
     case 'set':
     case 'setex':
@@ -226,7 +236,14 @@ export class OpCommand implements HarnessCommand {
 /**
  * Operations issued back to back without awaiting (SPEC §12 program order), then awaited
  * together: each must answer what the model answers when applied in issue order, and the
- * contents afterwards must be the model's.
+ * contents afterwards must be the model's (values, TTLs, and creation order).
+ *
+ * Batches hold scopes' calls and setStream too. Judgement on setStream: SPEC §12 says every
+ * call sees the effects of every call issued before it, and SPEC §3 puts an entry at its
+ * first write; so `st.setStream(a, src); st.set(b, v)` leaves `a` before `b`, although a's
+ * bytes arrive later. A store could define a stream's effect to happen when it ends instead,
+ * but the SPEC does not say so, so the model follows its letter; FUZZ_WITHOUT=batched-streams
+ * leaves streams out of batches for triage.
  */
 export class BatchCommand implements HarnessCommand {
   readonly ops: number;
@@ -406,38 +423,6 @@ export class CopyCommand implements HarnessCommand {
   }
 }
 
-/** `setStream()` of a few chunks; later reads must give the whole value back as one Buffer (SPEC §7). */
-export class SetStreamCommand implements HarnessCommand {
-  readonly ops = 1;
-  constructor(
-    readonly target: Target,
-    readonly key: Key,
-    readonly chunks: Array<Buffer | string>,
-    readonly options: SetOpts | undefined,
-  ) {}
-  check(): boolean {
-    return true;
-  }
-  async run(model: StoreModel, real: RealSystem): Promise<void> {
-    const chunks = this.chunks;
-    async function* source(): AsyncGenerator<Buffer | string> {
-      for (const chunk of chunks) yield chunk;
-    }
-    const store = real.stores[this.target];
-    real.calls++;
-    const actual = await settle(this.options === undefined ? store.setStream(this.key, source()) : store.setStream(this.key, source(), this.options));
-    const bytes = Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
-    const expected = model.setStream(this.target, this.key, bytes, this.options);
-    const expectedPrint = expected.ok ? 'resolved' : `rejects ${expected.code}`;
-    const actualPrint = actual.ok ? 'resolved' : errorFingerprint(actual.error);
-    if (expectedPrint !== actualPrint) throw new ModelMismatch(`${this.toString()} ${show(actual)}; the model says it must ${showExpected(expected)}`);
-  }
-  toString(): string {
-    const options = this.options === undefined ? '' : `, ${code(this.options)}`;
-    return `await ${targetName(this.target)}.setStream(${code(this.key)}, Readable.from(${code(this.chunks)})${options})`;
-  }
-}
-
 /**
  * `createValueStream()` of a key the model holds as bytes (a Buffer, or a string read as
  * UTF-8), or does not hold (KeyNotFoundError): the bytes must be the value's.
@@ -475,11 +460,6 @@ export class ValueStreamCommand implements HarnessCommand {
 
 // ---- command arbitraries ------------------------------------------------------------------
 
-const chunkArb: fc.Arbitrary<Buffer | string> = fc.oneof(
-  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) },
-  { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
-);
-
 /** Commands of a sequential run: awaited operations on the store and its scopes, and everything else. */
 export function sequentialCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
   const target = targetArb(true);
@@ -495,12 +475,6 @@ export function sequentialCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
           .map(([t, q, after, aim]): HarnessCommand => new IterateAdvancingCommand(t, q, after, aim)),
       },
       { weight: 1, arbitrary: target.map((t): HarnessCommand => new CopyCommand(t)) },
-      {
-        weight: 2,
-        arbitrary: fc
-          .tuple(target, keyArb, fc.array(chunkArb, { maxLength: 4 }), setOptionsArb)
-          .map(([t, k, chunks, options]): HarnessCommand => new SetStreamCommand(t, k, chunks, options)),
-      },
       { weight: 1, arbitrary: fc.tuple(target, keyArb).map(([t, k]): HarnessCommand => new ValueStreamCommand(t, k)) },
     ),
   ];
@@ -510,7 +484,7 @@ export function sequentialCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
 export function batchedCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
   return [
     fc.oneof(
-      { weight: 10, arbitrary: fc.array(opArb(false), { minLength: 1, maxLength: 30 }).map((ops): HarnessCommand => new BatchCommand(ops)) },
+      { weight: 10, arbitrary: fc.array(opArb(true, weightOf('batched-streams', 2)), { minLength: 1, maxLength: 30 }).map((ops): HarnessCommand => new BatchCommand(ops)) },
       { weight: 4, arbitrary: advanceAimArb.map((aim): HarnessCommand => new AdvanceCommand(aim)) },
       { weight: 1, arbitrary: fc.constant<HarnessCommand>(new CheckContentsCommand(0, 'entries')) },
     ),

@@ -8,7 +8,7 @@
  * - FUZZ_SEED=n         seed (default: a constant per configuration and property)
  * - FUZZ_PATH=p         with FUZZ_SEED, replays one shrunk counterexample (printed on failure)
  * - FUZZ_REPLAY_PATH=r  the commands' replay path (printed on failure) for an exact replay
- * - FUZZ_SHRINK_MS=n    time spent shrinking a failure before reporting it (default 120000)
+ * - FUZZ_SHRINK_MS=n    time spent shrinking a failure before reporting it (default 60000)
  */
 import fc from 'fast-check';
 import { ManualClock } from '../../lib/clock';
@@ -136,7 +136,7 @@ export async function runModelProperty(config: StoreConfig, kind: RunKind, cover
   const numRuns = envInt('FUZZ_RUNS') ?? DEFAULT_RUNS[kind];
   const seed = envInt('FUZZ_SEED') ?? seedOf(`${config.name}/${kind}`);
   const path = process.env.FUZZ_PATH || undefined;
-  const shrinkBudget = envInt('FUZZ_SHRINK_MS') ?? 120_000;
+  const shrinkBudget = envInt('FUZZ_SHRINK_MS') ?? 60_000;
   let firstFailure: number | undefined;
 
   const property = fc.asyncProperty(settingsArb, commandsArb(kind), async (settings, commands) => {
@@ -146,7 +146,7 @@ export async function runModelProperty(config: StoreConfig, kind: RunKind, cover
     const counted = firstFailure === undefined; // coverage counts generated sequences, not shrink attempts
     const clock = new ManualClock(Date.now() + CLOCK_LEAD_MS);
     const root = config.open({ clock, namespace: freshNamespace('model'), ...(settings.defaultTtl !== undefined ? { defaultTtl: settings.defaultTtl } : {}) });
-    const stores = [root, ...(kind === 'sequential' ? SCOPES.map((s) => root.scope(s)) : [])];
+    const stores = [root, ...SCOPES.map((s) => root.scope(s))];
     const real: RealSystem = { stores, clock, calls: 0 };
     const model = new StoreModel(clock.now(), settings.defaultTtl, stores.length);
     try {
@@ -173,6 +173,11 @@ export async function runModelProperty(config: StoreConfig, kind: RunKind, cover
   if (details.failed) throw new Error(report(config, kind, details));
 }
 
+/** mocha's -g takes a regular expression; configuration names hold brackets. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function report(config: StoreConfig, kind: RunKind, details: fc.RunDetails<[RunSettings, Iterable<HarnessCommand>]>): string {
   const [settings, commands] = details.counterexample ?? [undefined, []];
   const ran = [...(commands as Iterable<unknown> as Iterable<Wrapped>)].filter((c) => c.hasRan);
@@ -181,12 +186,12 @@ function report(config: StoreConfig, kind: RunKind, details: fc.RunDetails<[RunS
   const setup = [
     `const clock = new ManualClock(Date.now() + ${CLOCK_LEAD_MS});`,
     `const st = /* ${config.name} */ open({ clock${settings?.defaultTtl !== undefined ? `, defaultTtl: ${settings.defaultTtl}` : ''} });`,
-    ...(kind === 'sequential' ? SCOPES.map((s) => `const ${s} = st.scope(${JSON.stringify(s)});`) : []),
+    ...SCOPES.map((s) => `const ${s} = st.scope(${JSON.stringify(s)});`),
   ];
   const replay =
     `FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''}` +
     (replayPath ? ` FUZZ_REPLAY_PATH='${replayPath}'` : '') +
-    ` STORE_CONFIGS='${config.name}' npx mocha test/harness/model-based.test.ts -g '${kind}'`;
+    ` STORE_CONFIGS='${config.name}' npx mocha test/harness/model-based.test.ts -g '${escapeRegExp(`${config.name} ${kind}`)}'`;
   return [
     `model-based (${kind}) on "${config.name}": the store disagrees with the model after ${details.numRuns} sequence(s) and ${details.numShrinks} shrink(s):`,
     `  ${(err?.message ?? String(details.errorInstance)).split('\n').join('\n  ')}`,

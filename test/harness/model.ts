@@ -52,7 +52,9 @@ export type Op =
   | { kind: 'count'; target: Target; query: Query }
   | { kind: 'keys'; target: Target; pattern?: Query }
   | { kind: 'del'; target: Target; query: Query }
-  | { kind: 'clear'; target: Target };
+  | { kind: 'clear'; target: Target }
+  /** A value from a byte stream (SPEC §7): stored as the chunks joined, read back as one Buffer. */
+  | { kind: 'setStream'; target: Target; key: Key; chunks: Array<Buffer | string>; options?: SetOpts };
 
 /** What a call must do: resolve with `value`, or reject with a StoreError of `code`. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; code: string };
@@ -113,11 +115,6 @@ export class StoreModel {
     return entry.expiresAt === null ? null : entry.expiresAt - this.now;
   }
 
-  /** Writes an entry whose value arrived as a byte stream (setStream): stored as one Buffer. */
-  setStream(target: Target, key: Key, bytes: Buffer, options: SetOpts | undefined): Outcome {
-    return this.write(target, key, bytes, options?.ttl);
-  }
-
   /** Applies one operation and returns what the store must answer. */
   apply(op: Op): Outcome {
     switch (op.kind) {
@@ -152,6 +149,10 @@ export class StoreModel {
       case 'clear':
         this.spaces[op.target].clear();
         return ok(undefined);
+      case 'setStream': {
+        const bytes = Buffer.concat(op.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
+        return this.write(op.target, op.key, bytes, op.options?.ttl);
+      }
     }
   }
 
