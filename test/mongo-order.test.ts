@@ -9,7 +9,9 @@
  * different pooled connections. The core's ordering mechanism (lib/order-gate.ts) is what
  * keeps the order; these tests hold the store to it.
  */
+import { Readable } from 'node:stream';
 import { expect } from 'chai';
+import { ManualClock } from '../lib/clock';
 import { MongoSettings, MongoStore } from '../lib/stores/mongo';
 import { sharedMongo } from './support/mongo-server';
 
@@ -125,5 +127,29 @@ describe('mongo store: program order (SPEC §12)', () => {
     const second = s.set('dup', { v: 'second' });
     await Promise.all([first, second]);
     expect(await s.getOne('dup')).to.deep.equal({ v: 'second' });
+  });
+
+  it('creation order is issue order: a setStream started before a set is listed first, though it finishes last', async () => {
+    const s = await store();
+    async function* slow(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        yield Buffer.from(`chunk${i}`);
+      }
+    }
+    await Promise.all([s.setStream({ g: 0, u: 0 }, slow()), s.set('a', 1), s.setStream('empty', Readable.from([])), s.set('b', 2)]);
+    expect(await s.keys()).to.deep.equal([{ g: 0, u: 0 }, 'a', 'empty', 'b']);
+  });
+
+  it('a set judges whether the entry it replaces has expired at the time it is issued', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await store({ clock });
+    await s.set('first', 1, { ttl: 100 });
+    await s.set('second', 2);
+    // Issued while 'first' is live: it keeps its position, although the clock moves on before the batch is sent.
+    const write = s.set('first', 'again');
+    clock.advance(1000);
+    await write;
+    expect(await s.keys()).to.deep.equal(['first', 'second']);
   });
 });

@@ -318,6 +318,9 @@ interface QueuedWrite {
   key: Key;
   v: string;
   expiresAt: number | null;
+  /** The creation position a new or expired entry takes, and the time its liveness is judged at: both taken when the call starts. */
+  s: ObjectId;
+  now: number;
 }
 
 /** Later than any expiry: what a missing or null `e` compares as in the upsert pipeline. */
@@ -604,7 +607,9 @@ export class MongoStore extends BaseStore {
     if (v.length > MAX_DOCUMENT_BYTES / 3 - 64 * 1024 && documentBytes(v, id, this.namespace) > MAX_DOCUMENT_BYTES) {
       throw new InvalidValueError(`mongo: the value takes ${Buffer.byteLength(v)} bytes serialized, more than one MongoDB document holds (16 MiB); store it with setStream`);
     }
-    return this.writes.push({ id, key, v, expiresAt });
+    // Position and time are taken now, when the call starts in program order, not when its
+    // batch is sent: a setStream started later but finished sooner must still come after it.
+    return this.writes.push({ id, key, v, expiresAt, s: new ObjectId(), now: this.clock.now() });
   }
 
   /**
@@ -614,8 +619,8 @@ export class MongoStore extends BaseStore {
    * new or expired entry. A GridFS file id `g` is left in place: `v` wins over `g` on every
    * read, and the sweep frees such superseded files (see collectGarbage).
    */
-  private upsertStatement(w: QueuedWrite, now: number): { q: Document; u: Document[]; upsert: true } {
-    const s = new ObjectId();
+  private upsertStatement(w: QueuedWrite): { q: Document; u: Document[]; upsert: true } {
+    const s = w.s;
     return {
       q: { _id: docId(this.namespace, w.id) },
       u: [
@@ -625,7 +630,7 @@ export class MongoStore extends BaseStore {
             v: { $literal: w.v },
             e: { $literal: w.expiresAt === null ? null : new Date(w.expiresAt) },
             n: { $literal: this.namespace },
-            s: { $cond: [{ $gt: [{ $ifNull: ['$e', NEVER] }, new Date(now)] }, { $ifNull: ['$s', s] }, s] },
+            s: { $cond: [{ $gt: [{ $ifNull: ['$e', NEVER] }, new Date(w.now)] }, { $ifNull: ['$s', s] }, s] },
           },
         },
       ],
@@ -635,7 +640,7 @@ export class MongoStore extends BaseStore {
 
   /** A lone set: one updateOne. */
   private async writeOne(w: QueuedWrite): Promise<void> {
-    const { q, u } = this.upsertStatement(w, this.clock.now());
+    const { q, u } = this.upsertStatement(w);
     try {
       await this.shared.collection.updateOne(q, u, { upsert: true });
     } catch (err) {
@@ -650,13 +655,12 @@ export class MongoStore extends BaseStore {
    * all the same (all of them fail when the server is unreachable).
    */
   private async flushWrites(items: QueuedWrite[]): Promise<Array<Outcome<void>>> {
-    const now = this.clock.now();
     const collection = this.shared.collection;
     const ok: Outcome<void> = { ok: true, value: undefined };
     const out: Array<Outcome<void>> = new Array(items.length);
     // Not collection.bulkWrite: the bulk API wraps every failure, a refused connection
     // included, in MongoBulkWriteError, which hides what failed.
-    const updates = items.map((w) => this.upsertStatement(w, now));
+    const updates = items.map((w) => this.upsertStatement(w));
     let start = 0;
     while (start < items.length) {
       let end = start;
@@ -700,9 +704,15 @@ export class MongoStore extends BaseStore {
    * live entry, gives an expired one a new position, swaps the value or the file, and returns
    * the old file id so the old file can be deleted.
    */
-  private async rewrite(id: string, key: Key, data: { v: string } | { g: ObjectId }, expiresAt: number | null): Promise<void> {
+  private async rewrite(
+    id: string,
+    key: Key,
+    data: { v: string } | { g: ObjectId },
+    expiresAt: number | null,
+    position: { s: ObjectId; now: number },
+  ): Promise<void> {
     const _id = docId(this.namespace, id);
-    const now = this.clock.now();
+    const { s, now } = position;
     const e = expiresAt === null ? null : new Date(expiresAt);
     try {
       const keepPosition = {
@@ -711,7 +721,7 @@ export class MongoStore extends BaseStore {
       const fields: Document = { k: { $literal: key }, e: { $literal: e }, n: { $literal: this.namespace } };
       if ('v' in data) fields.v = { $literal: data.v };
       else fields.g = { $literal: data.g };
-      fields.s = { $cond: [keepPosition, '$s', { $literal: new ObjectId() }] };
+      fields.s = { $cond: [keepPosition, '$s', { $literal: s }] };
       const before = await this.shared.collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g'] : ['v'] }], {
         upsert: true,
         returnDocument: 'before',
@@ -810,6 +820,8 @@ export class MongoStore extends BaseStore {
 
   protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
     if (expiresAt !== null && !isStorableExpiry(expiresAt)) throw unstorableExpiry(expiresAt);
+    // The creation position and the time are the call's start, not the end of the upload (see _set).
+    const position = { s: new ObjectId(), now: this.clock.now() };
     const files = this.shared.files;
     let fileId: ObjectId;
     try {
@@ -822,7 +834,7 @@ export class MongoStore extends BaseStore {
       throw toStoreError(err, 'setStream');
     }
     try {
-      await this.rewrite(id, key, { g: fileId }, expiresAt);
+      await this.rewrite(id, key, { g: fileId }, expiresAt, position);
     } catch (err) {
       await files.remove(fileId).catch(() => undefined);
       throw err;
