@@ -154,15 +154,18 @@ function compileOperators(ops: Record<string, unknown>): OperatorTest[] {
     const arg = ops[op];
     switch (op) {
       case '$eq':
-        out.push({ negate: false, test: equalityTest(arg) });
+        // `$eq: /re/` is BSON equality with a regex value, which no key holds (MongoDB); `{ a: /re/ }` is the pattern match.
+        out.push({ negate: false, test: arg instanceof RegExp ? () => false : equalityTest(arg) });
         break;
       case '$ne':
+        if (arg instanceof RegExp) throw new Error("$ne: a RegExp is not allowed (MongoDB: can't have regex as arg to $ne)");
         out.push({ negate: true, test: equalityTest(arg) });
         break;
       case '$gt':
       case '$gte':
       case '$lt':
       case '$lte':
+        if (arg instanceof RegExp) throw new Error(`${op}: a RegExp is not allowed (MongoDB rejects it in a non-equality predicate)`);
         out.push({ negate: false, test: comparisonTest(op, arg) });
         break;
       case '$in':

@@ -112,6 +112,14 @@ describe('query semantics (MongoDB is the reference)', () => {
         expect(() => compileQuery({ a: { $mod: [divisor, 0] } })).to.throw().with.property('code', 'ERR_INVALID_QUERY');
       }
     });
+    it('$eq with a RegExp is equality with a regex value (nothing in a key); $ne and $gt reject one, as MongoDB does', () => {
+      expect(matches({ a: /x/ }, { a: 'x' })).to.equal(true);
+      expect(matches({ a: { $eq: /x/ } }, { a: 'x' })).to.equal(false);
+      expect(matches({ a: { $in: [/x/] } }, { a: 'x' })).to.equal(true);
+      for (const op of ['$ne', '$gt', '$gte', '$lt', '$lte']) {
+        expect(() => compileQuery({ a: { [op]: /x/ } }), op).to.throw().with.property('code', 'ERR_INVALID_QUERY');
+      }
+    });
     it('$not over several operators negates their conjunction', () => {
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 3 })).to.equal(false);
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 7 })).to.equal(true);
@@ -160,6 +168,17 @@ describe('query semantics (MongoDB is the reference)', () => {
       await store.set(key, 'proto-named');
       expect(await store.keys({ 'toString.c': 1 })).to.deep.equal([key]);
       expect(await store.get({ 'toString.c': 1 }, { includeKey: true })).to.deep.equal([{ key, val: 'proto-named' }]);
+    });
+
+    it("a RegExp's flags reach MongoDB as meant: s is dotAll, g means nothing", async () => {
+      // The driver alone would send `g` as PCRE's `s` and drop `dotAll`.
+      await store.set({ r: 'a\nb' }, 'newline');
+      expect(await store.get({ r: /a.b/s })).to.deep.equal(['newline']);
+      expect(await store.get({ r: /a.b/g })).to.deep.equal([]);
+      expect(await store.get({ r: { $in: [/A.B/is] } })).to.deep.equal(['newline']);
+      const notMatching = await store.get({ r: { $not: /a.b/s } });
+      expect(notMatching).to.include('object'); // no r at all: $not matches
+      expect(notMatching).to.not.include('newline');
     });
 
     it('finding 9 forms give the same answers as on memory', async () => {

@@ -67,11 +67,23 @@ function canonicalSubQuery(query: Record<string, unknown>): Record<string, unkno
 
 /** A value with every plain object's fields inserted in sorted order, as lib/keys.ts stores keys. */
 function canonicalValue(value: unknown): unknown {
+  if (value instanceof RegExp) return bsonRegex(value);
   if (Array.isArray(value)) return value.map(canonicalValue);
   if (!isPlainRecord(value)) return value;
   const out: Record<string, unknown> = {};
   for (const field of Object.keys(value).sort()) out[field] = canonicalValue(value[field]);
   return out;
+}
+
+/**
+ * A JavaScript RegExp as the BSON regex MongoDB should run. The driver's own conversion writes
+ * the `g` flag as PCRE's `s` and drops `dotAll`, so `/a.b/s` would not match across a newline
+ * and `/a.b/g` would: the flags are mapped here instead (i, m, s; g and y mean nothing to a
+ * stateless match).
+ */
+function bsonRegex(re: RegExp): BSONRegExp {
+  const flags = (re.ignoreCase ? 'i' : '') + (re.multiline ? 'm' : '') + (re.dotAll ? 's' : '');
+  return new BSONRegExp(re.source.split('\u0000').join('\\x00'), flags);
 }
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {

@@ -56,13 +56,6 @@ const pathArb = fc
   .tuple(fieldName, fc.array(fc.oneof({ weight: 4, arbitrary: fieldName }, { weight: 1, arbitrary: fc.constantFrom('0', '1') }), { maxLength: 2 }))
   .map(([first, rest]) => [first, ...rest].join('.'));
 
-/** An operand of equality and comparison: mostly scalars, sometimes an array or an object. */
-const operand: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 8, arbitrary: scalar },
-  { weight: 1, arbitrary: fc.array(scalar, { maxLength: 2 }) },
-  { weight: 1, arbitrary: fc.dictionary(fieldName, scalar, { maxKeys: 2, noNullPrototype: true }) },
-);
-
 /** Pieces of regular expressions, some of them invalid on purpose (both sides must reject those). */
 const REGEX_PIECES = ['a', 'b', 'x', 'é', '.', '^', '$', '\\d', '[ab]', '[^a]', '(a|b)', '*', '+', '?', '\\n', ' ', '#c', 'A', '\\.', '{2}', '('];
 const regexSource = fc.array(fc.constantFrom(...REGEX_PIECES), { minLength: 1, maxLength: 4 }).map((p) => p.join(''));
@@ -74,6 +67,15 @@ const regexObject = fc.tuple(regexSource, fc.constantFrom('', 'i', 'm', 's')).ch
     return fc.constant(new RegExp('a', flags));
   }
 });
+
+/** An operand of equality and comparison: mostly scalars, sometimes an array, an object, a Date or a RegExp. */
+const operand: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 16, arbitrary: scalar },
+  { weight: 2, arbitrary: fc.array(fc.oneof({ weight: 4, arbitrary: scalar }, { weight: 1, arbitrary: fc.array(scalar, { maxLength: 2 }) }), { maxLength: 2 }) },
+  { weight: 2, arbitrary: fc.dictionary(fieldName, fc.oneof(scalar, fc.array(scalar, { maxLength: 2 })), { maxKeys: 2, noNullPrototype: true }) },
+  { weight: 1, arbitrary: fc.constantFrom(new Date(0), new Date(-1), new Date(10)) },
+  { weight: 1, arbitrary: regexObject },
+);
 
 /** The `$type` names: the five the store accepts, one MongoDB alias it does not, one nobody knows. */
 const TYPE_NAMES = ['number', 'string', 'bool', 'array', 'null', 'object', 'nosuchtype'];

@@ -10,7 +10,7 @@
  * fields in canonical order, because key identity ignores field order (lib/keys.ts) while
  * MongoDB's object equality does not.
  */
-import type { Collection, Document } from 'mongodb';
+import { BSONRegExp, type Collection, type Document } from 'mongodb';
 import { keyFromId, keyId, type KeyObject } from '../../lib/keys';
 
 /** An object that is neither an array, a RegExp nor a Date. */
@@ -20,6 +20,8 @@ function isPlain(value: unknown): value is Record<string, unknown> {
 
 /** A value with every object's fields in canonical (sorted, then JavaScript integer-first) order. */
 export function canonicalValue(value: unknown): unknown {
+  // The driver would send a RegExp's `g` flag as PCRE's `s` and drop `dotAll`: send what the regex means.
+  if (value instanceof RegExp) return new BSONRegExp(value.source, (value.ignoreCase ? 'i' : '') + (value.multiline ? 'm' : '') + (value.dotAll ? 's' : ''));
   if (Array.isArray(value)) return value.map(canonicalValue);
   if (!isPlain(value)) return value;
   const out: Record<string, unknown> = {};
@@ -31,7 +33,7 @@ function canonicalOperators(ops: Record<string, unknown>): Record<string, unknow
   const out: Record<string, unknown> = {};
   for (const op of Object.keys(ops)) {
     const arg = ops[op];
-    if (op === '$not') out[op] = arg instanceof RegExp ? arg : canonicalOperators(arg as Record<string, unknown>);
+    if (op === '$not') out[op] = arg instanceof RegExp ? canonicalValue(arg) : canonicalOperators(arg as Record<string, unknown>);
     else if (op === '$elemMatch') {
       const fields = Object.keys(arg as object);
       out[op] = fields.length > 0 && fields.every((f) => f.startsWith('$')) ? canonicalOperators(arg as Record<string, unknown>) : flatten(arg as Record<string, unknown>, '');
