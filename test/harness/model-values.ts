@@ -51,7 +51,8 @@ export function code(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(code).join(', ')}]`;
   if (typeof value === 'object') {
     const fields = Object.keys(value);
-    return `{ ${fields.map((f) => `${fieldName(f)}: ${code((value as Record<string, unknown>)[f])}`).join(', ')} }`.replace('{  }', '{}');
+    if (fields.length === 0) return '{}';
+    return `{ ${fields.map((f) => `${fieldName(f)}: ${code((value as Record<string, unknown>)[f])}`).join(', ')} }`;
   }
   return String(value);
 }
