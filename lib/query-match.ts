@@ -309,7 +309,8 @@ function typeTest(alias: string): ValueTest {
 
 /** `$elemMatch`: an array with one element meeting every condition (operators on the element, or a sub-query on its fields). */
 function elemMatchTest(arg: Record<string, unknown>): ValueTest {
-  if (isOperatorObject(arg)) {
+  // `{ $elemMatch: { $or: [...] } }` is a sub-query on the elements' fields, like lib/query.ts reads it.
+  if (Object.keys(arg).every((f) => f.startsWith('$') && f !== '$and' && f !== '$or' && f !== '$nor')) {
     const ops = compileOperators(arg);
     return (v) => Array.isArray(v) && v.some((element) => ops.every((t) => runOperator(element, [], t)));
   }

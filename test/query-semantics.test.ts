@@ -130,6 +130,9 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(matches({ a: { $elemMatch: { b: null } } }, { a: [1] })).to.equal(false);
       expect(matches({ a: { $elemMatch: { $gt: 1, $lt: 5 } } }, { a: [0, 10] })).to.equal(false);
       expect(matches({ a: { $elemMatch: { $gt: 1, $lt: 5 } } }, { a: [0, 3] })).to.equal(true);
+      // A logical operator makes it a sub-query over the elements' fields (it threw "no implementation").
+      expect(matches({ a: { $elemMatch: { $or: [{ b: 1 }, { c: 2 }] } } }, { a: [{ c: 2 }] })).to.equal(true);
+      expect(matches({ a: { $elemMatch: { $nor: [{ b: 1 }] } } }, { a: [{ b: 1 }, 5] })).to.equal(false);
     });
     it('object equality ignores field order, as key identity does', () => {
       expect(matches({ a: { $eq: { y: 1, x: 2 } } }, { a: { x: 2, y: 1 } })).to.equal(true);

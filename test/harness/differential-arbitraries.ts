@@ -80,56 +80,54 @@ const operand: fc.Arbitrary<unknown> = fc.oneof(
 /** The `$type` names: the five the store accepts, one MongoDB alias it does not, one nobody knows. */
 const TYPE_NAMES = ['number', 'string', 'bool', 'array', 'null', 'object', 'nosuchtype'];
 
-/** Field conditions of a sub-query (used by `$elemMatch`'s query form; single-segment paths). */
-function subQueryOf(): fc.Arbitrary<Record<string, unknown>> {
-  return fc.dictionary(fieldName, fc.oneof(scalar, fc.record({ $gt: scalar }), fc.record({ $exists: fc.boolean() }), fc.record({ $ne: scalar })), {
-    minKeys: 1,
-    maxKeys: 2,
-    noNullPrototype: true,
-  });
-}
-const subQuery = subQueryOf();
-
-/** One operator object `{ $op: arg }` (a single operator, or a pair for ranges). */
-const operatorObject: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ ops: Record<string, unknown> }>((tie) => ({
+/** Queries, conditions and operator objects, defined together: `$elemMatch` and `$not` nest them. */
+const grammar = fc.letrec<{ query: Record<string, unknown>; condition: unknown; ops: Record<string, unknown> }>((tie) => ({
+  /** A query: path conditions, a logical operator over sub-queries, or both. */
+  query: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 6, arbitrary: fc.dictionary(pathArb, tie('condition'), { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom('$and', '$or', '$nor'), fc.array(tie('query'), { minLength: 1, maxLength: 3 }), fc.dictionary(pathArb, tie('condition'), { maxKeys: 1, noNullPrototype: true }))
+        .map(([op, subs, rest]) => ({ ...rest, [op]: subs })),
+    },
+  ),
+  /** A condition at a path: an equality operand, a nested-object partial match, `{}`, or operators. */
+  condition: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 8, arbitrary: tie('ops') },
+    { weight: 3, arbitrary: operand },
+    { weight: 1, arbitrary: regexObject },
+    { weight: 1, arbitrary: fc.dictionary(fieldName, fc.oneof(scalar, tie('ops')), { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
+    { weight: 1, arbitrary: fc.constant({}) },
+  ),
+  /** An operator object `{ $op: arg }`: one operator, or a pair for ranges. */
   ops: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.record({ $eq: operand }),
     fc.record({ $ne: operand }),
-    fc.tuple(fc.constantFrom('$gt', '$gte', '$lt', '$lte'), operand).map(([op, v]) => ({ [op]: v })),
-    fc.tuple(fc.constantFrom('$gt', '$gte'), fc.constantFrom(...NUMBERS), fc.constantFrom('$lt', '$lte'), fc.constantFrom(...NUMBERS)).map(
-      ([lo, a, hi, b]) => ({ [lo]: a, [hi]: b }),
-    ),
+    fc.tuple(fc.constantFrom('$gt', '$gte', '$lt', '$lte'), fc.oneof({ weight: 8, arbitrary: operand }, { weight: 1, arbitrary: fc.constantFrom(Infinity, -Infinity) })).map(([op, v]) => ({ [op]: v })),
+    fc
+      .tuple(fc.constantFrom('$gt', '$gte'), fc.constantFrom(...NUMBERS, ...STRINGS), fc.constantFrom('$lt', '$lte'), fc.constantFrom(...NUMBERS, ...STRINGS))
+      .map(([lo, a, hi, b]) => ({ [lo]: a, [hi]: b })),
     fc.record({ $in: fc.array(fc.oneof({ weight: 5, arbitrary: operand }, { weight: 1, arbitrary: regexObject }), { maxLength: 3 }) }),
-    fc.record({ $nin: fc.array(operand, { maxLength: 3 }) }),
-    fc.record({ $all: fc.array(fc.oneof({ weight: 5, arbitrary: scalar }, { weight: 1, arbitrary: regexObject }), { maxLength: 2 }) }),
+    fc.record({ $nin: fc.array(fc.oneof({ weight: 5, arbitrary: operand }, { weight: 1, arbitrary: regexObject }), { maxLength: 3 }) }),
+    fc.record({ $all: fc.array(fc.oneof({ weight: 5, arbitrary: operand }, { weight: 1, arbitrary: regexObject }), { maxLength: 2 }) }),
     fc.record({ $size: fc.integer({ min: 0, max: 3 }) }),
     fc.record({ $exists: fc.boolean() }),
     fc.record({ $mod: fc.tuple(fc.constantFrom(1, 2, 3, -2, 2.5, 0.5, 1e20), fc.constantFrom(0, 1, -1, 1.5)) }),
     fc.tuple(regexSource, regexOptions).map(([source, options]) => (options ? { $regex: source, $options: options } : { $regex: source })),
     fc.record({ $type: fc.constantFrom(...TYPE_NAMES) }),
     fc.record({ $not: fc.oneof(tie('ops'), regexObject) }),
-    fc.record({ $elemMatch: fc.oneof(tie('ops'), subQuery) }),
+    fc.record({ $elemMatch: fc.oneof(tie('ops'), tie('query')) }),
+    // Two operators on one path: each may be met by a different array element.
+    fc.tuple(tie('ops'), tie('ops')).map(([x, y]) => ({ ...x, ...y })),
   ),
-})).ops;
+}));
 
-/** A condition at a path: an equality operand, a nested-object partial match, `{}`, or operators. */
-const condition: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 3, arbitrary: operand },
-  { weight: 1, arbitrary: regexObject },
-  { weight: 1, arbitrary: fc.dictionary(fieldName, scalar, { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
-  { weight: 1, arbitrary: fc.constant({}) },
-  { weight: 8, arbitrary: operatorObject },
-);
-
-/** A query: path conditions, optionally under $and/$or/$nor, nested at most twice. */
-export const queryArb: fc.Arbitrary<Record<string, unknown>> = fc.letrec<{ query: Record<string, unknown> }>((tie) => ({
-  query: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    { weight: 6, arbitrary: fc.dictionary(pathArb, condition, { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('$and', '$or', '$nor'), fc.array(tie('query'), { minLength: 1, maxLength: 3 })).map(([op, subs]) => ({ [op]: subs })) },
-  ),
-})).query;
+/** A query: path conditions, optionally under $and/$or/$nor, $elemMatch sub-queries inside. */
+export const queryArb: fc.Arbitrary<Record<string, unknown>> = grammar.query;
 
 /** A query with whether the harness deletes by it after reading (about one in ten). */
 export interface QueryStep {

@@ -36,7 +36,8 @@ function canonicalOperators(ops: Record<string, unknown>): Record<string, unknow
     if (op === '$not') out[op] = arg instanceof RegExp ? canonicalValue(arg) : canonicalOperators(arg as Record<string, unknown>);
     else if (op === '$elemMatch') {
       const fields = Object.keys(arg as object);
-      out[op] = fields.length > 0 && fields.every((f) => f.startsWith('$')) ? canonicalOperators(arg as Record<string, unknown>) : flatten(arg as Record<string, unknown>, '');
+      const operatorForm = fields.length > 0 && fields.every((f) => f.startsWith('$') && f !== '$and' && f !== '$or' && f !== '$nor');
+      out[op] = operatorForm ? canonicalOperators(arg as Record<string, unknown>) : flatten(arg as Record<string, unknown>, '');
     } else out[op] = canonicalValue(arg);
   }
   return out;
