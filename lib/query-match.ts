@@ -63,20 +63,28 @@ function compileDocTest(filter: Record<string, unknown>): DocTest {
 function compilePathTest(path: string, cond: unknown): DocTest {
   const parts = path.split('.');
   const tests = isOperatorObject(cond) ? compileOperators(cond) : [{ negate: false, test: equalityTest(cond) }];
-  if (tests.length === 1) {
-    const [t] = tests;
-    if (parts.length === 1 && !t.negate && !t.all) {
-      // The common case, `{ age: { $gt: 80 } }`: one own field of the key, no walker.
-      const field = parts[0];
-      const test = t.test;
+  if (parts.length === 1 && tests.every((t) => !t.all)) {
+    // The common case, `{ age: { $gte: 20, $lt: 25 } }`: one own field, read once, no walker
+    // unless it holds an array. Each operator holds unless its test result equals `negate`.
+    const field = parts[0];
+    if (tests.length === 1) {
+      const { test, negate } = tests[0];
       return (doc) => {
-        if (!isObject(doc) || !hasOwn.call(doc, field)) return test(MISSING);
-        const value = doc[field];
-        return Array.isArray(value) ? anyValue(value, parts, 1, test) : test(value);
+        const value = isObject(doc) && hasOwn.call(doc, field) ? doc[field] : MISSING;
+        return (Array.isArray(value) ? anyValue(value, parts, 1, test) : test(value)) !== negate;
       };
     }
-    return (doc) => runOperator(doc, parts, t);
+    return (doc) => {
+      const value = isObject(doc) && hasOwn.call(doc, field) ? doc[field] : MISSING;
+      const array = Array.isArray(value);
+      for (let i = 0; i < tests.length; i++) {
+        const t = tests[i];
+        if ((array ? anyValue(value, parts, 1, t.test) : t.test(value)) === t.negate) return false;
+      }
+      return true;
+    };
   }
+  if (tests.length === 1) return (doc) => runOperator(doc, parts, tests[0]);
   return (doc) => {
     for (let i = 0; i < tests.length; i++) if (!runOperator(doc, parts, tests[i])) return false;
     return true;
