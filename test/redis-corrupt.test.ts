@@ -396,6 +396,25 @@ describe('redis store over corrupt data', () => {
       expect(await namespaceKeys(admin, store)).to.deep.equal([l.indexFor('p', 1)]);
     });
 
+    it('a serializer that throws or returns no string fails only its own write, with a typed error', async () => {
+      const serializer = {
+        serialize: (v: unknown) => {
+          if (v === 'boom') throw new Error('serializer failed');
+          if (v === 'nothing') return undefined as unknown as string;
+          return JSON.stringify(v);
+        },
+        deserialize: (t: string) => JSON.parse(t) as unknown,
+      };
+      const store = open({ serializer });
+      const results = await Promise.allSettled([store.set('a', 1), store.set('b', 'boom'), store.set('c', 'nothing'), store.set('d', 4)]);
+      expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      for (const r of [results[1], results[2]] as PromiseRejectedResult[]) {
+        expect(r.reason).to.be.instanceOf(StoreError);
+        expect((r.reason as StoreError).code).to.equal('ERR_INVALID_VALUE');
+      }
+      expect(await store.keys()).to.deep.equal(['a', 'd']);
+    });
+
     it('set() with a TTL Redis cannot store is rejected before anything is sent', async () => {
       const store = open();
       await rejectsWith(store.set({ o: 2 }, 'v', { ttl: 1e19 }), 'ERR_INVALID_ARGUMENT');

@@ -11,7 +11,7 @@
  * records of expired entries without reading them.
  */
 import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
-import { InvalidArgumentError, StoreConfigError, StorageOperationError } from '../errors';
+import { InvalidArgumentError, InvalidValueError, StoreConfigError, StorageOperationError } from '../errors';
 import { Key, KeyObject, isObjectKeyId, isPlainObject } from '../keys';
 import { IndexConstraint, QuerySelector, Selector } from '../query';
 import {
@@ -495,13 +495,30 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
 
   protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
     if (expiresAt !== null && !validExpiry(expiresAt)) return Promise.reject(expiryError(expiresAt));
-    const text = valueEntry(expiresAt, this.serializer.serialize(value));
+    let text: string;
+    try {
+      text = valueEntry(expiresAt, this.serialize(value));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<unknown>((resolve, reject) => {
       const item: SetItem = { id, key, text, expiresAt, resolve, reject };
       this.connection.enqueue(this, 'set', item, this.exactBatch);
     }).then(() => {
       if (expiresAt !== null) this.sweepIfDue();
     });
+  }
+
+  /** The serializer's text for a value; a serializer that throws or returns no string is the caller's InvalidValueError. */
+  private serialize(value: unknown): string {
+    let text: unknown;
+    try {
+      text = this.serializer.serialize(value);
+    } catch (err) {
+      throw new InvalidValueError('the serializer failed on the value', { cause: err });
+    }
+    if (typeof text !== 'string') throw new InvalidValueError(`the serializer returned ${typeof text}, not a string`);
+    return text;
   }
 
   /** Sends a batch of queued reads or writes (called by the connection, in program order). */
