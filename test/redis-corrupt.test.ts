@@ -154,6 +154,18 @@ describe('redis store over corrupt data', () => {
       expect(await namespaceKeys(admin, store)).to.deep.equal([]);
     });
 
+    it('a read that keeps finding the value replaced gives up after a bounded number of re-reads', async () => {
+      const store = open({ chunkSize: 1024 });
+      await store.setStream('s', Readable.from([Buffer.alloc(3000, 5)]));
+      await admin.hset(store.layout.chunks('s'), 'g', 'never-matches');
+      // Every re-read of the entry finds yet another generation, as under a storm of concurrent rewrites.
+      let rereads = 0;
+      (store as unknown as { getString: (key: string) => Promise<string> }).getString = async () => `0c3:storm${++rereads}`;
+      const err = await rejectsWith(within(store.getOne('s')), 'ERR_STORAGE_OPERATION', 's');
+      expect(err.message).to.include('replaced');
+      expect(rereads).to.equal(3);
+    });
+
     it('a streamed head whose chunk count or generation does not parse is ERR_STORAGE_OPERATION naming the key', async () => {
       const store = open();
       await store.set('h', 1);
