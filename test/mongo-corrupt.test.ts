@@ -7,8 +7,10 @@
  */
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import { Binary, Collection, Document, Double, Long, MongoClient, ObjectId } from 'mongodb';
+import fc from 'fast-check';
+import { Binary, Collection, Decimal128, Document, Double, Int32, Long, MaxKey, MinKey, MongoClient, ObjectId, Timestamp } from 'mongodb';
 import { ManualClock } from '../lib/clock';
+import { StoreError } from '../lib/errors';
 import { MemoryStore } from '../lib/stores/memory';
 import { MongoStore } from '../lib/stores/mongo';
 import { sharedMongo } from './support/mongo-server';
@@ -328,5 +330,99 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
     expect(await store.getOne(OBJECT_KEY)).to.equal('rewritten');
     await store.clear();
     expect(await store.count({})).to.equal(0);
+  });
+
+  describe('random garbage in every field (fast-check)', () => {
+    /** Something another program might leave in a field: BSON of every kind, nested, operator-looking. */
+    const garbage: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      leaf: fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 12 }),
+        fc.constantFrom('0v{not json', '{"\\u0000t":{"\\u0000b":5}}', '{"\\u0000t":1}', '"ok"', '[', 'null', ''),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.date({ noInvalidDate: true }),
+        fc.constant(new ObjectId()),
+        fc.constant(new Binary(Buffer.from('bin'))),
+        fc.constant(new Int32(7)),
+        fc.constant(Long.fromNumber(9e15)),
+        fc.constant(new Decimal128('1.5')),
+        fc.constant(new Timestamp({ t: 1, i: 1 })),
+        fc.constant(new MinKey()),
+        fc.constant(new MaxKey()),
+        fc.constant({ $exists: true }),
+      ),
+      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 't', 'x', '$gt'), tie('node'), { maxKeys: 2 })),
+    })).node;
+    /** A field: left as the store wrote it, removed, or replaced by garbage. */
+    const field = fc.oneof({ weight: 2, arbitrary: fc.constant<'keep'>('keep') }, fc.constant<'unset'>('unset'), garbage.map((value) => ({ value })));
+    const damage = fc.record({ k: field, v: field, g: field, e: field, n: field, s: field });
+
+    /** Each call settles within this (the reads are of one small collection). */
+    const SETTLE_MS = 5000;
+
+    async function settles(name: string, p: Promise<unknown>): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const hang = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not settle within ${SETTLE_MS} ms`)), SETTLE_MS);
+      });
+      try {
+        await Promise.race([p, hang]);
+      } catch (err) {
+        if (!(err instanceof StoreError)) throw new Error(`${name} failed with a raw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+
+    it('every call settles with a value or a StoreError; clear() then empties the store', async function () {
+      this.timeout(120_000);
+      const { store, col } = await filled();
+      const target = new MemoryStore();
+      open.push(target);
+      const good = (await col.findOne({ _id: OBJECT_ID as never }))!;
+      await fc.assert(
+        fc.asyncProperty(damage, fc.boolean(), async (fields, stringKey) => {
+          const _id = stringKey ? 'good' : OBJECT_ID;
+          const base = stringKey ? (await col.findOne({ _id: 'good' as never })) ?? { ...good, _id: 'good', k: 'good' } : good;
+          const doc: Document = { ...base, _id };
+          for (const [name, change] of Object.entries(fields)) {
+            if (change === 'unset') delete doc[name];
+            else if (change !== 'keep') doc[name] = change.value;
+          }
+          try {
+            await col.replaceOne({ _id: _id as never }, doc, { upsert: true });
+          } catch {
+            return; // garbage the server itself refuses (parallel arrays in a compound index): nothing to read
+          }
+          const key = stringKey ? 'good' : OBJECT_KEY;
+          const calls: Array<[string, Promise<unknown>]> = [
+            ['getOne', store.getOne(key)],
+            ['get', store.get(key)],
+            ['get(query)', store.get({ t: { $gte: 0 } }, { includeKey: true })],
+            ['entries', collect(store.entries())],
+            ['createReadStream', drain(store.createReadStream())],
+            ['copy', store.copy(target)],
+            ['getEntry', store.getEntry(key)],
+            ['getEntries', store.getEntries([key, { t: 0 }])],
+            ['createValueStream', drain(store.createValueStream(key))],
+            ['has', store.has(key)],
+            ['ttl', store.ttl(key)],
+            ['keys', store.keys()],
+            ['count', store.count({ t: 1 })],
+            ['stats', store.stats()],
+          ];
+          await Promise.all(calls.map(([name, p]) => settles(name, p)));
+          await settles('sweep', store.sweep());
+          // Put the entry back the way the store writes it, by the store itself.
+          await store.set(key, stringKey ? 'fine' : 'one');
+          expect(await store.getOne(key)).to.equal(stringKey ? 'fine' : 'one');
+        }),
+        { numRuns: Number(process.env.FUZZ_RUNS ?? 60), seed: Number(process.env.FUZZ_SEED ?? 20261201) },
+      );
+      await store.clear();
+      expect(await col.countDocuments({ n: '' })).to.equal(0);
+    });
   });
 });
