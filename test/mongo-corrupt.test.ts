@@ -370,7 +370,7 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
       try {
         await Promise.race([p, hang]);
       } catch (err) {
-        if (!(err instanceof StoreError)) throw new Error(`${name} failed with a raw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+        if (!(err instanceof StoreError)) throw new Error(`${name} failed with a raw ${(err as Error)?.name}: ${(err as Error)?.message}`, { cause: err });
       } finally {
         clearTimeout(timer);
       }
