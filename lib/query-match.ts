@@ -14,8 +14,9 @@
  * - a path goes through own fields of plain objects only; nothing inherited, no `.length`;
  * - through an array, a non-numeric segment applies to every element: an object element gives
  *   its field (or "missing"), any other element gives "missing", an empty array gives "missing";
- * - a numeric segment on an array gives the element at that position (or "missing" when out of
- *   range) and also applies as a field name to every object element;
+ * - a numeric segment on an array gives the element at that position (a scalar there with path
+ *   left gives nothing) and also applies as a field name to every object element; when all that
+ *   gives nothing, the path is "missing";
  * - at the end of the path an array is tested element by element and then as a whole.
  * Every operator asks whether some resolved value satisfies it; `$ne`, `$nin`, `$not`, `$nor`
  * and `$exists: false` are negations of the positive forms over all of them.
@@ -114,14 +115,25 @@ function anyValue(value: unknown, parts: string[], i: number, test: ValueTest): 
 function anyInArray(array: unknown[], parts: string[], i: number, test: ValueTest): boolean {
   const part = parts[i];
   if (isArrayIndex(part)) {
+    // The element at that position, and the field of that name in every object element. A
+    // scalar at the position with path left yields nothing (not "missing"); only when nothing
+    // at all is yielded does the path resolve to "missing" (MongoDB).
+    let yielded = false;
     const index = Number(part);
     if (index < array.length) {
-      if (anyValue(array[index], parts, i + 1, test)) return true;
-    } else if (test(MISSING)) return true;
-    for (const element of array) {
-      if (isObject(element) && anyValue(element, parts, i, test)) return true;
+      const element = array[index];
+      if (i + 1 === parts.length || (element !== null && typeof element === 'object')) {
+        yielded = true;
+        if (anyValue(element, parts, i + 1, test)) return true;
+      }
     }
-    return false;
+    for (const element of array) {
+      if (isObject(element)) {
+        yielded = true;
+        if (anyValue(element, parts, i, test)) return true;
+      }
+    }
+    return yielded ? false : test(MISSING);
   }
   if (array.length === 0) return test(MISSING);
   for (const element of array) {
@@ -467,7 +479,7 @@ export function toMongoRegExp(source: string | RegExp, options?: string): RegExp
       continue;
     }
     if (c === '$') out += multiline ? '(?=\\n|(?![\\s\\S]))' : '(?=\\n?(?![\\s\\S]))';
-    else if (c === '^' && multiline) out += '(?:(?<![\\s\\S])|(?<=\\n))';
+    else if (c === '^' && multiline) out += '(?:(?<![\\s\\S])|(?<=\\n)(?=[\\s\\S]))'; // not after a final newline (PCRE)
     else if (c === '.' && !dotAll) out += '[^\\n]';
     else out += c;
   }

@@ -70,6 +70,11 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(matches({ 'a.0': null }, { a: [1, 2] })).to.equal(false);
       expect(matches({ 'a.5': null }, { a: [1, 2] })).to.equal(true);
       expect(matches({ 'a.0': null }, { a: [{ b: 2 }] })).to.equal(true);
+      // A scalar at the position with path left gives nothing, so an object element's value decides.
+      expect(matches({ 'a.0.0': null }, { a: [5, { '0': [7] }] })).to.equal(false);
+      expect(matches({ 'a.0.b': null }, { a: [5, { '0': { b: 2 } }] })).to.equal(false);
+      expect(matches({ 'a.0.b': null }, { a: [5] })).to.equal(true);
+      expect(matches({ 'a.0.0': null }, { a: [5, { '0': 7 }] })).to.equal(true);
     });
     it('$mod truncates the dividend, skips non-numbers and numbers beyond 64 bits', () => {
       expect(matches({ a: { $mod: [2, 1] } }, { a: 5.5 })).to.equal(true);
@@ -101,6 +106,8 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(matches({ a: { $regex: 'x$' } }, { a: 'x\n' })).to.equal(true);
       expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ry' })).to.equal(true);
       expect(matches({ a: { $regex: '^x.y$' } }, { a: 'x\ny' })).to.equal(false);
+      expect(matches({ a: /x\n^/m }, { a: 'x\n' })).to.equal(false); // multiline ^ not after a final newline
+      expect(matches({ a: /x\n^y/m }, { a: 'x\ny' })).to.equal(true);
     });
     it("accepts what MongoDB accepts: $options 'x', $type 'object' (owner: query validation)", () => {
       expect(matches({ a: { $regex: 'a b # comment', $options: 'x' } }, { a: 'ab' })).to.equal(true);

@@ -45,6 +45,9 @@ async function attempt<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
 
 const show = (value: unknown) => fc.stringify(value);
 
+/** String keys written alongside the object keys: no object query may return or delete them. */
+const STRING_KEYS = ['s:first', 's:second'];
+
 /** A returned key's canonical id, or a description of it when it is not a valid key (corrupt read). */
 function idOf(key: unknown): string {
   try {
@@ -83,6 +86,12 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   const values = await attempt(() => store.get(query) as Promise<unknown[]>);
   const wantValues = expected.ids.map((id) => keysById.get(id));
   if (!('value' in values) || show(values.value) !== show(wantValues)) fail('get()', wantValues, 'value' in values ? values.value : values);
+  // get with a limit (the first ones in creation order) and with keys (the same pairs).
+  const limit = 1 + (expected.ids.length >> 1);
+  const limited = await attempt(() => store.get(query, { limit, includeKey: true }) as Promise<Array<{ key: unknown; val: unknown }>>);
+  const wantLimited = expected.ids.slice(0, limit).map((id) => [id, keysById.get(id)]);
+  const gotLimited = 'value' in limited ? limited.value.map((pair) => [idOf(pair.key), pair.val]) : limited;
+  if (show(gotLimited) !== show(wantLimited)) fail(`get({ limit: ${limit}, includeKey: true })`, wantLimited, gotLimited);
   const count = await attempt(() => store.count(query));
   if (!('value' in count) || count.value !== expected.ids.length) fail('count()', expected.ids.length, 'value' in count ? count.value : count);
   if (expected.ids.length > 0) tally.matching++;
@@ -93,8 +102,11 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   if (!('value' in deleted) || deleted.value !== wantDeleted) fail('del() count', wantDeleted, 'value' in deleted ? deleted.value : deleted);
   const left = await attempt(() => store.keys());
   const wantLeft = await oracle.all();
-  const gotLeft = 'value' in left ? left.value.map(idOf) : left;
+  // String keys are never matched by an object query: they are all still there, after the object keys' order is checked.
+  const gotLeft = 'value' in left ? left.value.filter((key) => typeof key !== 'string').map(idOf) : left;
   if (show(gotLeft) !== show(wantLeft)) fail('keys left after del()', wantLeft, gotLeft);
+  const strings = 'value' in left ? left.value.filter((key) => typeof key === 'string') : [];
+  if (show(strings) !== show(STRING_KEYS)) fail('string keys left after del()', STRING_KEYS, strings);
   tally.deletes++;
 }
 
@@ -146,12 +158,20 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
   const started = Date.now();
   try {
     await fc.assert(
-      fc.asyncProperty(datasetArb, fc.array(stepArb, { minLength: QUERIES_PER_RUN, maxLength: QUERIES_PER_RUN }), async (keys, steps) => {
+      fc.asyncProperty(datasetArb, fc.array(fc.nat(), { maxLength: 5 }), fc.array(stepArb, { minLength: QUERIES_PER_RUN, maxLength: QUERIES_PER_RUN }), async (keys, overwrites, steps) => {
         await store.clear();
         const keysById = new Map<string, number>();
+        await store.set(STRING_KEYS[0], 'string');
         for (let i = 0; i < keys.length; i++) {
           await store.set(keys[i], i);
           keysById.set(keyId(keys[i]), i);
+        }
+        await store.set(STRING_KEYS[1], 'string');
+        // Overwriting keeps an entry's place in creation order (SPEC §3); the value changes.
+        for (const n of overwrites) {
+          const i = n % keys.length;
+          await store.set(keys[i], 1000 + i);
+          keysById.set(keyId(keys[i]), 1000 + i);
         }
         await oracle.load(keys);
         tally.runs++;
