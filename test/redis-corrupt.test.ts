@@ -132,7 +132,9 @@ describe('redis store over corrupt data', () => {
       const before = await commandsRun();
       const reads = await within(Promise.all(Array.from({ length: 50 }, () => store.getOne('s'))));
       expect(reads.every((v) => v === undefined)).to.equal(true);
-      expect((await commandsRun()) - before).to.be.lessThan(200);
+      // Four commands each after the shared MGET: the chunk hash, the grace key (with its
+      // renewal), the entry again. Not a loop.
+      expect((await commandsRun()) - before).to.be.lessThan(250);
     });
 
     it('is ERR_STORAGE_OPERATION naming the key when some chunks are gone or belong to another generation', async () => {
@@ -151,10 +153,14 @@ describe('redis store over corrupt data', () => {
       const [torn] = await store.getEntries(['torn']);
       expect((torn as StoreError).code).to.equal('ERR_STORAGE_OPERATION');
       await store.clear();
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      // The torn value's generation is the store's, so its chunks are kept for the grace (they
+      // expire by themselves); the alien ones are removed.
+      const left = await namespaceKeys(admin, store);
+      expect(left.map((k) => k.slice(0, store.layout.gracePrefix.length))).to.deep.equal([store.layout.gracePrefix]);
+      expect(await admin.pttl(left[0])).to.be.within(1, store.streamGraceMs);
     });
 
-    it('a read that keeps finding the value replaced gives up after a bounded number of re-reads', async () => {
+    it('a read that finds its chunks gone and the value replaced fails after one re-read; it never starts over on the new value', async () => {
       const store = open({ chunkSize: 1024 });
       await store.setStream('s', Readable.from([Buffer.alloc(3000, 5)]));
       await admin.hset(store.layout.chunks('s'), 'g', 'never-matches');
@@ -163,7 +169,7 @@ describe('redis store over corrupt data', () => {
       (store as unknown as { getString: (key: string) => Promise<string> }).getString = async () => `0c3:storm${++rereads}`;
       const err = await rejectsWith(within(store.getOne('s')), 'ERR_STORAGE_OPERATION', 's');
       expect(err.message).to.include('replaced');
-      expect(rereads).to.equal(3);
+      expect(rereads).to.equal(1);
     });
 
     it('a streamed head whose chunk count or generation does not parse is ERR_STORAGE_OPERATION naming the key', async () => {

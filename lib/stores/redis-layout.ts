@@ -14,6 +14,8 @@
  * |                              |        | `<expiry>c<chunk count>:<generation>`; expiry is epoch   |
  * |                              |        | ms, '0' for none (see parseHead)                         |
  * | `<base>k:<id>`               | hash   | a streamed value's chunks `0..n-1` and generation `g`    |
+ * | `<base>o:<generation>`       | hash   | the chunks of a streamed value just replaced or deleted, |
+ * |                              |        | kept for a grace of a few command timeouts (expiring)    |
  * | `<base>z`                    | zset   | every id, scored by creation sequence                    |
  * | `<base>x`                    | zset   | ids with a TTL, scored by expiry (epoch ms)              |
  * | `<base>c`                    | string | the creation sequence counter                            |
@@ -55,6 +57,8 @@ export class RedisLayout {
   readonly entryPrefix: string;
   /** Start of every chunk key (`<base>k:`); the id follows. */
   readonly chunkPrefix: string;
+  /** Start of every grace key (`<base>o:`); a replaced value's generation follows. */
+  readonly gracePrefix: string;
   private readonly indexPrefix: string;
 
   constructor(
@@ -65,6 +69,7 @@ export class RedisLayout {
     this.entryPrefix = this.base + 'e:';
     this.indexPrefix = this.base + 'i:';
     this.chunkPrefix = this.base + 'k:';
+    this.gracePrefix = this.base + 'o:';
     this.order = this.base + 'z';
     this.expiry = this.base + 'x';
     this.counter = this.base + 'c';
@@ -80,6 +85,14 @@ export class RedisLayout {
   /** The hash that holds the chunks of the entry's streamed value. */
   chunks(id: string): string {
     return this.chunkPrefix + id;
+  }
+
+  /**
+   * Where the chunks of a streamed value of this generation are kept for a grace period once
+   * the value has been replaced or deleted (see RETIRE in redis-scripts.ts).
+   */
+  graceChunks(generation: string): string {
+    return this.gracePrefix + generation;
   }
 
   /** The index zset of one (path, token) pair; the length prefix keeps any path unambiguous. */
@@ -161,6 +174,14 @@ export function streamedOf(s: string, k: number): { count: number; generation: s
   const digits = s.slice(k + 1, colon);
   if (!/^[1-9]\d{0,14}$/.test(digits)) return null;
   return { count: Number(digits), generation: s.slice(colon + 1) };
+}
+
+/**
+ * Whether a generation is one the store writes (hex, at most 64 characters): only such a
+ * value's chunks are kept under a grace key when it is replaced (the scripts check the same).
+ */
+export function graceable(generation: string): boolean {
+  return /^[0-9a-fA-F]{1,64}$/.test(generation);
 }
 
 /**

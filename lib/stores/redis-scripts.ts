@@ -68,6 +68,26 @@ end
 `;
 
 /**
+ * Lua: takes a streamed value's chunk hash `ck` away from its entry without freeing it at once:
+ * it is renamed to the grace key `gp .. <its generation>` with an expiry of `grace` ms, so a
+ * read that already holds the old entry string (issued before this write or delete, SPEC §12)
+ * can still read its bytes there (docs/redis.md, "Streams"). A hash whose generation is not
+ * one the store writes (hex, at most 64 characters), or any other type, is just removed.
+ */
+const RETIRE = `
+local function retire(ck, gp, grace)
+  local g = redis.pcall('HGET', ck, 'g')
+  if type(g) == 'string' and #g <= 64 and string.match(g, '^%x+$') then
+    local o = gp .. g
+    redis.call('RENAME', ck, o)
+    redis.call('PEXPIRE', o, grace)
+  else
+    redis.call('UNLINK', ck)
+  end
+end
+`;
+
+/**
  * Lua: checks, before a write script's first write, that the namespace's shared records are
  * of their types (or absent), so that no write of the script can fail half-way on them.
  * Returns an error text, or nothing.
@@ -92,11 +112,12 @@ end
  * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
  * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
  * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
- * frees its chunks. The entry string and its chunks expire natively at `exp`. A key of
- * another type at the entry's name is overwritten.
+ * retires the old chunks to a grace key (see RETIRE: prefix `gp`, `grace` ms). The entry
+ * string and its chunks expire natively at `exp`. A key of another type at the entry's name
+ * is overwritten.
  */
-const PUT = `${HEAD}${RECORDS}
-local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1, i2)
+const PUT = `${HEAD}${RECORDS}${RETIRE}
+local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, i1, i2)
   if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
@@ -116,9 +137,8 @@ local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, i1
     for i = i1, i2 do redis.call('SADD', p, KEYS[i]) end
   end
   local text = payload
-  if mode == 'v' then
-    if string.match(h, '^%d+c') then redis.call('UNLINK', ck) end
-  else
+  if string.match(h, '^%d+c') then retire(ck, gp, grace) end
+  if mode ~= 'v' then
     redis.call('RENAME', tmp, ck)
     redis.call('HSET', ck, 'g', gen)
     text = exp .. 'c' .. payload .. ':' .. gen
@@ -139,11 +159,12 @@ end
 /**
  * Writes one entry (see PUT); a write that cannot be made fails with an error reply and leaves nothing.
  * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
- * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c), generation (mode c).
+ * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c),
+ * generation (mode c; else ''), grace key prefix, grace (ms).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
 local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
-  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ${WRITE_FIXED_KEYS + 1}, #KEYS)
 if failed then return redis.error_reply(failed) end
 return 1
 `);
@@ -152,20 +173,21 @@ return 1
  * Writes several entries of one namespace in one round trip, in order (see PUT). Each entry
  * stands alone: one that cannot be written leaves nothing and the others are written.
  * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its index keys.
- * ARGV: now, then per entry: id, expiresAt ('0' = none), number of index keys, entry string.
+ * ARGV: now, grace key prefix, grace (ms), then per entry: id, expiresAt ('0' = none), number of
+ * index keys, entry string.
  * Returns the entries that failed, as [position (0-based), reason, ...]: empty when all were written.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
 local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed = wrongRecord(z, xz, p)
 if failed then return redis.error_reply(failed) end
-local now = tonumber(ARGV[1])
+local now, gp, grace = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ki, failures = 5, {}
-for a = 2, #ARGV, 4 do
+for a = 4, #ARGV, 4 do
   local n = tonumber(ARGV[a + 2])
-  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, ki + 2, ki + 1 + n)
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, ki + 2, ki + 1 + n)
   if failed then
-    failures[#failures + 1] = (a - 2) / 4
+    failures[#failures + 1] = (a - 4) / 4
     failures[#failures + 1] = failed
   end
   ki = ki + 2 + n
@@ -175,42 +197,51 @@ return failures
 
 /**
  * Removes entries with their chunks, order, expiry and index records, whatever they hold:
- * records of another type are passed over, so a delete or clear() always gets through.
+ * records of another type are passed over, so a delete or clear() always gets through. The
+ * chunks of a streamed value are retired to a grace key (see RETIRE), not freed at once.
  * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its index keys.
- * ARGV: now, onlyExpired ('1' | '0'), then per id: id, number of index keys.
+ * ARGV: now, onlyExpired ('1' | '0'), grace key prefix, grace (ms), then per id: id, number of index keys.
  * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
  * expired, so an entry written again since it was listed survives, and only if its entry
  * string (its head alone is read) is not live: a wrong expiry record is corrected instead. Returns how many entries
  * were removed that were there (delete: live, or not an entry the store wrote; a streamed one
  * whose chunks are gone reads as absent) or expired (sweep).
  */
-export const DROP_SCRIPT = new LuaScript(`${HEAD}
+export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}
 local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
-local now, onlyExpired = tonumber(ARGV[1]), ARGV[2] == '1'
+local now, onlyExpired, gp, grace = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3], ARGV[4]
 local ki, counted = 4, 0
-for a = 3, #ARGV, 2 do
+for a = 5, #ARGV, 2 do
   local id, n = ARGV[a], tonumber(ARGV[a + 1])
   local e, ck = KEYS[ki], KEYS[ki + 1]
-  local go = true
+  local go, h = true, nil
   if onlyExpired then
     local s = redis.pcall('ZSCORE', xz, id)
     go = type(s) == 'string' and tonumber(s) <= now
     -- An expiry record that is wrong (written by something else) never frees a live entry: it is mended.
-    local x = go and parse(head(e))
-    if x and live(x, now) then
-      go = false
-      if x == '0' then redis.call('ZREM', xz, id) else redis.call('ZADD', xz, x, id) end
+    if go then
+      h = head(e)
+      local x = parse(h)
+      if x and live(x, now) then
+        go = false
+        if x == '0' then redis.call('ZREM', xz, id) else redis.call('ZADD', xz, x, id) end
+      end
     end
   end
   if go then
+    h = h or head(e)
     if onlyExpired then
       counted = counted + 1
     else
-      local h = head(e)
       local x, kind = parse(h)
       if h ~= '' and (not x or (live(x, now) and not (kind == 'c' and chunksGone(h, ck)))) then counted = counted + 1 end
     end
-    redis.call('UNLINK', e, ck)
+    if string.match(h, '^%d+c') then
+      redis.call('UNLINK', e)
+      retire(ck, gp, grace)
+    else
+      redis.call('UNLINK', e, ck)
+    end
     redis.pcall('ZREM', z, id)
     redis.pcall('ZREM', xz, id)
     for j = 2, n + 1 do

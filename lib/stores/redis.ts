@@ -38,7 +38,7 @@ import {
   standaloneOptions,
   toStoreError,
 } from './redis-connection';
-import { MALFORMED, MAX_EXPIRY_MS, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
+import { EXPIRED, MALFORMED, MAX_EXPIRY_MS, RedisLayout, graceable, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
 import { DueNamespaces } from './redis-due-namespaces';
 import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './redis-scripts';
 
@@ -120,11 +120,15 @@ const SERVER_MERGE_BATCHES = 100;
 const MIN_READ_PER_SET = 16;
 
 /**
- * Most times a read of a streamed value starts over because the value was replaced under it
- * (its first chunk belonged to another generation) before it gives up with
- * ERR_STORAGE_OPERATION: a re-read after a concurrent write is fine, a loop is not.
+ * How long the chunks of a streamed value stay readable after the value was replaced or
+ * deleted, in command timeouts (at least STREAM_GRACE_MIN_MS): a read that holds the old entry
+ * string is at most a round trip or two behind, each bounded by the command timeout, and a
+ * read that keeps reading renews the grace (see nextChunk).
  */
-const STREAM_READ_ATTEMPTS = 3;
+const STREAM_GRACE_TIMEOUTS = 4;
+
+/** The shortest grace, in ms, whatever the command timeout: an event-loop stall is not a failure. */
+const STREAM_GRACE_MIN_MS = 1000;
 
 /** A key as error messages name it: a string key as JSON, an object key as its canonical JSON. */
 function keyName(id: string): string {
@@ -290,8 +294,30 @@ interface Candidate {
   key: Key | undefined;
 }
 
-/** A streamed value opened for reading: its first chunk read, or a plain value that replaced it meanwhile. */
-type OpenedStream = { first: Buffer; count: number; generation: string; expiresAt: number | null } | { entry: EntryWithExpiry };
+/**
+ * Where a read of one streamed value takes its chunks from: the entry's chunk hash while the
+ * value is the entry's, then, once a later write or delete has retired it, the grace key named
+ * by its generation (docs/redis.md, "Streams").
+ */
+interface ChunkCursor {
+  readonly id: string;
+  readonly generation: string;
+  /** The hash read now: the chunk key, or the grace key once `onGrace`. */
+  key: string;
+  onGrace: boolean;
+  /** When this read last renewed the grace key's expiry (Date.now()), 0 before. */
+  renewedAt: number;
+  /** The generation the chunk key held when this read left it (null: no such hash). */
+  leftBehind: string | null;
+}
+
+/** A streamed value opened for reading: its first chunk read, and where to read the others. */
+interface OpenedStream {
+  first: Buffer;
+  count: number;
+  cursor: ChunkCursor;
+  expiresAt: number | null;
+}
 
 /** ZRANGE ... WITHSCORES as [member, score] pairs, under RESP2 (flat) or RESP3 (nested). */
 function scored(reply: unknown): Array<[string, number]> {
@@ -325,6 +351,12 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   /** Most getOne/set calls per script call: several smaller batches in flight keep client and server both busy. */
   private readonly exactBatch: number;
   private readonly chunkSize: number;
+  /**
+   * How long, in ms, a replaced or deleted streamed value's chunks stay under their grace key,
+   * so that a read issued before the write can finish (STREAM_GRACE_TIMEOUTS command timeouts,
+   * at least STREAM_GRACE_MIN_MS).
+   */
+  readonly streamGraceMs: number;
   private readonly sweepInterval: number;
   private lastSweep = 0;
   private expirations = 0;
@@ -337,6 +369,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     this.batchSize = settings.batchSize ?? REDIS_DEFAULTS.batchSize;
     this.exactBatch = Math.min(this.batchSize, EXACT_BATCH);
     this.chunkSize = settings.chunkSize ?? REDIS_DEFAULTS.chunkSize;
+    this.streamGraceMs = Math.max(STREAM_GRACE_MIN_MS, STREAM_GRACE_TIMEOUTS * (settings.commandTimeout ?? REDIS_DEFAULTS.commandTimeout));
     this.sweepInterval = settings.sweepInterval ?? REDIS_DEFAULTS.sweepInterval;
     this.layout = new RedisLayout(settings.prefix ?? REDIS_DEFAULTS.prefix, this.namespace);
     this.connection =
@@ -396,10 +429,17 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   /**
-   * Exact calls are single commands (MGET batches, the write script, GETRANGE, the drop script)
-   * on one connection, written in issue order (see RedisConnection), so issue order holds by
-   * itself. (On a cluster, ioredis may resend a command after TRYAGAIN later than others:
-   * docs/redis.md.)
+   * Exact calls are single commands (MGET batches, the write script, GETRANGE with HEXISTS in
+   * the same tick, the drop script) on one connection, written in issue order (see
+   * RedisConnection), so issue order holds by itself, with one exception that the store covers
+   * itself: a read of a streamed value takes several round trips (the entry string, then its
+   * chunks), and a write or delete of the key issued after the read runs in between. Such a
+   * write never frees the old chunks at once; it moves them to a grace key that expires after
+   * `streamGraceMs`, and the read follows its generation there (openStreamed, nextChunk), so
+   * it returns the value its entry string named, never a later one. Only a read that stalls
+   * longer than the grace between two of its own round trips fails, with
+   * ERR_STORAGE_OPERATION. setStream is tracked by the core (multi-step). (On a cluster,
+   * ioredis may resend a command after TRYAGAIN later than others: docs/redis.md.)
    */
   protected get ordersExactCalls(): boolean {
     return true;
@@ -608,12 +648,13 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       const e = l.entry(id);
       const fixed = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
       const keys = typeof key === 'string' ? fixed : [...fixed, ...l.indexesOf(key)];
-      SET_SCRIPT.run(this.connection.batchCommand, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text]).then(done, failed);
+      const args = [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, this.streamGraceMs];
+      SET_SCRIPT.run(this.connection.batchCommand, keys, args).then(done, failed);
       if (expiresAt !== null) this.connection.noteDue(this.namespace, expiresAt);
       return;
     }
     const keys = [l.order, l.expiry, l.counter, l.registry];
-    const args: Array<string | number> = [this.clock.now()];
+    const args: Array<string | number> = [this.clock.now(), l.gracePrefix, this.streamGraceMs];
     let firstExpiry = Infinity;
     for (const { id, key, text, expiresAt } of items) {
       const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
@@ -916,7 +957,7 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   private drop(ids: string[], onlyExpired: boolean, known?: Candidate[]): Promise<number> {
     const l = this.layout;
     const keys = [l.order, l.expiry, l.registry];
-    const args: Array<string | number> = [this.clock.now(), onlyExpired ? '1' : '0'];
+    const args: Array<string | number> = [this.clock.now(), onlyExpired ? '1' : '0', l.gracePrefix, this.streamGraceMs];
     ids.forEach((id, i) => {
       // An id that is not an object key (garbage in a set) has no index records to compute.
       const key = known ? known[i].key : objectKeyOf(id);
@@ -1028,7 +1069,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
       const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
-      await SET_SCRIPT.run(this.pipedSend, keys, [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation]).catch(rethrow);
+      const args = [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation, l.gracePrefix, this.streamGraceMs];
+      await SET_SCRIPT.run(this.pipedSend, keys, args).catch(rethrow);
       if (expiresAt !== null) this.connection.noteDue(this.namespace, expiresAt);
     } catch (err) {
       await this.piped((c) => c.unlink(tmp)).catch(() => undefined);
@@ -1047,32 +1089,61 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
     const text = s as string;
     if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(this.parse(id, text, k))));
     const opened = await this.openStreamed(id, text, k);
-    if (opened === undefined) return undefined;
-    if ('entry' in opened) return toAsync(chunksOf(valueBytes(opened.entry.value)));
-    return this.restOf(id, opened);
+    return opened === undefined ? undefined : this.restOf(opened);
   }
 
   /** Every chunk of an opened streamed value: the first, already read, then the others. */
-  private async *restOf(id: string, opened: { first: Buffer; count: number; generation: string }): AsyncGenerator<Buffer> {
+  private async *restOf(opened: OpenedStream): AsyncGenerator<Buffer> {
     yield opened.first;
-    yield* this.chunks(id, opened.count, opened.generation, 1);
+    yield* this.chunks(opened.cursor, opened.count, 1);
   }
 
   /**
-   * The chunks of a streamed value from `from` on, one round trip each. A value replaced or
-   * deleted meanwhile (the generation changed) fails, so it is never spliced with the new one;
+   * The chunks of a streamed value from `from` on, one round trip each, from wherever its
+   * generation is (see nextChunk). A value whose chunks are gone meanwhile (replaced or
+   * deleted longer than the grace ago, or evicted) fails, so it is never spliced with another;
    * a chunk missing from its own generation is corrupt data. Both are ERR_STORAGE_OPERATION.
    */
-  private async *chunks(id: string, count: number, generation: string, from: number): AsyncGenerator<Buffer> {
-    const chunkKey = this.layout.chunks(id);
+  private async *chunks(cursor: ChunkCursor, count: number, from: number): AsyncGenerator<Buffer> {
     for (let i = from; i < count; i++) {
-      const [g, chunk] = await this.readChunk(id, chunkKey, i);
-      if (g === null || g.toString() !== generation) {
-        throw new StorageOperationError(`the streamed value under key ${keyName(id)} was replaced or deleted while it was being read`);
+      const chunk = await this.nextChunk(cursor, i);
+      if (chunk === undefined) {
+        throw new StorageOperationError(
+          `the streamed value under key ${keyName(cursor.id)} was replaced or deleted while it was being read, and its chunks are no longer kept`,
+        );
       }
-      if (chunk === null) throw corrupt(id, `chunk ${i} of its ${count} is missing`);
+      if (chunk === null) throw corrupt(cursor.id, `chunk ${i} of its ${count} is missing`);
       yield chunk;
     }
+  }
+
+  /**
+   * Chunk `i` of the cursor's generation: read from the entry's chunk hash until that holds
+   * another generation or none, then from the grace key a later write or delete moved the
+   * chunks to (RETIRE in redis-scripts.ts), renewing its expiry while this read goes on. The
+   * bytes; null when the generation's hash is there but lacks the chunk (corrupt); undefined
+   * when the generation is in neither place.
+   */
+  private async nextChunk(cursor: ChunkCursor, i: number): Promise<Buffer | null | undefined> {
+    if (!cursor.onGrace) {
+      const [g, chunk] = await this.readChunk(cursor.id, cursor.key, i);
+      const generation = g === null ? null : g.toString();
+      if (generation === cursor.generation) return chunk;
+      cursor.leftBehind = generation;
+      if (!graceable(cursor.generation)) return undefined;
+      cursor.onGrace = true;
+      cursor.key = this.layout.graceChunks(cursor.generation);
+    }
+    // Renewed with the first read there and then every quarter grace, in the same tick as a
+    // chunk read: a read that goes on keeps the chunks as long as it pauses less than 3/4 grace.
+    const renew = Date.now() - cursor.renewedAt >= this.streamGraceMs / 4;
+    if (renew) cursor.renewedAt = Date.now();
+    const key = cursor.key;
+    const [[g, chunk]] = await Promise.all([
+      this.readChunk(cursor.id, key, i),
+      renew ? this.piped((c) => c.pexpire(key, this.streamGraceMs)).catch(rethrow) : undefined,
+    ]);
+    return g !== null && g.toString() === cursor.generation ? chunk : undefined;
   }
 
   /** One chunk of a streamed value with the generation of its hash (null where absent). */
@@ -1083,47 +1154,38 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   }
 
   /**
-   * Reads the first chunk of a streamed entry (`s` its entry string, `k` from liveHead).
-   * When that chunk is not of this entry's generation, the entry string is read again: if it
-   * changed (a concurrent write or delete), the read starts over on what is there now, at most
-   * STREAM_READ_ATTEMPTS times; if it did not, the chunks are what is wrong. A chunk hash that
-   * is gone as a whole (what eviction under a `volatile-*` policy, or an operator's DEL, does)
-   * leaves an entry that reads as absent (undefined), as has() and queries see it too; chunks
-   * of another generation, or a missing first chunk, are corrupt data (ERR_STORAGE_OPERATION).
+   * Reads the first chunk of a streamed entry (`s` its entry string, `k` from liveHead), of the
+   * generation that string names, wherever it is (nextChunk): a write or delete issued after
+   * this read cannot make it return the newer value or none (SPEC §12 program order). When the
+   * generation is nowhere, the entry string is read again, once: if it did not change, its
+   * chunk hash is gone as a whole (what eviction under a `volatile-*` policy, or an operator's
+   * DEL, does) and the entry reads as absent (undefined), as has() and queries see it too, or
+   * the hash holds another generation, which is corrupt data (ERR_STORAGE_OPERATION). If the
+   * entry is gone or expired meanwhile, it reads as absent; if it holds another value, the old
+   * one's chunks were not kept long enough, which is ERR_STORAGE_OPERATION: never the new value.
    */
   private async openStreamed(id: string, s: string, k: number): Promise<OpenedStream | undefined> {
-    const chunkKey = this.layout.chunks(id);
-    for (let attempt = 1; ; attempt++) {
-      const head = streamedOf(s, k);
-      if (head === null) throw corrupt(id, 'its chunk count or generation does not parse');
-      const [g, first] = await this.readChunk(id, chunkKey, 0);
-      const generation = g === null ? null : g.toString();
-      if (generation === head.generation && first !== null) return { first, ...head, expiresAt: headExpiry(s, k) };
-      const again = await this.getString(this.layout.entry(id));
-      if (again === s) {
-        if (generation === null) return undefined;
-        throw corrupt(id, generation === head.generation ? 'its first chunk is missing' : 'its chunks belong to another value');
-      }
-      if (attempt >= STREAM_READ_ATTEMPTS) {
-        throw new StorageOperationError(`the streamed value under key ${keyName(id)} was replaced ${attempt} times while it was being read`);
-      }
-      const k2 = again === null ? -1 : liveHead(again, this.clock.now());
-      if (k2 < 0) {
-        if (k2 === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
-        return undefined;
-      }
-      s = again as string;
-      k = k2;
-      if (!isStreamed(s, k)) return { entry: { value: this.parse(id, s, k), expiresAt: headExpiry(s, k) } };
+    const head = streamedOf(s, k);
+    if (head === null) throw corrupt(id, 'its chunk count or generation does not parse');
+    const cursor: ChunkCursor = { id, generation: head.generation, key: this.layout.chunks(id), onGrace: false, renewedAt: 0, leftBehind: null };
+    const first = await this.nextChunk(cursor, 0);
+    if (first === null) throw corrupt(id, 'its first chunk is missing');
+    if (first !== undefined) return { first, count: head.count, cursor, expiresAt: headExpiry(s, k) };
+    const again = await this.getString(this.layout.entry(id));
+    if (again === s) {
+      if (cursor.leftBehind === null) return undefined;
+      throw corrupt(id, 'its chunks belong to another value');
     }
+    if (again === null || liveHead(again, this.clock.now()) === EXPIRED) return undefined;
+    throw new StorageOperationError(`the streamed value under key ${keyName(id)} was replaced while it was being read, and its chunks are no longer kept`);
   }
 
   /** A streamed entry read whole (`s` its entry string, `k` from liveHead), or undefined if it reads as absent (see openStreamed). */
   private async readWhole(id: string, s: string, k: number): Promise<EntryWithExpiry | undefined> {
     const opened = await this.openStreamed(id, s, k);
-    if (opened === undefined || 'entry' in opened) return opened?.entry;
+    if (opened === undefined) return undefined;
     const parts: Buffer[] = [];
-    for await (const chunk of this.restOf(id, opened)) parts.push(chunk);
+    for await (const chunk of this.restOf(opened)) parts.push(chunk);
     return { value: Buffer.concat(parts), expiresAt: opened.expiresAt };
   }
 }
