@@ -14,13 +14,13 @@ import fc from 'fast-check';
 import type { KeyObject, KeyField } from '../../lib/keys';
 
 /** Field names: ordinary ones, Object.prototype and array property names, an array position. */
-export const FIELD_NAMES = ['a', 'b', 'c', 'tags', 'toString', 'valueOf', 'length', 'hasOwnProperty', '0'];
+export const FIELD_NAMES = ['a', 'b', 'c', 'tags', 'toString', 'valueOf', 'length', 'hasOwnProperty', '0', 'é', 'x y'];
 
-/** Strings that order interestingly: empty, case, a final newline, non-ASCII, beyond the BMP, digits. */
-export const STRINGS = ['', 'a', 'b', 'ab', 'B', 'abc', 'x\n', 'a\nb', 'é', '\uffff', '\u{1F600}', '10', '2', 'null', 'true'];
+/** Strings that order interestingly: empty, case, a final newline, non-ASCII, beyond the BMP, digits, a NUL. */
+export const STRINGS = ['', 'a', 'b', 'ab', 'B', 'abc', 'x\n', 'a\nb', 'é', 'É', '\uffff', '\u{1F600}', '10', '2', 'null', 'true', 'a\u0000b'];
 
-/** Numbers: zero of both signs, negatives, fractions, integers past 2^53 and past 2^63. */
-export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 4294967296, -7];
+/** Numbers: zero of both signs, negatives, fractions, int32 bounds, integers past 2^53 and 2^63, the extremes. */
+export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 4294967296, -7, 2 ** 31, -(2 ** 31) - 1, 5e-324, 1e308];
 
 const scalar: fc.Arbitrary<KeyField> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...NUMBERS) },
