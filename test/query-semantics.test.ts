@@ -11,6 +11,8 @@ import { expect } from 'chai';
 import { MemoryStore } from '../lib/stores/memory';
 import { MongoStore } from '../lib/stores/mongo';
 import { sharedMongo } from './support/mongo-server';
+import { ManualClock } from '../lib/clock';
+import { freshNamespace, prepare, selectedConfigs } from './support/store-configs';
 import { compileQuery, QuerySelector } from '../lib/query';
 import type { KeyObject } from '../lib/keys';
 
@@ -198,5 +200,31 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(await store.count({ 'arr.length': 2 })).to.equal(0);
       expect(await store.get({ toString: { $ne: null }, s: 'abc' })).to.deep.equal([]);
     });
+  });
+
+  describe('finding 9 on every store configuration (test/support/store-configs.ts)', function () {
+    this.timeout(180_000);
+    const configs = selectedConfigs();
+    before(async () => {
+      await prepare(configs);
+    });
+    for (const config of configs) {
+      it(`${config.name}: .length and inherited names resolve to nothing`, async () => {
+        const store = config.open({ clock: new ManualClock(), namespace: freshNamespace('qs') });
+        try {
+          await store.set({ arr: [1, 2], s: 'abc' }, 'v');
+          await store.set({ arr: [1], s: 'x' }, 'w');
+          for (const query of [{ 'arr.length': { $gt: 1 } }, { 's.length': { $gte: 3 } }, { 'arr.length': 2 }, { toString: { $ne: null } }]) {
+            expect(await store.count(query), JSON.stringify(query)).to.equal(0);
+            expect(await store.get(query), JSON.stringify(query)).to.deep.equal([]);
+          }
+          expect(await store.get({ toString: null })).to.deep.equal(['v', 'w']);
+          expect(await store.get({ arr: { $size: 2 } })).to.deep.equal(['v']);
+        } finally {
+          await store.clear();
+          await store.close();
+        }
+      });
+    }
   });
 });
