@@ -469,7 +469,7 @@ export function indexToken(value: string | number | boolean): string {
 /**
  * Every (path, token) an exact equality index records for a key object: scalar leaves by
  * dotted path, array elements under the array's path, objects inside arrays recursed into
- * under the same path — MongoDB's path semantics, so index hits equal sift's matches.
+ * under the same path — MongoDB's path semantics, so index hits equal the matcher's (query-match.ts).
  */
 export function indexEntries(key: KeyObject): Array<[string, string]> {
   const out: Array<[string, string]> = [];

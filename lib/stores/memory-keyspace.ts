@@ -298,7 +298,7 @@ export class Keyspace {
 
   private testQuery(selector: QuerySelector, slot: Slot): boolean {
     if (!selector.coveredByConstraints) return selector.test(slot.key as KeyObject);
-    // Every condition is an indexed equality: membership checks are cheaper than sift.
+    // Every condition is an indexed equality: membership checks are cheaper than the matcher.
     for (const constraint of selector.constraints) {
       const index = this.indexes.get(constraint.path);
       if (!constraint.values.some((v) => bucketHas(index?.get(indexToken(v)), slot))) return false;
