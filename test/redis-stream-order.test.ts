@@ -70,6 +70,7 @@ const LATER: Array<[string, Later]> = [
   ['set', (store, key) => store.set(key, 'new')],
   ['del', (store, key) => store.del(key)],
   ['setStream', (store, key) => store.setStream(key, Readable.from([Buffer.from('newer bytes')]))],
+  ['clear()', (store) => store.clear()],
 ];
 
 before(async function () {
@@ -104,12 +105,23 @@ describe('redis: a read of a streamed value keeps program order (SPEC §12)', ()
           await after;
           // The later call took effect, as issued.
           const now = await store.getOne('s');
-          if (laterName === 'del') expect(now).to.equal(undefined);
+          if (laterName === 'del' || laterName === 'clear()') expect(now).to.equal(undefined);
           else expect(now).to.not.deep.equal(old);
         });
       }
     }
   }
+
+  it('a read of an object key with an un-awaited del by query issued after it returns the old bytes', async () => {
+    const store = open({ chunkSize: 1024 });
+    const old = pattern(5_000, 4);
+    await store.setStream({ g: 1, u: 1 }, Readable.from([old]));
+    const reading = store.getOne({ g: 1, u: 1 });
+    const removal = store.del({ g: 1 });
+    expect(await reading).to.deep.equal(old);
+    expect(await removal).to.equal(1);
+    expect(await store.getOne({ g: 1, u: 1 })).to.equal(undefined);
+  });
 
   it('many reads and rewrites interleaved without awaiting each see exactly the value issued before them', async () => {
     const store = open({ chunkSize: 1024 });
