@@ -291,7 +291,10 @@ export async function checkRefusal(call: BadCall, store: BaseStore, target: Base
     if (call.form === 'sync' || call.form === 'iterator') return refusalProblem(call, err);
     return `${call.label}: threw synchronously (${String(err)}) instead of rejecting`;
   }
-  if (call.form === 'sync') return `${call.label}: returned instead of throwing`;
+  if (call.form === 'sync') {
+    if (returned !== null && typeof (returned as BaseStore).close === 'function') await (returned as BaseStore).close();
+    return `${call.label}: returned instead of throwing`;
+  }
   try {
     if (call.form === 'stream') {
       await withTimeout(drain(returned as Readable), call.label);

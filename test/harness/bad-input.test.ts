@@ -171,6 +171,9 @@ describe('bad-input fuzzing (fast-check, every store configuration)', function (
               expect(await scope.get(key as never)).to.deep.equal([value]);
             } finally {
               await scope.clear();
+              // A scope holds its own claim on a shared connection (MongoDB): release it, or the
+              // process cannot exit after the servers stop.
+              await scope.close();
             }
           }),
           fcOptions(`${config.name}/round-trip`, ROUND_TRIP_RUNS),
