@@ -243,6 +243,12 @@ export abstract class BaseStore extends EventEmitter {
   protected orderGate: OrderGate;
   /** The store this one is a scope of: once it is closed, so is this one. */
   private parent: BaseStore | undefined;
+  /**
+   * Calls that reached their turn before the store was open, started in issue order the
+   * moment it opens (whenOpen). While any is left the store does not count as open, so a call
+   * issued meanwhile cannot start ahead of them.
+   */
+  private startWhenOpen: Array<{ start: () => void; fail: (err: unknown) => void }> = [];
   private readonly inflightCompute = new Map<string, Promise<unknown>>();
   protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
 
@@ -358,8 +364,39 @@ export abstract class BaseStore extends EventEmitter {
 
   /** True once connected and not closed (nor any store this one is a scope of): lets fast paths skip the connect promise. */
   protected get isOpen(): boolean {
-    return this.state === 'open' && (this.parent === undefined || !this.parent.closedInChain());
+    return this.state === 'open' && this.startWhenOpen.length === 0 && (this.parent === undefined || !this.parent.closedInChain());
   }
+
+  /** Runs `op` now when open, else as soon as the store opens, in issue order with every other such call. */
+  private whenOpen<T>(op: () => Promise<T>): Promise<T> {
+    if (this.isOpen) return op();
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        try {
+          op().then(resolve, reject);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      this.startWhenOpen.push({ start, fail: reject });
+      if (this.startWhenOpen.length === 1) this.ready().then(this.startQueued, this.failQueued);
+    });
+  }
+
+  /** Starts the calls that waited for the store to open, one by one: a call one of them issues joins the end. */
+  private readonly startQueued = (): void => {
+    const queue = this.startWhenOpen;
+    while (queue.length > 0) {
+      queue[0].start();
+      queue.shift();
+    }
+  };
+
+  private readonly failQueued = (err: unknown): void => {
+    const queue = this.startWhenOpen;
+    this.startWhenOpen = [];
+    for (const call of queue) call.fail(err);
+  };
 
   /** True when this store or one it is a scope of was closed. */
   private closedInChain(): boolean {
@@ -403,8 +440,7 @@ export abstract class BaseStore extends EventEmitter {
   ): Promise<R> {
     const gate = this.orderGate;
     if (!gate.tracks(order, multiStep) && gate.admitsNow(order, ids)) {
-      const p = this.isOpen ? op() : this.ready().then(op);
-      return p.then(after as (result: T) => R, this.countFailure);
+      return this.whenOpen(op).then(after as (result: T) => R, this.countFailure);
     }
     return this.runGated(op, order, ids, gate.tracks(order, multiStep)).then(after as (result: T) => R, this.countFailure);
   }
@@ -418,7 +454,7 @@ export abstract class BaseStore extends EventEmitter {
       gate.enter(order, ids, tracked, () => {
         let started: Promise<T>;
         try {
-          started = issuedOpen || this.isOpen ? op() : this.ready().then(op);
+          started = issuedOpen ? op() : this.whenOpen(op);
         } catch (err) {
           started = Promise.reject(err);
         }
@@ -439,8 +475,9 @@ export abstract class BaseStore extends EventEmitter {
 
   /** Resolves once every call issued before it (of a kind that conflicts with `order`) lets it start; holds nothing after. */
   protected admitted(order: OrderKind): Promise<void> {
-    if (this.orderGate.admitsNow(order, undefined)) return this.isOpen ? RESOLVED : this.ready();
-    return new Promise<void>((resolve) => this.orderGate.enter(order, undefined, false, resolve)).then(() => (this.isOpen ? undefined : this.ready()));
+    const opened = () => this.whenOpen(() => RESOLVED);
+    if (this.orderGate.admitsNow(order, undefined)) return opened();
+    return new Promise<void>((resolve) => this.orderGate.enter(order, undefined, false, resolve)).then(opened);
   }
 
   /** A rejected promise for a call refused before it started (bad argument): counted in stats().errors. */
@@ -841,7 +878,8 @@ export abstract class BaseStore extends EventEmitter {
       process.nextTick(() => failed.destroy(err as Error));
       return failed;
     }
-    return Readable.from(iterable, { objectMode: true });
+    // No read-ahead: an entry is checked for expiry when the reader takes it, not earlier (SPEC §12).
+    return Readable.from(iterable, { objectMode: true, highWaterMark: 0 });
   }
 
   /** Stores a byte stream as the value of `key`; nothing is visible unless the whole stream arrives. */

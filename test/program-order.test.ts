@@ -116,6 +116,20 @@ describe('program order (SPEC §12) on every store configuration', function () {
   }
 });
 
+describe('calls issued before a store is open start in issue order', () => {
+  it('a scope that has not connected yet keeps the order of its writes across a scan on its parent', async () => {
+    // Found by the model-based harness: the second set started before the first, which was
+    // still waiting for the scope to open, so the first write won.
+    const store = new MemoryStore();
+    const scoped = store.scope('s1');
+    await Promise.all([store.keys(), scoped.set('k', 1), store.keys(), scoped.set('k', 2)]);
+    expect(await scoped.getOne('k')).to.equal(2);
+    await Promise.all([store.keys(), scoped.set('a', 1), store.keys(), scoped.set('b', 2)]);
+    expect(await scoped.keys()).to.deep.equal(['k', 'a', 'b']);
+    await store.close();
+  });
+});
+
 describe('closing a store ends its scopes', () => {
   it('scope() on a closed store throws ERR_STORE_CLOSED, and a scope fails once its parent closed', async () => {
     const store = new MemoryStore();

@@ -238,11 +238,12 @@ export class OpCommand implements HarnessCommand {
  * together: each must answer what the model answers when applied in issue order, and the
  * contents afterwards must be the model's (values, TTLs, and creation order).
  *
- * Batches hold scopes' calls and setStream too. Judgement on setStream: SPEC §12 says every
- * call sees the effects of every call issued before it, and SPEC §3 puts an entry at its
- * first write; so `st.setStream(a, src); st.set(b, v)` leaves `a` before `b`, although a's
- * bytes arrive later. A store could define a stream's effect to happen when it ends instead,
- * but the SPEC does not say so, so the model follows its letter; FUZZ_WITHOUT=batched-streams
+ * Batches hold scopes' calls and setStream too. A streamed write takes effect when its stream
+ * has fully arrived (README, "Guarantees": nothing of it is visible before), so a NEW key
+ * written by a stream takes its creation position then, which no model can predict while
+ * later calls of the batch run on other keys. Batches therefore stream only over a key they
+ * have just set (`batchOps`): its position is fixed, and the stream is still ordered against
+ * every later call on that key, every clear() and del(query). FUZZ_WITHOUT=batched-streams
  * leaves streams out of batches for triage.
  */
 export class BatchCommand implements HarnessCommand {
@@ -480,11 +481,16 @@ export function sequentialCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
   ];
 }
 
+/** A batch's calls, each setStream preceded by a set of its key, so the stream overwrites a live entry (see BatchCommand). */
+function batchOps(ops: Op[]): Op[] {
+  return ops.flatMap((op): Op[] => (op.kind === 'setStream' ? [{ kind: 'set', target: op.target, key: op.key, value: null }, op] : [op]));
+}
+
 /** Commands of a batched run: un-awaited batches on the store, clock advances between them, checkpoints. */
 export function batchedCommandArbs(): Array<fc.Arbitrary<HarnessCommand>> {
   return [
     fc.oneof(
-      { weight: 10, arbitrary: fc.array(opArb(true, weightOf('batched-streams', 2)), { minLength: 1, maxLength: 30 }).map((ops): HarnessCommand => new BatchCommand(ops)) },
+      { weight: 10, arbitrary: fc.array(opArb(true, weightOf('batched-streams', 2)), { minLength: 1, maxLength: 30 }).map((ops): HarnessCommand => new BatchCommand(batchOps(ops))) },
       { weight: 4, arbitrary: advanceAimArb.map((aim): HarnessCommand => new AdvanceCommand(aim)) },
       { weight: 1, arbitrary: fc.constant<HarnessCommand>(new CheckContentsCommand(0, 'entries')) },
     ),
