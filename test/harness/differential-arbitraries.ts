@@ -23,6 +23,8 @@ export const STRINGS = ['', 'a', 'b', 'ab', 'B', 'abc', 'x\n', 'a\nb', 'é', 'É
 export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 4294967296, -7, 2 ** 31, -(2 ** 31) - 1, 5e-324, 1e308];
 
 const scalar: fc.Arbitrary<KeyField> = fc.oneof(
+  // A few values often, so that queries meet keys; the full pools for the edge cases.
+  { weight: 5, arbitrary: fc.constantFrom<KeyField>(0, 1, 'a', 'b', true, null) }, // as `hot` below
   { weight: 4, arbitrary: fc.constantFrom(...NUMBERS) },
   { weight: 4, arbitrary: fc.constantFrom(...STRINGS) },
   { weight: 1, arbitrary: fc.boolean() },
@@ -85,7 +87,8 @@ const grammar = fc.letrec<{ query: Record<string, unknown>; condition: unknown; 
   /** A query: path conditions, a logical operator over sub-queries, or both. */
   query: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    { weight: 6, arbitrary: fc.dictionary(pathArb, tie('condition'), { minKeys: 1, maxKeys: 2, noNullPrototype: true }) },
+    { weight: 4, arbitrary: fc.dictionary(pathArb, tie('condition'), { minKeys: 1, maxKeys: 1, noNullPrototype: true }) },
+    { weight: 2, arbitrary: fc.dictionary(pathArb, tie('condition'), { minKeys: 2, maxKeys: 2, noNullPrototype: true }) },
     {
       weight: 2,
       arbitrary: fc
@@ -126,8 +129,33 @@ const grammar = fc.letrec<{ query: Record<string, unknown>; condition: unknown; 
   ),
 }));
 
-/** A query: path conditions, optionally under $and/$or/$nor, $elemMatch sub-queries inside. */
-export const queryArb: fc.Arbitrary<Record<string, unknown>> = grammar.query;
+/** The few values keys hold most often. */
+const hot = fc.constantFrom<KeyField>(0, 1, 'a', 'b', true, null);
+
+/** A short query over the common fields and values: these match some keys and not others. */
+const simpleQuery: fc.Arbitrary<Record<string, unknown>> = fc
+  .tuple(
+    fc.constantFrom('a', 'b', 'c', 'tags', 'a.a', 'a.b', 'b.a', 'tags.a', 'a.0', 'tags.0'),
+    fc.oneof(
+      hot,
+      fc.record({ $ne: hot }),
+      fc.record({ $exists: fc.boolean() }),
+      fc.record({ $type: fc.constantFrom('number', 'string', 'bool', 'array', 'null') }),
+      fc.tuple(fc.constantFrom('$gt', '$gte', '$lt', '$lte'), fc.constantFrom(0, 1, 2, 'a', 'b')).map(([op, v]) => ({ [op]: v })),
+      fc.record({ $in: fc.array(hot, { minLength: 1, maxLength: 3 }) }),
+      fc.record({ $nin: fc.array(hot, { minLength: 1, maxLength: 2 }) }),
+      fc.record({ $size: fc.integer({ min: 0, max: 3 }) }),
+      fc.record({ $elemMatch: fc.oneof(fc.record({ $eq: hot }), fc.record({ a: hot })) }),
+      fc.record({ $all: fc.array(hot, { minLength: 1, maxLength: 2 }) }),
+    ),
+  )
+  .map(([path, cond]) => ({ [path]: cond }));
+
+/** A query: often a short one, else the full grammar (path conditions, $and/$or/$nor, $elemMatch and $not inside). */
+export const queryArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  { weight: 2, arbitrary: simpleQuery },
+  { weight: 3, arbitrary: grammar.query },
+);
 
 /** A query with whether the harness deletes by it after reading (about one in ten). */
 export interface QueryStep {
