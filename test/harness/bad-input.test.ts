@@ -155,6 +155,21 @@ describe('bad-input fuzzing (fast-check, every store configuration)', function (
         });
       }
 
+      it('lone surrogates round-trip in values (JSON escapes them, so no backend folds them into U+FFFD)', async () => {
+        const scope = store.scope('surrogates');
+        try {
+          const values: unknown[] = ['\ud800', 'a\udc00b', '\udbff\ud800', { '\ud800': '\udfff', list: ['\udc00'] }];
+          for (let i = 0; i < values.length; i++) await scope.set(`s${i}`, values[i]);
+          for (let i = 0; i < values.length; i++) expect(await scope.getOne(`s${i}`), `value ${i}`).to.deep.equal(values[i]);
+          const streamed: unknown[] = [];
+          for await (const entry of scope.entries()) streamed.push(entry.value);
+          expect(streamed).to.deep.equal(values);
+        } finally {
+          await scope.clear();
+          await scope.close();
+        }
+      });
+
       it('valid but odd keys and values are accepted and round-trip', async () => {
         let n = 0;
         await fc.assert(
