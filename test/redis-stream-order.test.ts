@@ -123,6 +123,31 @@ describe('redis: a read of a streamed value keeps program order (SPEC §12)', ()
     expect(await store.getOne({ g: 1, u: 1 })).to.equal(undefined);
   });
 
+  it('setStream takes its creation position when it is called: a set of another key issued after it comes after it', async () => {
+    const store = open({ chunkSize: 1024 });
+    async function* slow(): AsyncGenerator<Buffer> {
+      yield pattern(3_000, 1);
+      await sleep(20); // the set below commits while this value is still streaming in
+      yield pattern(3_000, 2);
+    }
+    const streaming = store.setStream({ g: 1, u: 1 }, Readable.from(slow()));
+    const plain = store.set({ g: 1, u: 2 }, 'plain', { ttl: 60_000 });
+    await Promise.all([streaming, plain]);
+    expect(await store.keys()).to.deep.equal([
+      { g: 1, u: 1 },
+      { g: 1, u: 2 },
+    ]);
+    expect((await store.get({ g: 1 })).length).to.equal(2);
+    expect((await store.get({ g: 1 }))[1]).to.equal('plain');
+    // Overwriting a live key keeps its place; the number taken for it is simply not used.
+    await Promise.all([store.setStream({ g: 1, u: 1 }, Readable.from([Buffer.from('again')])), store.set({ g: 1, u: 3 }, 'third')]);
+    expect(await store.keys({ g: 1 })).to.deep.equal([
+      { g: 1, u: 1 },
+      { g: 1, u: 2 },
+      { g: 1, u: 3 },
+    ]);
+  });
+
   it('many reads and rewrites interleaved without awaiting each see exactly the value issued before them', async () => {
     const store = open({ chunkSize: 1024 });
     const values = Array.from({ length: 20 }, (_, i) => pattern(1_000 + 600 * i, i));

@@ -108,7 +108,8 @@ end
  * key of another type can block (the shared ones are checked once per script), are written
  * first and undone if one fails. Returns nothing on success, or the reason it wrote nothing.
  * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
- * the next creation sequence (in the order set and in every index). Overwriting a live entry
+ * the next creation sequence (in the order set and in every index), or `reserved` when the
+ * caller took one from the counter when its call started (setStream). Overwriting a live entry
  * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
  * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
  * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
@@ -117,7 +118,7 @@ end
  * is overwritten.
  */
 const PUT = `${HEAD}${RECORDS}${RETIRE}
-local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, i1, i2)
+local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, reserved, i1, i2)
   if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
@@ -125,7 +126,7 @@ local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp
   local h = head(e)
   local old = parse(h)
   if not live(old, now) then
-    local seq = redis.pcall('INCR', c)
+    local seq = tonumber(reserved) or redis.pcall('INCR', c)
     if type(seq) ~= 'number' then return 'the counter ' .. c .. ' does not hold a number: clear() removes it' end
     for i = i1, i2 do
       if type(redis.pcall('ZADD', KEYS[i], seq, id)) ~= 'number' then
@@ -160,11 +161,12 @@ end
  * Writes one entry (see PUT); a write that cannot be made fails with an error reply and leaves nothing.
  * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
  * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c),
- * generation (mode c; else ''), grace key prefix, grace (ms).
+ * generation (mode c; else ''), grace key prefix, grace (ms), and optionally a creation sequence
+ * reserved when the call started (mode c).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
 local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
-  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9], ${WRITE_FIXED_KEYS + 1}, #KEYS)
 if failed then return redis.error_reply(failed) end
 return 1
 `);
@@ -185,7 +187,7 @@ local now, gp, grace = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local ki, failures = 5, {}
 for a = 4, #ARGV, 4 do
   local n = tonumber(ARGV[a + 2])
-  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, ki + 2, ki + 1 + n)
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, false, ki + 2, ki + 1 + n)
   if failed then
     failures[#failures + 1] = (a - 4) / 4
     failures[#failures + 1] = failed

@@ -1028,6 +1028,10 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
   protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
     if (expiresAt !== null && !validExpiry(expiresAt)) throw expiryError(expiresAt);
     const l = this.layout;
+    // The creation position is taken when the call starts, as for a set (SPEC §12): a set of
+    // another key issued after this one commits first but must come after it in creation order.
+    const position = this.piped((c) => c.incr(l.counter));
+    position.catch(() => undefined); // answered at the commit
     const tmp = l.temp();
     const generation = tmp.slice(tmp.lastIndexOf(':') + 1);
     let chunks = 0;
@@ -1069,7 +1073,8 @@ export class RedisStore extends BaseStore implements Sweepable, BatchOwner {
       if (chunks === 0) await write(Buffer.alloc(0));
       const e = l.entry(id);
       const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
-      const args = [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation, l.gracePrefix, this.streamGraceMs];
+      const reserved = await position.catch(rethrow);
+      const args = [id, this.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation, l.gracePrefix, this.streamGraceMs, reserved];
       await SET_SCRIPT.run(this.pipedSend, keys, args).catch(rethrow);
       if (expiresAt !== null) this.connection.noteDue(this.namespace, expiresAt);
     } catch (err) {
