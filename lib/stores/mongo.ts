@@ -211,7 +211,10 @@ class SharedMongo {
     const db: Db = s.db ? this.client.db(s.db) : this.client.db(s.url || s.client ? undefined : MONGO_DEFAULTS.db);
     const name = s.collectionName ?? MONGO_DEFAULTS.collectionName;
     this.db = db;
-    this.collection = db.collection<EntryDoc>(name);
+    // The driver looks up `fieldsAsRaw` by field name in a plain {} by default, so a key field
+    // named `toString` or `valueOf` holding objects came back as raw BSON Buffers. A
+    // null-prototype table answers nothing inherited (set per collection: a given client too).
+    this.collection = db.collection<EntryDoc>(name, { fieldsAsRaw: Object.create(null) as Record<string, boolean> });
     this.files = new ValueFiles(db, `${name}.fs`, s.chunkSize ?? MONGO_DEFAULTS.chunkSize);
     const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number; sparse?: boolean }> = [
       { key: { n: 1, s: 1 }, name: ORDER_INDEX },
