@@ -6,12 +6,10 @@
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
+import type { MongoStore } from '../lib/stores/mongo';
 import { MAX_TTL_MS } from '../lib/limits';
-import { MongoSettings, MongoStore } from '../lib/stores/mongo';
-import { sharedMongo } from './support/mongo-server';
+import { mongoTestStores } from './support/test-stores';
 
-let url = '';
-let counter = 0;
 
 async function code(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -23,24 +21,8 @@ async function code(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('mongo store: expiry at the edges', () => {
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-  });
-
-  const open: MongoStore[] = [];
-  function store(settings: MongoSettings = {}): MongoStore {
-    const s = new MongoStore({ url, db: 'mongo_expiry', collectionName: `c${process.pid}_${++counter}`, ...settings });
-    open.push(s);
-    return s;
-  }
-  afterEach(async () => {
-    while (open.length) {
-      const s = open.pop()!;
-      await s.collection?.drop().catch(() => undefined);
-      await s.close();
-    }
-  });
+  const stores = mongoTestStores('mongo_expiry');
+  const store = stores.open;
 
   describe('the largest TTL', () => {
     it('an entry at exactly now + MAX_TTL_MS is stored and read back by every read path', async () => {

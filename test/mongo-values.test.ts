@@ -9,11 +9,8 @@
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import type { Serializer } from '../lib/serializer';
-import { MongoSettings, MongoStore } from '../lib/stores/mongo';
-import { sharedMongo } from './support/mongo-server';
+import { mongoTestStores } from './support/test-stores';
 
-let url = '';
-let counter = 0;
 
 /** Strings stored as they are, anything else as JSON: the kind of serializer that hands BSON a raw lone surrogate. */
 const rawStrings: Serializer = {
@@ -24,27 +21,11 @@ const rawStrings: Serializer = {
 const LONE = ['\ud800', 'a\udc00b', '\udbff\ud800', 'x\ud83d'];
 
 describe('mongo store: values BSON would fold', () => {
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-  });
-
-  const open: MongoStore[] = [];
-  function store(settings: MongoSettings = {}): MongoStore {
-    const s = new MongoStore({ url, db: 'mongo_values', collectionName: `c${process.pid}_${++counter}`, ...settings });
-    open.push(s);
-    return s;
-  }
-  afterEach(async () => {
-    while (open.length) {
-      const s = open.pop()!;
-      await s.collection?.drop().catch(() => undefined);
-      await s.close();
-    }
-  });
+  const stores = mongoTestStores('mongo_values');
+  const store = stores.open;
 
   it('the raw driver folds a lone surrogate (why this matters)', async () => {
-    const client = new MongoClient(url);
+    const client = new MongoClient(stores.url());
     try {
       const col = client.db('mongo_values').collection(`raw${process.pid}`);
       await col.insertOne({ s: '\ud800' });

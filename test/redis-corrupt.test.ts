@@ -12,27 +12,21 @@ import { Cluster, Redis } from 'ioredis';
 import { ManualClock } from '../lib/clock';
 import { StoreError } from '../lib/errors';
 import { Key } from '../lib/keys';
-import { RedisStore, RedisSettings } from '../lib/stores/redis';
+import { RedisStore } from '../lib/stores/redis';
 import { BatchItem } from '../lib/stores/redis-connection';
 import { valueEntry } from '../lib/stores/redis-layout';
 import { rejection } from '../lib/conformance/context';
-import { sharedRedis, sharedRedisCluster } from './support/redis-server';
+import { sharedRedisCluster } from './support/redis-server';
+import { redisTestStores } from './support/test-stores';
 
-let url = '';
-let admin: Redis;
-let counter = 0;
-const opened: RedisStore[] = [];
-
-/** A store in a fresh namespace on the shared server, closed after the test. */
-function open(settings: RedisSettings = {}): RedisStore {
-  const store = new RedisStore({ url, namespace: `rc${process.pid}x${++counter}`, ...settings });
-  opened.push(store);
-  return store;
-}
+const stores = redisTestStores('rc');
+const open = stores.open;
+/** The raw client for writing what the store would not. */
+const admin = (): Redis => stores.admin();
 
 /** How many commands the shared server has run (INFO stats): a spinning client shows here. */
 async function commandsRun(): Promise<number> {
-  return Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))?.[1] ?? 0);
+  return Number(/total_commands_processed:(\d+)/.exec(await admin().info('stats'))?.[1] ?? 0);
 }
 
 /** Every key of a namespace, by SCAN (a test may; the store never needs to). */
@@ -83,19 +77,6 @@ function streamed(stream: Readable): Promise<unknown[]> {
   });
 }
 
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  admin = new Redis(url);
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-after(async () => {
-  admin.disconnect();
-});
 
 describe('redis store over corrupt data', () => {
   describe('a streamed value whose chunks are gone (eviction, an operator DEL)', () => {
@@ -103,7 +84,7 @@ describe('redis store over corrupt data', () => {
       const store = open({ chunkSize: 1024 });
       await store.setStream('s', Readable.from([Buffer.alloc(3000, 1)]));
       await store.set('plain', 1);
-      await admin.del(store.layout.chunks('s'));
+      await admin().del(store.layout.chunks('s'));
       const before = await commandsRun();
       expect(await within(store.getOne('s'))).to.equal(undefined);
       expect(await within(store.get('s'))).to.deep.equal([]);
@@ -128,7 +109,7 @@ describe('redis store over corrupt data', () => {
     it('batched getOne calls over a streamed entry without chunks all settle', async () => {
       const store = open({ chunkSize: 1024 });
       await store.setStream('s', Readable.from([Buffer.alloc(3000, 2)]));
-      await admin.del(store.layout.chunks('s'));
+      await admin().del(store.layout.chunks('s'));
       const before = await commandsRun();
       const reads = await within(Promise.all(Array.from({ length: 50 }, () => store.getOne('s'))));
       expect(reads.every((v) => v === undefined)).to.equal(true);
@@ -141,8 +122,8 @@ describe('redis store over corrupt data', () => {
       const store = open({ chunkSize: 1024 });
       await store.setStream('torn', Readable.from([Buffer.alloc(3000, 3)]));
       await store.setStream('alien', Readable.from([Buffer.alloc(3000, 4)]));
-      await admin.hdel(store.layout.chunks('torn'), '1');
-      await admin.hset(store.layout.chunks('alien'), 'g', 'someone-else');
+      await admin().hdel(store.layout.chunks('torn'), '1');
+      await admin().hset(store.layout.chunks('alien'), 'g', 'someone-else');
       for (const key of ['torn', 'alien']) {
         await rejectsWith(store.getOne(key), 'ERR_STORAGE_OPERATION', key);
         await rejectsWith(store.get(key), 'ERR_STORAGE_OPERATION', key);
@@ -155,15 +136,15 @@ describe('redis store over corrupt data', () => {
       await store.clear();
       // The torn value's generation is the store's, so its chunks are kept for the grace (they
       // expire by themselves); the alien ones are removed.
-      const left = await namespaceKeys(admin, store);
+      const left = await namespaceKeys(admin(), store);
       expect(left.map((k) => k.slice(0, store.layout.gracePrefix.length))).to.deep.equal([store.layout.gracePrefix]);
-      expect(await admin.pttl(left[0])).to.be.within(1, store.streamGraceMs);
+      expect(await admin().pttl(left[0])).to.be.within(1, store.streamGraceMs);
     });
 
     it('a read that finds its chunks gone and the value replaced fails after one re-read; it never starts over on the new value', async () => {
       const store = open({ chunkSize: 1024 });
       await store.setStream('s', Readable.from([Buffer.alloc(3000, 5)]));
-      await admin.hset(store.layout.chunks('s'), 'g', 'never-matches');
+      await admin().hset(store.layout.chunks('s'), 'g', 'never-matches');
       // Every re-read of the entry finds yet another generation, as under a storm of concurrent rewrites.
       let rereads = 0;
       (store as unknown as { getString: (key: string) => Promise<string> }).getString = async () => `0c3:storm${++rereads}`;
@@ -175,7 +156,7 @@ describe('redis store over corrupt data', () => {
     it('a streamed head whose chunk count or generation does not parse is ERR_STORAGE_OPERATION naming the key', async () => {
       const store = open();
       await store.set('h', 1);
-      await admin.set(store.layout.entry('h'), '0cxyz:');
+      await admin().set(store.layout.entry('h'), '0cxyz:');
       await rejectsWith(store.getOne('h'), 'ERR_STORAGE_OPERATION', 'h');
       await rejectsWith(streamed(store.createValueStream('h')), 'ERR_STORAGE_OPERATION', 'h');
       expect(await store.del('h')).to.equal(1);
@@ -189,8 +170,8 @@ describe('redis store over corrupt data', () => {
       await store.set({ g: 1, n: 1 }, 'fine');
       await store.set({ g: 1, n: 2 }, 'soon bad');
       await store.set('bad', 'soon bad');
-      await admin.set(store.layout.entry('bad'), '0v{not json');
-      await admin.set(store.layout.entry('\u0000{"g":1,"n":2}'), '0v{not json');
+      await admin().set(store.layout.entry('bad'), '0v{not json');
+      await admin().set(store.layout.entry('\u0000{"g":1,"n":2}'), '0v{not json');
       await rejectsWith(store.getOne('bad'), 'ERR_STORAGE_OPERATION', 'bad');
       await rejectsWith(store.get('bad'), 'ERR_STORAGE_OPERATION', 'bad');
       await rejectsWith(store.getEntry('bad'), 'ERR_STORAGE_OPERATION', 'bad');
@@ -215,7 +196,7 @@ describe('redis store over corrupt data', () => {
       expect(await store.del('bad')).to.equal(1);
       expect(await store.keys()).to.deep.equal([]);
       await store.clear();
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
     });
 
     it('an entry string without an entry head is ERR_STORAGE_OPERATION naming the key, also for has and ttl', async () => {
@@ -223,8 +204,8 @@ describe('redis store over corrupt data', () => {
       for (const garbage of ['garbage', '123', '12x3', '-5v1']) {
         await store.set('k', 'v');
         await store.set({ o: 1 }, 'v');
-        await admin.set(store.layout.entry('k'), garbage);
-        await admin.set(store.layout.entry('\u0000{"o":1}'), garbage);
+        await admin().set(store.layout.entry('k'), garbage);
+        await admin().set(store.layout.entry('\u0000{"o":1}'), garbage);
         await rejectsWith(store.getOne('k'), 'ERR_STORAGE_OPERATION', 'k');
         await rejectsWith(store.has('k'), 'ERR_STORAGE_OPERATION', 'k');
         await rejectsWith(store.ttl('k'), 'ERR_STORAGE_OPERATION', 'k');
@@ -239,7 +220,7 @@ describe('redis store over corrupt data', () => {
         expect(await store.del({ o: 1 })).to.equal(1);
         await store.clear();
       }
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
     });
 
     it('another type at an entry key reads as absent; set, del and clear replace or remove it', async () => {
@@ -247,9 +228,9 @@ describe('redis store over corrupt data', () => {
       await store.set('h', 1);
       await store.set({ o: 1 }, 1);
       await store.set({ o: 2 }, 2);
-      await admin.del(store.layout.entry('h'), store.layout.entry('\u0000{"o":1}'));
-      await admin.hset(store.layout.entry('h'), 'f', 'v');
-      await admin.rpush(store.layout.entry('\u0000{"o":1}'), 'x');
+      await admin().del(store.layout.entry('h'), store.layout.entry('\u0000{"o":1}'));
+      await admin().hset(store.layout.entry('h'), 'f', 'v');
+      await admin().rpush(store.layout.entry('\u0000{"o":1}'), 'x');
       expect(await store.getOne('h')).to.equal(undefined);
       expect(await store.getEntries(['h'])).to.deep.equal([undefined]);
       expect(await store.has('h')).to.equal(false);
@@ -261,10 +242,10 @@ describe('redis store over corrupt data', () => {
       await store.set('h', 'string again');
       expect(await store.getOne('h')).to.equal('string again');
       expect(await store.del({ o: 1 })).to.equal(0);
-      await admin.del(store.layout.entry('h'));
-      await admin.hset(store.layout.entry('h'), 'f', 'v'); // another type again, without going through set
+      await admin().del(store.layout.entry('h'));
+      await admin().hset(store.layout.entry('h'), 'f', 'v'); // another type again, without going through set
       await store.clear();
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
     });
   });
 
@@ -277,23 +258,23 @@ describe('redis store over corrupt data', () => {
       const l = store.layout;
       const index = l.indexFor('g', 1);
       for (const set of [l.order, l.expiry, index]) {
-        await admin.zadd(set, 1, '\u0000{not json', 2, '\u0000123', 3, '\u0000[1,2]', 4, '\u0000null', 5, 'ghost');
+        await admin().zadd(set, 1, '\u0000{not json', 2, '\u0000123', 3, '\u0000[1,2]', 4, '\u0000null', 5, 'ghost');
       }
       // One garbage id has an entry string too, and one points at a hash.
-      await admin.set(l.entry('\u0000{not json'), '0v"orphan"');
-      await admin.hset(l.entry('\u0000123'), 'f', 'v');
+      await admin().set(l.entry('\u0000{not json'), '0v"orphan"');
+      await admin().hset(l.entry('\u0000123'), 'f', 'v');
       return store;
     }
 
     it('reads skip members without an entry and report a live entry under an id that is no key', async () => {
       const store = await polluted();
-      await admin.del(store.layout.entry('\u0000{not json'));
+      await admin().del(store.layout.entry('\u0000{not json'));
       expect(await store.get({ g: 1 })).to.deep.equal(['one']);
       expect(await store.get({ g: 1, n: { $gte: 1 } })).to.deep.equal(['one']);
       expect(await store.get({ n: { $gte: 1 } })).to.deep.equal(['one']);
       expect(await store.keys()).to.deep.equal([{ g: 1, n: 1 }, 'plain']);
       expect(await store.del({ n: { $gte: 1 } })).to.equal(1);
-      await admin.set(store.layout.entry('\u0000{not json'), '0v"orphan"');
+      await admin().set(store.layout.entry('\u0000{not json'), '0v"orphan"');
       await rejectsWith(store.keys(), 'ERR_STORAGE_OPERATION', '{not json');
       await rejectsWith(store.keys({ g: 1 }), 'ERR_STORAGE_OPERATION', '{not json');
     });
@@ -307,19 +288,19 @@ describe('redis store over corrupt data', () => {
       await store.set({ g: 1, n: 1 }, 'one');
       expect(await store.del({ g: 1 })).to.equal(1);
       const l = store.layout;
-      await admin.zadd(l.order, 1, '\u0000{not json', 2, '\u0000123');
-      await admin.set(l.entry('\u0000123'), 'garbage');
-      await admin.set(l.indexFor('g', 2), 'a string where an index set belongs');
-      await admin.sadd(l.registry, l.indexFor('g', 2));
-      await admin.set(l.counter, 'not a number');
+      await admin().zadd(l.order, 1, '\u0000{not json', 2, '\u0000123');
+      await admin().set(l.entry('\u0000123'), 'garbage');
+      await admin().set(l.indexFor('g', 2), 'a string where an index set belongs');
+      await admin().sadd(l.registry, l.indexFor('g', 2));
+      await admin().set(l.counter, 'not a number');
       await store.clear();
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
       // Records of the wrong type: clear() still removes them.
-      await admin.set(l.order, 'x');
-      await admin.set(l.registry, 'x');
-      await admin.hset(l.expiry, 'f', 'v');
+      await admin().set(l.order, 'x');
+      await admin().set(l.registry, 'x');
+      await admin().hset(l.expiry, 'f', 'v');
       await store.clear();
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
     });
   });
 
@@ -329,12 +310,12 @@ describe('redis store over corrupt data', () => {
     await store.set('forever', 1);
     await store.set('later', 2, { ttl: 60_000 });
     const l = store.layout;
-    await admin.zadd(l.expiry, 1, 'forever', 2, 'later');
+    await admin().zadd(l.expiry, 1, 'forever', 2, 'later');
     expect(await store.sweep()).to.equal(0);
     expect(await store.getOne('forever')).to.equal(1);
     expect(await store.getOne('later')).to.equal(2);
-    expect(await admin.zscore(l.expiry, 'forever')).to.equal(null);
-    expect(Number(await admin.zscore(l.expiry, 'later'))).to.equal(await store.getEntry('later').then((e) => e?.expiresAt));
+    expect(await admin().zscore(l.expiry, 'forever')).to.equal(null);
+    expect(Number(await admin().zscore(l.expiry, 'later'))).to.equal(await store.getEntry('later').then((e) => e?.expiresAt));
     clock.advance(60_000);
     expect(await store.sweep()).to.equal(1);
     expect(await store.keys()).to.deep.equal(['forever']);
@@ -378,12 +359,12 @@ describe('redis store over corrupt data', () => {
         const l = store.layout;
         const bads = ['\u0000{"o":2}', '\u0000{"o":2,"p":1}'];
         for (const id of bads) {
-          expect(await admin.zscore(l.order, id)).to.equal(null);
-          expect(await admin.zscore(l.expiry, id)).to.equal(null);
-          expect(await admin.exists(l.entry(id))).to.equal(0);
+          expect(await admin().zscore(l.order, id)).to.equal(null);
+          expect(await admin().zscore(l.expiry, id)).to.equal(null);
+          expect(await admin().exists(l.entry(id))).to.equal(0);
         }
-        expect(await admin.exists(l.indexFor('o', 2), l.indexFor('p', 1))).to.equal(0);
-        expect(await admin.smembers(l.registry)).to.deep.equal([l.indexFor('o', 1)]);
+        expect(await admin().exists(l.indexFor('o', 2), l.indexFor('p', 1))).to.equal(0);
+        expect(await admin().smembers(l.registry)).to.deep.equal([l.indexFor('o', 1)]);
       });
     }
 
@@ -391,7 +372,7 @@ describe('redis store over corrupt data', () => {
       const store = open();
       await store.connect();
       const l = store.layout;
-      await admin.set(l.indexFor('p', 1), 'garbage');
+      await admin().set(l.indexFor('p', 1), 'garbage');
       const batch = setItems(store, [
         { key: { o: 1 }, value: 'a', expiresAt: null },
         { key: { o: 2, p: 1 }, value: 'bad', expiresAt: Date.now() + 60_000 },
@@ -402,16 +383,16 @@ describe('redis store over corrupt data', () => {
       expect(((results[1] as PromiseRejectedResult).reason as StoreError).code).to.equal('ERR_STORAGE_OPERATION');
       expect(await store.keys()).to.deep.equal([{ o: 1 }, { o: 3 }]);
       const id = '\u0000{"o":2,"p":1}';
-      expect(await admin.zscore(l.order, id)).to.equal(null);
-      expect(await admin.zscore(l.expiry, id)).to.equal(null);
-      expect(await admin.exists(l.entry(id), l.indexFor('o', 2))).to.equal(0);
+      expect(await admin().zscore(l.order, id)).to.equal(null);
+      expect(await admin().zscore(l.expiry, id)).to.equal(null);
+      expect(await admin().exists(l.entry(id), l.indexFor('o', 2))).to.equal(0);
       // The same through set(): rejected, nothing left.
       await rejectsWith(store.set({ o: 4, p: 1 }, 'x'), 'ERR_STORAGE_OPERATION');
       expect(await store.count({ o: 4 })).to.equal(0);
-      expect(await admin.exists(l.indexFor('o', 4))).to.equal(0);
+      expect(await admin().exists(l.indexFor('o', 4))).to.equal(0);
       await store.clear();
       // clear() reaches what the store's records list; the garbage index key was never listed.
-      expect(await namespaceKeys(admin, store)).to.deep.equal([l.indexFor('p', 1)]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([l.indexFor('p', 1)]);
     });
 
     it('a serializer that throws or returns no string fails only its own write, with a typed error', async () => {
@@ -438,7 +419,7 @@ describe('redis store over corrupt data', () => {
       await rejectsWith(store.set({ o: 2 }, 'v', { ttl: 1e19 }), 'ERR_INVALID_ARGUMENT');
       await rejectsWith(store.setex({ o: 2 }, 'v', 1e300), 'ERR_INVALID_ARGUMENT');
       expect(await store.count({ o: 2 })).to.equal(0);
-      expect(await namespaceKeys(admin, store)).to.deep.equal([]);
+      expect(await namespaceKeys(admin(), store)).to.deep.equal([]);
     });
   });
 
@@ -474,8 +455,7 @@ describe('redis cluster store over corrupt data', () => {
   });
 
   it('a corrupt entry and garbage members give typed errors, and clear() removes everything', async () => {
-    const store = new RedisStore({ cluster: nodes, namespace: `rcc${process.pid}x${++counter}`, chunkSize: 1024 });
-    opened.push(store);
+    const store = stores.track(new RedisStore({ cluster: nodes, namespace: stores.namespace('rcc'), chunkSize: 1024 }));
     const raw = new Cluster(nodes);
     try {
       const l = store.layout;

@@ -12,20 +12,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { StoreError } from '../lib/errors';
 import { rejection } from '../lib/conformance/context';
-import { RedisStore, RedisSettings } from '../lib/stores/redis';
-import { sharedRedis, sharedRedisCluster } from './support/redis-server';
+import { RedisStore } from '../lib/stores/redis';
+import { sharedRedisCluster } from './support/redis-server';
+import { redisTestStores } from './support/test-stores';
 
-let url = '';
-let admin: Redis;
-let counter = 0;
-const opened: RedisStore[] = [];
-
-/** A store in a fresh namespace on the shared server, closed after the test. */
-function open(settings: RedisSettings = {}): RedisStore {
-  const store = new RedisStore({ url, namespace: `ro${process.pid}x${++counter}`, ...settings });
-  opened.push(store);
-  return store;
-}
+const stores = redisTestStores('ro');
+const open = stores.open;
+/** The raw client for writing what the store would not. */
+const admin = (): Redis => stores.admin();
 
 /** The bytes a value stream yields, concatenated. */
 async function bytesOf(stream: Readable): Promise<Buffer> {
@@ -47,7 +41,7 @@ async function keysOfKind(store: RedisStore, kind: string): Promise<string[]> {
   let cursor = '0';
   const match = (store.layout.base + kind).replace(/[*?[\]\\]/g, '\\$&') + '*';
   do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', match, 'COUNT', '1000');
+    const [next, keys] = await admin().scan(cursor, 'MATCH', match, 'COUNT', '1000');
     cursor = next;
     out.push(...keys);
   } while (cursor !== '0');
@@ -73,19 +67,6 @@ const LATER: Array<[string, Later]> = [
   ['clear()', (store) => store.clear()],
 ];
 
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  admin = new Redis(url);
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-after(() => {
-  admin.disconnect();
-});
 
 describe('redis: a read of a streamed value keeps program order (SPEC §12)', () => {
   // One chunk, and a value that takes several chunk reads (chunkSize 1 KiB, 5.5 KiB of bytes).
@@ -174,10 +155,10 @@ describe('redis: a read of a streamed value keeps program order (SPEC §12)', ()
     await store.set('s', 'plain');
     const [grace] = await keysOfKind(store, 'o:');
     expect(grace, 'the old chunks are kept').to.be.a('string');
-    const ttl = await admin.pttl(grace);
+    const ttl = await admin().pttl(grace);
     expect(ttl).to.be.greaterThan(0);
     expect(ttl).to.be.at.most(store.streamGraceMs);
-    expect(await admin.hlen(grace)).to.equal(4); // three chunks and the generation
+    expect(await admin().hlen(grace)).to.equal(4); // three chunks and the generation
     // Deleting a streamed value and clear() keep them the same way.
     await store.setStream('t', Readable.from([pattern(3_000, 2)]));
     await store.del('t');
@@ -185,7 +166,7 @@ describe('redis: a read of a streamed value keeps program order (SPEC §12)', ()
     await store.clear();
     const kept = await keysOfKind(store, 'o:');
     expect(kept).to.have.length(3);
-    for (const key of kept) expect(await admin.pttl(key)).to.be.within(1, store.streamGraceMs);
+    for (const key of kept) expect(await admin().pttl(key)).to.be.within(1, store.streamGraceMs);
     expect(await keysOfKind(store, 'k:')).to.deep.equal([]);
   });
 
@@ -248,8 +229,7 @@ describe('redis cluster: a read of a streamed value keeps program order', () => 
   });
 
   it('getOne and createValueStream return the old bytes across a later set and del; the grace key is in the namespace slot', async () => {
-    const store = new RedisStore({ cluster: nodes, namespace: `roc${process.pid}x${++counter}`, chunkSize: 1024 });
-    opened.push(store);
+    const store = stores.track(new RedisStore({ cluster: nodes, namespace: stores.namespace('roc'), chunkSize: 1024 }));
     const old = pattern(5_000, 9);
       await store.setStream('s', Readable.from([old]));
       const one = store.getOne('s');
