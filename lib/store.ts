@@ -5,6 +5,7 @@
  * exactly the validated arguments. A new backend is one file in `lib/stores/`.
  */
 import { EventEmitter } from 'node:events';
+import { types } from 'node:util';
 import { Readable } from 'readable-stream';
 import { Callback, CallbackStyle, deliver } from './callbacks';
 import { Clock, systemClock } from './clock';
@@ -17,7 +18,7 @@ import {
   StoreError,
   StorageOperationError,
 } from './errors';
-import { Key, keyFromId, keyId, normalizeKey, isPlainObject } from './keys';
+import { Key, keyFromId, keyId, normalizeKey, isPlainObject, isWellFormed } from './keys';
 import { MAX_TTL_MS } from './limits';
 import { OrderGate, OrderKind } from './order-gate';
 import { Selector, compileGlob, compileQuery } from './query';
@@ -201,6 +202,8 @@ function checkNamespace(ns: unknown, error: (message: string) => Error): asserts
   if (typeof ns !== 'string') throw error('must be a string');
   if (ns.includes('\u0000')) throw error('must not contain the NUL character');
   if (ns.length > 256) throw error('must be at most 256 characters');
+  // Redis and BSON would fold a lone surrogate into U+FFFD, so two namespaces would become one.
+  if (!isWellFormed(ns)) throw error('must be well-formed Unicode (it holds a lone surrogate)');
 }
 
 /**
@@ -249,6 +252,8 @@ export abstract class BaseStore extends EventEmitter {
    * issued meanwhile cannot start ahead of them.
    */
   private startWhenOpen: Array<{ start: () => void; fail: (err: unknown) => void }> = [];
+  /** Scopes made from this store that connected and are not closed yet: closed with it. */
+  private connectedScopes: Set<BaseStore> | undefined;
   private readonly inflightCompute = new Map<string, Promise<unknown>>();
   protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
 
@@ -413,6 +418,8 @@ export abstract class BaseStore extends EventEmitter {
       this.connecting = this._connect().then(
         () => {
           if (this.state === 'connecting') this.state = 'open';
+          // A scope that connected holds a share of the backend: its parent's close() releases it.
+          if (this.parent !== undefined) (this.parent.connectedScopes ??= new Set()).add(this);
         },
         (err) => {
           this.state = 'idle';
@@ -483,12 +490,14 @@ export abstract class BaseStore extends EventEmitter {
   /** A rejected promise for a call refused before it started (bad argument): counted in stats().errors. */
   protected refuse<T>(err: unknown): Promise<T> {
     this.counters.errors++;
-    return Promise.reject(err);
+    // Only StoreErrors reach the caller (SPEC §12): anything else thrown while reading the
+    // caller's arguments is a bad argument.
+    return Promise.reject(err instanceof StoreError ? err : new InvalidArgumentError(`the call's arguments could not be read: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
   }
 
   private readonly countFailure = (err: unknown): never => {
     this.counters.errors++;
-    throw err;
+    throw asStoreError(err);
   };
 
   /** Returns the promise, or hands it to the callback (and returns undefined). */
@@ -567,6 +576,11 @@ export abstract class BaseStore extends EventEmitter {
       // Calls issued before close() still run and are answered; a call stuck on a server that
       // went away is left to fail on its own once the backend is released.
       await withinMs(this.orderGate.whenIdle(), CLOSE_DRAIN_MS);
+      this.parent?.connectedScopes?.delete(this);
+      const scopes = this.connectedScopes;
+      this.connectedScopes = undefined;
+      // Closing a store ends its scopes (SPEC §12) and releases what they hold, so the process can exit.
+      if (scopes) await Promise.all([...scopes].map((scope) => scope.close()));
       await this._close();
     })();
     return this.settle('close', p, cb);
@@ -825,7 +839,8 @@ export abstract class BaseStore extends EventEmitter {
     let p: Promise<number>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('copy', cb);
-      if (!(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
+      // isProxy first: instanceof would run a Proxy's getPrototypeOf trap.
+      if (types.isProxy(target) || !(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
       // Admitted like a scan, then not holding the gate: the copy writes through target.set,
       // and the target may be a scope sharing this store's gate.
       p = this.admitted('scan').then(async () => {
@@ -865,7 +880,11 @@ export abstract class BaseStore extends EventEmitter {
       if (value !== undefined) yield { key: selector.key, value: value as V };
       return;
     }
-    for await (const entry of this._find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
+    try {
+      for await (const entry of this._find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
+    } catch (err) {
+      throw asStoreError(err);
+    }
   }
 
   /** `entries(query)` as an object-mode Readable with backpressure; destroying it releases the cursor. */
@@ -893,7 +912,7 @@ export abstract class BaseStore extends EventEmitter {
       const ttl = readTtlOption(split.options, 'setStream');
       const { id, key } = normalizeKey(args[0]);
       const source = args[1] as AsyncIterable<unknown>;
-      if (!source || typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+      if (!source || types.isProxy(source) || typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
         throw new InvalidValueError('setStream: source must be a readable stream or async iterable of bytes');
       }
       const expiresAt = this.expiryFor(ttl);
@@ -949,6 +968,7 @@ export abstract class BaseStore extends EventEmitter {
     try {
       id = keyId(key);
       if (typeof compute !== 'function') throw new InvalidArgumentError('getOrSet: compute must be a function');
+      readTtlOption(options, 'getOrSet'); // refused before compute runs
     } catch (err) {
       return this.refuse(err);
     }
@@ -957,7 +977,12 @@ export abstract class BaseStore extends EventEmitter {
     const p = (async () => {
       const existing = await this.getOne<V>(key);
       if (existing !== undefined) return existing;
-      const value = await compute();
+      // What compute throws or rejects with is the caller's own error and passes through as
+      // is; what it returns is a value like any other, checked by set() — a Proxy is refused
+      // before anything reads it (awaiting it would run its traps).
+      const result = compute();
+      if (types.isProxy(result)) throw new InvalidValueError('getOrSet: compute returned a Proxy; only plain data can be stored');
+      const value = await result;
       await this.set(key, value, options);
       return value;
     })();
@@ -1022,10 +1047,22 @@ function callbackError(method: string, cb: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`${method}: the callback must be a function, got ${typeof cb}`);
 }
 
+/**
+ * An option's own data value, read once without running anything: a getter on an options
+ * object is refused (it could answer differently each time it is read), and nothing inherited
+ * is read (a polluted Object.prototype cannot inject an option).
+ */
+function optionField(options: Record<string, unknown>, name: string, method: string): unknown {
+  const field = Object.getOwnPropertyDescriptor(options, name);
+  if (field === undefined) return undefined;
+  if (!('value' in field)) throw new InvalidArgumentError(`${method}: option ${name} must be a plain data field, not a getter`);
+  return field.value;
+}
+
 function readTtlOption(options: unknown, method: string): number | null | undefined {
   if (options === undefined || options === null) return undefined;
   if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl }`);
-  const ttl = options.ttl;
+  const ttl = optionField(options, 'ttl', method);
   if (ttl === undefined || ttl === null) return ttl as undefined | null;
   if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
   return ttl;
@@ -1034,7 +1071,8 @@ function readTtlOption(options: unknown, method: string): number | null | undefi
 function readGetOptions(options: unknown): GetOptions {
   if (options === undefined || options === null) return {};
   if (!isPlainObject(options)) throw new InvalidArgumentError('get: options must be an object like { limit, includeKey }');
-  const { limit, includeKey } = options as GetOptions;
+  const limit = optionField(options, 'limit', 'get') as GetOptions['limit'];
+  const includeKey = optionField(options, 'includeKey', 'get') as GetOptions['includeKey'];
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
     throw new InvalidArgumentError('get: limit must be a non-negative integer');
   }
@@ -1057,12 +1095,41 @@ export function* chunksOf(buffer: Buffer, size = CHUNK_SIZE): Generator<Buffer> 
 
 /** Normalizes stream chunks (Buffer, Uint8Array, string) to Buffers. */
 async function* asBuffers(source: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
+  let iterator: AsyncIterator<unknown>;
+  try {
+    iterator = source[Symbol.asyncIterator]();
+  } catch (err) {
+    throw sourceFailed(err);
+  }
+  for (;;) {
+    let step: IteratorResult<unknown>;
+    try {
+      step = await iterator.next();
+    } catch (err) {
+      throw sourceFailed(err);
+    }
+    if (step.done) return;
+    const chunk = step.value;
     if (Buffer.isBuffer(chunk)) yield chunk;
     else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     else if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
-    else throw new InvalidValueError('setStream: the source must yield bytes or strings');
+    else {
+      await iterator.return?.();
+      throw new InvalidValueError('setStream: the source must yield bytes or strings');
+    }
   }
+}
+
+/** The caller's byte source failed: the same typed error on every backend, the source's error as cause. */
+function sourceFailed(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  return new InvalidValueError(`setStream: the source failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/** A StoreError as is; anything else a backend let through is an operation failure (SPEC §12: only StoreErrors reach the caller). */
+function asStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  return new StorageOperationError(`the operation failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first (the timer never holds the process). */

@@ -151,4 +151,17 @@ describe('closing a store ends its scopes', () => {
     expect(await scoped.set('k', 2).then(() => 'stored', (err: { code?: string }) => err.code)).to.equal('ERR_STORE_CLOSED');
     await scoped.close();
   });
+
+  it('closing a store closes the scopes that connected, releasing their share of the backend', async () => {
+    const store = new MemoryStore();
+    const used = store.scope('used');
+    await used.set('k', 1);
+    const nested = used.scope('nested');
+    await nested.set('n', 1);
+    await store.close();
+    // A closed memory store gives back its share of the sweep timer: after the root's close
+    // nothing holds it, which a scope left open would.
+    expect((used as unknown as { attached: boolean }).attached).to.equal(false);
+    expect((nested as unknown as { attached: boolean }).attached).to.equal(false);
+  });
 });

@@ -888,6 +888,7 @@ export class MultiStore extends BaseStore {
 
   /** The store's counters plus, per tier, hits, misses, errors, timeouts, promotions, skips, recoveries and state. */
   stats(cb?: Callback): Promise<MultiStats> {
+    if (cb !== undefined && typeof cb !== 'function') return super.stats(cb) as Promise<MultiStats>; // refuses the callback like every store
     const p = super.stats().then(async (base) => ({
       ...base,
       tiers: await Promise.all(this.tiers.map((t) => t.report())),
