@@ -8,7 +8,7 @@
  * from user input, so `$where` (which compiles strings into functions) and any unknown
  * operator are rejected before a backend sees the query.
  */
-import { compileMatcher } from './query-match';
+import { compileMatcher, toMongoRegExp } from './query-match';
 import { InvalidQueryError } from './errors';
 import { types } from 'node:util';
 import { KeyObject, isPlainObject, isWellFormed, normalizeKey, describe } from './keys';
@@ -30,8 +30,8 @@ const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 const isProxy = types.isProxy;
 // The limits live in lib/limits.ts; re-exported for the modules that import them from here.
 export { MAX_QUERY_DEPTH, MAX_QUERY_LIST_LENGTH };
-/** `$type` names accepted: the ones sift and MongoDB share for the values keys can hold. */
-const TYPE_ALIASES = new Set(['number', 'string', 'bool', 'array', 'null']);
+/** `$type` names accepted: the aliases for what keys can hold, which the matcher answers as MongoDB does. */
+const TYPE_ALIASES = new Set(['number', 'string', 'bool', 'array', 'null', 'object']);
 
 /** An equality (or `$in`) constraint an index can answer exactly. */
 export interface IndexConstraint {
@@ -247,7 +247,8 @@ function validateOperators(path: string, given: Record<string, unknown>, depth: 
         if (typeof arg === 'string') {
           checkString(arg, `${path}.$regex`);
           try {
-            new RegExp(arg, typeof ops.$options === 'string' ? ops.$options : undefined);
+            // Compiled as the matcher will (MongoDB's options: `x` is PCRE's extended mode, not a JS flag).
+            toMongoRegExp(arg, typeof ops.$options === 'string' ? ops.$options : undefined);
           } catch (err) {
             throw new InvalidQueryError(`$regex at ${path} is not a valid regular expression`, { cause: err });
           }
@@ -264,7 +265,7 @@ function validateOperators(path: string, given: Record<string, unknown>, depth: 
         out[op] = arg;
         break;
       case '$type':
-        // Only the aliases sift and MongoDB both know, so every backend answers alike.
+        // The aliases for what keys can hold; the matcher answers them as MongoDB does.
         if (typeof arg !== 'string' || !TYPE_ALIASES.has(arg)) throw badOperand(op, path, `one of ${[...TYPE_ALIASES].join(', ')}`);
         out[op] = arg;
         break;

@@ -79,7 +79,7 @@ const operand: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: regexObject },
 );
 
-/** The `$type` names: the five the store accepts, one MongoDB alias it does not, one nobody knows. */
+/** The `$type` names: the six the store accepts and one nobody knows. */
 const TYPE_NAMES = ['number', 'string', 'bool', 'array', 'null', 'object', 'nosuchtype'];
 
 /** Queries, conditions and operator objects, defined together: `$elemMatch` and `$not` nest them. */

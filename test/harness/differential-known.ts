@@ -50,18 +50,6 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       side === 'store-rejects' &&
       operators(query).some(([op, arg, ops]) => op === '$regex' && typeof arg === 'string' && !jsCompiles(arg, typeof ops.$options === 'string' ? ops.$options : '')),
   },
-  {
-    name: "$options 'x' (owner: query validation, H1)",
-    permanent: false,
-    why: "MongoDB accepts the extended flag x; the store's validation compiles the flags as a JavaScript RegExp, which has no x",
-    explains: (query, side) => side === 'store-rejects' && operators(query).some(([op, arg]) => op === '$options' && typeof arg === 'string' && arg.includes('x')),
-  },
-  {
-    name: "$type 'object' (owner: query validation, H1)",
-    permanent: false,
-    why: "MongoDB knows the alias object; the store's validation accepts only number, string, bool, array, null",
-    explains: (query, side) => side === 'store-rejects' && operators(query).some(([op, arg]) => op === '$type' && arg === 'object'),
-  },
 ];
 
 /** The known difference that explains a one-sided rejection, if any. */
