@@ -100,6 +100,14 @@ export class OrderGate {
     this.queue.push({ kind, ids, tracked, start });
   }
 
+  /**
+   * Counts an exact call as in flight without admission: only for a caller that has just seen
+   * `idle` (or `canReadNow`) in the same turn, so the call is compatible. Match with `leave`.
+   */
+  hold(kind: 'read' | 'write', ids: string | readonly string[]): void {
+    this.add(kind, ids, 1);
+  }
+
   /** Marks a tracked call settled and admits what was waiting for it. */
   leave(kind: OrderKind, ids: string | readonly string[] | undefined): void {
     this.add(kind, ids, -1);

@@ -17,7 +17,7 @@
  * - With `invalidation: { redis }`, writes are published and other processes drop the
  *   affected entries from their in-process (`supports.shared === false`) tiers.
  */
-import { ErrorCodes, InvalidArgumentError, StorageConnectionError, StoreConfigError, StoreError } from '../errors';
+import { InvalidArgumentError, StorageConnectionError, StoreConfigError, StoreError } from '../errors';
 import { createStore } from '../factory';
 import { Key, keyFromId, keyId, isPlainObject } from '../keys';
 import { Selector } from '../query';
@@ -379,8 +379,18 @@ export class MultiStore extends BaseStore {
   getOne<V = unknown>(key: Key, cb?: Callback): Promise<V | undefined>;
   getOne(key: Key, cb?: Callback): Promise<unknown> {
     const front = this.front;
-    // While any call is in flight the read takes the ordered path (SPEC §12 program order).
-    if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen || !this.orderGate.idle) return super.getOne(key, cb);
+    if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
+    if (!this.orderGate.idle) {
+      // Calls are in flight: this read may go ahead only if none of them must come first
+      // (SPEC §12 program order): nothing waits, nothing exclusive, no write of this key.
+      let id: string;
+      try {
+        id = keyId(key);
+      } catch {
+        return super.getOne(key); // rejects with the same InvalidKeyError
+      }
+      if (!this.orderGate.canReadNow(id)) return super.getOne(key);
+    }
     if (!front.clean) {
       // The front tier is down or may hold stale copies: check this key before reading it there.
       let id: string;
@@ -399,15 +409,9 @@ export class MultiStore extends BaseStore {
       return Promise.reject(err); // an invalid key
     }
     if (sync !== NOT_SYNC) return Promise.resolve(this.afterFront(front, key, sync));
-    // A front store that cannot answer synchronously.
-    return front.store.getOne(key).then(
-      (value) => this.afterFront(front, key, value),
-      (err) => {
-        if (isRequestError(err)) throw err;
-        front.recordFailure(err);
-        return this.readBelowFront(keyId(key));
-      },
-    );
+    // A front store that cannot answer synchronously (not open yet, or not in-process): the
+    // ordered path, which reads it asynchronously.
+    return super.getOne(key);
   }
 
   /** What the front tier said of `key`: its value, or on a miss the read of the tiers below. */
@@ -421,10 +425,30 @@ export class MultiStore extends BaseStore {
     return this.readBelowFront(keyId(key));
   }
 
-  /** A front-tier miss read below, ordered like any exact read: a write issued after it must not be seen by it. */
+  /**
+   * A front-tier miss read below, in the same turn as the fast path found the order gate
+   * letting it through (canReadNow).
+   * The key's flight holds it in the gate as an exact read until it settles, so a write issued
+   * after it waits its turn instead of being seen by it (SPEC §12); reads joining the flight
+   * cost nothing more.
+   */
   private readBelowFront(id: string): Promise<unknown> {
-    return this.run(() => this.flights.run(id, this.readBelow), this.countBelow, 'read', id);
+    return this.flights.run(id, this.readBelowHeld).then(this.countBelow, this.countBelowFailure);
   }
+
+  private readonly readBelowHeld = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> => {
+    const gate = this.orderGate;
+    gate.hold('read', id);
+    const read = this.readBelow(flight, id);
+    const release = () => gate.leave('read', id);
+    read.then(release, release);
+    return read;
+  };
+
+  private readonly countBelowFailure = (err: unknown): never => {
+    this.counters.errors++;
+    throw err;
+  };
 
   private readonly countBelow = (hit: Hit | undefined): unknown => {
     if (hit === undefined) this.counters.misses++;
@@ -961,11 +985,6 @@ export class MultiStore extends BaseStore {
 function splitCache(cache: Record<string, unknown> & { ttl?: number | null }): TierSpec {
   const { ttl, ...settings } = cache;
   return { ttl, settings };
-}
-
-/** A rejection caused by the caller's arguments (a bad key), not by the tier. */
-function isRequestError(err: unknown): boolean {
-  return err instanceof StoreError && (err.code === ErrorCodes.INVALID_KEY || err.code === ErrorCodes.INVALID_ARGUMENT);
 }
 
 function keyIdOf(key: Key): string {

@@ -30,19 +30,29 @@ export class SingleFlight<T> {
     return flight.promise;
   }
 
-  /** A write of `id` happened: the read in flight must not be promoted, and later reads start afresh. */
-  invalidate(id: string): void {
+  /**
+   * A write of `id` happened: the read in flight must not be promoted, and later reads start
+   * afresh. Resolves once that read has settled (undefined when none was in flight): a write
+   * waits for it, so a read issued before the write never sees it (SPEC §12 program order).
+   */
+  invalidate(id: string): Promise<void> | undefined {
     const flight = this.flights.get(id);
-    if (!flight) return;
+    if (!flight) return undefined;
     flight.stale = true;
     this.flights.delete(id);
+    return flight.promise.then(noop, noop);
   }
 
-  /** A query delete or clear happened: every read in flight is stale. */
-  invalidateAll(): void {
-    if (this.flights.size === 0) return;
-    for (const flight of this.flights.values()) flight.stale = true;
+  /** A query delete or clear happened: every read in flight is stale. Resolves once they have all settled. */
+  invalidateAll(): Promise<void> | undefined {
+    if (this.flights.size === 0) return undefined;
+    const reading: Array<Promise<unknown>> = [];
+    for (const flight of this.flights.values()) {
+      flight.stale = true;
+      reading.push(flight.promise);
+    }
     this.flights.clear();
+    return Promise.allSettled(reading).then(noop);
   }
 
   /** Reads in flight (tests). */
@@ -50,3 +60,5 @@ export class SingleFlight<T> {
     return this.flights.size;
   }
 }
+
+function noop(): void {}
