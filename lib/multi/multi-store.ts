@@ -380,26 +380,17 @@ export class MultiStore extends BaseStore {
   getOne(key: Key, cb?: Callback): Promise<unknown> {
     const front = this.front;
     if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
-    if (!this.orderGate.idle) {
-      // Calls are in flight: this read may go ahead only if none of them must come first
-      // (SPEC §12 program order): nothing waits, nothing exclusive, no write of this key.
-      let id: string;
+    // The id is computed here only when something must be checked first; else on a miss.
+    let id: string | undefined;
+    if (!this.orderGate.idle || !front.clean) {
       try {
         id = keyId(key);
       } catch {
         return super.getOne(key); // rejects with the same InvalidKeyError
       }
-      if (!this.orderGate.canReadNow(id)) return super.getOne(key);
-    }
-    if (!front.clean) {
-      // The front tier is down or may hold stale copies: check this key before reading it there.
-      let id: string;
-      try {
-        id = keyId(key);
-      } catch {
-        return super.getOne(key); // rejects with the same InvalidKeyError
-      }
-      if (!front.readable(id)) return super.getOne(key);
+      // Calls in flight: this read goes ahead only if none of them must come first (SPEC §12
+      // program order). A front tier that is down or may hold stale copies: check the key.
+      if (!this.orderGate.canReadNow(id) || !front.readable(id)) return super.getOne(key);
     }
     // The front tier validates the key; its id is computed only on a miss.
     let sync: unknown;
@@ -408,21 +399,21 @@ export class MultiStore extends BaseStore {
     } catch (err) {
       return Promise.reject(err); // an invalid key
     }
-    if (sync !== NOT_SYNC) return Promise.resolve(this.afterFront(front, key, sync));
+    if (sync !== NOT_SYNC) return Promise.resolve(this.afterFront(front, key, sync, id));
     // A front store that cannot answer synchronously (not open yet, or not in-process): the
     // ordered path, which reads it asynchronously.
     return super.getOne(key);
   }
 
-  /** What the front tier said of `key`: its value, or on a miss the read of the tiers below. */
-  private afterFront(front: Tier, key: Key, value: unknown): unknown {
+  /** What the front tier said of `key` (id, when already known): its value, or on a miss the read of the tiers below. */
+  private afterFront(front: Tier, key: Key, value: unknown, id: string | undefined): unknown {
     if (value !== undefined) {
       front.counters.hits++;
       this.counters.hits++;
       return value;
     }
     front.counters.misses++;
-    return this.readBelowFront(keyId(key));
+    return this.readBelowFront(id ?? keyId(key));
   }
 
   /**
