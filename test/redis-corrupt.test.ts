@@ -17,7 +17,7 @@ import { BatchItem } from '../lib/stores/redis-connection';
 import { valueEntry } from '../lib/stores/redis-layout';
 import { rejection } from '../lib/conformance/context';
 import { sharedRedisCluster } from './support/redis-server';
-import { redisTestStores } from './support/test-stores';
+import { namespaceKeys, redisTestStores } from './support/test-stores';
 
 const stores = redisTestStores('rc');
 const open = stores.open;
@@ -27,19 +27,6 @@ const admin = (): Redis => stores.admin();
 /** How many commands the shared server has run (INFO stats): a spinning client shows here. */
 async function commandsRun(): Promise<number> {
   return Number(/total_commands_processed:(\d+)/.exec(await admin().info('stats'))?.[1] ?? 0);
-}
-
-/** Every key of a namespace, by SCAN (a test may; the store never needs to). */
-async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  const pattern = store.layout.base.replace(/[*?[\]\\]/g, '\\$&') + '*';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', '1000');
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
 }
 
 /** The error a promise rejects with, asserted to be a StoreError with `code`. */

@@ -18,6 +18,7 @@ import { IDLE_RECHECK_MS } from '../lib/stores/redis-due-namespaces';
 import { lastJson, runChild, ROOT } from './support/memory-child';
 import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
 import { rejection } from '../lib/conformance/context';
+import { namespaceKeys } from './support/test-stores';
 
 let url = '';
 let admin: Redis;
@@ -31,19 +32,6 @@ function open(settings: RedisSettings = {}): RedisStore {
   return store;
 }
 
-
-/** Every key of a namespace, by SCAN (a test may; the store never needs to). */
-async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  const pattern = store.layout.base.replace(/[*?[\]\\]/g, '\\$&') + '*';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', '1000');
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
 
 /** How many times the shared server has run a command (INFO commandstats): shows which path a query took. */
 async function commandCalls(name: string): Promise<number> {

@@ -74,3 +74,16 @@ export function mongoTestStores(db: string): { open(settings?: MongoSettings): M
     url: () => url,
   };
 }
+
+/** Every key of a namespace, by SCAN (a test may; the store never needs to). */
+export async function namespaceKeys(client: Redis, store: RedisStore): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  const pattern = store.layout.base.replace(/[*?[\]\\]/g, '\\$&') + '*';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', '1000');
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
