@@ -43,7 +43,7 @@ interface IdUse {
 export class OrderGate {
   private scans = 0;
   private exclusive = 0;
-  /** Untracked single-step exact writes in flight never exist; tracked ones are counted per id here. */
+  /** Tracked exact calls in flight, per id (untracked ones, on an ordered backend, are never counted). */
   private readonly byId = new Map<string, IdUse>();
   /** Tracked exact writes in flight (a scan must wait for them). */
   private trackedWrites = 0;

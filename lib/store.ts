@@ -495,7 +495,8 @@ export abstract class BaseStore extends EventEmitter {
     return Promise.reject(err instanceof StoreError ? err : new InvalidArgumentError(`the call's arguments could not be read: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
   }
 
-  private readonly countFailure = (err: unknown): never => {
+  /** Counts a failed call and hands it on as a StoreError: the rejection handler of every call. */
+  protected readonly countFailure = (err: unknown): never => {
     this.counters.errors++;
     throw asStoreError(err);
   };

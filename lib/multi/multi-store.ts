@@ -424,7 +424,7 @@ export class MultiStore extends BaseStore {
    * cost nothing more.
    */
   private readBelowFront(id: string): Promise<unknown> {
-    return this.flights.run(id, this.readBelowHeld).then(this.countBelow, this.countBelowFailure);
+    return this.flights.run(id, this.readBelowHeld).then(this.countBelow, this.countFailure);
   }
 
   private readonly readBelowHeld = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> => {
@@ -436,10 +436,6 @@ export class MultiStore extends BaseStore {
     return read;
   };
 
-  private readonly countBelowFailure = (err: unknown): never => {
-    this.counters.errors++;
-    throw err;
-  };
 
   private readonly countBelow = (hit: Hit | undefined): unknown => {
     if (hit === undefined) this.counters.misses++;
