@@ -443,6 +443,31 @@ function canonicalFields(o: Record<string, unknown>): string[] {
 }
 
 /**
+ * PCRE's subject anchors, which JavaScript lacks (without Unicode mode it would read `\\A` as a
+ * plain "A" and match something else); `\\b` and `\\B` mean the same in both.
+ */
+const PCRE_ESCAPED_ANCHORS: Record<string, string | undefined> = {
+  __proto__: null as never,
+  A: '(?<![\\s\\S])',
+  z: '(?![\\s\\S])',
+  Z: '(?=\\n?(?![\\s\\S]))',
+  b: '\\b',
+  B: '\\B',
+};
+
+/**
+ * PCRE refuses a quantifier after an anchor ("quantifier does not follow a repeatable item");
+ * the lookaheads `$` becomes here would accept one, so a pattern MongoDB refuses would run on
+ * the other stores. Refusing it here makes it ERR_INVALID_QUERY on every backend.
+ */
+function refuseQuantifiedAnchor(pattern: string, next: number): void {
+  const c = pattern[next];
+  if (c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(next, next + 24)))) {
+    throw new SyntaxError(`Invalid regular expression: /${pattern}/: quantifier does not follow a repeatable item`);
+  }
+}
+
+/**
  * A JavaScript RegExp that matches as MongoDB's PCRE does for the same source and options: `$`
  * also matches before a final newline, `.` stops only at `\n`, `^`/`$` in multiline mode
  * break lines only at `\n`, `x` drops whitespace and comments, and patterns are Unicode-aware.
@@ -458,7 +483,12 @@ export function toMongoRegExp(source: string | RegExp, options?: string): RegExp
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\' && i + 1 < pattern.length) {
-      out += c + pattern[++i];
+      const escaped = pattern[++i];
+      const anchor = inClass ? undefined : PCRE_ESCAPED_ANCHORS[escaped];
+      if (anchor !== undefined) {
+        refuseQuantifiedAnchor(pattern, i + 1);
+        out += anchor;
+      } else out += c + escaped;
       continue;
     }
     if (inClass) {
@@ -478,6 +508,7 @@ export function toMongoRegExp(source: string | RegExp, options?: string): RegExp
       if (pattern[i + 1] === ']') out += '\\' + pattern[++i]; // a leading ] is literal in PCRE
       continue;
     }
+    if (c === '$' || c === '^') refuseQuantifiedAnchor(pattern, i + 1);
     if (c === '$') out += multiline ? '(?=\\n|(?![\\s\\S]))' : '(?=\\n?(?![\\s\\S]))';
     else if (c === '^' && multiline) out += '(?:(?<![\\s\\S])|(?<=\\n)(?=[\\s\\S]))'; // not after a final newline (PCRE)
     else if (c === '.' && !dotAll) out += '[^\\n]';

@@ -129,6 +129,23 @@ describe('query semantics (MongoDB is the reference)', () => {
         expect(() => compileQuery({ a: { [op]: /x/ } }), op).to.throw().with.property('code', 'ERR_INVALID_QUERY');
       }
     });
+    it('a quantifier after an anchor is refused, as PCRE refuses it (found by the differential harness)', () => {
+      // `$+a` became a quantified lookahead that JavaScript accepts; MongoDB refused the query.
+      for (const pattern of ['$+a', 'a$*', '^+a', '^{2}a', '$?', '\\b+', '\\B*', '\\A+', '\\z*', '\\Z?']) {
+        expect(() => compileQuery({ a: { $regex: pattern } }), pattern).to.throw().with.property('code', 'ERR_INVALID_QUERY');
+      }
+      for (const pattern of ['(^)+a', '[$]+', '\\$+', '^{', '(?=a)+']) {
+        expect(() => compileQuery({ a: { $regex: pattern } }), pattern).to.not.throw();
+      }
+    });
+    it('PCRE subject anchors \\A, \\z and \\Z mean what they mean in MongoDB, not the letters A and z', () => {
+      expect(matches({ a: { $regex: '\\Aab' } }, { a: 'ab' })).to.equal(true);
+      expect(matches({ a: { $regex: '\\Aab' } }, { a: 'Aab' })).to.equal(false);
+      expect(matches({ a: { $regex: 'b\\z' } }, { a: 'ab' })).to.equal(true);
+      expect(matches({ a: { $regex: 'b\\z' } }, { a: 'ab\n' })).to.equal(false);
+      expect(matches({ a: { $regex: 'b\\Z' } }, { a: 'ab\n' })).to.equal(true);
+      expect(matches({ a: { $regex: '[\\A]' } }, { a: 'A' })).to.equal(true); // in a class it stays a letter
+    });
     it('$not over several operators negates their conjunction', () => {
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 3 })).to.equal(false);
       expect(matches({ a: { $not: { $gt: 1, $lt: 5 } } }, { a: 7 })).to.equal(true);
@@ -193,6 +210,14 @@ describe('query semantics (MongoDB is the reference)', () => {
       expect(notMatching).to.not.include('newline');
     });
 
+    it('the PCRE subject anchors give the same answers as the shared matcher', async () => {
+      await store.set({ anchored: 'ab\n' }, 'newline-ended');
+      await store.set({ anchored: 'Aab' }, 'capital-a');
+      expect(await store.get({ anchored: { $regex: 'b\\Z' } })).to.deep.equal(['newline-ended', 'capital-a']);
+      expect(await store.get({ anchored: { $regex: 'b\\z' } })).to.deep.equal(['capital-a']);
+      expect(await store.get({ anchored: { $regex: '\\Aab' } })).to.deep.equal(['newline-ended']);
+    });
+
     it('finding 9 forms give the same answers as on memory', async () => {
       await store.set({ arr: [1, 2], s: 'abc' }, 'v');
       expect(await store.count({ 'arr.length': { $gt: 1 } })).to.equal(0);
@@ -220,6 +245,9 @@ describe('query semantics (MongoDB is the reference)', () => {
           }
           expect(await store.get({ toString: null })).to.deep.equal(['v', 'w']);
           expect(await store.get({ arr: { $size: 2 } })).to.deep.equal(['v']);
+          // A pattern MongoDB refuses is ERR_INVALID_QUERY everywhere, never a storage error.
+          const refused = await store.get({ 's.c': { $regex: '$+a' } }).then(() => undefined, (err: { code?: string }) => err.code);
+          expect(refused).to.equal('ERR_INVALID_QUERY');
         } finally {
           await store.clear();
           await store.close();
