@@ -10,6 +10,7 @@ export default Store;
 export const {
   createStore,
   storeTypes,
+  registerStore,
   BaseStore,
   NOT_SYNC,
   MemoryStore,

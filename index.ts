@@ -4,6 +4,8 @@
  * 'memstorage-next'` works from TypeScript and (through index.mjs) from ESM.
  */
 import * as factory from './lib/factory';
+import * as registry from './lib/registry';
+import * as backend from './lib/backend';
 import * as errors from './lib/errors';
 import * as store from './lib/store';
 import * as memory from './lib/stores/memory';
@@ -21,6 +23,13 @@ namespace Store {
   export import StoreOptions = factory.StoreOptions;
   export const createStore = factory.createStore;
   export const storeTypes = factory.storeTypes;
+  /** Adds a store type to `Store()`/`createStore()` (SPEC §13). */
+  export const registerStore = registry.registerStore;
+  export import StoreLoader = registry.StoreLoader;
+  export import StoreDefinition = registry.StoreDefinition;
+  export import Backend = backend.Backend;
+  export import BackendContext = backend.BackendContext;
+  export import BackendFactory = backend.BackendFactory;
   export import BaseStore = store.BaseStore;
   /** What `getOneSync` returns when a store cannot answer synchronously. */
   export const NOT_SYNC = store.NOT_SYNC;

@@ -11,7 +11,7 @@
 import { compileMatcher, toMongoRegExp } from './query-match';
 import { InvalidQueryError } from './errors';
 import { types } from 'node:util';
-import { KeyObject, isPlainObject, isWellFormed, normalizeKey, describe } from './keys';
+import { Key, KeyObject, isObjectKeyId, isPlainObject, isWellFormed, normalizeKey, describe } from './keys';
 import { MAX_QUERY_DEPTH, MAX_QUERY_LIST_LENGTH } from './limits';
 
 /** Field-level operators accepted in a query. */
@@ -66,6 +66,26 @@ export interface QuerySelector {
    * union over the branches narrows the query, and the filter decides.
    */
   orConstraints?: IndexConstraint[][];
+}
+
+/**
+ * Whether the entry (`id`, `key`) matches a selector: what a backend without native queries
+ * runs over its candidates. An exact selector matches its own id only; a glob matches string
+ * keys; a query matches object keys.
+ */
+export function selectorMatches(selector: Selector, id: string, key: Key): boolean {
+  switch (selector.kind) {
+    case 'all':
+      return true;
+    case 'exact':
+      return id === selector.id;
+    case 'glob':
+      return typeof key === 'string' && selector.regex.test(key);
+    case 'query':
+      return isObjectKeyId(id) && selector.test(key as KeyObject);
+    default:
+      return false;
+  }
 }
 
 /** Compiles what `get`/`del`/`count`/`entries` receive into a Selector; throws InvalidQueryError. */

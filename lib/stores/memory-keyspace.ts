@@ -8,8 +8,8 @@
  * (object keys, TTLs, size-tracked entries) maps to a Slot. `undefined` can never be stored,
  * so a Map miss is unambiguous.
  */
-import { Key, KeyObject, isObjectKeyId, keyFromId } from '../keys';
-import { QuerySelector, Selector, indexEntries, indexToken } from '../query';
+import { Key, KeyObject, keyFromId } from '../keys';
+import { QuerySelector, Selector, indexEntries, indexToken, selectorMatches } from '../query';
 import { StoredEntry } from '../store';
 import { approximateSize } from '../values';
 import { ExpiryHeap } from './expiry-heap';
@@ -284,16 +284,7 @@ export class Keyspace {
 
   /** Whether an entry met in a full scan matches ('all', 'glob', or a query no index serves). */
   private matchesScanned(selector: Selector, id: string, key: Key): boolean {
-    switch (selector.kind) {
-      case 'all':
-        return true;
-      case 'glob':
-        return typeof key === 'string' && selector.regex.test(key);
-      case 'query':
-        return isObjectKeyId(id) && selector.test(key as KeyObject);
-      default:
-        return false;
-    }
+    return selectorMatches(selector, id, key);
   }
 
   private testQuery(selector: QuerySelector, slot: Slot): boolean {

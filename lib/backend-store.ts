@@ -1,0 +1,92 @@
+/**
+ * The public store over a `Backend` (lib/backend.ts): the core's argument handling, callbacks,
+ * TTL arithmetic, stats, program order and scopes, delegating storage to the backend's
+ * primitives. A backend written to the contract never subclasses the store.
+ */
+import type { Key } from './keys';
+import type { Selector } from './query';
+import { OrderGate } from './order-gate';
+import { BaseStore, BackendStats, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from './store';
+import type { Backend, BackendFactory } from './backend';
+import { defaultSerializer } from './serializer';
+import { systemClock } from './clock';
+
+export class BackendStore<S extends CommonSettings = CommonSettings> extends BaseStore {
+  private readonly backend: Backend;
+
+  constructor(settings: S, createBackend: BackendFactory<S>, backend?: Backend) {
+    super(settings);
+    this.backend =
+      backend ??
+      createBackend(settings, {
+        namespace: this.namespace,
+        clock: settings.clock ?? systemClock,
+        serializer: settings.serializer ?? defaultSerializer,
+      });
+    // BaseStore made its gate before the backend existed: make it again with the backend's word.
+    this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
+    this.createBackend = createBackend;
+    const backendOwn = this.backend;
+    if (backendOwn.getSync) this._getSync = (id) => backendOwn.getSync!(id);
+  }
+
+  private readonly createBackend: BackendFactory<S>;
+
+  get supports(): Capabilities {
+    return this.backend.supports;
+  }
+
+  protected _connect(): Promise<void> {
+    return this.backend.connect();
+  }
+  protected _close(): Promise<void> {
+    return this.backend.close();
+  }
+  protected _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    return this.backend.set(id, key, value, expiresAt);
+  }
+  protected _get(id: string): Promise<unknown> {
+    return this.backend.get(id);
+  }
+  protected _delete(id: string): Promise<boolean> {
+    return this.backend.delete(id);
+  }
+  protected _expiresAt(id: string): Promise<number | null | undefined> {
+    return this.backend.expiresAt(id);
+  }
+  protected _find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
+    return this.backend.find(selector, options);
+  }
+  protected _clear(): Promise<void> {
+    return this.backend.clear();
+  }
+  protected _scope(namespace: string): BaseStore {
+    return new BackendStore<S>({ ...this.settings, namespace } as S, this.createBackend, this.backend.scope(namespace));
+  }
+
+  protected _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+    return this.backend.getEntry ? this.backend.getEntry(id) : super._getEntry(id);
+  }
+  protected _getEntries(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
+    return this.backend.getEntries ? this.backend.getEntries(ids) : super._getEntries(ids);
+  }
+  protected _has(id: string): Promise<boolean> {
+    return this.backend.has ? this.backend.has(id) : super._has(id);
+  }
+  protected _deleteMatching(selector: Selector): Promise<number> {
+    return this.backend.deleteMatching ? this.backend.deleteMatching(selector) : super._deleteMatching(selector);
+  }
+  protected _count(selector: Selector): Promise<number> {
+    return this.backend.count ? this.backend.count(selector) : super._count(selector);
+  }
+  protected _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    return this.backend.setStream ? this.backend.setStream(id, key, source, expiresAt) : super._setStream(id, key, source, expiresAt);
+  }
+  protected _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
+    return this.backend.valueStream ? this.backend.valueStream(id) : super._valueStream(id);
+  }
+  protected _stats(): Promise<BackendStats> {
+    // A backend that keeps no counters still has a size: the core counts its live entries.
+    return this.backend.stats ? this.backend.stats() : this._count({ kind: 'all' }).then((items) => ({ items }));
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The backend contract (SPEC §13): what a backend author implements. A backend works on
+ * canonical ids and validated keys; it never sees callbacks, user arguments, TTLs in
+ * milliseconds-from-now or scopes' program order — the public store (lib/store.ts, through
+ * lib/backend-store.ts) does all of that once, for every backend.
+ *
+ * Required: connect, close, set, get, delete, expiresAt, find, clear, scope. Everything else
+ * is optional: the core falls back to the required primitives when a backend leaves it out.
+ */
+import type { Clock } from './clock';
+import type { Key } from './keys';
+import type { Selector } from './query';
+import type { Serializer } from './serializer';
+import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from './store';
+
+/** What the core hands a backend when it builds one: resolved common settings. */
+export interface BackendContext {
+  /** The namespace ('' is the root): the backend keeps namespaces apart. */
+  namespace: string;
+  /** The time source for expiry checks: never read `Date.now()` directly. */
+  clock: Clock;
+  /** How values become bytes, for backends that store bytes. */
+  serializer: Serializer;
+}
+
+/** A backend: promise-only primitives on canonical ids, plus optional capabilities. */
+export interface Backend {
+  /** What this backend can do; the core, the multi store and the tests branch on this. */
+  readonly supports: Capabilities;
+  /**
+   * True when the backend keeps issue order among its exact-key calls by itself (each one step
+   * down one ordered channel): the core then does not track them (lib/order-gate.ts).
+   */
+  readonly ordersExactCalls?: boolean;
+
+  /** Opens connections or files. Called once, lazily, before the first operation. */
+  connect(): Promise<void>;
+  /** Releases sockets, files and timers; a shared resource is released by its last user. */
+  close(): Promise<void>;
+  /** Upserts an entry; `expiresAt` is epoch ms or null. */
+  set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void>;
+  /** The live value under `id`, or undefined (absent or expired). */
+  get(id: string): Promise<unknown>;
+  /** Removes `id`; resolves whether it existed and was live. */
+  delete(id: string): Promise<boolean>;
+  /** The live entry's expiry: epoch ms, null for none, undefined when absent. */
+  expiresAt(id: string): Promise<number | null | undefined>;
+  /** Live entries matching an 'all', 'glob' or 'query' selector, in creation order. */
+  find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry>;
+  /** Removes everything in this namespace. */
+  clear(): Promise<void>;
+  /** The same storage in another namespace (sharing connections or files). */
+  scope(namespace: string): Backend;
+
+  /** The live value with its expiry, in one step. */
+  getEntry?(id: string): Promise<EntryWithExpiry | undefined>;
+  /** `getEntry` for many ids: one result per id (entry, undefined, or that id's own error). */
+  getEntries?(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>>;
+  /** Whether `id` is live, when cheaper than a read. */
+  has?(id: string): Promise<boolean>;
+  /** Removes every match in one step; resolves how many. */
+  deleteMatching?(selector: Selector): Promise<number>;
+  /** Counts matches without reading them. */
+  count?(selector: Selector): Promise<number>;
+  /** Stores a byte stream as one value without holding it whole (capability `valueStreams`). */
+  setStream?(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void>;
+  /** A value's bytes as chunks, or undefined when absent. */
+  valueStream?(id: string): Promise<AsyncIterable<Buffer> | undefined>;
+  /** Counters only the backend knows (items, expirations, evictions). */
+  stats?(): Promise<BackendStats>;
+  /** Synchronous `get`, for in-process backends. */
+  getSync?(id: string): unknown;
+}
+
+/** How a store type builds its backend from the user's settings. */
+export type BackendFactory<S> = (settings: S, context: BackendContext) => Backend;

@@ -1,0 +1,18 @@
+/**
+ * The built-in store types, registered through the same `registerStore` a third-party backend
+ * uses. Each loader requires its module on first use only.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { registerStore } from './registry';
+import type { BaseStore, CommonSettings } from './store';
+
+type StoreClass = new (settings: CommonSettings) => BaseStore;
+const classDefinition = (load: () => StoreClass) => () => {
+  const StoreType = load();
+  return { open: (settings: CommonSettings) => new StoreType(settings) };
+};
+
+registerStore('memory', classDefinition(() => require('./stores/memory').MemoryStore));
+registerStore('redis', classDefinition(() => require('./stores/redis').RedisStore));
+registerStore('mongo', classDefinition(() => require('./stores/mongo').MongoStore));
+registerStore('multi', classDefinition(() => require('./multi/multi-store').MultiStore));
