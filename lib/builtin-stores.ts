@@ -16,3 +16,4 @@ registerStore('memory', classDefinition(() => require('./stores/memory').MemoryS
 registerStore('redis', classDefinition(() => require('./stores/redis').RedisStore));
 registerStore('mongo', classDefinition(() => require('./stores/mongo').MongoStore));
 registerStore('multi', classDefinition(() => require('./multi/multi-store').MultiStore));
+registerStore('sqlite', () => require('./backends/sqlite'));
