@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import { StoreConfigError } from '../errors';
+import { loadDriver } from '../drivers';
 
 /** The `invalidation` setting. */
 export interface InvalidationSettings {
@@ -55,9 +56,15 @@ export function checkInvalidationSettings(value: unknown): asserts value is Inva
   if (typeof redis !== 'string' && !(redis && typeof (redis as Redis).duplicate === 'function' && typeof (redis as Redis).publish === 'function')) {
     throw new StoreConfigError('setting invalidation.redis must be a Redis URL or an ioredis client');
   }
+  if (typeof redis === 'string') loadIoredis(); // a missing driver is reported when the store is created
   if (channel !== undefined && (typeof channel !== 'string' || channel.length === 0)) {
     throw new StoreConfigError('setting invalidation.channel must be a non-empty string');
   }
+}
+
+/** ioredis, loaded on first use so a multi store without invalidation never loads the Redis driver. */
+function loadIoredis(): typeof import('ioredis') {
+  return loadDriver<typeof import('ioredis')>('ioredis', 'multi', 'with invalidation.redis as a URL');
 }
 
 /** See the file comment. */
@@ -99,9 +106,7 @@ export class InvalidationBus {
   private async open(timeout: number): Promise<void> {
     const given = this.settings.redis;
     if (typeof given === 'string') {
-      // Loaded here so a multi store without invalidation never loads the Redis driver.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const RedisClient = (require('ioredis') as typeof import('ioredis')).default;
+      const RedisClient = loadIoredis().default;
       this.publisher = new RedisClient(given, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
       this.ownsPublisher = true;
       this.publisher.on('error', () => undefined); // reported through the failing publish

@@ -6,6 +6,7 @@
  * so clear() can find a namespace's files and the sweep can free expired ones without
  * reading any entry.
  */
+import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { EventEmitter } from 'node:events';
 import { Binary, Db, GridFSBucket, ObjectId } from 'mongodb';
 import { StorageOperationError } from '../errors';

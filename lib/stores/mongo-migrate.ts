@@ -10,6 +10,7 @@
  * numeric `_id`, a value holding an ObjectId...) is left in place and tagged `legacyError`
  * with the reason; it is reported and no longer blocks the store.
  */
+import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { AnyBulkWriteOperation, Collection, Document, ObjectId } from 'mongodb';
 import { Key, normalizeKey } from '../keys';
 import type { Serializer } from '../serializer';

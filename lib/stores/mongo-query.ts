@@ -9,6 +9,7 @@
  * string keys; a glob is an anchored regex on string keys. Every filter carries the
  * namespace and the read-time expiry check.
  */
+import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { BSONRegExp, Document } from 'mongodb';
 import { InvalidQueryError } from '../errors';
 import type { Selector } from '../query';

@@ -6,6 +6,7 @@
  * memstorage 0.5.3 are detected at connect and converted by a one-command migration
  * (mongo-migrate.ts).
  */
+import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Collection, Db, Document, FindCursor, MongoClient, MongoClientOptions, ObjectId } from 'mongodb';
 import { InvalidArgumentError, InvalidValueError, StoreClosedError, StoreConfigError, StoreError, StorageOperationError } from '../errors';
 import { Key, isPlainObject } from '../keys';

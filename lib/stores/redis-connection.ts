@@ -13,6 +13,7 @@
  * the client keeps reconnecting (backoff capped at one second), so the store recovers by
  * itself once the server is back.
  */
+import './redis-driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Command, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
 import { StorageConnectionError, StorageOperationError, StoreError } from '../errors';
 import { DueNamespaces, NamespaceSweeper } from './redis-due-namespaces';

@@ -10,6 +10,7 @@
  * read; a sweep (on an unref'd timer, stopped by `close()`) frees the order, expiry and index
  * records of expired entries without reading them.
  */
+import './redis-driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
 import { InvalidArgumentError, InvalidValueError, StoreConfigError, StorageOperationError } from '../errors';
 import { Key, KeyObject, isObjectKeyId, isPlainObject } from '../keys';

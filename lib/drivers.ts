@@ -1,0 +1,45 @@
+/**
+ * Backend drivers (`ioredis`, `mongodb`, `better-sqlite3`) are optional peer dependencies
+ * (SPEC §13): a memory-only install has none of them. Every driver is loaded here, on the first
+ * use of its store type, so a missing one is a StoreConfigError that says what to install
+ * instead of a bare MODULE_NOT_FOUND from deep inside a backend.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { StoreConfigError } from './errors';
+
+const loaded = new Map<string, unknown>();
+
+function isMissingModule(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'MODULE_NOT_FOUND';
+}
+
+/**
+ * The driver package `name`, needed by the `storeType` store; a StoreConfigError naming the
+ * package to install when it is not installed. `purpose` (e.g. 'for invalidation') completes
+ * the message when the store needs the driver for one feature only.
+ *
+ * A driver that is installed but fails to load (a module missing inside it, a broken build) is
+ * a StoreConfigError too, carrying the real error as `cause`: installing it again is not
+ * necessarily the fix, so the message does not say so.
+ */
+export function loadDriver<T>(name: string, storeType: string, purpose?: string): T {
+  const known = loaded.get(name);
+  if (known !== undefined) return known as T;
+  const user = `the ${storeType} store${purpose ? ` ${purpose}` : ''}`;
+  let file: string;
+  try {
+    // Resolving first tells "the package is not installed" apart from "a module inside it is missing".
+    file = require.resolve(name);
+  } catch (err) {
+    if (isMissingModule(err)) throw new StoreConfigError(`${user} needs the ${name} package: npm install ${name}`, { cause: err });
+    throw new StoreConfigError(`${user} cannot find the ${name} package: ${(err as Error)?.message ?? err}`, { cause: err });
+  }
+  let driver: T;
+  try {
+    driver = require(file) as T;
+  } catch (err) {
+    throw new StoreConfigError(`${user} cannot load the ${name} package (${file}): ${(err as Error)?.message ?? err}`, { cause: err });
+  }
+  loaded.set(name, driver);
+  return driver;
+}
