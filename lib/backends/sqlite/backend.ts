@@ -1,0 +1,266 @@
+/**
+ * The SQLite backend, written to the backend contract (lib/backend.ts): every primitive is a
+ * few synchronous statements on the shared connection (connection.ts), so exact calls keep
+ * issue order by themselves (`ordersExactCalls`) and reads are also offered synchronously.
+ * Layout in layout.ts, query translation in query.ts, value streams in streams.ts.
+ */
+import type { Backend, BackendContext } from '../../backend';
+import type { Key } from '../../keys';
+import { Selector, selectorMatches } from '../../query';
+import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
+import type { SqliteConnection } from './connection';
+import { tablesFor, toStoreError } from './layout';
+import { PAGE_SIZE, scanPlan } from './query';
+import { EntryRow, ScannedRow, expiryOf, isLive, keyOfId, valueOf } from './rows';
+import { StreamScope, chunkSetOf, expiredAt, keyColumns, setStream, valueStream } from './streams';
+
+/** The SQLite backend: the contract plus what its own tests and tools use. */
+export interface SqliteBackend extends Backend {
+  /** The shared connection (tests read EXPLAIN QUERY PLAN and write raw rows through it). */
+  readonly connection: SqliteConnection;
+  /** Deletes expired rows now, as the periodic sweep does; resolves how many. */
+  sweep(): Promise<number>;
+  scope(namespace: string): SqliteBackend;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Builds the backend of one namespace over `connection` (shared with its scopes). */
+export function sqliteBackend(connection: SqliteConnection, context: BackendContext): SqliteBackend {
+  const { namespace: ns, clock, serializer } = context;
+  const table = tablesFor(connection.settings.table).entries;
+  const streams: StreamScope = { connection, namespace: ns, clock, serializer };
+  const file = connection.isFile;
+  const supports: Capabilities = { nativeQueries: true, valueStreams: true, ttl: true, shared: file, evicts: false, persistent: file };
+  let attached = false;
+
+  const rowOf = (id: string): EntryRow | undefined => connection.stmt.row.get(ns, id) as EntryRow | undefined;
+
+  /** The live row of `id`, or undefined. */
+  const liveRow = (id: string): EntryRow | undefined => {
+    const row = rowOf(id);
+    return row && isLive(row, id, clock.now()) ? row : undefined;
+  };
+
+  const getSync = (id: string): unknown => {
+    try {
+      const row = liveRow(id);
+      return row === undefined ? undefined : valueOf(row, id, serializer, connection);
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+  };
+
+  /** The write of `set`: one upsert; an expired or streamed row first goes down the slow path. */
+  const write = (id: string, value: unknown, expiresAt: number | null): void => {
+    const v = serializer.serialize(value);
+    const { k, a } = keyColumns(id);
+    const now = clock.now();
+    const stmt = connection.stmt;
+    if (stmt.upsert.run(ns, id, k, a, v, expiresAt, now).changes > 0) return;
+    connection.transaction(() => {
+      const old = rowOf(id);
+      if (old && !expiredAt(old, now)) {
+        stmt.update.run(v, expiresAt, null, null, old.seq); // overwriting keeps the creation position
+      } else {
+        if (old) stmt.deleteBySeq.run(old.seq); // an expired entry set again is a new one, at the end
+        stmt.insert.run(ns, id, k, a, v, expiresAt, null, null);
+      }
+      if (old) connection.dropChunks(chunkSetOf(old));
+    });
+  };
+
+  /** Matching rows, page by page in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
+  function* scan(selector: Selector, values: boolean, lenient = false): Generator<StoredEntry & { seq: number; s?: unknown }> {
+    const plan = scanPlan(selector, table, values);
+    if (!plan) return;
+    const statement = connection.query(plan.sql);
+    let after = 0;
+    for (;;) {
+      const rows = statement.all({ ...plan.params, ns, after, limit: PAGE_SIZE }) as ScannedRow[];
+      for (const row of rows) {
+        after = row.seq;
+        const id = row.id;
+        let key: Key;
+        try {
+          if (!lenient && !isLive(row, id, clock.now())) continue;
+          if (lenient && expiredAt(row, clock.now())) continue;
+          key = keyOfId(id);
+        } catch (err) {
+          if (lenient) continue;
+          throw err;
+        }
+        if (!selectorMatches(selector, id, key)) continue;
+        const value = values ? valueOf(row, id, serializer, connection) : undefined;
+        yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
+      }
+      if (rows.length < PAGE_SIZE) return;
+    }
+  }
+
+  const deleteOne = (id: string): boolean =>
+    connection.transaction(() => {
+      const row = connection.stmt.deleteById.get(ns, id) as EntryRow | undefined;
+      if (!row) return false;
+      connection.dropChunks(chunkSetOf(row));
+      return !expiredAt(row, clock.now());
+    });
+
+  const countSync = (selector: Selector): number => {
+    if (selector.kind === 'all') return connection.stmt.countLive.get(ns, clock.now()) as number;
+    let n = 0;
+    for (const _ of scan(selector, false)) n++;
+    return n;
+  };
+
+  const backend: SqliteBackend = {
+    supports,
+    ordersExactCalls: true,
+    connection,
+
+    async connect() {
+      if (attached) return;
+      connection.attach();
+      attached = true;
+    },
+    async close() {
+      if (!attached) return;
+      attached = false;
+      connection.detach();
+    },
+
+    set(id, _key, value, expiresAt) {
+      try {
+        write(id, value, expiresAt);
+        return RESOLVED;
+      } catch (err) {
+        return Promise.reject(toStoreError(err, 'set'));
+      }
+    },
+    get(id) {
+      try {
+        return Promise.resolve(getSync(id));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    getSync,
+    async delete(id) {
+      try {
+        return deleteOne(id);
+      } catch (err) {
+        throw toStoreError(err, 'delete');
+      }
+    },
+    async expiresAt(id) {
+      try {
+        const row = connection.stmt.expiry.get(ns, id) as EntryRow | undefined;
+        return row && isLive(row, id, clock.now()) ? expiryOf(row, id) : undefined;
+      } catch (err) {
+        throw toStoreError(err, 'ttl');
+      }
+    },
+    async getEntry(id) {
+      try {
+        const row = liveRow(id);
+        return row === undefined ? undefined : { value: valueOf(row, id, serializer, connection), expiresAt: expiryOf(row, id) };
+      } catch (err) {
+        throw toStoreError(err, 'get');
+      }
+    },
+    async getEntries(ids) {
+      return Promise.all(ids.map((id) => backend.getEntry!(id).catch((err: Error) => err))) as Promise<Array<EntryWithExpiry | undefined | Error>>;
+    },
+    async has(id) {
+      try {
+        const row = connection.stmt.expiry.get(ns, id) as EntryRow | undefined;
+        return row !== undefined && isLive(row, id, clock.now());
+      } catch (err) {
+        throw toStoreError(err, 'has');
+      }
+    },
+
+    async *find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
+      let found = 0;
+      const entries = scan(selector, options.values);
+      for (;;) {
+        let step: IteratorResult<StoredEntry>;
+        try {
+          step = entries.next();
+        } catch (err) {
+          throw toStoreError(err, 'find');
+        }
+        if (step.done) return;
+        const { id, key, value, expiresAt } = step.value;
+        yield { id, key, value, expiresAt };
+        if (options.limit !== undefined && ++found >= options.limit) return;
+      }
+    },
+    async count(selector) {
+      try {
+        return countSync(selector);
+      } catch (err) {
+        throw toStoreError(err, 'count');
+      }
+    },
+    async deleteMatching(selector) {
+      try {
+        if (selector.kind === 'exact') return deleteOne(selector.id) ? 1 : 0;
+        return connection.transaction(() => {
+          if (selector.kind === 'all') {
+            const live = countSync(selector);
+            clearSync();
+            return live;
+          }
+          const matches = [...scan(selector, false, true)];
+          for (const match of matches) {
+            connection.stmt.deleteBySeq.run(match.seq);
+            connection.dropChunks(typeof match.s === 'number' ? match.s : null);
+          }
+          return matches.length;
+        });
+      } catch (err) {
+        throw toStoreError(err, 'del');
+      }
+    },
+    async clear() {
+      try {
+        connection.transaction(clearSync);
+      } catch (err) {
+        throw toStoreError(err, 'clear');
+      }
+    },
+    async stats(): Promise<BackendStats> {
+      try {
+        return { items: countSync({ kind: 'all' }), expirations: connection.expirations.get(ns) ?? 0 };
+      } catch (err) {
+        throw toStoreError(err, 'stats');
+      }
+    },
+
+    setStream(id, _key, source, expiresAt) {
+      return setStream(streams, id, source, expiresAt);
+    },
+    async valueStream(id) {
+      try {
+        return valueStream(streams, id);
+      } catch (err) {
+        throw toStoreError(err, 'valueStream');
+      }
+    },
+
+    async sweep() {
+      return connection.sweepNow();
+    },
+    scope(namespace) {
+      return sqliteBackend(connection, { ...context, namespace });
+    },
+  };
+
+  function clearSync(): void {
+    for (const sid of connection.stmt.streamedIn.all(ns) as number[]) connection.dropChunks(typeof sid === 'number' ? sid : null);
+    connection.stmt.clear.run(ns);
+  }
+
+  return backend;
+}

@@ -1,0 +1,204 @@
+/**
+ * One SQLite connection shared by a store and its scopes (reference-counted: the file closes
+ * when the last user closes), with its prepared statements, the expiry sweep and the
+ * bookkeeping of chunk sets that readers still hold.
+ *
+ * better-sqlite3 is synchronous: every statement runs to completion before the call returns,
+ * so the backend's exact operations keep issue order by themselves.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Clock } from '../../clock';
+import { StoreConfigError, StoreClosedError } from '../../errors';
+import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor, toStoreError } from './layout';
+import type { ResolvedSqliteSettings } from './settings';
+import { Statements, prepareStatements } from './statements';
+
+type DatabaseConstructor = typeof BetterSqlite3;
+type Database = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+/** Rows deleted per sweep step (one transaction each), so a sweep never holds the loop long. */
+const SWEEP_BATCH = 500;
+/** Distinct query statements kept prepared. */
+const STATEMENT_CACHE = 256;
+
+/** Loads the driver, an optional peer dependency: missing, it is ERR_STORE_CONFIG naming the package. */
+export function loadDriver(): DatabaseConstructor {
+  try {
+    return require('better-sqlite3') as DatabaseConstructor;
+  } catch (err) {
+    throw new StoreConfigError("store type 'sqlite' needs the package better-sqlite3 (major 12): npm install better-sqlite3@12", { cause: err });
+  }
+}
+
+/** The connection of a store and its scopes. */
+export class SqliteConnection {
+  private db: Database | undefined;
+  private statements: Statements | undefined;
+  private users = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly queryCache = new Map<string, Statement>();
+  /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
+  private readonly reading = new Map<number, number>();
+  private readonly orphaned = new Set<number>();
+  /** Chunk sets of streams this process is writing: the sweep leaves their placeholders alone. */
+  readonly writing = new Set<number>();
+  /** Expired rows the sweep deleted, per namespace (stats().expirations). */
+  readonly expirations = new Map<string, number>();
+
+  constructor(
+    readonly settings: ResolvedSqliteSettings,
+    private readonly clock: Clock,
+    private readonly Driver: DatabaseConstructor,
+  ) {}
+
+  /** Whether the file is a real file (persistent, visible to other connections) rather than ':memory:'. */
+  get isFile(): boolean {
+    return this.settings.path !== ':memory:';
+  }
+
+  /** Opens the file on the first user; every later user shares it. */
+  attach(): void {
+    if (this.users === 0) this.open();
+    this.users++;
+  }
+
+  /** Releases one user; the last one stops the sweep and closes the file. */
+  detach(): void {
+    if (this.users === 0 || --this.users > 0) return;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.queryCache.clear();
+    this.statements = undefined;
+    const db = this.db;
+    this.db = undefined;
+    try {
+      db?.close();
+    } catch {
+      // Closing releases what it can; a failure here leaves nothing for the caller to do.
+    }
+  }
+
+  private open(): void {
+    const { path, table, busyTimeout, indexes, sweepInterval } = this.settings;
+    let db: Database | undefined;
+    try {
+      db = new this.Driver(path, { timeout: busyTimeout });
+      if (this.isFile) db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(schemaSql(table));
+      for (const index of indexes) db.exec(pathIndexSql(table, index));
+      this.statements = prepareStatements(db, tablesFor(table));
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // the open failed already; that failure is what the caller needs
+      }
+      throw connectionError(err, path);
+    }
+    this.db = db;
+    if (sweepInterval > 0) {
+      this.sweepTimer = setInterval(() => {
+        try {
+          this.sweep();
+        } catch {
+          // A failed sweep (a lock held too long elsewhere) is retried on the next tick; reads never return expired rows anyway.
+        }
+      }, sweepInterval);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /** The open database (throws ERR_STORE_CLOSED after the last user left). */
+  get database(): Database {
+    if (!this.db) throw new StoreClosedError('sqlite: the database is closed');
+    return this.db;
+  }
+
+  /** The fixed statements. */
+  get stmt(): Statements {
+    if (!this.statements) throw new StoreClosedError('sqlite: the database is closed');
+    return this.statements;
+  }
+
+  /** A query statement, prepared once per SQL text (queries differ in shape, not per call). */
+  query(sql: string): Statement {
+    let statement = this.queryCache.get(sql);
+    if (statement) return statement;
+    statement = this.database.prepare(sql) as Statement;
+    if (this.queryCache.size >= STATEMENT_CACHE) this.queryCache.delete(this.queryCache.keys().next().value!);
+    this.queryCache.set(sql, statement);
+    return statement;
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    const db = this.database;
+    if (db.inTransaction) return fn();
+    return db.transaction(fn).immediate();
+  }
+
+  /** Marks a chunk set as being read; returns the release function. */
+  holdChunks(sid: number): () => void {
+    this.reading.set(sid, (this.reading.get(sid) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.reading.get(sid)! - 1;
+      if (left > 0) return void this.reading.set(sid, left);
+      this.reading.delete(sid);
+      if (this.orphaned.delete(sid) && this.db) {
+        try {
+          this.stmt.deleteChunks.run(sid);
+        } catch {
+          // left for a later delete of the same set; nothing refers to it any more
+        }
+      }
+    };
+  }
+
+  /** Deletes a chunk set no row refers to any more, or defers it while a reader of this process holds it. */
+  dropChunks(sid: number | null): void {
+    if (sid === null) return;
+    if (this.reading.has(sid)) this.orphaned.add(sid);
+    else this.stmt.deleteChunks.run(sid);
+  }
+
+  /**
+   * Deletes expired rows (and their chunks) in every namespace, placeholders of crashed
+   * streams included; returns how many. Runs on an unref'd timer; tests call it directly.
+   */
+  sweep(): number {
+    const now = this.clock.now();
+    const stmt = this.stmt;
+    let removed = 0;
+    let after = 0;
+    for (;;) {
+      const rows = stmt.expired.all(now, after, SWEEP_BATCH) as Array<{ seq: number; ns: string; s: number | null }>;
+      if (rows.length === 0) return removed;
+      this.transaction(() => {
+        for (const row of rows) {
+          if (row.ns === PENDING_NS && row.s !== null && this.writing.has(row.s)) continue;
+          stmt.deleteBySeq.run(row.seq);
+          this.dropChunks(row.s);
+          if (row.ns !== PENDING_NS) this.expirations.set(row.ns, (this.expirations.get(row.ns) ?? 0) + 1);
+        }
+      });
+      removed += rows.filter((row) => row.ns !== PENDING_NS).length;
+      after = rows[rows.length - 1].seq;
+      if (rows.length < SWEEP_BATCH) return removed;
+    }
+  }
+
+  /** `sweep` with SQLite's errors as StoreErrors. */
+  sweepNow(): number {
+    try {
+      return this.sweep();
+    } catch (err) {
+      throw toStoreError(err, 'sweep');
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The SQLite table layout and the mapping of SQLite errors to store errors.
+ *
+ * One row per entry in `<table>`:
+ *   seq  INTEGER PRIMARY KEY — creation order: taken by the first set (SQLite gives a new row a
+ *        rowid above every existing one); an overwrite keeps it; a delete, or an expiry followed
+ *        by a set, makes a new row at the end
+ *   ns   the namespace ('' at the root)
+ *   id   the canonical key id (lib/keys.ts); UNIQUE (ns, id) serves exact keys
+ *   k    an object key's canonical JSON (queries run json_extract over it); NULL for a string key
+ *   a    1 when that JSON holds an array (equality in MongoDB also matches array elements, which
+ *        json_extract cannot see: such rows are always candidates), else NULL
+ *   v    the value as the serializer writes it (TEXT); NULL for a streamed value
+ *   e    the expiry, epoch ms, or NULL
+ *   s, c a streamed value's chunk set (random id) and chunk count; NULL otherwise
+ * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1.
+ *
+ * A setStream in progress holds a placeholder row in the namespace PENDING_NS (a namespace
+ * users cannot name: it holds NUL), so its creation position is taken when it is called and its
+ * chunks belong to a row; it expires after a day, so the sweep frees what a crash left behind.
+ */
+import { StoreError, StorageConnectionError, StorageOperationError } from '../../errors';
+
+/** The namespace of placeholder rows of streams being written (never a user namespace: it holds NUL). */
+export const PENDING_NS = '\u0000pending';
+/** How long a placeholder outlives a crashed writer before the sweep frees it and its chunks. */
+export const PENDING_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The table names of one store. */
+export interface Tables {
+  entries: string;
+  chunks: string;
+}
+
+/** The table names for the `table` setting (already checked to be a plain identifier). */
+export function tablesFor(table: string): Tables {
+  return { entries: `"${table}"`, chunks: `"${table}_chunks"` };
+}
+
+/** The statements that create the tables and the fixed indexes (idempotent). */
+export function schemaSql(table: string): string {
+  const { entries, chunks } = tablesFor(table);
+  return `
+    CREATE TABLE IF NOT EXISTS ${entries} (
+      seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, id TEXT NOT NULL, k TEXT, a INTEGER,
+      v TEXT, e INTEGER, s INTEGER, c INTEGER
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS "${table}_id" ON ${entries} (ns, id);
+    CREATE INDEX IF NOT EXISTS "${table}_ns" ON ${entries} (ns);
+    CREATE INDEX IF NOT EXISTS "${table}_arrays" ON ${entries} (ns) WHERE a = 1;
+    CREATE INDEX IF NOT EXISTS "${table}_expiry" ON ${entries} (e) WHERE e IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS ${chunks} (sid INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sid, n));
+  `;
+}
+
+/**
+ * A key path as a json_extract path literal: `name.last` → `'$."name"."last"'`. Indexes and
+ * queries build it with this one function, because SQLite uses an expression index only when
+ * the query spells the expression the same way. Undefined when a segment cannot be quoted
+ * safely (a quote, a backslash or a control character in the field name): the query then
+ * does not narrow by that path, and the matcher decides.
+ */
+export function jsonPath(path: string): string | undefined {
+  const segments = path.split('.');
+  if (!segments.every(isQuotableSegment)) return undefined;
+  return `'$${segments.map((s) => `."${s}"`).join('')}'`;
+}
+
+/** A field name json_extract can read inside double quotes: no quote, backslash or control character. */
+function isQuotableSegment(segment: string): boolean {
+  if (segment.length === 0) return false;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x27 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** The expression that reads `path` from the key column (the shape the expression indexes use). */
+export function keyPathExpr(jsonPathLiteral: string): string {
+  return `json_extract(k, ${jsonPathLiteral})`;
+}
+
+/** The statement that creates the expression index of `path` (a key path checked by settings.ts). */
+export function pathIndexSql(table: string, path: string): string {
+  return `CREATE INDEX IF NOT EXISTS "${table}_k_${path}" ON ${tablesFor(table).entries} (ns, ${keyPathExpr(jsonPath(path)!)})`;
+}
+
+/** How error messages name a key: a string key as a JSON string, an object key as its canonical JSON. */
+export function keyName(id: string): string {
+  return id.charCodeAt(0) === 0 ? id.slice(1) : JSON.stringify(id);
+}
+
+/** Corrupt stored data (SPEC §12): ERR_STORAGE_OPERATION naming the key, the underlying error as `cause`. */
+export function corruptEntry(id: string, problem: string, cause?: unknown): StorageOperationError {
+  return new StorageOperationError(`sqlite: the entry under key ${keyName(id)} is corrupt: ${problem}`, cause === undefined ? undefined : { cause });
+}
+
+/** A SQLite (or any) error as a StoreError: what failed, SQLite's code and message, the error as `cause`. */
+export function toStoreError(err: unknown, action: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const message = `sqlite: ${action} failed${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error)?.message ?? String(err)}`;
+  return new StorageOperationError(message, { cause: err });
+}
+
+/** A failure to open or prepare the database file at connect: ERR_STORAGE_CONNECTION. */
+export function connectionError(err: unknown, path: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: unknown })?.code;
+  return new StorageConnectionError(
+    `sqlite: cannot open ${JSON.stringify(path)}${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error)?.message ?? String(err)}`,
+    { cause: err },
+  );
+}

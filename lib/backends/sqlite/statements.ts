@@ -1,0 +1,61 @@
+/**
+ * The fixed statements of one connection, prepared once at connect. Queries, whose shape
+ * depends on the selector, are prepared on demand and cached (connection.ts).
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Tables } from './layout';
+
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+/** The prepared statements every backend operation uses. */
+export interface Statements {
+  /** Insert, or overwrite a live non-streamed row in place; 0 changes sends the write down the slow path. */
+  upsert: Statement;
+  /** The row of an id: seq, v, e, s, c. */
+  row: Statement;
+  /** The expiry of an id (its presence too). */
+  expiry: Statement;
+  insert: Statement;
+  /** Replaces a row's value and expiry, keeping its creation position. */
+  update: Statement;
+  /** Turns a stream's placeholder row into the entry, keeping the placeholder's creation position. */
+  adopt: Statement;
+  deleteById: Statement;
+  deleteBySeq: Statement;
+  /** Live rows of a namespace. */
+  countLive: Statement;
+  /** The chunk sets of a namespace's streamed values. */
+  streamedIn: Statement;
+  clear: Statement;
+  expired: Statement;
+  insertChunk: Statement;
+  chunk: Statement;
+  chunks: Statement;
+  deleteChunks: Statement;
+}
+
+/** Prepares the statements over `tables`. */
+export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chunks }: Tables): Statements {
+  const p = (sql: string) => db.prepare(sql) as Statement;
+  return {
+    upsert: p(
+      `INSERT INTO ${t} (ns, id, k, a, v, e) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e WHERE s IS NULL AND (e IS NULL OR e > ?)`,
+    ),
+    row: p(`SELECT seq, v, e, s, c FROM ${t} WHERE ns = ? AND id = ?`),
+    expiry: p(`SELECT e FROM ${t} WHERE ns = ? AND id = ?`),
+    insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ? WHERE seq = ?`),
+    adopt: p(`UPDATE ${t} SET ns = ?, id = ?, k = ?, a = ?, v = NULL, e = ?, s = ?, c = ? WHERE seq = ?`),
+    deleteById: p(`DELETE FROM ${t} WHERE ns = ? AND id = ? RETURNING e, s`),
+    deleteBySeq: p(`DELETE FROM ${t} WHERE seq = ?`),
+    countLive: p(`SELECT count(*) FROM ${t} WHERE ns = ? AND (e IS NULL OR e > ?)`).pluck(),
+    streamedIn: p(`SELECT s FROM ${t} WHERE ns = ? AND s IS NOT NULL`).pluck(),
+    clear: p(`DELETE FROM ${t} WHERE ns = ?`),
+    expired: p(`SELECT seq, ns, s FROM ${t} WHERE e <= ? AND seq > ? ORDER BY seq LIMIT ?`),
+    insertChunk: p(`INSERT INTO ${chunks} (sid, n, data) VALUES (?, ?, ?)`),
+    chunk: p(`SELECT data FROM ${chunks} WHERE sid = ? AND n = ?`).pluck(),
+    chunks: p(`SELECT n, data FROM ${chunks} WHERE sid = ? ORDER BY n`),
+    deleteChunks: p(`DELETE FROM ${chunks} WHERE sid = ?`),
+  };
+}
