@@ -15,6 +15,8 @@ import { MongoStore } from '../../lib/stores/mongo';
 import { MultiStore } from '../../lib/multi/multi-store';
 import { sharedMongo } from './mongo-server';
 import { sharedRedis, sharedRedisCluster } from './redis-server';
+import { createStore } from '../../lib/factory';
+import { freshSqlitePath } from './sqlite-files';
 
 /** Servers a configuration needs. */
 export type Service = 'redis' | 'redis-cluster' | 'mongo';
@@ -50,6 +52,14 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/** One database file per configuration for the whole run: every store opened on it has its own namespace. */
+const sqliteFiles = new Map<string, string>();
+const sqliteFile = (config: string) => {
+  let file = sqliteFiles.get(config);
+  if (!file) sqliteFiles.set(config, (file = freshSqlitePath(config.replace(/[^a-z]+/gi, '-'))));
+  return file;
+};
+const sqliteTier = (config: string) => ({ type: 'sqlite', settings: { path: sqliteFile(config) } });
 const redisTier = () => ({ type: 'redis', settings: { url: need(urls.redis, 'redis') } });
 const mongoTier = () => ({ type: 'mongo', settings: { url: need(urls.mongo, 'mongo'), db: 'harness' } });
 
@@ -69,14 +79,32 @@ export const STORE_CONFIGS: StoreConfig[] = [
   },
   { name: 'multi [memory, mongo]', needs: ['mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory' }, mongoTier()] }) },
   { name: 'multi [redis, mongo]', needs: ['redis', 'mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [redisTier(), mongoTier()] }) },
+  { name: 'sqlite', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: sqliteFile('sqlite') } }) },
+  { name: 'sqlite :memory:', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: ':memory:' } }) },
+  {
+    name: 'multi [memory, sqlite]',
+    needs: [],
+    evicts: false,
+    open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, sqliteTier('multi-memory-sqlite')] }),
+  },
+  {
+    name: 'multi [memory, redis, sqlite]',
+    needs: ['redis'],
+    evicts: false,
+    open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, redisTier(), sqliteTier('multi-memory-redis-sqlite')] }),
+  },
   { name: 'multi [memory, memory]', needs: [], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, { type: 'memory' }] }) },
 ];
 
-/** The configurations named by STORE_CONFIGS=name1,name2 (substring match), or all of them. */
+/**
+ * The configurations named by STORE_CONFIGS (substring match), or all of them. Names are
+ * separated by `|`, `;` or a comma outside square brackets, so a multi stack's own commas stay
+ * part of its name: STORE_CONFIGS='redis,multi [memory, memory]' names two filters.
+ */
 export function selectedConfigs(): StoreConfig[] {
   const filter = process.env.STORE_CONFIGS;
   if (!filter) return STORE_CONFIGS;
-  const wanted = filter.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = filter.split(/[|;]|,(?![^[]*\])/).map((s) => s.trim()).filter(Boolean);
   return STORE_CONFIGS.filter((c) => wanted.some((w) => c.name.includes(w)));
 }
 

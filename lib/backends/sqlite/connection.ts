@@ -6,10 +6,10 @@
  * better-sqlite3 is synchronous: every statement runs to completion before the call returns,
  * so the backend's exact operations keep issue order by themselves.
  */
-/* eslint-disable @typescript-eslint/no-require-imports */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../clock';
-import { StoreConfigError, StoreClosedError } from '../../errors';
+import { loadDriver } from '../../drivers';
+import { StoreClosedError } from '../../errors';
 import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor, toStoreError } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
@@ -23,13 +23,9 @@ const SWEEP_BATCH = 500;
 /** Distinct query statements kept prepared. */
 const STATEMENT_CACHE = 256;
 
-/** Loads the driver, an optional peer dependency: missing, it is ERR_STORE_CONFIG naming the package. */
-export function loadDriver(): DatabaseConstructor {
-  try {
-    return require('better-sqlite3') as DatabaseConstructor;
-  } catch (err) {
-    throw new StoreConfigError("store type 'sqlite' needs the package better-sqlite3 (major 12): npm install better-sqlite3@12", { cause: err });
-  }
+/** Loads the driver, an optional peer dependency (lib/drivers.ts): missing, it is ERR_STORE_CONFIG naming the package. */
+export function loadSqliteDriver(): DatabaseConstructor {
+  return loadDriver<DatabaseConstructor>('better-sqlite3', 'sqlite');
 }
 
 /** The connection of a store and its scopes. */

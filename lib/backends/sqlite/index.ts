@@ -6,7 +6,7 @@
 import type { BackendFactory } from '../../backend';
 import { systemClock } from '../../clock';
 import { SqliteBackend, sqliteBackend } from './backend';
-import { SqliteConnection, loadDriver } from './connection';
+import { SqliteConnection, loadSqliteDriver } from './connection';
 import { SqliteSettings, resolveSettings } from './settings';
 
 export type { SqliteSettings } from './settings';
@@ -16,6 +16,6 @@ export { SQLITE_DEFAULTS } from './settings';
 /** Builds the backend of a new store: settings are checked now (ERR_STORE_CONFIG); the file opens at connect. */
 export const createBackend: BackendFactory<SqliteSettings> = (settings, context): SqliteBackend => {
   const resolved = resolveSettings(settings ?? {});
-  const connection = new SqliteConnection(resolved, context.clock ?? systemClock, loadDriver());
+  const connection = new SqliteConnection(resolved, context.clock ?? systemClock, loadSqliteDriver());
   return sqliteBackend(connection, context);
 };
