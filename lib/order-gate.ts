@@ -33,18 +33,17 @@ interface Waiter {
   start: () => void;
 }
 
-/** In-flight exact calls on one id. */
-interface IdUse {
-  reads: number;
-  writes: number;
-}
-
 /** See the file comment. One gate is shared by a store and every scope made from it. */
 export class OrderGate {
   private scans = 0;
   private exclusive = 0;
-  /** Tracked exact calls in flight, per id (untracked ones, on an ordered backend, are never counted). */
-  private readonly byId = new Map<string, IdUse>();
+  /**
+   * Tracked exact reads and writes in flight, counted per id (untracked ones, on an ordered
+   * backend, are never counted). Two maps of numbers rather than one of objects: a burst of
+   * misses holds a thousand ids at once, and a read checks only `writesById`.
+   */
+  private readonly readsById = new Map<string, number>();
+  private readonly writesById = new Map<string, number>();
   /** Tracked exact writes in flight (a scan must wait for them). */
   private trackedWrites = 0;
   private readonly queue: Waiter[] = [];
@@ -60,12 +59,12 @@ export class OrderGate {
    * the gate: nothing waits, no multi-entry write runs, no tracked write of `id` runs.
    */
   canReadNow(id: string): boolean {
-    return this.queue.length === 0 && this.exclusive === 0 && (this.byId.size === 0 || !this.writing(id));
+    return this.queue.length === 0 && this.exclusive === 0 && (this.writesById.size === 0 || !this.writesById.has(id));
   }
 
   /** True when an exact write of `id` may be applied right now, synchronously (as canReadNow, and no scan runs). */
   canWriteNow(id: string): boolean {
-    return this.queue.length === 0 && this.exclusive === 0 && this.scans === 0 && (this.byId.size === 0 || !this.byId.has(id));
+    return this.queue.length === 0 && this.exclusive === 0 && this.scans === 0 && !this.inUse(id);
   }
 
   /** True when a call of this kind would be admitted now (nothing waits and it is compatible with what runs). */
@@ -75,7 +74,7 @@ export class OrderGate {
 
   /** True when nothing at all is in flight or waiting (a store layered over this one may skip the gate). */
   get idle(): boolean {
-    return this.queue.length === 0 && this.exclusive === 0 && this.scans === 0 && this.byId.size === 0;
+    return this.queue.length === 0 && this.exclusive === 0 && this.scans === 0 && this.readsById.size === 0 && this.writesById.size === 0;
   }
 
   /**
@@ -139,21 +138,20 @@ export class OrderGate {
     if (this.exclusive > 0) return false;
     switch (kind) {
       case 'exclusive':
-        return this.scans === 0 && this.byId.size === 0;
+        return this.scans === 0 && this.readsById.size === 0 && this.writesById.size === 0;
       case 'scan':
         return this.trackedWrites === 0;
       case 'write':
         if (this.scans > 0) return false;
-        return this.byId.size === 0 || !someId(ids, (id) => this.byId.has(id));
+        return !someId(ids, this.inUse);
       case 'read':
-        return this.byId.size === 0 || !someId(ids, (id) => this.writing(id));
+        return this.writesById.size === 0 || !someId(ids, this.writing);
     }
   }
 
-  private writing(id: string): boolean {
-    const use = this.byId.get(id);
-    return use !== undefined && use.writes > 0;
-  }
+  private readonly writing = (id: string): boolean => this.writesById.has(id);
+
+  private readonly inUse = (id: string): boolean => (this.writesById.size > 0 && this.writesById.has(id)) || (this.readsById.size > 0 && this.readsById.has(id));
 
   private add(kind: OrderKind, ids: string | readonly string[] | undefined, delta: 1 | -1): void {
     switch (kind) {
@@ -167,16 +165,17 @@ export class OrderGate {
         this.trackedWrites += delta * idCount(ids);
         break;
     }
-    forEachId(ids, (id) => {
-      let use = this.byId.get(id);
-      if (use === undefined) {
-        use = { reads: 0, writes: 0 };
-        this.byId.set(id, use);
-      }
-      if (kind === 'write') use.writes += delta;
-      else use.reads += delta;
-      if (use.reads === 0 && use.writes === 0) this.byId.delete(id);
-    });
+    if (ids === undefined) return;
+    if (typeof ids === 'string') this.count(ids, kind === 'write', delta);
+    else for (const id of ids) this.count(id, kind === 'write', delta);
+  }
+
+  /** One id's use count; an id no call uses any more leaves its map. A method, not a closure: this runs per tracked call. */
+  private count(id: string, write: boolean, delta: 1 | -1): void {
+    const uses = write ? this.writesById : this.readsById;
+    const n = (uses.get(id) ?? 0) + delta;
+    if (n === 0) uses.delete(id);
+    else uses.set(id, n);
   }
 }
 
@@ -185,12 +184,6 @@ function someId(ids: string | readonly string[] | undefined, test: (id: string) 
   if (typeof ids === 'string') return test(ids);
   for (const id of ids) if (test(id)) return true;
   return false;
-}
-
-function forEachId(ids: string | readonly string[] | undefined, fn: (id: string) => void): void {
-  if (ids === undefined) return;
-  if (typeof ids === 'string') fn(ids);
-  else for (const id of ids) fn(id);
 }
 
 function idCount(ids: string | readonly string[] | undefined): number {
