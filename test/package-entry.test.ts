@@ -6,18 +6,14 @@
  * type-checked against the emitted declarations. Everything else tests the sources.
  */
 import { expect } from 'chai';
-import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import type { SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ROOT, buildPackage, outputHead, run } from './support/built-package';
 
-const ROOT = path.resolve(__dirname, '..');
 const FIXTURES = path.join(__dirname, 'fixtures');
 const DIST_ENTRY = path.join(ROOT, 'dist', 'index.js');
-
-function run(command: string, args: string[], cwd = ROOT): SpawnSyncReturns<string> {
-  return spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NODE_OPTIONS: '' } });
-}
 
 /** Runs a consumer with node and returns the JSON object it printed last. */
 function consumer(file: string, args: string[]): Record<string, unknown> {
@@ -32,14 +28,12 @@ describe('package entry points (the built package)', function () {
   let build: SpawnSyncReturns<string>;
 
   before(function () {
-    // npm runs the same script for `prepare`, so a failing build also fails `npm ci`.
-    build = run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '--silent', 'build']);
+    // Once per test process: package-install.test.ts packs this same build.
+    build = buildPackage();
   });
 
   it('npm run build succeeds and emits dist/index.js with declarations', function () {
-    const output = `${build.stdout}\n${build.stderr}`.trim().split('\n');
-    const shown = output.slice(0, 12).join('\n') + (output.length > 12 ? `\n... (${output.length - 12} more lines)` : '');
-    expect(build.status, `npm run build failed:\n${shown}\n`).to.equal(0);
+    expect(build.status, `npm run build failed:\n${outputHead(build)}\n`).to.equal(0);
     expect(fs.existsSync(DIST_ENTRY)).to.equal(true);
     expect(fs.existsSync(path.join(ROOT, 'dist', 'index.d.ts'))).to.equal(true);
   });
