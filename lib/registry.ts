@@ -4,6 +4,8 @@
  * A loader runs on the first store of its type, so a backend's driver is loaded only when used.
  */
 import { StoreConfigError } from './errors';
+import { isPlainObject } from './keys';
+import type { CallbackStyle } from './callbacks';
 import { BackendStore } from './backend-store';
 import type { BackendFactory } from './backend';
 import type { BaseStore, CommonSettings } from './store';
@@ -48,4 +50,29 @@ export function storeDefinition(type: string): StoreDefinition | undefined {
       : { open: (settings) => new BackendStore(settings, (result as { createBackend: BackendFactory<typeof settings> }).createBackend) };
   loaded.set(type, definition);
   return definition;
+}
+
+/** What `Store()`/`createStore()` and a multi store's tier specs give: a type and its settings. */
+export interface StoreSpec {
+  type?: unknown;
+  settings?: unknown;
+}
+
+/**
+ * Opens a store of a registered type from `{ type, settings }` (the default type is memory);
+ * `defaultCallbacks` applies when the settings name no convention. Throws StoreConfigError for
+ * an unknown type or settings that are not a plain object.
+ */
+export function openStore(options: StoreSpec | undefined | null, defaultCallbacks: CallbackStyle): BaseStore {
+  if (options === undefined || options === null) options = {};
+  if (!isPlainObject(options)) throw new StoreConfigError('Store() takes an options object like { type, settings }');
+  // memstorage lowercased the type, so 'Memory' and 'REDIS' keep working.
+  const type = typeof options.type === 'string' ? options.type.toLowerCase() : (options.type ?? 'memory');
+  const definition = typeof type === 'string' ? storeDefinition(type) : undefined;
+  if (!definition) {
+    throw new StoreConfigError(`unknown store type ${JSON.stringify(type)}; valid types are ${storeTypes().join(', ')}`);
+  }
+  const settings = options.settings ?? {};
+  if (!isPlainObject(settings)) throw new StoreConfigError('setting settings must be a plain object');
+  return definition.open({ callbacks: defaultCallbacks, ...settings });
 }
