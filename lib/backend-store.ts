@@ -26,8 +26,13 @@ export class BackendStore<S extends CommonSettings = CommonSettings> extends Bas
     // BaseStore made its gate before the backend existed: make it again with the backend's word.
     this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
     this.createBackend = createBackend;
-    const backendOwn = this.backend;
-    if (backendOwn.getSync) this._getSync = (id) => backendOwn.getSync!(id);
+    // The synchronous fast paths exist on the store only when the backend has them: the core
+    // tests for their presence. Bound once here, not per call.
+    const b = this.backend;
+    if (b.getSync) this._getSync = b.getSync.bind(b);
+    if (b.setSync) this._setSync = b.setSync.bind(b);
+    if (b.findSync) this._findSync = b.findSync.bind(b);
+    if (b.valuesSync) this._valuesSync = b.valuesSync.bind(b);
   }
 
   private readonly createBackend: BackendFactory<S>;

@@ -68,8 +68,20 @@ export interface Backend {
   valueStream?(id: string): Promise<AsyncIterable<Buffer> | undefined>;
   /** Counters only the backend knows (items, expirations, evictions). */
   stats?(): Promise<BackendStats>;
-  /** Synchronous `get`, for in-process backends. */
+  /** Synchronous `get`, for in-process backends (a multi store's front tier answers through it). */
   getSync?(id: string): unknown;
+  /**
+   * Synchronous `set`, for in-process backends: the contract of `set`, except that `key` is the
+   * caller's own (validated) object — copy it (keyFromId) before keeping it.
+   */
+  setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
+  /** Synchronous `find`, for in-process backends: saves an async step per entry on big results. */
+  findSync?(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
+  /**
+   * The values `get(query)` returns, in creation order, when the backend can list them without
+   * building entries (an in-process index hit); undefined to fall back to `find`.
+   */
+  valuesSync?(selector: Selector, limit: number): unknown[] | undefined;
 }
 
 /** How a store type builds its backend from the user's settings. */
