@@ -79,7 +79,13 @@ export const STORE_CONFIGS: StoreConfig[] = [
   },
   { name: 'multi [memory, mongo]', needs: ['mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory' }, mongoTier()] }) },
   { name: 'multi [redis, mongo]', needs: ['redis', 'mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [redisTier(), mongoTier()] }) },
-  { name: 'sqlite', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: sqliteFile('sqlite') } }) },
+  {
+    name: 'sqlite',
+    needs: [],
+    evicts: false,
+    // Expression indexes on the harnesses' common fields, so their queries also run through the indexes.
+    open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: sqliteFile('sqlite'), indexes: ['a', 'b', 'a.b', 'tags'] } }),
+  },
   { name: 'sqlite :memory:', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: ':memory:' } }) },
   {
     name: 'multi [memory, sqlite]',

@@ -32,7 +32,7 @@ export function loadSqliteDriver(): DatabaseConstructor {
 export class SqliteConnection {
   private db: Database | undefined;
   private statements: Statements | undefined;
-  private users = 0;
+  private userCount = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly queryCache = new Map<string, Statement>();
   /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
@@ -56,13 +56,18 @@ export class SqliteConnection {
 
   /** Opens the file on the first user; every later user shares it. */
   attach(): void {
-    if (this.users === 0) this.open();
-    this.users++;
+    if (this.userCount === 0) this.open();
+    this.userCount++;
+  }
+
+  /** How many backends (a store and its connected scopes) use the connection now. */
+  get users(): number {
+    return this.userCount;
   }
 
   /** Releases one user; the last one stops the sweep and closes the file. */
   detach(): void {
-    if (this.users === 0 || --this.users > 0) return;
+    if (this.userCount === 0 || --this.userCount > 0) return;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.queryCache.clear();
