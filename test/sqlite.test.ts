@@ -33,7 +33,7 @@ describe('sqlite', () => {
   /** A store over a backend the test can reach (its connection, its sweep). */
   function open(settings: Partial<SqliteSettings> = {}, clock = new ManualClock(Date.now())): Opened {
     let backend: SqliteBackend | undefined;
-    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), clock, ...settings }, (s, context) => (backend = createBackend(s, context)));
+    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), clock, ...settings }, (s, context) => (backend = createBackend(s, context) as SqliteBackend));
     opened.push(store);
     return { store, backend: backend!, clock };
   }
