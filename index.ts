@@ -8,19 +8,34 @@ import * as registry from './lib/registry';
 import * as backend from './lib/backend';
 import * as errors from './lib/errors';
 import * as store from './lib/store';
+import * as publicTypes from './lib/store-types';
+import type { CallbackStyle } from './lib/callbacks';
+import type { Flags, InferredOptions, LiteralOptions, StoreFlags, UnknownFlags } from './lib/store-types';
 import * as memory from './lib/stores/memory';
 import * as clock from './lib/clock';
 import * as serializer from './lib/serializer';
 import * as query from './lib/query';
 
-/** memstorage's factory: `Store({ type, settings })`, result-first callbacks. */
+/** memstorage's factory: `Store({ type, settings })`, result-first callbacks; typed as lib/factory.ts's `Store`. */
+function Store<V = unknown, K extends boolean = false, N extends boolean = false, C extends CallbackStyle = 'result-first'>(options?: InferredOptions<K, N, C>): Store<V, Flags<K, N, C>>;
+function Store<V>(options: LiteralOptions<true, false, 'result-first', 'result-first'>): Store<V, Flags<true, false, 'result-first'>>;
+function Store<V>(options: LiteralOptions<false, true, 'result-first', 'result-first'>): Store<V, Flags<false, true, 'result-first'>>;
+function Store<V>(options: LiteralOptions<true, true, 'result-first', 'result-first'>): Store<V, Flags<true, true, 'result-first'>>;
+function Store<V>(options: LiteralOptions<false, false, 'node', 'result-first'>): Store<V, Flags<false, false, 'node'>>;
+function Store<V>(options: LiteralOptions<true, false, 'node', 'result-first'>): Store<V, Flags<true, false, 'node'>>;
+function Store<V>(options: LiteralOptions<false, true, 'node', 'result-first'>): Store<V, Flags<false, true, 'node'>>;
+function Store<V>(options: LiteralOptions<true, true, 'node', 'result-first'>): Store<V, Flags<true, true, 'node'>>;
+function Store<V = unknown>(options?: factory.StoreOptions): Store<V>;
 function Store(options?: factory.StoreOptions): store.BaseStore {
   return factory.Store(options);
 }
 
+/** A store of values V whose settings the types know as F: what `Store<V>()`/`createStore<V>()` return. */
+type Store<V = unknown, F extends StoreFlags = UnknownFlags> = store.BaseStore<V, F>;
+
 // eslint-disable-next-line @typescript-eslint/no-namespace
 namespace Store {
-  export import StoreOptions = factory.StoreOptions;
+  export import StoreOptions = publicTypes.StoreOptions;
   export const createStore = factory.createStore;
   export const storeTypes = factory.storeTypes;
   /** Adds a store type to `Store()`/`createStore()` (SPEC §13). */
@@ -35,13 +50,23 @@ namespace Store {
   export const NOT_SYNC = store.NOT_SYNC;
   export import MemoryStore = memory.MemoryStore;
   export import MemorySettings = memory.MemorySettings;
-  export import CommonSettings = store.CommonSettings;
+  export import CommonSettings = publicTypes.CommonSettings;
   export import Capabilities = store.Capabilities;
-  export import StoreStats = store.StoreStats;
-  export import Entry = store.Entry;
-  export import KeyedValue = store.KeyedValue;
-  export import SetOptions = store.SetOptions;
-  export import GetOptions = store.GetOptions;
+  export import StoreStats = publicTypes.StoreStats;
+  export import Entry = publicTypes.Entry;
+  export import KeyedValue = publicTypes.KeyedValue;
+  export import SetOptions = publicTypes.SetOptions;
+  export import GetOptions = publicTypes.GetOptions;
+  /** A store of values V with settings known to the types as F (see StoreFlags). */
+  export type Store<V = unknown, F extends StoreFlags = UnknownFlags> = store.BaseStore<V, F>;
+  export import StoreFlags = publicTypes.StoreFlags;
+  export import Flags = publicTypes.Flags;
+  export import UnknownFlags = publicTypes.UnknownFlags;
+  export import GetResult = publicTypes.GetResult;
+  export import NodeCallback = publicTypes.NodeCallback;
+  export import ResultFirstCallback = publicTypes.ResultFirstCallback;
+  export import KeyInput = publicTypes.KeyInput;
+  export import Query = publicTypes.Query;
   export import StoreError = errors.StoreError;
   export import StoreConfigError = errors.StoreConfigError;
   export import StorageConnectionError = errors.StorageConnectionError;

@@ -23,25 +23,21 @@ import { MAX_TTL_MS } from './limits';
 import { OrderGate, OrderKind } from './order-gate';
 import { Selector, compileGlob, compileQuery } from './query';
 import { Serializer, defaultSerializer } from './serializer';
+import type {
+  CommonSettings,
+  Entry,
+  GetOptions,
+  GetResult,
+  KeyInput,
+  Query,
+  SetOptions,
+  StoreCallback,
+  StoreFlags,
+  StoreGetResult,
+  StoreStats,
+  UnknownFlags,
+} from './store-types';
 import { checkValue, cloneValue } from './values';
-
-/** Settings every store accepts (SPEC §4). */
-export interface CommonSettings {
-  /** `get` resolves `null` instead of `[]` when nothing matches (memstorage). Default false. */
-  nullOnMiss?: boolean;
-  /** `get` resolves `{ key, val }` objects instead of bare values (memstorage). Default false. */
-  includeKey?: boolean;
-  /** TTL in ms applied when `set` gives none. Default: no expiry. */
-  defaultTtl?: number;
-  /** Isolated keyspace inside the backend. Default '' (the root keyspace). */
-  namespace?: string;
-  /** How values become bytes for backends that store bytes. Default: JSON with tags (README). */
-  serializer?: Serializer;
-  /** Callback convention: 'node' (default for classes) or 'result-first' (default for `Store()`). */
-  callbacks?: CallbackStyle;
-  /** Time source for TTL arithmetic. Default: the wall clock. */
-  clock?: Clock;
-}
 
 /** What a backend can do; the core, the multi store and the tests branch on this, never on a type name. */
 export interface Capabilities {
@@ -84,43 +80,19 @@ export interface BackendStats {
   evictions?: number;
 }
 
-/** `stats()` result. */
-export interface StoreStats {
-  hits: number;
-  misses: number;
-  sets: number;
-  deletes: number;
-  expirations: number;
-  evictions: number;
-  errors: number;
-  items: number;
-}
-
-/** Options for `set`. */
-export interface SetOptions {
-  /** Time to live in ms; 0 or null means no expiry even with `defaultTtl`. */
-  ttl?: number | null;
-}
-
-/** Options for `get`. */
-export interface GetOptions {
-  /** At most this many results. */
-  limit?: number;
-  /** Resolve `{ key, val }` objects (overrides the setting). */
-  includeKey?: boolean;
-}
-
-/** A `get` result with `includeKey`. */
-export interface KeyedValue<V = unknown> {
-  key: Key;
-  val: V;
-}
-
-/** An entry as `entries()` and `createReadStream()` yield it. */
-export interface Entry<V = unknown> {
-  key: Key;
-  value: V;
-}
+// The public call and result types live in lib/store-types.ts; re-exported here for the files that import them from the store.
+export type {
+  CommonSettings,
+  Entry,
+  GetOptions,
+  KeyedValue,
+  KeyInput,
+  Query,
+  SetOptions,
+  StoreStats,
+  StoreFlags,
+  UnknownFlags,
+} from './store-types';
 
 /** A value with its absolute expiry, for tier promotion. */
 export interface EntryWithExpiry<V = unknown> {
@@ -128,11 +100,6 @@ export interface EntryWithExpiry<V = unknown> {
   /** Epoch ms, or null for no expiry. */
   expiresAt: number | null;
 }
-
-/** A key as callers pass it: a non-empty string or a plain object (validated at run time). */
-export type KeyInput = string | object;
-/** A query as callers pass it: an exact string key or a MongoDB-style object over object keys. */
-export type Query = string | object;
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
@@ -224,8 +191,12 @@ function splitArgs(args: unknown[], fixed: number, method: string): { options: u
   return { options: end > fixed ? args[fixed] : undefined, cb };
 }
 
-/** The base every store extends. See the file comment. */
-export abstract class BaseStore extends EventEmitter {
+/**
+ * The base every store extends. See the file comment. `V` is the value type and `F` what the
+ * types know of the `includeKey`, `nullOnMiss` and `callbacks` settings (lib/store-types.ts):
+ * the factories fill both in; a bare `BaseStore` is any store.
+ */
+export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends EventEmitter {
   /** What this backend can do. */
   abstract readonly supports: Capabilities;
   /** The namespace this store instance reads and writes ('' is the root). */
@@ -557,6 +528,7 @@ export abstract class BaseStore extends EventEmitter {
   // ---- the public API ------------------------------------------------------------------
 
   /** Connects now (optional: the first operation connects). Result-first callback gets `true`/`false`. */
+  connect(cb?: StoreCallback<F, undefined, false, true>): Promise<void>;
   connect(cb?: Callback): Promise<void> {
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('connect', cb));
     const p = this.ready();
@@ -567,6 +539,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Releases sockets and timers so the process can exit. Idempotent. */
+  close(cb?: StoreCallback<F, undefined, false>): Promise<void>;
   close(cb?: Callback): Promise<void> {
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('close', cb));
     const p = (async () => {
@@ -588,7 +561,8 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Upserts `key` with `value`; `{ ttl }` in ms. */
-  set(key: KeyInput, value: unknown, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  set(key: KeyInput, value: V, options?: SetOptions, cb?: StoreCallback<F, undefined, false>): Promise<void>;
+  set(key: KeyInput, value: V, cb: StoreCallback<F, undefined, false>): Promise<void>;
   set(key: unknown, value: unknown, options?: unknown, callback?: unknown, ...extra: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
@@ -626,16 +600,21 @@ export abstract class BaseStore extends EventEmitter {
   };
 
   /** Upserts with a TTL in seconds (Redis SETEX). */
-  setex(key: KeyInput, value: unknown, seconds: number, cb?: Callback): Promise<void> {
+  setex(key: KeyInput, value: V, seconds: number, cb?: StoreCallback<F, undefined, false>): Promise<void>;
+  setex(key: KeyInput, value: V, seconds: number, cb?: Callback): Promise<void> {
     if (typeof seconds !== 'number' || !(seconds > 0) || seconds * 1000 > MAX_TTL_MS) {
       const p = this.refuse<void>(new InvalidArgumentError(`setex: seconds must be a positive number up to ${MAX_TTL_MS / 1000} (100 years)`));
       return this.settle('setex', p, typeof cb === 'function' ? cb : undefined);
     }
-    return this.set(key, value, { ttl: seconds * 1000 }, cb as Callback);
+    return (this as BaseStore<V>).set(key, value, { ttl: seconds * 1000 }, cb as Callback);
   }
 
   /** Every value whose key matches (memstorage semantics): `[]` on a miss, or `null` with `nullOnMiss`. */
-  get<V = unknown>(query: Query, options?: GetOptions | Callback, cb?: Callback): Promise<V[] | KeyedValue<V>[] | null>;
+  get<T = V>(query: Query, cb: StoreCallback<F, StoreGetResult<T, F>, never>): Promise<StoreGetResult<T, F>>;
+  get<T = V>(query: Query, options?: GetOptions & { includeKey?: undefined }, cb?: StoreCallback<F, StoreGetResult<T, F>, never>): Promise<StoreGetResult<T, F>>;
+  get<T = V>(query: Query, options: GetOptions & { includeKey: true }, cb?: StoreCallback<F, GetResult<T, true, F['nullOnMiss']>, never>): Promise<GetResult<T, true, F['nullOnMiss']>>;
+  get<T = V>(query: Query, options: GetOptions & { includeKey: false }, cb?: StoreCallback<F, GetResult<T, false, F['nullOnMiss']>, never>): Promise<GetResult<T, false, F['nullOnMiss']>>;
+  get<T = V>(query: Query, options: GetOptions, cb?: StoreCallback<F, GetResult<T, boolean, F['nullOnMiss']>, never>): Promise<GetResult<T, boolean, F['nullOnMiss']>>;
   get(...args: unknown[]): Promise<unknown> {
     let cb: Callback | undefined;
     let p: Promise<unknown>;
@@ -687,7 +666,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value under the exact key, or undefined: the fast path. */
-  getOne<V = unknown>(key: KeyInput, cb?: Callback): Promise<V | undefined>;
+  getOne<T = V>(key: KeyInput, cb?: StoreCallback<F, T | undefined, never>): Promise<T | undefined>;
   getOne(key: KeyInput, cb?: Callback): Promise<unknown> {
     let p: Promise<unknown>;
     try {
@@ -749,11 +728,13 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Whether the exact key holds a live entry. */
+  has(key: KeyInput, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;
   has(key: KeyInput, cb?: Callback): Promise<boolean> {
     return this.exactOp('has', key, cb, (id) => this._has(id), 'read');
   }
 
   /** Deletes every entry the query matches; resolves how many. */
+  del(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   del(query: Query, cb?: Callback): Promise<number> {
     return this.selectorOp(
       'del',
@@ -772,6 +753,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** How many live entries the query matches. */
+  count(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   count(query: Query, cb?: Callback): Promise<number> {
     return this.selectorOp(
       'count',
@@ -788,8 +770,10 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Keys of live entries: all, a glob over string keys (`user:*`), or a query over object keys. */
+  keys(cb: StoreCallback<F, Key[], never>): Promise<Key[]>;
+  keys(pattern?: Query, cb?: StoreCallback<F, Key[], never>): Promise<Key[]>;
   keys(pattern?: Query | Callback, cb?: Callback): Promise<Key[]> {
-    if (typeof pattern === 'function' && cb === undefined) return this.keys(undefined, pattern as Callback);
+    if (typeof pattern === 'function' && cb === undefined) return (this as BaseStore<V>).keys(undefined, pattern as Callback);
     let p: Promise<Key[]>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('keys', cb);
@@ -809,6 +793,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Remaining ms; null when the entry never expires; undefined when absent. */
+  ttl(key: KeyInput, cb?: StoreCallback<F, number | null | undefined, never>): Promise<number | null | undefined>;
   ttl(key: KeyInput, cb?: Callback): Promise<number | null | undefined> {
     return this.exactOp(
       'ttl',
@@ -824,6 +809,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Removes everything in this store (or scope). */
+  clear(cb?: StoreCallback<F, undefined, false>): Promise<void>;
   clear(cb?: Callback): Promise<void> {
     let p: Promise<void>;
     try {
@@ -836,6 +822,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Copies every live entry into `target`, keeping TTLs; resolves how many. */
+  copy(target: BaseStore, cb?: StoreCallback<F, number, never>): Promise<number>;
   copy(target: BaseStore, cb?: Callback): Promise<number> {
     let p: Promise<number>;
     try {
@@ -863,6 +850,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Live entries matching `query` (all when omitted), in creation order, in constant memory. */
+  entries<T = V>(query?: Query): AsyncIterable<Entry<T>>;
   entries<V = unknown>(query?: Query): AsyncIterable<Entry<V>> {
     const selector: Selector = query === undefined ? { kind: 'all' } : compileQuery(query);
     return this.iterate<V>(selector);
@@ -903,7 +891,8 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Stores a byte stream as the value of `key`; nothing is visible unless the whole stream arrives. */
-  setStream(key: KeyInput, source: AsyncIterable<unknown>, options?: SetOptions | Callback, cb?: Callback): Promise<void>;
+  setStream(key: KeyInput, source: AsyncIterable<unknown>, options?: SetOptions, cb?: StoreCallback<F, undefined, false>): Promise<void>;
+  setStream(key: KeyInput, source: AsyncIterable<unknown>, cb: StoreCallback<F, undefined, false>): Promise<void>;
   setStream(...args: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
@@ -937,6 +926,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** A store over the same backend in an isolated namespace; `clear()` there clears only it. */
+  scope(namespace: string): BaseStore<V, F>;
   scope(namespace: string): BaseStore {
     checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
     if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
@@ -949,6 +939,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** Counters: hits, misses, sets, deletes, expirations, evictions, errors, items. */
+  stats(cb?: StoreCallback<F, StoreStats, false>): Promise<StoreStats>;
   stats(cb?: Callback): Promise<StoreStats> {
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('stats', cb));
     const p = this.run(async () => {
@@ -964,7 +955,7 @@ export abstract class BaseStore extends EventEmitter {
   }
 
   /** The value under `key`, computing and storing it once when missing, even under concurrent callers. */
-  getOrSet<V>(key: KeyInput, compute: () => V | Promise<V>, options?: SetOptions): Promise<V> {
+  getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: SetOptions): Promise<T> {
     let id: string;
     try {
       id = keyId(key);
@@ -974,9 +965,9 @@ export abstract class BaseStore extends EventEmitter {
       return this.refuse(err);
     }
     const pending = this.inflightCompute.get(id);
-    if (pending) return pending as Promise<V>;
+    if (pending) return pending as Promise<T>;
     const p = (async () => {
-      const existing = await this.getOne<V>(key);
+      const existing = await this.getOne<T>(key);
       if (existing !== undefined) return existing;
       // What compute throws or rejects with is the caller's own error and passes through as
       // is; what it returns is a value like any other, checked by set() — a Proxy is refused

@@ -828,7 +828,7 @@ describe('memory store', function () {
         expect(await store.get({ id: 2 })).to.deep.equal([]);
         expect(await store.get({ tags: 'b' })).to.deep.equal([]);
         expect(await store.keys()).to.deep.equal([{ id: 1, name: { last: 'Apple' }, tags: ['a'] }]);
-        const [{ key: returned }] = (await store.get({ id: 1 }, { includeKey: true })) as Array<{ key: { id: number } }>;
+        const [{ key: returned }] = (await store.get({ id: 1 }, { includeKey: true })) as unknown as Array<{ key: { id: number } }>;
         returned.id = 3;
         expect(await store.get({ id: 1 })).to.deep.equal(['v']);
       }
