@@ -35,6 +35,11 @@ export async function byFactory(): Promise<void> {
   // A typed store is a store: a copy target, a tier, a BaseStore.
   expectTypeOf(await multi.copy(redis)).toEqualTypeOf<number>();
   const anyStore: Store.BaseStore = mongo;
+  // The public type by name: the default export is also the type `Store<V, F>` (and Store.Store).
+  const named: Store<User> = mongo;
+  const exact: Store.Store<User, Store.Flags<true, false, 'node'>> = redis;
+  expectTypeOf(await named.get('k')).toEqualTypeOf<User[] | Keyed<User>[] | null>();
+  expectTypeOf(await exact.get('k')).toEqualTypeOf<Keyed<User>[]>();
   new MultiStore({ stores: [redis, { store: mongo }] });
   void anyStore;
 }
