@@ -109,6 +109,13 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** What `getOneSync` returns when the store cannot answer synchronously. */
 export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
 
+/**
+ * The key of `getOneSync` by an id already validated, for stores layered over this one (the
+ * multi store's front tier): a symbol the package entry does not export, so it is no part of
+ * the public API, and the id computed once at the top flows down without validation again.
+ */
+export const readByIdSync: unique symbol = Symbol('memstorage-next: synchronous read by id');
+
 const CHUNK_SIZE = 64 * 1024;
 /** How long close() lets calls issued before it finish before it releases the backend anyway. */
 const CLOSE_DRAIN_MS = 5000;
@@ -700,6 +707,11 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
    */
   getOneSync(key: KeyInput): unknown {
     return this.readSync(keyId(key));
+  }
+
+  /** `getOneSync` by a canonical id (see readByIdSync). */
+  [readByIdSync](id: string): unknown {
+    return this.readSync(id);
   }
 
   /** The value with its absolute expiry (for tier promotion), or undefined. */
