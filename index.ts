@@ -83,25 +83,27 @@ namespace Store {
   export import Serializer = serializer.Serializer;
   export import defaultSerializer = serializer.defaultSerializer;
   export import ALLOWED_OPERATORS = query.ALLOWED_OPERATORS;
-  // The MongoDB store, loaded on first access so memory-only users never load the driver.
+  // The classes of the stores that need a driver, loaded on first access (LAZY_CLASSES below)
+  // so that a memory-only user never loads ioredis, mongodb or better-sqlite3.
   export type MongoSettings = import('./lib/stores/mongo').MongoSettings;
   export type MongoStore = import('./lib/stores/mongo').MongoStore;
   export declare const MongoStore: typeof import('./lib/stores/mongo').MongoStore;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  Object.defineProperty(Store, 'MongoStore', { enumerable: true, configurable: true, get: () => require('./lib/stores/mongo').MongoStore });
-  // The multi-tier store, loaded on first access like the backends it builds.
   export type MultiSettings = import('./lib/multi/multi-store').MultiSettings;
   export type MultiStore = import('./lib/multi/multi-store').MultiStore;
   export declare const MultiStore: typeof import('./lib/multi/multi-store').MultiStore;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  Object.defineProperty(Store, 'MultiStore', { enumerable: true, configurable: true, get: () => require('./lib/multi/multi-store').MultiStore });
-  // The Redis store, loaded on first access so memory-only users never load ioredis.
   export type RedisSettings = import('./lib/stores/redis').RedisSettings;
   export type RedisStore = import('./lib/stores/redis').RedisStore;
   export declare const RedisStore: typeof import('./lib/stores/redis').RedisStore;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  Object.defineProperty(Store, 'RedisStore', { enumerable: true, configurable: true, get: () => require('./lib/stores/redis').RedisStore });
 }
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** Store classes exposed on the entry but loaded on first access (index.mjs lists the same names). */
+const LAZY_CLASSES: Record<string, () => unknown> = {
+  MongoStore: () => require('./lib/stores/mongo').MongoStore,
+  MultiStore: () => require('./lib/multi/multi-store').MultiStore,
+  RedisStore: () => require('./lib/stores/redis').RedisStore,
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+for (const [name, load] of Object.entries(LAZY_CLASSES)) Object.defineProperty(Store, name, { enumerable: true, configurable: true, get: load });
 Object.defineProperty(Store, 'default', { value: Store, enumerable: false });
 Object.defineProperty(Store, 'Store', { value: Store, enumerable: false });
 

@@ -73,6 +73,7 @@ describe('package entry points (the built package)', function () {
       createStoreMakesCjsMemoryStore: true,
       namedMatchesDefault: true,
       value: 21,
+      lazyClasses: { constructsCjsClass: true, instanceofStandIn: true, subclassWorks: true, staticsAreTheClass: true },
     });
   });
 
