@@ -1,6 +1,7 @@
 /**
  * The built-in store types, registered through the same `registerStore` a third-party backend
- * uses. Each loader requires its module on first use only.
+ * uses. Each loader requires its module on first use only. The multi store registers in
+ * lib/factory.ts: it imports this file to open its tiers.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { registerStore } from './registry';
@@ -15,5 +16,4 @@ const classDefinition = (load: () => StoreClass) => () => {
 registerStore('memory', classDefinition(() => require('./stores/memory').MemoryStore));
 registerStore('redis', classDefinition(() => require('./stores/redis').RedisStore));
 registerStore('mongo', classDefinition(() => require('./stores/mongo').MongoStore));
-registerStore('multi', classDefinition(() => require('./multi/multi-store').MultiStore));
 registerStore('sqlite', () => require('./backends/sqlite'));

@@ -3,13 +3,16 @@
  * (lib/registry.ts). Backends are loaded on first use, so a memory-only user never loads the
  * Redis, MongoDB or SQLite drivers.
  */
-import { StoreConfigError } from './errors';
-import { isPlainObject } from './keys';
 import type { BaseStore } from './store';
 import type { CallbackStyle } from './callbacks';
 import type { Flags, InferredOptions, LiteralOptions, StoreFlags, StoreOptions, UnknownFlags } from './store-types';
-import { storeDefinition, storeTypes } from './registry';
+import { openStore, registerStore, storeTypes } from './registry';
 import './builtin-stores';
+
+// The multi store registers here, not with the other built-in types: it opens its tiers
+// through the registry itself, so registering it there would make an import cycle.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+registerStore('multi', () => ({ open: (settings) => new (require('./multi/multi-store').MultiStore)(settings) }));
 
 export type { StoreOptions };
 
@@ -25,17 +28,7 @@ export { storeTypes };
 
 /** Builds a store; `defaultCallbacks` applies when the settings name no convention. */
 export function buildStore(options: StoreOptions | undefined, defaultCallbacks: CallbackStyle): BaseStore {
-  if (options === undefined || options === null) options = {};
-  if (!isPlainObject(options)) throw new StoreConfigError('Store() takes an options object like { type, settings }');
-  // memstorage lowercased the type, so 'Memory' and 'REDIS' keep working.
-  const type = typeof options.type === 'string' ? options.type.toLowerCase() : (options.type ?? 'memory');
-  const definition = typeof type === 'string' ? storeDefinition(type) : undefined;
-  if (!definition) {
-    throw new StoreConfigError(`unknown store type ${JSON.stringify(type)}; valid types are ${storeTypes().join(', ')}`);
-  }
-  const settings = options.settings ?? {};
-  if (!isPlainObject(settings)) throw new StoreConfigError('setting settings must be a plain object');
-  return definition.open({ callbacks: defaultCallbacks, ...(settings as Record<string, unknown>) });
+  return openStore(options, defaultCallbacks);
 }
 
 /**
