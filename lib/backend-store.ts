@@ -8,10 +8,15 @@ import type { Selector } from './query';
 import { OrderGate } from './order-gate';
 import { BaseStore, BackendStats, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from './store';
 import type { Backend, BackendFactory } from './backend';
+import type { StoreFlags, UnknownFlags } from './store-types';
 import { defaultSerializer } from './serializer';
 import { systemClock } from './clock';
 
-export class BackendStore<S extends CommonSettings = CommonSettings> extends BaseStore {
+/**
+ * S: the backend's settings; V and F: the value type and what the types know of the settings
+ * (lib/store-types.ts), as on every public store.
+ */
+export class BackendStore<S extends CommonSettings = CommonSettings, V = unknown, F extends StoreFlags = UnknownFlags> extends BaseStore<V, F> {
   private readonly backend: Backend;
 
   constructor(settings: S, createBackend: BackendFactory<S>, backend?: Backend) {
