@@ -14,8 +14,8 @@
  *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it).
  */
 import type { Document, ObjectId } from 'mongodb';
-import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../errors';
-import type { Key } from '../keys';
+import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../../errors';
+import type { Key } from '../../keys';
 
 /** An entry document as the store writes it. */
 export interface EntryDoc extends Document {

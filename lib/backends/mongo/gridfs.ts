@@ -6,10 +6,10 @@
  * so clear() can find a namespace's files and the sweep can free expired ones without
  * reading any entry.
  */
-import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { EventEmitter } from 'node:events';
 import { Binary, Db, GridFSBucket, ObjectId } from 'mongodb';
-import { StorageOperationError } from '../errors';
+import { StorageOperationError } from '../../errors';
 
 /** Chunks per cursor batch when reading a file (~1 MB with the default chunk size). */
 const DOWNLOAD_BATCH = 4;

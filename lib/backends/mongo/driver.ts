@@ -4,6 +4,6 @@
  * package (lib/drivers.ts) before the compiled `require('mongodb')` below it would throw a bare
  * MODULE_NOT_FOUND.
  */
-import { loadDriver } from '../drivers';
+import { loadDriver } from '../../drivers';
 
 loadDriver('mongodb', 'mongo');

@@ -9,11 +9,11 @@
  * string keys; a glob is an anchored regex on string keys. Every filter carries the
  * namespace and the read-time expiry check.
  */
-import './mongo-driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { BSONRegExp, Document } from 'mongodb';
-import { InvalidQueryError } from '../errors';
-import type { Selector } from '../query';
-import { liveClause } from './mongo-layout';
+import { InvalidQueryError } from '../../errors';
+import type { Selector } from '../../query';
+import { liveClause } from './layout';
 
 /** The key filter of a normalized query: every path prefixed with `k.`. */
 export function keyFilter(filter: Record<string, unknown>): Document {

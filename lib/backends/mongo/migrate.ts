@@ -1,0 +1,93 @@
+/**
+ * memstorage 0.5.3 → memstorage-next, for MongoDB collections (docs/mongo.md).
+ *
+ * memstorage wrote `{ _id: <key as given>, val: <value> }`: object keys in the caller's field
+ * order (so `{a,b}` and `{b,a}` were different documents there), values as native BSON. This
+ * converts each such document into the store's layout (mongo-layout.ts) in place, in batches:
+ * resumable (a document is converted or not; rerunning finishes the job), idempotent (an entry
+ * already written by the new store wins over the old document), and in the collection's
+ * natural order so creation order survives. A document that cannot be a key/value here (a
+ * numeric `_id`, a value holding an ObjectId...) is left in place and tagged `legacyError`
+ * with the reason; it is reported and no longer blocks the store.
+ */
+import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import { AnyBulkWriteOperation, Collection, Document, ObjectId } from 'mongodb';
+import { Key, normalizeKey } from '../../keys';
+import type { Serializer } from '../../serializer';
+import { checkValue } from '../../values';
+import { EntryDoc, ORDER_INDEX, docId } from './layout';
+
+/** Selects memstorage's documents: no namespace field (every entry of the new layout has one), not already rejected. */
+export const LEGACY_FILTER: Document = { n: null, legacyError: { $exists: false } };
+
+/** Progress reported after every batch. */
+export interface MigrationProgress {
+  /** Documents converted so far. */
+  migrated: number;
+  /** Documents left in place because they cannot be converted. */
+  skipped: number;
+  /** Legacy documents found when the migration started. */
+  total: number;
+}
+
+/** What a migration did. */
+export interface MigrationResult extends MigrationProgress {
+  /** Why documents were skipped, by `_id` (at most 100 listed). */
+  errors: Array<{ _id: unknown; reason: string }>;
+}
+
+const BATCH = 500;
+
+/** Converts every memstorage document of `collection` into entries of `namespace`. */
+export async function migrateCollection(
+  collection: Collection<EntryDoc>,
+  namespace: string,
+  serializer: Serializer,
+  onProgress?: (progress: MigrationProgress) => void,
+): Promise<MigrationResult> {
+  const raw = collection as unknown as Collection<Document>;
+  const total = await raw.countDocuments(LEGACY_FILTER, { hint: ORDER_INDEX });
+  const result: MigrationResult = { migrated: 0, skipped: 0, total, errors: [] };
+  onProgress?.({ migrated: 0, skipped: 0, total });
+  while (true) {
+    const docs = await raw.find(LEGACY_FILTER, { hint: ORDER_INDEX, limit: BATCH, promoteBuffers: true }).toArray();
+    if (docs.length === 0) break;
+    const ops: AnyBulkWriteOperation<Document>[] = [];
+    for (const doc of docs) {
+      let entry: EntryDoc;
+      try {
+        entry = convert(doc, namespace, serializer);
+      } catch (err) {
+        const reason = (err as Error).message;
+        ops.push({ updateOne: { filter: { _id: doc._id, n: null }, update: { $set: { legacyError: reason } } } });
+        result.skipped++;
+        if (result.errors.length < 100) result.errors.push({ _id: doc._id, reason });
+        continue;
+      }
+      if (entry._id === (doc._id as unknown)) {
+        // A string key at the root keeps its _id: replace the old document where it is.
+        ops.push({ replaceOne: { filter: { _id: doc._id, n: null }, replacement: entry as Document } });
+      } else {
+        // An entry the new store already wrote for this key is newer: keep it.
+        ops.push({ updateOne: { filter: { _id: entry._id as unknown }, update: { $setOnInsert: entry }, upsert: true } } as AnyBulkWriteOperation<Document>);
+        ops.push({ deleteOne: { filter: { _id: doc._id, n: null } } });
+      }
+      result.migrated++;
+    }
+    await raw.bulkWrite(ops, { ordered: true });
+    onProgress?.({ migrated: result.migrated, skipped: result.skipped, total });
+  }
+  return result;
+}
+
+/** One memstorage document as an entry; throws with the reason when it cannot be one. */
+function convert(doc: Document, namespace: string, serializer: Serializer): EntryDoc {
+  const legacyKey = doc._id as unknown;
+  if (typeof legacyKey !== 'string' && (legacyKey === null || typeof legacyKey !== 'object' || legacyKey instanceof ObjectId)) {
+    throw new Error(`the _id ${String(legacyKey)} is not a string or object key`);
+  }
+  const { id, key } = normalizeKey(legacyKey);
+  if (!('val' in doc)) throw new Error('the document has no val field');
+  checkValue(doc.val);
+  return { _id: docId(namespace, id), k: key as Key, v: serializer.serialize(doc.val), e: null, n: namespace, s: new ObjectId() };
+}
