@@ -8,7 +8,7 @@
  * function of the entry's id, so deleting or expiring an entry never needs to read the entry,
  * and no Lua code has to re-implement the index tokens.
  */
-import './redis-driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 

@@ -4,6 +4,6 @@
  * package (lib/drivers.ts) before the compiled `require('ioredis')` below it would throw a bare
  * MODULE_NOT_FOUND.
  */
-import { loadDriver } from '../drivers';
+import { loadDriver } from '../../drivers';
 
 loadDriver('ioredis', 'redis');

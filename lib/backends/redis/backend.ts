@@ -10,11 +10,11 @@
  * read; a sweep (on an unref'd timer, stopped by `close()`) frees the order, expiry and index
  * records of expired entries without reading them.
  */
-import './redis-driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
-import { InvalidArgumentError, InvalidValueError, StoreConfigError, StorageOperationError } from '../errors';
-import { Key, KeyObject, isObjectKeyId, isPlainObject } from '../keys';
-import { IndexConstraint, QuerySelector, Selector } from '../query';
+import { InvalidArgumentError, InvalidValueError, StoreConfigError, StorageOperationError } from '../../errors';
+import { Key, KeyObject, isObjectKeyId, isPlainObject } from '../../keys';
+import { IndexConstraint, QuerySelector, Selector } from '../../query';
 import {
   BackendStats,
   BaseStore,
@@ -26,7 +26,7 @@ import {
   chunksOf,
   toAsync,
   valueBytes,
-} from '../store';
+} from '../../store';
 import {
   BatchItem,
   BatchKind,
@@ -38,10 +38,10 @@ import {
   rethrow,
   standaloneOptions,
   toStoreError,
-} from './redis-connection';
-import { EXPIRED, MALFORMED, MAX_EXPIRY_MS, RedisLayout, graceable, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './redis-layout';
-import { DueNamespaces } from './redis-due-namespaces';
-import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './redis-scripts';
+} from './connection';
+import { EXPIRED, MALFORMED, MAX_EXPIRY_MS, RedisLayout, graceable, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './layout';
+import { DueNamespaces } from './due-namespaces';
+import { DROP_SCRIPT, FETCH_SCRIPT, SET_MANY_SCRIPT, SET_SCRIPT, SendCommand, UNION_SCRIPT, WALK_SCRIPT } from './scripts';
 
 /** A cluster node: `'host:port'` or `{ host, port }`. */
 export type RedisNode = string | { host: string; port: number };

@@ -31,8 +31,8 @@
  * chunks expire natively (PXAT).
  */
 import { randomBytes } from 'node:crypto';
-import { KeyObject } from '../keys';
-import { indexEntries, indexToken } from '../query';
+import { KeyObject } from '../../keys';
+import { indexEntries, indexToken } from '../../query';
 
 /** Escapes what may not appear inside the hash tag: `%` (the escape itself) and `}`. */
 function escapeNamespace(namespace: string): string {

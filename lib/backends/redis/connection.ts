@@ -13,11 +13,11 @@
  * the client keeps reconnecting (backoff capped at one second), so the store recovers by
  * itself once the server is back.
  */
-import './redis-driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Command, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
-import { StorageConnectionError, StorageOperationError, StoreError } from '../errors';
-import { DueNamespaces, NamespaceSweeper } from './redis-due-namespaces';
-import { SendCommand, loadScripts } from './redis-scripts';
+import { StorageConnectionError, StorageOperationError, StoreError } from '../../errors';
+import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
+import { SendCommand, loadScripts } from './scripts';
 
 /** A standalone client or a cluster client. */
 export type RedisClient = Redis | Cluster;

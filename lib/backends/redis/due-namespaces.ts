@@ -20,7 +20,7 @@
  * - namespaces are never removed, so the list holds one member per namespace that ever had a
  *   TTL'd entry.
  */
-import { RESCHEDULE_SCRIPT, SendCommand } from './redis-scripts';
+import { RESCHEDULE_SCRIPT, SendCommand } from './scripts';
 
 /** What a visit needs of a namespace. */
 export interface NamespaceSweeper {
