@@ -62,8 +62,8 @@ function spyOnQueries(): { compiled: number; tests: number; restore: () => void 
  * none of them.
  */
 function spyOnFullIterations(store: Store.MemoryStore): { iterations: number; restore: () => void } {
-  const keyspace = (store as Loose).keyspace as Record<string, unknown>;
-  expect(keyspace, 'the memory store keeps its namespace in store.keyspace').to.be.an('object');
+  const keyspace = (store as Loose).backend.keyspace as Record<string, unknown>;
+  expect(keyspace, 'the memory store keeps its namespace in store.backend.keyspace').to.be.an('object');
   const size = store.internals.size;
   const collections = Object.values(keyspace).filter(
     (v): v is Map<unknown, unknown> | Set<unknown> => (v instanceof Map || v instanceof Set) && v.size >= size,
@@ -95,8 +95,8 @@ function spyOnFullIterations(store: Store.MemoryStore): { iterations: number; re
  * expired entries as a side effect), this frees nothing, so it can prove what a sweep did.
  */
 function bucketsNow(store: Store.BaseStore): number {
-  const keyspace = (store as Loose).keyspace as { indexBuckets: number } | undefined;
-  expect(keyspace, 'the memory store keeps its namespace in store.keyspace').to.be.an('object');
+  const keyspace = (store as Loose).backend.keyspace as { indexBuckets: number } | undefined;
+  expect(keyspace, 'the memory store keeps its namespace in store.backend.keyspace').to.be.an('object');
   return keyspace!.indexBuckets;
 }
 
@@ -682,8 +682,8 @@ describe('memory store', function () {
       const clock = new Store.ManualClock();
       const store = memory({ clock, sweepInterval: 0 });
       for (let i = 0; i < 50000; i++) await store.set({ id: i % 10 }, i, { ttl: 60000 + i });
-      const heap = (store as Loose).keyspace.heap as { size: number };
-      expect(heap, 'the keyspace keeps expiries in keyspace.heap').to.be.an('object');
+      const heap = (store as Loose).backend.keyspace.heap as { size: number };
+      expect(heap, 'the keyspace keeps expiries in backend.keyspace.heap').to.be.an('object');
       expect(heap.size, 'heap items for 10 live TTL entries').to.be.at.most(10 * 2 + 1024 + 1);
       expect(store.internals.size).to.equal(10);
     });

@@ -8,10 +8,10 @@
  * (object keys, TTLs, size-tracked entries) maps to a Slot. `undefined` can never be stored,
  * so a Map miss is unambiguous.
  */
-import { Key, KeyObject, keyFromId } from '../keys';
-import { QuerySelector, Selector, indexEntries, indexToken, selectorMatches } from '../query';
-import { StoredEntry } from '../store';
-import { approximateSize } from '../values';
+import { Key, KeyObject, keyFromId } from '../../keys';
+import { QuerySelector, Selector, indexEntries, indexToken, selectorMatches } from '../../query';
+import { StoredEntry } from '../../store';
+import { approximateSize } from '../../values';
 import { ExpiryHeap } from './expiry-heap';
 
 /** An entry that needs more than its value. */

@@ -1,0 +1,53 @@
+/**
+ * The memory store type (`{ type: 'memory' }`, the default), registered in
+ * lib/builtin-stores.ts: a Map per namespace with O(1) exact-key operations, per-path hash
+ * indexes for equality and `$in` queries, LRU bounds, and an expiry sweep (SPEC §8 memory).
+ * `MemoryStore` is the public class over the backend (backend.ts), kept for `new MemoryStore()`.
+ */
+import type { BackendFactory } from '../../backend';
+import { BackendStore } from '../../backend-store';
+import type { StoreFlags, UnknownFlags } from '../../store-types';
+import { MemoryBackend } from './backend';
+import { MemorySettings, resolveSettings } from './settings';
+import { SharedMemory } from './shared-memory';
+
+// MemorySettings is exported as a value-side name, not `export type`: the package entry
+// re-exports it with `export import`, which cannot name a type-only export.
+export { MEMORY_DEFAULTS, MemorySettings } from './settings';
+export { MemoryBackend } from './backend';
+
+/** Builds the backend of a new memory store: settings are checked now (ERR_STORE_CONFIG). */
+export const createBackend: BackendFactory<MemorySettings> = (settings, context): MemoryBackend =>
+  new MemoryBackend(new SharedMemory(resolveSettings(settings ?? {}), context.clock), context);
+
+/**
+ * The in-process store. F defaults to UnknownFlags, as the class had before the move: its
+ * instances' types do not know the settings, and the constructor takes any callback style.
+ */
+export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MemorySettings, V, F> {
+  /** The backend the adapter calls (BackendStore keeps its own reference private). */
+  private readonly memory: MemoryBackend;
+
+  /** `backend` is given only by `_scope`: a scope shares the root store's keyspaces and timer. */
+  constructor(settings: MemorySettings & { callbacks?: F['callbacks'] } = {}, backend?: MemoryBackend) {
+    let built = backend;
+    super(settings, (s, context) => (built = createBackend(s, context) as MemoryBackend), backend);
+    this.memory = built!;
+  }
+
+  /** Frees expired entries now (the timer does it every `sweepInterval` ms). */
+  sweep(): void {
+    this.memory.sweep();
+  }
+
+  /** Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held (expired ones too until swept). */
+  get internals(): { indexBuckets: number; bytes: number; size: number } {
+    const keyspace = this.memory.keyspace;
+    return { indexBuckets: keyspace.indexBuckets, bytes: keyspace.byteSize, size: keyspace.heldEntries };
+  }
+
+  /** A scope is a MemoryStore too (sweep(), internals), over the same shared keyspaces. */
+  protected _scope(namespace: string): MemoryStore<V, F> {
+    return new MemoryStore<V, F>({ ...this.settings, namespace } as MemorySettings, this.memory.scope(namespace));
+  }
+}
