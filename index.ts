@@ -51,7 +51,7 @@ namespace Store {
   export import MemoryStore = memory.MemoryStore;
   export import MemorySettings = memory.MemorySettings;
   export import CommonSettings = publicTypes.CommonSettings;
-  export import Capabilities = store.Capabilities;
+  export import Capabilities = backend.Capabilities;
   export import StoreStats = publicTypes.StoreStats;
   export import Entry = publicTypes.Entry;
   export import KeyedValue = publicTypes.KeyedValue;

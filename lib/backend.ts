@@ -11,7 +11,54 @@ import type { Clock } from './clock';
 import type { Key } from './keys';
 import type { Selector } from './query';
 import type { Serializer } from './serializer';
-import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from './store';
+
+/** What a backend can do; the core, the multi store and the tests branch on this, never on a type name. */
+export interface Capabilities {
+  /** Queries run inside the backend (server-side filters or indexes) rather than by a scan here. */
+  nativeQueries: boolean;
+  /** Large values are stored and read in chunks, never whole in memory. */
+  valueStreams: boolean;
+  /** Entries can expire. */
+  ttl: boolean;
+  /** Several processes see the same data. */
+  shared: boolean;
+  /** Entries may disappear before their TTL (LRU bounds); such a store cannot answer queries for a tier stack. */
+  evicts: boolean;
+  /** Entries survive a restart of this process. */
+  persistent: boolean;
+}
+
+/** An entry as backends return it from `_find`. */
+export interface StoredEntry {
+  id: string;
+  key: Key;
+  /** The value, or undefined when `_find` was asked for keys only. */
+  value: unknown;
+  /** Epoch ms or null, when the backend read it anyway; `copy()` asks `_expiresAt` otherwise. */
+  expiresAt?: number | null;
+}
+
+/** Options for `_find`. */
+export interface FindOptions {
+  /** Whether values are needed (false for `keys`, `count`, `del`). */
+  values: boolean;
+  /** Stop after this many entries. */
+  limit?: number;
+}
+
+/** Counters a backend reports itself; the base adds its own. */
+export interface BackendStats {
+  items?: number;
+  expirations?: number;
+  evictions?: number;
+}
+
+/** A value with its absolute expiry, for tier promotion. */
+export interface EntryWithExpiry<V = unknown> {
+  value: V;
+  /** Epoch ms, or null for no expiry. */
+  expiresAt: number | null;
+}
 
 /** What the core hands a backend when it builds one: resolved common settings. */
 export interface BackendContext {

@@ -1,0 +1,84 @@
+/**
+ * Reading a call's arguments: where the callback is, the options objects (own data fields
+ * only, never a getter), and what a result-first callback receives on failure.
+ */
+import { Callback } from '../callbacks';
+import { InvalidArgumentError } from '../errors';
+import { isPlainObject } from '../keys';
+import { MAX_TTL_MS } from '../limits';
+import type { GetOptions } from '../store-types';
+import { isTtl } from './settings';
+
+/** What result-first callbacks receive on failure, per method (memstorage's values). */
+export function failureValue(method: string, nullOnMiss: boolean): unknown {
+  switch (method) {
+    case 'get':
+      return nullOnMiss ? null : [];
+    case 'getOne':
+    case 'ttl':
+      return undefined;
+    case 'keys':
+      return [];
+    case 'count':
+    case 'del':
+    case 'copy':
+      return 0;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Splits `(fixed..., [options], [callback])`: the callback is the last argument when it is a
+ * function; anything else past the fixed arguments and options is an error.
+ */
+export function splitArgs(args: unknown[], fixed: number, method: string): { options: unknown; cb: Callback | undefined } {
+  let cb: Callback | undefined;
+  let end = args.length;
+  while (end > fixed && args[end - 1] === undefined) end--; // trailing undefined: an omitted argument
+  if (end > fixed && typeof args[end - 1] === 'function') {
+    cb = args[end - 1] as Callback;
+    end--;
+  }
+  if (end > fixed + 1) {
+    throw new InvalidArgumentError(`${method}: argument ${end} is in the callback position but is a ${typeof args[end - 1]}, not a function`);
+  }
+  return { options: end > fixed ? args[fixed] : undefined, cb };
+}
+
+export function callbackError(method: string, cb: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${method}: the callback must be a function, got ${typeof cb}`);
+}
+
+/**
+ * An option's own data value, read once without running anything: a getter on an options
+ * object is refused (it could answer differently each time it is read), and nothing inherited
+ * is read (a polluted Object.prototype cannot inject an option).
+ */
+export function optionField(options: Record<string, unknown>, name: string, method: string): unknown {
+  const field = Object.getOwnPropertyDescriptor(options, name);
+  if (field === undefined) return undefined;
+  if (!('value' in field)) throw new InvalidArgumentError(`${method}: option ${name} must be a plain data field, not a getter`);
+  return field.value;
+}
+
+export function readTtlOption(options: unknown, method: string): number | null | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl }`);
+  const ttl = optionField(options, 'ttl', method);
+  if (ttl === undefined || ttl === null) return ttl as undefined | null;
+  if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
+  return ttl;
+}
+
+export function readGetOptions(options: unknown): GetOptions {
+  if (options === undefined || options === null) return {};
+  if (!isPlainObject(options)) throw new InvalidArgumentError('get: options must be an object like { limit, includeKey }');
+  const limit = optionField(options, 'limit', 'get') as GetOptions['limit'];
+  const includeKey = optionField(options, 'includeKey', 'get') as GetOptions['includeKey'];
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
+    throw new InvalidArgumentError('get: limit must be a non-negative integer');
+  }
+  if (includeKey !== undefined && typeof includeKey !== 'boolean') throw new InvalidArgumentError('get: includeKey must be a boolean');
+  return { limit, includeKey };
+}
