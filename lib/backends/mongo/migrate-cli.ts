@@ -3,14 +3,14 @@
  * The one-command migration of a memstorage 0.5.3 collection (docs/mongo.md):
  *
  *     node scripts/migrate-memstorage.ts --url mongodb://host/db --collection cache
- *     node node_modules/memstorage-next/dist/lib/stores/mongo-migrate-cli.js --url ... --collection ...
+ *     node node_modules/memstorage-next/dist/lib/stores/mongo-migrate-cli.js (a shim of dist/lib/backends/mongo/migrate-cli.js) --url ... --collection ...
  *
  * Options mirror the store's settings: --url, or memstorage's --host --port --hosts --user
  * --pass --replicaset; --db, --collection (collectionName), --namespace. Progress goes to
  * stderr (one updating line on a terminal, one line per batch otherwise); the exit code is 0
  * when every document was converted, 2 when some were left in place (listed), 1 on failure.
  */
-import { MongoSettings, MongoStore } from './backend';
+import { MongoSettings, MongoStore } from './index';
 import type { MigrationProgress } from './migrate';
 
 const FLAGS: Record<string, keyof MongoSettings> = {

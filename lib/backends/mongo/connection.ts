@@ -1,0 +1,143 @@
+/**
+ * The connection a MongoDB store shares with its scopes: the client, the collection and the
+ * GridFS bucket, opened once (indexes created once), counted by its users, with the timer of
+ * the periodic sweep. The last user to close it closes the client (unless the user gave it).
+ */
+import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import { Collection, Db, Document, MongoClient, ObjectId } from 'mongodb';
+import { EntryDoc, FILE_INDEX, ORDER_INDEX, TTL_INDEX, toStoreError } from './layout';
+import { ValueFiles } from './gridfs';
+import { LEGACY_FILTER } from './migrate';
+import { MONGO_DEFAULTS, MongoSettings, connectionString } from './settings';
+import type { Clock } from '../../clock';
+import type { Serializer } from '../../serializer';
+
+/** Connection, collection and GridFS bucket shared by a store and its scopes. */
+export class SharedMongo {
+  client: MongoClient | undefined;
+  db!: Db;
+  collection!: Collection<EntryDoc>;
+  files!: ValueFiles;
+  private opening: Promise<void> | undefined;
+  private users = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    /** The settings of the store that made it (its scopes share them). */
+    readonly settings: MongoSettings,
+  ) {}
+
+  /** Connects once, creates the indexes once, checks for memstorage documents. */
+  open(): Promise<void> {
+    if (!this.opening) {
+      this.opening = this.doOpen().catch((err) => {
+        this.opening = undefined;
+        throw err;
+      });
+    }
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const s = this.settings;
+    if (!this.client) {
+      if (s.client) this.client = s.client;
+      else {
+        this.client = new MongoClient(connectionString(s), {
+          serverSelectionTimeoutMS: s.serverSelectionTimeoutMS ?? MONGO_DEFAULTS.serverSelectionTimeoutMS,
+          connectTimeoutMS: s.connectTimeoutMS ?? MONGO_DEFAULTS.connectTimeoutMS,
+          socketTimeoutMS: s.socketTimeoutMS ?? MONGO_DEFAULTS.socketTimeoutMS,
+          ...s.clientOptions,
+        });
+      }
+    }
+    try {
+      await this.client.connect();
+    } catch (err) {
+      throw toStoreError(err, 'connect');
+    }
+    const db: Db = s.db ? this.client.db(s.db) : this.client.db(s.url || s.client ? undefined : MONGO_DEFAULTS.db);
+    const name = s.collectionName ?? MONGO_DEFAULTS.collectionName;
+    this.db = db;
+    // The driver looks up `fieldsAsRaw` by field name in a plain {} by default, so a key field
+    // named `toString` or `valueOf` holding objects came back as raw BSON Buffers. A
+    // null-prototype table answers nothing inherited (set per collection: a given client too).
+    this.collection = db.collection<EntryDoc>(name, { fieldsAsRaw: Object.create(null) as Record<string, boolean> });
+    this.files = new ValueFiles(db, `${name}.fs`, s.chunkSize ?? MONGO_DEFAULTS.chunkSize);
+    const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number; sparse?: boolean }> = [
+      { key: { n: 1, s: 1 }, name: ORDER_INDEX },
+      { key: { e: 1 }, name: TTL_INDEX, expireAfterSeconds: 0 },
+      { key: { g: 1 }, name: FILE_INDEX, sparse: true },
+    ];
+    for (const path of s.indexes ?? MONGO_DEFAULTS.indexes) {
+      indexes.push({ key: { n: 1, ['k.' + path]: 1, s: 1 }, name: `n_1_k.${path}_1_s_1` });
+    }
+    try {
+      await this.collection.createIndexes(indexes as never);
+    } catch (err) {
+      throw toStoreError(err, 'creating indexes');
+    }
+  }
+
+  /** Whether the collection still holds documents written by memstorage 0.5.3. */
+  async hasLegacyDocuments(): Promise<boolean> {
+    try {
+      return (await this.collection.findOne(LEGACY_FILTER, { projection: { _id: 1 }, hint: ORDER_INDEX })) !== null;
+    } catch (err) {
+      throw toStoreError(err, 'checking for memstorage documents');
+    }
+  }
+
+  /**
+   * Frees the files of streamed values that a plain `set` has since replaced (the entry holds
+   * both `v` and `g`; `v` wins): found through the sparse index on `g`, so only entries that
+   * hold a file are looked at. Resolves how many files were freed.
+   */
+  async collectGarbage(): Promise<number> {
+    let freed = 0;
+    // Only an ObjectId is a file reference: `g` is used in the filters below, and a `g` written
+    // by something else (an object such as { $exists: true }) must never become an operator there.
+    const superseded = this.collection.find({ g: { $type: 'objectId' }, v: { $exists: true } }, { projection: { _id: 1, g: 1 }, hint: FILE_INDEX });
+    for await (const doc of superseded) {
+      if (!(doc.g instanceof ObjectId)) continue;
+      await this.files.remove(doc.g);
+      await this.collection.updateOne({ _id: doc._id, g: doc.g, v: { $exists: true } }, { $unset: { g: '' } });
+      freed++;
+    }
+    return freed;
+  }
+
+  /** Counts one more user; the first starts the sweep timer (unref'd: it never keeps the process alive). */
+  attach(sweep: () => void): void {
+    this.users++;
+    const interval = this.settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval;
+    if (this.timer || interval <= 0) return;
+    this.timer = setInterval(sweep, interval);
+    this.timer.unref();
+  }
+
+  /** Counts one user less; the last stops the timer and closes the client the store made (never a given one). */
+  async detach(): Promise<void> {
+    if (--this.users > 0) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const client = this.client;
+    if (client && !this.settings.client) {
+      this.client = undefined;
+      this.opening = undefined;
+      await client.close();
+    }
+  }
+}
+
+/** What the read and write paths of one namespace work with: the backend's own fields. */
+export interface MongoScope {
+  /** The connection shared with the other namespaces. */
+  readonly shared: SharedMongo;
+  /** This namespace ('' at the root). */
+  readonly namespace: string;
+  /** The time source of expiry checks. */
+  readonly clock: Clock;
+  /** How values become the strings stored in `v`. */
+  readonly serializer: Serializer;
+}

@@ -1,0 +1,113 @@
+/**
+ * Exact reads: a lone getOne is one findOne on `_id`; the getOnes of one tick are one find on
+ * `_id: { $in }` (batch.ts); getEntry, ttl and value streams read one document. Every document
+ * read back is checked: its namespace, its expiry, its value (layout.ts, values.ts).
+ */
+import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
+import { ObjectId } from 'mongodb';
+import { EntryWithExpiry, chunksOf, toAsync, valueBytes } from '../../store';
+import type { Outcome } from './batch';
+import type { MongoScope } from './connection';
+import { checkNamespace, docId, expiryOf, idFromDocId, isLive, toStoreError } from './layout';
+import { GET_PROJECTION, ReadDoc, decode, fileChunks } from './values';
+
+/** A lone getOne: one findOne on `_id`. */
+export async function readOne(scope: MongoScope, _id: string): Promise<unknown> {
+  let doc: ReadDoc | null;
+  try {
+    doc = await scope.shared.collection.findOne({ _id }, { projection: GET_PROJECTION });
+  } catch (err) {
+    throw toStoreError(err, 'get');
+  }
+  if (doc === null) return undefined;
+  const id = idFromDocId(scope.namespace, _id);
+  checkNamespace(doc, scope.namespace, id);
+  return isLive(doc, scope.clock.now(), id) ? decode(scope, doc, id) : undefined;
+}
+
+/** Reads the getOne calls queued in one tick: one find on `_id: { $in }`. */
+export async function readMany(scope: MongoScope, ids: string[]): Promise<Array<Outcome<unknown>>> {
+  const docs = new Map<string, ReadDoc>();
+  try {
+    const unique = [...new Set(ids)];
+    const found = await scope.shared.collection
+      .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1, n: 1 }, batchSize: unique.length })
+      .toArray();
+    for (const doc of found) docs.set(doc._id, doc);
+  } catch (err) {
+    throw toStoreError(err, 'get');
+  }
+  const now = scope.clock.now();
+  const out = new Array<Outcome<unknown>>(ids.length);
+  let files: Array<Promise<void>> | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const doc = docs.get(ids[i]);
+    if (doc === undefined) {
+      out[i] = { ok: true, value: undefined };
+      continue;
+    }
+    try {
+      const id = idFromDocId(scope.namespace, ids[i]);
+      checkNamespace(doc, scope.namespace, id);
+      const value = isLive(doc, now, id) ? decode(scope, doc, id) : undefined;
+      if (value instanceof Promise) {
+        const at = i;
+        (files ??= []).push(
+          value.then(
+            (bytes: unknown) => {
+              out[at] = { ok: true, value: bytes };
+            },
+            (error: unknown) => {
+              out[at] = { ok: false, error };
+            },
+          ),
+        );
+      } else out[i] = { ok: true, value };
+    } catch (error) {
+      out[i] = { ok: false, error };
+    }
+  }
+  if (files) await Promise.all(files);
+  return out;
+}
+
+/** The live document under `id` with the fields of an exact read, or null; `action` names the call in errors. */
+async function liveDoc(scope: MongoScope, id: string, action: string): Promise<ReadDoc | null> {
+  let doc: ReadDoc | null;
+  try {
+    doc = await scope.shared.collection.findOne({ _id: docId(scope.namespace, id) }, { projection: GET_PROJECTION });
+  } catch (err) {
+    throw toStoreError(err, action);
+  }
+  if (doc === null) return null;
+  checkNamespace(doc, scope.namespace, id);
+  return isLive(doc, scope.clock.now(), id) ? doc : null;
+}
+
+/** The live value under `id` with its expiry, or undefined. */
+export async function readEntry(scope: MongoScope, id: string): Promise<EntryWithExpiry | undefined> {
+  const doc = await liveDoc(scope, id, 'get');
+  if (doc === null) return undefined;
+  return { value: await decode(scope, doc, id), expiresAt: expiryOf(doc, id) };
+}
+
+/** The live entry's expiry (epoch ms or null), or undefined; reads the expiry and namespace only. */
+export async function readExpiry(scope: MongoScope, id: string): Promise<number | null | undefined> {
+  let doc: ReadDoc | null;
+  try {
+    doc = await scope.shared.collection.findOne({ _id: docId(scope.namespace, id) }, { projection: { _id: 0, e: 1, n: 1 } });
+  } catch (err) {
+    throw toStoreError(err, 'ttl');
+  }
+  if (doc === null) return undefined;
+  checkNamespace(doc, scope.namespace, id);
+  return isLive(doc, scope.clock.now(), id) ? expiryOf(doc, id) : undefined;
+}
+
+/** The live value's bytes as chunks: a streamed value straight from GridFS, another one serialized; undefined when absent. */
+export async function readValueStream(scope: MongoScope, id: string): Promise<AsyncIterable<Buffer> | undefined> {
+  const doc = await liveDoc(scope, id, 'createValueStream');
+  if (doc === null) return undefined;
+  if (doc.v === undefined && doc.g instanceof ObjectId) return fileChunks(scope.shared.files.download(doc.g), id);
+  return toAsync(chunksOf(valueBytes(decode(scope, doc, id))));
+}
