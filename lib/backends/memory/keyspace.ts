@@ -1,7 +1,7 @@
 /**
- * One namespace of the memory store: the entries, their per-path equality indexes, the
- * expiry heap and the LRU order. Synchronous and self-contained, so the store class around it
- * stays a thin adapter to the primitives of the store base.
+ * One namespace of the memory store: the entries, their per-path equality indexes
+ * (equality-indexes.ts), the expiry heap (expiry-heap.ts) and the LRU order. Synchronous and
+ * self-contained, so the backend around it (backend.ts) stays a thin adapter to the contract.
  *
  * Memory layout, chosen so 1M plain string-key entries cost little more than a bare Map: a
  * string key without TTL in an unbounded store maps straight to its value; everything else
@@ -9,26 +9,12 @@
  * so a Map miss is unambiguous.
  */
 import { Key, KeyObject, keyFromId } from '../../keys';
-import { QuerySelector, Selector, indexEntries, indexToken, selectorMatches } from '../../query';
+import { QuerySelector, Selector, selectorMatches } from '../../query';
 import { StoredEntry } from '../../store';
 import { approximateSize } from '../../values';
+import { EqualityIndexes } from './equality-indexes';
 import { ExpiryHeap } from './expiry-heap';
-
-/** An entry that needs more than its value. */
-class Slot {
-  constructor(
-    readonly id: string,
-    public value: unknown,
-    /** The key (object keys keep their normalized copy for queries). */
-    readonly key: Key,
-    /** Epoch ms, or 0 for no expiry. */
-    public expiresAt: number,
-    /** Creation sequence, used to merge index hits back into creation order. */
-    readonly seq: number,
-    /** Approximate bytes, when the store is bounded by maxBytes. */
-    public size: number,
-  ) {}
-}
+import { Slot } from './slot';
 
 /** Bounds and behaviour of a keyspace. */
 export interface KeyspaceOptions {
@@ -37,33 +23,10 @@ export interface KeyspaceOptions {
   now: () => number;
 }
 
-/**
- * path -> token -> the entries' Slots, in creation order. Holding Slots rather than ids means
- * an index hit needs no second lookup; a bucket holding one Slot is the Slot itself, because
- * unique fields (`id`, `email`) would otherwise cost a Set per entry. A live entry keeps its
- * Slot for life (overwrites update it in place), so the buckets never go stale.
- */
-type Bucket = Slot | Set<Slot>;
-type PathIndex = Map<string, Bucket>;
-
-const NO_SLOTS: readonly Slot[] = [];
-
-function bucketSize(bucket: Bucket | undefined): number {
-  return bucket === undefined ? 0 : bucket instanceof Slot ? 1 : bucket.size;
-}
-
-function bucketHas(bucket: Bucket | undefined, slot: Slot): boolean {
-  return bucket === undefined ? false : bucket instanceof Slot ? bucket === slot : bucket.has(slot);
-}
-
-function bucketSlots(bucket: Bucket): Iterable<Slot> {
-  return bucket instanceof Slot ? [bucket] : bucket;
-}
-
 /** See the file comment. */
 export class Keyspace {
   private readonly slots = new Map<string, unknown>();
-  private readonly indexes = new Map<string, PathIndex>();
+  private readonly indexes = new EqualityIndexes();
   private readonly heap = new ExpiryHeap();
   /** Ids from least to most recently used; only when bounded. */
   private readonly recency: Map<string, true> | null;
@@ -155,7 +118,7 @@ export class Keyspace {
       const slot = new Slot(id, value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size);
       this.slots.set(id, slot);
       this.bytes += size;
-      if (isNew && typeof ownKey !== 'string') this.addToIndexes(slot);
+      if (isNew && typeof ownKey !== 'string') this.indexes.add(slot);
     }
     if (expiresAt !== null) {
       this.timedEntries++;
@@ -202,7 +165,7 @@ export class Keyspace {
     if (limit <= 0) return;
     const now = this.options.now();
     let yielded = 0;
-    const indexed = this.indexedCandidates(selector);
+    const indexed = this.indexes.candidates(selector);
     if (indexed) {
       for (const slot of indexed.slots) {
         if (!this.indexHit(slot, selector, indexed.exact, now)) continue;
@@ -234,7 +197,7 @@ export class Keyspace {
    * `get(query)`'s hot path: no generator and no entry object per match.
    */
   indexedValues(selector: Selector, limit: number, read: (value: unknown) => unknown): unknown[] | undefined {
-    const indexed = this.indexedCandidates(selector);
+    const indexed = this.indexes.candidates(selector);
     if (!indexed) return undefined;
     const now = this.options.now();
     const out: unknown[] = [];
@@ -255,74 +218,14 @@ export class Keyspace {
     return true;
   }
 
-  /**
-   * The entries an equality index offers for a query, in creation order, and whether they
-   * match without a further test; undefined when no index applies (scan everything).
-   */
-  private indexedCandidates(selector: Selector): { slots: Iterable<Slot>; exact: boolean } | undefined {
-    if (selector.kind !== 'query' || selector.constraints.length === 0) return undefined;
-    let best: Iterable<Slot> = NO_SLOTS;
-    let bestSize = Infinity;
-    for (const constraint of selector.constraints) {
-      const index = this.indexes.get(constraint.path);
-      let size = 0;
-      const buckets: Bucket[] = [];
-      for (const v of constraint.values) {
-        const bucket = index?.get(indexToken(v));
-        if (bucket !== undefined) {
-          buckets.push(bucket);
-          size += bucketSize(bucket);
-        }
-      }
-      if (size >= bestSize) continue;
-      bestSize = size;
-      best = buckets.length === 0 ? NO_SLOTS : buckets.length === 1 ? bucketSlots(buckets[0]) : mergeInCreationOrder(buckets);
-    }
-    // A bucket is exact for its constraint: with one constraint covering the query, no test is needed.
-    return { slots: best, exact: selector.coveredByConstraints && selector.constraints.length === 1 };
-  }
-
   /** Whether an entry met in a full scan matches ('all', 'glob', or a query no index serves). */
   private matchesScanned(selector: Selector, id: string, key: Key): boolean {
     return selectorMatches(selector, id, key);
   }
 
   private testQuery(selector: QuerySelector, slot: Slot): boolean {
-    if (!selector.coveredByConstraints) return selector.test(slot.key as KeyObject);
-    // Every condition is an indexed equality: membership checks are cheaper than the matcher.
-    for (const constraint of selector.constraints) {
-      const index = this.indexes.get(constraint.path);
-      if (!constraint.values.some((v) => bucketHas(index?.get(indexToken(v)), slot))) return false;
-    }
-    return true;
-  }
-
-  private addToIndexes(slot: Slot): void {
-    for (const [path, token] of indexEntries(slot.key as KeyObject)) {
-      let index = this.indexes.get(path);
-      if (!index) this.indexes.set(path, (index = new Map()));
-      const bucket = index.get(token);
-      if (bucket === undefined) index.set(token, slot);
-      else if (bucket instanceof Slot) {
-        if (bucket !== slot) index.set(token, new Set([bucket, slot]));
-      } else bucket.add(slot);
-    }
-  }
-
-  private removeFromIndexes(slot: Slot): void {
-    for (const [path, token] of indexEntries(slot.key as KeyObject)) {
-      const index = this.indexes.get(path);
-      const bucket = index?.get(token);
-      if (bucket === undefined) continue;
-      if (bucket instanceof Slot) {
-        if (bucket === slot) index!.delete(token);
-      } else {
-        bucket.delete(slot);
-        if (bucket.size === 1) index!.set(token, bucket.values().next().value as Slot);
-        else if (bucket.size === 0) index!.delete(token);
-      }
-      if (index!.size === 0) this.indexes.delete(path);
-    }
+    // Every condition an indexed equality: membership checks are cheaper than the matcher.
+    return selector.coveredByConstraints ? this.indexes.meetsConstraints(selector, slot) : selector.test(slot.key as KeyObject);
   }
 
   private remove(id: string, slot: unknown): void {
@@ -331,7 +234,7 @@ export class Keyspace {
     if (slot instanceof Slot) {
       this.bytes -= slot.size;
       if (slot.expiresAt !== 0) this.timedEntries--;
-      if (typeof slot.key !== 'string') this.removeFromIndexes(slot);
+      if (typeof slot.key !== 'string') this.indexes.remove(slot);
     }
   }
 
@@ -372,9 +275,7 @@ export class Keyspace {
 
   /** Number of (path, token) buckets in the indexes; tests use it to prove cleanup. */
   get indexBuckets(): number {
-    let n = 0;
-    for (const index of this.indexes.values()) n += index.size;
-    return n;
+    return this.indexes.bucketCount;
   }
 }
 
@@ -394,10 +295,3 @@ class FoundEntry implements StoredEntry {
   }
 }
 
-
-/** The Slots of several buckets (an `$in`), deduplicated and back in creation order. */
-function mergeInCreationOrder(buckets: Bucket[]): Slot[] {
-  const slots = new Set<Slot>();
-  for (const bucket of buckets) for (const slot of bucketSlots(bucket)) slots.add(slot);
-  return [...slots].sort((a, b) => a.seq - b.seq);
-}

@@ -1,0 +1,21 @@
+/**
+ * The record of a memory entry that needs more than its value (an object key, a TTL, a
+ * tracked size). Plain string keys without TTL in an unbounded store need none: see keyspace.ts.
+ */
+import type { Key } from '../../keys';
+
+/** An entry that needs more than its value. */
+export class Slot {
+  constructor(
+    readonly id: string,
+    public value: unknown,
+    /** The key (object keys keep their normalized copy for queries). */
+    readonly key: Key,
+    /** Epoch ms, or 0 for no expiry. */
+    public expiresAt: number,
+    /** Creation sequence, used to merge index hits back into creation order. */
+    readonly seq: number,
+    /** Approximate bytes, when the store is bounded by maxBytes. */
+    public size: number,
+  ) {}
+}
