@@ -161,7 +161,7 @@ describe('closing a store ends its scopes', () => {
     await store.close();
     // A closed memory store gives back its share of the sweep timer: after the root's close
     // nothing holds it, which a scope left open would.
-    expect((used as unknown as { attached: boolean }).attached).to.equal(false);
-    expect((nested as unknown as { attached: boolean }).attached).to.equal(false);
+    expect((used as unknown as { backend: { attached: boolean } }).backend.attached).to.equal(false);
+    expect((nested as unknown as { backend: { attached: boolean } }).backend.attached).to.equal(false);
   });
 });
