@@ -13,7 +13,7 @@ import { ManualClock } from '../lib/clock';
 import { StoreError } from '../lib/errors';
 import { Key } from '../lib/keys';
 import { RedisStore } from '../lib/stores/redis';
-import { BatchItem } from '../lib/stores/redis-connection';
+import { BatchItem, BatchOwner } from '../lib/stores/redis-connection';
 import { valueEntry } from '../lib/stores/redis-layout';
 import { rejection } from '../lib/conformance/context';
 import { sharedRedisCluster } from './support/redis-server';
@@ -134,7 +134,7 @@ describe('redis store over corrupt data', () => {
       await admin().hset(store.layout.chunks('s'), 'g', 'never-matches');
       // Every re-read of the entry finds yet another generation, as under a storm of concurrent rewrites.
       let rereads = 0;
-      (store as unknown as { getString: (key: string) => Promise<string> }).getString = async () => `0c3:storm${++rereads}`;
+      (store as unknown as { redisBackend: { getString: (key: string) => Promise<string> } }).redisBackend.getString = async () => `0c3:storm${++rereads}`;
       const err = await rejectsWith(within(store.getOne('s')), 'ERR_STORAGE_OPERATION', 's');
       expect(err.message).to.include('replaced');
       expect(rereads).to.equal(1);
@@ -319,7 +319,7 @@ describe('redis store over corrupt data', () => {
             items.push({ id: ids[i], key: w.key, text: valueEntry(w.expiresAt, JSON.stringify(w.value)), expiresAt: w.expiresAt, resolve, reject });
           }),
       );
-      store.sendBatch('set', items);
+      (store as unknown as { redisBackend: BatchOwner }).redisBackend.sendBatch('set', items);
       return settled;
     }
 

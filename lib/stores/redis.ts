@@ -1,2 +1,2 @@
 // moved to lib/backends/redis; this path is kept until the imports are updated
-export * from '../backends/redis/backend';
+export * from '../backends/redis';

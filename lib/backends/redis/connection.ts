@@ -1,139 +1,16 @@
 /**
- * The ioredis client behind a Redis store and all its scopes: created from the settings (or
- * adopted from the `client` setting), connected once, closed when the last store using it
- * closes, and mapped to the store's typed errors.
- *
- * Failure behaviour while Redis is down (docs/redis.md, "Timeouts"): the client is built so
- * that nothing waits for a reconnection. Commands issued while it is not connected fail at
- * once (`enableOfflineQueue: false`); commands in flight when the connection drops fail at
- * once and are never replayed later (`maxRetriesPerRequest: 0`,
- * `autoResendUnfulfilledCommands: false`), so a write reported as failed cannot quietly happen
- * afterwards; a server that accepts the connection but does not answer is cut off after
- * `commandTimeout`; the first connection gives up after `connectTimeout`. In the background
- * the client keeps reconnecting (backoff capped at one second), so the store recovers by
- * itself once the server is back.
+ * The connection a Redis store shares with its scopes: one client (client.ts), connected once
+ * and closed when the last store using it closes, with the expiry sweep timer and the per-tick
+ * batch queue of exact-key calls.
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
-import { Cluster, Command, Redis, RedisOptions, ClusterOptions, ReplyError } from 'ioredis';
-import { StorageConnectionError, StorageOperationError, StoreError } from '../../errors';
+import { Cluster, Command } from 'ioredis';
+import { ClientTimeouts, RedisClient, waitReady } from './client';
 import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
+import { rethrow, toStoreError } from './errors';
 import { SendCommand, loadScripts } from './scripts';
 
-/** A standalone client or a cluster client. */
-export type RedisClient = Redis | Cluster;
-
-/** Reconnection delay: 50 ms doubling, capped at one second. */
-export function reconnectDelay(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times - 1, 5), 1000);
-}
-
-/** Options shared by every client the store creates. */
-export interface ClientTimeouts {
-  commandTimeout: number;
-  connectTimeout: number;
-}
-
-/** Options for a standalone client. */
-export function standaloneOptions(timeouts: ClientTimeouts, extra: RedisOptions | undefined): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableAutoPipelining: true,
-    // Chunks of streamed values go straight to the socket: batching them would copy each one again.
-    autoPipeliningIgnoredCommands: ['hset'],
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: timeouts.commandTimeout,
-    connectTimeout: timeouts.connectTimeout,
-    retryStrategy: reconnectDelay,
-    ...extra,
-  };
-}
-
-/** Options for a cluster client. */
-export function clusterOptions(timeouts: ClientTimeouts, node: RedisOptions, extra: ClusterOptions | undefined): ClusterOptions {
-  return {
-    lazyConnect: true,
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    clusterRetryStrategy: reconnectDelay,
-    ...extra,
-    redisOptions: {
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: timeouts.commandTimeout,
-      connectTimeout: timeouts.connectTimeout,
-      ...node,
-      ...extra?.redisOptions,
-    },
-  };
-}
-
-const CONNECTION_REPLIES = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
-
-/**
- * A driver or server failure as a store error: a reply from the server is an operation error
- * (except the replies that mean "not available now"), anything else — refused, reset, closed,
- * timed out, not connected — is a connection error.
- */
-export function toStoreError(err: unknown): StoreError {
-  if (err instanceof StoreError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ReplyError && !CONNECTION_REPLIES.test(message)) {
-    return new StorageOperationError(`Redis replied with an error: ${message}`, { cause: err });
-  }
-  return new StorageConnectionError(`Redis is not reachable: ${message}`, { cause: err });
-}
-
-/** Rethrows a driver error as a store error (use as a promise rejection handler). */
-export function rethrow(err: unknown): never {
-  throw toStoreError(err);
-}
-
-/** Resolves when the client is ready; rejects at the first failed attempt or after `timeout` ms. */
-export function waitReady(client: RedisClient, timeout: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  if (client.status === 'end' || client.status === 'close') {
-    // A client we adopted and someone closed, or one that gave up: start it again.
-    if (client.status === 'end') client.connect().catch(() => undefined);
-  } else if (client.status === 'wait') {
-    client.connect().catch(() => undefined);
-  }
-  return new Promise<void>((resolve, reject) => {
-    let lastError: unknown;
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      client.off('close', onClose);
-      client.off('end', onClose);
-      client.off('error', onError);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onError = (err: unknown) => {
-      lastError = err;
-      // A cluster reports a failed start only through 'error'.
-      if (client instanceof Cluster) done(toStoreError(err));
-    };
-    const onClose = () =>
-      done(
-        new StorageConnectionError(`cannot connect to Redis: ${lastError instanceof Error ? lastError.message : 'connection closed'}`, {
-          cause: lastError,
-        }),
-      );
-    const timer = setTimeout(
-      () => done(new StorageConnectionError(`Redis did not become ready within ${timeout} ms (connectTimeout)`, { cause: lastError })),
-      timeout,
-    );
-    client.on('ready', onReady);
-    client.on('close', onClose);
-    client.on('end', onClose);
-    client.on('error', onError);
-  });
-}
-
-/** Something the sweep timer visits: an open namespace's store. */
+/** Something the sweep timer visits: an open namespace's backend. */
 export type Sweepable = NamespaceSweeper;
 
 /** What the sweep timer needs to visit namespaces that nobody here has open (see DueNamespaces). */
@@ -145,7 +22,7 @@ export interface DueVisits {
   sweeperFor(namespace: string): Sweepable;
 }
 
-/** The operations the stores batch. */
+/** The operations the backends batch. */
 export type BatchKind = 'get' | 'entry' | 'set';
 
 /** One queued operation of a batch. */
@@ -155,7 +32,7 @@ export interface BatchItem {
   reject(err: unknown): void;
 }
 
-/** A store that sends its queued operations itself. */
+/** A backend that sends its queued operations itself (the connection calls it back in program order). */
 export interface BatchOwner {
   /** Sends a batch of same-kind operations (all of one namespace, so one slot). */
   sendBatch(kind: BatchKind, items: BatchItem[]): void;
@@ -190,7 +67,7 @@ interface Batch {
 export class RedisConnection {
   private users = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Open stores per namespace; the timer sweeps each namespace through its first store. */
+  /** Open backends per namespace; the timer sweeps each namespace through its first one. */
   private readonly sweepers = new Map<string, Sweepable[]>();
   private readonly onClientError = () => undefined;
   private scriptsLoaded = false;

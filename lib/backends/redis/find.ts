@@ -1,0 +1,142 @@
+/**
+ * Queries (`find`, `deleteMatching`, `count`): everything, or one equality that is the whole
+ * query, walks its sorted set and reads the entries in the same script (WALK); any other query
+ * takes its candidates from walk.ts and reads them a batch at a time (FETCH). Expiry is checked
+ * as each entry is yielded (SPEC §12).
+ */
+import type { Key } from '../../keys';
+import type { Selector } from '../../query';
+import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
+import type { RedisBackend } from './backend';
+import { corrupt, rethrow } from './errors';
+import { Candidate, keyOfId } from './ids';
+import { FETCH_SCRIPT, WALK_SCRIPT } from './scripts';
+import { drop } from './sweeping';
+import { candidates } from './walk';
+
+/**
+ * An entry found by a walk; its key is parsed from the id only if someone asks (then an id
+ * that is not a key is ERR_STORAGE_OPERATION).
+ */
+class FoundEntry implements StoredEntry {
+  private parsedKey: Key | undefined;
+  constructor(
+    readonly id: string,
+    readonly value: unknown,
+    readonly expiresAt: number | null,
+  ) {}
+  get key(): Key {
+    return (this.parsedKey ??= keyOfId(this.id));
+  }
+}
+
+/** Live entries matching the selector, in creation order, at most `options.limit` of them. */
+export async function* find(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  let remaining = options.limit ?? Infinity;
+  if (remaining <= 0) return;
+  const direct = directSet(b, selector);
+  if (direct !== undefined) {
+    yield* walkAndRead(b, direct, options.values, remaining);
+    return;
+  }
+  for await (const batch of candidates(b, selector)) {
+    for (let start = 0; start < batch.length && remaining > 0; ) {
+      const slice = batch.slice(start, start + Math.min(b.settings.batchSize, remaining));
+      start += slice.length;
+      for (const entry of await fetch(b, slice, options.values)) {
+        // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
+        if (typeof entry.expiresAt === 'number' && entry.expiresAt <= b.clock.now()) continue;
+        yield entry;
+        if (--remaining <= 0) return;
+      }
+    }
+  }
+}
+
+/** The one sorted set whose every member matches the selector, when there is one. */
+function directSet(b: RedisBackend, selector: Selector): string | undefined {
+  if (selector.kind === 'all') return b.layout.order;
+  if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1) {
+    const { path, values } = selector.constraints[0];
+    if (values.length === 1) return b.layout.indexFor(path, values[0]);
+  }
+  return undefined;
+}
+
+/** Walks a sorted set and reads its entries in the same round trip, a batch at a time. */
+async function* walkAndRead(b: RedisBackend, set: string, values: boolean, limit: number): AsyncGenerator<StoredEntry> {
+  let cursor = '-inf';
+  let remaining = limit;
+  for (;;) {
+    const step = Math.min(b.settings.batchSize, remaining);
+    const l = b.layout;
+    const reply = (await WALK_SCRIPT.run(b.pipedSend, [set], [cursor, step, b.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
+      rethrow,
+    )) as Array<string | number>;
+    for (let i = 2; i < reply.length; i += 2) {
+      const id = reply[i] as string;
+      const found = await entryFrom(b, id, reply[i + 1], values);
+      // Expiry is checked as each entry is yielded (SPEC §12): a streamed value's read takes a while.
+      if (found === undefined || (found.expiresAt !== null && found.expiresAt <= b.clock.now())) continue;
+      yield new FoundEntry(id, found.value, found.expiresAt);
+      if (--remaining <= 0) return;
+    }
+    if (Number(reply[0]) < step) return;
+    cursor = '(' + (reply[1] as string);
+  }
+}
+
+/** Removes every entry matching the selector, a batch at a time; resolves how many. */
+export async function deleteMatching(b: RedisBackend, selector: Selector): Promise<number> {
+  let removed = 0;
+  for await (const found of candidates(b, selector)) {
+    // A member that is not a key matches no query; deleting everything takes it too.
+    const batch = selector.kind === 'all' ? found : found.filter((c) => c.key !== undefined);
+    if (batch.length > 0) removed += await drop(b, batch.map((c) => c.id), false, batch);
+  }
+  return removed;
+}
+
+/** How many live entries match: a set's size when one set holds exactly the matches, else by walking them. */
+export async function count(b: RedisBackend, selector: Selector): Promise<number> {
+  // Counting a whole set is exact once the records of expired entries are gone.
+  if (selector.kind === 'all') {
+    await b.sweep();
+    return b.piped((c) => c.zcard(b.layout.order)).catch(rethrow);
+  }
+  if (selector.kind === 'query' && selector.coveredByConstraints && selector.constraints.length === 1 && selector.constraints[0].values.length === 1) {
+    const { path, values } = selector.constraints[0];
+    await b.sweep();
+    return b.piped((c) => c.zcard(b.layout.indexFor(path, values[0]))).catch(rethrow);
+  }
+  let n = 0;
+  for await (const entry of find(b, selector, { values: false })) if (entry) n++;
+  return n;
+}
+
+/** Reads the live entries among the candidates (one round trip), keeping their order. */
+async function fetch(b: RedisBackend, batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
+  const l = b.layout;
+  const reply = (await FETCH_SCRIPT.run(
+    b.pipedSend,
+    batch.map((c) => l.entry(c.id)),
+    [b.clock.now(), values ? '1' : '0', l.entryPrefix.length, l.chunkPrefix],
+  ).catch(rethrow)) as Array<string | number>;
+  const out: StoredEntry[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const { id, key } = batch[i];
+    const found = await entryFrom(b, id, reply[i], values);
+    if (found === undefined) continue;
+    if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
+    out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
+  }
+  return out;
+}
+
+/**
+ * An entry as a read script returned it (see EMIT: the entry string, or 0 when absent or
+ * expired), with its value when `values` is set; undefined if it is gone.
+ */
+async function entryFrom(b: RedisBackend, id: string, stored: string | number, values: boolean): Promise<EntryWithExpiry | undefined> {
+  return typeof stored === 'number' ? undefined : b.entryOf(id, stored, b.clock.now(), values); // replaced meanwhile: undefined
+}

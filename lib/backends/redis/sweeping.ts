@@ -1,0 +1,105 @@
+/**
+ * Removing entries with their records (`drop`, `clearNamespace`) and the expiry sweep of one
+ * namespace (`Sweeper`): Redis frees an expired entry's string itself (PEXPIREAT), the sweep
+ * frees the order, expiry and index records that point at it, without reading values. The
+ * connection's timer sweeps every open namespace (and a few due ones nobody here has open,
+ * see due-namespaces.ts); with `sweepInterval: 0`, writes of TTL'd entries sweep instead.
+ */
+import type { KeyObject } from '../../keys';
+import type { RedisBackend } from './backend';
+import { isWrongType, rethrow, toStoreError } from './errors';
+import { Candidate, objectKeyOf } from './ids';
+import { DROP_SCRIPT } from './scripts';
+import { scored } from './walk';
+
+/**
+ * Removes entries and their order, expiry and index records, atomically per batch; resolves
+ * how many were there. `onlyExpired` (the sweep) spares ids written again since they were
+ * listed. `known` gives the ids' keys when the caller has them already.
+ */
+export function drop(b: RedisBackend, ids: string[], onlyExpired: boolean, known?: Candidate[]): Promise<number> {
+  const l = b.layout;
+  const keys = [l.order, l.expiry, l.registry];
+  const args: Array<string | number> = [b.clock.now(), onlyExpired ? '1' : '0', l.gracePrefix, b.settings.streamGraceMs];
+  ids.forEach((id, i) => {
+    // An id that is not an object key (garbage in a set) has no index records to compute.
+    const key = known ? known[i].key : objectKeyOf(id);
+    const indexes = key === undefined || typeof key === 'string' ? [] : indexesOf(b, key);
+    keys.push(l.entry(id), l.chunks(id), ...indexes);
+    args.push(id, indexes.length);
+  });
+  return DROP_SCRIPT.run(b.pipedSend, keys, args).then((n) => Number(n), rethrow);
+}
+
+/** The index keys of an object key read back from the store (none if it cannot be indexed). */
+function indexesOf(b: RedisBackend, key: KeyObject): string[] {
+  try {
+    return b.layout.indexesOf(key);
+  } catch {
+    return []; // garbage that parses but is no key the store writes: nothing was indexed
+  }
+}
+
+/** Removes everything in the namespace, records of another type (written by something else) included. */
+export async function clearNamespace(b: RedisBackend): Promise<void> {
+  const l = b.layout;
+  const batchSize = b.settings.batchSize;
+  // Records of another type (written by something else) cannot be walked: they are just removed.
+  const orNone = (err: unknown): string[] => {
+    if (isWrongType(err)) return [];
+    throw toStoreError(err);
+  };
+  for (;;) {
+    // Each DROP takes its ids out of the order set whatever they point at, so this ends.
+    const ids = (await b.piped((c) => c.zrange(l.order, 0, String(batchSize - 1))).catch(orNone)) as string[];
+    if (ids.length === 0) break;
+    await drop(b, ids, false);
+  }
+  const leftovers = await b.piped((c) => c.smembers(l.registry)).catch(orNone);
+  await b.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers)).catch(rethrow);
+}
+
+/** The expiry sweep of one namespace, with the count of what it freed (stats' `expirations`). */
+export class Sweeper {
+  /** Entries this namespace's sweeps freed, as seen by this backend. */
+  expirations = 0;
+  private lastSweep = 0;
+
+  constructor(private readonly b: RedisBackend) {}
+
+  /**
+   * Frees every entry of this namespace that has expired by the store's clock, with its order,
+   * expiry and index records, without reading values. Redis has usually freed the entry itself
+   * already (PEXPIREAT); this removes what points at it. Resolves how many were freed.
+   */
+  async sweep(): Promise<number> {
+    const b = this.b;
+    const batchSize = b.settings.batchSize;
+    this.lastSweep = Date.now();
+    let total = 0;
+    for (;;) {
+      const now = b.clock.now();
+      const ids = (await b.piped((c) => c.zrange(b.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, batchSize)).catch(rethrow)) as string[];
+      if (ids.length === 0) break;
+      total += await drop(b, ids, true);
+      if (ids.length < batchSize) break;
+    }
+    this.expirations += total;
+    return total;
+  }
+
+  /** Writes sweep when no timer does (sweepInterval 0), at most once a second. */
+  sweepIfDue(): void {
+    if (this.b.settings.sweepInterval > 0 || Date.now() - this.lastSweep < 1000) return;
+    this.sweep().catch((err) => {
+      if (err?.code !== 'ERR_STORAGE_CONNECTION') this.b.reportError(err);
+    });
+    this.b.connection.visitDue();
+  }
+
+  /** The earliest expiry recorded in this namespace, if any (for the due-namespace list). */
+  async nextDue(): Promise<number | undefined> {
+    const first = scored(await this.b.piped((c) => c.zrange(this.b.layout.expiry, '0', '0', 'WITHSCORES')).catch(rethrow));
+    return first.length === 1 ? first[0][1] : undefined;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The candidates of a query, in creation order and in batches, without reading values: through
+ * the index sets of its narrowest constraint when it has an indexable one (merged in the
+ * client, or for a long `$in` on the server), otherwise by walking the order set. Each batch is
+ * already filtered on the key; find.ts reads the entries.
+ */
+import { StorageOperationError } from '../../errors';
+import { isObjectKeyId } from '../../keys';
+import type { IndexConstraint, QuerySelector, Selector } from '../../query';
+import type { RedisBackend } from './backend';
+import { rethrow } from './errors';
+import { Candidate, objectKeyOf } from './ids';
+import { UNION_SCRIPT } from './scripts';
+import { REDIS_DEFAULTS } from './settings';
+
+/**
+ * Most index sets a query walk merges in the client, reading up to `batchSize` ids from each
+ * per step. A longer `$in` is merged on the server first (see walkUnion), or, past
+ * SERVER_MERGE_BATCHES, in the client a few ids per set at a time, so a query's memory stays
+ * bounded whatever its length.
+ */
+const CLIENT_MERGE_MAX = 16;
+
+/**
+ * The server merges a long `$in` only when its index sets hold at most this many batches of
+ * ids in all: ZUNIONSTORE runs as one command, and merging millions of ids would hold the
+ * server (every namespace on it) for seconds.
+ */
+const SERVER_MERGE_BATCHES = 100;
+
+/** Fewest ids read from each index set per step when the client merges very many sets. */
+const MIN_READ_PER_SET = 16;
+
+/** ZRANGE ... WITHSCORES as [member, score] pairs, under RESP2 (flat) or RESP3 (nested). */
+export function scored(reply: unknown): Array<[string, number]> {
+  const items = reply as unknown[];
+  const out: Array<[string, number]> = [];
+  if (items.length > 0 && Array.isArray(items[0])) {
+    for (const pair of items as Array<[string, string | number]>) out.push([String(pair[0]), Number(pair[1])]);
+  } else {
+    for (let i = 0; i < items.length; i += 2) out.push([String(items[i]), Number(items[i + 1])]);
+  }
+  return out;
+}
+
+/**
+ * Candidate entries in creation order, in batches, already filtered on the key: through an
+ * index when the query has an indexable constraint, otherwise by walking the order set.
+ */
+export async function* candidates(b: RedisBackend, selector: Selector): AsyncGenerator<Candidate[]> {
+  if (selector.kind === 'query' && (selector.constraints.length > 0 || selector.orConstraints)) {
+    yield* indexCandidates(b, selector);
+    return;
+  }
+  for await (const ids of walk(b, [b.layout.order])) {
+    const out: Candidate[] = [];
+    for (const id of ids) {
+      const objectKey = isObjectKeyId(id);
+      switch (selector.kind) {
+        case 'all':
+          out.push({ id, key: objectKey ? objectKeyOf(id) : id });
+          break;
+        case 'glob':
+          if (!objectKey && selector.regex.test(id)) out.push({ id, key: id });
+          break;
+        case 'query':
+          if (objectKey) {
+            const key = objectKeyOf(id);
+            if (key === undefined || selector.test(key)) out.push({ id, key });
+          }
+          break;
+      }
+    }
+    yield out;
+  }
+}
+
+/**
+ * The non-empty index sets of the constraint with the fewest hits (the one that narrows
+ * best), or none when some constraint has no hit at all (then nothing can match).
+ */
+async function narrowest(b: RedisBackend, constraints: IndexConstraint[]): Promise<{ keys: string[]; hits: number }> {
+  const options = constraints.map((c) => [...new Set(c.values.map((v) => b.layout.indexFor(c.path, v)))]);
+  const sizes = await Promise.all(options.map((keys) => Promise.all(keys.map((k) => b.piped((c) => c.zcard(k)))))).catch(rethrow);
+  let best = 0;
+  let bestSize = Infinity;
+  sizes.forEach((counts, i) => {
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (total < bestSize) {
+      bestSize = total;
+      best = i;
+    }
+  });
+  return bestSize === 0 ? { keys: [], hits: 0 } : { keys: options[best].filter((_, i) => sizes[best][i] > 0), hits: bestSize };
+}
+
+async function* indexCandidates(b: RedisBackend, selector: QuerySelector): AsyncGenerator<Candidate[]> {
+  let keys: string[];
+  let hits: number;
+  if (selector.constraints.length > 0) ({ keys, hits } = await narrowest(b, selector.constraints));
+  else {
+    // A top-level $or: the union of each branch's narrowest index sets.
+    const perBranch = await Promise.all((selector.orConstraints ?? []).map((branch) => narrowest(b, branch)));
+    keys = [...new Set(perBranch.flatMap((branch) => branch.keys))];
+    hits = perBranch.reduce((sum, branch) => sum + branch.hits, 0);
+  }
+  if (keys.length === 0) return;
+  // One equality that is the whole query: index hits need no further test.
+  const exact = selector.coveredByConstraints && selector.constraints.length === 1;
+  let batches: AsyncGenerator<string[]>;
+  if (keys.length <= CLIENT_MERGE_MAX) batches = walk(b, keys);
+  else if (hits <= SERVER_MERGE_BATCHES * b.settings.batchSize) batches = walkUnion(b, keys);
+  // Too many to merge in one script without stalling the server: merge in the client, a few
+  // ids from each set per step, so memory stays about max(16 × sets, batchSize) ids.
+  else batches = walk(b, keys, Math.max(MIN_READ_PER_SET, Math.ceil(b.settings.batchSize / keys.length)));
+  for await (const ids of batches) {
+    const out: Candidate[] = [];
+    for (const id of ids) {
+      const key = objectKeyOf(id);
+      if (key === undefined || exact || selector.test(key)) out.push({ id, key });
+    }
+    yield out;
+  }
+}
+
+/**
+ * walk() over more sets than CLIENT_MERGE_MAX (a long `$in`): they are merged on the server
+ * into a temporary set of the namespace's slot (UNION_SCRIPT), which is walked alone, so
+ * the client holds one batch at a time however long the list is. The set has a lease that
+ * the walk renews; it is removed when the walk ends or is abandoned, and expires by itself if
+ * this process dies.
+ */
+async function* walkUnion(b: RedisBackend, keys: string[]): AsyncGenerator<string[]> {
+  const tmp = b.layout.temp();
+  const lease = REDIS_DEFAULTS.streamLeaseMs;
+  try {
+    const merged = Number(await UNION_SCRIPT.run(b.pipedSend, [tmp, ...keys], [lease]).catch(rethrow));
+    if (merged === 0) return;
+    let renewed = Date.now();
+    for await (const ids of walk(b, [tmp])) {
+      yield ids;
+      if (Date.now() - renewed > lease / 4) {
+        renewed = Date.now();
+        // A reader that paused past the lease must not see a silently shortened result.
+        if ((await b.piped((c) => c.pexpire(tmp, lease)).catch(rethrow)) === 0) {
+          throw new StorageOperationError(`a query's merged index set expired: it was paused for more than ${lease} ms`);
+        }
+      }
+    }
+  } finally {
+    // Best effort: if Redis cannot be reached now, the lease removes the set.
+    await b.piped((c) => c.unlink(tmp)).catch(() => undefined);
+  }
+}
+
+/**
+ * Ids of the union of sorted sets, in score (creation) order, a batch at a time: each set is
+ * read from the last score seen, `per` ids at most, and only the ids up to the lowest last
+ * score among the sets that filled their window are taken (at most `batchSize` of them), so
+ * nothing below the new cursor can have been missed.
+ */
+async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize): AsyncGenerator<string[]> {
+  let cursor = '-inf';
+  const size = b.settings.batchSize;
+  for (;;) {
+    const replies = await Promise.all(
+      keys.map((k) => b.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, per, 'WITHSCORES'))),
+    ).catch(rethrow);
+    let pairs: Array<[string, number]>;
+    let exhausted: boolean;
+    if (replies.length === 1) {
+      pairs = scored(replies[0]);
+      exhausted = pairs.length < per;
+    } else {
+      let cutoff = Infinity;
+      const seen = new Map<string, number>();
+      for (const reply of replies) {
+        const list = scored(reply);
+        if (list.length >= per) cutoff = Math.min(cutoff, list[list.length - 1][1]);
+        for (const [id, score] of list) seen.set(id, score);
+      }
+      pairs = [...seen].filter((p) => p[1] <= cutoff).sort((a, b) => a[1] - b[1]);
+      exhausted = cutoff === Infinity;
+      if (pairs.length > size) {
+        pairs.length = size;
+        exhausted = false;
+      }
+    }
+    if (pairs.length > 0) {
+      yield pairs.map((p) => p[0]);
+      cursor = '(' + pairs[pairs.length - 1][1];
+    }
+    if (exhausted || pairs.length === 0) return;
+  }
+}
