@@ -10,8 +10,8 @@ import { Selector, selectorMatches } from '../../query';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
 import { tablesFor, toStoreError } from './layout';
-import { PAGE_SIZE, scanPlan } from './query';
-import { EntryRow, ScannedRow, expiryOf, isLive, keyOfId, valueOf } from './rows';
+import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
+import { EntryRow, ScannedRow, deserialize, expiryOf, isLive, keyOfId, valueOf } from './rows';
 import { StreamScope, chunkSetOf, expiredAt, keyColumns, setStream, valueStream } from './streams';
 
 /** The SQLite backend: the contract plus what its own tests and tools use. */
@@ -23,7 +23,8 @@ export interface SqliteBackend extends Backend {
   scope(namespace: string): SqliteBackend;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
+/** Rows per page when a query's values are collected into one array anyway. */
+const VALUES_PAGE_SIZE = 1024;
 
 /** Builds the backend of one namespace over `connection` (shared with its scopes). */
 export function sqliteBackend(connection: SqliteConnection, context: BackendContext): SqliteBackend {
@@ -44,6 +45,11 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
 
   const getSync = (id: string): unknown => {
     try {
+      const read = connection.stmt.read.get(ns, id) as [unknown, unknown, unknown] | undefined;
+      if (read === undefined) return undefined;
+      const [v, e, s] = read;
+      if (typeof v === 'string' && s === null && (e === null || (typeof e === 'number' && e > clock.now()))) return deserialize(v, id, serializer);
+      // Expired, streamed or unreadable: the full row says which.
       const row = liveRow(id);
       return row === undefined ? undefined : valueOf(row, id, serializer, connection);
     } catch (err) {
@@ -70,31 +76,110 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     });
   };
 
-  /** Matching rows, page by page in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
+  /** The rows a plan selects, page by page in creation order (each page one statement: no cursor stays open). */
+  function* planRows(plan: ScanPlan, pageSize: number): Generator<ScannedRow> {
+    const statement = connection.query(plan.sql);
+    const params: Record<string, string | number> = { ...plan.params, ns, after: 0, limit: pageSize };
+    for (;;) {
+      const rows = statement.all(params) as ScannedRow[];
+      for (const row of rows) yield row;
+      if (rows.length < pageSize) return;
+      params.after = rows[rows.length - 1].seq;
+    }
+  }
+
+  /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
   function* scan(selector: Selector, values: boolean, lenient = false): Generator<StoredEntry & { seq: number; s?: unknown }> {
     const plan = scanPlan(selector, table, values);
     if (!plan) return;
-    const statement = connection.query(plan.sql);
-    let after = 0;
-    for (;;) {
-      const rows = statement.all({ ...plan.params, ns, after, limit: PAGE_SIZE }) as ScannedRow[];
-      for (const row of rows) {
-        after = row.seq;
-        const id = row.id;
-        let key: Key;
-        try {
-          if (!lenient && !isLive(row, id, clock.now())) continue;
-          if (lenient && expiredAt(row, clock.now())) continue;
-          key = keyOfId(id);
-        } catch (err) {
-          if (lenient) continue;
-          throw err;
-        }
-        if (!selectorMatches(selector, id, key)) continue;
-        const value = values ? valueOf(row, id, serializer, connection) : undefined;
-        yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
+    for (const row of planRows(plan, PAGE_SIZE)) {
+      const id = row.id;
+      let key: Key;
+      try {
+        if (!lenient && !isLive(row, id, clock.now())) continue;
+        if (lenient && expiredAt(row, clock.now())) continue;
+        key = keyOfId(id);
+      } catch (err) {
+        if (lenient) continue;
+        throw err;
       }
-      if (rows.length < PAGE_SIZE) return;
+      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, key)) continue;
+      const value = values ? valueOf(row, id, serializer, connection) : undefined;
+      yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
+    }
+  }
+
+  /** The values of a query's matches, without building entries: rows the SQL decides exactly need no key parse. */
+  const valuesSync = (selector: Selector, limit: number): unknown[] | undefined => {
+    if (selector.kind !== 'query') return undefined;
+    try {
+      return exactValues(selector, limit) ?? checkedValues(selector, limit);
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+  };
+
+  /** valuesSync in one statement when the SQL is exact (query.ts valuesPlan); undefined when it cannot answer. */
+  const exactValues = (selector: Selector, limit: number): unknown[] | undefined => {
+    const plan = valuesPlan(selector, table);
+    if (!plan) return undefined;
+    const now = clock.now();
+    const params = { ...plan.params, ns, now, limit: limit === Infinity ? -1 : limit };
+    if (connection.query(plan.otherArraysSql).pluck(true).get(params) !== undefined) return undefined;
+    const cells = connection.query(plan.sql).pluck(true).all(params) as Array<string | number>;
+    const out: unknown[] = new Array(cells.length);
+    let n = 0;
+    for (const cell of cells) {
+      if (typeof cell === 'string') {
+        let value: unknown;
+        try {
+          value = serializer.deserialize(cell);
+        } catch {
+          return undefined; // corrupt: the checked path reads the row again and names its key
+        }
+        if (value === undefined) return undefined;
+        out[n++] = value;
+        continue;
+      }
+      const row = connection.stmt.rowBySeq.get(cell) as ScannedRow | undefined;
+      if (!row || !isLive(row, row.id, now)) continue;
+      if (row.a !== null && !selectorMatches(selector, row.id, keyOfId(row.id))) continue;
+      out[n++] = valueOf(row, row.id, serializer, connection);
+    }
+    out.length = n;
+    // A candidate the matcher dropped took a place under LIMIT: the checked path fills the rest.
+    return n < cells.length && cells.length === limit ? undefined : out;
+  };
+
+  /** valuesSync row by row through the matcher. */
+  const checkedValues = (selector: Selector, limit: number): unknown[] => {
+    const out: unknown[] = [];
+    const plan = scanPlan(selector, table, true);
+    if (!plan) return out;
+    for (const row of planRows(plan, VALUES_PAGE_SIZE)) {
+      const id = row.id;
+      if (!isLive(row, id, clock.now())) continue;
+      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, keyOfId(id))) continue;
+      out.push(valueOf(row, id, serializer, connection));
+      if (out.length >= limit) break;
+    }
+    return out;
+  };
+
+  /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
+  function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
+    let found = 0;
+    const entries = scan(selector, options.values);
+    for (;;) {
+      let step: IteratorResult<StoredEntry>;
+      try {
+        step = entries.next();
+      } catch (err) {
+        throw toStoreError(err, 'find');
+      }
+      if (step.done) return;
+      yield step.value;
+      if (options.limit !== undefined && ++found >= options.limit) return;
     }
   }
 
@@ -129,13 +214,10 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       connection.detach();
     },
 
+    // No setSync: a write resolves when its tick's transaction commits (tick-transaction.ts),
+    // which a synchronous return could not wait for.
     set(id, _key, value, expiresAt) {
-      try {
-        write(id, value, expiresAt);
-        return RESOLVED;
-      } catch (err) {
-        return Promise.reject(toStoreError(err, 'set'));
-      }
+      return connection.write(() => write(id, value, expiresAt), 'set');
     },
     get(id) {
       try {
@@ -146,11 +228,9 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     },
     getSync,
     async delete(id) {
-      try {
-        return deleteOne(id);
-      } catch (err) {
-        throw toStoreError(err, 'delete');
-      }
+      let existed = false;
+      await connection.write(() => void (existed = deleteOne(id)), 'delete');
+      return existed;
     },
     async expiresAt(id) {
       try {
@@ -180,21 +260,10 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       }
     },
 
+    findSync,
+    valuesSync,
     async *find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
-      let found = 0;
-      const entries = scan(selector, options.values);
-      for (;;) {
-        let step: IteratorResult<StoredEntry>;
-        try {
-          step = entries.next();
-        } catch (err) {
-          throw toStoreError(err, 'find');
-        }
-        if (step.done) return;
-        const { id, key, value, expiresAt } = step.value;
-        yield { id, key, value, expiresAt };
-        if (options.limit !== undefined && ++found >= options.limit) return;
-      }
+      yield* findSync(selector, options);
     },
     async count(selector) {
       try {
@@ -204,31 +273,15 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       }
     },
     async deleteMatching(selector) {
-      try {
-        if (selector.kind === 'exact') return deleteOne(selector.id) ? 1 : 0;
-        return connection.transaction(() => {
-          if (selector.kind === 'all') {
-            const live = countSync(selector);
-            clearSync();
-            return live;
-          }
-          const matches = [...scan(selector, false, true)];
-          for (const match of matches) {
-            connection.stmt.deleteBySeq.run(match.seq);
-            connection.dropChunks(typeof match.s === 'number' ? match.s : null);
-          }
-          return matches.length;
-        });
-      } catch (err) {
-        throw toStoreError(err, 'del');
-      }
+      let removed = 0;
+      await connection.write(() => {
+        if (selector.kind === 'exact') removed = deleteOne(selector.id) ? 1 : 0;
+        else removed = connection.transaction(() => deleteMatchingSync(selector));
+      }, 'del');
+      return removed;
     },
-    async clear() {
-      try {
-        connection.transaction(clearSync);
-      } catch (err) {
-        throw toStoreError(err, 'clear');
-      }
+    clear() {
+      return connection.write(() => connection.transaction(clearSync), 'clear');
     },
     async stats(): Promise<BackendStats> {
       try {
@@ -256,6 +309,21 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       return sqliteBackend(connection, { ...context, namespace });
     },
   };
+
+  /** Deletes the live matches (skipping rows whose key cannot be read: they match nothing); returns how many. */
+  function deleteMatchingSync(selector: Selector): number {
+    if (selector.kind === 'all') {
+      const live = countSync(selector);
+      clearSync();
+      return live;
+    }
+    const matches = [...scan(selector, false, true)];
+    for (const match of matches) {
+      connection.stmt.deleteBySeq.run(match.seq);
+      connection.dropChunks(typeof match.s === 'number' ? match.s : null);
+    }
+    return matches.length;
+  }
 
   function clearSync(): void {
     for (const sid of connection.stmt.streamedIn.all(ns) as number[]) connection.dropChunks(typeof sid === 'number' ? sid : null);

@@ -13,6 +13,7 @@ import { StoreClosedError } from '../../errors';
 import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor, toStoreError } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
+import { TickTransaction } from './tick-transaction';
 
 type DatabaseConstructor = typeof BetterSqlite3;
 type Database = BetterSqlite3.Database;
@@ -32,6 +33,7 @@ export function loadSqliteDriver(): DatabaseConstructor {
 export class SqliteConnection {
   private db: Database | undefined;
   private statements: Statements | undefined;
+  private tick: TickTransaction | undefined;
   private userCount = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly queryCache = new Map<string, Statement>();
@@ -70,6 +72,8 @@ export class SqliteConnection {
     if (this.userCount === 0 || --this.userCount > 0) return;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    this.tick?.commit(); // writes issued before close() settle with their commit, not with a closed file
+    this.tick = undefined;
     this.queryCache.clear();
     this.statements = undefined;
     const db = this.db;
@@ -91,6 +95,7 @@ export class SqliteConnection {
       db.exec(schemaSql(table));
       for (const index of indexes) db.exec(pathIndexSql(table, index));
       this.statements = prepareStatements(db, tablesFor(table));
+      this.tick = new TickTransaction(db);
     } catch (err) {
       try {
         db?.close();
@@ -134,11 +139,15 @@ export class SqliteConnection {
     return statement;
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  /** Runs `fn` atomically: its own transaction, or a savepoint inside the tick's open one. */
   transaction<T>(fn: () => T): T {
-    const db = this.database;
-    if (db.inTransaction) return fn();
-    return db.transaction(fn).immediate();
+    return this.database.transaction(fn).immediate();
+  }
+
+  /** Runs a write now, in this tick's transaction (tick-transaction.ts); resolves when it commits. */
+  write(fn: () => void, action: string): Promise<void> {
+    if (!this.tick) return Promise.reject(new StoreClosedError('sqlite: the database is closed'));
+    return this.tick.run(fn, action);
   }
 
   /** Marks a chunk set as being read; returns the release function. */

@@ -10,9 +10,10 @@
  *   k    an object key's canonical JSON (queries run json_extract over it); NULL for a string key
  *   a    1 when that JSON holds an array (equality in MongoDB also matches array elements, which
  *        json_extract cannot see: such rows are always candidates), else NULL
- *   v    the value as the serializer writes it (TEXT); NULL for a streamed value
  *   e    the expiry, epoch ms, or NULL
  *   s, c a streamed value's chunk set (random id) and chunk count; NULL otherwise
+ *   v    the value as the serializer writes it (TEXT); NULL for a streamed value. Last, so
+ *        reading the small columns never steps over it
  * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1.
  *
  * A setStream in progress holds a placeholder row in the namespace PENDING_NS (a namespace
@@ -43,7 +44,7 @@ export function schemaSql(table: string): string {
   return `
     CREATE TABLE IF NOT EXISTS ${entries} (
       seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, id TEXT NOT NULL, k TEXT, a INTEGER,
-      v TEXT, e INTEGER, s INTEGER, c INTEGER
+      e INTEGER, s INTEGER, c INTEGER, v TEXT
     );
     CREATE UNIQUE INDEX IF NOT EXISTS "${table}_id" ON ${entries} (ns, id);
     CREATE INDEX IF NOT EXISTS "${table}_ns" ON ${entries} (ns);

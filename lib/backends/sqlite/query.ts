@@ -15,7 +15,7 @@
  * so no cursor stays open across awaits (better-sqlite3 forbids writes while one is open)
  * and a scan holds one page in memory, whatever the size of the result.
  */
-import type { IndexConstraint, Selector } from '../../query';
+import type { IndexConstraint, QuerySelector, Selector } from '../../query';
 import { jsonPath, keyPathExpr } from './layout';
 
 /** Rows per page of a scan. */
@@ -27,11 +27,16 @@ const MAX_PARAMETERS = 30_000;
 export interface ScanPlan {
   sql: string;
   params: Record<string, string | number>;
+  /**
+   * True when the SQL decides the match exactly for keys without arrays (column `a` NULL):
+   * those rows need no matcher, and no key parse when only values are wanted.
+   */
+  exact: boolean;
 }
 
 /** The columns a scan reads: keys only, or values too. */
 function columns(values: boolean): string {
-  return values ? 'seq, id, e, v, s, c' : 'seq, id, e, s';
+  return values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
 }
 
 /** The plan of a selector over `table` (already quoted); undefined when nothing can match. */
@@ -42,40 +47,88 @@ export function scanPlan(selector: Selector, table: string, values: boolean): Sc
     case 'none':
       return undefined;
     case 'exact':
-      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND id = @id AND seq > @after`, params: { id: selector.id } };
+      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND id = @id AND seq > @after`, params: { id: selector.id }, exact: false };
     case 'all':
-      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after ${page}`, params: {} };
+      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after ${page}`, params: {}, exact: false };
     case 'glob':
-      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NULL ${page}`, params: {} };
+      return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NULL ${page}`, params: {}, exact: false };
     case 'query': {
-      const narrowed = narrowingSql(selector.orConstraints
-        ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch])
-        : [selector.constraints]);
-      if (!narrowed) return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NOT NULL ${page}`, params: {} };
-      const branches = narrowed.conditions.map((where) => `SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND ${where}`);
-      // Keys holding arrays are always candidates (see the file comment); the partial index `a = 1` finds them.
-      branches.push(`SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND a = 1`);
+      const narrowed = narrowQuery(selector);
+      if (!narrowed) return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NOT NULL ${page}`, params: {}, exact: false };
       return {
-        sql: `SELECT ${cols} FROM ${table} WHERE seq IN (${branches.join(' UNION ')} ORDER BY 1 LIMIT @limit) ORDER BY seq`,
+        sql: `SELECT ${cols} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '')} ORDER BY 1 LIMIT @limit) ORDER BY seq`,
         params: narrowed.params,
+        exact: narrowed.exact,
       };
     }
   }
+}
+
+/** The fast plan of `get(query)` (valuesPlan). */
+export interface ValuesPlan {
+  /**
+   * One column per live match in creation order: the serialized value (TEXT) of a plain row, or
+   * the row's seq (INTEGER) for a row the caller must read whole (a key holding an array, a
+   * streamed value, an expiry or value of the wrong type). The column's type tells them apart.
+   */
+  sql: string;
+  /** Live keys holding arrays that the SQL does not match (they might match by element): when any exists, the fast plan cannot order them in. */
+  otherArraysSql: string;
+  params: Record<string, string | number>;
+}
+
+/**
+ * The fast plan of `get(query)` when the SQL decides every array-free key exactly (the values
+ * are collected into one array anyway, so one statement, no pages); live rows only (@now).
+ * Undefined when the query is not exact in SQL.
+ */
+export function valuesPlan(selector: Selector, table: string): ValuesPlan | undefined {
+  if (selector.kind !== 'query') return undefined;
+  const narrowed = narrowQuery(selector);
+  if (!narrowed || !narrowed.exact) return undefined;
+  const where = narrowed.conditions[0];
+  const live = '(e IS NULL OR e > @now)';
+  const plain = `a IS NULL AND s IS NULL AND typeof(e) IN ('null', 'integer', 'real') AND typeof(v) = 'text'`;
+  return {
+    sql: `SELECT iif(${plain}, v, seq) FROM ${table} WHERE ns = @ns AND ${where} AND ${live} ORDER BY seq LIMIT @limit`,
+    otherArraysSql: `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1 AND (${where}) IS NOT 1 AND ${live} LIMIT 1`,
+    params: narrowed.params,
+  };
+}
+
+/** A query's narrowing conditions; `exact` when they decide the match of array-free keys alone. */
+function narrowQuery(selector: QuerySelector): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
+  const narrowed = narrowingSql(selector.orConstraints ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch]) : [selector.constraints]);
+  if (narrowed) narrowed.exact = narrowed.exact && selector.coveredByConstraints && !selector.orConstraints;
+  return narrowed;
+}
+
+/** The creation positions of the candidates: each disjunct's index hits, and every key holding an array. */
+function candidates(narrowed: { conditions: string[] }, table: string, extra: string): string {
+  const branches = narrowed.conditions.map((where) => `SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND ${where} ${extra}`);
+  // Keys holding arrays are always candidates (see the file comment); the partial index `a = 1` finds them.
+  branches.push(`SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND a = 1 ${extra}`);
+  return branches.join(' UNION ');
 }
 
 /**
  * The WHERE conditions of the disjuncts (each a conjunction of constraints), or undefined when
  * some disjunct has nothing SQL can narrow by (then only a scan is a superset).
  */
-function narrowingSql(disjuncts: IndexConstraint[][]): { conditions: string[]; params: Record<string, string | number> } | undefined {
+function narrowingSql(disjuncts: IndexConstraint[][]): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
   const params: Record<string, string | number> = {};
   let count = 0;
+  let exact = disjuncts.length === 1;
   const conditions: string[] = [];
   for (const constraints of disjuncts) {
     const terms: string[] = [];
     for (const { path, values } of constraints) {
       const literal = jsonPath(path);
-      if (literal === undefined || !values.every(isExactInSql)) continue;
+      if (literal === undefined || !values.every(isSupersetInSql)) {
+        exact = false;
+        continue;
+      }
+      if (!values.every(isExactInSql)) exact = false;
       const names = [...new Set(values.map(sqlValue))].map((value) => {
         const name = `p${count++}`;
         params[name] = value;
@@ -86,12 +139,22 @@ function narrowingSql(disjuncts: IndexConstraint[][]): { conditions: string[]; p
     if (terms.length === 0) return undefined;
     conditions.push(terms.join(' AND '));
   }
-  return count > MAX_PARAMETERS || conditions.length === 0 ? undefined : { conditions, params };
+  return count > MAX_PARAMETERS || conditions.length === 0 ? undefined : { conditions, params, exact };
 }
 
 /** Whether json_extract reads the value back so that `=` finds every key holding it (see the file comment). */
-function isExactInSql(value: string | number | boolean): boolean {
+function isSupersetInSql(value: string | number | boolean): boolean {
   return typeof value !== 'number' || Number.isSafeInteger(value);
+}
+
+/**
+ * Whether `=` on an array-free key finds only keys holding the value: not 0 or 1 (JSON true and
+ * false read back as 1 and 0), not a boolean, not a string that could be an object's JSON text
+ * (json_extract returns an object at the path as its JSON text).
+ */
+function isExactInSql(value: string | number | boolean): boolean {
+  if (typeof value === 'string') return value.charCodeAt(0) !== 0x7b; // '{'
+  return typeof value === 'number' && value !== 0 && value !== 1;
 }
 
 /** The value as bound: json_extract reads JSON true/false as 1/0. */

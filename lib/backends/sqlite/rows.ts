@@ -20,6 +20,8 @@ export interface EntryRow {
 /** A row as a scan returns it. */
 export interface ScannedRow extends EntryRow {
   id: string;
+  /** 1 when the key holds an array, else null (layout.ts). */
+  a: unknown;
 }
 
 /** The row's expiry: epoch ms or null. */
@@ -54,13 +56,18 @@ export function valueOf(row: EntryRow, id: string, serializer: Serializer, conne
   if (row.s !== null && row.s !== undefined) return Buffer.concat(readChunks(row, id, connection));
   const v = row.v;
   if (typeof v !== 'string') throw corruptEntry(id, `its value v is ${typeName(v)}, not serialized text`);
+  return deserialize(v, id, serializer);
+}
+
+/** A value column's text as the value; `id` names the key when it cannot be read (a function when finding it costs a lookup). */
+export function deserialize(text: string, id: string | (() => string), serializer: Serializer): unknown {
   let value: unknown;
   try {
-    value = serializer.deserialize(v);
+    value = serializer.deserialize(text);
   } catch (err) {
-    throw corruptEntry(id, `its value cannot be deserialized (${(err as Error)?.message ?? String(err)})`, err);
+    throw corruptEntry(typeof id === 'string' ? id : id(), `its value cannot be deserialized (${(err as Error)?.message ?? String(err)})`, err);
   }
-  if (value === undefined) throw corruptEntry(id, 'its value deserializes to undefined');
+  if (value === undefined) throw corruptEntry(typeof id === 'string' ? id : id(), 'its value deserializes to undefined');
   return value;
 }
 

@@ -11,8 +11,12 @@ type Statement = BetterSqlite3.Statement<unknown[]>;
 export interface Statements {
   /** Insert, or overwrite a live non-streamed row in place; 0 changes sends the write down the slow path. */
   upsert: Statement;
-  /** The row of an id: seq, v, e, s, c. */
+  /** The row of an id: seq, e, s, c, v. */
   row: Statement;
+  /** What a read needs, as an array: [v, e, s] (fewer columns: each costs a conversion). */
+  read: Statement;
+  /** A scanned row by its creation position (the fast query path's rows that need a full read). */
+  rowBySeq: Statement;
   /** The expiry of an id (its presence too). */
   expiry: Statement;
   insert: Statement;
@@ -42,7 +46,9 @@ export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chun
       `INSERT INTO ${t} (ns, id, k, a, v, e) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e WHERE s IS NULL AND (e IS NULL OR e > ?)`,
     ),
-    row: p(`SELECT seq, v, e, s, c FROM ${t} WHERE ns = ? AND id = ?`),
+    row: p(`SELECT seq, e, s, c, v FROM ${t} WHERE ns = ? AND id = ?`),
+    read: p(`SELECT v, e, s FROM ${t} WHERE ns = ? AND id = ?`).raw(),
+    rowBySeq: p(`SELECT seq, id, e, a, s, c, v FROM ${t} WHERE seq = ?`),
     expiry: p(`SELECT e FROM ${t} WHERE ns = ? AND id = ?`),
     insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ? WHERE seq = ?`),

@@ -78,7 +78,7 @@ async function writeChunks(scope: StreamScope, id: string, source: AsyncIterable
       if (size >= CHUNK_BYTES) flush(false);
     }
     flush(true);
-    connection.transaction(() => adopt(scope, id, expiresAt, sid, count, placeholder));
+    await connection.write(() => connection.transaction(() => adopt(scope, id, expiresAt, sid, count, placeholder)), 'setStream');
   } catch (err) {
     try {
       connection.transaction(() => {
