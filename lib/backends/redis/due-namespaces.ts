@@ -41,6 +41,7 @@ const NOTE_AGAIN_MS = 60_000;
 /** Most namespaces remembered as noted; past this the memory is dropped (a scope per user). */
 const MAX_NOTED = 10_000;
 
+/** The due-namespace list of one prefix, and what this process noted in it. */
 export class DueNamespaces {
   /** What this process last noted per namespace, so a burst of TTL'd writes sends one note. */
   private readonly noted = new Map<string, { due: number; at: number }>();

@@ -24,7 +24,7 @@
  * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
  * |                              | zset   | or a long `$in`'s merged index sets, while a query walks them |
  * | `<prefix>{!due}`             | zset   | for the whole prefix: the namespaces with TTL'd entries, scored |
- * |                              |        | by when to sweep them next (redis-due-namespaces.ts)      |
+ * |                              |        | by when to sweep them next (due-namespaces.ts)            |
  *
  * An entry is one string so that a batch of exact reads is one MGET, the cheapest read Redis
  * has; its expiry rides in the head so that a read needs nothing else. Both the entry and its
@@ -51,7 +51,7 @@ export class RedisLayout {
   readonly counter: string;
   /** Registry of the index keys in use. */
   readonly registry: string;
-  /** The namespaces to sweep, for every namespace of the prefix (redis-due-namespaces.ts). */
+  /** The namespaces to sweep, for every namespace of the prefix (due-namespaces.ts). */
   readonly dueNamespaces: string;
   /** Start of every entry key (`<base>e:`); the id follows. */
   readonly entryPrefix: string;
@@ -89,7 +89,7 @@ export class RedisLayout {
 
   /**
    * Where the chunks of a streamed value of this generation are kept for a grace period once
-   * the value has been replaced or deleted (see RETIRE in redis-scripts.ts).
+   * the value has been replaced or deleted (see RETIRE in scripts.ts).
    */
   graceChunks(generation: string): string {
     return this.gracePrefix + generation;

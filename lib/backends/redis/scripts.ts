@@ -1,6 +1,6 @@
 /**
  * The Lua scripts of the Redis store. Each one touches the keys of a single namespace, which
- * share a hash slot (see redis-layout.ts), so every script is atomic on a standalone server and
+ * share a hash slot (see layout.ts), so every script is atomic on a standalone server and
  * on a cluster alike. Every key a write script touches is passed in KEYS, as Redis Cluster
  * asks; the read-only WALK derives entry keys from a prefix, in the same slot.
  *
@@ -43,7 +43,7 @@ export class LuaScript {
 export const WRITE_FIXED_KEYS = 7;
 
 /**
- * Lua: reading the head of an entry string (see redis-layout.ts) whatever is stored there.
+ * Lua: reading the head of an entry string (see layout.ts) whatever is stored there.
  * `head` reads just the head, whatever the size of the value; a key of another type (written
  * by something else) reads as an empty string, that is as absent, instead of failing the
  * script. `parse` gives the expiry digits and kind letter ('v' or 'c') of a well-formed head,
@@ -340,7 +340,7 @@ return n
 
 /**
  * Sets a namespace's score in the list of namespaces to sweep after a visit, unless someone
- * lowered it since the visitor's claim (see redis-due-namespaces.ts).
+ * lowered it since the visitor's claim (see due-namespaces.ts).
  * KEYS: the list. ARGV: namespace, claim score, next score.
  */
 export const RESCHEDULE_SCRIPT = new LuaScript(`

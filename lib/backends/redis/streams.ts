@@ -146,7 +146,7 @@ async function* chunksFrom(b: RedisBackend, cursor: ChunkCursor, count: number, 
 /**
  * Chunk `i` of the cursor's generation: read from the entry's chunk hash until that holds
  * another generation or none, then from the grace key a later write or delete moved the
- * chunks to (RETIRE in redis-scripts.ts), renewing its expiry while this read goes on. The
+ * chunks to (RETIRE in scripts.ts), renewing its expiry while this read goes on. The
  * bytes; null when the generation's hash is there but lacks the chunk (corrupt); undefined
  * when the generation is in neither place.
  */
