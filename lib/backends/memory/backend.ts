@@ -5,11 +5,11 @@
  * issue order by themselves (`ordersExactCalls`) and the synchronous capabilities (getSync,
  * setSync, findSync, valuesSync) carry the store's fast paths.
  */
-import type { Backend, BackendContext } from '../../backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../backend';
 import type { Clock } from '../../clock';
+import { chunksOf, toAsync, valueBytes } from '../../core/bytes';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
-import { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry, chunksOf, toAsync, valueBytes } from '../../store';
 import { cloneValue } from '../../values';
 import type { Keyspace } from './keyspace';
 import type { SharedMemory } from './shared-memory';

@@ -10,7 +10,7 @@
  */
 import { Key, KeyObject, keyFromId } from '../../keys';
 import { QuerySelector, Selector, selectorMatches } from '../../query';
-import { StoredEntry } from '../../store';
+import type { StoredEntry } from '../../backend';
 import { approximateSize } from '../../values';
 import { EqualityIndexes } from './equality-indexes';
 import { ExpiryHeap } from './expiry-heap';

@@ -3,7 +3,7 @@
  * one is ERR_STORE_CONFIG naming it.
  */
 import { StoreConfigError } from '../../errors';
-import type { CommonSettings } from '../../store';
+import type { CommonSettings } from '../../store-types';
 
 /** Settings of the memory store. */
 export interface MemorySettings extends CommonSettings {

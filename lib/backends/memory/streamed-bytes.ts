@@ -1,7 +1,7 @@
 /**
  * How the memory backend holds a value written by setStream, and hands values out as chunks.
  */
-import { chunksOf } from '../../store';
+import { chunksOf } from '../../core/bytes';
 
 /**
  * A value written by setStream, kept as the chunks that arrived. Reads that want the whole
