@@ -169,6 +169,17 @@ describe('sqlite', () => {
     expect(await a.store.keys()).to.deep.equal([{ who: 'b' }]);
   });
 
+  it('two stores on one file write in the same tick without waiting for each other’s lock', async () => {
+    // Each connection's writes of a tick share one transaction; the second must not block on the first's lock.
+    const file = freshSqlitePath();
+    const a = open({ path: file, busyTimeout: 200 });
+    const b = open({ path: file, busyTimeout: 200 }, a.clock);
+    await Promise.all([a.store.connect(), b.store.connect()]);
+    await Promise.all([a.store.set('x', 1), b.store.set('y', 2), a.store.set('z', 3), b.store.setStream('s', Readable.from([Buffer.from('bytes')]))]);
+    expect(await Promise.all(['x', 'y', 'z'].map((k) => b.store.getOne(k)))).to.deep.equal([1, 2, 3]);
+    expect(await a.store.getOne('s')).to.deep.equal(Buffer.from('bytes'));
+  });
+
   it('scopes share one connection, which closes with its last user', async () => {
     const { store, backend } = open();
     const scoped = store.scope('inner');

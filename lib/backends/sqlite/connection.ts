@@ -10,7 +10,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
 import { StoreClosedError } from '../../errors';
-import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor, toStoreError } from './layout';
+import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
 import { TickTransaction } from './tick-transaction';
@@ -107,11 +107,8 @@ export class SqliteConnection {
     this.db = db;
     if (sweepInterval > 0) {
       this.sweepTimer = setInterval(() => {
-        try {
-          this.sweep();
-        } catch {
-          // A failed sweep (a lock held too long elsewhere) is retried on the next tick; reads never return expired rows anyway.
-        }
+        // A failed sweep (a lock held too long elsewhere) is retried next time; reads never return expired rows anyway.
+        this.sweepNow().catch(() => undefined);
       }, sweepInterval);
       this.sweepTimer.unref();
     }
@@ -161,11 +158,8 @@ export class SqliteConnection {
       if (left > 0) return void this.reading.set(sid, left);
       this.reading.delete(sid);
       if (this.orphaned.delete(sid) && this.db) {
-        try {
-          this.stmt.deleteChunks.run(sid);
-        } catch {
-          // left for a later delete of the same set; nothing refers to it any more
-        }
+        // A failure leaves the set behind; nothing refers to it any more.
+        this.write(() => this.stmt.deleteChunks.run(sid), 'delete chunks').catch(() => undefined);
       }
     };
   }
@@ -181,7 +175,7 @@ export class SqliteConnection {
    * Deletes expired rows (and their chunks) in every namespace, placeholders of crashed
    * streams included; returns how many. Runs on an unref'd timer; tests call it directly.
    */
-  sweep(): number {
+  private sweep(): number {
     const now = this.clock.now();
     const stmt = this.stmt;
     let removed = 0;
@@ -203,12 +197,10 @@ export class SqliteConnection {
     }
   }
 
-  /** `sweep` with SQLite's errors as StoreErrors. */
-  sweepNow(): number {
-    try {
-      return this.sweep();
-    } catch (err) {
-      throw toStoreError(err, 'sweep');
-    }
+  /** Runs the sweep as a write of this tick; resolves how many expired rows it deleted. */
+  async sweepNow(): Promise<number> {
+    let removed = 0;
+    await this.write(() => void (removed = this.sweep()), 'sweep');
+    return removed;
   }
 }

@@ -46,48 +46,60 @@ export function chunkSetOf(row: EntryRow): number | null {
 export function setStream(scope: StreamScope, id: string, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
   const { connection } = scope;
   const sid = randomInt(1, 2 ** 48);
-  let placeholder: number;
-  try {
+  let placeholder = 0;
+  const reserved = connection.write(() => {
     const info = connection.stmt.insert.run(PENDING_NS, String(sid), null, null, null, scope.clock.now() + PENDING_TTL_MS, sid, null);
     placeholder = Number(info.lastInsertRowid);
-  } catch (err) {
-    return Promise.reject(toStoreError(err, 'setStream'));
-  }
+  }, 'setStream');
+  if (placeholder === 0) return reserved; // the insert failed: `reserved` says why
   connection.writing.add(sid);
-  return writeChunks(scope, id, source, expiresAt, sid, placeholder).finally(() => connection.writing.delete(sid));
+  return writeChunks(scope, id, source, expiresAt, sid, placeholder, reserved).finally(() => connection.writing.delete(sid));
 }
 
-async function writeChunks(scope: StreamScope, id: string, source: AsyncIterable<Buffer>, expiresAt: number | null, sid: number, placeholder: number): Promise<void> {
+async function writeChunks(
+  scope: StreamScope,
+  id: string,
+  source: AsyncIterable<Buffer>,
+  expiresAt: number | null,
+  sid: number,
+  placeholder: number,
+  reserved: Promise<void>,
+): Promise<void> {
   const { connection } = scope;
   let count = 0;
   try {
+    await reserved;
     let pending: Buffer[] = [];
     let size = 0;
-    const flush = (all: boolean) => {
+    const flush = async (all: boolean) => {
       let bytes = Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
       while (bytes.length >= CHUNK_BYTES || (all && bytes.length > 0)) {
-        connection.stmt.insertChunk.run(sid, count++, bytes.subarray(0, CHUNK_BYTES));
+        const chunk = bytes.subarray(0, CHUNK_BYTES);
+        await connection.write(() => connection.stmt.insertChunk.run(sid, count++, chunk), 'setStream');
         bytes = bytes.subarray(CHUNK_BYTES);
       }
-      pending = bytes.length > 0 ? [bytes] : [];
-      size = bytes.length;
+      if (bytes.length > 0) {
+        pending = [bytes];
+        size = bytes.length;
+      }
     };
     for await (const chunk of source) {
       pending.push(chunk);
       size += chunk.length;
-      if (size >= CHUNK_BYTES) flush(false);
+      if (size >= CHUNK_BYTES) await flush(false);
     }
-    flush(true);
+    await flush(true);
     await connection.write(() => connection.transaction(() => adopt(scope, id, expiresAt, sid, count, placeholder)), 'setStream');
   } catch (err) {
-    try {
-      connection.transaction(() => {
+    // Nothing of a failed stream stays: its chunks and its placeholder go (or, if the file is gone, the sweep frees them later).
+    await connection
+      .write(() => {
         connection.stmt.deleteChunks.run(sid);
         connection.stmt.deleteBySeq.run(placeholder);
-      });
-    } catch {
-      // The file is gone or closed: the placeholder expires and the sweep frees its chunks.
-    }
+      }, 'setStream')
+      .catch(() => undefined);
     throw toStoreError(err, 'setStream');
   }
 }

@@ -25,6 +25,14 @@ interface Batch {
   reject: (err: unknown) => void;
 }
 
+/**
+ * The ticks with an open transaction, in this process. Two connections to one file in one
+ * process (two stores) would deadlock if the second waited for the first's lock: the first
+ * commits in a microtask, which cannot run while the second blocks in its busy wait. So a
+ * connection about to write commits every other open one first.
+ */
+const open = new Set<TickTransaction>();
+
 /** One connection's per-tick write transaction. */
 export class TickTransaction {
   private batch: Batch | undefined;
@@ -42,12 +50,14 @@ export class TickTransaction {
   run(write: () => void, action: string): Promise<void> {
     let batch = this.batch;
     if (!batch) {
+      for (const other of open) other.commit();
       try {
         this.begin.run();
       } catch (err) {
         return Promise.reject(toStoreError(err, action));
       }
       batch = this.batch = newBatch();
+      open.add(this);
       queueMicrotask(this.commit);
     }
     try {
@@ -64,6 +74,7 @@ export class TickTransaction {
     const batch = this.batch;
     if (!batch) return;
     this.batch = undefined;
+    open.delete(this);
     try {
       this.commitStatement.run();
       batch.resolve();
@@ -80,6 +91,7 @@ export class TickTransaction {
   private abandon(err: unknown, action: string): void {
     const batch = this.batch;
     this.batch = undefined;
+    open.delete(this);
     batch?.reject(toStoreError(err, `${action} (the transaction of this tick was rolled back)`));
   }
 }
