@@ -98,6 +98,39 @@ describe('sqlite', () => {
     expect(await store.count({ id: { $in: [1, 2, 3] } })).to.equal(3);
   });
 
+  it('get(query) in one statement agrees with the matcher: arrays, streamed values, limits, expiry', async () => {
+    const { store, clock } = open({ indexes: ['g'] });
+    await store.set({ g: 'x', i: 1 }, 'plain');
+    await store.setStream({ g: 'x', i: 2 }, Readable.from([Buffer.from('streamed')]));
+    await store.set({ g: ['x'], i: 3 }, 'array element');
+    await store.set({ g: 'x', i: 4, list: [1] }, 'holds an array');
+    await store.set({ g: 'x', i: 5 }, 'expires', { ttl: 10 });
+    await store.set({ g: 'y', i: 6, list: [2] }, 'other');
+    expect(await store.get({ g: 'x' })).to.deep.equal(['plain', Buffer.from('streamed'), 'array element', 'holds an array', 'expires']);
+    expect(await store.get({ g: 'x' }, { limit: 2 })).to.deep.equal(['plain', Buffer.from('streamed')]);
+    clock.advance(10);
+    expect(await store.get({ g: 'x' })).to.deep.equal(['plain', Buffer.from('streamed'), 'array element', 'holds an array']);
+    await store.del({ i: 3 });
+    expect(await store.get({ g: 'x' }, { limit: 3 })).to.deep.equal(['plain', Buffer.from('streamed'), 'holds an array']);
+  });
+
+  it('get(query) in one statement reports a corrupt row by its key', async () => {
+    const { store, backend } = open();
+    await store.set({ g: 'x', i: 1 }, 'ok');
+    await store.set({ g: 'x', i: 2 }, 'bad value');
+    await store.set({ g: 'x', i: 3 }, 'bad expiry');
+    const db = backend.connection.database;
+    db.prepare(`UPDATE memstorage SET v = '{oops' WHERE id = ?`).run('\u0000{"g":"x","i":2}');
+    let err = await rejection(store.get({ g: 'x' }));
+    expect(err.code).to.equal('ERR_STORAGE_OPERATION');
+    expect(err.message).to.include('{"g":"x","i":2}');
+    db.prepare(`UPDATE memstorage SET v = '"fixed"' WHERE id = ?`).run('\u0000{"g":"x","i":2}');
+    db.prepare(`UPDATE memstorage SET e = 'later' WHERE id = ?`).run('\u0000{"g":"x","i":3}');
+    err = await rejection(store.get({ g: 'x' }));
+    expect(err.code).to.equal('ERR_STORAGE_OPERATION');
+    expect(err.message).to.include('{"g":"x","i":3}');
+  });
+
   it('the sweep deletes expired rows and their chunks, and counts them in stats', async () => {
     const { store, backend, clock } = open({ sweepInterval: 0 });
     await store.set('short', 1, { ttl: 1000 });

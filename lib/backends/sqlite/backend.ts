@@ -121,10 +121,12 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
 
   /** valuesSync in one statement when the SQL is exact (query.ts valuesPlan); undefined when it cannot answer. */
   const exactValues = (selector: Selector, limit: number): unknown[] | undefined => {
-    const plan = valuesPlan(selector, table);
+    const limited = limit !== Infinity;
+    const plan = valuesPlan(selector, table, limited);
     if (!plan) return undefined;
     const now = clock.now();
-    const params = { ...plan.params, ns, now, limit: limit === Infinity ? -1 : limit };
+    const params: Record<string, string | number> = { ...plan.params, ns, now };
+    if (limited) params.limit = limit;
     if (connection.query(plan.otherArraysSql).pluck(true).get(params) !== undefined) return undefined;
     const cells = connection.query(plan.sql).pluck(true).all(params) as Array<string | number>;
     const out: unknown[] = new Array(cells.length);

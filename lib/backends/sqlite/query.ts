@@ -82,15 +82,17 @@ export interface ValuesPlan {
  * are collected into one array anyway, so one statement, no pages); live rows only (@now).
  * Undefined when the query is not exact in SQL.
  */
-export function valuesPlan(selector: Selector, table: string): ValuesPlan | undefined {
+export function valuesPlan(selector: Selector, table: string, limited: boolean): ValuesPlan | undefined {
   if (selector.kind !== 'query') return undefined;
   const narrowed = narrowQuery(selector);
   if (!narrowed || !narrowed.exact) return undefined;
   const where = narrowed.conditions[0];
   const live = '(e IS NULL OR e > @now)';
-  const plain = `a IS NULL AND s IS NULL AND typeof(e) IN ('null', 'integer', 'real') AND typeof(v) = 'text'`;
+  // `e < 1e300` is false for TEXT and BLOB (SQLite orders them after numbers): a corrupt expiry is read whole, and reported.
+  const plain = `a IS NULL AND s IS NULL AND (e IS NULL OR e < 1e300) AND typeof(v) = 'text'`;
+  // Without a limit the LIMIT clause is left out: even LIMIT -1 costs a few per cent here.
   return {
-    sql: `SELECT iif(${plain}, v, seq) FROM ${table} WHERE ns = @ns AND ${where} AND ${live} ORDER BY seq LIMIT @limit`,
+    sql: `SELECT iif(${plain}, v, seq) FROM ${table} WHERE ns = @ns AND ${where} AND ${live} ORDER BY seq${limited ? ' LIMIT @limit' : ''}`,
     otherArraysSql: `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1 AND (${where}) IS NOT 1 AND ${live} LIMIT 1`,
     params: narrowed.params,
   };
