@@ -2,16 +2,16 @@
  * The SQLite backend, written to the backend contract (lib/backend.ts): every primitive is a
  * few synchronous statements on the shared connection (connection.ts), so exact calls keep
  * issue order by themselves (`ordersExactCalls`) and reads are also offered synchronously.
- * Layout in layout.ts, query translation in query.ts, value streams in streams.ts.
+ * Layout in layout.ts, query translation in query.ts, scans in scans.ts, value streams in
+ * streams.ts, the per-tick write transaction in tick-transaction.ts.
  */
 import type { Backend, BackendContext } from '../../backend';
-import type { Key } from '../../keys';
-import { Selector, selectorMatches } from '../../query';
+import type { Selector } from '../../query';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
 import { tablesFor, toStoreError } from './layout';
-import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
-import { EntryRow, ScannedRow, deserialize, expiryOf, isLive, keyOfId, valueOf } from './rows';
+import { EntryRow, deserialize, expiryOf, isLive, valueOf } from './rows';
+import { createScans } from './scans';
 import { StreamScope, chunkSetOf, expiredAt, keyColumns, setStream, valueStream } from './streams';
 
 /** The SQLite backend: the contract plus what its own tests and tools use. */
@@ -22,9 +22,6 @@ export interface SqliteBackend extends Backend {
   sweep(): Promise<number>;
   scope(namespace: string): SqliteBackend;
 }
-
-/** Rows per page when a query's values are collected into one array anyway. */
-const VALUES_PAGE_SIZE = 1024;
 
 /** Builds the backend of one namespace over `connection` (shared with its scopes). */
 export function sqliteBackend(connection: SqliteConnection, context: BackendContext): SqliteBackend {
@@ -76,114 +73,8 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     });
   };
 
-  /** The rows a plan selects, page by page in creation order (each page one statement: no cursor stays open). */
-  function* planRows(plan: ScanPlan, pageSize: number): Generator<ScannedRow> {
-    const statement = connection.query(plan.sql);
-    const params: Record<string, string | number> = { ...plan.params, ns, after: 0, limit: pageSize };
-    for (;;) {
-      const rows = statement.all(params) as ScannedRow[];
-      for (const row of rows) yield row;
-      if (rows.length < pageSize) return;
-      params.after = rows[rows.length - 1].seq;
-    }
-  }
 
-  /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
-  function* scan(selector: Selector, values: boolean, lenient = false): Generator<StoredEntry & { seq: number; s?: unknown }> {
-    const plan = scanPlan(selector, table, values);
-    if (!plan) return;
-    for (const row of planRows(plan, PAGE_SIZE)) {
-      const id = row.id;
-      let key: Key;
-      try {
-        if (!lenient && !isLive(row, id, clock.now())) continue;
-        if (lenient && expiredAt(row, clock.now())) continue;
-        key = keyOfId(id);
-      } catch (err) {
-        if (lenient) continue;
-        throw err;
-      }
-      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, key)) continue;
-      const value = values ? valueOf(row, id, serializer, connection) : undefined;
-      yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
-    }
-  }
-
-  /** The values of a query's matches, without building entries: rows the SQL decides exactly need no key parse. */
-  const valuesSync = (selector: Selector, limit: number): unknown[] | undefined => {
-    if (selector.kind !== 'query') return undefined;
-    try {
-      return exactValues(selector, limit) ?? checkedValues(selector, limit);
-    } catch (err) {
-      throw toStoreError(err, 'get');
-    }
-  };
-
-  /** valuesSync in one statement when the SQL is exact (query.ts valuesPlan); undefined when it cannot answer. */
-  const exactValues = (selector: Selector, limit: number): unknown[] | undefined => {
-    const limited = limit !== Infinity;
-    const plan = valuesPlan(selector, table, limited);
-    if (!plan) return undefined;
-    const now = clock.now();
-    const params: Record<string, string | number> = { ...plan.params, ns, now };
-    if (limited) params.limit = limit;
-    if (connection.query(plan.otherArraysSql).pluck(true).get(params) !== undefined) return undefined;
-    const cells = connection.query(plan.sql).pluck(true).all(params) as Array<string | number>;
-    const out: unknown[] = new Array(cells.length);
-    let n = 0;
-    for (const cell of cells) {
-      if (typeof cell === 'string') {
-        let value: unknown;
-        try {
-          value = serializer.deserialize(cell);
-        } catch {
-          return undefined; // corrupt: the checked path reads the row again and names its key
-        }
-        if (value === undefined) return undefined;
-        out[n++] = value;
-        continue;
-      }
-      const row = connection.stmt.rowBySeq.get(cell) as ScannedRow | undefined;
-      if (!row || !isLive(row, row.id, now)) continue;
-      if (row.a !== null && !selectorMatches(selector, row.id, keyOfId(row.id))) continue;
-      out[n++] = valueOf(row, row.id, serializer, connection);
-    }
-    out.length = n;
-    // A candidate the matcher dropped took a place under LIMIT: the checked path fills the rest.
-    return n < cells.length && cells.length === limit ? undefined : out;
-  };
-
-  /** valuesSync row by row through the matcher. */
-  const checkedValues = (selector: Selector, limit: number): unknown[] => {
-    const out: unknown[] = [];
-    const plan = scanPlan(selector, table, true);
-    if (!plan) return out;
-    for (const row of planRows(plan, VALUES_PAGE_SIZE)) {
-      const id = row.id;
-      if (!isLive(row, id, clock.now())) continue;
-      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, keyOfId(id))) continue;
-      out.push(valueOf(row, id, serializer, connection));
-      if (out.length >= limit) break;
-    }
-    return out;
-  };
-
-  /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
-  function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
-    let found = 0;
-    const entries = scan(selector, options.values);
-    for (;;) {
-      let step: IteratorResult<StoredEntry>;
-      try {
-        step = entries.next();
-      } catch (err) {
-        throw toStoreError(err, 'find');
-      }
-      if (step.done) return;
-      yield step.value;
-      if (options.limit !== undefined && ++found >= options.limit) return;
-    }
-  }
+  const { scan, findSync, valuesSync } = createScans({ connection, namespace: ns, clock, serializer, table });
 
   const deleteOne = (id: string): boolean =>
     connection.transaction(() => {

@@ -1,0 +1,154 @@
+/**
+ * Reads over many entries (queries, globs, whole namespaces): SQL narrows (query.ts), the
+ * shared matcher decides, expiry is checked per entry as it is taken.
+ */
+import type { Clock } from '../../clock';
+import type { Key } from '../../keys';
+import { Selector, selectorMatches } from '../../query';
+import type { Serializer } from '../../serializer';
+import type { FindOptions, StoredEntry } from '../../store';
+import type { SqliteConnection } from './connection';
+import { toStoreError } from './layout';
+import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
+import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
+import { expiredAt } from './streams';
+
+/** Rows per page when a query's values are collected into one array anyway. */
+const VALUES_PAGE_SIZE = 1024;
+
+/** What the scans of one namespace need. */
+export interface ScanScope {
+  connection: SqliteConnection;
+  namespace: string;
+  clock: Clock;
+  serializer: Serializer;
+  /** The entries table, quoted. */
+  table: string;
+}
+
+/** An entry found by a scan, with its row's creation position and chunk set (for deletes). */
+export type ScannedEntry = StoredEntry & { seq: number; s?: unknown };
+
+/** The scans of one namespace. */
+export interface Scans {
+  /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
+  scan(selector: Selector, values: boolean, lenient?: boolean): Generator<ScannedEntry>;
+  /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
+  findSync(selector: Selector, options: FindOptions): Generator<StoredEntry>;
+  /** The values of a query's matches, without building entries. */
+  valuesSync(selector: Selector, limit: number): unknown[] | undefined;
+}
+
+/** Builds the scans of one namespace. */
+export function createScans({ connection, namespace: ns, clock, serializer, table }: ScanScope): Scans {
+  /** The rows a plan selects, page by page in creation order (each page one statement: no cursor stays open). */
+  function* planRows(plan: ScanPlan, pageSize: number): Generator<ScannedRow> {
+    const statement = connection.query(plan.sql);
+    const params: Record<string, string | number> = { ...plan.params, ns, after: 0, limit: pageSize };
+    for (;;) {
+      const rows = statement.all(params) as ScannedRow[];
+      for (const row of rows) yield row;
+      if (rows.length < pageSize) return;
+      params.after = rows[rows.length - 1].seq;
+    }
+  }
+
+  /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
+  function* scan(selector: Selector, values: boolean, lenient = false): Generator<ScannedEntry> {
+    const plan = scanPlan(selector, table, values);
+    if (!plan) return;
+    for (const row of planRows(plan, PAGE_SIZE)) {
+      const id = row.id;
+      let key: Key;
+      try {
+        if (!lenient && !isLive(row, id, clock.now())) continue;
+        if (lenient && expiredAt(row, clock.now())) continue;
+        key = keyOfId(id);
+      } catch (err) {
+        if (lenient) continue;
+        throw err;
+      }
+      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, key)) continue;
+      const value = values ? valueOf(row, id, serializer, connection) : undefined;
+      yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
+    }
+  }
+
+  /** The values of a query's matches, without building entries: rows the SQL decides exactly need no key parse. */
+  const valuesSync = (selector: Selector, limit: number): unknown[] | undefined => {
+    if (selector.kind !== 'query') return undefined;
+    try {
+      return exactValues(selector, limit) ?? checkedValues(selector, limit);
+    } catch (err) {
+      throw toStoreError(err, 'get');
+    }
+  };
+
+  /** valuesSync in one statement when the SQL is exact (query.ts valuesPlan); undefined when it cannot answer. */
+  const exactValues = (selector: Selector, limit: number): unknown[] | undefined => {
+    const limited = limit !== Infinity;
+    const plan = valuesPlan(selector, table, limited);
+    if (!plan) return undefined;
+    const now = clock.now();
+    const params: Record<string, string | number> = { ...plan.params, ns, now };
+    if (limited) params.limit = limit;
+    if (connection.query(plan.otherArraysSql).pluck(true).get(params) !== undefined) return undefined;
+    const cells = connection.query(plan.sql).pluck(true).all(params) as Array<string | number>;
+    const out: unknown[] = new Array(cells.length);
+    let n = 0;
+    for (const cell of cells) {
+      if (typeof cell === 'string') {
+        let value: unknown;
+        try {
+          value = serializer.deserialize(cell);
+        } catch {
+          return undefined; // corrupt: the checked path reads the row again and names its key
+        }
+        if (value === undefined) return undefined;
+        out[n++] = value;
+        continue;
+      }
+      const row = connection.stmt.rowBySeq.get(cell) as ScannedRow | undefined;
+      if (!row || !isLive(row, row.id, now)) continue;
+      if (row.a !== null && !selectorMatches(selector, row.id, keyOfId(row.id))) continue;
+      out[n++] = valueOf(row, row.id, serializer, connection);
+    }
+    out.length = n;
+    // A candidate the matcher dropped took a place under LIMIT: the checked path fills the rest.
+    return n < cells.length && cells.length === limit ? undefined : out;
+  };
+
+  /** valuesSync row by row through the matcher. */
+  const checkedValues = (selector: Selector, limit: number): unknown[] => {
+    const out: unknown[] = [];
+    const plan = scanPlan(selector, table, true);
+    if (!plan) return out;
+    for (const row of planRows(plan, VALUES_PAGE_SIZE)) {
+      const id = row.id;
+      if (!isLive(row, id, clock.now())) continue;
+      if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, keyOfId(id))) continue;
+      out.push(valueOf(row, id, serializer, connection));
+      if (out.length >= limit) break;
+    }
+    return out;
+  };
+
+  /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
+  function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
+    let found = 0;
+    const entries = scan(selector, options.values);
+    for (;;) {
+      let step: IteratorResult<StoredEntry>;
+      try {
+        step = entries.next();
+      } catch (err) {
+        throw toStoreError(err, 'find');
+      }
+      if (step.done) return;
+      yield step.value;
+      if (options.limit !== undefined && ++found >= options.limit) return;
+    }
+  }
+
+  return { scan, findSync, valuesSync };
+}
