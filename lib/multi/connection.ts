@@ -1,0 +1,54 @@
+/**
+ * Connecting and closing a multi store's tiers. A cache tier delays startup by at most its own
+ * timeout: if it is not up by then it is marked down and the background probe connects it
+ * later. The store opens once one complete tier is up; a close never hangs on a tier.
+ */
+import { StorageConnectionError } from '../errors';
+import type { MultiContext } from './context';
+import { asStoreError, withDeadline } from './tier-failures';
+
+/**
+ * Connects every tier, each within `timeout` (a cache tier with a timeout: within the smaller
+ * of the two); throws when no complete tier could connect. With `warm`, copies the first
+ * complete tier that is up into tier 0.
+ */
+export async function connectTiers(ctx: MultiContext, timeout: number, warm: boolean): Promise<void> {
+  const { tiers, queryTier } = ctx;
+  const results = await Promise.allSettled(
+    tiers.map((tier) => withDeadline(tier.store.connect(), tier.complete || tier.timeout === 0 ? timeout : Math.min(timeout, tier.timeout), tier)),
+  );
+  let completeUp = false;
+  results.forEach((result, i) => {
+    const tier = tiers[i];
+    if (result.status === 'fulfilled') {
+      if (tier.complete) completeUp = true;
+      tier.markUp(); // after an earlier failed connect()
+      return;
+    }
+    tier.markDown(result.reason); // reported through 'tierDown' and 'error'
+  });
+  if (!completeUp) {
+    const reason = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    throw new StorageConnectionError(`no complete tier could connect: ${(reason.reason as Error)?.message}`, { cause: reason.reason });
+  }
+  if (warm && !tiers[0].isDown) {
+    const source = tiers.slice(queryTier).find((t) => !t.isDown)!;
+    try {
+      await source.store.copy(tiers[0].store);
+    } catch (err) {
+      ctx.reportError(asStoreError(err));
+    }
+  }
+}
+
+/**
+ * Waits for the background work and tier probes, then closes the tiers this store opened, each
+ * within `timeout` (a tier whose close() never settles must not make this close() hang).
+ */
+export async function closeTiers(ctx: MultiContext, timeout: number): Promise<void> {
+  const tiers = ctx.tiers;
+  await ctx.background.idle();
+  await Promise.allSettled(tiers.map((t) => t.settled()));
+  const closed = await Promise.allSettled(tiers.filter((t) => t.owned).map((t) => withDeadline(t.store.close(), timeout, t, 'close')));
+  for (const result of closed) if (result.status === 'rejected') ctx.reportError(asStoreError(result.reason));
+}

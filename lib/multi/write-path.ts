@@ -1,0 +1,195 @@
+/**
+ * The write path (SPEC §9): writes and deletes reach the complete tiers first, bottom up (the
+ * last, durable tier first); a failure there fails the operation with a typed error after
+ * dropping the key from every tier above. A cache tier that fails is made to forget the key
+ * (now, or before it is read again), an 'error' event fires, and the operation succeeds.
+ * Every write marks the reads in flight of what it touches stale (no promotion of an older
+ * value) and is published to other processes, whether it succeeded or not.
+ */
+import { Key, keyFromId } from '../keys';
+import type { Selector } from '../query';
+import type { BaseStore } from '../store';
+import type { Coherence } from './coherence';
+import type { MultiContext } from './context';
+import { Drop, dropKey, dropMatching } from './drops';
+import { tierTtl } from './promotion';
+import { selectorQuery } from './selector-query';
+import type { Tier } from './tier';
+import { unavailable } from './tier-failures';
+
+/** See the file comment. One per multi store. */
+export class WritePath {
+  constructor(
+    private readonly ctx: MultiContext,
+    private readonly coherence: Coherence,
+  ) {}
+
+  /** Writes `value` under `id` in every tier (a tier whose TTL cap has already passed deletes it instead). */
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+    const { flights, clock } = this.ctx;
+    flights.invalidate(id);
+    const drop = dropKey(id);
+    const write = (tier: Tier): Promise<unknown> => {
+      const ttl = tierTtl(expiresAt, clock.now(), tier.ttl);
+      return ttl === undefined ? tier.store.del(key) : tier.store.set(key, value, { ttl });
+    };
+    try {
+      await this.writeComplete(write, drop);
+    } catch (err) {
+      this.coherence.publish('k', id);
+      throw err;
+    }
+    await this.writeCaches(write, drop, id);
+    flights.invalidate(id);
+    this.coherence.publish('k', id);
+  }
+
+  /** Deletes `id` from every tier; whether the durable tier held it. */
+  async delete(id: string): Promise<boolean> {
+    const flights = this.ctx.flights;
+    flights.invalidate(id);
+    const key = keyFromId(id);
+    const drop = dropKey(id);
+    let existed: number;
+    try {
+      existed = await this.writeComplete((tier) => tier.store.del(key), drop);
+    } catch (err) {
+      this.coherence.publish('k', id);
+      throw err;
+    }
+    await this.writeCaches((tier) => tier.store.del(key), drop, id);
+    flights.invalidate(id);
+    this.coherence.publish('k', id);
+    return existed > 0;
+  }
+
+  /** Deletes what `selector` matches (a query, or everything) from every tier; how many entries the durable tier removed. */
+  async deleteMatching(selector: Selector): Promise<number> {
+    const flights = this.ctx.flights;
+    const query = selectorQuery(selector);
+    flights.invalidateAll();
+    const drop = dropMatching(query);
+    let removed: number;
+    try {
+      removed = await this.writeComplete((tier) => (query ? tier.store.del(query) : countThenClear(tier.store)), drop, true);
+    } catch (err) {
+      this.coherence.publish(query ? 'q' : 'c', undefined, query);
+      throw err;
+    }
+    await this.writeCaches((tier) => (query ? tier.store.del(query) : tier.store.clear()), drop, undefined, true);
+    flights.invalidateAll();
+    this.coherence.publish(query ? 'q' : 'c', undefined, query);
+    return removed;
+  }
+
+  /** Clears every tier; the cache tiers even when a complete one failed. */
+  async clear(): Promise<void> {
+    const flights = this.ctx.flights;
+    flights.invalidateAll();
+    const drop = dropMatching(undefined);
+    try {
+      await this.writeComplete((tier) => tier.store.clear(), drop, true);
+    } finally {
+      await this.writeCaches((tier) => tier.store.clear(), drop, undefined, true);
+      flights.invalidateAll();
+      this.coherence.publish('c');
+    }
+  }
+
+  /**
+   * Writes a byte stream under `id`. A stream can be consumed once: it goes to the durable
+   * tier, the other complete tiers copy it from there, and cache tiers forget the key (a read
+   * promotes it later).
+   */
+  async setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
+    const { tiers, queryTier, flights, clock } = this.ctx;
+    flights.invalidate(id);
+    const drop = dropKey(id);
+    const durable = tiers[tiers.length - 1];
+    // A failure of the caller's stream is not the tier's: it must not mark the tier down.
+    let sourceFailed = false;
+    const guarded = (async function* () {
+      try {
+        yield* source;
+      } catch (err) {
+        sourceFailed = true;
+        throw err;
+      }
+    })();
+    for (let i = tiers.length - 1; i >= queryTier; i--) {
+      const tier = tiers[i];
+      if (!tier.usable) throw unavailable(tier);
+      const ttl = tierTtl(expiresAt, clock.now(), tier.ttl);
+      try {
+        if (ttl === undefined) await tier.call(() => tier.store.del(key));
+        else {
+          const bytes = tier === durable ? guarded : durable.store.createValueStream(key);
+          await tier.call(() => tier.store.setStream(key, bytes, { ttl }), () => !sourceFailed, 0);
+        }
+      } catch (err) {
+        if (!sourceFailed) {
+          await Promise.all(tiers.slice(0, i).map((upper) => drop(upper)));
+          this.coherence.publish('k', id);
+        }
+        throw err;
+      }
+    }
+    await Promise.all(tiers.slice(0, queryTier).map((tier) => drop(tier)));
+    flights.invalidate(id);
+    this.coherence.publish('k', id);
+  }
+
+  /**
+   * Runs `op` on the complete tiers, last first. On a failure, drops `id` (or everything,
+   * for query writes) from every tier above the one that failed, then throws it.
+   */
+  private async writeComplete<T>(op: (tier: Tier) => Promise<T>, drop: Drop, bulk = false): Promise<T> {
+    const { tiers, queryTier } = this.ctx;
+    let result: T | undefined;
+    for (let i = tiers.length - 1; i >= queryTier; i--) {
+      const tier = tiers[i];
+      if (!tier.usable) throw unavailable(tier);
+      try {
+        const r = await tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout);
+        if (i === tiers.length - 1) result = r;
+      } catch (err) {
+        await Promise.all(tiers.slice(0, i).map((upper) => drop(upper)));
+        throw err;
+      }
+    }
+    return result as T;
+  }
+
+  /** Applies a write to the cache tiers; a tier that fails forgets the key (now or before its next read). */
+  private async writeCaches(op: (tier: Tier) => Promise<unknown>, drop: Drop, fresh?: string, bulk = false): Promise<void> {
+    const { tiers, queryTier, reportError } = this.ctx;
+    if (queryTier === 0) return;
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < queryTier; i++) {
+      const tier = tiers[i];
+      if (!tier.usable) {
+        jobs.push(drop(tier));
+        continue;
+      }
+      jobs.push(
+        tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout).then(
+          () => {
+            if (fresh !== undefined) tier.noteFresh(fresh);
+          },
+          async (err: Error) => {
+            reportError(err);
+            await drop(tier);
+          },
+        ),
+      );
+    }
+    await Promise.all(jobs);
+  }
+}
+
+/** Clears a store and says how many keys it held (a query-less delete resolves that count). */
+async function countThenClear(store: BaseStore): Promise<number> {
+  const n = (await store.keys()).length;
+  await store.clear();
+  return n;
+}
