@@ -1,6 +1,5 @@
 /** Conformance: clear, copy, scopes, stats, getOrSet, callbacks, close (SPEC §4, §5). */
 import { expect } from 'chai';
-import { MemoryStore } from '../stores/memory';
 import { SuiteContext, rejection } from './context';
 
 export function api(ctx: SuiteContext): void {
@@ -20,7 +19,7 @@ export function api(ctx: SuiteContext): void {
       const { store, clock } = await ctx.open();
       await store.set('a', 1);
       await store.set({ b: 1 }, { two: 2 }, { ttl: 10_000 });
-      const target = new MemoryStore({ clock });
+      const { store: target } = await ctx.open({ clock });
       expect(await store.copy(target)).to.equal(2);
       expect(await target.getOne('a')).to.equal(1);
       expect(await target.getOne({ b: 1 })).to.deep.equal({ two: 2 });

@@ -4,6 +4,7 @@
  */
 import { ManualClock } from '../clock';
 import type { BaseStore, CommonSettings } from '../store';
+import type { Capabilities } from '../backend';
 
 /** Builds the store under test; every call must give a store isolated from the others by `namespace`. */
 export type StoreFactory = (settings: CommonSettings & { clock: ManualClock; namespace: string }) => BaseStore | Promise<BaseStore>;
@@ -12,13 +13,24 @@ export type StoreFactory = (settings: CommonSettings & { clock: ManualClock; nam
 export interface ConformanceOptions {
   /** Bytes pushed through setStream/createValueStream in the stream tests. Default 2 MiB. */
   streamBytes?: number;
+  /** Run the whole suite a second time on a scope of each store (`store.scope('scoped')`). Default true. */
+  throughScope?: boolean;
 }
+
+/** A capability a group of tests needs (a flag of `store.supports`). */
+export type Capability = keyof Capabilities;
 
 /** Handed to each part of the suite. */
 export interface SuiteContext {
   /** Opens a fresh store (closed and cleared after the test) with a ManualClock at the wall time. */
-  open(settings?: CommonSettings): Promise<{ store: BaseStore; clock: ManualClock }>;
+  open(settings?: CommonSettings): Promise<{ store: BaseStore; clock: ManualClock; namespace: string }>;
   options: Required<ConformanceOptions>;
+  /**
+   * Call inside a `describe`: its tests run only when the store under test declares `flag` in
+   * `supports` (read from a store opened once before them), and are reported as pending
+   * otherwise. The suite chooses its groups from what a backend says it can do, never its name.
+   */
+  requires(flag: Capability): void;
 }
 
 let counter = 0;
@@ -39,13 +51,21 @@ export function makeContext(factory: StoreFactory, options: ConformanceOptions):
     }
   });
   return {
-    options: { streamBytes: options.streamBytes ?? 2 * 1024 * 1024 },
+    options: { streamBytes: options.streamBytes ?? 2 * 1024 * 1024, throughScope: options.throughScope ?? true },
+    requires(flag: Capability) {
+      before(async function () {
+        const probe = await factory({ clock: new ManualClock(Date.now()), namespace: `conf${process.pid}probe${++counter}` });
+        const supported = probe.supports[flag];
+        await probe.close();
+        if (!supported) this.skip(); // the backend says it cannot do this: nothing of it to test
+      });
+    },
     async open(settings: CommonSettings = {}) {
       const clock = new ManualClock(Date.now());
       const namespace = `conf${process.pid}x${++counter}`;
       const store = await factory({ clock, namespace, ...settings } as CommonSettings & { clock: ManualClock; namespace: string });
       opened.push(store);
-      return { store, clock };
+      return { store, clock: (settings.clock as ManualClock | undefined) ?? clock, namespace: settings.namespace ?? namespace };
     },
   };
 }

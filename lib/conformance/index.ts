@@ -15,17 +15,29 @@ import { keysAndValues } from './keys-values';
 import { queries } from './queries';
 import { streams } from './streams';
 import { ttl } from './ttl';
+import { sharing } from './sharing';
 
 export type { StoreFactory, ConformanceOptions } from './context';
 
-/** Registers the whole suite as a mocha `describe` block. */
+/**
+ * Registers the whole suite as a mocha `describe` block, and (unless `throughScope: false`)
+ * once more on a scope of each store, since a scope must behave as a store in every respect.
+ */
 export function runConformance(name: string, factory: StoreFactory, options: ConformanceOptions = {}): void {
-  describe(`conformance: ${name}`, () => {
+  suite(`conformance: ${name}`, factory, options);
+  if (options.throughScope !== false) {
+    suite(`conformance: ${name} through scope()`, async (settings) => (await factory(settings)).scope('scoped'), options);
+  }
+}
+
+function suite(title: string, factory: StoreFactory, options: ConformanceOptions): void {
+  describe(title, () => {
     const ctx = makeContext(factory, options);
     keysAndValues(ctx);
     queries(ctx);
     ttl(ctx);
     api(ctx);
     streams(ctx);
+    sharing(ctx);
   });
 }

@@ -1,10 +1,10 @@
 /** Conformance: TTL and expiry with an injected clock (SPEC §6). */
 import { expect } from 'chai';
-import { MemoryStore } from '../stores/memory';
 import { SuiteContext, rejection } from './context';
 
 export function ttl(ctx: SuiteContext): void {
   describe('ttl', () => {
+    ctx.requires('ttl');
     it('an expired entry is never returned, counted, listed, streamed or copied', async () => {
       const { store, clock } = await ctx.open();
       await store.set({ id: 1, kind: 'k' }, 'short', { ttl: 1000 });
@@ -24,7 +24,7 @@ export function ttl(ctx: SuiteContext): void {
       const streamed: unknown[] = [];
       for await (const entry of store.entries()) streamed.push(entry.value);
       expect(streamed).to.deep.equal(['long', 'f']);
-      const target = new MemoryStore({ clock });
+      const { store: target } = await ctx.open({ clock });
       expect(await store.copy(target)).to.equal(2);
       expect(await target.keys()).to.have.length(2);
       expect(await store.del({ id: 1, kind: 'k' })).to.equal(0);
