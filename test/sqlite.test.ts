@@ -213,6 +213,24 @@ describe('sqlite', () => {
     expect(await a.store.getOne('s')).to.deep.equal(Buffer.from('bytes'));
   });
 
+  it('a lock held by another process is ERR_STORAGE_OPERATION after busyTimeout, for every write of the tick; nothing is kept', async () => {
+    const { store, backend } = open({ busyTimeout: 50 });
+    await store.set('before', 0);
+    const Driver = require('better-sqlite3') as typeof import('better-sqlite3'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const other = new Driver(backend.connection.settings.path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const writes = [store.set('a', 1), store.set('b', 2), store.del('before'), store.setStream('s', Readable.from([Buffer.from('x')]))];
+      for (const write of writes) expect((await rejection(write)).code).to.equal('ERR_STORAGE_OPERATION');
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    expect(await store.keys()).to.deep.equal(['before']);
+    await store.set('a', 1);
+    expect(await store.getOne('a')).to.equal(1);
+  });
+
   it('scopes share one connection, which closes with its last user', async () => {
     const { store, backend } = open();
     const scoped = store.scope('inner');
