@@ -129,6 +129,14 @@ describe('sqlite', () => {
     err = await rejection(store.get({ g: 'x' }));
     expect(err.code).to.equal('ERR_STORAGE_OPERATION');
     expect(err.message).to.include('{"g":"x","i":3}');
+    db.prepare(`UPDATE memstorage SET e = NULL, k = '{not json' WHERE id = ?`).run('\u0000{"g":"x","i":3}');
+    for (const read of [store.get({ g: 'x' }), store.keys({ g: 'x' }), store.count({ g: 'x' })]) {
+      err = await rejection(read);
+      expect(err.code).to.equal('ERR_STORAGE_OPERATION');
+      expect(err.message).to.include('{"g":"x","i":3}');
+    }
+    expect(await store.del({ g: 'x' })).to.equal(3); // a delete succeeds over the corrupt row: keys come from the ids
+    expect(await store.keys()).to.deep.equal([]);
   });
 
   it('the sweep deletes expired rows and their chunks, and counts them in stats', async () => {

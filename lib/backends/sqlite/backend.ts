@@ -11,7 +11,7 @@ import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEn
 import type { SqliteConnection } from './connection';
 import { tablesFor, toStoreError } from './layout';
 import { EntryRow, deserialize, expiryOf, isLive, valueOf } from './rows';
-import { createScans } from './scans';
+import { ScannedEntry, createScans, isBadKeyColumn } from './scans';
 import { StreamScope, chunkSetOf, expiredAt, keyColumns, setStream, valueStream } from './streams';
 
 /** The SQLite backend: the contract plus what its own tests and tools use. */
@@ -210,7 +210,14 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       clearSync();
       return live;
     }
-    const matches = [...scan(selector, false, true)];
+    let matches: ScannedEntry[];
+    try {
+      matches = [...scan(selector, false, true)];
+    } catch (err) {
+      // A delete succeeds over corrupt rows (SPEC §12): keys come from the ids, so a scan by ids still decides.
+      if (!isBadKeyColumn(err)) throw err;
+      matches = [...scan(selector, false, true, false)];
+    }
     for (const match of matches) {
       connection.stmt.deleteBySeq.run(match.seq);
       connection.dropChunks(typeof match.s === 'number' ? match.s : null);

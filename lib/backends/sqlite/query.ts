@@ -39,8 +39,8 @@ function columns(values: boolean): string {
   return values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
 }
 
-/** The plan of a selector over `table` (already quoted); undefined when nothing can match. */
-export function scanPlan(selector: Selector, table: string, values: boolean): ScanPlan | undefined {
+/** The plan of a selector over `table` (already quoted); undefined when nothing can match. `narrow: false` reads no key column (a scan by ids). */
+export function scanPlan(selector: Selector, table: string, values: boolean, narrow = true): ScanPlan | undefined {
   const cols = columns(values);
   const page = `ORDER BY seq LIMIT @limit`;
   switch (selector.kind) {
@@ -53,7 +53,7 @@ export function scanPlan(selector: Selector, table: string, values: boolean): Sc
     case 'glob':
       return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NULL ${page}`, params: {}, exact: false };
     case 'query': {
-      const narrowed = narrowQuery(selector);
+      const narrowed = narrow ? narrowQuery(selector) : undefined;
       if (!narrowed) return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NOT NULL ${page}`, params: {}, exact: false };
       return {
         sql: `SELECT ${cols} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '')} ORDER BY 1 LIMIT @limit) ORDER BY seq`,

@@ -8,10 +8,18 @@ import { Selector, selectorMatches } from '../../query';
 import type { Serializer } from '../../serializer';
 import type { FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
-import { toStoreError } from './layout';
+import { corruptEntry, toStoreError } from './layout';
 import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import { expiredAt } from './streams';
+
+/** Errors that report a key column json_extract cannot read (a scan by ids still works then). */
+const badKeyColumnErrors = new WeakSet<object>();
+
+/** Whether `err` reports a key column that is not JSON: a delete retries with a scan by ids (`narrow: false`). */
+export function isBadKeyColumn(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && badKeyColumnErrors.has(err);
+}
 
 /** Rows per page when a query's values are collected into one array anyway. */
 const VALUES_PAGE_SIZE = 1024;
@@ -31,8 +39,11 @@ export type ScannedEntry = StoredEntry & { seq: number; s?: unknown };
 
 /** The scans of one namespace. */
 export interface Scans {
-  /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
-  scan(selector: Selector, values: boolean, lenient?: boolean): Generator<ScannedEntry>;
+  /**
+   * Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read
+   * (deletes); `narrow: false` reads no key column (ids only).
+   */
+  scan(selector: Selector, values: boolean, lenient?: boolean, narrow?: boolean): Generator<ScannedEntry>;
   /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
   findSync(selector: Selector, options: FindOptions): Generator<StoredEntry>;
   /** The values of a query's matches, without building entries. */
@@ -46,7 +57,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
     const statement = connection.query(plan.sql);
     const params: Record<string, string | number> = { ...plan.params, ns, after: 0, limit: pageSize };
     for (;;) {
-      const rows = statement.all(params) as ScannedRow[];
+      const rows = run(() => statement.all(params)) as ScannedRow[];
       for (const row of rows) yield row;
       if (rows.length < pageSize) return;
       params.after = rows[rows.length - 1].seq;
@@ -54,8 +65,8 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
   }
 
   /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
-  function* scan(selector: Selector, values: boolean, lenient = false): Generator<ScannedEntry> {
-    const plan = scanPlan(selector, table, values);
+  function* scan(selector: Selector, values: boolean, lenient = false, narrow = true): Generator<ScannedEntry> {
+    const plan = scanPlan(selector, table, values, narrow);
     if (!plan) return;
     for (const row of planRows(plan, PAGE_SIZE)) {
       const id = row.id;
@@ -92,8 +103,8 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
     const now = clock.now();
     const params: Record<string, string | number> = { ...plan.params, ns, now };
     if (limited) params.limit = limit;
-    if (connection.query(plan.otherArraysSql).pluck(true).get(params) !== undefined) return undefined;
-    const cells = connection.query(plan.sql).pluck(true).all(params) as Array<string | number>;
+    if (run(() => connection.query(plan.otherArraysSql).pluck(true).get(params)) !== undefined) return undefined;
+    const cells = run(() => connection.query(plan.sql).pluck(true).all(params)) as Array<string | number>;
     const out: unknown[] = new Array(cells.length);
     let n = 0;
     for (const cell of cells) {
@@ -147,6 +158,23 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
       if (step.done) return;
       yield step.value;
       if (options.limit !== undefined && ++found >= options.limit) return;
+    }
+  }
+
+  /**
+   * Runs a query statement. json_extract fails on a key column that is not JSON (a row this
+   * backend did not write): that is corruption, reported naming the row's key (SPEC §12).
+   */
+  function run<T>(statement: () => T): T {
+    try {
+      return statement();
+    } catch (err) {
+      if (!/malformed JSON/i.test((err as Error)?.message ?? '')) throw err;
+      const id = connection.stmt.badKey.get(ns) as string | undefined;
+      if (id === undefined) throw err;
+      const corrupt = corruptEntry(id, 'its key column k is not JSON', err);
+      badKeyColumnErrors.add(corrupt);
+      throw corrupt;
     }
   }
 

@@ -32,6 +32,8 @@ export interface Statements {
   streamedIn: Statement;
   clear: Statement;
   expired: Statement;
+  /** A row of a namespace whose key column is not JSON (to name it when json_extract fails). */
+  badKey: Statement;
   insertChunk: Statement;
   chunk: Statement;
   chunks: Statement;
@@ -59,6 +61,7 @@ export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chun
     streamedIn: p(`SELECT s FROM ${t} WHERE ns = ? AND s IS NOT NULL`).pluck(),
     clear: p(`DELETE FROM ${t} WHERE ns = ?`),
     expired: p(`SELECT seq, ns, s FROM ${t} WHERE e <= ? AND seq > ? ORDER BY seq LIMIT ?`),
+    badKey: p(`SELECT id FROM ${t} WHERE ns = ? AND k IS NOT NULL AND NOT json_valid(k) LIMIT 1`).pluck(),
     insertChunk: p(`INSERT INTO ${chunks} (sid, n, data) VALUES (?, ?, ?)`),
     chunk: p(`SELECT data FROM ${chunks} WHERE sid = ? AND n = ?`).pluck(),
     chunks: p(`SELECT n, data FROM ${chunks} WHERE sid = ? ORDER BY n`),
