@@ -31,7 +31,6 @@ export const {
   storeTypes,
   registerStore,
   BaseStore,
-  NOT_SYNC,
   MemoryStore,
   StoreError,
   StoreConfigError,

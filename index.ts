@@ -46,8 +46,6 @@ namespace Store {
   export import BackendContext = backend.BackendContext;
   export import BackendFactory = backend.BackendFactory;
   export import BaseStore = store.BaseStore;
-  /** What `getOneSync` returns when a store cannot answer synchronously. */
-  export const NOT_SYNC = store.NOT_SYNC;
   export import MemoryStore = memory.MemoryStore;
   export import MemorySettings = memory.MemorySettings;
   export import CommonSettings = publicTypes.CommonSettings;

@@ -29,7 +29,7 @@ import { callbackError, readGetOptions, readTtlOption, splitArgs } from './core/
 import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
 import { StoreStreams } from './core/store-streams';
-import { NOT_SYNC, readByIdSync } from './core/sync-read';
+import { NOT_SYNC, deleteById, readById, readEntriesById, readEntryById, readSyncById, writeById } from './core/tier-access';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
@@ -49,7 +49,6 @@ export type {
 } from './store-types';
 export { checkCommonSettings } from './core/settings';
 export { chunksOf, toAsync, valueBytes } from './core/bytes';
-export { NOT_SYNC, readByIdSync };
 
 /**
  * The base every store extends. See the file comment. `V` is the value type and `F` what the
@@ -188,45 +187,47 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return value;
   };
 
-  /**
-   * `getOne` answered synchronously, for stores layered over this one (a multi store's front
-   * tier): the value, or undefined on a miss; NOT_SYNC when this store cannot answer without
-   * waiting (not an in-process store, or not open yet). Counts hits and misses like getOne;
-   * throws InvalidKeyError for a bad key.
-   */
-  getOneSync(key: KeyInput): unknown {
-    return this.readSync(keyId(key));
-  }
+  // ---- access by id, for stores layered over this one (lib/core/tier-access.ts) ----------
 
-  /** `getOneSync` by a canonical id (see readByIdSync). */
-  [readByIdSync](id: string): unknown {
+  [readSyncById](id: string): unknown {
     return this.readSync(id);
   }
 
-  /** The value with its absolute expiry (for tier promotion), or undefined. */
-  getEntry<V = unknown>(key: KeyInput): Promise<EntryWithExpiry<V> | undefined> {
+  [readById](id: string): Promise<unknown> {
+    const value = this.readSync(id);
+    return value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead, 'read', id);
+  }
+
+  [readEntryById](id: string): Promise<EntryWithExpiry | undefined> {
+    return this.run(() => this._getEntry(id), undefined, 'read', id);
+  }
+
+  [readEntriesById](ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
+    return this.run(() => this._getEntries(ids), undefined, 'read', ids);
+  }
+
+  [writeById](id: string, key: Key, value: unknown, ttl: number | null): Promise<void> {
     try {
-      const id = keyId(key);
-      return this.run(() => this._getEntry(id), undefined, 'read', id) as Promise<EntryWithExpiry<V> | undefined>;
+      const expiresAt = this.expiryFor(ttl);
+      if (this._setSync && this.isOpen && this.orderGate.canWriteNow(id)) {
+        this._setSync(id, key, value, expiresAt);
+        this.counters.sets++;
+        return RESOLVED;
+      }
+      return this.run(() => this._set(id, key, value, expiresAt), this.countSet, 'write', id);
     } catch (err) {
       return this.refuse(err);
     }
   }
 
-  /**
-   * `getEntry` for many keys, for stores layered over this one (a multi store's batched
-   * misses): one result per key, in order — the entry, undefined, or the error that key alone
-   * failed with (a value that no longer parses). Rejects when the keys are invalid or the read
-   * as a whole failed (the backend is unreachable).
-   */
-  getEntries(keys: KeyInput[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
-    try {
-      const ids = keys.map(keyId);
-      return this.run(() => this._getEntries(ids), undefined, 'read', ids);
-    } catch (err) {
-      return this.refuse(err);
-    }
+  [deleteById](id: string): Promise<boolean> {
+    return this.run(() => this._delete(id), this.countDelete, 'write', id);
   }
+
+  private readonly countDelete = (existed: boolean): boolean => {
+    if (existed) this.counters.deletes++;
+    return existed;
+  };
 
   /** Whether the exact key holds a live entry. */
   has(key: KeyInput, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;

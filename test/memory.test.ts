@@ -10,7 +10,8 @@ import Store = require('../index');
 import type { Selector } from '../lib/query';
 import { runChild, lastJson, ROOT } from './support/memory-child';
 import { rejection } from '../lib/conformance/context';
-import { NOT_SYNC } from '../lib/store';
+import { NOT_SYNC } from '../lib/core/tier-access';
+import { entryOf, readSyncOf } from './support/tier-access';
 
 // The query module's exports object itself, so a test can wrap compileQuery (see spyOnQueries).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -743,17 +744,17 @@ describe('memory store', function () {
     });
   });
 
-  describe('getOneSync (for layered stores)', function () {
+  describe('the synchronous read by id (for layered stores)', function () {
     it('answers at once once open, counts hits and misses, copies with clone, and throws on a bad key', async function () {
       const store = memory({ clone: true });
-      expect(store.getOneSync('k')).to.equal(NOT_SYNC); // not connected yet
+      expect(readSyncOf(store, 'k')).to.equal(NOT_SYNC); // not connected yet
       await store.set('k', { a: 1 });
-      const first = store.getOneSync('k') as { a: number };
+      const first = readSyncOf(store, 'k') as { a: number };
       expect(first).to.deep.equal({ a: 1 });
       first.a = 2;
-      expect(store.getOneSync('k')).to.deep.equal({ a: 1 });
-      expect(store.getOneSync({ id: 9 })).to.equal(undefined);
-      expect(() => store.getOneSync({ $bad: 1 } as never)).to.throw(Store.InvalidKeyError);
+      expect(readSyncOf(store, 'k')).to.deep.equal({ a: 1 });
+      expect(readSyncOf(store, { id: 9 })).to.equal(undefined);
+      expect(() => readSyncOf(store, { $bad: 1 } as never)).to.throw(Store.InvalidKeyError);
       const stats = await store.stats();
       expect([stats.hits, stats.misses]).to.deep.equal([2, 1]);
     });
@@ -795,7 +796,7 @@ describe('memory store', function () {
       const viaGet = (await store.get({ id: 1 }))![0] as { a: number; list: number[] };
       viaGet.a = 99;
       for await (const entry of store.entries({ id: 1 })) (entry.value as { a: number }).a = 98;
-      const entry = await store.getEntry<{ a: number }>('k');
+      const entry = await entryOf<{ a: number }>(store, 'k');
       entry!.value.a = 97;
       expect(await store.getOne('k')).to.deep.equal({ a: 1, list: [1] });
       expect(await store.get({ id: 1 })).to.deep.equal([{ a: 1, list: [1] }]);

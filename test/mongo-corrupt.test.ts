@@ -14,6 +14,7 @@ import { StoreError } from '../lib/errors';
 import { MemoryStore } from '../lib/stores/memory';
 import { MongoStore } from '../lib/stores/mongo';
 import { sharedMongo } from './support/mongo-server';
+import { entryOf, entriesOf } from './support/tier-access';
 
 let url = '';
 let raw: MongoClient;
@@ -211,7 +212,7 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
           entries: collect(store.entries()),
           createReadStream: drain(store.createReadStream({ t: 1 })),
           copy: store.copy(target),
-          getEntry: store.getEntry(OBJECT_KEY),
+          getEntry: entryOf(store, OBJECT_KEY),
           createValueStream: drain(store.createValueStream(OBJECT_KEY)),
           has: store.has(OBJECT_KEY),
           ttl: store.ttl(OBJECT_KEY),
@@ -231,7 +232,7 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
           else expect(o, name).to.have.property('value');
         }
         // getEntries reports the one key's failure in place and still answers the others.
-        const entries = await store.getEntries([{ t: 0 }, OBJECT_KEY, 'good']);
+        const entries = await entriesOf(store, [{ t: 0 }, OBJECT_KEY, 'good']);
         expect(entries[0]).to.deep.include({ value: 'zero' });
         expect(entries[2]).to.deep.include({ value: 'fine' });
         if (damage.field === 'key') expect(entries[1]).to.have.property('value', 'one');
@@ -404,8 +405,8 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
             ['entries', collect(store.entries())],
             ['createReadStream', drain(store.createReadStream())],
             ['copy', store.copy(target)],
-            ['getEntry', store.getEntry(key)],
-            ['getEntries', store.getEntries([key, { t: 0 }])],
+            ['getEntry', entryOf(store, key)],
+            ['getEntries', entriesOf(store, [key, { t: 0 }])],
             ['createValueStream', drain(store.createValueStream(key))],
             ['has', store.has(key)],
             ['ttl', store.ttl(key)],

@@ -18,6 +18,7 @@ import { valueEntry } from '../lib/stores/redis-layout';
 import { rejection } from '../lib/conformance/context';
 import { sharedRedisCluster } from './support/redis-server';
 import { namespaceKeys, redisTestStores } from './support/test-stores';
+import { entryOf, entriesOf } from './support/tier-access';
 
 const stores = redisTestStores('rc');
 const open = stores.open;
@@ -75,8 +76,8 @@ describe('redis store over corrupt data', () => {
       const before = await commandsRun();
       expect(await within(store.getOne('s'))).to.equal(undefined);
       expect(await within(store.get('s'))).to.deep.equal([]);
-      expect(await store.getEntry('s')).to.equal(undefined);
-      expect(await store.getEntries(['s', 'plain'])).to.deep.equal([undefined, { value: 1, expiresAt: null }]);
+      expect(await entryOf(store, 's')).to.equal(undefined);
+      expect(await entriesOf(store, ['s', 'plain'])).to.deep.equal([undefined, { value: 1, expiresAt: null }]);
       expect(await store.has('s')).to.equal(false);
       expect(await store.ttl('s')).to.equal(undefined);
       expect(await store.count('s')).to.equal(0);
@@ -114,11 +115,11 @@ describe('redis store over corrupt data', () => {
       for (const key of ['torn', 'alien']) {
         await rejectsWith(store.getOne(key), 'ERR_STORAGE_OPERATION', key);
         await rejectsWith(store.get(key), 'ERR_STORAGE_OPERATION', key);
-        await rejectsWith(store.getEntry(key), 'ERR_STORAGE_OPERATION', key);
+        await rejectsWith(entryOf(store, key), 'ERR_STORAGE_OPERATION', key);
         await rejectsWith(drain(store.entries()), 'ERR_STORAGE_OPERATION');
       }
       await rejectsWith(streamed(store.createValueStream('torn')), 'ERR_STORAGE_OPERATION', 'torn');
-      const [torn] = await store.getEntries(['torn']);
+      const [torn] = await entriesOf(store, ['torn']);
       expect((torn as StoreError).code).to.equal('ERR_STORAGE_OPERATION');
       await store.clear();
       // The torn value's generation is the store's, so its chunks are kept for the grace (they
@@ -161,9 +162,9 @@ describe('redis store over corrupt data', () => {
       await admin().set(store.layout.entry('\u0000{"g":1,"n":2}'), '0v{not json');
       await rejectsWith(store.getOne('bad'), 'ERR_STORAGE_OPERATION', 'bad');
       await rejectsWith(store.get('bad'), 'ERR_STORAGE_OPERATION', 'bad');
-      await rejectsWith(store.getEntry('bad'), 'ERR_STORAGE_OPERATION', 'bad');
+      await rejectsWith(entryOf(store, 'bad'), 'ERR_STORAGE_OPERATION', 'bad');
       await rejectsWith(streamed(store.createValueStream('bad')), 'ERR_STORAGE_OPERATION', 'bad');
-      const [bad] = await store.getEntries(['bad']);
+      const [bad] = await entriesOf(store, ['bad']);
       expect((bad as StoreError).code).to.equal('ERR_STORAGE_OPERATION');
       const naming = '"n":2';
       await rejectsWith(store.getOne({ g: 1, n: 2 }), 'ERR_STORAGE_OPERATION', naming);
@@ -219,7 +220,7 @@ describe('redis store over corrupt data', () => {
       await admin().hset(store.layout.entry('h'), 'f', 'v');
       await admin().rpush(store.layout.entry('\u0000{"o":1}'), 'x');
       expect(await store.getOne('h')).to.equal(undefined);
-      expect(await store.getEntries(['h'])).to.deep.equal([undefined]);
+      expect(await entriesOf(store, ['h'])).to.deep.equal([undefined]);
       expect(await store.has('h')).to.equal(false);
       expect(await store.ttl('h')).to.equal(undefined);
       expect(await store.get({ o: { $gte: 1 } })).to.deep.equal([2]);
@@ -302,7 +303,7 @@ describe('redis store over corrupt data', () => {
     expect(await store.getOne('forever')).to.equal(1);
     expect(await store.getOne('later')).to.equal(2);
     expect(await admin().zscore(l.expiry, 'forever')).to.equal(null);
-    expect(Number(await admin().zscore(l.expiry, 'later'))).to.equal(await store.getEntry('later').then((e) => e?.expiresAt));
+    expect(Number(await admin().zscore(l.expiry, 'later'))).to.equal(await entryOf(store, 'later').then((e) => e?.expiresAt));
     clock.advance(60_000);
     expect(await store.sweep()).to.equal(1);
     expect(await store.keys()).to.deep.equal(['forever']);

@@ -15,6 +15,7 @@ import { rejection } from '../lib/conformance/context';
 import { RedisStore } from '../lib/stores/redis';
 import { sharedRedisCluster } from './support/redis-server';
 import { redisTestStores } from './support/test-stores';
+import { entryOf, entriesOf } from './support/tier-access';
 
 const stores = redisTestStores('ro');
 const open = stores.open;
@@ -52,8 +53,8 @@ async function keysOfKind(store: RedisStore, kind: string): Promise<string[]> {
 type Read = (store: RedisStore, key: string) => Promise<unknown>;
 const READS: Array<[string, Read]> = [
   ['getOne', (store, key) => store.getOne(key)],
-  ['getEntry', (store, key) => store.getEntry(key).then((entry) => entry?.value)],
-  ['getEntries', (store, key) => store.getEntries([key]).then(([entry]) => (entry instanceof Error ? Promise.reject(entry) : entry?.value))],
+  ['getEntry', (store, key) => entryOf(store, key).then((entry) => entry?.value)],
+  ['getEntries', (store, key) => entriesOf(store, [key]).then(([entry]) => (entry instanceof Error ? Promise.reject(entry) : entry?.value))],
   ['get of an exact key', (store, key) => store.get(key).then((values) => (values as unknown[])[0])],
   ['createValueStream', (store, key) => bytesOf(store.createValueStream(key))],
 ];

@@ -3,7 +3,7 @@
  * way, a cache tier that failed) and by coherence (another process wrote). A tier that cannot
  * be reached remembers instead, and drops the entries before it is read again for them.
  */
-import { keyFromId } from '../keys';
+import { deleteById } from '../core/tier-access';
 import type { Tier } from './tier';
 
 /** How a tier is made to forget something. */
@@ -14,7 +14,7 @@ export function dropKey(id: string): Drop {
   return async (tier) => {
     if (tier.usable) {
       try {
-        await tier.call(() => tier.store.del(keyFromId(id)));
+        await tier.call(() => tier.store[deleteById](id));
         tier.noteFresh(id);
         return;
       } catch {

@@ -23,12 +23,11 @@ import {
   Capabilities,
   EntryWithExpiry,
   FindOptions,
-  NOT_SYNC,
-  readByIdSync,
   StoredEntry,
   StoreStats,
 } from '../store';
 import type { Callback } from '../callbacks';
+import { NOT_SYNC, readSyncById } from '../core/tier-access';
 import { BackgroundWork } from './background-work';
 import { Coherence } from './coherence';
 import { CompleteReads } from './complete-reads';
@@ -184,7 +183,7 @@ export class MultiStore extends BaseStore {
     const gate = this.orderGate;
     if (!(gate.idle || gate.canReadNow(id)) || !(front.clean || front.readable(id))) return super.getOne(key);
     // The id flows down: the front tier reads it without validating the key again.
-    const value = front.store[readByIdSync](id);
+    const value = front.store[readSyncById](id);
     if (value === NOT_SYNC) return super.getOne(key); // not open yet, or not in-process: the ordered path
     if (value !== undefined) {
       front.counters.hits++;

@@ -7,7 +7,8 @@
  */
 import { StorageConnectionError } from '../errors';
 import { Key, keyFromId } from '../keys';
-import type { EntryWithExpiry, KeyInput } from '../store';
+import type { EntryWithExpiry } from '../backend';
+import { readById, readEntriesById, readEntryById, writeById } from '../core/tier-access';
 import type { BackgroundWork } from './background-work';
 import type { Coherence } from './coherence';
 import type { Hit, MultiContext } from './context';
@@ -26,7 +27,6 @@ const READ_SLICE = 128;
 /** An exact read waiting to go down to the tiers below the front one (see readBelow). */
 interface QueuedRead {
   id: string;
-  key: Key;
   flight: Flight<Hit | undefined>;
   resolve(hit: Hit | undefined): void;
   reject(err: unknown): void;
@@ -63,15 +63,14 @@ export class ExactReads {
     if (front) {
       if (front.readable(id)) {
         try {
-          const key = keyFromId(id);
           if (wantExpiry) {
-            const entry = await front.call(() => front.store.getEntry(key));
+            const entry = await front.call(() => front.store[readEntryById](id));
             if (entry !== undefined) {
               front.counters.hits++;
               return { value: entry.value, expiresAt: entry.expiresAt, tier: 0 };
             }
           } else {
-            const value = await front.call(() => front.store.getOne(key));
+            const value = await front.call(() => front.store[readById](id));
             if (value !== undefined) {
               front.counters.hits++;
               return { value, expiresAt: undefined, tier: 0 };
@@ -93,7 +92,7 @@ export class ExactReads {
    */
   readonly readBelow = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> =>
     new Promise((resolve, reject) => {
-      this.queuedReads.push({ id, key: keyFromId(id), flight, resolve, reject, failure: undefined });
+      this.queuedReads.push({ id, flight, resolve, reject, failure: undefined });
       if (this.queuedReads.length === 1) process.nextTick(this.sendQueuedReads);
     });
 
@@ -128,7 +127,7 @@ export class ExactReads {
       let results: Array<EntryWithExpiry | undefined | Error>;
       try {
         // One result per key: a key that fails (a value that no longer parses) fails alone.
-        results = await tier.call(() => tier.store.getEntries(asked.map((read) => read.key as KeyInput)));
+        results = await tier.call(() => tier.store[readEntriesById](asked.map((read) => read.id)));
       } catch (err) {
         // The whole batch failed or timed out (counted by the tier).
         for (const read of asked) {
@@ -152,7 +151,7 @@ export class ExactReads {
         }
         if (entry !== undefined) {
           tier.counters.hits++;
-          if (i > 0 && !read.flight.stale) this.promote(read.id, read.key, entry, i);
+          if (i > 0 && !read.flight.stale) this.promote(read.id, entry, i);
           read.resolve({ value: entry.value, expiresAt: entry.expiresAt, tier: i });
         } else {
           tier.counters.misses++;
@@ -165,8 +164,9 @@ export class ExactReads {
   }
 
   /** Copies a value found in tier `from` into every usable tier above it (not awaited by the reader). */
-  private promote(id: string, key: Key, entry: EntryWithExpiry, from: number): void {
+  private promote(id: string, entry: EntryWithExpiry, from: number): void {
     const now = this.ctx.clock.now();
+    let key: Key | undefined; // the key object, rebuilt from the id once, when a tier takes the value
     const background = this.background;
     for (let j = 0; j < from; j++) {
       const tier = this.tiers[j];
@@ -175,7 +175,9 @@ export class ExactReads {
       if (!tier.usable) continue;
       if (this.ctx.bus && !tier.local) this.coherence.notePromotion(id);
       background.start();
-      tier.call(() => tier.store.set(key, entry.value, { ttl })).then(
+      key ??= keyFromId(id);
+      const promoted = key;
+      tier.call(() => tier.store[writeById](id, promoted, entry.value, ttl)).then(
         () => {
           tier.counters.promotions++;
           tier.noteFresh(id);

@@ -5,7 +5,7 @@
  * kind of store is inside.
  */
 import { ErrorCode, ErrorCodes, StorageConnectionError, StorageOperationError, StoreError } from '../errors';
-import { keyFromId } from '../keys';
+import { deleteById } from '../core/tier-access';
 import type { BaseStore, StoreStats } from '../store';
 import { Deadlines } from './deadlines';
 
@@ -243,7 +243,7 @@ export class Tier {
         this.dirtyAll = false;
       } else if (this.dirty.size > 0) {
         const ids = [...this.dirty];
-        await this.call(() => Promise.all(ids.map((id) => this.store.del(keyFromId(id)))), undefined, this.bulkTimeout);
+        await this.call(() => Promise.all(ids.map((id) => this.store[deleteById](id))), undefined, this.bulkTimeout);
         for (const id of ids) this.dirty.delete(id);
       } else {
         await this.call(() => this.store.has('memstorage-next:probe'));

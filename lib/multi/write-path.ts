@@ -6,7 +6,8 @@
  * Every write marks the reads in flight of what it touches stale (no promotion of an older
  * value) and is published to other processes, whether it succeeded or not.
  */
-import { Key, keyFromId } from '../keys';
+import type { Key } from '../keys';
+import { deleteById, writeById } from '../core/tier-access';
 import type { Selector } from '../query';
 import type { BaseStore } from '../store';
 import type { Coherence } from './coherence';
@@ -31,7 +32,7 @@ export class WritePath {
     const drop = dropKey(id);
     const write = (tier: Tier): Promise<unknown> => {
       const ttl = tierTtl(expiresAt, clock.now(), tier.ttl);
-      return ttl === undefined ? tier.store.del(key) : tier.store.set(key, value, { ttl });
+      return ttl === undefined ? tier.store[deleteById](id) : tier.store[writeById](id, key, value, ttl);
     };
     try {
       await this.writeComplete(write, drop);
@@ -48,19 +49,18 @@ export class WritePath {
   async delete(id: string): Promise<boolean> {
     const flights = this.ctx.flights;
     flights.invalidate(id);
-    const key = keyFromId(id);
     const drop = dropKey(id);
-    let existed: number;
+    let existed: boolean;
     try {
-      existed = await this.writeComplete((tier) => tier.store.del(key), drop);
+      existed = await this.writeComplete((tier) => tier.store[deleteById](id), drop);
     } catch (err) {
       this.coherence.publish('k', id);
       throw err;
     }
-    await this.writeCaches((tier) => tier.store.del(key), drop, id);
+    await this.writeCaches((tier) => tier.store[deleteById](id), drop, id);
     flights.invalidate(id);
     this.coherence.publish('k', id);
-    return existed > 0;
+    return existed;
   }
 
   /** Deletes what `selector` matches (a query, or everything) from every tier; how many entries the durable tier removed. */

@@ -10,6 +10,7 @@ import { StorageConnectionError, StorageOperationError } from '../../lib/errors'
 import { Key, keyFromId, keyId } from '../../lib/keys';
 import { Selector } from '../../lib/query';
 import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/store';
+import { entryOf } from './tier-access';
 
 /** What the test switches at run time. */
 export interface FaultControl {
@@ -71,7 +72,7 @@ export class FaultyStore extends BaseStore {
   protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     await this.gate('getEntry');
     if (this.control.badIds?.has(id)) throw new StorageOperationError(`injected bad value under ${id}`);
-    return this.inner.getEntry(keyFromId(id));
+    return entryOf(this.inner, keyFromId(id));
   }
   protected async _delete(id: string): Promise<boolean> {
     await this.gate('delete');

@@ -49,3 +49,19 @@ export async function wrongCalls(): Promise<void> {
   // @ts-expect-error -- the factory's settings: no such convention
   Store({ settings: { callbacks: 'promise' } });
 }
+
+/** Backend plumbing is not on the public types (SPEC §13): no sync-read sentinel, batch entry points or tier helpers. */
+export function noPlumbing(): void {
+  const store = Store.createStore<User>();
+  const redis = new Store.RedisStore();
+  // @ts-expect-error -- the multi store's synchronous front-tier read is internal
+  store.getOneSync('ada');
+  // @ts-expect-error -- tier promotion reads are internal
+  void store.getEntry('ada');
+  // @ts-expect-error -- a layered store's batched reads are internal
+  void store.getEntries(['ada']);
+  // @ts-expect-error -- the Redis connection's batch entry point is on the backend, not the store
+  redis.sendBatch('get', []);
+  // @ts-expect-error -- the sync-read sentinel is not exported
+  void Store.NOT_SYNC;
+}
