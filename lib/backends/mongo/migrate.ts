@@ -3,7 +3,7 @@
  *
  * memstorage wrote `{ _id: <key as given>, val: <value> }`: object keys in the caller's field
  * order (so `{a,b}` and `{b,a}` were different documents there), values as native BSON. This
- * converts each such document into the store's layout (mongo-layout.ts) in place, in batches:
+ * converts each such document into the store's layout (layout.ts) in place, in batches:
  * resumable (a document is converted or not; rerunning finishes the job), idempotent (an entry
  * already written by the new store wins over the old document), and in the collection's
  * natural order so creation order survives. A document that cannot be a key/value here (a

@@ -1,5 +1,5 @@
 /**
- * Selectors (lib/query.ts) as native MongoDB filters over the entry layout (mongo-layout.ts).
+ * Selectors (lib/query.ts) as native MongoDB filters over the entry layout (layout.ts).
  *
  * lib/query.ts has already flattened nested objects into dotted paths and checked every
  * operator against the allowlist, so translation is a prefix: each path `p` becomes `k.p`,
@@ -34,7 +34,7 @@ export function keyFilter(filter: Record<string, unknown>): Document {
 
 /**
  * A condition with its object operands in canonical field order. Key identity ignores field
- * order, so keys are stored with sorted fields (mongo-layout.ts), but MongoDB compares
+ * order, so keys are stored with sorted fields (layout.ts), but MongoDB compares
  * embedded documents field by field in order: `{ a: { $eq: { y: 1, x: 2 } } }` must be sent
  * as `{ x: 2, y: 1 }` to find the key `{ a: { y: 1, x: 2 } }`, as the other backends do.
  */
