@@ -11,7 +11,7 @@ import * as store from './lib/store';
 import * as publicTypes from './lib/store-types';
 import type { CallbackStyle } from './lib/callbacks';
 import type { Flags, InferredOptions, LiteralOptions, StoreFlags, UnknownFlags } from './lib/store-types';
-import * as memory from './lib/stores/memory';
+import * as memory from './lib/backends/memory';
 import * as clock from './lib/clock';
 import * as serializer from './lib/serializer';
 import * as query from './lib/query';
@@ -83,22 +83,22 @@ namespace Store {
   export import ALLOWED_OPERATORS = query.ALLOWED_OPERATORS;
   // The classes of the stores that need a driver, loaded on first access (LAZY_CLASSES below)
   // so that a memory-only user never loads ioredis, mongodb or better-sqlite3.
-  export type MongoSettings = import('./lib/stores/mongo').MongoSettings;
-  export type MongoStore = import('./lib/stores/mongo').MongoStore;
-  export declare const MongoStore: typeof import('./lib/stores/mongo').MongoStore;
+  export type MongoSettings = import('./lib/backends/mongo').MongoSettings;
+  export type MongoStore = import('./lib/backends/mongo').MongoStore;
+  export declare const MongoStore: typeof import('./lib/backends/mongo').MongoStore;
   export type MultiSettings = import('./lib/multi/multi-store').MultiSettings;
   export type MultiStore = import('./lib/multi/multi-store').MultiStore;
   export declare const MultiStore: typeof import('./lib/multi/multi-store').MultiStore;
-  export type RedisSettings = import('./lib/stores/redis').RedisSettings;
-  export type RedisStore = import('./lib/stores/redis').RedisStore;
-  export declare const RedisStore: typeof import('./lib/stores/redis').RedisStore;
+  export type RedisSettings = import('./lib/backends/redis').RedisSettings;
+  export type RedisStore = import('./lib/backends/redis').RedisStore;
+  export declare const RedisStore: typeof import('./lib/backends/redis').RedisStore;
 }
 /* eslint-disable @typescript-eslint/no-require-imports */
 /** Store classes exposed on the entry but loaded on first access (index.mjs lists the same names). */
 const LAZY_CLASSES: Record<string, () => unknown> = {
-  MongoStore: () => require('./lib/stores/mongo').MongoStore,
+  MongoStore: () => require('./lib/backends/mongo').MongoStore,
   MultiStore: () => require('./lib/multi/multi-store').MultiStore,
-  RedisStore: () => require('./lib/stores/redis').RedisStore,
+  RedisStore: () => require('./lib/backends/redis').RedisStore,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 for (const [name, load] of Object.entries(LAZY_CLASSES)) Object.defineProperty(Store, name, { enumerable: true, configurable: true, get: load });

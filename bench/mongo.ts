@@ -24,7 +24,7 @@
 import Keyv from 'keyv';
 import KeyvMongo from '@keyv/mongo';
 import { MongoClient } from 'mongodb';
-import { MongoStore } from '../lib/stores/mongo';
+import { MongoStore } from '../lib/backends/mongo';
 import { mongodBinary, startMongo } from '../test/support/mongo-server';
 import {
   Target,

@@ -24,8 +24,8 @@ import Keyv from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { MultiStore } from '../lib/multi/multi-store';
-import { MemoryStore } from '../lib/stores/memory';
-import { RedisStore } from '../lib/stores/redis';
+import { MemoryStore } from '../lib/backends/memory';
+import { RedisStore } from '../lib/backends/redis';
 import { startRedis } from '../test/support/redis-server';
 import {
   Target,

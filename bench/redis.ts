@@ -24,7 +24,7 @@ import KeyvRedis from '@keyv/redis';
 import { createCache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import sift from 'sift';
-import { RedisStore } from '../lib/stores/redis';
+import { RedisStore } from '../lib/backends/redis';
 import { startRedis } from '../test/support/redis-server';
 import {
   Target,

@@ -13,7 +13,7 @@ const classDefinition = (load: () => StoreClass) => () => {
   return { open: (settings: CommonSettings) => new StoreType(settings) };
 };
 
-registerStore('memory', classDefinition(() => require('./stores/memory').MemoryStore));
-registerStore('redis', classDefinition(() => require('./stores/redis').RedisStore));
-registerStore('mongo', classDefinition(() => require('./stores/mongo').MongoStore));
+registerStore('memory', classDefinition(() => require('./backends/memory').MemoryStore));
+registerStore('redis', classDefinition(() => require('./backends/redis').RedisStore));
+registerStore('mongo', classDefinition(() => require('./backends/mongo').MongoStore));
 registerStore('sqlite', () => require('./backends/sqlite'));

@@ -13,7 +13,7 @@ import { checkValue, MAX_VALUE_DEPTH as VALUES_MAX_VALUE_DEPTH } from '../lib/va
 import { compileGlob, compileQuery, QuerySelector } from '../lib/query';
 import { MAX_KEY_DEPTH, MAX_QUERY_DEPTH, MAX_QUERY_LIST_LENGTH, MAX_VALUE_DEPTH } from '../lib/limits';
 import { StoreError } from '../lib/errors';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 
 /** The StoreError `fn` throws (fails the test when it throws nothing or something else). */
 function thrown(fn: () => unknown): StoreError {

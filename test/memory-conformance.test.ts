@@ -1,5 +1,5 @@
 import { runConformance } from '../conformance';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 
 runConformance('memory', (settings) => new MemoryStore(settings));
 runConformance('memory with maxKeys', (settings) => new MemoryStore({ ...settings, maxKeys: 100_000 }));

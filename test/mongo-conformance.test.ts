@@ -1,5 +1,5 @@
 import { runConformance } from '../conformance';
-import { MongoStore } from '../lib/stores/mongo';
+import { MongoStore } from '../lib/backends/mongo';
 import { sharedMongo } from './support/mongo-server';
 
 describe('mongo store (real MongoDB through mongodb-memory-server-core, or MONGODB_URL)', () => {

@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import { Binary, Collection, Decimal128, Document, Double, Int32, Long, MaxKey, MinKey, MongoClient, ObjectId, Timestamp } from 'mongodb';
 import { ManualClock } from '../lib/clock';
 import { StoreError } from '../lib/errors';
-import { MemoryStore } from '../lib/stores/memory';
-import { MongoStore } from '../lib/stores/mongo';
+import { MemoryStore } from '../lib/backends/memory';
+import { MongoStore } from '../lib/backends/mongo';
 import { sharedMongo } from './support/mongo-server';
 import { entryOf, entriesOf } from './support/tier-access';
 

@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
-import type { MongoStore } from '../lib/stores/mongo';
+import type { MongoStore } from '../lib/backends/mongo';
 import { MAX_TTL_MS } from '../lib/limits';
 import { mongoTestStores } from './support/test-stores';
 import { entryOf } from './support/tier-access';

@@ -6,7 +6,7 @@
  * These tests own their server, so they never disturb the shared one.
  */
 import { expect } from 'chai';
-import { MongoStore } from '../lib/stores/mongo';
+import { MongoStore } from '../lib/backends/mongo';
 import { MongoHandle, startMongo } from './support/mongo-server';
 
 const SELECTION_MS = 1000;

@@ -12,7 +12,7 @@
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
-import { MongoSettings, MongoStore } from '../lib/stores/mongo';
+import { MongoSettings, MongoStore } from '../lib/backends/mongo';
 import { sharedMongo } from './support/mongo-server';
 
 let url = '';

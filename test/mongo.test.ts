@@ -10,8 +10,8 @@ import { expect } from 'chai';
 import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
 import Store = require('../index');
 import { ManualClock } from '../lib/clock';
-import { MONGO_DEFAULTS, MongoSettings, MongoStore, connectionString } from '../lib/stores/mongo';
-import { MigrationProgress } from '../lib/stores/mongo-migrate';
+import { MONGO_DEFAULTS, MongoSettings, MongoStore, connectionString } from '../lib/backends/mongo';
+import { MigrationProgress } from '../lib/backends/mongo/migrate';
 import { sharedMongo } from './support/mongo-server';
 import { rejection } from '../lib/conformance/context';
 

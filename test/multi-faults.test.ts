@@ -13,7 +13,7 @@
  */
 import { expect } from 'chai';
 import { MultiStore, MultiStats } from '../lib/multi/multi-store';
-import { MongoStore } from '../lib/stores/mongo';
+import { MongoStore } from '../lib/backends/mongo';
 import { MongoHandle, sharedMongo, startMongo } from './support/mongo-server';
 import { RedisServer, sharedRedis, startRedis } from './support/redis-server';
 

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { MultiStore } from '../lib/multi/multi-store';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 import { FaultyStore } from './support/multi-faulty';
 import { sharedRedis } from './support/redis-server';
 

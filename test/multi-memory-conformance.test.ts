@@ -1,6 +1,6 @@
 import { runConformance } from '../conformance';
 import { MultiStore } from '../lib/multi/multi-store';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 import { FaultyStore } from './support/multi-faulty';
 import type { ManualClock } from '../lib/clock';
 

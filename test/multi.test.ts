@@ -9,7 +9,7 @@ import StoreFactory = require('../index');
 import { ManualClock } from '../lib/clock';
 import { MultiStore } from '../lib/multi/multi-store';
 import { BaseStore } from '../lib/store';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 import { FaultControl, FaultyStore, faultControl } from './support/multi-faulty';
 
 interface Stack {

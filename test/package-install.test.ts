@@ -183,9 +183,9 @@ describe('a memory-only install from the packed tarball (no driver)', function (
       .filter((name) => name.endsWith('.js') && !fs.existsSync(path.join(ROOT, name.replace(/\.js$/, '.ts'))));
     const { outcomes } = consumer('install-modules.cjs', stale) as { outcomes: Record<string, { ok: boolean; code?: string; message?: string }> };
     expect(outcomes['index.js']).to.deep.equal({ ok: true });
-    expect(outcomes['lib/stores/memory.js']).to.deep.equal({ ok: true });
-    expect(outcomes['lib/stores/redis.js']).to.include({ ok: false, code: ErrorCodes.CONFIG });
-    expect(outcomes['lib/stores/mongo.js']).to.include({ ok: false, code: ErrorCodes.CONFIG });
+    expect(outcomes['lib/backends/memory/index.js']).to.deep.equal({ ok: true });
+    expect(outcomes['lib/backends/redis/index.js']).to.include({ ok: false, code: ErrorCodes.CONFIG });
+    expect(outcomes['lib/backends/mongo/index.js']).to.include({ ok: false, code: ErrorCodes.CONFIG });
     const unexpected = Object.entries(outcomes).filter(([name, outcome]) => {
       if (outcome.ok || outcome.code === ErrorCodes.CONFIG) return false;
       // The conformance suite's own optional peers are test tools, not drivers.

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
 import type { BaseStore } from '../lib/store';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 import { freshNamespace, prepare, selectedConfigs } from './support/store-configs';
 
 const configs = selectedConfigs();

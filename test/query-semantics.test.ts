@@ -8,8 +8,8 @@
  * the memory store.
  */
 import { expect } from 'chai';
-import { MemoryStore } from '../lib/stores/memory';
-import { MongoStore } from '../lib/stores/mongo';
+import { MemoryStore } from '../lib/backends/memory';
+import { MongoStore } from '../lib/backends/mongo';
 import { sharedMongo } from './support/mongo-server';
 import { ManualClock } from '../lib/clock';
 import { freshNamespace, prepare, selectedConfigs } from './support/store-configs';

@@ -1,5 +1,5 @@
 import { runConformance } from '../conformance';
-import { RedisStore } from '../lib/stores/redis';
+import { RedisStore } from '../lib/backends/redis';
 import { sharedRedis, sharedRedisCluster } from './support/redis-server';
 
 let url = '';

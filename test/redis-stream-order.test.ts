@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { StoreError } from '../lib/errors';
 import { rejection } from '../lib/conformance/context';
-import { RedisStore } from '../lib/stores/redis';
+import { RedisStore } from '../lib/backends/redis';
 import { sharedRedisCluster } from './support/redis-server';
 import { redisTestStores } from './support/test-stores';
 import { entryOf, entriesOf } from './support/tier-access';

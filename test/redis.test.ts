@@ -12,9 +12,9 @@ import { Redis } from 'ioredis';
 import { ManualClock } from '../lib/clock';
 import { KeyObject, keyFromId } from '../lib/keys';
 import { compileQuery } from '../lib/query';
-import { MemoryStore } from '../lib/stores/memory';
-import { RedisStore, RedisSettings } from '../lib/stores/redis';
-import { IDLE_RECHECK_MS } from '../lib/stores/redis-due-namespaces';
+import { MemoryStore } from '../lib/backends/memory';
+import { RedisStore, RedisSettings } from '../lib/backends/redis';
+import { IDLE_RECHECK_MS } from '../lib/backends/redis/due-namespaces';
 import { lastJson, runChild, ROOT } from './support/memory-child';
 import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
 import { rejection } from '../lib/conformance/context';
@@ -549,7 +549,7 @@ describe('redis store', () => {
       this.timeout(180_000);
       // A fresh process, garbage-collected before the baseline, so mocha's heap does not blur the peak.
       const script = `
-        const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/stores/redis')});
+        const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/backends/redis')});
         const crypto = require('crypto');
         const { Readable } = require('stream');
         const SIZE = 200 * 1024 * 1024;
@@ -755,7 +755,7 @@ describe('redis store', () => {
     it('after close() the process exits by itself: sweep timer, sockets and reconnection all stop', async function () {
       this.timeout(60_000);
       const script = `
-        const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/stores/redis')});
+        const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/backends/redis')});
         (async () => {
           const live = new RedisStore({ url: ${JSON.stringify(url)}, namespace: 'exit-${process.pid}', sweepInterval: 10 });
           await live.set('a', 1, { ttl: 60000 });

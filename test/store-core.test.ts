@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
-import { MemoryStore } from '../lib/stores/memory';
+import { MemoryStore } from '../lib/backends/memory';
 
 describe('store core', () => {
   it('a TTL too small to move the clock (1e-320 ms) stores an entry that lives one millisecond, not an expired one', async () => {

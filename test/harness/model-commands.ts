@@ -19,7 +19,7 @@ import type { ManualClock } from '../../lib/clock';
 import { StoreError } from '../../lib/errors';
 import type { Key } from '../../lib/keys';
 import type { BaseStore } from '../../lib/store';
-import { MemoryStore } from '../../lib/stores/memory';
+import { MemoryStore } from '../../lib/backends/memory';
 import { ModelEntry, Op, Outcome, Query, StoreModel, Target } from './model';
 import { SCOPES, keyArb, opArb, queryArb, targetArb, weightOf } from './model-arbitraries';
 import { code, fingerprint, keyFingerprint } from './model-values';

@@ -6,7 +6,7 @@
  * to its entry. A Map iterates in insertion order, which is the creation order SPEC §3 asks
  * for: overwriting a live key updates it in place (keeps its position); a key that was deleted,
  * cleared or has expired is gone from the Map, so writing it again appends it (a first `set`
- * again — the memory store does the same: lib/stores/memory-keyspace.ts `set`).
+ * again — the memory store does the same: lib/backends/memory/keyspace.ts `set`).
  *
  * Time is the model's own integer `now`, moved in step with the store's ManualClock. Expiry:
  * `expiresAt = ceil(now + ttl)` (lib/store.ts expiryFor), computed here in exact arithmetic:

@@ -9,9 +9,9 @@
  */
 import { ManualClock } from '../../lib/clock';
 import type { BaseStore, CommonSettings } from '../../lib/store';
-import { MemoryStore } from '../../lib/stores/memory';
-import { RedisStore } from '../../lib/stores/redis';
-import { MongoStore } from '../../lib/stores/mongo';
+import { MemoryStore } from '../../lib/backends/memory';
+import { RedisStore } from '../../lib/backends/redis';
+import { MongoStore } from '../../lib/backends/mongo';
 import { MultiStore } from '../../lib/multi/multi-store';
 import { sharedMongo } from './mongo-server';
 import { sharedRedis, sharedRedisCluster } from './redis-server';

@@ -4,8 +4,8 @@
  * the same fixture in every file.
  */
 import Redis from 'ioredis';
-import { MongoSettings, MongoStore } from '../../lib/stores/mongo';
-import { RedisSettings, RedisStore } from '../../lib/stores/redis';
+import { MongoSettings, MongoStore } from '../../lib/backends/mongo';
+import { RedisSettings, RedisStore } from '../../lib/backends/redis';
 import { sharedMongo } from './mongo-server';
 import { sharedRedis } from './redis-server';
 

@@ -3,7 +3,7 @@
  * The one-command migration of a memstorage 0.5.3 collection (docs/mongo.md):
  *
  *     node scripts/migrate-memstorage.ts --url mongodb://host/db --collection cache
- *     node node_modules/memstorage-next/dist/lib/stores/mongo-migrate-cli.js (a shim of dist/lib/backends/mongo/migrate-cli.js) --url ... --collection ...
+ *     node node_modules/memstorage-next/dist/lib/backends/mongo/migrate-cli.js --url ... --collection ...
  *
  * Options mirror the store's settings: --url, or memstorage's --host --port --hosts --user
  * --pass --replicaset; --db, --collection (collectionName), --namespace. Progress goes to

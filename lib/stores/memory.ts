@@ -1,2 +1,0 @@
-// moved to lib/backends/memory; this path is kept until the imports are updated
-export * from '../backends/memory';
