@@ -4,4 +4,3 @@ import { MemoryStore } from '../lib/backends/memory';
 runConformance('memory', (settings) => new MemoryStore(settings));
 runConformance('memory with maxKeys', (settings) => new MemoryStore({ ...settings, maxKeys: 100_000 }));
 runConformance('memory with clone', (settings) => new MemoryStore({ ...settings, clone: true }));
-runConformance('memory through scope()', (settings) => new MemoryStore(settings).scope('scoped'));

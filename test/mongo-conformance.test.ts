@@ -9,5 +9,4 @@ describe('mongo store (real MongoDB through mongodb-memory-server-core, or MONGO
     ({ url } = await sharedMongo());
   });
   runConformance('mongo', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }));
-  runConformance('mongo through scope()', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }).scope('scoped'));
 });

@@ -11,5 +11,4 @@ before(async function () {
 });
 
 runConformance('redis', (settings) => new RedisStore({ ...settings, url }));
-runConformance('redis through scope()', (settings) => new RedisStore({ ...settings, url }).scope('scoped'));
 runConformance('redis cluster', (settings) => new RedisStore({ ...settings, cluster }));
