@@ -14,20 +14,23 @@ import { systemClock } from './clock';
 
 /**
  * S: the backend's settings; V and F: the value type and what the types know of the settings
- * (lib/store-types.ts), as on every public store.
+ * (lib/store-types.ts), as on every public store; B: the backend's own type, for a store class
+ * that offers what only its backend does (sweep(), migrateLegacy(), ...).
  */
-export class BackendStore<S extends CommonSettings = CommonSettings, V = unknown, F extends StoreFlags = UnknownFlags> extends BaseStore<V, F> {
-  private readonly backend: Backend;
+export class BackendStore<S extends CommonSettings = CommonSettings, V = unknown, F extends StoreFlags = UnknownFlags, B extends Backend = Backend> extends BaseStore<V, F> {
+  /** The backend this store runs on (a scope's shares the root's connection or keyspaces). */
+  protected readonly backend: B;
 
-  constructor(settings: S, createBackend: BackendFactory<S>, backend?: Backend) {
+  /** `backend` is given for a scope (the parent backend's scope); otherwise `createBackend` builds one. */
+  constructor(settings: S, createBackend: BackendFactory<S>, backend?: B) {
     super(settings);
     this.backend =
       backend ??
-      createBackend(settings, {
+      (createBackend(settings, {
         namespace: this.namespace,
         clock: settings.clock ?? systemClock,
         serializer: settings.serializer ?? defaultSerializer,
-      });
+      }) as B);
     // BaseStore made its gate before the backend existed: make it again with the backend's word.
     this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
     this.createBackend = createBackend;

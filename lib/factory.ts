@@ -26,11 +26,6 @@ export type Store<V = unknown, F extends StoreFlags = UnknownFlags> = BaseStore<
 /** The valid `type` names. */
 export { storeTypes };
 
-/** Builds a store; `defaultCallbacks` applies when the settings name no convention. */
-export function buildStore(options: StoreOptions | undefined, defaultCallbacks: CallbackStyle): BaseStore {
-  return openStore(options, defaultCallbacks);
-}
-
 /**
  * memstorage's factory: result-first callbacks unless `settings.callbacks` says otherwise.
  * The flags come from literal settings (inferred, or matched by the overloads after the first
@@ -46,7 +41,7 @@ export function Store<V>(options: LiteralOptions<false, true, 'node', 'result-fi
 export function Store<V>(options: LiteralOptions<true, true, 'node', 'result-first'>): Store<V, Flags<true, true, 'node'>>;
 export function Store<V = unknown>(options?: StoreOptions): Store<V>;
 export function Store(options?: StoreOptions): BaseStore {
-  return buildStore(options, 'result-first');
+  return openStore(options, 'result-first');
 }
 
 /** The modern factory: node-style callbacks (`cb(err, result)`) unless told otherwise; typed like `Store()`. */
@@ -60,5 +55,5 @@ export function createStore<V>(options: LiteralOptions<false, true, 'result-firs
 export function createStore<V>(options: LiteralOptions<true, true, 'result-first', 'node'>): Store<V, Flags<true, true, 'result-first'>>;
 export function createStore<V = unknown>(options?: StoreOptions): Store<V>;
 export function createStore(options?: StoreOptions): BaseStore {
-  return buildStore(options, 'node');
+  return openStore(options, 'node');
 }

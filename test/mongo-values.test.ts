@@ -93,7 +93,7 @@ describe('mongo store: values BSON would fold', () => {
     await s.connect();
     // Three 3 MB values: two commands (at most 8 MB each), [a, b] then [c].
     const pad = 'z'.repeat(3e6);
-    const db = (s as unknown as { mongo: { shared: { db: { command: (...args: unknown[]) => Promise<unknown> } } } }).mongo.shared.db;
+    const db = (s as unknown as { backend: { shared: { db: { command: (...args: unknown[]) => Promise<unknown> } } } }).backend.shared.db;
     const command = db.command;
     let calls = 0;
     db.command = function (this: unknown, ...args: unknown[]) {

@@ -135,7 +135,7 @@ describe('redis store over corrupt data', () => {
       await admin().hset(store.layout.chunks('s'), 'g', 'never-matches');
       // Every re-read of the entry finds yet another generation, as under a storm of concurrent rewrites.
       let rereads = 0;
-      (store as unknown as { redisBackend: { getString: (key: string) => Promise<string> } }).redisBackend.getString = async () => `0c3:storm${++rereads}`;
+      (store as unknown as { backend: { getString: (key: string) => Promise<string> } }).backend.getString = async () => `0c3:storm${++rereads}`;
       const err = await rejectsWith(within(store.getOne('s')), 'ERR_STORAGE_OPERATION', 's');
       expect(err.message).to.include('replaced');
       expect(rereads).to.equal(1);
@@ -320,7 +320,7 @@ describe('redis store over corrupt data', () => {
             items.push({ id: ids[i], key: w.key, text: valueEntry(w.expiresAt, JSON.stringify(w.value)), expiresAt: w.expiresAt, resolve, reject });
           }),
       );
-      (store as unknown as { redisBackend: BatchOwner }).redisBackend.sendBatch('set', items);
+      (store as unknown as { backend: BatchOwner }).backend.sendBatch('set', items);
       return settled;
     }
 

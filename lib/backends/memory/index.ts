@@ -24,30 +24,25 @@ export const createBackend: BackendFactory<MemorySettings> = (settings, context)
  * The in-process store. F defaults to UnknownFlags, as the class had before the move: its
  * instances' types do not know the settings, and the constructor takes any callback style.
  */
-export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MemorySettings, V, F> {
-  /** The backend the adapter calls (BackendStore keeps its own reference private). */
-  private readonly memory: MemoryBackend;
-
+export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MemorySettings, V, F, MemoryBackend> {
   /** `backend` is given only by `_scope`: a scope shares the root store's keyspaces and timer. */
   constructor(settings: MemorySettings & { callbacks?: F['callbacks'] } = {}, backend?: MemoryBackend) {
-    let built = backend;
-    super(settings, (s, context) => (built = createBackend(s, context) as MemoryBackend), backend);
-    this.memory = built!;
+    super(settings, createBackend, backend);
   }
 
   /** Frees expired entries now (the timer does it every `sweepInterval` ms). */
   sweep(): void {
-    this.memory.sweep();
+    this.backend.sweep();
   }
 
   /** Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held (expired ones too until swept). */
   get internals(): { indexBuckets: number; bytes: number; size: number } {
-    const keyspace = this.memory.keyspace;
+    const keyspace = this.backend.keyspace;
     return { indexBuckets: keyspace.indexBuckets, bytes: keyspace.byteSize, size: keyspace.heldEntries };
   }
 
   /** A scope is a MemoryStore too (sweep(), internals), over the same shared keyspaces. */
   protected _scope(namespace: string): MemoryStore<V, F> {
-    return new MemoryStore<V, F>({ ...this.settings, namespace } as MemorySettings, this.memory.scope(namespace));
+    return new MemoryStore<V, F>({ ...this.settings, namespace } as MemorySettings, this.backend.scope(namespace));
   }
 }

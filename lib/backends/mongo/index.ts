@@ -30,31 +30,26 @@ export const createBackend: BackendFactory<MongoSettings> = (settings, context):
  * The MongoDB store. F defaults to UnknownFlags, as the class had before the move: its
  * instances' types do not know the settings, and the constructor takes any callback style.
  */
-export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MongoSettings, V, F> {
-  /** This store's backend (the base class keeps its own reference private). */
-  private readonly mongo: MongoBackend;
-
+export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MongoSettings, V, F, MongoBackend> {
   /** `backend` is for scopes only: the backend of the new namespace, sharing the connection. */
   constructor(settings: MongoSettings & { callbacks?: F['callbacks'] } = {}, backend?: MongoBackend) {
-    let built = backend;
-    super(settings, (s, context) => (built = createBackend(s, context) as MongoBackend), backend);
-    this.mongo = built as MongoBackend;
-    this.mongo.reportError = (err) => this.reportError(err);
+    super(settings, createBackend, backend);
+    this.backend.reportError = (err) => this.reportError(err);
   }
 
   /** Frees the GridFS files of expired streamed values now (a timer does it every `sweepInterval` ms); resolves how many. */
   sweep(): Promise<number> {
-    return this.run(() => this.mongo.sweep());
+    return this.run(() => this.backend.sweep());
   }
 
   /** The collection entries live in (after connect): for inspection and tests. */
   get collection(): Collection<EntryDoc> {
-    return this.mongo.shared.collection;
+    return this.backend.shared.collection;
   }
 
   /** The MongoClient (after connect). */
   get client(): MongoClient | undefined {
-    return this.mongo.shared.client;
+    return this.backend.shared.client;
   }
 
   /**
@@ -62,11 +57,11 @@ export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    * this store's namespace; resumable, reports progress. See docs/mongo.md.
    */
   migrateLegacy(onProgress?: (progress: MigrationProgress) => void): Promise<MigrationResult> {
-    return this.mongo.migrateLegacy(onProgress);
+    return this.backend.migrateLegacy(onProgress);
   }
 
   /** A scope is a MongoStore too (sweep(), migrateLegacy(), collection), sharing the connection. */
   protected _scope(namespace: string): MongoStore<V, F> {
-    return new MongoStore<V, F>({ ...(this.settings as MongoSettings), namespace }, this.mongo.scope(namespace));
+    return new MongoStore<V, F>({ ...(this.settings as MongoSettings), namespace }, this.backend.scope(namespace));
   }
 }

@@ -5,7 +5,7 @@
  * ERR_STORE_CONFIG naming the package.
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
-import type { BackendContext, BackendFactory } from '../../backend';
+import type { BackendFactory } from '../../backend';
 import { BackendStore } from '../../backend-store';
 import type { StoreFlags, UnknownFlags } from '../../store-types';
 import { RedisBackend } from './backend';
@@ -50,17 +50,12 @@ export const createBackend: BackendFactory<RedisSettings> = (settings, context):
  * UnknownFlags, as the class had before the move: its instances' types do not know the
  * settings, and the constructor takes any callback style.
  */
-export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<RedisSettings, V, F> {
-  /** This store's backend (BackendStore keeps its own reference private). */
-  private readonly redisBackend: RedisBackend;
-
+export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<RedisSettings, V, F, RedisBackend> {
   /** `backend` is for scopes only: the backend of the parent store's scope, sharing its connection. */
   constructor(settings: RedisSettings & { callbacks?: F['callbacks'] } = {}, backend?: RedisBackend) {
-    let built = backend;
-    super(settings, (s: RedisSettings, context: BackendContext) => (built = createBackend(s, context) as RedisBackend), backend);
-    this.redisBackend = built!;
+    super(settings, createBackend, backend);
     // Errors of background work (sweeps) go to this store's 'error' listeners, as every store's do.
-    this.redisBackend.reportError = (err) => this.reportError(err);
+    this.backend.reportError = (err) => this.reportError(err);
   }
 
   /**
@@ -69,12 +64,12 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    * store's later commands once it has been answered.
    */
   get redis(): RedisClient {
-    return this.redisBackend.redis;
+    return this.backend.redis;
   }
 
   /** Key names of this store's namespace. */
   get layout(): RedisLayout {
-    return this.redisBackend.layout;
+    return this.backend.layout;
   }
 
   /**
@@ -82,7 +77,7 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    * so that a read issued before the write can finish.
    */
   get streamGraceMs(): number {
-    return this.redisBackend.settings.streamGraceMs;
+    return this.backend.settings.streamGraceMs;
   }
 
   /**
@@ -90,15 +85,15 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    * expiry and index records, without reading values. Resolves how many were freed.
    */
   sweep(): Promise<number> {
-    return this.redisBackend.sweep();
+    return this.backend.sweep();
   }
 
   /** The earliest expiry recorded in this namespace, if any (for the due-namespace list). */
   nextDue(): Promise<number | undefined> {
-    return this.redisBackend.nextDue();
+    return this.backend.nextDue();
   }
 
   protected _scope(namespace: string): RedisStore<V, F> {
-    return new RedisStore<V, F>({ ...(this.settings as RedisSettings), namespace }, this.redisBackend.scope(namespace));
+    return new RedisStore<V, F>({ ...(this.settings as RedisSettings), namespace }, this.backend.scope(namespace));
   }
 }
