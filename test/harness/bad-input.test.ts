@@ -17,6 +17,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ManualClock } from '../../lib/clock';
+import { keyFromId, keyId } from '../../lib/keys';
 import type { BaseStore } from '../../lib/store';
 import { freshNamespace, prepare, selectedConfigs, StoreConfig } from '../support/store-configs';
 import { BAD_CALLS, BadCall, HELD_KEY, checkRefusal } from './bad-input-calls';
@@ -181,7 +182,9 @@ describe('bad-input fuzzing (fast-check, every store configuration)', function (
               expect(await scope.getOne(key as never)).to.deep.equal(value);
               expect(await scope.has(key as never)).to.equal(true);
               expect(await scope.ttl(key as never)).to.equal(null);
-              expect(await scope.keys()).to.deep.equal([key]);
+              // The key comes back canonical: -0 in a key is the same key as 0 (one id, as in
+              // MongoDB's equality), and every backend answers it as 0 (found by a FUZZ_RUNS=200 run).
+              expect(await scope.keys()).to.deep.equal([keyFromId(keyId(key))]);
               expect(await scope.count(key as never)).to.equal(1);
               expect(await scope.get(key as never)).to.deep.equal([value]);
             } finally {
