@@ -52,13 +52,13 @@ export class MemoryBackend implements Backend {
   async connect(): Promise<void> {
     if (this.attached) return;
     this.attached = true;
-    this.shared.attach();
+    this.shared.use.join();
   }
 
   async close(): Promise<void> {
     if (!this.attached) return; // never connected: it holds no share of the sweep timer
     this.attached = false;
-    this.shared.detach();
+    await this.shared.use.leave();
   }
 
   getSync(id: string): unknown {

@@ -1,9 +1,10 @@
 /**
  * What a memory store shares with all its scopes: one keyspace per namespace, the resolved
- * settings, and the sweep timer, counted by users so the last one to close stops it. No timer
- * keeps the process alive: it is unref'd.
+ * settings, and the sweep timer, counted by users (SharedResource) so the last one to close
+ * stops it. No timer keeps the process alive: it is unref'd.
  */
 import type { Clock } from '../../clock';
+import { SharedResource } from '../../core/shared-resource';
 import { Keyspace } from './keyspace';
 import type { ResolvedMemorySettings } from './settings';
 
@@ -11,13 +12,15 @@ import type { ResolvedMemorySettings } from './settings';
 export class SharedMemory {
   /** Namespace -> its entries. */
   readonly keyspaces = new Map<string, Keyspace>();
-  private timer: NodeJS.Timeout | undefined;
-  private users = 0;
+  /** The users; while there are any, the sweep runs every `sweepInterval` ms (never if 0). */
+  readonly use: SharedResource;
 
   constructor(
     readonly settings: ResolvedMemorySettings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.use = new SharedResource({ interval: settings.sweepInterval, periodic: () => this.sweep() });
+  }
 
   /** The keyspace of `namespace`, made on first use. */
   keyspace(namespace: string): Keyspace {
@@ -34,21 +37,5 @@ export class SharedMemory {
   /** Frees expired entries in every namespace. */
   sweep(): void {
     for (const keyspace of this.keyspaces.values()) keyspace.sweep();
-  }
-
-  /** A user connected: the first one starts the sweep timer (unless sweepInterval is 0). */
-  attach(): void {
-    this.users++;
-    const interval = this.settings.sweepInterval;
-    if (this.timer || interval <= 0) return;
-    this.timer = setInterval(() => this.sweep(), interval);
-    this.timer.unref();
-  }
-
-  /** A user closed: the last one stops the timer. */
-  detach(): void {
-    if (--this.users > 0 || !this.timer) return;
-    clearInterval(this.timer);
-    this.timer = undefined;
   }
 }
