@@ -104,7 +104,7 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     async close() {
       if (!attached) return;
       attached = false;
-      connection.detach();
+      await connection.detach();
     },
 
     // No setSync: a write resolves when its tick's transaction commits (tick-transaction.ts),

@@ -1,7 +1,7 @@
 /**
- * One SQLite connection shared by a store and its scopes (reference-counted: the file closes
- * when the last user closes), with its prepared statements, the expiry sweep and the
- * bookkeeping of chunk sets that readers still hold.
+ * One SQLite connection shared by a store and its scopes (reference-counted by SharedResource:
+ * the file opens with the first user and closes when the last one closes), with its prepared
+ * statements, the expiry sweep and the bookkeeping of chunk sets that readers still hold.
  *
  * better-sqlite3 is synchronous: every statement runs to completion before the call returns,
  * so the backend's exact operations keep issue order by themselves.
@@ -9,6 +9,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
+import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
 import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
@@ -34,8 +35,8 @@ export class SqliteConnection {
   private db: Database | undefined;
   private statements: Statements | undefined;
   private tick: TickTransaction | undefined;
-  private userCount = 0;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  /** The users; while there are any, the sweep runs every `sweepInterval` ms; the last one closes the file. */
+  private readonly use: SharedResource;
   private readonly queryCache = new Map<string, Statement>();
   /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
   private readonly reading = new Map<number, number>();
@@ -49,7 +50,14 @@ export class SqliteConnection {
     readonly settings: ResolvedSqliteSettings,
     private readonly clock: Clock,
     private readonly Driver: DatabaseConstructor,
-  ) {}
+  ) {
+    this.use = new SharedResource({
+      interval: settings.sweepInterval,
+      // A failed sweep (a lock held too long elsewhere) is retried next time; reads never return expired rows anyway.
+      periodic: () => void this.sweepNow().catch(() => undefined),
+      release: () => this.closeFile(),
+    });
+  }
 
   /** Whether the file is a real file (persistent, visible to other connections) rather than ':memory:'. */
   get isFile(): boolean {
@@ -58,20 +66,21 @@ export class SqliteConnection {
 
   /** Opens the file on the first user; every later user shares it. */
   attach(): void {
-    if (this.userCount === 0) this.open();
-    this.userCount++;
+    if (this.use.users === 0) this.open();
+    this.use.join();
   }
 
   /** How many backends (a store and its connected scopes) use the connection now. */
   get users(): number {
-    return this.userCount;
+    return this.use.users;
   }
 
-  /** Releases one user; the last one stops the sweep and closes the file. */
-  detach(): void {
-    if (this.userCount === 0 || --this.userCount > 0) return;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = undefined;
+  /** Releases one user; the last one stops the sweep and closes the file (synchronously: done when this returns). */
+  detach(): Promise<void> {
+    return this.use.leave();
+  }
+
+  private closeFile(): void {
     this.tick?.commit(); // writes issued before close() settle with their commit, not with a closed file
     this.tick = undefined;
     this.queryCache.clear();
@@ -86,7 +95,7 @@ export class SqliteConnection {
   }
 
   private open(): void {
-    const { path, table, busyTimeout, indexes, sweepInterval } = this.settings;
+    const { path, table, busyTimeout, indexes } = this.settings;
     let db: Database | undefined;
     try {
       db = new this.Driver(path, { timeout: busyTimeout });
@@ -105,13 +114,6 @@ export class SqliteConnection {
       throw connectionError(err, path);
     }
     this.db = db;
-    if (sweepInterval > 0) {
-      this.sweepTimer = setInterval(() => {
-        // A failed sweep (a lock held too long elsewhere) is retried next time; reads never return expired rows anyway.
-        this.sweepNow().catch(() => undefined);
-      }, sweepInterval);
-      this.sweepTimer.unref();
-    }
   }
 
   /** The open database (throws ERR_STORE_CLOSED after the last user left). */
