@@ -1,9 +1,11 @@
 /**
  * Writes issued in one tick share one transaction. The first write of a tick commits on its
- * own (autocommit: one awaited write at a time costs what a plain statement costs) and queues
- * a microtask that marks the end of the tick; a second write in the same tick opens a
- * transaction (BEGIN IMMEDIATE) that every later write of the tick joins, and that microtask
- * commits it; those writes resolve when the commit succeeds. Each write runs its statements at
+ * own (autocommit: one awaited write at a time costs what a plain statement costs) and asks
+ * for the end of the tick (TickFlush on a microtask, not on nextTick: the tick must end before
+ * a caller that awaits each write makes its next one, or that write would find the tick still
+ * open and pay a BEGIN and a COMMIT of its own instead of an autocommit); a second write in the same tick opens a
+ * transaction (BEGIN IMMEDIATE) that every later write of the tick joins, and the end of the
+ * tick commits it; those writes resolve when the commit succeeds. Each write runs its statements at
  * once, synchronously, so a call issued after it (on this connection) sees it: exact calls
  * keep issue order.
  *
@@ -16,6 +18,7 @@
  * the whole transaction (disk full, I/O error), which rejects every write made before it too.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import { TickFlush } from '../../core/tick-flush';
 import { toStoreError } from './layout';
 
 type Statement = BetterSqlite3.Statement<unknown[]>;
@@ -44,8 +47,8 @@ export class TickTransaction {
   private readonly commitStatement: Statement;
   private readonly rollback: Statement;
 
-  /** A write ran in this tick already (the next one opens the shared transaction). */
-  private inTick = false;
+  /** The end of the tick in which a write ran (until then, the next write opens the shared transaction). */
+  private readonly tickEnd = new TickFlush(() => this.commit(), queueMicrotask);
 
   constructor(private readonly db: BetterSqlite3.Database) {
     this.begin = db.prepare('BEGIN IMMEDIATE') as Statement;
@@ -58,9 +61,8 @@ export class TickTransaction {
     let batch = this.batch;
     if (!batch) {
       for (const other of open) other.commit();
-      if (!this.inTick) {
-        this.inTick = true;
-        queueMicrotask(this.endTick);
+      if (!this.tickEnd.requested) {
+        this.tickEnd.request();
         try {
           write(); // committed by the time it returns
         } catch (err) {
@@ -84,11 +86,6 @@ export class TickTransaction {
     }
     return batch.done;
   }
-
-  private readonly endTick = (): void => {
-    this.inTick = false;
-    this.commit();
-  };
 
   /** Commits the open transaction now (close() calls it before closing the file). */
   readonly commit = (): void => {
