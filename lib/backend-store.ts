@@ -7,10 +7,13 @@ import type { Key } from './keys';
 import type { Selector } from './query';
 import { OrderGate } from './order-gate';
 import { BaseStore, BackendStats, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from './store';
-import type { Backend, BackendFactory } from './backend';
+import type { Backend, BackendContext, BackendFactory } from './backend';
 import type { StoreFlags, UnknownFlags } from './store-types';
 import { defaultSerializer } from './serializer';
 import { systemClock } from './clock';
+
+/** A scope's backend, built once the scope store exists (so its events are the scope's own). */
+export type ScopedBackend<B extends Backend = Backend> = (context: BackendContext) => B;
 
 /**
  * S: the backend's settings; V and F: the value type and what the types know of the settings
@@ -21,16 +24,19 @@ export class BackendStore<S extends CommonSettings = CommonSettings, V = unknown
   /** The backend this store runs on (a scope's shares the root's connection or keyspaces). */
   protected readonly backend: B;
 
-  /** `backend` is given for a scope (the parent backend's scope); otherwise `createBackend` builds one. */
-  constructor(settings: S, createBackend: BackendFactory<S>, backend?: B) {
+  /**
+   * `scoped` is given for a scope: the parent backend's scope, made with this store's context
+   * (scopedBackend); otherwise `createBackend` builds the backend.
+   */
+  constructor(settings: S, createBackend: BackendFactory<S>, scoped?: ScopedBackend<B>) {
     super(settings);
-    this.backend =
-      backend ??
-      (createBackend(settings, {
-        namespace: this.namespace,
-        clock: settings.clock ?? systemClock,
-        serializer: settings.serializer ?? defaultSerializer,
-      }) as B);
+    const context: BackendContext = {
+      namespace: this.namespace,
+      clock: settings.clock ?? systemClock,
+      serializer: settings.serializer ?? defaultSerializer,
+      events: { reportError: (err) => this.reportError(err), emit: (event, payload) => this.emit(event, payload) },
+    };
+    this.backend = scoped ? scoped(context) : (createBackend(settings, context) as B);
     // BaseStore made its gate before the backend existed: make it again with the backend's word.
     this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
     this.createBackend = createBackend;
@@ -74,7 +80,12 @@ export class BackendStore<S extends CommonSettings = CommonSettings, V = unknown
     return this.backend.clear();
   }
   protected _scope(namespace: string): BaseStore {
-    return new BackendStore<S>({ ...this.settings, namespace } as S, this.createBackend, this.backend.scope(namespace));
+    return new BackendStore<S>({ ...this.settings, namespace } as S, this.createBackend, this.scopedBackend(namespace));
+  }
+
+  /** The backend of this store's scope `namespace`, made with the scope store's context: what a store class's `_scope` passes on. */
+  protected scopedBackend(namespace: string): ScopedBackend<B> {
+    return (context) => this.backend.scope(namespace, context) as B;
   }
 
   protected _getEntry(id: string): Promise<EntryWithExpiry | undefined> {

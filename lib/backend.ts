@@ -68,6 +68,19 @@ export interface BackendContext {
   clock: Clock;
   /** How values become bytes, for backends that store bytes. */
   serializer: Serializer;
+  /**
+   * The store's events, for what happens outside any call: a failed background sweep, a tier
+   * going down. Errors given here reach the store's 'error' listeners (or a warning).
+   */
+  events: BackendEvents;
+}
+
+/** Where a backend reports what no caller is waiting for: the store that owns it (or the scope). */
+export interface BackendEvents {
+  /** Reports a background failure as the store's 'error' event (a warning when nobody listens). */
+  reportError(err: Error): void;
+  /** Emits one of the store's own events (the multi store's 'tierDown', 'invalidation', ...). */
+  emit(event: string, payload: unknown): void;
 }
 
 /** A backend: promise-only primitives on canonical ids, plus optional capabilities. */
@@ -96,8 +109,11 @@ export interface Backend {
   find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry>;
   /** Removes everything in this namespace. */
   clear(): Promise<void>;
-  /** The same storage in another namespace (sharing connections or files). */
-  scope(namespace: string): Backend;
+  /**
+   * The same storage in another namespace (sharing connections or files); `context` is the
+   * scope store's own (its namespace, and its events for the scope's background work).
+   */
+  scope(namespace: string, context: BackendContext): Backend;
 
   /** The live value with its expiry, in one step. */
   getEntry?(id: string): Promise<EntryWithExpiry | undefined>;

@@ -22,14 +22,13 @@ import type {
   StoreStats,
   UnknownFlags,
 } from './store-types';
-import type { EntryWithExpiry } from './backend';
 import { MAX_TTL_MS } from './limits';
 import { checkValue } from './values';
 import { callbackError, readGetOptions, readTtlOption, splitArgs } from './core/arguments';
 import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
 import { StoreStreams } from './core/store-streams';
-import { NOT_SYNC, deleteById, readById, readEntriesById, readEntryById, readSyncById, writeById } from './core/tier-access';
+import { NOT_SYNC } from './core/tier-access';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
@@ -174,60 +173,6 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     }
     return this.settle('getOne', p, cb);
   }
-
-  /** An exact read answered in-process (counted), or NOT_SYNC when the backend must be awaited. */
-  private readSync(id: string): unknown {
-    if (!this._getSync || !this.isOpen || !this.orderGate.canReadNow(id)) return NOT_SYNC;
-    return this.countRead(this._getSync(id));
-  }
-
-  private readonly countRead = (value: unknown): unknown => {
-    if (value === undefined) this.counters.misses++;
-    else this.counters.hits++;
-    return value;
-  };
-
-  // ---- access by id, for stores layered over this one (lib/core/tier-access.ts) ----------
-
-  [readSyncById](id: string): unknown {
-    return this.readSync(id);
-  }
-
-  [readById](id: string): Promise<unknown> {
-    const value = this.readSync(id);
-    return value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead, 'read', id);
-  }
-
-  [readEntryById](id: string): Promise<EntryWithExpiry | undefined> {
-    return this.run(() => this._getEntry(id), undefined, 'read', id);
-  }
-
-  [readEntriesById](ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
-    return this.run(() => this._getEntries(ids), undefined, 'read', ids);
-  }
-
-  [writeById](id: string, key: Key, value: unknown, ttl: number | null): Promise<void> {
-    try {
-      const expiresAt = this.expiryFor(ttl);
-      if (this._setSync && this.isOpen && this.orderGate.canWriteNow(id)) {
-        this._setSync(id, key, value, expiresAt);
-        this.counters.sets++;
-        return RESOLVED;
-      }
-      return this.run(() => this._set(id, key, value, expiresAt), this.countSet, 'write', id);
-    } catch (err) {
-      return this.refuse(err);
-    }
-  }
-
-  [deleteById](id: string): Promise<boolean> {
-    return this.run(() => this._delete(id), this.countDelete, 'write', id);
-  }
-
-  private readonly countDelete = (existed: boolean): boolean => {
-    if (existed) this.counters.deletes++;
-    return existed;
-  };
 
   /** Whether the exact key holds a live entry. */
   has(key: KeyInput, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;

@@ -12,10 +12,10 @@ import type { Entry, KeyInput, Query, SetOptions, StoreCallback, StoreFlags, Unk
 import { readTtlOption, splitArgs } from './arguments';
 import { asBuffers } from './bytes';
 import { asStoreError } from './promises';
-import { StoreCore } from './store-core';
+import { StoreAsTier } from './store-as-tier';
 
 /** See the file comment. */
-export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreCore<F> {
+export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreAsTier<F> {
   /** Live entries matching `query` (all when omitted), in creation order, in constant memory. */
   entries<T = V>(query?: Query): AsyncIterable<Entry<T>>;
   entries<V = unknown>(query?: Query): AsyncIterable<Entry<V>> {

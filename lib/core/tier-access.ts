@@ -1,35 +1,28 @@
 /**
- * How a store layered over others (the multi store) reaches its tiers: by canonical id, the id
- * its own call validated once, so a key is never validated again per tier (SPEC §13). The
- * methods are keyed by these symbols, which the package entry does not export: they are no
- * part of the public API, and a user's store cannot be called through them by accident.
- * Each still runs in the tier's own program order and counts in its stats.
+ * How a store layered over others (the multi store, SPEC §13) reaches its tiers: as backends,
+ * by canonical id and compiled selector — the id and selector its own call validated once — so
+ * a key or query is never validated again per tier. A tier given as a store is reached through
+ * `store[tierBackend]()`: the Backend contract over that store's own backend, run in the store's
+ * program order (a promotion and a later delete of the same id on a tier stay in order), after
+ * its lazy connect, and counted in its stats. The symbol is not exported from the package
+ * entry: none of this is on the public API.
  */
+import type { Backend } from '../backend';
 
-/** What `[readSyncById]` returns when the store cannot answer synchronously. */
+/** What `TierBackend.readSync` returns when the store cannot answer synchronously. */
 export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
 
-/**
- * `(id) => value | undefined | NOT_SYNC`: the exact read answered in-process (an open store
- * with a synchronous backend, nothing in flight on `id`), counted like getOne.
- */
-export const readSyncById: unique symbol = Symbol('memstorage-next: synchronous read by id');
+/** `() => TierBackend`: a store's backend as a tier of another store sees it. */
+export const tierBackend: unique symbol = Symbol('memstorage-next: the store as a tier backend');
 
-/** `(id) => Promise<value | undefined>`: getOne by id. */
-export const readById: unique symbol = Symbol('memstorage-next: read by id');
+/** The optional primitives a store always has (the core derives them from the required ones). */
+type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats';
 
-/** `(id) => Promise<{ value, expiresAt } | undefined>`: the value with its absolute expiry (tier promotion). */
-export const readEntryById: unique symbol = Symbol('memstorage-next: entry by id');
-
-/**
- * `(ids) => Promise<Array<{ value, expiresAt } | undefined | Error>>`: one result per id, in
- * order, an id that alone failed (a value that no longer parses) as its Error; rejects when the
- * read as a whole failed. A multi store's batched misses: one MGET on Redis.
- */
-export const readEntriesById: unique symbol = Symbol('memstorage-next: entries by id');
-
-/** `(id, key, value, ttl) => Promise<void>`: set by id, the key and value already validated (ttl in ms or null). */
-export const writeById: unique symbol = Symbol('memstorage-next: write by id');
-
-/** `(id) => Promise<boolean>`: delete by id; resolves whether it was live. */
-export const deleteById: unique symbol = Symbol('memstorage-next: delete by id');
+/** A tier's backend: the Backend contract in its store's program order, every primitive present, plus the in-process read. */
+export interface TierBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {
+  /**
+   * The exact read answered in-process now (an open store with a synchronous backend and
+   * nothing in flight on `id`), counted like getOne; NOT_SYNC when it must be awaited.
+   */
+  readSync(id: string): unknown;
+}

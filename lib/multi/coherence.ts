@@ -5,6 +5,7 @@
  * older value into.
  */
 import { isPlainObject } from '../keys';
+import { Selector, compileQuery } from '../query';
 import type { MultiContext } from './context';
 import { dropKey, dropMatching } from './drops';
 import { InvalidationMessage, preciseNow } from './invalidation';
@@ -83,12 +84,12 @@ export class Coherence {
       return dropped;
     }
     flights.invalidateAll();
-    const query = message.op === 'q' && isPlainObject(message.q) ? message.q : undefined;
+    const drop = dropMatching(message.op === 'q' ? receivedSelector(message.q) : undefined);
     await Promise.all(
       tiers
         .filter((tier) => tier.local)
         .map(async (tier) => {
-          await dropMatching(query)(tier);
+          await drop(tier);
           dropped++;
         }),
     );
@@ -108,4 +109,17 @@ function isJsonFilter(value: unknown): boolean {
   if (Array.isArray(value)) return value.every(isJsonFilter);
   if (value !== null && typeof value === 'object') return Object.values(value).every(isJsonFilter);
   return true;
+}
+
+/**
+ * The selector of a query another process published, validated here once (it came over the
+ * wire); undefined — drop everything local — when it is missing or not a query this store accepts.
+ */
+function receivedSelector(query: unknown): Selector | undefined {
+  if (!isPlainObject(query)) return undefined;
+  try {
+    return compileQuery(query);
+  } catch {
+    return undefined;
+  }
 }

@@ -5,11 +5,9 @@
  * fails: never a silently incomplete answer.
  */
 import { StorageConnectionError } from '../errors';
-import { Key, keyFromId, keyId } from '../keys';
 import type { Selector } from '../query';
-import type { BackendStats, FindOptions, StoredEntry } from '../store';
+import type { BackendStats, FindOptions, StoredEntry } from '../backend';
 import type { MultiContext } from './context';
-import { selectorQuery } from './selector-query';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
 
@@ -37,43 +35,24 @@ export class CompleteReads {
   }
 
   /** When `id` expires: epoch ms, null for never, undefined when absent. */
-  async expiresAt(id: string): Promise<number | null | undefined> {
-    const key = keyFromId(id);
-    const remaining = await this.fromComplete((tier) => tier.store.ttl(key));
-    if (remaining === undefined || remaining === null) return remaining;
-    return this.ctx.clock.now() + remaining;
+  expiresAt(id: string): Promise<number | null | undefined> {
+    return this.fromComplete((tier) => tier.backend.expiresAt(id));
   }
 
   /** How many entries `selector` matches. */
-  async count(selector: Selector): Promise<number> {
-    const query = selectorQuery(selector);
-    if (selector.kind === 'query') return this.fromComplete((tier) => tier.store.count(query!), true);
-    let n = 0;
-    for await (const entry of this.find(selector, { values: false })) if (entry) n++;
-    return n;
+  count(selector: Selector): Promise<number> {
+    return this.fromComplete((tier) => tier.backend.count(selector), true);
   }
 
   /** The entries `selector` matches (keys only unless `options.values`), from one complete tier. */
   async *find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     if (selector.kind === 'none') return;
-    if (!options.values) {
-      const pattern = selector.kind === 'glob' ? selector.pattern : selectorQuery(selector);
-      const keys = await this.fromComplete((tier) => (pattern === undefined ? tier.store.keys() : tier.store.keys(pattern)), true);
-      let n = 0;
-      for (const key of keys) {
-        if (options.limit !== undefined && n++ >= options.limit) return;
-        yield { id: keyId(key), key, value: undefined };
-      }
-      return;
-    }
-    const query = selectorQuery(selector);
-    const regex = selector.kind === 'glob' ? selector.regex : undefined;
     // Open the iterator on the first complete tier that yields its first entry in time.
-    let it: AsyncIterator<{ key: Key; value: unknown }> | undefined;
+    let it: AsyncIterator<StoredEntry> | undefined;
     let tier: Tier | undefined;
-    let first: IteratorResult<{ key: Key; value: unknown }> | undefined;
+    let first: IteratorResult<StoredEntry> | undefined;
     await this.fromComplete(async (t) => {
-      const candidate = (query ? t.store.entries(query) : t.store.entries())[Symbol.asyncIterator]();
+      const candidate = t.backend.find(selector, options)[Symbol.asyncIterator]();
       try {
         first = await candidate.next();
       } catch (err) {
@@ -83,17 +62,8 @@ export class CompleteReads {
       it = candidate;
       tier = t;
     }, true);
-    let n = 0;
     try {
-      let r = first!;
-      while (!r.done) {
-        const { key, value } = r.value;
-        if (!regex || (typeof key === 'string' && regex.test(key))) {
-          yield { id: keyId(key), key, value };
-          if (options.limit !== undefined && ++n >= options.limit) return;
-        }
-        r = await tier!.call(() => it!.next(), undefined, tier!.bulkTimeout);
-      }
+      for (let r = first!; !r.done; r = await tier!.call(() => it!.next(), undefined, tier!.bulkTimeout)) yield r.value;
     } finally {
       await it!.return?.();
     }
@@ -102,18 +72,16 @@ export class CompleteReads {
   /** The bytes under `id` from the first tier that holds them and may be read for it; undefined when a complete tier says absent. */
   async valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
     const tiers = this.ctx.tiers;
-    const key = keyFromId(id);
     for (const tier of tiers) {
       if (!tier.complete && !tier.readable(id)) continue;
-      let has: boolean;
+      let bytes: AsyncIterable<Buffer> | undefined;
       try {
-        has = await tier.call(() => tier.store.has(key));
+        bytes = await tier.call(() => tier.backend.valueStream(id));
       } catch (err) {
         if (tier.complete && tier.index === tiers.length - 1) throw err;
         continue;
       }
-      if (has) return tier.store.createValueStream(key) as AsyncIterable<Buffer>;
-      if (tier.complete) return undefined;
+      if (bytes !== undefined || tier.complete) return bytes;
     }
     throw new StorageConnectionError('no complete tier could be read');
   }
@@ -121,7 +89,7 @@ export class CompleteReads {
   /** Item and expiration counts of the first complete tier that answers (none when none does). */
   async backendStats(): Promise<BackendStats> {
     try {
-      const s = await this.fromComplete((tier) => tier.store.stats(), true);
+      const s = await this.fromComplete((tier) => tier.backend.stats(), true);
       return { items: s.items, expirations: s.expirations, evictions: 0 };
     } catch {
       return {};

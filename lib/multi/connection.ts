@@ -5,6 +5,8 @@
  */
 import { StorageConnectionError } from '../errors';
 import type { MultiContext } from './context';
+import { tierExpiry } from './promotion';
+import type { Tier } from './tier';
 import { asStoreError, withDeadline } from './tier-failures';
 
 /**
@@ -15,7 +17,7 @@ import { asStoreError, withDeadline } from './tier-failures';
 export async function connectTiers(ctx: MultiContext, timeout: number, warm: boolean): Promise<void> {
   const { tiers, queryTier } = ctx;
   const results = await Promise.allSettled(
-    tiers.map((tier) => withDeadline(tier.store.connect(), tier.complete || tier.timeout === 0 ? timeout : Math.min(timeout, tier.timeout), tier)),
+    tiers.map((tier) => withDeadline(tier.backend.connect(), tier.complete || tier.timeout === 0 ? timeout : Math.min(timeout, tier.timeout), tier)),
   );
   let completeUp = false;
   results.forEach((result, i) => {
@@ -34,7 +36,7 @@ export async function connectTiers(ctx: MultiContext, timeout: number, warm: boo
   if (warm && !tiers[0].isDown) {
     const source = tiers.slice(queryTier).find((t) => !t.isDown)!;
     try {
-      await source.store.copy(tiers[0].store);
+      await warmFrom(source, tiers[0], ctx.clock.now());
     } catch (err) {
       ctx.reportError(asStoreError(err));
     }
@@ -49,6 +51,16 @@ export async function closeTiers(ctx: MultiContext, timeout: number): Promise<vo
   const tiers = ctx.tiers;
   await ctx.background.idle();
   await Promise.allSettled(tiers.map((t) => t.settled()));
-  const closed = await Promise.allSettled(tiers.filter((t) => t.owned).map((t) => withDeadline(t.store.close(), timeout, t, 'close')));
+  const closed = await Promise.allSettled(tiers.filter((t) => t.owned).map((t) => withDeadline(t.backend.close(), timeout, t, 'close')));
   for (const result of closed) if (result.status === 'rejected') ctx.reportError(asStoreError(result.reason));
+}
+
+/** Copies every live entry of `source` into the cache tier `front`, within the front tier's own TTL cap. */
+async function warmFrom(source: Tier, front: Tier, now: number): Promise<void> {
+  for await (const entry of source.backend.find({ kind: 'all' }, { values: true })) {
+    const expiresAt = entry.expiresAt !== undefined ? entry.expiresAt : await source.backend.expiresAt(entry.id);
+    if (expiresAt === undefined) continue; // expired or deleted since it was listed
+    const at = tierExpiry(expiresAt, now, front.ttl);
+    if (at !== undefined) await front.backend.set(entry.id, entry.key, entry.value, at);
+  }
 }

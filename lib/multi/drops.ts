@@ -3,7 +3,7 @@
  * way, a cache tier that failed) and by coherence (another process wrote). A tier that cannot
  * be reached remembers instead, and drops the entries before it is read again for them.
  */
-import { deleteById } from '../core/tier-access';
+import type { Selector } from '../query';
 import type { Tier } from './tier';
 
 /** How a tier is made to forget something. */
@@ -14,7 +14,7 @@ export function dropKey(id: string): Drop {
   return async (tier) => {
     if (tier.usable) {
       try {
-        await tier.call(() => tier.store[deleteById](id));
+        await tier.call(() => tier.backend.delete(id));
         tier.noteFresh(id);
         return;
       } catch {
@@ -25,12 +25,12 @@ export function dropKey(id: string): Drop {
   };
 }
 
-/** Makes a tier forget everything matching a query (or everything): now, or by clearing it on recovery. */
-export function dropMatching(query: Record<string, unknown> | undefined): Drop {
+/** Makes a tier forget everything `selector` matches (everything when undefined): now, or by clearing it on recovery. */
+export function dropMatching(selector: Selector | undefined): Drop {
   return async (tier) => {
     if (tier.usable) {
       try {
-        await tier.call<unknown>(() => (query ? tier.store.del(query) : tier.store.clear()), undefined, tier.bulkTimeout);
+        await tier.call<unknown>(() => forget(tier, selector), undefined, tier.bulkTimeout);
         return;
       } catch {
         // fall through
@@ -38,4 +38,9 @@ export function dropMatching(query: Record<string, unknown> | undefined): Drop {
     }
     tier.noteAllStale();
   };
+}
+
+/** Deletes what `selector` matches from `tier` (everything when undefined or 'all'): a query delete, or a clear. */
+export function forget(tier: Tier, selector: Selector | undefined): Promise<unknown> {
+  return selector === undefined || selector.kind === 'all' ? tier.backend.clear() : tier.backend.deleteMatching(selector);
 }

@@ -15,3 +15,15 @@ export function tierTtl(expiresAt: number | null, now: number, tierTtl: number |
   if (remaining <= 0) return undefined;
   return tierTtl === null ? remaining : Math.min(remaining, tierTtl);
 }
+
+/**
+ * The absolute expiry (epoch ms, a whole number) of an entry that expires at `expiresAt`
+ * written into a tier with cap `tierTtl`: null for none, undefined when it has already
+ * expired. At least one ms ahead, as every store's own writes (lib/core/store-core.ts expiryFor).
+ */
+export function tierExpiry(expiresAt: number | null, now: number, cap: number | null): number | null | undefined {
+  const ttl = tierTtl(expiresAt, now, cap);
+  if (ttl === undefined || ttl === null) return ttl;
+  if (expiresAt !== null && ttl === expiresAt - now && Number.isInteger(expiresAt)) return expiresAt;
+  return Math.max(Math.ceil(now + ttl), Math.floor(now) + 1);
+}

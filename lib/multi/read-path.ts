@@ -8,11 +8,10 @@
 import { StorageConnectionError } from '../errors';
 import { Key, keyFromId } from '../keys';
 import type { EntryWithExpiry } from '../backend';
-import { readById, readEntriesById, readEntryById, writeById } from '../core/tier-access';
 import type { BackgroundWork } from './background-work';
 import type { Coherence } from './coherence';
 import type { Hit, MultiContext } from './context';
-import { tierTtl } from './promotion';
+import { tierExpiry } from './promotion';
 import type { Flight, SingleFlight } from './single-flight';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
@@ -64,13 +63,13 @@ export class ExactReads {
       if (front.readable(id)) {
         try {
           if (wantExpiry) {
-            const entry = await front.call(() => front.store[readEntryById](id));
+            const entry = await front.call(() => front.backend.getEntry(id));
             if (entry !== undefined) {
               front.counters.hits++;
               return { value: entry.value, expiresAt: entry.expiresAt, tier: 0 };
             }
           } else {
-            const value = await front.call(() => front.store[readById](id));
+            const value = await front.call(() => front.backend.get(id));
             if (value !== undefined) {
               front.counters.hits++;
               return { value, expiresAt: undefined, tier: 0 };
@@ -127,7 +126,7 @@ export class ExactReads {
       let results: Array<EntryWithExpiry | undefined | Error>;
       try {
         // One result per key: a key that fails (a value that no longer parses) fails alone.
-        results = await tier.call(() => tier.store[readEntriesById](asked.map((read) => read.id)));
+        results = await tier.call(() => tier.backend.getEntries(asked.map((read) => read.id)));
       } catch (err) {
         // The whole batch failed or timed out (counted by the tier).
         for (const read of asked) {
@@ -170,14 +169,14 @@ export class ExactReads {
     const background = this.background;
     for (let j = 0; j < from; j++) {
       const tier = this.tiers[j];
-      const ttl = tierTtl(entry.expiresAt, now, tier.ttl);
-      if (ttl === undefined) return; // expired at the source since it was read
+      const at = tierExpiry(entry.expiresAt, now, tier.ttl);
+      if (at === undefined) return; // expired at the source since it was read
       if (!tier.usable) continue;
       if (this.ctx.bus && !tier.local) this.coherence.notePromotion(id);
       background.start();
       key ??= keyFromId(id);
       const promoted = key;
-      tier.call(() => tier.store[writeById](id, promoted, entry.value, ttl)).then(
+      tier.call(() => tier.backend.set(id, promoted, entry.value, at)).then(
         () => {
           tier.counters.promotions++;
           tier.noteFresh(id);

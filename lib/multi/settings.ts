@@ -119,14 +119,6 @@ export function checkMultiSettings(settings: MultiSettings): Array<TierSpec | Ba
   return list;
 }
 
-/** The settings a scope of a multi store is made with (besides its namespace): those given, of the ones a scope keeps. */
-export function scopeSettings(settings: MultiSettings): MultiSettings {
-  const { nullOnMiss, includeKey, defaultTtl, serializer, callbacks, clock, connectTimeout } = settings;
-  const out: MultiSettings = { nullOnMiss, includeKey, defaultTtl, serializer, callbacks, clock, connectTimeout };
-  for (const k of Object.keys(out) as Array<keyof MultiSettings>) if (out[k] === undefined) delete out[k];
-  return out;
-}
-
 /** `cache: { ttl, ...memory settings }` as the front tier's spec. */
 export function splitCache(cache: Record<string, unknown> & { ttl?: number | null }): TierSpec {
   const { ttl, ...settings } = cache;

@@ -1,13 +1,14 @@
 /**
- * One tier of a multi store: a store, its place in the stack, its own TTL and timeout, its
+ * One tier of a multi store: a store (reached as a backend), its place in the stack, its own TTL and timeout, its
  * health (up, or down until a backoff expires), the ids it may hold stale copies of, and its
  * counters. The multi store asks a tier whether it may be read or written; it never asks what
  * kind of store is inside.
  */
 import { ErrorCode, ErrorCodes, StorageConnectionError, StorageOperationError, StoreError } from '../errors';
-import { deleteById } from '../core/tier-access';
+import { TierBackend, tierBackend } from '../core/tier-access';
+import { keyId } from '../keys';
 import type { BaseStore, StoreStats } from '../store';
-import { Deadlines } from './deadlines';
+import { Deadlines } from '../core/deadlines';
 
 /** Counters kept per tier and reported by `MultiStore.stats()`. */
 export interface TierCounters {
@@ -75,12 +76,18 @@ const CLIENT_CODES = new Set<ErrorCode>([
   ErrorCodes.OPERATION,
 ]);
 
+/** The id a recovery probe asks about: any id will do, this one names who asks. */
+const PROBE_ID = keyId('memstorage-next:probe');
+
 /** Raised when a tier does not answer within its timeout. */
 export class TierTimeoutError extends StorageConnectionError {}
 
 /** See the file comment. */
 export class Tier {
+  /** The tier's store, as given or opened: its own stats() are reported, and it is what users see. */
   readonly store: BaseStore;
+  /** What the multi store calls: the store's backend by id and selector, in the store's program order. */
+  readonly backend: TierBackend;
   readonly name: string;
   readonly index: number;
   readonly complete: boolean;
@@ -108,6 +115,7 @@ export class Tier {
 
   constructor(store: BaseStore, options: TierOptions) {
     this.store = store;
+    this.backend = store[tierBackend]();
     this.options = options;
     this.name = options.name;
     this.index = options.index;
@@ -239,14 +247,14 @@ export class Tier {
   private async probe(): Promise<void> {
     try {
       if (this.dirtyAll) {
-        await this.call(() => this.store.clear(), undefined, this.bulkTimeout);
+        await this.call(() => this.backend.clear(), undefined, this.bulkTimeout);
         this.dirtyAll = false;
       } else if (this.dirty.size > 0) {
         const ids = [...this.dirty];
-        await this.call(() => Promise.all(ids.map((id) => this.store[deleteById](id))), undefined, this.bulkTimeout);
+        await this.call(() => Promise.all(ids.map((id) => this.backend.delete(id))), undefined, this.bulkTimeout);
         for (const id of ids) this.dirty.delete(id);
       } else {
-        await this.call(() => this.store.has('memstorage-next:probe'));
+        await this.call(() => this.backend.has(PROBE_ID));
       }
       if (this.down) {
         this.down = false;

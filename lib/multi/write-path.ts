@@ -6,14 +6,13 @@
  * Every write marks the reads in flight of what it touches stale (no promotion of an older
  * value) and is published to other processes, whether it succeeded or not.
  */
+import { StorageOperationError } from '../errors';
 import type { Key } from '../keys';
-import { deleteById, writeById } from '../core/tier-access';
 import type { Selector } from '../query';
-import type { BaseStore } from '../store';
 import type { Coherence } from './coherence';
 import type { MultiContext } from './context';
-import { Drop, dropKey, dropMatching } from './drops';
-import { tierTtl } from './promotion';
+import { Drop, dropKey, dropMatching, forget } from './drops';
+import { tierExpiry } from './promotion';
 import { selectorQuery } from './selector-query';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
@@ -31,8 +30,8 @@ export class WritePath {
     flights.invalidate(id);
     const drop = dropKey(id);
     const write = (tier: Tier): Promise<unknown> => {
-      const ttl = tierTtl(expiresAt, clock.now(), tier.ttl);
-      return ttl === undefined ? tier.store[deleteById](id) : tier.store[writeById](id, key, value, ttl);
+      const at = tierExpiry(expiresAt, clock.now(), tier.ttl);
+      return at === undefined ? tier.backend.delete(id) : tier.backend.set(id, key, value, at);
     };
     try {
       await this.writeComplete(write, drop);
@@ -52,12 +51,12 @@ export class WritePath {
     const drop = dropKey(id);
     let existed: boolean;
     try {
-      existed = await this.writeComplete((tier) => tier.store[deleteById](id), drop);
+      existed = await this.writeComplete((tier) => tier.backend.delete(id), drop);
     } catch (err) {
       this.coherence.publish('k', id);
       throw err;
     }
-    await this.writeCaches((tier) => tier.store[deleteById](id), drop, id);
+    await this.writeCaches((tier) => tier.backend.delete(id), drop, id);
     flights.invalidate(id);
     this.coherence.publish('k', id);
     return existed;
@@ -66,19 +65,20 @@ export class WritePath {
   /** Deletes what `selector` matches (a query, or everything) from every tier; how many entries the durable tier removed. */
   async deleteMatching(selector: Selector): Promise<number> {
     const flights = this.ctx.flights;
-    const query = selectorQuery(selector);
+    const all = selector.kind === 'all';
+    const query = all ? undefined : selectorQuery(selector);
     flights.invalidateAll();
-    const drop = dropMatching(query);
+    const drop = dropMatching(selector);
     let removed: number;
     try {
-      removed = await this.writeComplete((tier) => (query ? tier.store.del(query) : countThenClear(tier.store)), drop, true);
+      removed = await this.writeComplete((tier) => (all ? countThenClear(tier) : tier.backend.deleteMatching(selector)), drop, true);
     } catch (err) {
-      this.coherence.publish(query ? 'q' : 'c', undefined, query);
+      this.coherence.publish(all ? 'c' : 'q', undefined, query);
       throw err;
     }
-    await this.writeCaches((tier) => (query ? tier.store.del(query) : tier.store.clear()), drop, undefined, true);
+    await this.writeCaches((tier) => forget(tier, selector), drop, undefined, true);
     flights.invalidateAll();
-    this.coherence.publish(query ? 'q' : 'c', undefined, query);
+    this.coherence.publish(all ? 'c' : 'q', undefined, query);
     return removed;
   }
 
@@ -88,9 +88,9 @@ export class WritePath {
     flights.invalidateAll();
     const drop = dropMatching(undefined);
     try {
-      await this.writeComplete((tier) => tier.store.clear(), drop, true);
+      await this.writeComplete((tier) => tier.backend.clear(), drop, true);
     } finally {
-      await this.writeCaches((tier) => tier.store.clear(), drop, undefined, true);
+      await this.writeCaches((tier) => tier.backend.clear(), drop, undefined, true);
       flights.invalidateAll();
       this.coherence.publish('c');
     }
@@ -119,12 +119,12 @@ export class WritePath {
     for (let i = tiers.length - 1; i >= queryTier; i--) {
       const tier = tiers[i];
       if (!tier.usable) throw unavailable(tier);
-      const ttl = tierTtl(expiresAt, clock.now(), tier.ttl);
+      const at = tierExpiry(expiresAt, clock.now(), tier.ttl);
       try {
-        if (ttl === undefined) await tier.call(() => tier.store.del(key));
+        if (at === undefined) await tier.call(() => tier.backend.delete(id));
         else {
-          const bytes = tier === durable ? guarded : durable.store.createValueStream(key);
-          await tier.call(() => tier.store.setStream(key, bytes, { ttl }), () => !sourceFailed, 0);
+          const bytes = tier === durable ? guarded : await copiedBytes(durable, id);
+          await tier.call(() => tier.backend.setStream(id, key, bytes, at), () => !sourceFailed, 0);
         }
       } catch (err) {
         if (!sourceFailed) {
@@ -187,9 +187,16 @@ export class WritePath {
   }
 }
 
-/** Clears a store and says how many keys it held (a query-less delete resolves that count). */
-async function countThenClear(store: BaseStore): Promise<number> {
-  const n = (await store.keys()).length;
-  await store.clear();
+/** Clears a tier and says how many entries it held (a query-less delete resolves that count). */
+async function countThenClear(tier: Tier): Promise<number> {
+  const n = await tier.backend.count({ kind: 'all' });
+  await tier.backend.clear();
   return n;
+}
+
+/** The bytes the durable tier just stored under `id`, for another complete tier to copy. */
+async function copiedBytes(durable: Tier, id: string): Promise<AsyncIterable<Buffer>> {
+  const bytes = await durable.call(() => durable.backend.valueStream(id));
+  if (bytes === undefined) throw new StorageOperationError(`tier ${durable.index} (${durable.name}) lost the value it just stored under ${id}`);
+  return bytes;
 }

@@ -162,8 +162,8 @@ export class MemoryBackend implements Backend {
     this.keyspace.clear();
   }
 
-  scope(namespace: string): MemoryBackend {
-    return new MemoryBackend(this.shared, { ...this.context, namespace });
+  scope(namespace: string, context: BackendContext): MemoryBackend {
+    return new MemoryBackend(this.shared, context);
   }
 
   async stats(): Promise<BackendStats> {

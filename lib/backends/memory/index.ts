@@ -5,7 +5,7 @@
  * `MemoryStore` is the public class over the backend (backend.ts), kept for `new MemoryStore()`.
  */
 import type { BackendFactory } from '../../backend';
-import { BackendStore } from '../../backend-store';
+import { BackendStore, ScopedBackend } from '../../backend-store';
 import type { StoreFlags, UnknownFlags } from '../../store-types';
 import { MemoryBackend } from './backend';
 import { MemorySettings, resolveSettings } from './settings';
@@ -25,9 +25,9 @@ export const createBackend: BackendFactory<MemorySettings> = (settings, context)
  * instances' types do not know the settings, and the constructor takes any callback style.
  */
 export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MemorySettings, V, F, MemoryBackend> {
-  /** `backend` is given only by `_scope`: a scope shares the root store's keyspaces and timer. */
-  constructor(settings: MemorySettings & { callbacks?: F['callbacks'] } = {}, backend?: MemoryBackend) {
-    super(settings, createBackend, backend);
+  /** `scoped` is given only by `_scope`: a scope shares the root store's keyspaces and timer. */
+  constructor(settings: MemorySettings & { callbacks?: F['callbacks'] } = {}, scoped?: ScopedBackend<MemoryBackend>) {
+    super(settings, createBackend, scoped);
   }
 
   /** Frees expired entries now (the timer does it every `sweepInterval` ms). */
@@ -43,6 +43,6 @@ export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> exten
 
   /** A scope is a MemoryStore too (sweep(), internals), over the same shared keyspaces. */
   protected _scope(namespace: string): MemoryStore<V, F> {
-    return new MemoryStore<V, F>({ ...this.settings, namespace } as MemorySettings, this.backend.scope(namespace));
+    return new MemoryStore<V, F>({ ...this.settings, namespace } as MemorySettings, this.scopedBackend(namespace));
   }
 }

@@ -148,8 +148,8 @@ export class MongoBackend implements Backend, MongoScope {
     }
   }
 
-  scope(namespace: string): MongoBackend {
-    return new MongoBackend(this.shared, { namespace, clock: this.clock, serializer: this.serializer });
+  scope(namespace: string, context: BackendContext): MongoBackend {
+    return new MongoBackend(this.shared, context);
   }
 
   get(id: string): Promise<unknown> {

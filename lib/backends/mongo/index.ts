@@ -7,7 +7,7 @@
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { Collection, MongoClient } from 'mongodb';
 import type { BackendFactory } from '../../backend';
-import { BackendStore } from '../../backend-store';
+import { BackendStore, ScopedBackend } from '../../backend-store';
 import type { StoreFlags, UnknownFlags } from '../../store-types';
 import { MongoBackend } from './backend';
 import { SharedMongo } from './connection';
@@ -31,9 +31,9 @@ export const createBackend: BackendFactory<MongoSettings> = (settings, context):
  * instances' types do not know the settings, and the constructor takes any callback style.
  */
 export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<MongoSettings, V, F, MongoBackend> {
-  /** `backend` is for scopes only: the backend of the new namespace, sharing the connection. */
-  constructor(settings: MongoSettings & { callbacks?: F['callbacks'] } = {}, backend?: MongoBackend) {
-    super(settings, createBackend, backend);
+  /** `scoped` is for scopes only: the backend of the new namespace, sharing the connection. */
+  constructor(settings: MongoSettings & { callbacks?: F['callbacks'] } = {}, scoped?: ScopedBackend<MongoBackend>) {
+    super(settings, createBackend, scoped);
     this.backend.reportError = (err) => this.reportError(err);
   }
 
@@ -62,6 +62,6 @@ export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
 
   /** A scope is a MongoStore too (sweep(), migrateLegacy(), collection), sharing the connection. */
   protected _scope(namespace: string): MongoStore<V, F> {
-    return new MongoStore<V, F>({ ...(this.settings as MongoSettings), namespace }, this.backend.scope(namespace));
+    return new MongoStore<V, F>({ ...(this.settings as MongoSettings), namespace }, this.scopedBackend(namespace));
   }
 }

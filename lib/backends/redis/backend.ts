@@ -77,7 +77,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     /** The client and batch queue, shared with the scopes. */
     readonly connection: RedisConnection,
     readonly settings: ResolvedRedisSettings,
-    context: BackendContext,
+    private readonly context: BackendContext,
   ) {
     this.namespace = context.namespace;
     this.clock = context.clock;
@@ -124,8 +124,9 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     await this.connection.detach(this.namespace, this);
   }
 
-  scope(namespace: string): RedisBackend {
-    return new RedisBackend(this.connection, this.settings, { namespace, clock: this.clock, serializer: this.serializer });
+  /** `context` is the scope store's; without one (a sweep of a namespace nobody has open), this backend's own, renamed. */
+  scope(namespace: string, context?: BackendContext): RedisBackend {
+    return new RedisBackend(this.connection, this.settings, context ?? { ...this.context, namespace });
   }
 
   // ---- exact keys -------------------------------------------------------------------------

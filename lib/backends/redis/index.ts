@@ -6,7 +6,7 @@
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { BackendFactory } from '../../backend';
-import { BackendStore } from '../../backend-store';
+import { BackendStore, ScopedBackend } from '../../backend-store';
 import type { StoreFlags, UnknownFlags } from '../../store-types';
 import { RedisBackend } from './backend';
 import { RedisClient, createClient } from './client';
@@ -51,9 +51,9 @@ export const createBackend: BackendFactory<RedisSettings> = (settings, context):
  * settings, and the constructor takes any callback style.
  */
 export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extends BackendStore<RedisSettings, V, F, RedisBackend> {
-  /** `backend` is for scopes only: the backend of the parent store's scope, sharing its connection. */
-  constructor(settings: RedisSettings & { callbacks?: F['callbacks'] } = {}, backend?: RedisBackend) {
-    super(settings, createBackend, backend);
+  /** `scoped` is for scopes only: the backend of the parent store's scope, sharing its connection. */
+  constructor(settings: RedisSettings & { callbacks?: F['callbacks'] } = {}, scoped?: ScopedBackend<RedisBackend>) {
+    super(settings, createBackend, scoped);
     // Errors of background work (sweeps) go to this store's 'error' listeners, as every store's do.
     this.backend.reportError = (err) => this.reportError(err);
   }
@@ -94,6 +94,6 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   }
 
   protected _scope(namespace: string): RedisStore<V, F> {
-    return new RedisStore<V, F>({ ...(this.settings as RedisSettings), namespace }, this.backend.scope(namespace));
+    return new RedisStore<V, F>({ ...(this.settings as RedisSettings), namespace }, this.scopedBackend(namespace));
   }
 }

@@ -20,7 +20,7 @@ export interface SqliteBackend extends Backend {
   readonly connection: SqliteConnection;
   /** Deletes expired rows now, as the periodic sweep does; resolves how many. */
   sweep(): Promise<number>;
-  scope(namespace: string): SqliteBackend;
+  scope(namespace: string, context: BackendContext): SqliteBackend;
 }
 
 /** Builds the backend of one namespace over `connection` (shared with its scopes). */
@@ -198,8 +198,8 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     async sweep() {
       return connection.sweepNow();
     },
-    scope(namespace) {
-      return sqliteBackend(connection, { ...context, namespace });
+    scope(namespace, scopeContext) {
+      return sqliteBackend(connection, { ...scopeContext, namespace });
     },
   };
 
