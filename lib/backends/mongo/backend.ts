@@ -1,26 +1,26 @@
 /**
  * The MongoDB backend (SPEC §8 mongo), written to the backend contract (lib/backend.ts) on the
  * official driver. One document per entry (layout.ts and docs/mongo.md): exact keys are `_id`
- * lookups, coalesced per tick (batch.ts, reads.ts, writes.ts); queries are translated to native
- * filters over `k.<path>` (query.ts) and run on the server (scans.ts); expiry is a TTL index
- * plus a read-time check; large values live in GridFS (gridfs.ts, streams.ts). Collections
- * written by memstorage 0.5.3 are detected at connect and converted by a one-command migration
- * (migrate.ts).
+ * lookups, batched per tick (TickQueue, lib/core/tick-queue.ts; reads.ts, writes.ts); queries
+ * are translated to native filters over `k.<path>` (query.ts) and run on the server (scans.ts);
+ * expiry is a TTL index plus a read-time check; large values live in GridFS (gridfs.ts,
+ * streams.ts). Collections written by memstorage 0.5.3 are detected at connect and converted by
+ * a one-command migration (migrate.ts).
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { ObjectId } from 'mongodb';
 import type { Backend, BackendContext } from '../../backend';
 import type { Clock } from '../../clock';
+import { TickQueue } from '../../core/tick-queue';
 import { StoreClosedError, StoreConfigError, StoreError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
-import { Coalescer } from './batch';
 import { MongoScope, SharedMongo } from './connection';
 import { docId, isStorableExpiry, toStoreError } from './layout';
 import { MigrationProgress, MigrationResult, migrateCollection } from './migrate';
-import { readEntry, readExpiry, readMany, readOne, readValueStream } from './reads';
+import { QueuedRead, readEntry, readExpiry, readMany, readOne, readValueStream } from './reads';
 import { clearNamespace, countMatching, deleteMatching, findEntries, namespaceStats } from './scans';
 import { writeStream } from './streams';
 import { serializeValue, unstorableExpiry } from './values';
@@ -54,16 +54,16 @@ export class MongoBackend implements Backend, MongoScope {
   reportError: (err: StoreError) => void = warn;
   private attached = false;
   private closed = false;
-  private readonly reads = new Coalescer<string, unknown>(
-    (ids) => readMany(this, ids),
-    BATCH_MAX,
-    (id) => readOne(this, id),
-  );
-  private readonly writes = new Coalescer<QueuedWrite, void>(
-    (items) => writeMany(this, items),
-    BATCH_MAX,
-    (w) => writeOne(this, w),
-  );
+  /** getOnes of one tick: a lone one is a findOne, several one find (reads.ts). */
+  private readonly reads = new TickQueue<QueuedRead>({
+    max: BATCH_MAX,
+    send: (batch) => (batch.length === 1 ? readOne(this, batch[0]._id).then(batch[0].resolve, batch[0].reject) : readMany(this, batch)),
+  });
+  /** sets of one tick: a lone one is an updateOne, several ordered update commands (writes.ts). */
+  private readonly writes = new TickQueue<QueuedWrite>({
+    max: BATCH_MAX,
+    send: (batch) => (batch.length === 1 ? writeOne(this, batch[0]).then(batch[0].resolve, batch[0].reject) : writeMany(this, batch)),
+  });
 
   constructor(
     /** The connection, collection and GridFS bucket, shared with the scopes. */
@@ -153,7 +153,8 @@ export class MongoBackend implements Backend, MongoScope {
   }
 
   get(id: string): Promise<unknown> {
-    return this.reads.push(docId(this.namespace, id));
+    const _id = docId(this.namespace, id);
+    return new Promise((resolve, reject) => this.reads.add({ _id, resolve, reject }));
   }
 
   async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
@@ -161,7 +162,9 @@ export class MongoBackend implements Backend, MongoScope {
     const v = serializeValue(this, id, value);
     // Position and time are taken now, when the call starts in program order, not when its
     // batch is sent: a setStream started later but finished sooner must still come after it.
-    return this.writes.push({ id, key, v, expiresAt, s: new ObjectId(), now: this.clock.now() });
+    const s = new ObjectId();
+    const now = this.clock.now();
+    return new Promise((resolve, reject) => this.writes.add({ id, key, v, expiresAt, s, now, resolve, reject }));
   }
 
   delete(id: string): Promise<boolean> {

@@ -1,12 +1,13 @@
 /**
  * Exact reads: a lone getOne is one findOne on `_id`; the getOnes of one tick are one find on
- * `_id: { $in }` (batch.ts); getEntry, ttl and value streams read one document. Every document
- * read back is checked: its namespace, its expiry, its value (layout.ts, values.ts).
+ * `_id: { $in }` (queued by a TickQueue, lib/core/tick-queue.ts); getEntry, ttl and value
+ * streams read one document. Every document read back is checked: its namespace, its expiry,
+ * its value (layout.ts, values.ts).
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { ObjectId } from 'mongodb';
 import { EntryWithExpiry, chunksOf, toAsync, valueBytes } from '../../store';
-import type { Outcome } from './batch';
+import type { Settle } from '../../core/tick-queue';
 import type { MongoScope } from './connection';
 import { checkNamespace, docId, expiryOf, idFromDocId, isLive, toStoreError } from './layout';
 import { GET_PROJECTION, ReadDoc, decode, fileChunks } from './values';
@@ -25,11 +26,16 @@ export async function readOne(scope: MongoScope, _id: string): Promise<unknown> 
   return isLive(doc, scope.clock.now(), id) ? decode(scope, doc, id) : undefined;
 }
 
-/** Reads the getOne calls queued in one tick: one find on `_id: { $in }`. */
-export async function readMany(scope: MongoScope, ids: string[]): Promise<Array<Outcome<unknown>>> {
+/** A getOne waiting in the read queue: its document id and its caller's settle functions. */
+export interface QueuedRead extends Settle<unknown> {
+  _id: string;
+}
+
+/** Reads the getOne calls queued in one tick: one find on `_id: { $in }`; answers each call with its own outcome. */
+export async function readMany(scope: MongoScope, reads: QueuedRead[]): Promise<void> {
   const docs = new Map<string, ReadDoc>();
   try {
-    const unique = [...new Set(ids)];
+    const unique = [...new Set(reads.map((read) => read._id))];
     const found = await scope.shared.collection
       .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1, n: 1 }, batchSize: unique.length })
       .toArray();
@@ -38,37 +44,24 @@ export async function readMany(scope: MongoScope, ids: string[]): Promise<Array<
     throw toStoreError(err, 'get');
   }
   const now = scope.clock.now();
-  const out = new Array<Outcome<unknown>>(ids.length);
   let files: Array<Promise<void>> | undefined;
-  for (let i = 0; i < ids.length; i++) {
-    const doc = docs.get(ids[i]);
+  for (const read of reads) {
+    const doc = docs.get(read._id);
     if (doc === undefined) {
-      out[i] = { ok: true, value: undefined };
+      read.resolve(undefined);
       continue;
     }
     try {
-      const id = idFromDocId(scope.namespace, ids[i]);
+      const id = idFromDocId(scope.namespace, read._id);
       checkNamespace(doc, scope.namespace, id);
       const value = isLive(doc, now, id) ? decode(scope, doc, id) : undefined;
-      if (value instanceof Promise) {
-        const at = i;
-        (files ??= []).push(
-          value.then(
-            (bytes: unknown) => {
-              out[at] = { ok: true, value: bytes };
-            },
-            (error: unknown) => {
-              out[at] = { ok: false, error };
-            },
-          ),
-        );
-      } else out[i] = { ok: true, value };
+      if (value instanceof Promise) (files ??= []).push(value.then(read.resolve, read.reject));
+      else read.resolve(value);
     } catch (error) {
-      out[i] = { ok: false, error };
+      read.reject(error);
     }
   }
   if (files) await Promise.all(files);
-  return out;
 }
 
 /** The live document under `id` with the fields of an exact read, or null; `action` names the call in errors. */

@@ -1,19 +1,19 @@
 /**
  * Plain writes: a set is an upsert on `_id` whose pipeline keeps a live entry's creation
- * position; the sets of one tick go as ordered `update` commands (batch.ts), each caller
- * answered by its own statement's outcome. Deletes free the entry's GridFS file too.
+ * position; the sets of one tick go as ordered `update` commands (queued by a TickQueue,
+ * lib/core/tick-queue.ts), each caller answered by its own statement's outcome. Deletes free the entry's GridFS file too.
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Document, ObjectId } from 'mongodb';
 import { StorageOperationError } from '../../errors';
 import type { Key } from '../../keys';
-import type { Outcome } from './batch';
+import type { Settle } from '../../core/tick-queue';
 import type { MongoScope } from './connection';
 import { docId, isConnectionError, toStoreError, wasLive } from './layout';
 import type { ReadDoc } from './values';
 
-/** A set waiting in the write queue. */
-export interface QueuedWrite {
+/** A set waiting in the write queue, with its caller's settle functions. */
+export interface QueuedWrite extends Settle<void> {
   id: string;
   key: Key;
   v: string;
@@ -74,12 +74,11 @@ export async function writeOne(scope: MongoScope, w: QueuedWrite): Promise<void>
  * Writes the sets queued in one tick as ordered `update` commands of at most GROUP_BYTES.
  * A statement the server rejects fails that set alone and the rest resume after it; a
  * failure of a command fails every set it may have touched, and the next command is sent
- * all the same (all of them fail when the server is unreachable).
+ * all the same (all of them fail when the server is unreachable). Each set is answered as soon
+ * as its command is.
  */
-export async function writeMany(scope: MongoScope, items: QueuedWrite[]): Promise<Array<Outcome<void>>> {
+export async function writeMany(scope: MongoScope, items: QueuedWrite[]): Promise<void> {
   const collection = scope.shared.collection;
-  const ok: Outcome<void> = { ok: true, value: undefined };
-  const out: Array<Outcome<void>> = new Array(items.length);
   // Not collection.bulkWrite: the bulk API wraps every failure, a refused connection
   // included, in MongoBulkWriteError, which hides what failed.
   const updates = items.map((w) => upsertStatement(scope, w));
@@ -96,29 +95,36 @@ export async function writeMany(scope: MongoScope, items: QueuedWrite[]): Promis
       // Any other failure is this command's: the next group is still sent (SPEC §12: one
       // caller's bad write never fails another caller's call that shared its batch).
       const unreachable = isConnectionError(err);
-      out.fill({ ok: false, error: toStoreError(err, 'set') }, start, unreachable ? items.length : end);
+      rejectRange(items, start, unreachable ? items.length : end, toStoreError(err, 'set'));
       if (unreachable) break;
       start = end;
       continue;
     }
     if (res.writeConcernError) {
       const error = new StorageOperationError(`mongo: set failed: ${res.writeConcernError.errmsg}`, { cause: res.writeConcernError });
-      out.fill({ ok: false, error }, start, end);
+      rejectRange(items, start, end, error);
       start = end;
       continue;
     }
     const writeError = (res.writeErrors as Array<{ index: number; code?: number; errmsg?: string }> | undefined)?.[0];
     if (!writeError) {
-      out.fill(ok, start, end);
+      resolveRange(items, start, end);
       start = end;
       continue;
     }
     const failed = start + writeError.index;
-    out.fill(ok, start, failed);
-    out[failed] = { ok: false, error: new StorageOperationError(`mongo: set failed: ${writeError.errmsg ?? 'write error'}`, { cause: writeError }) };
+    resolveRange(items, start, failed);
+    items[failed].reject(new StorageOperationError(`mongo: set failed: ${writeError.errmsg ?? 'write error'}`, { cause: writeError }));
     start = failed + 1;
   }
-  return out;
+}
+
+function resolveRange(items: QueuedWrite[], start: number, end: number): void {
+  for (let i = start; i < end; i++) items[i].resolve();
+}
+
+function rejectRange(items: QueuedWrite[], start: number, end: number, error: unknown): void {
+  for (let i = start; i < end; i++) items[i].reject(error);
 }
 
 /** Removes the entry under `id` and frees its file; resolves whether it existed and was live. */
