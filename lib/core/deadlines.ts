@@ -1,4 +1,4 @@
-/** The deadlines of a tier's operations (Tier.call's timeout), kept with one timer. */
+/** Deadlines for operations that share one timeout (a multi tier's calls, a connection's commands), kept with one timer. */
 const noop = (): void => undefined;
 
 /** One operation waiting for its deadline. */
@@ -9,10 +9,13 @@ interface Pending {
 }
 
 /**
- * Per-tier timeouts without a timer per operation: every operation on a tier has the same
- * timeout, so deadlines arrive in start order and one timer, armed for the oldest pending
+ * Timeouts without a timer per operation: every operation watched by one Deadlines (a tier's,
+ * a connection's) has the same timeout, so deadlines arrive in start order and one timer, armed for the oldest pending
  * deadline, serves them all. An operation costs a queue slot instead of a setTimeout and a
- * clearTimeout, which matters on the miss path at thousands of operations in flight.
+ * clearTimeout, which matters on the miss path at thousands of operations in flight. The
+ * timer holds the process only while an operation is pending: once every one is answered it
+ * is unref'd (and ref'd again by the next), so it never delays the exit of a process that is
+ * done.
  */
 export class Deadlines {
   private queue: Pending[] = [];
@@ -28,8 +31,10 @@ export class Deadlines {
   watch<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = { deadline: Date.now() + this.ms, done: false, reject };
+      const timer = this.timer;
+      if (timer && this.head === this.queue.length) timer.ref(); // armed for an answered operation, unref'd by settle
       this.queue.push(entry);
-      if (!this.timer) this.arm();
+      if (!timer) this.arm();
       p.then(
         (v) => {
           this.settle(entry);
@@ -53,6 +58,7 @@ export class Deadlines {
     if (this.head === q.length) {
       this.queue = [];
       this.head = 0;
+      this.timer?.unref(); // nothing pending: the timer fires for nothing and must not hold the process until then
     } else if (this.head >= 1024 && this.head * 2 >= q.length) {
       this.queue = q.slice(this.head);
       this.head = 0;

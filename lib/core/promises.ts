@@ -22,16 +22,26 @@ export function asStoreError(err: unknown): StoreError {
   return new StorageOperationError(`the operation failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-/** Resolves when `promise` settles or after `ms`, whichever comes first (the timer never holds the process). */
-export function withinMs(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
+/**
+ * Resolves when `promise` settles or after `ms`, whichever comes first (a close() draining
+ * what is in flight without hanging on it); rejects if `promise` rejects first. The timer never
+ * holds the process.
+ */
+export function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** A thrown value as an Error (stores only throw Errors; this guards against anything else). */

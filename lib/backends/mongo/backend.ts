@@ -11,6 +11,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { ObjectId } from 'mongodb';
 import type { Backend, BackendContext } from '../../backend';
 import type { Clock } from '../../clock';
+import { withinMs } from '../../core/promises';
 import { TickQueue } from '../../core/tick-queue';
 import { StoreClosedError, StoreConfigError, StoreError } from '../../errors';
 import type { Key } from '../../keys';
@@ -129,15 +130,7 @@ export class MongoBackend implements Backend, MongoScope {
     // Calls made before close() was called are still sent and answered — but close() never
     // hangs on them: a call stuck on a server that went away is left to fail on its own once
     // the client below is closed (seen after a stop/restart of the engine under load).
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all([this.reads.idle(), this.writes.idle()]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, CLOSE_DRAIN_MS);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+    await withinMs(Promise.all([this.reads.idle(), this.writes.idle()]), CLOSE_DRAIN_MS);
     this.closed = true;
     if (!this.attached) return;
     this.attached = false;

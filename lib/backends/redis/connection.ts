@@ -5,6 +5,7 @@
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Command } from 'ioredis';
+import { Deadlines } from '../../core/deadlines';
 import { ClientTimeouts, RedisClient, waitReady } from './client';
 import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
 import { rethrow, toStoreError } from './errors';
@@ -78,8 +79,12 @@ export class RedisConnection {
   private queue: Batch[] = [];
   /** Whether a visit of due namespaces is running (one at a time). */
   private visiting = false;
-  /** How long, in ms, the store lets one of its commands wait for a reply (0: the client does it). */
-  private readonly commandBound: number;
+  /**
+   * The store's own bound on its commands' replies, on a client it was given (undefined on a
+   * client it created: ioredis's commandTimeout does it there). Every command shares the one
+   * timeout, so one timer serves them all.
+   */
+  private readonly deadlines: Deadlines | undefined;
   /** Whether batches may bypass the auto-pipeline: not on a cluster (see the class comment). */
   private readonly direct: boolean;
   /** Auto-pipelined commands sent by the stores and not answered yet: batches queue behind them. */
@@ -104,7 +109,7 @@ export class RedisConnection {
   ) {
     // A client the store created has ioredis's commandTimeout; a given one keeps its owner's
     // options, so the store bounds its own commands itself.
-    this.commandBound = owned ? 0 : timeouts.commandTimeout;
+    this.deadlines = owned ? undefined : new Deadlines(timeouts.commandTimeout, () => new Error('Command timed out'));
     this.direct = !(client instanceof Cluster);
   }
 
@@ -203,25 +208,12 @@ export class RedisConnection {
   };
 
   /**
-   * The reply, or ioredis's own "Command timed out" error once `commandBound` has passed. The
-   * command itself stays counted as unanswered until its real reply, for program order.
+   * The reply, or ioredis's own "Command timed out" error once the store's bound has passed
+   * (`deadlines`). The command itself stays counted as unanswered until its real reply, for
+   * program order.
    */
   private bounded<T>(reply: Promise<T>): Promise<T> {
-    const ms = this.commandBound;
-    if (ms === 0) return reply;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Command timed out')), ms);
-      reply.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    return this.deadlines ? this.deadlines.watch(reply) : reply;
   }
 
   private counted<T>(reply: Promise<T>): Promise<T> {
