@@ -1,7 +1,8 @@
 /**
  * The connection a MongoDB store shares with its scopes: the client, the collection and the
- * GridFS bucket, opened once (indexes created once), counted by its users, with the timer of
- * the periodic sweep. The last user to close it closes the client (unless the user gave it).
+ * GridFS bucket, opened once (indexes created once), counted by its users (SharedResource),
+ * with the timer of the periodic sweep. The last user to close it closes the client (unless the
+ * user gave it).
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Collection, Db, Document, MongoClient, ObjectId } from 'mongodb';
@@ -10,6 +11,7 @@ import { ValueFiles } from './gridfs';
 import { LEGACY_FILTER } from './migrate';
 import { MONGO_DEFAULTS, MongoSettings, connectionString } from './settings';
 import type { Clock } from '../../clock';
+import { SharedResource } from '../../core/shared-resource';
 import type { Serializer } from '../../serializer';
 
 /** Connection, collection and GridFS bucket shared by a store and its scopes. */
@@ -19,13 +21,21 @@ export class SharedMongo {
   collection!: Collection<EntryDoc>;
   files!: ValueFiles;
   private opening: Promise<void> | undefined;
-  private users = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** The users; while there are any, `sweep` runs every `sweepInterval` ms; the last one closes the client. */
+  private readonly use: SharedResource;
+  /** The sweep of the user that started the timer (attach). */
+  private sweep: (() => void) | undefined;
 
   constructor(
     /** The settings of the store that made it (its scopes share them). */
     readonly settings: MongoSettings,
-  ) {}
+  ) {
+    this.use = new SharedResource({
+      interval: settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval,
+      periodic: () => this.sweep?.(),
+      release: () => this.closeClient(),
+    });
+  }
 
   /** Connects once, creates the indexes once, checks for memstorage documents. */
   open(): Promise<void> {
@@ -109,18 +119,15 @@ export class SharedMongo {
 
   /** Counts one more user; the first starts the sweep timer (unref'd: it never keeps the process alive). */
   attach(sweep: () => void): void {
-    this.users++;
-    const interval = this.settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval;
-    if (this.timer || interval <= 0) return;
-    this.timer = setInterval(sweep, interval);
-    this.timer.unref();
+    if (this.use.join()) this.sweep = sweep;
   }
 
   /** Counts one user less; the last stops the timer and closes the client the store made (never a given one). */
-  async detach(): Promise<void> {
-    if (--this.users > 0) return;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+  detach(): Promise<void> {
+    return this.use.leave();
+  }
+
+  private async closeClient(): Promise<void> {
     const client = this.client;
     if (client && !this.settings.client) {
       this.client = undefined;

@@ -1,11 +1,12 @@
 /**
  * The connection a Redis store shares with its scopes: one client (client.ts), connected once
- * and closed when the last store using it closes, with the expiry sweep timer and the per-tick
- * batch queue of exact-key calls.
+ * and closed when the last store using it closes (SharedResource), with the expiry sweep timer
+ * and the per-tick batch queue of exact-key calls.
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Cluster, Command } from 'ioredis';
 import { Deadlines } from '../../core/deadlines';
+import { SharedResource } from '../../core/shared-resource';
 import { ClientTimeouts, RedisClient, waitReady } from './client';
 import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
 import { rethrow, toStoreError } from './errors';
@@ -66,8 +67,8 @@ interface Batch {
  * the auto-pipeline holds the next pipeline until the retried one is answered.
  */
 export class RedisConnection {
-  private users = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** The users (store and scopes); while there are any, the sweep runs; the last one releases the client. */
+  private readonly use: SharedResource;
   /** Open backends per namespace; the timer sweeps each namespace through its first one. */
   private readonly sweepers = new Map<string, Sweepable[]>();
   private readonly onClientError = () => undefined;
@@ -103,7 +104,7 @@ export class RedisConnection {
     /** Whether the store created the client (and so closes it). */
     private readonly owned: boolean,
     private readonly timeouts: ClientTimeouts,
-    private readonly sweepInterval: number,
+    sweepInterval: number,
     private readonly reportError: (err: Error) => void,
     private readonly due: DueVisits,
   ) {
@@ -111,11 +112,12 @@ export class RedisConnection {
     // options, so the store bounds its own commands itself.
     this.deadlines = owned ? undefined : new Deadlines(timeouts.commandTimeout, () => new Error('Command timed out'));
     this.direct = !(client instanceof Cluster);
+    this.use = new SharedResource({ interval: sweepInterval, periodic: () => this.sweepAll(), release: () => this.release() });
   }
 
   /** Connects (once per user) and registers a namespace with the sweep timer. */
   async attach(namespace: string, sweeper: Sweepable): Promise<void> {
-    if (this.users === 0 && !this.listening) {
+    if (this.use.users === 0 && !this.listening) {
       // ioredis prints unhandled 'error' events; failures reach callers through their operations.
       this.client.on('error', this.onClientError);
       this.listening = true;
@@ -127,14 +129,10 @@ export class RedisConnection {
       // A restarted server has lost them: load them again as soon as the client is back.
       this.client.on('ready', this.onReady);
     }
-    this.users++;
+    this.use.join();
     const list = this.sweepers.get(namespace);
     if (list) list.push(sweeper);
     else this.sweepers.set(namespace, [sweeper]);
-    if (!this.timer && this.sweepInterval > 0) {
-      this.timer = setInterval(() => this.sweepAll(), this.sweepInterval);
-      this.timer.unref();
-    }
     // Expired entries of a namespace nobody had open are freed as soon as someone opens it.
     this.sweepOne(sweeper);
   }
@@ -149,9 +147,11 @@ export class RedisConnection {
     }
     // Operations queued in this tick go out before the connection is released.
     this.flush();
-    if (--this.users > 0) return;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    return this.use.leave();
+  }
+
+  /** After the last user left (the sweep timer is stopped): stops listening, and closes the client if the store created it. */
+  private async release(): Promise<void> {
     this.client.off('ready', this.onReady);
     this.scriptsLoaded = false;
     if (!this.owned) {
@@ -171,7 +171,7 @@ export class RedisConnection {
 
   /** For a store that never connected: stops a client the store created if nobody uses it, so it stops reconnecting. */
   abandon(): void {
-    if (this.users > 0) return;
+    if (this.use.users > 0) return;
     if (this.owned) this.client.disconnect();
     if (this.listening) {
       this.client.off('error', this.onClientError);
