@@ -7,6 +7,7 @@ import './driver'; // first: a missing ioredis is a StoreConfigError naming it, 
 import { Cluster, Command } from 'ioredis';
 import { Deadlines } from '../../core/deadlines';
 import { SharedResource } from '../../core/shared-resource';
+import { TickFlush } from '../../core/tick-flush';
 import { ClientTimeouts, RedisClient, waitReady } from './client';
 import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
 import { rethrow, toStoreError } from './errors';
@@ -50,10 +51,12 @@ interface Batch {
  * One client shared by a store and its scopes, with the expiry sweep timer and the batch queue.
  *
  * Batching: exact-key reads and writes issued in the same tick are queued and sent at the end of
- * the tick as one script call per run of same-kind operations of one store (a `getOne` storm
- * becomes a few multi-key reads instead of one command each). Runs are sent in the order they
- * were issued, and any other command first flushes the queue, so commands reach Redis in
- * program order, as they would with plain ioredis.
+ * the tick (TickFlush, on process.nextTick, as the Mongo batches) as one script call per run of
+ * same-kind operations of one store (a `getOne` storm becomes a few multi-key reads instead of
+ * one command each). Runs are sent in the order they were issued, and any other command first
+ * flushes the queue, so commands reach Redis in program order, as they would with plain
+ * ioredis. (Not a TickQueue: runs of several owners and kinds share one ordered queue, and any
+ * other command flushes it at once.)
  *
  * Sending: batches bypass ioredis auto-pipelining (`batchCommand`). An auto-pipeline is written
  * only once the previous one to the same node has been answered whole, so for batches this
@@ -93,11 +96,7 @@ export class RedisConnection {
   private readonly answered = () => {
     this.unanswered--;
   };
-  private flushScheduled = false;
-  private readonly flushLater = () => {
-    this.flushScheduled = false;
-    this.flush();
-  };
+  private readonly endOfTick = new TickFlush(() => this.flush());
 
   constructor(
     readonly client: RedisClient,
@@ -184,10 +183,7 @@ export class RedisConnection {
     const last = this.queue[this.queue.length - 1];
     if (last && last.owner === owner && last.kind === kind && last.items.length < max) last.items.push(item);
     else this.queue.push({ owner, kind, items: [item] });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushLater);
-    }
+    this.endOfTick.request();
   }
 
   /** Runs a command that is not a batch: after the queued batches, on the client's auto-pipeline. */
