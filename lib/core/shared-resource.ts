@@ -1,7 +1,9 @@
 /**
  * What a store and its scopes share (a client, a file, keyspaces) is counted by its users: the
  * first one starts the periodic task (an expiry sweep), the last one to leave stops it and
- * releases the resource (closes a client the store made). Every backend counts its users here.
+ * releases the resource (closes a client the store made). Every backend counts its users here;
+ * none shares by key (each store makes its own resource and hands it to its scopes), so there
+ * is no registry.
  */
 
 /** How a SharedResource looks after its resource. */
@@ -24,8 +26,6 @@ const DONE: Promise<void> = Promise.resolve();
 export class SharedResource {
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** The release still running, if any (see `released`). */
-  private releasing: Promise<void> | undefined;
 
   constructor(private readonly options: SharedResourceOptions) {}
 
@@ -55,7 +55,10 @@ export class SharedResource {
 
   /**
    * Counts one user less (no-op when nobody holds it); the last one stops the periodic task and
-   * runs the release. Resolves when the release has finished, rejects with its error.
+   * runs the release. Resolves when the release has finished, rejects with its error. A user
+   * that joins while a release runs is the first of the next round and opens the resource
+   * anew; each backend's open copes with a release still running (Mongo makes a new client,
+   * Redis waits for its client as at any connect, SQLite's release is synchronous).
    */
   leave(): Promise<void> {
     if (this.count === 0 || --this.count > 0) return DONE;
@@ -69,21 +72,6 @@ export class SharedResource {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!result) return DONE;
-    const running: Promise<void> = result.finally(() => {
-      if (this.releasing === running) this.releasing = undefined;
-    });
-    this.releasing = running;
-    return running;
-  }
-
-  /**
-   * Resolves once the last release started has finished, failed or not: a user that joined while
-   * it ran waits for it before opening the resource again.
-   */
-  released(): Promise<void> {
-    return this.releasing ? this.releasing.then(noop, noop) : DONE;
+    return result ?? DONE;
   }
 }
-
-function noop(): void {}

@@ -1,7 +1,8 @@
 /**
  * Plain writes: a set is an upsert on `_id` whose pipeline keeps a live entry's creation
  * position; the sets of one tick go as ordered `update` commands (queued by a TickQueue,
- * lib/core/tick-queue.ts), each caller answered by its own statement's outcome. Deletes free the entry's GridFS file too.
+ * lib/core/tick-queue.ts), each caller answered by its own statement's outcome. Deletes free
+ * the entry's GridFS file too.
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Document, ObjectId } from 'mongodb';
