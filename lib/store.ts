@@ -79,12 +79,12 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
           this._setSync(id, key as Key, value, expiresAt);
           this.counters.sets++;
           p = RESOLVED;
-        } else p = this.run(() => this._set(id, keyFromId(id), value, expiresAt), this.countSet, 'write', id);
+        } else p = this.run(() => this.storage.set(id, keyFromId(id), value, expiresAt), this.countSet, 'write', id);
       } else {
         const normalized = normalizeKey(key);
         checkValue(value);
         const expiresAt = this.expiryFor(ttl);
-        p = this.run(() => this._set(normalized.id, normalized.key, value, expiresAt), this.countSet, 'write', normalized.id);
+        p = this.run(() => this.storage.set(normalized.id, normalized.key, value, expiresAt), this.countSet, 'write', normalized.id);
       }
     } catch (err) {
       p = this.refuse(err);
@@ -137,7 +137,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   private async collect(selector: Selector, includeKey: boolean, limit?: number): Promise<unknown[]> {
     if (selector.kind === 'none' || limit === 0) return [];
     if (selector.kind === 'exact') {
-      const value = await this._get(selector.id);
+      const value = await this.storage.get(selector.id);
       if (value === undefined) return [];
       return [includeKey ? { key: selector.key, val: value } : value];
     }
@@ -152,7 +152,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       }
       return out;
     }
-    for await (const entry of this._find(selector, { values: true, limit })) {
+    for await (const entry of this.storage.find(selector, { values: true, limit })) {
       out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
       if (limit !== undefined && out.length >= limit) break;
     }
@@ -167,7 +167,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
       const id = keyId(key);
       const value = this.readSync(id);
-      p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead, 'read', id);
+      p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this.storage.get(id), this.countRead, 'read', id);
     } catch (err) {
       p = this.refuse(err);
     }
@@ -177,7 +177,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** Whether the exact key holds a live entry. */
   has(key: KeyInput, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;
   has(key: KeyInput, cb?: Callback): Promise<boolean> {
-    return this.exactOp('has', key, cb, (id) => this._has(id), 'read');
+    return this.exactOp('has', key, cb, (id) => this.storage.has(id), 'read');
   }
 
   /** Deletes every entry the query matches; resolves how many. */
@@ -189,8 +189,8 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       cb,
       async (selector) => {
         let removed = 0;
-        if (selector.kind === 'exact') removed = (await this._delete(selector.id)) ? 1 : 0;
-        else if (selector.kind !== 'none') removed = await this._deleteMatching(selector);
+        if (selector.kind === 'exact') removed = (await this.storage.delete(selector.id)) ? 1 : 0;
+        else if (selector.kind !== 'none') removed = await this.storage.deleteMatching(selector);
         this.counters.deletes += removed;
         return removed;
       },
@@ -208,8 +208,8 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       cb,
       async (selector) => {
         if (selector.kind === 'none') return 0;
-        if (selector.kind === 'exact') return (await this._has(selector.id)) ? 1 : 0;
-        return this._count(selector);
+        if (selector.kind === 'exact') return (await this.storage.has(selector.id)) ? 1 : 0;
+        return this.storage.count(selector);
       },
       'read',
       'scan',
@@ -230,7 +230,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
         const out: Key[] = [];
         if (selector.kind === 'none') return out;
         if (this._findSync) for (const entry of this._findSync(selector, { values: false })) out.push(entry.key);
-        else for await (const entry of this._find(selector, { values: false })) out.push(entry.key);
+        else for await (const entry of this.storage.find(selector, { values: false })) out.push(entry.key);
         return out;
       }, undefined, 'scan');
     } catch (err) {
@@ -247,7 +247,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       key,
       cb,
       async (id) => {
-        const expiresAt = await this._expiresAt(id);
+        const expiresAt = await this.storage.expiresAt(id);
         if (expiresAt === undefined || expiresAt === null) return expiresAt;
         return Math.max(0, expiresAt - this.clock.now());
       },
@@ -261,7 +261,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     let p: Promise<void>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
-      p = this.run(() => this._clear(), undefined, 'exclusive');
+      p = this.run(() => this.storage.clear(), undefined, 'exclusive');
     } catch (err) {
       p = this.refuse(err);
     }
@@ -280,8 +280,8 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       // and the target may be a scope sharing this store's gate.
       p = this.admitted('scan').then(async () => {
         let copied = 0;
-        for await (const entry of this._find({ kind: 'all' }, { values: true })) {
-          const expiresAt = entry.expiresAt !== undefined ? entry.expiresAt : await this._expiresAt(entry.id);
+        for await (const entry of this.storage.find({ kind: 'all' }, { values: true })) {
+          const expiresAt = entry.expiresAt !== undefined ? entry.expiresAt : await this.storage.expiresAt(entry.id);
           if (expiresAt === undefined) continue; // expired or deleted since it was listed
           const ttl = expiresAt === null ? null : expiresAt - this.clock.now();
           if (ttl !== null && ttl <= 0) continue;
@@ -313,7 +313,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   stats(cb?: Callback): Promise<StoreStats> {
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('stats', cb));
     const p = this.run(async () => {
-      const backend = await this._stats();
+      const backend = await this.storage.stats();
       return {
         ...this.counters,
         expirations: backend.expirations ?? 0,

@@ -47,14 +47,14 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       this.counters.sets++;
       return RESOLVED;
     }
-    return this.run(() => this._set(id, key, value, expiresAt), this.countSet, 'write', id);
+    return this.run(() => this.storage.set(id, key, value, expiresAt), this.countSet, 'write', id);
   }
 
   /** The entries `selector` matches, admitted in program order like `entries()` (holding nothing while it runs). */
   private async *findInOrder(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     await this.admitted(selector.kind === 'exact' ? 'read' : 'scan');
     try {
-      yield* this._find(selector, options);
+      yield* this.storage.find(selector, options);
     } catch (err) {
       throw asStoreError(err);
     }
@@ -68,29 +68,29 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       readSync: (id) => this.readSync(id),
       get: (id) => {
         const value = this.readSync(id);
-        return value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this._get(id), this.countRead, 'read', id);
+        return value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this.storage.get(id), this.countRead, 'read', id);
       },
-      getEntry: (id) => this.run(() => this._getEntry(id), undefined, 'read', id),
-      getEntries: (ids) => this.run((): Promise<Array<EntryWithExpiry | undefined | Error>> => this._getEntries(ids), undefined, 'read', ids),
-      has: (id) => this.run(() => this._has(id), undefined, 'read', id),
-      expiresAt: (id) => this.run(() => this._expiresAt(id), undefined, 'read', id),
+      getEntry: (id) => this.run(() => this.storage.getEntry(id), undefined, 'read', id),
+      getEntries: (ids) => this.run((): Promise<Array<EntryWithExpiry | undefined | Error>> => this.storage.getEntries(ids), undefined, 'read', ids),
+      has: (id) => this.run(() => this.storage.has(id), undefined, 'read', id),
+      expiresAt: (id) => this.run(() => this.storage.expiresAt(id), undefined, 'read', id),
       set: (id, key, value, expiresAt) => this.write(id, key, value, expiresAt),
-      delete: (id) => this.run(() => this._delete(id), this.countDelete, 'write', id),
-      setStream: (id, key, source, expiresAt) => this.run(() => this._setStream(id, key, source, expiresAt), this.countSet, 'write', id, true),
-      valueStream: (id) => this.run(() => this._valueStream(id), undefined, 'read', id),
+      delete: (id) => this.run(() => this.storage.delete(id), this.countDelete, 'write', id),
+      setStream: (id, key, source, expiresAt) => this.run(() => this.storage.setStream(id, key, source, expiresAt), this.countSet, 'write', id, true),
+      valueStream: (id) => this.run(() => this.storage.valueStream(id), undefined, 'read', id),
       find: (selector, options) => this.findInOrder(selector, options),
-      count: (selector) => this.run(() => this._count(selector), undefined, 'scan'),
+      count: (selector) => this.run(() => this.storage.count(selector), undefined, 'scan'),
       deleteMatching: (selector) =>
         this.run(
-          () => this._deleteMatching(selector),
+          () => this.storage.deleteMatching(selector),
           (removed: number) => {
             this.counters.deletes += removed;
             return removed;
           },
           'exclusive',
         ),
-      clear: () => this.run(() => this._clear(), undefined, 'exclusive'),
-      stats: (): Promise<BackendStats> => this.run(() => this._stats(), undefined, 'read'),
+      clear: () => this.run(() => this.storage.clear(), undefined, 'exclusive'),
+      stats: (): Promise<BackendStats> => this.run(() => this.storage.stats(), undefined, 'read'),
       scope: (namespace: string, _context?: BackendContext): Backend => {
         // Backend scopes are named in full; a store's scope() takes the part below its own namespace.
         const relative = this.namespace ? namespace.slice(this.namespace.length + 1) : namespace;

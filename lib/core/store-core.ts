@@ -1,9 +1,9 @@
 /**
  * The core of every store (SPEC §4–§6, §12): settings, lazy connection, program order (every
  * call runs through `run`, lib/order-gate.ts), failures as StoreErrors, callbacks or promises
- * (`settle`), events, TTL arithmetic, and the primitives a backend supplies (`_get`, `_set`,
- * ...) with the defaults the core derives from the required ones. lib/store.ts builds the
- * public API on it; lib/backend-store.ts supplies the primitives from a Backend.
+ * (`settle`), events, TTL arithmetic, over the store's Backend (lib/backend.ts), completed with
+ * the primitives the core derives from the required ones (lib/core/backend-defaults.ts).
+ * lib/store.ts builds the public API on it; lib/backend-store.ts is the concrete store class.
  */
 import { EventEmitter } from 'node:events';
 import { Callback, CallbackStyle, deliver } from '../callbacks';
@@ -14,12 +14,11 @@ import { OrderGate, OrderKind } from '../order-gate';
 import type { Selector } from '../query';
 import { Serializer, defaultSerializer } from '../serializer';
 import type { CommonSettings, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
-import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../backend';
-import { cloneValue } from '../values';
+import type { Backend, BackendContext, Capabilities, FindOptions, StoredEntry } from '../backend';
 import { callbackError, failureValue } from './arguments';
+import { CompleteBackend, completeBackend } from './backend-defaults';
 import { checkCommonSettings } from './settings';
-import { chunksOf, toAsync, valueBytes } from './bytes';
-import { ObservedPromise, asError, asStoreError, withinMs } from './promises';
+import { ObservedPromise, asStoreError, withinMs } from './promises';
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
 
@@ -31,8 +30,6 @@ const CLOSE_DRAIN_MS = 5000;
 
 /** See the file comment. F as on BaseStore (lib/store.ts): what the types know of the settings. */
 export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends EventEmitter {
-  /** What this backend can do. */
-  abstract readonly supports: Capabilities;
   /** The namespace this store instance reads and writes ('' is the root). */
   readonly namespace: string;
   /** The settings this store was created with. */
@@ -61,7 +58,27 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
   private connectedScopes: Set<StoreCore> | undefined;
   protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
 
-  constructor(settings: CommonSettings = {}) {
+  /** The backend as it was built (a store class reaches its own backend's extras through it). */
+  protected readonly backend: Backend;
+  /** The backend with every derivable primitive present (lib/core/backend-defaults.ts): what the core calls. */
+  protected readonly storage: CompleteBackend;
+  /** The backend's synchronous read, for in-process backends (the memory store's hot path). */
+  protected readonly _getSync: ((id: string) => unknown) | undefined;
+  /**
+   * The backend's synchronous write, for in-process backends: the contract of `set`, except
+   * that `key` is the caller's own (validated) object, which the backend copies if it keeps it.
+   */
+  protected readonly _setSync: ((id: string, key: Key, value: unknown, expiresAt: number | null) => void) | undefined;
+  /** The backend's synchronous `find`: saves an async step per entry on big results. */
+  protected readonly _findSync: ((selector: Selector, options: FindOptions) => Iterable<StoredEntry>) | undefined;
+  /** The values `get(query)` returns when the backend lists them without building entries; undefined to fall back to find. */
+  protected readonly _valuesSync: ((selector: Selector, limit: number) => unknown[] | undefined) | undefined;
+
+  /**
+   * `openBackend` builds this store's backend from its context (the resolved common settings
+   * and this store's events): a new one, or the scope of its parent's.
+   */
+  constructor(settings: CommonSettings, openBackend: (context: BackendContext) => Backend) {
     super();
     checkCommonSettings(settings);
     this.settings = settings;
@@ -69,105 +86,30 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     this.clock = settings.clock ?? systemClock;
     this.serializer = settings.serializer ?? defaultSerializer;
     this.callbackStyle = settings.callbacks ?? 'node';
-    this.orderGate = new OrderGate(this.ordersExactCalls);
+    this.backend = openBackend({
+      namespace: this.namespace,
+      clock: this.clock,
+      serializer: this.serializer,
+      events: { reportError: (err) => this.reportError(err), emit: (event, payload) => this.emit(event, payload) },
+    });
+    const storage = completeBackend(this.backend);
+    this.storage = storage;
+    this._getSync = storage.getSync;
+    this._setSync = storage.setSync;
+    this._findSync = storage.findSync;
+    this._valuesSync = storage.valuesSync;
+    // A backend that keeps issue order among its single-step exact calls (one ordered channel)
+    // is not tracked per id: the hot path stays free (lib/order-gate.ts).
+    this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
   }
 
-  /**
-   * True when the backend keeps issue order among its exact-key calls by itself: each is one
-   * step sent down one ordered channel (see lib/order-gate.ts). Then the core does not track
-   * them, which keeps the hot path free. A backend that coalesces or fans out exact calls over
-   * several channels leaves this false, and the core orders conflicting calls per id.
-   */
-  protected get ordersExactCalls(): boolean {
-    return false;
+  /** What this store's backend can do. */
+  get supports(): Capabilities {
+    return this.backend.supports;
   }
 
-  // ---- primitives a backend implements (promise-only, validated arguments) -------------
-
-  /** Opens connections. Called once, lazily, before the first operation. */
-  protected abstract _connect(): Promise<void>;
-  /** Releases sockets and timers. */
-  protected abstract _close(): Promise<void>;
-  /** Upserts an entry; `expiresAt` is epoch ms or null. */
-  protected abstract _set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void>;
-  /** The live value under `id`, or undefined (absent or expired). */
-  protected abstract _get(id: string): Promise<unknown>;
-  /** Removes `id`; resolves whether it existed (and was live). */
-  protected abstract _delete(id: string): Promise<boolean>;
-  /** The live entry's expiry: epoch ms, null for none, undefined when absent. */
-  protected abstract _expiresAt(id: string): Promise<number | null | undefined>;
-  /** Live entries matching an 'all', 'glob' or 'query' selector, in creation order. */
-  protected abstract _find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry>;
-  /** Removes everything in this namespace. */
-  protected abstract _clear(): Promise<void>;
-  /** A store over the same backend, in another namespace. */
+  /** A store over the same backend, in another namespace (the store class's own kind). */
   protected abstract _scope(namespace: string): StoreCore;
-
-  /** Optional synchronous fast path for in-process backends: the same contract as `_get`. */
-  protected _getSync?(id: string): unknown;
-  /**
-   * Optional synchronous fast path for in-process backends: the contract of `_set`, except that
-   * `key` is the caller's own (validated) object — copy it (keyFromId) before keeping it.
-   */
-  protected _setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
-
-  /** Optional synchronous `_find` for in-process backends: saves an async step per entry on big results. */
-  protected _findSync?(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
-
-  /**
-   * Optional: the values `get(query)` returns, in creation order, when the backend can list
-   * them without building entries (an in-process index hit); undefined to fall back to `_find`.
-   */
-  protected _valuesSync?(selector: Selector, limit: number): unknown[] | undefined;
-
-  /** The live value with its expiry; backends override to do it in one round trip. */
-  protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
-    const [value, expiresAt] = await Promise.all([this._get(id), this._expiresAt(id)]);
-    return value === undefined || expiresAt === undefined ? undefined : { value, expiresAt };
-  }
-  /**
-   * `_getEntry` for many ids at once, one result per id in order: the entry, undefined, or the
-   * error that id alone failed with. Rejects only when the whole read failed. Backends that
-   * can read a batch in one command override it.
-   */
-  protected _getEntries(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>> {
-    return Promise.all(ids.map((id) => this._getEntry(id).catch((err: unknown) => asError(err))));
-  }
-
-  /** Whether `id` is live; backends override when cheaper than a read. */
-  protected async _has(id: string): Promise<boolean> {
-    return (await this._get(id)) !== undefined;
-  }
-  /** Removes every match; backends override with a bulk delete. */
-  protected async _deleteMatching(selector: Selector): Promise<number> {
-    const ids: string[] = [];
-    for await (const entry of this._find(selector, { values: false })) ids.push(entry.id);
-    let removed = 0;
-    for (const id of ids) if (await this._delete(id)) removed++;
-    return removed;
-  }
-  /** Counts matches; backends override with a server-side count. */
-  protected async _count(selector: Selector): Promise<number> {
-    let n = 0;
-    for await (const entry of this._find(selector, { values: false })) if (entry) n++;
-    return n;
-  }
-  /** Stores a byte stream as one value; the default buffers it (backends with valueStreams chunk it). */
-  protected async _setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source) chunks.push(chunk);
-    await this._set(id, key, Buffer.concat(chunks), expiresAt);
-  }
-  /** The bytes of a value as chunks, or undefined when absent. */
-  protected async _valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
-    const value = await this._get(id);
-    if (value === undefined) return undefined;
-    return toAsync(chunksOf(valueBytes(value)));
-  }
-  /** Counters only the backend knows. */
-  protected async _stats(): Promise<BackendStats> {
-    return {};
-  }
 
   // ---- shared plumbing ----------------------------------------------------------------
 
@@ -219,7 +161,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     if (this.state === 'closed') return Promise.reject(new StoreClosedError());
     if (!this.connecting) {
       this.state = 'connecting';
-      this.connecting = this._connect().then(
+      this.connecting = this.backend.connect().then(
         () => {
           if (this.state === 'connecting') this.state = 'open';
           // A scope that connected holds a share of the backend: its parent's close() releases it.
@@ -353,11 +295,6 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     return Math.max(Math.ceil(now + effective), Math.floor(now) + 1);
   }
 
-  /** Copies a value when `clone` is on (the memory store); other backends copy by serializing. */
-  protected copyValue<T>(value: T): T {
-    return cloneValue(value);
-  }
-
   // ---- the public API ------------------------------------------------------------------
 
   /** Connects now (optional: the first operation connects). Result-first callback gets `true`/`false`. */
@@ -388,7 +325,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
       this.connectedScopes = undefined;
       // Closing a store ends its scopes (SPEC §12) and releases what they hold, so the process can exit.
       if (scopes) await Promise.all([...scopes].map((scope) => scope.close()));
-      await this._close();
+      await this.backend.close();
     })();
     return this.settle('close', p, cb);
   }

@@ -32,12 +32,12 @@ export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFl
     await this.admitted(selector.kind === 'exact' ? 'read' : 'scan');
     if (selector.kind === 'none') return;
     if (selector.kind === 'exact') {
-      const value = await this._get(selector.id);
+      const value = await this.storage.get(selector.id);
       if (value !== undefined) yield { key: selector.key, value: value as V };
       return;
     }
     try {
-      for await (const entry of this._find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
+      for await (const entry of this.storage.find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
     } catch (err) {
       throw asStoreError(err);
     }
@@ -73,7 +73,7 @@ export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFl
         throw new InvalidValueError('setStream: source must be a readable stream or async iterable of bytes');
       }
       const expiresAt = this.expiryFor(ttl);
-      p = this.run(() => this._setStream(id, key, asBuffers(source), expiresAt), this.countSet, 'write', id, true);
+      p = this.run(() => this.storage.setStream(id, key, asBuffers(source), expiresAt), this.countSet, 'write', id, true);
     } catch (err) {
       p = this.refuse(err);
     }
@@ -87,7 +87,7 @@ export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFl
 
   private async *valueChunks(key: KeyInput): AsyncGenerator<Buffer> {
     const id = keyId(key);
-    const chunks = await this.run(() => this._valueStream(id), undefined, 'read', id);
+    const chunks = await this.run(() => this.storage.valueStream(id), undefined, 'read', id);
     if (chunks === undefined) throw new KeyNotFoundError(`no value under key ${typeof key === 'string' ? key : JSON.stringify(key)}`);
     yield* chunks;
   }

@@ -7,7 +7,7 @@
  * its lazy connect, and counted in its stats. The symbol is not exported from the package
  * entry: none of this is on the public API.
  */
-import type { Backend } from '../backend';
+import type { CompleteBackend } from './backend-defaults';
 
 /** What `TierBackend.readSync` returns when the store cannot answer synchronously. */
 export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
@@ -15,11 +15,8 @@ export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered syn
 /** `() => TierBackend`: a store's backend as a tier of another store sees it. */
 export const tierBackend: unique symbol = Symbol('memstorage-next: the store as a tier backend');
 
-/** The optional primitives a store always has (the core derives them from the required ones). */
-type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats';
-
-/** A tier's backend: the Backend contract in its store's program order, every primitive present, plus the in-process read. */
-export interface TierBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {
+/** A tier's backend: the Backend contract in its store's program order, every derivable primitive present, plus the in-process read. */
+export interface TierBackend extends CompleteBackend {
   /**
    * The exact read answered in-process now (an open store with a synchronous backend and
    * nothing in flight on `id`), counted like getOne; NOT_SYNC when it must be awaited.

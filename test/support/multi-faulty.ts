@@ -1,16 +1,19 @@
 /**
  * A tier that fails or stalls on demand, for the multi store's fault tests without servers:
- * it wraps a real store through its public API and, according to `control.mode`, passes
+ * a backend over a real store's backend (its tier view, lib/core/tier-access.ts) that,
+ * according to `control.mode`, passes
  * every call through, rejects it with a StorageConnectionError, or stalls it until the mode
  * changes (tests must set the mode back to 'ok' when done). By default
  * it presents itself as a shared, persistent store (a stand-in for a remote tier), so the
  * multi store gives it a timeout.
  */
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/backend';
+import { BackendStore } from '../../lib/backend-store';
+import { TierBackend, tierBackend } from '../../lib/core/tier-access';
 import { StorageConnectionError, StorageOperationError } from '../../lib/errors';
-import { Key, keyFromId, keyId } from '../../lib/keys';
-import { Selector } from '../../lib/query';
-import { BackendStats, BaseStore, Capabilities, CommonSettings, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/store';
-import { entryOf } from './tier-access';
+import type { Key } from '../../lib/keys';
+import type { Selector } from '../../lib/query';
+import type { BaseStore, CommonSettings } from '../../lib/store';
 
 /** What the test switches at run time. */
 export interface FaultControl {
@@ -28,18 +31,30 @@ export function faultControl(): FaultControl {
   return { mode: 'ok', delay: 0, calls: {} };
 }
 
-/** See the file comment. */
-export class FaultyStore extends BaseStore {
-  readonly supports: Capabilities;
-
+/** A store over a FaultyBackend: `inner` is the store whose data it serves. */
+export class FaultyStore extends BackendStore<CommonSettings> {
   constructor(
     readonly inner: BaseStore,
     readonly control: FaultControl = faultControl(),
     settings: CommonSettings = {},
     supports: Partial<Capabilities> = {},
   ) {
-    super(settings);
-    this.supports = { ...inner.supports, shared: true, persistent: true, ...supports };
+    super(settings, (_s, context) => new FaultyBackend(inner, control, { ...inner.supports, shared: true, persistent: true, ...supports }, context.namespace));
+  }
+}
+
+/** See the file comment: each primitive passes through `gate` (fail, stall or delay), then to the inner store's backend. */
+class FaultyBackend implements Backend {
+  private readonly below: TierBackend;
+
+  constructor(
+    private readonly inner: BaseStore,
+    private readonly control: FaultControl,
+    readonly supports: Capabilities,
+    /** This backend's namespace (its scopes are named in full; the inner store's scopes below it). */
+    private readonly namespace: string,
+  ) {
+    this.below = inner[tierBackend]();
   }
 
   private async gate(op: string): Promise<void> {
@@ -50,70 +65,52 @@ export class FaultyStore extends BaseStore {
     if (this.control.delay > 0) await new Promise((resolve) => setTimeout(resolve, this.control.delay));
   }
 
-  private ttlFor(expiresAt: number | null): number | null {
-    return expiresAt === null ? null : Math.max(1, expiresAt - this.clock.now());
-  }
-
-  protected async _connect(): Promise<void> {
+  async connect(): Promise<void> {
     await this.gate('connect');
-    await this.inner.connect();
+    await this.below.connect();
   }
-  protected async _close(): Promise<void> {
-    await this.inner.close();
+  async close(): Promise<void> {
+    await this.below.close();
   }
-  protected async _set(_id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
     await this.gate('set');
-    await this.inner.set(key, value, { ttl: this.ttlFor(expiresAt) });
+    await this.below.set(id, key, value, expiresAt);
   }
-  protected async _get(id: string): Promise<unknown> {
+  async get(id: string): Promise<unknown> {
     await this.gate('get');
-    return this.inner.getOne(keyFromId(id));
+    return this.below.get(id);
   }
-  protected async _getEntry(id: string): Promise<EntryWithExpiry | undefined> {
+  async getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     await this.gate('getEntry');
     if (this.control.badIds?.has(id)) throw new StorageOperationError(`injected bad value under ${id}`);
-    return entryOf(this.inner, keyFromId(id));
+    return this.below.getEntry(id);
   }
-  protected async _delete(id: string): Promise<boolean> {
+  async delete(id: string): Promise<boolean> {
     await this.gate('delete');
-    return (await this.inner.del(keyFromId(id))) > 0;
+    return this.below.delete(id);
   }
-  protected async _expiresAt(id: string): Promise<number | null | undefined> {
+  async expiresAt(id: string): Promise<number | null | undefined> {
     await this.gate('ttl');
-    const remaining = await this.inner.ttl(keyFromId(id));
-    return remaining === undefined || remaining === null ? remaining : this.clock.now() + remaining;
+    return this.below.expiresAt(id);
   }
-  protected async *_find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  async *find(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     await this.gate('find');
-    let n = 0;
-    if (selector.kind === 'glob') {
-      for (const key of await this.inner.keys(selector.pattern)) {
-        yield { id: key as string, key, value: options.values ? await this.inner.getOne(key) : undefined };
-        if (options.limit !== undefined && ++n >= options.limit) return;
-      }
-      return;
-    }
-    const query = selector.kind === 'query' ? selector.filter : undefined;
-    for await (const entry of query ? this.inner.entries(query) : this.inner.entries()) {
-      yield { id: keyId(entry.key), key: entry.key, value: entry.value };
-      if (options.limit !== undefined && ++n >= options.limit) return;
-    }
+    yield* this.below.find(selector, options);
   }
-  protected async _deleteMatching(selector: Selector): Promise<number> {
+  async deleteMatching(selector: Selector): Promise<number> {
     await this.gate('deleteMatching');
-    return selector.kind === 'query' ? this.inner.del(selector.filter) : super._deleteMatching(selector);
+    return this.below.deleteMatching(selector);
   }
-  protected async _clear(): Promise<void> {
+  async clear(): Promise<void> {
     await this.gate('clear');
-    await this.inner.clear();
+    await this.below.clear();
   }
-  protected async _stats(): Promise<BackendStats> {
+  async stats(): Promise<BackendStats> {
     await this.gate('stats');
-    const { items, expirations, evictions } = await this.inner.stats();
-    return { items, expirations, evictions };
+    return this.below.stats();
   }
-  protected _scope(namespace: string): BaseStore {
-    const relative = this.namespace ? namespace.slice(this.namespace.length + 1) : namespace;
-    return new FaultyStore(this.inner.scope(relative), this.control, { ...this.settings, namespace }, this.supports);
+  scope(namespace: string, context: BackendContext): FaultyBackend {
+    const own = this.namespace;
+    return new FaultyBackend(this.inner.scope(own ? namespace.slice(own.length + 1) : namespace), this.control, this.supports, context.namespace);
   }
 }
