@@ -8,6 +8,7 @@
 import { StorageConnectionError } from '../errors';
 import { Key, keyFromId } from '../keys';
 import type { EntryWithExpiry } from '../backend';
+import { TickQueue } from '../core/tick-queue';
 import type { BackgroundWork } from './background-work';
 import type { Coherence } from './coherence';
 import type { Hit, MultiContext } from './context';
@@ -40,8 +41,8 @@ export class ExactReads {
   private readonly front: Tier | undefined;
   private readonly flights: SingleFlight<Hit | undefined>;
   private readonly background: BackgroundWork;
-  /** Reads started this tick, sent down together on the next (see readBelow). */
-  private queuedReads: QueuedRead[] = [];
+  /** Reads started this tick, sent down together when it ends, in slices (see readBelow). */
+  private readonly queuedReads = new TickQueue<QueuedRead>({ max: READ_SLICE, send: (reads) => this.fallThrough(reads) });
 
   constructor(
     private readonly ctx: MultiContext,
@@ -90,22 +91,7 @@ export class ExactReads {
    * deadline, instead of a timed call per key, which is what a burst of misses costs.
    */
   readonly readBelow = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> =>
-    new Promise((resolve, reject) => {
-      this.queuedReads.push({ id, flight, resolve, reject, failure: undefined });
-      if (this.queuedReads.length === 1) process.nextTick(this.sendQueuedReads);
-    });
-
-  private readonly sendQueuedReads = (): void => {
-    const queued = this.queuedReads;
-    this.queuedReads = [];
-    // Slices go down independently, so the first answers are used while later ones are on the way.
-    for (let start = 0; start < queued.length; start += READ_SLICE) {
-      const reads = queued.length <= READ_SLICE ? queued : queued.slice(start, start + READ_SLICE);
-      this.fallThrough(reads).catch((err) => {
-        for (const read of reads) read.reject(err);
-      });
-    }
-  };
+    new Promise((resolve, reject) => this.queuedReads.add({ id, flight, resolve, reject, failure: undefined }));
 
   /** Reads a batch through the tiers below the front one, in order, until each read is answered. */
   private async fallThrough(reads: QueuedRead[]): Promise<void> {
