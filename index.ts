@@ -55,6 +55,10 @@ namespace Store {
   export import KeyedValue = publicTypes.KeyedValue;
   export import SetOptions = publicTypes.SetOptions;
   export import GetOptions = publicTypes.GetOptions;
+  export import QueryOptions = publicTypes.QueryOptions;
+  export import PageOptions = publicTypes.PageOptions;
+  export import Page = publicTypes.Page;
+  export import SortOrder = publicTypes.SortOrder;
   /** A store of values V with settings known to the types as F (see StoreFlags). */
   export type Store<V = unknown, F extends StoreFlags = UnknownFlags> = store.BaseStore<V, F>;
   export import StoreFlags = publicTypes.StoreFlags;

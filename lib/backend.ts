@@ -10,6 +10,7 @@
 import type { Clock } from './clock';
 import type { Key } from './keys';
 import type { Selector } from './query';
+import type { SortSpec } from './query-sort';
 import type { Serializer } from './serializer';
 
 /** What a backend can do; the core, the multi store and the tests branch on this, never on a type name. */
@@ -26,9 +27,14 @@ export interface Capabilities {
   evicts: boolean;
   /** Entries survive a restart of this process. */
   persistent: boolean;
+  /**
+   * `find` honours `sort` and `skip` (and `limit` after them), from an ordered index or the
+   * server; without it the core sorts what `find` yields and skips by discarding (SPEC §14).
+   */
+  nativeSort?: boolean;
 }
 
-/** An entry as backends return it from `_find`. */
+/** An entry as backends return it from `find`. */
 export interface StoredEntry {
   id: string;
   key: Key;
@@ -38,12 +44,16 @@ export interface StoredEntry {
   expiresAt?: number | null;
 }
 
-/** Options for `_find`. */
+/** Options for `find`. */
 export interface FindOptions {
   /** Whether values are needed (false for `keys`, `count`, `del`). */
   values: boolean;
-  /** Stop after this many entries. */
+  /** Stop after this many entries (after `skip`). */
   limit?: number;
+  /** Only for backends with `supports.nativeSort`: MongoDB's order over these key paths, ties in creation order (lib/query-sort.ts). */
+  sort?: SortSpec;
+  /** Only for backends with `supports.nativeSort`: leave out this many entries first (in sort order). */
+  skip?: number;
 }
 
 /** Counters a backend reports itself; the base adds its own. */

@@ -364,8 +364,8 @@ function typeOrder(v: unknown): number {
   return 20;
 }
 
-/** BSON comparison of two values (woCompare): type bracket first, then value. */
-function compareValues(a: unknown, b: unknown): number {
+/** BSON comparison of two values (woCompare): type bracket first, then value. Also the order of `sort` (lib/query-sort.ts). */
+export function compareValues(a: unknown, b: unknown): number {
   const ta = typeOrder(a);
   const tb = typeOrder(b);
   if (ta !== tb) return ta - tb;

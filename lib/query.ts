@@ -342,7 +342,8 @@ function validateOperand(path: string, value: unknown, depth: number): unknown {
   throw new InvalidQueryError(`the value at ${path} is a ${describe(value)}, which a query cannot compare`);
 }
 
-function checkPath(path: string): void {
+/** Refuses a field path a query or a sort may not name (empty, an empty segment, `__proto__`, ...). */
+export function checkPath(path: string): void {
   if (path.length === 0) throw new InvalidQueryError('a query field name must not be empty');
   checkString(path, 'a query field name');
   for (const segment of path.split('.')) {

@@ -23,11 +23,40 @@ export interface SetOptions {
 }
 
 /** Options for `get`. */
-export interface GetOptions {
-  /** At most this many results. */
+/** A sort: key paths to 1 (ascending) or -1 (descending), in priority order; ties keep creation order (SPEC §14). */
+export type SortOrder = Record<string, 1 | -1>;
+
+/** Options of reads of many entries (`keys`, `count`, `entries`, `createReadStream`; `get` adds includeKey). */
+export interface QueryOptions {
+  /** MongoDB's order over these key paths (across types as MongoDB orders them); default creation order. */
+  sort?: SortOrder;
+  /** Leave out this many matches first (in sort order). */
+  skip?: number;
+  /** At most this many results (0: none, unlike MongoDB's "no limit"). */
   limit?: number;
+}
+
+export interface GetOptions extends QueryOptions {
   /** Resolve `{ key, val }` objects (overrides the setting). */
   includeKey?: boolean;
+}
+
+/** Options of `page()`. */
+export interface PageOptions {
+  /** The order of the pages (then key id order, for a total order). */
+  sort?: SortOrder;
+  /** Items per page. */
+  limit: number;
+  /** The cursor the previous page returned; none for the first page. */
+  cursor?: string;
+  /** Items as `{ key, val }` (overrides the setting). */
+  includeKey?: boolean;
+}
+
+/** One page: its items and the cursor of the next page (null after the last). */
+export interface Page<T> {
+  items: T[];
+  cursor: string | null;
 }
 
 /** A `get` result with `includeKey`. */

@@ -9,25 +9,22 @@ import { types } from 'node:util';
 import type { Callback } from './callbacks';
 import { InvalidArgumentError, InvalidValueError, StoreClosedError } from './errors';
 import { Key, keyFromId, keyId, normalizeKey } from './keys';
-import { Selector, compileGlob, compileQuery } from './query';
+import { Selector, compileQuery } from './query';
 import type {
-  GetOptions,
-  GetResult,
   KeyInput,
   Query,
   SetOptions,
   StoreCallback,
   StoreFlags,
-  StoreGetResult,
   StoreStats,
   UnknownFlags,
 } from './store-types';
 import { MAX_TTL_MS } from './limits';
 import { checkValue } from './values';
-import { callbackError, readGetOptions, readTtlOption, splitArgs } from './core/arguments';
+import { callbackError, readTtlOption, splitArgs } from './core/arguments';
 import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
-import { StoreStreams } from './core/store-streams';
+import { StoreQueries } from './core/store-queries';
 import { NOT_SYNC } from './core/tier-access';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
@@ -38,6 +35,10 @@ export type {
   CommonSettings,
   Entry,
   GetOptions,
+  Page,
+  PageOptions,
+  QueryOptions,
+  SortOrder,
   KeyedValue,
   KeyInput,
   Query,
@@ -54,7 +55,7 @@ export { chunksOf, toAsync, valueBytes } from './core/bytes';
  * types know of the `includeKey`, `nullOnMiss` and `callbacks` settings (lib/store-types.ts):
  * the factories fill both in; a bare `BaseStore` is any store.
  */
-export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreStreams<V, F> {
+export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreQueries<V, F> {
   private readonly inflightCompute = new Map<string, Promise<unknown>>();
 
   /** Upserts `key` with `value`; `{ ttl }` in ms. */
@@ -103,62 +104,6 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return (this as BaseStore<V>).set(key, value, { ttl: seconds * 1000 }, cb as Callback);
   }
 
-  /** Every value whose key matches (memstorage semantics): `[]` on a miss, or `null` with `nullOnMiss`. */
-  get<T = V>(query: Query, cb: StoreCallback<F, StoreGetResult<T, F>, never>): Promise<StoreGetResult<T, F>>;
-  get<T = V>(query: Query, options?: GetOptions & { includeKey?: undefined }, cb?: StoreCallback<F, StoreGetResult<T, F>, never>): Promise<StoreGetResult<T, F>>;
-  get<T = V>(query: Query, options: GetOptions & { includeKey: true }, cb?: StoreCallback<F, GetResult<T, true, F['nullOnMiss']>, never>): Promise<GetResult<T, true, F['nullOnMiss']>>;
-  get<T = V>(query: Query, options: GetOptions & { includeKey: false }, cb?: StoreCallback<F, GetResult<T, false, F['nullOnMiss']>, never>): Promise<GetResult<T, false, F['nullOnMiss']>>;
-  get<T = V>(query: Query, options: GetOptions, cb?: StoreCallback<F, GetResult<T, boolean, F['nullOnMiss']>, never>): Promise<GetResult<T, boolean, F['nullOnMiss']>>;
-  get(...args: unknown[]): Promise<unknown> {
-    let cb: Callback | undefined;
-    let p: Promise<unknown>;
-    try {
-      const split = splitArgs(args.slice(1), 0, 'get');
-      cb = split.cb;
-      const options = readGetOptions(split.options);
-      const selector = compileQuery(args[0]);
-      const includeKey = options.includeKey ?? this.settings.includeKey ?? false;
-      p = this.run(
-        () => this.collect(selector, includeKey, options.limit),
-        (results) => {
-          if (results.length > 0) this.counters.hits++;
-          else this.counters.misses++;
-          return results.length === 0 && this.settings.nullOnMiss ? null : results;
-        },
-        selector.kind === 'exact' ? 'read' : 'scan',
-        selector.kind === 'exact' ? selector.id : undefined,
-      );
-    } catch (err) {
-      p = this.refuse(err);
-    }
-    return this.settle('get', p, cb);
-  }
-
-  private async collect(selector: Selector, includeKey: boolean, limit?: number): Promise<unknown[]> {
-    if (selector.kind === 'none' || limit === 0) return [];
-    if (selector.kind === 'exact') {
-      const value = await this.storage.get(selector.id);
-      if (value === undefined) return [];
-      return [includeKey ? { key: selector.key, val: value } : value];
-    }
-    if (!includeKey && this._valuesSync) {
-      const values = this._valuesSync(selector, limit ?? Infinity);
-      if (values !== undefined) return values;
-    }
-    const out: unknown[] = [];
-    if (this._findSync) {
-      for (const entry of this._findSync(selector, { values: true, limit })) {
-        out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
-      }
-      return out;
-    }
-    for await (const entry of this.storage.find(selector, { values: true, limit })) {
-      out.push(includeKey ? { key: entry.key, val: entry.value } : entry.value);
-      if (limit !== undefined && out.length >= limit) break;
-    }
-    return out;
-  }
-
   /** The value under the exact key, or undefined: the fast path. */
   getOne<T = V>(key: KeyInput, cb?: StoreCallback<F, T | undefined, never>): Promise<T | undefined>;
   getOne(key: KeyInput, cb?: Callback): Promise<unknown> {
@@ -197,46 +142,6 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
       'write',
       'exclusive',
     );
-  }
-
-  /** How many live entries the query matches. */
-  count(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
-  count(query: Query, cb?: Callback): Promise<number> {
-    return this.selectorOp(
-      'count',
-      query,
-      cb,
-      async (selector) => {
-        if (selector.kind === 'none') return 0;
-        if (selector.kind === 'exact') return (await this.storage.has(selector.id)) ? 1 : 0;
-        return this.storage.count(selector);
-      },
-      'read',
-      'scan',
-    );
-  }
-
-  /** Keys of live entries: all, a glob over string keys (`user:*`), or a query over object keys. */
-  keys(cb: StoreCallback<F, Key[], never>): Promise<Key[]>;
-  keys(pattern?: Query, cb?: StoreCallback<F, Key[], never>): Promise<Key[]>;
-  keys(pattern?: Query | Callback, cb?: Callback): Promise<Key[]> {
-    if (typeof pattern === 'function' && cb === undefined) return (this as BaseStore<V>).keys(undefined, pattern as Callback);
-    let p: Promise<Key[]>;
-    try {
-      if (cb !== undefined && typeof cb !== 'function') throw callbackError('keys', cb);
-      const selector: Selector =
-        pattern === undefined ? { kind: 'all' } : typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern);
-      p = this.run(async () => {
-        const out: Key[] = [];
-        if (selector.kind === 'none') return out;
-        if (this._findSync) for (const entry of this._findSync(selector, { values: false })) out.push(entry.key);
-        else for await (const entry of this.storage.find(selector, { values: false })) out.push(entry.key);
-        return out;
-      }, undefined, 'scan');
-    } catch (err) {
-      p = this.refuse(err);
-    }
-    return this.settle('keys', p, cb);
   }
 
   /** Remaining ms; null when the entry never expires; undefined when absent. */

@@ -13,6 +13,7 @@ import { api } from './api';
 import { ConformanceOptions, StoreFactory, makeContext } from './context';
 import { keysAndValues } from './keys-values';
 import { queries } from './queries';
+import { queryOptions } from './query-options';
 import { streams } from './streams';
 import { ttl } from './ttl';
 import { sharing } from './sharing';
@@ -35,6 +36,7 @@ function suite(title: string, factory: StoreFactory, options: ConformanceOptions
     const ctx = makeContext(factory, options);
     keysAndValues(ctx);
     queries(ctx);
+    queryOptions(ctx);
     ttl(ctx);
     api(ctx);
     streams(ctx);

@@ -6,7 +6,6 @@ import { Callback } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
 import { isPlainObject } from '../keys';
 import { MAX_TTL_MS } from '../limits';
-import type { GetOptions } from '../store-types';
 import { isTtl } from './settings';
 
 /** What result-first callbacks receive on failure, per method (memstorage's values). */
@@ -65,20 +64,11 @@ export function optionField(options: Record<string, unknown>, name: string, meth
 export function readTtlOption(options: unknown, method: string): number | null | undefined {
   if (options === undefined || options === null) return undefined;
   if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl }`);
+  for (const name of Object.keys(options)) {
+    if (name !== 'ttl') throw new InvalidArgumentError(`${method}: unknown option ${name} (${method} takes ttl)`);
+  }
   const ttl = optionField(options, 'ttl', method);
   if (ttl === undefined || ttl === null) return ttl as undefined | null;
   if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
   return ttl;
-}
-
-export function readGetOptions(options: unknown): GetOptions {
-  if (options === undefined || options === null) return {};
-  if (!isPlainObject(options)) throw new InvalidArgumentError('get: options must be an object like { limit, includeKey }');
-  const limit = optionField(options, 'limit', 'get') as GetOptions['limit'];
-  const includeKey = optionField(options, 'includeKey', 'get') as GetOptions['includeKey'];
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
-    throw new InvalidArgumentError('get: limit must be a non-negative integer');
-  }
-  if (includeKey !== undefined && typeof includeKey !== 'boolean') throw new InvalidArgumentError('get: includeKey must be a boolean');
-  return { limit, includeKey };
 }

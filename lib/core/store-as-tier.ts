@@ -8,6 +8,7 @@ import type { Backend, BackendContext, BackendStats, EntryWithExpiry, FindOption
 import type { Key } from '../keys';
 import type { Selector } from '../query';
 import type { StoreFlags, UnknownFlags } from '../store-types';
+import { findOrdered } from './ordered-find';
 import { asStoreError } from './promises';
 import { RESOLVED, StoreCore } from './store-core';
 import { NOT_SYNC, TierBackend, tierBackend } from './tier-access';
@@ -54,7 +55,8 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
   private async *findInOrder(selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
     await this.admitted(selector.kind === 'exact' ? 'read' : 'scan');
     try {
-      yield* this.storage.find(selector, options);
+      // sort and skip are honoured here whatever the backend: natively, or sorted by the core.
+      yield* findOrdered(this.storage, selector, options.values, options, this.clock);
     } catch (err) {
       throw asStoreError(err);
     }

@@ -8,19 +8,21 @@ import type { Callback } from '../callbacks';
 import { InvalidValueError, KeyNotFoundError } from '../errors';
 import { keyId, normalizeKey } from '../keys';
 import { Selector, compileQuery } from '../query';
-import type { Entry, KeyInput, Query, SetOptions, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
+import type { Entry, KeyInput, Query, QueryOptions, SetOptions, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
 import { readTtlOption, splitArgs } from './arguments';
 import { asBuffers } from './bytes';
+import { findOrdered } from './ordered-find';
+import { ReadOptions, readOptions } from './query-options';
 import { asStoreError } from './promises';
 import { StoreAsTier } from './store-as-tier';
 
 /** See the file comment. */
 export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreAsTier<F> {
-  /** Live entries matching `query` (all when omitted), in creation order, in constant memory. */
-  entries<T = V>(query?: Query): AsyncIterable<Entry<T>>;
-  entries<V = unknown>(query?: Query): AsyncIterable<Entry<V>> {
+  /** Live entries matching `query` (all when omitted), in creation order or `sort`, in constant memory (without sort). */
+  entries<T = V>(query?: Query, options?: QueryOptions): AsyncIterable<Entry<T>>;
+  entries<V = unknown>(query?: Query, options?: QueryOptions): AsyncIterable<Entry<V>> {
     const selector: Selector = query === undefined ? { kind: 'all' } : compileQuery(query);
-    return this.iterate<V>(selector);
+    return this.iterate<V>(selector, readOptions(options, 'entries', ['limit', 'skip', 'sort']));
   }
 
   /**
@@ -28,26 +30,27 @@ export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFl
    * holds nothing while it runs: the caller may write to the store inside the loop. Writes
    * issued after it started may or may not be seen, as with a database cursor.
    */
-  private async *iterate<V>(selector: Selector): AsyncGenerator<Entry<V>> {
+  private async *iterate<V>(selector: Selector, options: ReadOptions): AsyncGenerator<Entry<V>> {
     await this.admitted(selector.kind === 'exact' ? 'read' : 'scan');
     if (selector.kind === 'none') return;
     if (selector.kind === 'exact') {
+      if ((options.skip ?? 0) > 0 || options.limit === 0) return;
       const value = await this.storage.get(selector.id);
       if (value !== undefined) yield { key: selector.key, value: value as V };
       return;
     }
     try {
-      for await (const entry of this.storage.find(selector, { values: true })) yield { key: entry.key, value: entry.value as V };
+      for await (const entry of findOrdered(this.storage, selector, true, options, this.clock)) yield { key: entry.key, value: entry.value as V };
     } catch (err) {
       throw asStoreError(err);
     }
   }
 
-  /** `entries(query)` as an object-mode Readable with backpressure; destroying it releases the cursor. */
-  createReadStream(query?: Query): Readable {
+  /** `entries(query, options)` as an object-mode Readable with backpressure; destroying it releases the cursor. */
+  createReadStream(query?: Query, options?: QueryOptions): Readable {
     let iterable: AsyncIterable<Entry>;
     try {
-      iterable = this.entries(query);
+      iterable = this.entries(query, options);
     } catch (err) {
       const failed = new Readable({ objectMode: true, read() {} });
       process.nextTick(() => failed.destroy(err as Error));

@@ -103,6 +103,8 @@ export class MultiBackend implements Backend {
       shared: durable.shared,
       evicts: false,
       persistent: durable.persistent,
+      // The complete tier's view (lib/core/store-as-tier.ts) sorts and skips, natively or not.
+      nativeSort: true,
     };
     this.context = {
       tiers: this.tiers,

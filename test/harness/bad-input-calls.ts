@@ -194,8 +194,9 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`has(held, cb ${c})`, [A], (s) => s.has(HELD_KEY, cb())),
       promiseCall(`del(held, cb ${c})`, [A], (s) => s.del(HELD_KEY, cb())),
       promiseCall(`del({ toString: 'x' }, cb ${c})`, [A], (s) => s.del({ toString: 'x' }, cb())),
-      promiseCall(`count(held, cb ${c})`, [A], (s) => s.count(HELD_KEY, cb())),
-      promiseCall(`keys('*', cb ${c})`, [A], (s) => s.keys('*', cb())),
+      // count and keys take options before the callback (SPEC §14): the bad callback comes after them.
+      promiseCall(`count(held, {}, cb ${c})`, [A], (s) => s.count(HELD_KEY, {}, cb() as never)),
+      promiseCall(`keys('*', {}, cb ${c})`, [A], (s) => s.keys('*', {}, cb() as never)),
       promiseCall(`ttl(held, cb ${c})`, [A], (s) => s.ttl(HELD_KEY, cb())),
       promiseCall(`clear(cb ${c})`, [A], (s) => s.clear(cb())),
       promiseCall(`copy(target, cb ${c})`, [A], (s, t) => s.copy(t, cb())),
