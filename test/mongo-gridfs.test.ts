@@ -151,6 +151,26 @@ describe('mongo store: GridFS values', () => {
     expect(((await s.getOne('keep')) as Buffer).length).to.equal(2000);
   });
 
+  it('a failed periodic sweep is reported to a store still open, not to a scope that attached first and closed', async () => {
+    const root = store({ sweepInterval: 20 });
+    const scope = root.scope('first') as MongoStore;
+    const scopeErrors: Error[] = [];
+    scope.on('error', (err: Error) => scopeErrors.push(err));
+    await scope.set('a', 1); // the scope attaches to the shared connection before the root
+    await root.set('b', 2);
+    await scope.close();
+    // Make every sweep fail on the server: expired file metadata to remove, and a view where
+    // the chunks collection was (deleting from a view is a server error).
+    const db = root.collection.db;
+    const name = root.collection.collectionName;
+    await db.collection(`${name}.fs.chunks`).drop().catch(() => undefined);
+    await db.createCollection(`${name}.fs.chunks`, { viewOn: name, pipeline: [] });
+    await db.collection(`${name}.fs.files`).insertOne({ metadata: { n: '', e: new Date(0) } });
+    const err = await new Promise<Error & { code?: string }>((resolve) => root.once('error', resolve));
+    expect(err.code).to.equal('ERR_STORAGE_OPERATION');
+    expect(scopeErrors).to.deep.equal([]);
+  });
+
   it('200 MB goes through setStream and createValueStream with RSS growth under 64 MB', async function () {
     this.timeout(600_000);
     v8.setFlagsFromString('--expose-gc');

@@ -9,11 +9,11 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { ObjectId } from 'mongodb';
-import type { Backend, BackendContext } from '../../backend';
+import type { Backend, BackendContext, BackendEvents } from '../../backend';
 import type { Clock } from '../../clock';
 import { withinMs } from '../../core/promises';
 import { TickQueue } from '../../core/tick-queue';
-import { StoreClosedError, StoreConfigError, StoreError } from '../../errors';
+import { StoreClosedError, StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
@@ -33,11 +33,6 @@ const BATCH_MAX = 1000;
 /** How long close() waits for calls already made before it closes the client anyway. */
 const CLOSE_DRAIN_MS = 5000;
 
-/** Until a store says where errors go: a process warning, as a store with no 'error' listener does. */
-function warn(err: StoreError): void {
-  process.emitWarning(err.message, { type: 'StoreWarning', code: err.code, detail: err.stack });
-}
-
 /** The MongoDB backend of one namespace; its scopes share its connection (SharedMongo). */
 export class MongoBackend implements Backend, MongoScope {
   readonly supports: Capabilities = {
@@ -51,8 +46,8 @@ export class MongoBackend implements Backend, MongoScope {
   readonly namespace: string;
   readonly clock: Clock;
   readonly serializer: Serializer;
-  /** Where failures of the periodic sweep go: the public store sets its own reportError here. */
-  reportError: (err: StoreError) => void = warn;
+  /** The owning store's events: failures of the periodic sweep are reported there while this backend is attached. */
+  readonly events: BackendEvents;
   private attached = false;
   private closed = false;
   /** getOnes of one tick: a lone one is a findOne, several one find (reads.ts). */
@@ -74,6 +69,7 @@ export class MongoBackend implements Backend, MongoScope {
     this.namespace = context.namespace;
     this.clock = context.clock;
     this.serializer = context.serializer;
+    this.events = context.events;
   }
 
   /** Frees the GridFS files of expired streamed values now (a timer does it every `sweepInterval` ms); resolves how many. */
@@ -104,12 +100,7 @@ export class MongoBackend implements Backend, MongoScope {
     await this.shared.open();
     if (!this.attached) {
       this.attached = true;
-      this.shared.attach(() => {
-        this.shared.files
-          .removeExpired(this.clock.now())
-          .then(() => this.shared.collectGarbage())
-          .catch((err) => this.reportError(toStoreError(err, 'sweeping files')));
-      });
+      this.shared.attach(this);
     }
   }
 
@@ -135,7 +126,7 @@ export class MongoBackend implements Backend, MongoScope {
     if (!this.attached) return;
     this.attached = false;
     try {
-      await this.shared.detach();
+      await this.shared.detach(this);
     } catch (err) {
       throw toStoreError(err, 'close');
     }

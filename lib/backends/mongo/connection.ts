@@ -10,6 +10,7 @@ import { EntryDoc, FILE_INDEX, ORDER_INDEX, TTL_INDEX, toStoreError } from './la
 import { ValueFiles } from './gridfs';
 import { LEGACY_FILTER } from './migrate';
 import { MONGO_DEFAULTS, MongoSettings, connectionString } from './settings';
+import type { BackendEvents } from '../../backend';
 import type { Clock } from '../../clock';
 import { SharedResource } from '../../core/shared-resource';
 import type { Serializer } from '../../serializer';
@@ -23,8 +24,12 @@ export class SharedMongo {
   private opening: Promise<void> | undefined;
   /** The users; while there are any, `sweep` runs every `sweepInterval` ms; the last one closes the client. */
   private readonly use: SharedResource;
-  /** The sweep of the user that started the timer (attach). */
-  private sweep: (() => void) | undefined;
+  /**
+   * The backends attached now, oldest first. The periodic sweep runs on the oldest one's clock
+   * and reports its failure to that one's store: never to a store already closed (a scope
+   * that attached first and closed first hands the reporting on to the next user).
+   */
+  private readonly users: SweepUser[] = [];
 
   constructor(
     /** The settings of the store that made it (its scopes share them). */
@@ -32,7 +37,7 @@ export class SharedMongo {
   ) {
     this.use = new SharedResource({
       interval: settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval,
-      periodic: () => this.sweep?.(),
+      periodic: () => this.sweepFor(this.users[0]),
       release: () => this.closeClient(),
     });
   }
@@ -118,13 +123,25 @@ export class SharedMongo {
   }
 
   /** Counts one more user; the first starts the sweep timer (unref'd: it never keeps the process alive). */
-  attach(sweep: () => void): void {
-    if (this.use.join()) this.sweep = sweep;
+  attach(user: SweepUser): void {
+    this.users.push(user);
+    this.use.join();
   }
 
-  /** Counts one user less; the last stops the timer and closes the client the store made (never a given one). */
-  detach(): Promise<void> {
+  /** Counts `user` out; the last stops the timer and closes the client the store made (never a given one). */
+  detach(user: SweepUser): Promise<void> {
+    const at = this.users.indexOf(user);
+    if (at !== -1) this.users.splice(at, 1);
     return this.use.leave();
+  }
+
+  /** One periodic sweep: frees expired and superseded files; a failure goes to `user`'s store. */
+  private sweepFor(user: SweepUser | undefined): void {
+    if (!user) return;
+    this.files
+      .removeExpired(user.clock.now())
+      .then(() => this.collectGarbage())
+      .catch((err) => user.events.reportError(toStoreError(err, 'sweeping files')));
   }
 
   private async closeClient(): Promise<void> {
@@ -135,6 +152,14 @@ export class SharedMongo {
       await client.close();
     }
   }
+}
+
+/** A backend attached to the shared connection, as the periodic sweep sees it. */
+export interface SweepUser {
+  /** The time source expiry is judged by. */
+  readonly clock: Clock;
+  /** Where a failed sweep is reported: the user's store. */
+  readonly events: BackendEvents;
 }
 
 /** What the read and write paths of one namespace work with: the backend's own fields. */

@@ -34,7 +34,6 @@ export class MongoStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   /** `scoped` is for scopes only: the backend of the new namespace, sharing the connection. */
   constructor(settings: MongoSettings & { callbacks?: F['callbacks'] } = {}, scoped?: ScopedBackend<MongoBackend>) {
     super(settings, createBackend, scoped);
-    this.backend.reportError = (err) => this.reportError(err);
   }
 
   /** Frees the GridFS files of expired streamed values now (a timer does it every `sweepInterval` ms); resolves how many. */
