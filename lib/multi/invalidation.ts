@@ -16,6 +16,8 @@ import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import { StoreConfigError } from '../errors';
 import { loadDriver } from '../drivers';
+import { Deadlines } from '../core/deadlines';
+import { SharedResource } from '../core/shared-resource';
 
 /** The `invalidation` setting. */
 export interface InvalidationSettings {
@@ -78,7 +80,8 @@ export class InvalidationBus {
   private ownsPublisher = false;
   private readonly listeners = new Map<string, Set<InvalidationListener>>();
   private starting: Promise<void> | undefined;
-  private users = 0;
+  /** The multi stores (and scopes) using this bus: the first subscribes, the last releases the connections. */
+  private readonly users = new SharedResource({ interval: 0, periodic: () => undefined, release: () => this.release() });
   private wasReady = false;
   private readonly onError: (err: Error) => void;
   /** Messages received from other processes (tests, stats). */
@@ -98,8 +101,7 @@ export class InvalidationBus {
 
   /** Subscribes (once for all users of the bus); resolves when the subscription is active or `timeout` passes. */
   start(timeout: number): Promise<void> {
-    this.users++;
-    if (!this.starting) this.starting = this.open(timeout);
+    if (this.users.join() || !this.starting) this.starting = this.open(timeout);
     return this.starting;
   }
 
@@ -139,17 +141,10 @@ export class InvalidationBus {
       await subscriber.connect();
       await subscriber.subscribe(this.channel);
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<void>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`could not subscribe to ${this.channel} within ${timeout} ms`)), timeout);
-    });
     try {
-      await Promise.race([subscribed, timedOut]);
+      await new Deadlines(timeout, () => new Error(`could not subscribe to ${this.channel} within ${timeout} ms`)).watch(subscribed);
     } catch (err) {
-      subscribed.catch(() => undefined);
       this.onError(err as Error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -191,9 +186,12 @@ export class InvalidationBus {
     );
   }
 
-  /** Releases the connections once the last user stops. */
-  async stop(): Promise<void> {
-    if (--this.users > 0) return;
+  /** Releases this user's share; the last one releases the connections. */
+  stop(): Promise<void> {
+    return this.users.leave();
+  }
+
+  private async release(): Promise<void> {
     const { subscriber, publisher, ownsPublisher } = this;
     this.subscriber = undefined;
     this.publisher = undefined;

@@ -5,6 +5,7 @@
  */
 import { StorageConnectionError, StoreError } from '../errors';
 import type { Tier } from './tier';
+import { Deadlines } from '../core/deadlines';
 
 /** The error of an operation that needed `tier` while it is marked down. */
 export function unavailable(tier: Tier): StorageConnectionError {
@@ -18,17 +19,5 @@ export function asStoreError(err: unknown): Error {
 
 /** Rejects when `p` has not settled within `ms`, naming the tier and what it did not do. */
 export function withDeadline<T>(p: Promise<T>, ms: number, tier: Tier, what = 'connect'): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StorageConnectionError(`tier ${tier.index} (${tier.name}) did not ${what} within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+  return new Deadlines(ms, () => new StorageConnectionError(`tier ${tier.index} (${tier.name}) did not ${what} within ${ms} ms`)).watch(p);
 }
