@@ -157,11 +157,85 @@ export const queryArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   { weight: 3, arbitrary: grammar.query },
 );
 
-/** A query with whether the harness deletes by it after reading (about one in ten). */
+/** A query with whether the harness deletes by it after reading (about one in ten), and a window read (about one in two). */
 export interface QueryStep {
   query: Record<string, unknown>;
   del: boolean;
+  window?: WindowStep;
 }
 
+/**
+ * Sort paths (issue #12): the paths the key generator writes, through objects, arrays of
+ * scalars and of objects, array positions, and names that are often missing, so every
+ * multikey rule of MongoDB's sort meets mixed types, missing fields and empty arrays.
+ */
+export const SORT_PATHS = ['a', 'b', 'c', 'tags', 'a.a', 'a.b', 'b.a', 'b.b', 'tags.a', 'a.0', 'tags.0', 'tags.1', 'a.0.b', 'a.a.a', '0', 'toString', 'length', 'é', 'x y', 'nothere'];
+
+/** A valid sort: 0 to 3 distinct paths, each 1 or -1 (an empty sort is creation order). */
+export const sortArb: fc.Arbitrary<Record<string, 1 | -1>> = fc
+  .uniqueArray(fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom('a', 'b', 'tags', 'a.a', 'a.b') }, { weight: 3, arbitrary: fc.constantFrom(...SORT_PATHS) }), fc.constantFrom<1 | -1>(1, -1)), {
+    minLength: 0,
+    maxLength: 3,
+    selector: ([path]) => path,
+  })
+  .map((fields) => Object.fromEntries(fields) as Record<string, 1 | -1>);
+
+/** Sorts both sides must refuse: a direction other than 1/-1, an operator path, empty segments. */
+export const INVALID_SORTS: Array<Record<string, unknown>> = [
+  { a: 2 },
+  { a: 0 },
+  { a: '1' },
+  { a: true },
+  { a: 1, b: -2 },
+  { $x: 1 },
+  { 'a.$x': 1 },
+  { '': 1 },
+  { 'a..b': 1 },
+  { 'a.': -1 },
+  { '.a': 1 },
+];
+
+/** `{ sort, skip, limit }` on a read of many entries; any of them may be absent. */
+export interface ReadWindow {
+  sort?: Record<string, unknown>;
+  skip?: number;
+  limit?: number;
+}
+
+/** A window: a sort most of the time, a skip and a limit (0 included: nothing) some of the time. */
+export const windowArb: fc.Arbitrary<ReadWindow> = fc
+  .record(
+    {
+      sort: sortArb,
+      skip: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(10, 1000) }),
+      limit: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 1000) }),
+    },
+    { requiredKeys: [] },
+  );
+
+/** Which read of many entries a sorted step checks besides get(). */
+export type WindowMethod = 'keys' | 'count' | 'entries' | 'stream';
+
+/** A query step with an optional window read and an optional invalid sort to offer both sides. */
+export interface WindowStep {
+  window: ReadWindow;
+  method: WindowMethod;
+  /** An invalid sort both sides must refuse (about one step in six). */
+  invalid?: Record<string, unknown>;
+}
+
+/** The window part of a step. */
+export const windowStepArb: fc.Arbitrary<WindowStep> = fc.record(
+  {
+    window: windowArb,
+    method: fc.constantFrom<WindowMethod>('keys', 'count', 'entries', 'stream'),
+    invalid: fc.constantFrom(...INVALID_SORTS),
+  },
+  { requiredKeys: ['window', 'method'] },
+);
+
 /** One query step. */
-export const stepArb: fc.Arbitrary<QueryStep> = fc.record({ query: queryArb, del: fc.integer({ min: 0, max: 9 }).map((n) => n === 0) });
+export const stepArb: fc.Arbitrary<QueryStep> = fc.record(
+  { query: queryArb, del: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), window: windowStepArb },
+  { requiredKeys: ['query', 'del'] },
+);

@@ -56,3 +56,35 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
 export function knownDifference(query: unknown, side: 'store-rejects' | 'mongo-rejects'): KnownDifference | undefined {
   return KNOWN_DIFFERENCES.find((d) => d.explains(query, side));
 }
+
+/**
+ * Sorts the store refuses and the raw driver accepts, by name (issue #12). A sort the engine
+ * refuses must always be refused by the store; this list only explains the other side.
+ */
+export const KNOWN_SORT_DIFFERENCES: Array<{ name: string; permanent: boolean; why: string; explains(sort: Record<string, unknown>): boolean }> = [
+  {
+    name: 'string sort directions',
+    permanent: true,
+    why: "the Node driver turns '1', 'asc', 'desc', ... into 1 or -1 before the server sees them; the store's sort takes only the numbers 1 and -1 (SPEC §14), so a typo is not read as a direction",
+    explains: (sort) => Object.values(sort).some((direction) => typeof direction === 'string'),
+  },
+];
+
+/**
+ * A sort MongoDB refuses on some data and the store answers: a compound sort naming two paths
+ * that both reach arrays in one document ("cannot sort with keys that are parallel arrays").
+ * The store takes each field's sort key on its own (lib/query-sort.ts), so it has an answer
+ * where the engine has none; the harness then checks only which and how many entries come back.
+ * A native MongoDB sort must not pass such a sort to the server as is (it would fail where
+ * every other backend answers).
+ */
+export const PARALLEL_ARRAYS_SORT = {
+  name: 'compound sort over parallel arrays',
+  permanent: true,
+  explains: (rejection: string) => /parallel arrays/.test(rejection),
+};
+
+/** The known difference that explains why the driver accepts a sort the store refuses, if any. */
+export function knownSortDifference(sort: Record<string, unknown>): { name: string } | undefined {
+  return KNOWN_SORT_DIFFERENCES.find((d) => d.explains(sort));
+}

@@ -100,6 +100,32 @@ export class Oracle {
     return (await this.collection.deleteMany(flatten(query, 'k.'))).deletedCount;
   }
 
+  /**
+   * The ids `find(query).sort({ ...sort, seq: 1 }).skip(skip).limit(limit)` gives (issue #12):
+   * the sort's paths under `k.`, in the sort object's own field order, ties by creation order.
+   * `limit: 0` is nothing in this store and "no limit" in MongoDB: the query still runs (so a
+   * query or sort the engine rejects is still rejected) and the answer is [].
+   */
+  async findWindow(query: Record<string, unknown>, window: { sort?: Record<string, unknown>; skip?: number; limit?: number }, tieBreak: 'seq' | '_id' = 'seq'): Promise<OracleAnswer> {
+    try {
+      const sort: Array<[string, unknown]> = Object.keys(window.sort ?? {}).map((path) => [`k.${path}`, window.sort![path]]);
+      sort.push([tieBreak, 1]);
+      let cursor = this.collection.find(flatten(query, 'k.'), { projection: { _id: 1 } }).sort(sort as never);
+      if (window.skip !== undefined) cursor = cursor.skip(window.skip);
+      if (window.limit !== undefined && window.limit > 0) cursor = cursor.limit(window.limit);
+      const ids = (await cursor.toArray()).map((d) => d._id as unknown as string);
+      return { ids: window.limit === 0 ? [] : ids };
+    } catch (err) {
+      return { rejected: (err as Error).message };
+    }
+  }
+
+  /** Adds a key at the end of creation order (the caller knows it is new). */
+  async insert(key: KeyObject, seq: number): Promise<void> {
+    const id = keyId(key);
+    await this.collection.insertOne({ _id: id as unknown as Document['_id'], seq, k: keyFromId(id) });
+  }
+
   /** Every id left, in creation order. */
   async all(): Promise<string[]> {
     return (await this.collection.find({}, { projection: { _id: 1 } }).sort({ seq: 1 }).toArray()).map((d) => d._id as unknown as string);

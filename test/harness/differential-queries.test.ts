@@ -8,7 +8,11 @@
  * query, `keys`, `get` (also with a limit and keys), `entries` and `count` must give the same
  * keys and values, in the same (creation) order, as `find(filter).sort({ seq: 1 })`; about one
  * query in ten is then also a `del`, which must delete as many and leave the same keys (and
- * the string keys). A query the engine rejects must be rejected with ERR_INVALID_QUERY, and a
+ * the string keys). About one query in two also reads with a generated `{ sort, skip, limit }`
+ * (issue #12: sort paths through arrays, missing fields, mixed types) by get() and one of
+ * keys/count/entries/createReadStream, against `find(filter).sort({ ...sort, seq: 1 })
+ * .skip(skip).limit(limit)` (`limit: 0` is nothing here, "no limit" there), and some offer an
+ * invalid sort that both sides must refuse. A query the engine rejects must be rejected with ERR_INVALID_QUERY, and a
  * query the store rejects must be one the engine rejects too, unless a named difference in
  * differential-known.ts explains it (counted and printed).
  *
@@ -24,8 +28,8 @@ import { keyId, type KeyObject } from '../../lib/keys';
 import type { BaseStore } from '../../lib/store';
 import { sharedMongo } from '../support/mongo-server';
 import { freshNamespace, prepare, selectedConfigs, type StoreConfig } from '../support/store-configs';
-import { keyArb, stepArb, type QueryStep } from './differential-arbitraries';
-import { knownDifference } from './differential-known';
+import { keyArb, stepArb, type QueryStep, type WindowStep } from './differential-arbitraries';
+import { PARALLEL_ARRAYS_SORT, knownDifference, knownSortDifference } from './differential-known';
 import { Oracle } from './differential-oracle';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
@@ -70,7 +74,7 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   const { query } = step;
   const expected = await oracle.find(query);
   const keys = await attempt(() => store.keys(query));
-  const fail = (what: string, want: unknown, got: unknown) => {
+  const fail = (what: string, want: unknown, got: unknown): never => {
     throw new Disagreement(`${what} ${show(query)}:\n  MongoDB: ${show(want)}\n  store:   ${show(got)}`);
   };
   if ('code' in keys && keys.code !== 'ERR_INVALID_QUERY') fail('the store fails with the wrong code', 'ERR_INVALID_QUERY or a result', keys);
@@ -110,6 +114,7 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   if (!('value' in count) || count.value !== expected.ids.length) fail('count()', expected.ids.length, 'value' in count ? count.value : count);
   if (expected.ids.length > 0) tally.matching++;
   tally.queries++;
+  if (step.window) await checkWindow(store, oracle, keysById, query, step.window, fail, tally);
   if (!step.del) return;
   const deleted = await attempt(() => store.del(query));
   const wantDeleted = await oracle.del(query);
@@ -122,6 +127,75 @@ async function checkStep(store: BaseStore, oracle: Oracle, keysById: Map<string,
   const strings = 'value' in left ? left.value.filter((key) => typeof key === 'string') : [];
   if (show(strings) !== show(STRING_KEYS)) fail('string keys left after del()', STRING_KEYS, strings);
   tally.deletes++;
+}
+
+/**
+ * Checks a read with `{ sort, skip, limit }` (issue #12) against
+ * `find(filter).sort({ ...sort, seq: 1 }).skip(skip).limit(limit)`: get() with keys and values,
+ * and one of keys(), count(), entries() and createReadStream(); then, when the step carries
+ * one, an invalid sort, which the store must refuse with ERR_INVALID_ARGUMENT and the engine
+ * must refuse too (unless a named difference explains it). Called only for a query both accept.
+ */
+async function checkWindow(
+  store: BaseStore,
+  oracle: Oracle,
+  keysById: Map<string, number>,
+  query: Record<string, unknown>,
+  step: WindowStep,
+  fail: (what: string, want: unknown, got: unknown) => never,
+  tally: Tally,
+): Promise<void> {
+  const { window, method } = step;
+  const expected = await oracle.findWindow(query, window);
+  const got = await attempt(() => store.get(query, { ...window, includeKey: true } as never) as Promise<Array<{ key: unknown; val: unknown }>>);
+  if ('rejected' in expected) {
+    if (!PARALLEL_ARRAYS_SORT.explains(expected.rejected)) fail(`MongoDB rejects the window ${show(window)}, which the store must take, on`, expected.rejected, got);
+    // No order to compare with: the store must still answer with matches, as many as the window allows.
+    const all = await oracle.find(query);
+    const matches = new Set('ids' in all ? all.ids : []);
+    const room = window.limit === undefined ? Infinity : window.limit;
+    const size = Math.min(room, Math.max(0, matches.size - (window.skip ?? 0)));
+    const gotIds = 'value' in got ? got.value.map((pair) => idOf(pair.key)) : [];
+    if (!('value' in got) || gotIds.length !== size || !gotIds.every((id) => matches.has(id)) || new Set(gotIds).size !== size) {
+      fail(`get(query, ${show({ ...window, includeKey: true })}) (MongoDB: parallel arrays) must give ${size} distinct matches; on`, [...matches], got);
+    }
+    tally.known.set(PARALLEL_ARRAYS_SORT.name, (tally.known.get(PARALLEL_ARRAYS_SORT.name) ?? 0) + 1);
+    return;
+  }
+  const { ids } = expected as { ids: string[] };
+  const want = ids.map((id) => [id, keysById.get(id)]);
+  const gotPairs = 'value' in got ? got.value.map((pair) => [idOf(pair.key), pair.val]) : got;
+  if (show(gotPairs) !== show(want)) fail(`get(query, ${show({ ...window, includeKey: true })}) on`, want, gotPairs);
+  const call = `${method === 'stream' ? 'createReadStream' : method}(query, ${show(window)}) on`;
+  if (method === 'count') {
+    const count = await attempt(() => store.count(query, window as never));
+    if (!('value' in count) || count.value !== ids.length) fail(call, ids.length, 'value' in count ? count.value : count);
+  } else if (method === 'keys') {
+    const keys = await attempt(() => store.keys(query, window as never));
+    const gotIds = 'value' in keys ? keys.value.map(idOf) : keys;
+    if (show(gotIds) !== show(ids)) fail(call, ids, gotIds);
+  } else {
+    const streamed = await attempt(async () => {
+      const out: Array<[string, unknown]> = [];
+      const source = method === 'entries' ? store.entries(query, window as never) : store.createReadStream(query, window as never);
+      for await (const entry of source as AsyncIterable<{ key: unknown; value: unknown }>) out.push([idOf(entry.key), entry.value]);
+      return out;
+    });
+    if (!('value' in streamed) || show(streamed.value) !== show(want)) fail(call, want, 'value' in streamed ? streamed.value : streamed);
+  }
+  tally.windows++;
+  if (step.invalid === undefined) return;
+  const sort = step.invalid;
+  const refused = await attempt(() => store.get(query, { sort } as never));
+  if (!('code' in refused) || refused.code !== 'ERR_INVALID_ARGUMENT') fail(`get(query, { sort: ${show(sort)} }) must be refused with ERR_INVALID_ARGUMENT; on`, 'ERR_INVALID_ARGUMENT', refused);
+  const engine = await oracle.findWindow(query, { sort });
+  if ('rejected' in engine) {
+    tally.invalidSorts++;
+    return;
+  }
+  const known = knownSortDifference(sort);
+  if (!known) fail(`MongoDB accepts the sort ${show(sort)} the store refuses; on`, engine.ids, refused);
+  tally.known.set(known!.name, (tally.known.get(known!.name) ?? 0) + 1);
 }
 
 /** Counts a one-sided rejection that a known difference explains (differential-known.ts). */
@@ -140,6 +214,9 @@ interface Tally {
   matching: number;
   rejected: number;
   deletes: number;
+  /** Reads with sort/skip/limit checked, and invalid sorts both sides refused. */
+  windows: number;
+  invalidSorts: number;
 }
 
 describe('differential queries: every store answers as the MongoDB engine', function () {
@@ -158,7 +235,7 @@ describe('differential queries: every store answers as the MongoDB engine', func
   });
 
   for (const config of configs) {
-    it(`${config.name}: random keys and queries give MongoDB's keys, in creation order, for keys/get/count/del`, async () => {
+    it(`${config.name}: random keys and queries give MongoDB's keys, in creation or sort order, for keys/get/count/entries/del and sort/skip/limit`, async () => {
       await runConfig(config, client!);
     });
   }
@@ -168,7 +245,7 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
   const store = config.open({ clock: new ManualClock(1_700_000_000_000), namespace: freshNamespace('dq') });
   const collection = client.db('differential').collection(freshNamespace('oracle'));
   const oracle = new Oracle(collection);
-  const tally: Tally = { known: new Map(), runs: 0, keys: 0, queries: 0, matching: 0, rejected: 0, deletes: 0 };
+  const tally: Tally = { known: new Map(), runs: 0, keys: 0, queries: 0, matching: 0, rejected: 0, deletes: 0, windows: 0, invalidSorts: 0 };
   const started = Date.now();
   try {
     await fc.assert(
@@ -204,7 +281,8 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
   } finally {
     console.log(
       `      ${config.name}: ${tally.runs} data sets, ${tally.keys} keys, ${tally.queries} queries answered ` +
-        `(${tally.matching} matching some keys), ${tally.rejected} rejected by both, ${tally.deletes} deletes, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `(${tally.matching} matching some keys), ${tally.rejected} rejected by both, ${tally.deletes} deletes, ` +
+        `${tally.windows} sort/skip/limit reads, ${tally.invalidSorts} invalid sorts refused by both, ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     for (const [name, n] of tally.known) console.log(`        known difference, ${n}x: ${name}`);
     await store.close();
