@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import Store = require('../index');
 import { runConformance } from '../lib/conformance';
+import type { Backend, BackendContext } from '../lib/backend';
 import { createMapBackend } from './fixtures/map-backend';
 
 let loads = 0;
@@ -36,6 +37,39 @@ describe('registry', () => {
     }
     expect(() => Store.registerStore('fine', 'not a function' as never)).to.throw(Store.StoreConfigError);
     expect(Store.storeTypes()).to.not.include('fine');
+  });
+
+  it('a backend reports background failures and events through its context: the store that owns it, or the scope', async () => {
+    const contexts: BackendContext[] = [];
+    const wrap = (backend: Backend): Backend => ({
+      ...backend,
+      scope: (namespace, scopeContext) => {
+        contexts.push(scopeContext);
+        return wrap(backend.scope(namespace, scopeContext));
+      },
+    });
+    Store.registerStore('events-test', () => ({
+      createBackend: (_settings, context) => {
+        contexts.push(context);
+        return wrap(createMapBackend(context));
+      },
+    }));
+    const root = Store.createStore({ type: 'events-test' });
+    const scope = root.scope('s');
+    const rootErrors: string[] = [];
+    const scopeErrors: string[] = [];
+    const scopeEvents: unknown[] = [];
+    root.on('error', (err: Error) => rootErrors.push(err.message));
+    scope.on('error', (err: Error) => scopeErrors.push(err.message));
+    scope.on('custom', (payload: unknown) => scopeEvents.push(payload));
+    expect(contexts.map((c) => c.namespace)).to.deep.equal(['', 's']);
+    contexts[0].events.reportError(new Store.StorageOperationError('root sweep failed'));
+    contexts[1].events.reportError(new Store.StorageOperationError('scope sweep failed'));
+    contexts[1].events.emit('custom', { n: 1 });
+    expect(rootErrors).to.deep.equal(['root sweep failed']);
+    expect(scopeErrors).to.deep.equal(['scope sweep failed']);
+    expect(scopeEvents).to.deep.equal([{ n: 1 }]);
+    await root.close();
   });
 });
 
