@@ -15,7 +15,7 @@
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { Backend, BackendContext } from '../../backend';
 import type { Clock } from '../../clock';
-import { InvalidValueError, StoreError } from '../../errors';
+import { InvalidValueError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
@@ -30,11 +30,6 @@ import type { SendCommand } from './scripts';
 import type { ResolvedRedisSettings } from './settings';
 import { readWhole, setStream, valueStream } from './streams';
 import { Sweeper, clearNamespace, drop } from './sweeping';
-
-/** Where a backend's background errors go until a store takes them (RedisStore sets `reportError`). */
-function warn(err: Error): void {
-  process.emitWarning(err.message, { type: 'StoreWarning', code: (err as StoreError).code, detail: err.stack });
-}
 
 /** The Redis backend of one namespace; its scopes share its connection. */
 export class RedisBackend implements Backend, BatchOwner, Sweepable {
@@ -67,8 +62,6 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   readonly serializer: Serializer;
   /** This namespace's expiry sweep. */
   readonly sweeper: Sweeper;
-  /** Reports an error no caller is waiting for (a background sweep's); the public store points it at its own. */
-  reportError: (err: Error) => void = warn;
   private readonly client: RedisClient;
   private readonly exactBatch: number;
   private attached = false;
@@ -106,6 +99,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   /** LuaScript.run's sender for scripts outside the batches. */
   get pipedSend(): SendCommand {
     return this.connection.pipedSend;
+  }
+
+  /** Reports an error no caller is waiting for (a background sweep's) as this namespace's store's 'error' event. */
+  reportError(err: Error): void {
+    this.context.events.reportError(err);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------

@@ -13,8 +13,11 @@ import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
 import { rethrow, toStoreError } from './errors';
 import { SendCommand, loadScripts } from './scripts';
 
-/** Something the sweep timer visits: an open namespace's backend. */
-export type Sweepable = NamespaceSweeper;
+/** Something the sweep timer visits: an open namespace's backend, which reports its sweep's failures to its own store. */
+export interface Sweepable extends NamespaceSweeper {
+  /** Reports a failure of this namespace's background sweep (the 'error' event of the store that has it open). */
+  reportError(err: Error): void;
+}
 
 /** What the sweep timer needs to visit namespaces that nobody here has open (see DueNamespaces). */
 export interface DueVisits {
@@ -253,13 +256,16 @@ export class RedisConnection {
     this.visitDue();
   }
 
+  /** A namespace's sweep fails to the store that has it open (a scope's to the scope). */
   private sweepOne(sweeper: Sweepable): void {
-    sweeper.sweep().catch(this.reportQuietly);
+    sweeper.sweep().catch((err) => quietly(err, (error) => sweeper.reportError(error)));
   }
 
-  /** While Redis is down every operation reports it; the background sweep stays quiet. */
-  private readonly reportQuietly = (err: unknown) => {
-    const error = toStoreError(err);
-    if (error.code !== 'ERR_STORAGE_CONNECTION') this.reportError(error);
-  };
+  private readonly reportQuietly = (err: unknown) => quietly(err, this.reportError);
+}
+
+/** While Redis is down every operation reports it; background work stays quiet about that. */
+function quietly(err: unknown, report: (err: Error) => void): void {
+  const error = toStoreError(err);
+  if (error.code !== 'ERR_STORAGE_CONNECTION') report(error);
 }

@@ -54,8 +54,6 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   /** `scoped` is for scopes only: the backend of the parent store's scope, sharing its connection. */
   constructor(settings: RedisSettings & { callbacks?: F['callbacks'] } = {}, scoped?: ScopedBackend<RedisBackend>) {
     super(settings, createBackend, scoped);
-    // Errors of background work (sweeps) go to this store's 'error' listeners, as every store's do.
-    this.backend.reportError = (err) => this.reportError(err);
   }
 
   /**
