@@ -41,6 +41,7 @@ export class MemoryBackend implements Backend {
       shared: false,
       evicts: maxKeys > 0 || maxBytes > 0,
       persistent: false,
+      nativeSort: true,
     };
   }
 
@@ -118,8 +119,12 @@ export class MemoryBackend implements Backend {
     return this.keyspace.expiresAt(id);
   }
 
+  /** Honours `sort`, `skip` and `limit` (supports.nativeSort): keyspace.ts walks an ordered index when it can. */
   *findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
-    for (const entry of this.keyspace.find(selector, options.limit)) {
+    const { sort, skip, limit } = options;
+    const found =
+      sort !== undefined && sort.length > 0 ? this.keyspace.findSorted(selector, sort, skip, limit) : this.keyspace.find(selector, limit, skip);
+    for (const entry of found) {
       if (!options.values) yield entry;
       else if (entry.value instanceof StreamedBytes || this.clone) {
         yield { id: entry.id, key: entry.key, value: this.readValue(entry.value), expiresAt: entry.expiresAt };

@@ -1,13 +1,14 @@
 /**
  * The memory store type (`{ type: 'memory' }`, the default), registered in
- * lib/builtin-stores.ts: a Map per namespace with O(1) exact-key operations, per-path hash
- * indexes for equality and `$in` queries, LRU bounds, and an expiry sweep (SPEC §8 memory).
+ * lib/builtin-stores.ts: a Map per namespace with O(1) exact-key operations, per-path ordered
+ * indexes for equality, `$in`, range and sorted queries (the `indexes` setting picks the paths), LRU bounds, and an expiry sweep (SPEC §8 memory).
  * `MemoryStore` is the public class over the backend (backend.ts), kept for `new MemoryStore()`.
  */
 import type { BackendFactory } from '../../backend';
 import { BackendStore, ScopedBackend } from '../../backend-store';
 import type { StoreFlags, UnknownFlags } from '../../store-types';
 import { MemoryBackend } from './backend';
+import type { QueryReport } from './keyspace';
 import { MemorySettings, resolveSettings } from './settings';
 import { SharedMemory } from './shared-memory';
 
@@ -35,10 +36,14 @@ export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> exten
     this.backend.sweep();
   }
 
-  /** Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held (expired ones too until swept). */
-  get internals(): { indexBuckets: number; bytes: number; size: number } {
+  /**
+   * Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held
+   * (expired ones too until swept), and what the last query did (its plan — 'scan', 'eq(kind)',
+   * 'range(age)', 'sort(age)', ... — and how many entries it examined).
+   */
+  get internals(): { indexBuckets: number; bytes: number; size: number; lastQuery: QueryReport } {
     const keyspace = this.backend.keyspace;
-    return { indexBuckets: keyspace.indexBuckets, bytes: keyspace.byteSize, size: keyspace.heldEntries };
+    return { indexBuckets: keyspace.indexBuckets, bytes: keyspace.byteSize, size: keyspace.heldEntries, lastQuery: { ...keyspace.lastQuery } };
   }
 
   /** A scope is a MemoryStore too (sweep(), internals), over the same shared keyspaces. */

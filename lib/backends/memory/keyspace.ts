@@ -1,6 +1,6 @@
 /**
  * One namespace of the memory store: the entries, their per-path equality indexes
- * (equality-indexes.ts), the expiry heap (expiry-heap.ts) and the LRU order. Synchronous and
+ * (ordered-indexes.ts, chosen per query by query-plan.ts), the expiry heap (expiry-heap.ts) and the LRU order. Synchronous and
  * self-contained, so the backend around it (backend.ts) stays a thin adapter to the contract.
  *
  * Memory layout, chosen so 1M plain string-key entries cost little more than a bare Map: a
@@ -11,9 +11,12 @@
 import { Key, KeyObject, keyFromId } from '../../keys';
 import { QuerySelector, Selector, selectorMatches } from '../../query';
 import type { StoredEntry } from '../../backend';
+import { SortSpec, sortEntries } from '../../query-sort';
 import { approximateSize } from '../../values';
-import { EqualityIndexes } from './equality-indexes';
 import { ExpiryHeap } from './expiry-heap';
+import { OrderedIndexes, bucketHas } from './ordered-indexes';
+import { Plan, planQuery } from './query-plan';
+import { sortedWalk } from './sorted-walk';
 import { Slot } from './slot';
 
 /** Bounds and behaviour of a keyspace. */
@@ -21,12 +24,20 @@ export interface KeyspaceOptions {
   maxKeys: number;
   maxBytes: number;
   now: () => number;
+  /** The paths to index (the `indexes` setting); null for every path. */
+  indexedPaths: ReadonlySet<string> | null;
+}
+
+/** What the last query did, for tests and diagnostics: the plan used and how many entries it examined. */
+export interface QueryReport {
+  plan: string;
+  examined: number;
 }
 
 /** See the file comment. */
 export class Keyspace {
   private readonly slots = new Map<string, unknown>();
-  private readonly indexes = new EqualityIndexes();
+  private readonly indexes: OrderedIndexes;
   private readonly heap = new ExpiryHeap();
   /** Ids from least to most recently used; only when bounded. */
   private readonly recency: Map<string, true> | null;
@@ -36,8 +47,11 @@ export class Keyspace {
   private timedEntries = 0;
   expirations = 0;
   evictions = 0;
+  /** See QueryReport; written by every query. */
+  lastQuery: QueryReport = { plan: 'none', examined: 0 };
 
   constructor(private readonly options: KeyspaceOptions) {
+    this.indexes = new OrderedIndexes(options.indexedPaths);
     this.bounded = options.maxKeys > 0 || options.maxBytes > 0;
     this.recency = this.bounded ? new Map() : null;
   }
@@ -160,21 +174,38 @@ export class Keyspace {
     }
   }
 
-  /** Live entries for an 'all', 'glob' or 'query' selector, in creation order. */
-  *find(selector: Selector, limit = Infinity): Generator<StoredEntry> {
+  /** The planner's choice for a query selector; undefined for other selectors (scan). */
+  private plan(selector: Selector): Plan | undefined {
+    if (selector.kind !== 'query') return undefined;
+    const plan = planQuery(this.indexes, selector);
+    return plan.slots === undefined ? undefined : plan;
+  }
+
+  /** Live entries for an 'all', 'glob' or 'query' selector, in creation order, after `skip`, at most `limit`. */
+  *find(selector: Selector, limit = Infinity, skip = 0): Generator<StoredEntry> {
     if (limit <= 0) return;
     const now = this.options.now();
     let yielded = 0;
-    const indexed = this.indexes.candidates(selector);
-    if (indexed) {
-      for (const slot of indexed.slots) {
-        if (!this.indexHit(slot, selector, indexed.exact, now)) continue;
+    let examined = 0;
+    const report: QueryReport = { plan: 'scan', examined: 0 };
+    this.lastQuery = report;
+    const plan = this.plan(selector);
+    if (plan) {
+      report.plan = plan.describe;
+      for (const slot of plan.slots!) {
+        report.examined = ++examined;
+        if (!this.indexHit(slot, selector, plan.exact, now)) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
         yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
         if (++yielded >= limit) return;
       }
       return;
     }
     for (const [id, held] of this.slots) {
+      report.examined = ++examined;
       let key: Key = id;
       let value = held;
       let expiresAt: number | null = null;
@@ -185,10 +216,54 @@ export class Keyspace {
         if (held.expiresAt !== 0) expiresAt = held.expiresAt;
       }
       if (!this.matchesScanned(selector, id, key)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       if (this.recency) this.touch(id);
       yield new FoundEntry(id, value, expiresAt);
       if (++yielded >= limit) return;
     }
+  }
+
+  /**
+   * Live entries in `sort` order (lib/query-sort.ts; ties in creation order), after `skip`, at
+   * most `limit`. A query sorted on an indexed path whose every entry the index orders exactly
+   * walks that index and stops after skip + limit matches, unless the planner's candidates are
+   * so few that sorting them is cheaper; anything else is collected and sorted.
+   */
+  *findSorted(selector: Selector, sort: SortSpec, skip = 0, limit = Infinity): Generator<StoredEntry> {
+    if (limit <= 0) return;
+    const now = this.options.now();
+    const field = sort[0];
+    if (selector.kind === 'query' && this.indexes.indexes(field.path) && this.indexes.sortable(field.path)) {
+      const plan = planQuery(this.indexes, selector);
+      const want = skip + limit;
+      const total = Math.max(1, this.indexes.objectEntries);
+      // Matches spread evenly: the walk meets `want` of them after about want × total / matches entries.
+      const walkCost = plan.slots === undefined ? want : (want * total) / Math.max(1, plan.size);
+      if (plan.slots === undefined || walkCost < 2 * plan.size) {
+        const report: QueryReport = { plan: `sort(${field.path})`, examined: 0 };
+        this.lastQuery = report;
+        const index = this.indexes.path(field.path)!;
+        // Collected before yielding: an async reader may write between entries, and a tree walk must not see that.
+        for (const slot of [...sortedWalk(index, sort, selector, now, skip, limit, report)]) {
+          if (this.recency) this.touch(slot.id);
+          yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
+        }
+        return;
+      }
+      this.lastQuery = { plan: `${plan.describe} then sorted`, examined: plan.size };
+      const hits: Slot[] = [];
+      for (const slot of plan.slots) if (this.indexHit(slot, selector, plan.exact, now)) hits.push(slot);
+      for (const slot of sortEntries(hits, sort).slice(skip, skip + limit)) {
+        yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
+      }
+      return;
+    }
+    const all = [...this.find(selector)];
+    this.lastQuery.plan += ' then sorted';
+    yield* sortEntries(all, sort).slice(skip, skip + limit);
   }
 
   /**
@@ -197,16 +272,21 @@ export class Keyspace {
    * `get(query)`'s hot path: no generator and no entry object per match.
    */
   indexedValues(selector: Selector, limit: number, read: (value: unknown) => unknown): unknown[] | undefined {
-    const indexed = this.indexes.candidates(selector);
-    if (!indexed) return undefined;
+    const plan = this.plan(selector);
+    if (!plan) return undefined;
+    const report: QueryReport = { plan: plan.describe, examined: 0 };
+    this.lastQuery = report;
     const now = this.options.now();
     const out: unknown[] = [];
     if (limit <= 0) return out;
-    for (const slot of indexed.slots) {
-      if (!this.indexHit(slot, selector, indexed.exact, now)) continue;
+    let examined = 0;
+    for (const slot of plan.slots!) {
+      examined++;
+      if (!this.indexHit(slot, selector, plan.exact, now)) continue;
       out.push(read(slot.value));
       if (out.length >= limit) break;
     }
+    report.examined = examined;
     return out;
   }
 
@@ -225,7 +305,21 @@ export class Keyspace {
 
   private testQuery(selector: QuerySelector, slot: Slot): boolean {
     // Every condition an indexed equality: membership checks are cheaper than the matcher.
-    return selector.coveredByConstraints ? this.indexes.meetsConstraints(selector, slot) : selector.test(slot.key as KeyObject);
+    const met = selector.coveredByConstraints ? this.meetsConstraints(selector, slot) : undefined;
+    return met ?? selector.test(slot.key as KeyObject);
+  }
+
+  /**
+   * Whether `slot` meets every constraint of a query made only of equalities (call only when
+   * `selector.coveredByConstraints`): bucket membership, cheaper than the matcher; undefined
+   * when a path is not indexed (the `indexes` setting).
+   */
+  private meetsConstraints(selector: QuerySelector, slot: Slot): boolean | undefined {
+    for (const constraint of selector.constraints) {
+      if (!this.indexes.indexes(constraint.path)) return undefined;
+      if (!constraint.values.some((v) => bucketHas(this.indexes.bucket(constraint.path, v), slot))) return false;
+    }
+    return true;
   }
 
   private remove(id: string, slot: unknown): void {
@@ -273,7 +367,7 @@ export class Keyspace {
     return this.bytes;
   }
 
-  /** Number of (path, token) buckets in the indexes; tests use it to prove cleanup. */
+  /** Number of (path, value) buckets in the indexes; tests use it to prove cleanup. */
   get indexBuckets(): number {
     return this.indexes.bucketCount;
   }

@@ -2,7 +2,8 @@
  * The memory backend's settings, checked eagerly when the store is created (SPEC §10): a bad
  * one is ERR_STORE_CONFIG naming it.
  */
-import { StoreConfigError } from '../../errors';
+import { InvalidQueryError, StoreConfigError } from '../../errors';
+import { checkPath } from '../../query';
 import type { CommonSettings } from '../../store-types';
 
 /** Settings of the memory store. */
@@ -15,6 +16,12 @@ export interface MemorySettings extends CommonSettings {
   clone?: boolean;
   /** How often expired entries are freed, in ms; 0 frees them only during writes and reads. Default 1000. */
   sweepInterval?: number;
+  /**
+   * The key paths to index (dotted, e.g. `['age', 'address.city']`): equality, `$in`, ranges and
+   * `sort` on them use an ordered index; queries on other paths scan. Fewer paths hold less
+   * memory and make writes of new object keys cheaper. Default: every path (undefined).
+   */
+  indexes?: string[];
 }
 
 /** Defaults of the memory store, one documented value per setting. */
@@ -31,6 +38,8 @@ export interface ResolvedMemorySettings {
   maxBytes: number;
   clone: boolean;
   sweepInterval: number;
+  /** The paths to index; null for every path. */
+  indexes: ReadonlySet<string> | null;
 }
 
 /** Checks `settings` and applies the defaults; throws StoreConfigError naming the bad setting. */
@@ -45,9 +54,29 @@ export function resolveSettings(settings: MemorySettings): ResolvedMemorySetting
     throw new StoreConfigError('setting clone must be a boolean');
   }
   return {
+    indexes: resolveIndexes(settings.indexes),
     maxKeys: settings.maxKeys ?? MEMORY_DEFAULTS.maxKeys,
     maxBytes: settings.maxBytes ?? MEMORY_DEFAULTS.maxBytes,
     clone: settings.clone ?? MEMORY_DEFAULTS.clone,
     sweepInterval: settings.sweepInterval ?? MEMORY_DEFAULTS.sweepInterval,
   };
+}
+
+/** Checks the `indexes` setting: undefined (every path) or an array of valid dotted paths. */
+function resolveIndexes(indexes: unknown): ReadonlySet<string> | null {
+  if (indexes === undefined) return null;
+  if (!Array.isArray(indexes)) throw new StoreConfigError("setting indexes must be an array of key paths like ['age', 'address.city']");
+  for (const path of indexes) {
+    if (typeof path !== 'string') throw new StoreConfigError('setting indexes must hold key paths as strings');
+    try {
+      checkPath(path);
+    } catch (err) {
+      if (err instanceof InvalidQueryError) throw new StoreConfigError(`setting indexes: ${path} is not a key path: ${err.message}`);
+      throw err;
+    }
+    if (path.split('.').some((part) => part.startsWith('$') || /^\d+$/.test(part))) {
+      throw new StoreConfigError(`setting indexes: ${path} must name fields, not operators or array positions`);
+    }
+  }
+  return new Set(indexes as string[]);
 }

@@ -26,9 +26,9 @@ export class SharedMemory {
   keyspace(namespace: string): Keyspace {
     let keyspace = this.keyspaces.get(namespace);
     if (!keyspace) {
-      const { maxKeys, maxBytes } = this.settings;
+      const { maxKeys, maxBytes, indexes } = this.settings;
       const clock = this.clock;
-      keyspace = new Keyspace({ maxKeys, maxBytes, now: () => clock.now() });
+      keyspace = new Keyspace({ maxKeys, maxBytes, indexedPaths: indexes, now: () => clock.now() });
       this.keyspaces.set(namespace, keyspace);
     }
     return keyspace;

@@ -1,0 +1,140 @@
+/**
+ * The memory backend's indexes: per key path, a B+ tree (sorted-btree) from each scalar value
+ * found there to the entries' Slots holding it, in creation order. One structure serves
+ * equality and `$in` (a lookup), ranges `$gt $gte $lt $lte` (a walk between bounds) and
+ * `sort` (a walk in either direction), in exactly lib/query-sort.ts's order: the tree compares
+ * with compareValues (type brackets, numbers, strings in code point order). A tree holds the
+ * key's own values (no token strings), so it costs less than the hash map it replaced.
+ *
+ * Which paths are indexed is the `indexes` setting (default: every path met).
+ */
+import BTree from 'sorted-btree';
+import type { KeyObject } from '../../keys';
+import { compareValues } from '../../query-match';
+import { Scalar, keyPaths } from './key-paths';
+import { Slot } from './slot';
+
+/**
+ * The Slots under one value, in creation order. A bucket holding one Slot is the Slot itself,
+ * because unique fields (`id`, `email`) would otherwise cost a Set per entry. A live entry
+ * keeps its Slot for life (overwrites update it in place) and is added once, when created, so
+ * a Set's insertion order is creation order.
+ */
+export type Bucket = Slot | Set<Slot>;
+
+/** Index order: lib/query-match.ts compareValues, with the common same-type cases inline. */
+export function compareScalars(a: Scalar, b: Scalar): number {
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
+  return compareValues(a, b);
+}
+
+/** One indexed path. */
+export class PathIndex {
+  readonly tree = new BTree<Scalar, Bucket>(undefined, compareScalars);
+  /** Entries holding at least one value here. */
+  entries = 0;
+  /** Entries that reached a value here through an array (see key-paths.ts). */
+  multikey = 0;
+  /** Entries whose sort key here may be something the tree does not hold (see key-paths.ts). */
+  irregular = 0;
+}
+
+export function bucketSize(bucket: Bucket | undefined): number {
+  return bucket === undefined ? 0 : bucket instanceof Slot ? 1 : bucket.size;
+}
+
+export function bucketHas(bucket: Bucket | undefined, slot: Slot): boolean {
+  return bucket === undefined ? false : bucket instanceof Slot ? bucket === slot : bucket.has(slot);
+}
+
+/** The indexes of one keyspace: every object-key entry, under each of its indexed (path, value) pairs. */
+export class OrderedIndexes {
+  private readonly paths = new Map<string, PathIndex>();
+  /** Object-key entries held (indexed or not): an index covers a path when all of them are in it. */
+  objectEntries = 0;
+
+  /** `only`: the paths to index (the `indexes` setting); null for every path. */
+  constructor(private readonly only: ReadonlySet<string> | null = null) {}
+
+  /** The index of `path`, if it has one with entries. */
+  path(path: string): PathIndex | undefined {
+    return this.paths.get(path);
+  }
+
+  /** Whether `path` may be indexed at all (the `indexes` setting). */
+  indexes(path: string): boolean {
+    return this.only === null || this.only.has(path);
+  }
+
+  /** The bucket of `value` at `path`. */
+  bucket(path: string, value: Scalar): Bucket | undefined {
+    return this.paths.get(path)?.tree.get(value);
+  }
+
+  /** Indexes a new object-key entry. */
+  add(slot: Slot): void {
+    this.objectEntries++;
+    for (const [path, facts] of keyPaths(slot.key as KeyObject)) {
+      if (this.only !== null && !this.only.has(path)) continue;
+      let index = this.paths.get(path);
+      if (!index) this.paths.set(path, (index = new PathIndex()));
+      if (facts.multikey) index.multikey++;
+      if (facts.irregular) index.irregular++;
+      if (facts.values.length > 0) index.entries++;
+      const tree = index.tree;
+      for (const value of facts.values) {
+        const bucket = tree.get(value);
+        if (bucket === undefined) tree.set(value, slot);
+        else if (bucket instanceof Slot) {
+          if (bucket !== slot) tree.set(value, new Set([bucket, slot]));
+        } else bucket.add(slot);
+      }
+    }
+  }
+
+  /** Drops a removed entry, and every bucket and path it leaves empty. */
+  remove(slot: Slot): void {
+    this.objectEntries--;
+    for (const [path, facts] of keyPaths(slot.key as KeyObject)) {
+      const index = this.paths.get(path);
+      if (index === undefined) continue;
+      if (facts.multikey) index.multikey--;
+      if (facts.irregular) index.irregular--;
+      if (facts.values.length > 0) index.entries--;
+      const tree = index.tree;
+      for (const value of facts.values) {
+        const bucket = tree.get(value);
+        if (bucket === undefined) continue;
+        if (bucket instanceof Slot) {
+          if (bucket === slot) tree.delete(value);
+        } else {
+          bucket.delete(slot);
+          if (bucket.size === 1) tree.set(value, bucket.values().next().value as Slot);
+          else if (bucket.size === 0) tree.delete(value);
+        }
+      }
+      if (index.entries === 0 && index.irregular === 0 && index.multikey === 0) this.paths.delete(path);
+    }
+  }
+
+  clear(): void {
+    this.paths.clear();
+    this.objectEntries = 0;
+  }
+
+  /**
+   * Whether a walk of `path`'s tree meets every object-key entry at its sort key: every entry
+   * holds a value there and none can have a sort key the tree lacks (lib/query-sort.ts).
+   */
+  sortable(path: string): boolean {
+    const index = this.paths.get(path);
+    return index !== undefined && index.irregular === 0 && index.entries === this.objectEntries;
+  }
+
+  /** Number of (path, value) buckets; tests use it to prove cleanup. */
+  get bucketCount(): number {
+    let n = 0;
+    for (const index of this.paths.values()) n += index.tree.size;
+    return n;
+  }
+}
