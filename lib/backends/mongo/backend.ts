@@ -42,6 +42,7 @@ export class MongoBackend implements Backend, MongoScope {
     shared: true,
     evicts: false,
     persistent: true,
+    nativeSort: true,
   };
   readonly namespace: string;
   readonly clock: Clock;

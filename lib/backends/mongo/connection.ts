@@ -8,6 +8,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { Collection, Db, Document, MongoClient, ObjectId } from 'mongodb';
 import { EntryDoc, FILE_INDEX, ORDER_INDEX, TTL_INDEX, toStoreError } from './layout';
 import { ValueFiles } from './gridfs';
+import { IndexFields, indexFields, indexKey, indexName } from './sort';
 import { LEGACY_FILTER } from './migrate';
 import { MONGO_DEFAULTS, MongoSettings, connectionString } from './settings';
 import type { BackendEvents } from '../../backend';
@@ -21,6 +22,8 @@ export class SharedMongo {
   db!: Db;
   collection!: Collection<EntryDoc>;
   files!: ValueFiles;
+  /** The `indexes` setting, normalized: what the sort planner (sort.ts) matches sorts against. */
+  readonly indexFields: readonly IndexFields[];
   private opening: Promise<void> | undefined;
   /** The users; while there are any, `sweep` runs every `sweepInterval` ms; the last one closes the client. */
   private readonly use: SharedResource;
@@ -35,6 +38,7 @@ export class SharedMongo {
     /** The settings of the store that made it (its scopes share them). */
     readonly settings: MongoSettings,
   ) {
+    this.indexFields = (settings.indexes ?? MONGO_DEFAULTS.indexes).map(indexFields);
     this.use = new SharedResource({
       interval: settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval,
       periodic: () => this.sweepFor(this.users[0]),
@@ -84,9 +88,7 @@ export class SharedMongo {
       { key: { e: 1 }, name: TTL_INDEX, expireAfterSeconds: 0 },
       { key: { g: 1 }, name: FILE_INDEX, sparse: true },
     ];
-    for (const path of s.indexes ?? MONGO_DEFAULTS.indexes) {
-      indexes.push({ key: { n: 1, ['k.' + path]: 1, s: 1 }, name: `n_1_k.${path}_1_s_1` });
-    }
+    for (const fields of this.indexFields) indexes.push({ key: indexKey(fields), name: indexName(fields) });
     try {
       await this.collection.createIndexes(indexes as never);
     } catch (err) {

@@ -16,7 +16,7 @@ import type { MigrationProgress, MigrationResult } from './migrate';
 import { MongoSettings, checkMongoSettings } from './settings';
 
 export { MONGO_DEFAULTS, connectionString } from './settings';
-export type { MongoSettings } from './settings';
+export type { MongoIndex, MongoSettings } from './settings';
 export type { MongoBackend } from './backend';
 export type { MigrationProgress, MigrationResult } from './migrate';
 

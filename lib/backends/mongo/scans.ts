@@ -9,48 +9,178 @@ import type { BackendStats, FindOptions, StoredEntry } from '../../store';
 import type { MongoScope } from './connection';
 import { EntryDoc, expiryOf, isLive, liveClause, scannedId, scannedKey, toStoreError } from './layout';
 import { selectorFilter } from './query';
+import { SortPlan, planSort } from './sort';
+import { SortSpec, compareKeyLists, sortEntries, sortKeysOf } from '../../query-sort';
 import { decode } from './values';
 
-/** Live entries matching `selector`, in creation order, checked as they are yielded. */
+/**
+ * Live entries matching `selector`, in creation order or in `options.sort` order (ties in
+ * creation order), `options.skip` and `options.limit` applied, checked as they are yielded.
+ */
 export async function* findEntries(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  if (options.sort !== undefined && sharesFirstField(options.sort)) {
+    yield* sortedHere(scope, selector, options);
+    return;
+  }
+  try {
+    yield* serverSorted(scope, selector, options);
+  } catch (err) {
+    if (!(err instanceof ParallelArraysError)) throw err;
+    yield* sortedHere(scope, selector, options);
+  }
+}
+
+/**
+ * MongoDB refuses to sort a document on two fields that both hold arrays ("parallel arrays")
+ * where lib/query-sort.ts orders it: raised before any entry is yielded, so the find can be
+ * answered by sorting here instead.
+ */
+class ParallelArraysError extends Error {}
+
+function isParallelArrays(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 2 && /parallel arrays/.test(String((err as Error).message));
+}
+
+/**
+ * Whether two sort paths start with the same field ('a' and 'a.x'): MongoDB then builds the
+ * sort keys of an array on that field element by element, jointly for both paths (the pair of
+ * one element), where lib/query-sort.ts takes each path's own smallest or largest value; such
+ * a sort is done here to keep lib/query-sort.ts's order.
+ */
+function sharesFirstField(spec: SortSpec): boolean {
+  const firsts = new Set<string>();
+  for (const field of spec) {
+    if (firsts.has(field.parts[0])) return true;
+    firsts.add(field.parts[0]);
+  }
+  return false;
+}
+
+/** The find sorted here, as the core would: every match read in creation order, sorted stably, the window sliced. */
+async function* sortedHere(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  const all: StoredEntry[] = [];
+  for await (const entry of serverSorted(scope, selector, { values: options.values })) all.push(entry);
+  const skip = options.skip ?? 0;
+  const window = sortEntries(all, options.sort ?? []).slice(skip, options.limit === undefined ? undefined : skip + options.limit);
+  for (const entry of window) {
+    if (entry.expiresAt != null && entry.expiresAt <= scope.clock.now()) continue; // expired since it was read (SPEC §12)
+    yield entry;
+  }
+}
+
+/** The find with sort, skip and limit on the server (sort.ts). */
+async function* serverSorted(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
   const filter = selectorFilter(selector, scope.namespace, scope.clock.now());
   // With values the whole document is wanted anyway: no projection spares the server a rebuild of each one.
   const projection = options.values ? undefined : { _id: 1, k: 1, e: 1 };
+  const spec = options.sort ?? [];
+  const plan: SortPlan = spec.length === 0 ? { sort: { s: 1 }, reversedTies: false } : planSort(spec, selector, scope.shared.indexFields);
+  const skip = options.skip ?? 0;
   let cursor: FindCursor<EntryDoc>;
   try {
-    cursor = scope.shared.collection.find(filter, { projection, sort: { s: 1 } }) as FindCursor<EntryDoc>;
-    if (options.limit !== undefined) cursor.limit(options.limit);
+    // A sort no index serves is a blocking sort on the server: allowDiskUse lets one larger
+    // than its memory limit (100 MB) spill to disk instead of failing (docs/mongo.md).
+    cursor = scope.shared.collection.find(filter, { projection, sort: plan.sort, allowDiskUse: spec.length > 0 ? true : undefined }) as FindCursor<EntryDoc>;
+    if (!plan.reversedTies) {
+      if (skip > 0) cursor.skip(skip);
+      if (options.limit !== undefined) cursor.limit(options.limit);
+    }
   } catch (err) {
     throw toStoreError(err, 'find');
   }
   try {
+    if (plan.reversedTies) {
+      for await (const doc of tiesInCreationOrder(readDocs(cursor, spec.length > 1), spec, skip, options.limit)) {
+        const entry = await entryOf(scope, doc, options.values);
+        if (entry) yield entry;
+      }
+      return;
+    }
+    let first = true;
     while (true) {
       let doc: EntryDoc | null;
       try {
         doc = await cursor.next();
       } catch (err) {
+        if (first && spec.length > 1 && isParallelArrays(err)) throw new ParallelArraysError();
         throw toStoreError(err, 'find');
       }
+      first = false;
       if (doc === null) return;
-      const id = scannedId(scope.namespace, doc._id);
-      const key = scannedKey(doc.k, id);
-      // Expiry is checked per entry, when it is yielded (SPEC §12): the filter's check was
-      // made when the cursor opened, and an iteration can outlive an entry.
-      if (!isLive(doc, scope.clock.now(), id)) continue;
-      let value: unknown;
-      if (options.values) {
-        value = decode(scope, doc, id);
-        if (value instanceof Promise) {
-          value = await value;
-          if (!isLive(doc, scope.clock.now(), id)) continue; // it expired while its file was read
-        }
-      }
-      yield { id, key, value, expiresAt: expiryOf(doc, id) };
+      let entry = entryOf(scope, doc, options.values);
+      if (entry instanceof Promise) entry = await entry;
+      if (entry) yield entry;
     }
   } finally {
     // Runs when the consumer stops early too (break, stream destroyed): releases the server cursor.
     await cursor.close().catch(() => undefined);
   }
+}
+
+async function* readDocs(cursor: FindCursor<EntryDoc>, multiField: boolean): AsyncGenerator<EntryDoc> {
+  let first = true;
+  while (true) {
+    let doc: EntryDoc | null;
+    try {
+      doc = await cursor.next();
+    } catch (err) {
+      if (first && multiField && isParallelArrays(err)) throw new ParallelArraysError();
+      throw toStoreError(err, 'find');
+    }
+    first = false;
+    if (doc === null) return;
+    yield doc;
+  }
+}
+
+/**
+ * Documents sorted with the tie-breaker reversed (sort.ts), with every run of equal sort keys
+ * put back in creation order, then `skip` and `limit` applied: a run is read whole before it
+ * is yielded, so reading stops at the end of the run that completes the window.
+ */
+async function* tiesInCreationOrder(docs: AsyncIterable<EntryDoc>, spec: SortSpec, skip: number, limit: number | undefined): AsyncGenerator<EntryDoc> {
+  let run: EntryDoc[] = [];
+  let runKeys: unknown[] = [];
+  let seen = 0;
+  let yielded = 0;
+  function* flush(): Generator<EntryDoc> {
+    for (let i = run.length - 1; i >= 0; i--) {
+      if (seen++ < skip) continue;
+      yield run[i];
+      yielded++;
+      if (limit !== undefined && yielded >= limit) return;
+    }
+  }
+  for await (const doc of docs) {
+    // A string key has no fields: every sort key of it is null (lib/query-sort.ts).
+    const keys = sortKeysOf(typeof doc.k === 'string' ? doc.k : (doc.k ?? ''), spec);
+    if (run.length > 0 && compareKeyLists(runKeys, keys, spec) !== 0) {
+      yield* flush();
+      if (limit !== undefined && yielded >= limit) return;
+      run = [];
+    }
+    if (run.length === 0) runKeys = keys;
+    run.push(doc);
+  }
+  yield* flush();
+}
+
+/**
+ * The entry of a scanned document, or undefined when it expired since the cursor opened (SPEC
+ * §12); a promise only when its value is a GridFS file to read.
+ */
+function entryOf(scope: MongoScope, doc: EntryDoc, values: boolean): StoredEntry | undefined | Promise<StoredEntry | undefined> {
+  const id = scannedId(scope.namespace, doc._id);
+  const key = scannedKey(doc.k, id);
+  // Expiry is checked per entry, when it is yielded (SPEC §12): the filter's check was
+  // made when the cursor opened, and an iteration can outlive an entry.
+  if (!isLive(doc, scope.clock.now(), id)) return undefined;
+  const expiresAt = expiryOf(doc, id);
+  if (!values) return { id, key, value: undefined, expiresAt };
+  const value = decode(scope, doc, id);
+  if (!(value instanceof Promise)) return { id, key, value, expiresAt };
+  // It may expire while its file is read: checked again once the value is there.
+  return value.then((v) => (isLive(doc, scope.clock.now(), id) ? { id, key, value: v, expiresAt } : undefined));
 }
 
 /** Removes every live match and frees their files; resolves how many. */

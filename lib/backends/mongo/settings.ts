@@ -30,8 +30,12 @@ export interface MongoSettings extends CommonSettings {
   url?: string;
   /** An existing MongoClient (connected or not); the store never closes it. */
   client?: MongoClient;
-  /** Key paths to index (`'age'`, `'name.last'`): each gets `{ n: 1, 'k.<path>': 1, s: 1 }`. */
-  indexes?: string[];
+  /**
+   * Indexes on key paths, each a path (`'age'`, `'name.last'`), an array of paths (compound,
+   * ascending: `['kind', 'age']`) or an object with directions (`{ kind: 1, age: -1 }`); each
+   * becomes `{ n: 1, 'k.<path>': <dir>, ..., s: 1 }` (docs/mongo.md).
+   */
+  indexes?: MongoIndex[];
   /** ms to find a usable server before an operation fails with StorageConnectionError. Default 5000. */
   serverSelectionTimeoutMS?: number;
   /** ms to open a TCP connection. Default 5000. */
@@ -48,13 +52,19 @@ export interface MongoSettings extends CommonSettings {
   migrateLegacy?: boolean;
 }
 
+/** One entry of the `indexes` setting: a key path, a compound index of ascending paths, or paths with directions. */
+export type MongoIndex = string | readonly string[] | Readonly<Record<string, 1 | -1>>;
+
+/** Most key paths one index may hold: MongoDB's 32 fields less the namespace and the creation position. */
+export const MAX_INDEX_PATHS = 30;
+
 /** Defaults of the MongoDB store, one documented value per setting. */
 export const MONGO_DEFAULTS = {
   host: 'localhost',
   port: 27017,
   db: 'test',
   collectionName: 'memstorage',
-  indexes: [] as readonly string[],
+  indexes: [] as readonly MongoIndex[],
   serverSelectionTimeoutMS: 5000,
   connectTimeoutMS: 5000,
   socketTimeoutMS: 30000,
@@ -107,12 +117,8 @@ export function checkMongoSettings(s: MongoSettings): void {
   }
   if (s.url !== undefined && s.client !== undefined) throw new StoreConfigError('setting url cannot be combined with client');
   if (s.indexes !== undefined) {
-    if (!Array.isArray(s.indexes)) throw new StoreConfigError('setting indexes must be an array of key paths');
-    for (const path of s.indexes) {
-      if (typeof path !== 'string' || path.length === 0 || path.split('.').some((seg) => seg.length === 0 || seg.startsWith('$'))) {
-        throw new StoreConfigError(`setting indexes holds an invalid key path ${JSON.stringify(path)}`);
-      }
-    }
+    if (!Array.isArray(s.indexes)) throw new StoreConfigError("setting indexes must be an array of key paths, path arrays or { path: 1 | -1 } objects");
+    for (const entry of s.indexes) checkIndex(entry);
   }
   for (const name of ['serverSelectionTimeoutMS', 'connectTimeoutMS', 'socketTimeoutMS', 'sweepInterval'] as const) {
     const v = s[name];
@@ -138,4 +144,35 @@ export function connectionString(s: MongoSettings): string {
   if (s.replicaset) params.push(`replicaSet=${encodeURIComponent(s.replicaset)}`);
   else if (!hosts.includes(',')) params.push('directConnection=true');
   return `mongodb://${auth}${hosts}/${params.length ? '?' + params.join('&') : ''}`;
+}
+
+function isIndexPath(path: unknown): path is string {
+  return typeof path === 'string' && path.length > 0 && !path.includes('\u0000') && path.split('.').every((seg) => seg.length > 0 && !seg.startsWith('$'));
+}
+
+/** Checks one entry of `indexes` (ERR_STORE_CONFIG naming it). */
+function checkIndex(entry: unknown): void {
+  const bad = (why: string) => new StoreConfigError(`setting indexes holds an invalid index ${describe(entry)}: ${why}`);
+  let paths: unknown[];
+  if (typeof entry === 'string') paths = [entry];
+  else if (Array.isArray(entry)) paths = entry;
+  else if (isPlainObject(entry)) {
+    paths = Object.keys(entry);
+    for (const path of paths) {
+      const direction = (entry as Record<string, unknown>)[path as string];
+      if (direction !== 1 && direction !== -1) throw bad(`the direction of ${path as string} must be 1 or -1`);
+    }
+  } else throw bad('an index is a key path, an array of key paths or { path: 1 | -1 }');
+  if (paths.length === 0) throw bad('it names no key path');
+  if (paths.length > MAX_INDEX_PATHS) throw bad(`an index holds at most ${MAX_INDEX_PATHS} key paths`);
+  for (const path of paths) if (!isIndexPath(path)) throw bad(`${describe(path)} is not a key path`);
+  if (new Set(paths).size !== paths.length) throw bad('a key path appears twice');
+}
+
+function describe(value: unknown): string {
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return typeof value;
+  }
 }

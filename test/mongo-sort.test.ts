@@ -1,0 +1,204 @@
+/**
+ * The MongoDB store's native sort (SPEC §14, docs/mongo.md): sort, skip and limit run on the
+ * server over `k.<path>` with creation order as the last field; compound `indexes`; a sort an
+ * index serves only with the tie-breaker reversed is read backwards off the index and its ties
+ * put back in creation order. Every result is checked against lib/query-sort.ts.
+ */
+import { expect } from 'chai';
+import * as fc from 'fast-check';
+import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
+import { MongoSettings, MongoStore } from '../lib/backends/mongo';
+import type { Key } from '../lib/keys';
+import { compileSort, sortEntries } from '../lib/query-sort';
+import { sharedMongo } from './support/mongo-server';
+
+let url = '';
+let raw: MongoClient;
+let counter = 0;
+const dbs: string[] = [];
+
+describe('mongo store: native sort', () => {
+  before(async function () {
+    this.timeout(120_000);
+    ({ url } = await sharedMongo());
+    raw = new MongoClient(url);
+    await raw.connect();
+  });
+  after(async () => {
+    for (const name of dbs.splice(0)) await raw.db(name).dropDatabase();
+    await raw?.close();
+  });
+
+  const open: Array<{ close(): Promise<void> }> = [];
+  function store(settings: MongoSettings = {}): MongoStore {
+    const db = `mongo_sort_${process.pid}_${++counter}`;
+    dbs.push(db);
+    const s = new MongoStore({ url, db, ...settings });
+    open.push(s);
+    return s;
+  }
+  /** A store whose client reports every command it sends. */
+  function watched(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[] } {
+    const client = new MongoClient(url, { monitorCommands: true });
+    const commands: CommandStartedEvent[] = [];
+    client.on('commandStarted', (event) => commands.push(event));
+    const s = store({ url: undefined, client, ...settings });
+    open.push({ close: async () => client.close() });
+    return { s, commands };
+  }
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+  });
+
+  /** The winning plan of the last find `commands` saw, as JSON. */
+  async function lastFindPlan(s: MongoStore, commands: CommandStartedEvent[]): Promise<string> {
+    const find = commands.filter((c) => c.commandName === 'find').pop()!.command;
+    const explain: Document = { find: find.find, filter: find.filter, sort: find.sort };
+    if (find.limit !== undefined) explain.limit = find.limit;
+    const plan = await s.collection.db.command({ explain, verbosity: 'queryPlanner' });
+    return JSON.stringify(plan.queryPlanner.winningPlan);
+  }
+
+  describe('the indexes setting', () => {
+    const bad: Array<[string, unknown]> = [
+      ['an empty compound index', []],
+      ['an empty object', {}],
+      ['a direction other than 1 or -1', { age: 2 }],
+      ['a path with $ in a compound index', ['kind', '$where']],
+      ['a path twice', ['age', 'age']],
+      ['a number', 5],
+      ['an empty path', ['kind', '']],
+      ['more than 30 paths', Array.from({ length: 31 }, (_, i) => `p${i}`)],
+    ];
+    for (const [name, entry] of bad) {
+      it(`rejects ${name} with ERR_STORE_CONFIG`, () => {
+        expect(() => new MongoStore({ url, indexes: [entry as never] }))
+          .to.throw()
+          .with.property('code', 'ERR_STORE_CONFIG');
+      });
+    }
+
+    it('creates a path, a path array and a path object as { n, k.<path>: dir..., s: 1 }', async () => {
+      const s = store({ indexes: ['age', ['kind', 'age'], { kind: 1, 'name.last': -1 }] });
+      await s.set({ a: 1 }, 1);
+      const byName = new Map((await s.collection.indexes()).map((i) => [i.name, i.key]));
+      expect(byName.get('n_1_k.age_1_s_1')).to.deep.equal({ n: 1, 'k.age': 1, s: 1 });
+      expect(byName.get('n_1_k.kind_1_k.age_1_s_1')).to.deep.equal({ n: 1, 'k.kind': 1, 'k.age': 1, s: 1 });
+      expect(byName.get('n_1_k.kind_1_k.name.last_-1_s_1')).to.deep.equal({ n: 1, 'k.kind': 1, 'k.name.last': -1, s: 1 });
+    });
+  });
+
+  describe('sort on the server', () => {
+    it('sends sort over k.<path> with s: 1 last, skip and limit, and allowDiskUse', async () => {
+      const { s, commands } = watched();
+      for (let i = 0; i < 30; i++) await s.set({ id: i, age: i % 4 }, i);
+      commands.length = 0;
+      expect(await s.get({ id: { $gte: 0 } }, { sort: { age: -1 }, skip: 2, limit: 5 })).to.deep.equal([11, 15, 19, 23, 27]);
+      const find = commands.find((c) => c.commandName === 'find')!.command;
+      const sort = find.sort instanceof Map ? Object.fromEntries(find.sort) : find.sort;
+      expect(sort).to.deep.equal({ 'k.age': -1, s: 1 });
+      expect(find.skip).to.equal(2);
+      expect(find.limit).to.equal(5);
+      expect(find.allowDiskUse).to.equal(true);
+    });
+
+    it('an indexed ascending sort with a limit is an index scan with no SORT stage', async () => {
+      const { s, commands } = watched({ indexes: ['age'] });
+      await Promise.all(Array.from({ length: 500 }, (_, i) => s.set({ id: i, age: i % 50 }, i)));
+      commands.length = 0;
+      expect(await s.keys({ id: { $gte: 0 } }, { sort: { age: 1 }, limit: 3 })).to.deep.equal([{ age: 0, id: 0 }, { age: 0, id: 50 }, { age: 0, id: 100 }]);
+      const plan = await lastFindPlan(s, commands);
+      expect(plan).to.contain('n_1_k.age_1_s_1');
+      expect(plan).to.not.contain('"SORT"');
+    });
+
+    it('a descending sort on an ascending index reads it backwards and keeps ties in creation order', async () => {
+      const { s, commands } = watched({ indexes: ['age'] });
+      await Promise.all(Array.from({ length: 500 }, (_, i) => s.set({ id: i, age: i % 50 }, i)));
+      commands.length = 0;
+      expect(await s.get({ id: { $gte: 0 } }, { sort: { age: -1 }, skip: 8, limit: 5 })).to.deep.equal([449, 499, 48, 98, 148]);
+      const find = commands.find((c) => c.commandName === 'find')!.command;
+      const sort = find.sort instanceof Map ? Object.fromEntries(find.sort) : find.sort;
+      expect(sort).to.deep.equal({ 'k.age': -1, s: -1 });
+      const plan = await lastFindPlan(s, commands);
+      expect(plan).to.contain('n_1_k.age_1_s_1');
+      expect(plan).to.not.contain('"SORT"');
+    });
+
+    it('a compound index with directions serves a sort after an equality on its first path', async () => {
+      const { s, commands } = watched({ indexes: [{ kind: 1, age: -1 }] });
+      await Promise.all(Array.from({ length: 400 }, (_, i) => s.set({ id: i, kind: i % 2 ? 'a' : 'b', age: i % 30 }, i)));
+      commands.length = 0;
+      const got = await s.keys({ kind: 'a' }, { sort: { age: -1 }, limit: 4 });
+      expect(got).to.deep.equal([{ age: 29, id: 29, kind: 'a' }, { age: 29, id: 59, kind: 'a' }, { age: 29, id: 89, kind: 'a' }, { age: 29, id: 119, kind: 'a' }]);
+      const plan = await lastFindPlan(s, commands);
+      expect(plan).to.contain('n_1_k.kind_1_k.age_-1_s_1');
+      expect(plan).to.not.contain('"SORT"');
+    });
+  });
+
+  describe('sorts MongoDB will not run as lib/query-sort.ts orders them', () => {
+    it('two sort fields holding arrays in one key ("parallel arrays", a server error) are sorted here', async () => {
+      const s = store();
+      await s.set({ id: 1, a: [3, 1], b: [2] }, 'one');
+      await s.set({ id: 2, a: 2, b: 5 }, 'two');
+      await s.set({ id: 3, a: [0], b: [9, 1] }, 'three');
+      expect(await s.get({ id: { $gte: 1 } }, { sort: { a: -1, b: 1 }, limit: 2 })).to.deep.equal(['one', 'two']);
+      expect(await s.get({ id: { $gte: 1 } }, { sort: { a: 1, b: 1 }, skip: 1 })).to.deep.equal(['one', 'two']);
+    });
+
+    it('paths sharing a first field over an array are sorted per path, not per element pair', async () => {
+      const s = store();
+      await s.set({ id: 0, a: { x: 1 } }, 'zero');
+      await s.set({ id: 1, a: [{}, { x: 1 }] }, 'one');
+      // a (descending) ties at { x: 1 }; a.x (ascending) is null for 'one' (its element {} has no x), 1 for 'zero'.
+      expect(await s.get({ id: { $gte: 0 } }, { sort: { a: -1, 'a.x': 1 } })).to.deep.equal(['one', 'zero']);
+    });
+  });
+
+  describe('against lib/query-sort.ts', () => {
+    // Values covering every bracket, with many ties; arrays (multikey), nested fields, missing fields.
+    const scalar = fc.oneof(fc.constantFrom(0, 1, 2, -1.5, 'a', 'b', 'B', '', true, false, null), fc.integer({ min: -3, max: 3 }));
+    const field = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.record({ x: scalar }, { requiredKeys: [] }), fc.array(fc.record({ x: scalar }, { requiredKeys: [] }), { maxLength: 2 }));
+    const keyArb = fc.record({ a: field, b: field, c: fc.constantFrom('p', 'q') }, { requiredKeys: ['c'] });
+    const sortArb = fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'a.x', 'b.x'), { minLength: 1, maxLength: 3 }).chain((paths) =>
+      fc.tuple(...paths.map((p) => fc.constantFrom(1 as const, -1 as const).map((d) => [p, d] as const))),
+    );
+
+    for (const [name, indexes] of [
+      ['no index', []],
+      ['single-path indexes', ['a', 'b', 'c']],
+      ['compound indexes', [['c', 'a'], { c: 1, b: -1 }]],
+    ] as const) {
+      it(`get, keys and skip/limit windows equal sortEntries (${name})`, async function () {
+        this.timeout(120_000);
+        const s = store({ indexes: indexes as never });
+        let round = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(keyArb, { minLength: 1, maxLength: 25 }), sortArb, fc.nat(6), fc.option(fc.integer({ min: 1, max: 8 })), async (keys, fields, skip, limit) => {
+            const ns = s.scope(`r${++round}`) as MongoStore;
+            open.push(ns);
+            const entries: Array<{ key: Key; value: number }> = [];
+            for (const [i, key] of keys.entries()) {
+              const k = { ...key, id: i };
+              await ns.set(k, i);
+              entries.push({ key: k, value: i });
+            }
+            await ns.set('str', -1); // a string key: every sort key null
+            entries.push({ key: 'str', value: -1 });
+            const sort = Object.fromEntries(fields);
+            const expected = sortEntries(entries, compileSort(sort, 'get')).map((e) => e.value);
+            const window = expected.slice(skip, limit === null ? undefined : skip + limit);
+            const opts = limit === null ? { sort, skip } : { sort, skip, limit };
+            // keys(undefined) is the 'all' selector: string keys too, their sort keys all null.
+            expect((await ns.keys(undefined, opts)).map((k) => (typeof k === 'string' ? -1 : (k as { id: number }).id))).to.deep.equal(window);
+            const onlyC = sortEntries(entries.filter((e) => typeof e.key !== 'string' && e.key.c === 'p'), compileSort(sort, 'get')).map((e) => e.value);
+            expect(await ns.get({ c: 'p' }, opts)).to.deep.equal(onlyC.slice(skip, limit === null ? undefined : skip + limit));
+            await ns.clear();
+          }),
+          { numRuns: Number(process.env.FUZZ_RUNS ?? 40), seed: Number(process.env.FUZZ_SEED ?? 20261201) },
+        );
+      });
+    }
+  });
+});
