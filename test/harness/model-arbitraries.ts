@@ -140,10 +140,38 @@ export const patternArb: fc.Arbitrary<Query | undefined> = fc.oneof(
   objectQueryArb,
 );
 
+/** Sort paths over the model's keys: numbers, a string g, nested objects, an array of strings, a field no key has. */
+const sortPathArb = fc.constantFrom('g', 'u', 'n', 'n.x', 'n.y', 't', 'nothere');
+
+/** A sort of 1 to 3 distinct paths; sometimes one the store must refuse (direction 2, an operator, empty segments). */
+const sortOptionArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc
+      .uniqueArray(fc.tuple(sortPathArb, fc.constantFrom(1, -1)), { minLength: 1, maxLength: 3, selector: ([path]) => path })
+      .map((fields) => Object.fromEntries(fields)),
+  },
+  { weight: 1, arbitrary: fc.constantFrom<Record<string, unknown>>({ g: 2 }, { g: 0 }, { $x: 1 }, { 'n.$x': -1 }, { '': 1 }, { 'n..x': 1 }) },
+);
+
+/** `{ sort, skip?, limit?, includeKey? }`: a sorted read. */
+const sortedOptionsArb: fc.Arbitrary<GetOpts> = fc.record(
+  { sort: sortOptionArb, skip: fc.integer({ min: 0, max: 3 }), limit: fc.integer({ min: 0, max: 4 }), includeKey: fc.boolean() },
+  { requiredKeys: ['sort'] },
+);
+
+/** Queries for sorted reads: wide ones (so that many keys of every shape are sorted together) and the usual shapes. */
+const sortedQueryArb: fc.Arbitrary<Query> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant({ $or: [{ g: { $exists: true } }, { n: { $exists: true } }, { u: { $exists: true } }] }) },
+  { weight: 1, arbitrary: fc.constant({ n: { $exists: true } }) },
+  { weight: 2, arbitrary: queryArb },
+);
+
 const getOptionsArb: fc.Arbitrary<GetOpts | undefined> = fc.oneof(
   { weight: 4, arbitrary: fc.constant(undefined) },
   { weight: 1, arbitrary: fc.record({ limit: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 1, arbitrary: fc.constant({ includeKey: true }) },
+  { weight: 1, arbitrary: sortedOptionsArb },
 );
 
 /** Chunks of a streamed value: mostly bytes, sometimes strings (setStream takes both). */
@@ -171,6 +199,7 @@ export function opArb(scopes: boolean, streamWeight = 2): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('has' as const), target, key: keyArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('ttl' as const), target, key: keyArb }) },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('get' as const), target, query: queryArb, options: getOptionsArb }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), target, query: sortedQueryArb, options: sortedOptionsArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('count' as const), target, query: queryArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('keys' as const), target, pattern: patternArb }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('del' as const), target, query: queryArb }) },

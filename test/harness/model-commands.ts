@@ -91,7 +91,7 @@ function issue(real: RealSystem, op: Op): Promise<unknown> {
       case 'ttl':
         return store.ttl(op.key);
       case 'get':
-        return op.options === undefined ? store.get(op.query) : store.get(op.query, op.options);
+        return op.options === undefined ? store.get(op.query) : store.get(op.query, op.options as never);
       case 'count':
         return store.count(op.query);
       case 'keys':

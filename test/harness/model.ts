@@ -23,6 +23,7 @@ import type { Key } from '../../lib/keys';
 import { keyId } from '../../lib/keys';
 import { MAX_TTL_MS } from '../../lib/limits';
 import { ModelQuery, globMatches, queryMatches } from './model-queries';
+import { sortModelEntries, validSort } from './model-sort';
 
 /** Which store an operation runs on: 0 the store itself, 1.. its scopes (model-commands.ts SCOPES). */
 export type Target = number;
@@ -39,6 +40,9 @@ export interface SetOpts {
 export interface GetOpts {
   limit?: number;
   includeKey?: boolean;
+  /** SPEC §14 (issue #12): sorted by model-sort.ts, then `skip`, then `limit` (0 gives nothing). */
+  sort?: Record<string, unknown>;
+  skip?: number;
 }
 
 /** One store call the model can predict. Batches are lists of these. */
@@ -133,8 +137,12 @@ export class StoreModel {
         return ok(e === undefined ? undefined : this.remaining(e));
       }
       case 'get': {
+        const { sort, skip, limit } = op.options ?? {};
+        if (sort !== undefined && !validSort(sort)) return { ok: false, code: INVALID_ARGUMENT };
         let found = this.select(op.target, op.query);
-        if (op.options?.limit !== undefined) found = found.slice(0, op.options.limit);
+        if (sort !== undefined) found = sortModelEntries(found, sort);
+        if (skip !== undefined) found = found.slice(skip);
+        if (limit !== undefined) found = found.slice(0, limit);
         return ok(found.map((e) => (op.options?.includeKey ? { key: e.key, val: e.value } : e.value)));
       }
       case 'count':
