@@ -171,13 +171,26 @@ export interface QueryStep {
  */
 export const SORT_PATHS = ['a', 'b', 'c', 'tags', 'a.a', 'a.b', 'b.a', 'b.b', 'tags.a', 'a.0', 'tags.0', 'tags.1', 'a.0.b', 'a.a.a', '0', 'toString', 'length', 'é', 'x y', 'nothere'];
 
+/**
+ * Input families a triage run may leave out while a known bug in them is being fixed, so the
+ * harness can look for others meanwhile: FUZZ_WITHOUT=positional-sort (sort paths with an array
+ * position), shared-prefix-sort (sorts with two paths under one top field). CI never sets it; the harnesses print it in their summary line.
+ */
+export const WITHOUT = new Set((process.env.FUZZ_WITHOUT ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
+const sortPaths = WITHOUT.has('positional-sort') ? SORT_PATHS.filter((path) => !/(^|\.)\d+(\.|$)/.test(path)) : SORT_PATHS;
+
+/** Whether two paths of a sort start with the same field (FUZZ_WITHOUT=shared-prefix-sort leaves those sorts out). */
+const sharesPrefix = (fields: Array<[string, unknown]>) => new Set(fields.map(([path]) => path.split('.')[0])).size < fields.length;
+
 /** A valid sort: 0 to 3 distinct paths, each 1 or -1 (an empty sort is creation order). */
 export const sortArb: fc.Arbitrary<Record<string, 1 | -1>> = fc
-  .uniqueArray(fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom('a', 'b', 'tags', 'a.a', 'a.b') }, { weight: 3, arbitrary: fc.constantFrom(...SORT_PATHS) }), fc.constantFrom<1 | -1>(1, -1)), {
+  .uniqueArray(fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom('a', 'b', 'tags', 'a.a', 'a.b') }, { weight: 3, arbitrary: fc.constantFrom(...sortPaths) }), fc.constantFrom<1 | -1>(1, -1)), {
     minLength: 0,
     maxLength: 3,
     selector: ([path]) => path,
   })
+  .filter((fields) => !WITHOUT.has('shared-prefix-sort') || !sharesPrefix(fields))
   .map((fields) => Object.fromEntries(fields) as Record<string, 1 | -1>);
 
 /** Sorts both sides must refuse: a direction other than 1/-1, an operator path, empty segments. */

@@ -26,7 +26,7 @@ import { compileSort, sortKeysOf } from '../../lib/query-sort';
 import type { BaseStore } from '../../lib/store';
 import { sharedMongo } from '../support/mongo-server';
 import { freshNamespace, prepare, selectedConfigs, type StoreConfig } from '../support/store-configs';
-import { keyArb, queryArb, sortArb } from './differential-arbitraries';
+import { WITHOUT, keyArb, queryArb, sortArb } from './differential-arbitraries';
 import { PARALLEL_ARRAYS_SORT, knownDifference } from './differential-known';
 import { Oracle } from './differential-oracle';
 
@@ -268,6 +268,7 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
       },
     );
   } finally {
+    if (WITHOUT.size > 0) console.log(`      FUZZ_WITHOUT=${[...WITHOUT].join(',')}: a triage run, not full coverage`);
     console.log(
       `      ${config.name}: ${tally.runs} data sets, ${tally.walks} walks, ${tally.pages} pages, ${tally.items} items, ${tally.writes} writes between pages, ` +
         `${tally.rejected} queries rejected by both, ${tally.parallel} sorts over parallel arrays (order not compared), ${((Date.now() - started) / 1000).toFixed(1)} s`,

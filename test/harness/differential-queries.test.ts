@@ -28,7 +28,7 @@ import { keyId, type KeyObject } from '../../lib/keys';
 import type { BaseStore } from '../../lib/store';
 import { sharedMongo } from '../support/mongo-server';
 import { freshNamespace, prepare, selectedConfigs, type StoreConfig } from '../support/store-configs';
-import { keyArb, stepArb, type QueryStep, type WindowStep } from './differential-arbitraries';
+import { WITHOUT, keyArb, stepArb, type QueryStep, type WindowStep } from './differential-arbitraries';
 import { PARALLEL_ARRAYS_SORT, knownDifference, knownSortDifference } from './differential-known';
 import { Oracle } from './differential-oracle';
 
@@ -279,6 +279,7 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
       },
     );
   } finally {
+    if (WITHOUT.size > 0) console.log(`      FUZZ_WITHOUT=${[...WITHOUT].join(',')}: a triage run, not full coverage`);
     console.log(
       `      ${config.name}: ${tally.runs} data sets, ${tally.keys} keys, ${tally.queries} queries answered ` +
         `(${tally.matching} matching some keys), ${tally.rejected} rejected by both, ${tally.deletes} deletes, ` +
