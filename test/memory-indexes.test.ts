@@ -99,6 +99,13 @@ describe('memory store: ordered indexes and the planner', function () {
       expect(store.internals.lastQuery.examined).to.equal(400); // id 5000 (age 0) is in the first branch too: examined once
     });
 
+    it('a lone range decides without the matcher; inside $and or beside another condition it does not', async function () {
+      for (const q of [{ $and: [{ age: { $gt: 90 } }, { kind: 'person' }] }, { age: { $gt: 90, $mod: [2, 0] } }, { age: { $gt: 90 } }]) {
+        expect(await store.get(q), JSON.stringify(q)).to.deep.equal(reference(keys, q, {}));
+        expect(store.internals.lastQuery.plan).to.equal('range(age)');
+      }
+    });
+
     it('a query no index serves scans', async function () {
       const q = { age: { $mod: [7, 3] } };
       expect(await store.get(q)).to.deep.equal(reference(keys, q, {}));

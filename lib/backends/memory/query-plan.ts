@@ -20,6 +20,8 @@ export interface Range {
   lowInclusive: boolean;
   high?: Scalar;
   highInclusive: boolean;
+  /** The path's condition is these bounds and nothing else (so the range alone can decide it). */
+  whole: boolean;
 }
 
 /** What the planner chose: the candidates in creation order, or a scan. */
@@ -37,8 +39,6 @@ export interface Plan {
 interface Candidate {
   buckets: Bucket[];
   size: number;
-  /** One entry may be in several buckets (a multikey path, or an `$or`). */
-  duplicates: boolean;
   exact: boolean;
   describe: string;
 }
@@ -65,9 +65,12 @@ export function rangesOf(filter: Record<string, unknown>): Range[] {
       if (!Object.prototype.hasOwnProperty.call(cond, op)) continue;
       const operand = (cond as Record<string, unknown>)[op];
       if (!isRangeOperand(operand)) continue;
-      if (range === undefined) range = { path, lowInclusive: false, highInclusive: false };
+      if (range === undefined) range = { path, lowInclusive: false, highInclusive: false, whole: true };
       const bracket = range.low !== undefined ? typeof range.low : range.high !== undefined ? typeof range.high : typeof operand;
-      if (typeof operand !== bracket) continue; // bounds in two brackets match nothing; the matcher says so
+      if (typeof operand !== bracket) {
+        range.whole = false;
+        continue; // bounds in two brackets match nothing; the matcher says so
+      }
       if (op === '$gt' || op === '$gte') {
         range.low = operand;
         range.lowInclusive = op === '$gte';
@@ -76,7 +79,10 @@ export function rangesOf(filter: Record<string, unknown>): Range[] {
         range.highInclusive = op === '$lte';
       }
     }
-    if (range !== undefined) out.push(range);
+    if (range !== undefined) {
+      if (Object.keys(cond).some((op) => !(COMPARISONS as readonly string[]).includes(op) || !isRangeOperand((cond as Record<string, unknown>)[op]))) range.whole = false;
+      out.push(range);
+    }
   }
   return out;
 }
@@ -115,6 +121,7 @@ function bestCandidate(
   constraints: readonly IndexConstraint[],
   exactWhenAlone: boolean,
   cutoff: number,
+  single = false,
 ): Candidate | undefined {
   let best: Candidate | undefined;
   const bound = () => (best === undefined ? cutoff : best.size - 1);
@@ -133,15 +140,14 @@ function bestCandidate(
       }
     }
     if (size > bound()) continue;
-    const duplicates = buckets.length > 1 && (indexes.path(constraint.path)?.multikey ?? 0) > 0;
-    best = { buckets, size, duplicates, exact: exactWhenAlone && constraints.length === 1, describe: `eq(${constraint.path})` };
+    best = { buckets, size, exact: exactWhenAlone && constraints.length === 1, describe: `eq(${constraint.path})` };
   }
   for (const range of rangesOf(filter)) {
     if (!indexes.indexes(range.path)) continue;
     const index = indexes.path(range.path);
     if (index === undefined) {
       // Only values of the bound's bracket compare, and every one of them would be indexed here.
-      best = { buckets: [], size: 0, duplicates: false, exact: false, describe: `range(${range.path})` };
+      best = { buckets: [], size: 0, exact: false, describe: `range(${range.path})` };
       break;
     }
     // On a multikey path each bound may be met by a different element: use one bound at a time.
@@ -152,10 +158,12 @@ function bestCandidate(
             { ...range, low: undefined },
           ]
         : [range];
+    // A filter that is this one range, walked whole, needs no further test.
+    const exact = single && range.whole && tries.length === 1;
     for (const r of tries) {
       const found = rangeBuckets(index, r, bound());
       if (found === undefined) continue;
-      best = { ...found, duplicates: index.multikey > 0, exact: false, describe: `range(${range.path})` };
+      best = { ...found, exact, describe: `range(${range.path})` };
     }
   }
   const or = filter.$or;
@@ -175,7 +183,6 @@ function bestCandidate(
       best = {
         buckets: parts.flatMap((p) => p.buckets),
         size,
-        duplicates: true,
         exact: false,
         describe: `or(${parts.map((p) => p.describe).join(', ')})`,
       };
@@ -184,37 +191,74 @@ function bestCandidate(
   return best;
 }
 
-/** The Slots of buckets, deduplicated when needed and in creation order. */
-function inCreationOrder(buckets: Bucket[], duplicates: boolean): Slot[] {
-  let slots: Slot[] = [];
-  if (duplicates) {
-    const seen = new Set<Slot>();
-    for (const bucket of buckets) {
-      if (bucket instanceof Slot) seen.add(bucket);
-      else for (const slot of bucket) seen.add(slot);
-    }
-    slots = [...seen];
-  } else {
-    for (const bucket of buckets) {
-      if (bucket instanceof Slot) slots.push(bucket);
-      else for (const slot of bucket) slots.push(slot);
+/**
+ * The Slots of buckets, in creation order, each once: a k-way merge of the buckets (each a run
+ * in creation order) on a binary heap of their heads, O(m log k) with no comparator sort. One
+ * entry in several buckets has one seq, so its copies come out together and are dropped there.
+ */
+function inCreationOrder(buckets: Bucket[]): Slot[] {
+  const heads: Slot[] = [];
+  const rests: Array<Iterator<Slot> | null> = [];
+  for (const bucket of buckets) {
+    if (bucket instanceof Slot) {
+      heads.push(bucket);
+      rests.push(null);
+    } else {
+      const it = bucket.values();
+      const first = it.next();
+      if (first.done) continue;
+      heads.push(first.value);
+      rests.push(it);
     }
   }
-  // Each bucket is already a run in creation order, which the engine's merge sort exploits.
-  return slots.sort((a, b) => a.seq - b.seq);
+  const out: Slot[] = [];
+  let n = heads.length;
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const c = r < n && heads[r].seq < heads[l].seq ? r : l;
+      if (heads[i].seq <= heads[c].seq) return;
+      const h = heads[i];
+      heads[i] = heads[c];
+      heads[c] = h;
+      const t = rests[i];
+      rests[i] = rests[c];
+      rests[c] = t;
+      i = c;
+    }
+  };
+  for (let i = (n >> 1) - 1; i >= 0; i--) down(i);
+  let last: Slot | undefined;
+  while (n > 0) {
+    const slot = heads[0];
+    if (slot !== last) out.push((last = slot));
+    const rest = rests[0];
+    const next = rest === null ? undefined : rest.next();
+    if (next === undefined || next.done) {
+      n--;
+      heads[0] = heads[n];
+      rests[0] = rests[n];
+    } else heads[0] = next.value;
+    down(0);
+  }
+  return out;
 }
 
 /** The plan for a query selector (see the file comment). */
 export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Plan {
   const total = indexes.objectEntries;
-  const found = bestCandidate(indexes, selector.filter, selector.constraints, selector.coveredByConstraints, total);
+  const fields = Object.keys(selector.filter);
+  const single = fields.length === 1 && !fields[0].startsWith('$');
+  const found = bestCandidate(indexes, selector.filter, selector.constraints, selector.coveredByConstraints, total, single);
   if (found === undefined) return { slots: undefined, size: total, exact: false, describe: 'scan' };
-  const { buckets, size, duplicates, exact, describe } = found;
+  const { buckets, size, exact, describe } = found;
   if (buckets.length === 1) {
     const bucket = buckets[0];
     return { slots: bucket instanceof Slot ? [bucket] : bucket, size, exact, describe };
   }
   // Merging hits back into creation order costs more than testing each entry once: past half, scan.
   if (size > total / 2) return { slots: undefined, size: total, exact: false, describe: 'scan' };
-  return { slots: inCreationOrder(buckets, duplicates), size, exact, describe };
+  return { slots: inCreationOrder(buckets), size, exact, describe };
 }
