@@ -28,6 +28,7 @@ import { count, deleteMatching, find } from './find';
 import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './layout';
 import type { SendCommand } from './scripts';
 import type { ResolvedRedisSettings } from './settings';
+import { upgradeLayout } from './migrate';
 import { readWhole, setStream, valueStream } from './streams';
 import { Sweeper, clearNamespace, drop } from './sweeping';
 
@@ -111,6 +112,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   async connect(): Promise<void> {
     await this.connection.attach(this.namespace, this);
     this.attached = true;
+    await upgradeLayout(this);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,8 @@ import type { EntryWithExpiry } from '../../store';
 import type { RedisBackend } from './backend';
 import type { BatchItem, BatchKind } from './connection';
 import { keyName, rethrow, toStoreError } from './errors';
+import type { RedisLayout } from './layout';
+import { orderedRecords } from './ordered';
 import { SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
 
 /** A queued write. */
@@ -100,9 +102,9 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
   if (items.length === 1) {
     const { id, key, text, expiresAt } = items[0];
     const e = l.entry(id);
-    const fixed = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
-    const keys = typeof key === 'string' ? fixed : [...fixed, ...l.indexesOf(key)];
-    const args = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, graceMs];
+    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
+    const args: Array<string | number> = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, graceMs, ''];
+    pushIndexes(l, key, keys, args);
     SET_SCRIPT.run(b.connection.batchCommand, keys, args).then(done, failed);
     if (expiresAt !== null) b.connection.noteDue(b.namespace, expiresAt);
     return;
@@ -111,11 +113,32 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
   const args: Array<string | number> = [b.clock.now(), l.gracePrefix, graceMs];
   let firstExpiry = Infinity;
   for (const { id, key, text, expiresAt } of items) {
-    const indexes = typeof key === 'string' ? [] : l.indexesOf(key);
-    keys.push(l.entry(id), l.chunks(id), ...indexes);
-    args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text);
+    if (typeof key === 'string') {
+      keys.push(l.entry(id), l.chunks(id));
+      args.push(id, expiresAt === null ? '0' : expiresAt, 0, text, 0);
+    } else {
+      const indexes = l.indexesOf(key);
+      const ordered = orderedRecords(l, key);
+      keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
+      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length, ...ordered.descriptors);
+    }
     if (expiresAt !== null && expiresAt < firstExpiry) firstExpiry = expiresAt;
   }
   SET_MANY_SCRIPT.run(b.connection.batchCommand, keys, args).then(settle, failed);
   if (firstExpiry !== Infinity) b.connection.noteDue(b.namespace, firstExpiry);
+}
+
+/**
+ * Appends an entry's index keys and SET_SCRIPT's index arguments: the number of equality index
+ * keys, then one descriptor per ordered index key (none for a string key).
+ */
+export function pushIndexes(l: RedisLayout, key: Key, keys: string[], args: Array<string | number>): void {
+  if (typeof key === 'string') {
+    args.push(0);
+    return;
+  }
+  const indexes = l.indexesOf(key);
+  const ordered = orderedRecords(l, key);
+  keys.push(...indexes, ...ordered.keys);
+  args.push(indexes.length, ...ordered.descriptors);
 }

@@ -21,6 +21,13 @@
  * | `<base>c`                    | string | the creation sequence counter                            |
  * | `<base>p`                    | set    | the names of the non-empty index keys (for `clear`)      |
  * | `<base>i:<len>:<path>:<tok>` | zset   | ids of object keys with `<tok>` at `<path>`, by sequence |
+ * | `<base>n:<len>:<path>`       | zset   | ordered index: keys whose `<path>` is one number, scored |
+ * |                              |        | by it; member `<16-digit sequence><id>` (ordered.ts)      |
+ * | `<base>s:<len>:<path>`       | zset   | ordered index: keys whose `<path>` is one string; score 0,|
+ * |                              |        | member `<string, \0 as \0\1>\0\0<16-digit sequence><id>` |
+ * | `<base>r:<len>:<path>`       | zset   | ordered index: keys that reach `<path>` with anything else |
+ * |                              |        | (arrays, objects, booleans, null, mixed), by sequence     |
+ * | `<base>v`                    | string | the layout version the namespace's records follow        |
  * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
  * |                              | zset   | or a long `$in`'s merged index sets, while a query walks them |
  * | `<prefix>{!due}`             | zset   | for the whole prefix: the namespaces with TTL'd entries, scored |
@@ -59,6 +66,8 @@ export class RedisLayout {
   readonly chunkPrefix: string;
   /** Start of every grace key (`<base>o:`); a replaced value's generation follows. */
   readonly gracePrefix: string;
+  /** The layout version record: older namespaces are rebuilt on connect (ordered.ts). */
+  readonly version: string;
   private readonly indexPrefix: string;
 
   constructor(
@@ -74,6 +83,7 @@ export class RedisLayout {
     this.expiry = this.base + 'x';
     this.counter = this.base + 'c';
     this.registry = this.base + 'p';
+    this.version = this.base + 'v';
     this.dueNamespaces = `${prefix}{!due}`;
   }
 
@@ -110,6 +120,14 @@ export class RedisLayout {
     const out = new Set<string>();
     for (const [path, token] of indexEntries(key)) out.add(this.index(path, token));
     return [...out];
+  }
+
+  /**
+   * An ordered index of `path` (see ordered.ts): 'n' the keys whose path is one number, 's' one
+   * string, 'r' the rest of the keys that reach it.
+   */
+  ordered(kind: 'n' | 's' | 'r', path: string): string {
+    return `${this.base}${kind}:${path.length}:${path}`;
   }
 
   /** A fresh temporary key for a value being streamed in (same slot as the namespace). */

@@ -11,6 +11,7 @@
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
+import { SEQ_DIGITS } from './ordered';
 
 /**
  * Sends one command and resolves its reply: a client's `call`, or a connection's batch sender
@@ -103,7 +104,23 @@ end
 `;
 
 /**
- * Lua: writes one entry with its order, expiry and index records (indexes are KEYS[i1..i2]),
+ * Lua: the score and member of an ordered index record (ordered.ts) from its descriptor:
+ * `n<score>` → the number, `<16-digit sequence><id>`; `s<encoded string>\0\0` → 0, the
+ * string then the sequence and id; `r` → the sequence, the id.
+ */
+const MEMBER = `
+local function member(d, seq, id)
+  local kind = string.sub(d, 1, 1)
+  if kind == 'r' then return seq, id end
+  local pad = string.format('%0${SEQ_DIGITS}d', seq)
+  if kind == 'n' then return string.sub(d, 2), pad .. id end
+  return 0, string.sub(d, 2) .. pad .. id
+end
+`;
+
+/**
+ * Lua: writes one entry with its order, expiry and index records (equality indexes KEYS[i1..i2],
+ * ordered ones KEYS[o1..o2] with their descriptors from ARGV[ad]) (indexes are KEYS[i1..i2]),
  * all or nothing: every argument is checked before the first write (an expiry Redis could not
  * store, a missing stream), the counter and the index sets, the only records a stranger's
  * key of another type can block (the shared ones are checked once per script), are written
@@ -118,8 +135,8 @@ end
  * string and its chunks expire natively at `exp`. A key of another type at the entry's name
  * is overwritten.
  */
-const PUT = `${HEAD}${RECORDS}${RETIRE}
-local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, reserved, i1, i2)
+const PUT = `${HEAD}${RECORDS}${RETIRE}${MEMBER}
+local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, reserved, i1, i2, o1, o2, ad)
   if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
@@ -135,8 +152,20 @@ local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp
         return 'the index ' .. KEYS[i] .. ' is not a sorted set'
       end
     end
+    for i = o1, o2 do
+      local score, m = member(ARGV[ad + i - o1], seq, id)
+      if type(redis.pcall('ZADD', KEYS[i], score, m)) ~= 'number' then
+        for j = i1, i2 do redis.call('ZREM', KEYS[j], id) end
+        for j = o1, i - 1 do
+          local _, mj = member(ARGV[ad + j - o1], seq, id)
+          redis.call('ZREM', KEYS[j], mj)
+        end
+        return 'the index ' .. KEYS[i] .. ' is not a sorted set'
+      end
+    end
     redis.call('ZADD', z, seq, id)
     for i = i1, i2 do redis.call('SADD', p, KEYS[i]) end
+    for i = o1, o2 do redis.call('SADD', p, KEYS[i]) end
   end
   local text = payload
   if string.match(h, '^%d+c') then retire(ck, gp, grace) end
@@ -160,14 +189,18 @@ end
 
 /**
  * Writes one entry (see PUT); a write that cannot be made fails with an error reply and leaves nothing.
- * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again), index keys...
+ * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again),
+ * equality index keys, ordered index keys.
  * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c),
- * generation (mode c; else ''), grace key prefix, grace (ms), and optionally a creation sequence
- * reserved when the call started (mode c).
+ * generation (mode c; else ''), grace key prefix, grace (ms), a creation sequence reserved when
+ * the call started (mode c; else ''), the number of equality index keys, then one descriptor
+ * per ordered index key (ordered.ts).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
+local n = tonumber(ARGV[10])
 local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
-  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9], ${WRITE_FIXED_KEYS + 1}, #KEYS)
+  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9],
+    ${WRITE_FIXED_KEYS + 1}, ${WRITE_FIXED_KEYS} + n, ${WRITE_FIXED_KEYS + 1} + n, #KEYS, 11)
 if failed then return redis.error_reply(failed) end
 return 1
 `);
@@ -175,9 +208,10 @@ return 1
 /**
  * Writes several entries of one namespace in one round trip, in order (see PUT). Each entry
  * stands alone: one that cannot be written leaves nothing and the others are written.
- * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its index keys.
+ * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its
+ * equality index keys, its ordered index keys.
  * ARGV: now, grace key prefix, grace (ms), then per entry: id, expiresAt ('0' = none), number of
- * index keys, entry string.
+ * equality index keys, entry string, number of ordered index keys, one descriptor per ordered key.
  * Returns the entries that failed, as [position (0-based), reason, ...]: empty when all were written.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
@@ -185,15 +219,18 @@ local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed = wrongRecord(z, xz, p)
 if failed then return redis.error_reply(failed) end
 local now, gp, grace = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local ki, failures = 5, {}
-for a = 4, #ARGV, 4 do
-  local n = tonumber(ARGV[a + 2])
-  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, false, ki + 2, ki + 1 + n)
+local ki, a, pos, failures = 5, 4, 0, {}
+while a <= #ARGV do
+  local n, m = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, false,
+    ki + 2, ki + 1 + n, ki + 2 + n, ki + 1 + n + m, a + 5)
   if failed then
-    failures[#failures + 1] = (a - 4) / 4
+    failures[#failures + 1] = pos
     failures[#failures + 1] = failed
   end
-  ki = ki + 2 + n
+  ki = ki + 2 + n + m
+  a = a + 5 + m
+  pos = pos + 1
 end
 return failures
 `);
@@ -202,20 +239,23 @@ return failures
  * Removes entries with their chunks, order, expiry and index records, whatever they hold:
  * records of another type are passed over, so a delete or clear() always gets through. The
  * chunks of a streamed value are retired to a grace key (see RETIRE), not freed at once.
- * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its index keys.
- * ARGV: now, onlyExpired ('1' | '0'), grace key prefix, grace (ms), then per id: id, number of index keys.
+ * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its equality index
+ * keys, its ordered index keys.
+ * ARGV: now, onlyExpired ('1' | '0'), grace key prefix, grace (ms), then per id: id, number of
+ * equality index keys, number of ordered index keys, one descriptor per ordered key (their
+ * members are rebuilt with the sequence the order set holds for the id).
  * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
  * expired, so an entry written again since it was listed survives, and only if its entry
  * string (its head alone is read) is not live: a wrong expiry record is corrected instead. Returns how many entries
  * were removed that were there (delete: live, or not an entry the store wrote; a streamed one
  * whose chunks are gone reads as absent) or expired (sweep).
  */
-export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}
+export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}${MEMBER}
 local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
 local now, onlyExpired, gp, grace = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3], ARGV[4]
-local ki, counted = 4, 0
-for a = 5, #ARGV, 2 do
-  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+local ki, counted, a = 4, 0, 5
+while a <= #ARGV do
+  local id, n, m = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local e, ck = KEYS[ki], KEYS[ki + 1]
   local go, h = true, nil
   if onlyExpired then
@@ -245,6 +285,16 @@ for a = 5, #ARGV, 2 do
     else
       redis.call('UNLINK', e, ck)
     end
+    local seq = redis.pcall('ZSCORE', z, id)
+    if type(seq) == 'string' then
+      seq = tonumber(seq)
+      for j = 1, m do
+        local k = KEYS[ki + 1 + n + j]
+        local _, member_ = member(ARGV[a + 2 + j], seq, id)
+        redis.pcall('ZREM', k, member_)
+        if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
+      end
+    end
     redis.pcall('ZREM', z, id)
     redis.pcall('ZREM', xz, id)
     for j = 2, n + 1 do
@@ -253,7 +303,8 @@ for a = 5, #ARGV, 2 do
       if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
     end
   end
-  ki = ki + 2 + n
+  ki = ki + 2 + n + m
+  a = a + 3 + m
 end
 return counted
 `);
@@ -349,8 +400,60 @@ if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[
 return 1
 `);
 
+/**
+ * Adds the ordered index records of entries already in the order set (the rebuild of a
+ * namespace written by an older layout, ordered.ts): an id no longer in the order set (deleted
+ * since it was listed) is passed over, and a record already there is left as it is.
+ * KEYS: order, registry, then per id: its ordered index keys.
+ * ARGV: per id: id, number of ordered index keys, one descriptor per key.
+ * Returns how many ids were indexed.
+ */
+export const REINDEX_SCRIPT = new LuaScript(`${MEMBER}
+local z, p = KEYS[1], KEYS[2]
+local ki, a, done = 3, 1, 0
+while a <= #ARGV do
+  local id, m = ARGV[a], tonumber(ARGV[a + 1])
+  local seq = redis.pcall('ZSCORE', z, id)
+  if type(seq) == 'string' then
+    seq = tonumber(seq)
+    for j = 1, m do
+      local score, member_ = member(ARGV[a + 1 + j], seq, id)
+      if type(redis.pcall('ZADD', KEYS[ki + j - 1], score, member_)) == 'number' then redis.call('SADD', p, KEYS[ki + j - 1]) end
+    end
+    done = done + 1
+  end
+  ki = ki + m
+  a = a + 2 + m
+end
+return done
+`);
+
+/**
+ * Whether a namespace's records follow the current layout: 1 when its version record says so,
+ * or when it has no entries (the record is then written); 0 when it must be rebuilt first.
+ * KEYS: version record, order. ARGV: current version.
+ */
+export const VERSION_SCRIPT = new LuaScript(`
+local v = redis.pcall('GET', KEYS[1])
+if v == ARGV[1] then return 1 end
+local n = redis.pcall('ZCARD', KEYS[2])
+if type(n) == 'number' and n > 0 then return 0 end
+redis.pcall('SET', KEYS[1], ARGV[1])
+return 1
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [SET_SCRIPT, SET_MANY_SCRIPT, DROP_SCRIPT, FETCH_SCRIPT, WALK_SCRIPT, UNION_SCRIPT, RESCHEDULE_SCRIPT];
+export const ALL_SCRIPTS: readonly LuaScript[] = [
+  SET_SCRIPT,
+  SET_MANY_SCRIPT,
+  DROP_SCRIPT,
+  FETCH_SCRIPT,
+  WALK_SCRIPT,
+  UNION_SCRIPT,
+  RESCHEDULE_SCRIPT,
+  REINDEX_SCRIPT,
+  VERSION_SCRIPT,
+];
 
 /**
  * Loads every script (SCRIPT LOAD) on a server, or on every master of a cluster. Done on each

@@ -11,6 +11,7 @@ import { EntryWithExpiry, chunksOf, toAsync, valueBytes } from '../../store';
 import type { RedisBackend } from './backend';
 import { corrupt, expiryError, isWrongType, keyName, rethrow, toStoreError, validExpiry } from './errors';
 import { EXPIRED, MALFORMED, graceable, headExpiry, isStreamed, liveHead, streamedOf } from './layout';
+import { pushIndexes } from './batching';
 import { SET_SCRIPT } from './scripts';
 import { REDIS_DEFAULTS } from './settings';
 
@@ -92,9 +93,10 @@ export async function setStream(b: RedisBackend, id: string, key: Key, source: A
     await flush();
     if (chunks === 0) await write(Buffer.alloc(0));
     const e = l.entry(id);
-    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, ...(typeof key === 'string' ? [] : l.indexesOf(key))];
+    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp];
     const reserved = await position.catch(rethrow);
     const args = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation, l.gracePrefix, b.settings.streamGraceMs, reserved];
+    pushIndexes(l, key, keys, args);
     await SET_SCRIPT.run(b.pipedSend, keys, args).catch(rethrow);
     if (expiresAt !== null) b.connection.noteDue(b.namespace, expiresAt);
   } catch (err) {

@@ -9,6 +9,7 @@ import type { KeyObject } from '../../keys';
 import type { RedisBackend } from './backend';
 import { isWrongType, rethrow, toStoreError } from './errors';
 import { Candidate, objectKeyOf } from './ids';
+import { OrderedRecords, orderedRecords } from './ordered';
 import { DROP_SCRIPT } from './scripts';
 import { scored } from './walk';
 
@@ -24,19 +25,21 @@ export function drop(b: RedisBackend, ids: string[], onlyExpired: boolean, known
   ids.forEach((id, i) => {
     // An id that is not an object key (garbage in a set) has no index records to compute.
     const key = known ? known[i].key : objectKeyOf(id);
-    const indexes = key === undefined || typeof key === 'string' ? [] : indexesOf(b, key);
-    keys.push(l.entry(id), l.chunks(id), ...indexes);
-    args.push(id, indexes.length);
+    const { indexes, ordered } = key === undefined || typeof key === 'string' ? NO_RECORDS : recordsOf(b, key);
+    keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
+    args.push(id, indexes.length, ordered.keys.length, ...ordered.descriptors);
   });
   return DROP_SCRIPT.run(b.pipedSend, keys, args).then((n) => Number(n), rethrow);
 }
 
-/** The index keys of an object key read back from the store (none if it cannot be indexed). */
-function indexesOf(b: RedisBackend, key: KeyObject): string[] {
+const NO_RECORDS = { indexes: [] as string[], ordered: { keys: [] as string[], descriptors: [] as string[] } };
+
+/** The equality and ordered index records of an object key read back from the store (none if it cannot be indexed). */
+function recordsOf(b: RedisBackend, key: KeyObject): { indexes: string[]; ordered: OrderedRecords } {
   try {
-    return b.layout.indexesOf(key);
+    return { indexes: b.layout.indexesOf(key), ordered: orderedRecords(b.layout, key) };
   } catch {
-    return []; // garbage that parses but is no key the store writes: nothing was indexed
+    return NO_RECORDS; // garbage that parses but is no key the store writes: nothing was indexed
   }
 }
 
@@ -56,6 +59,7 @@ export async function clearNamespace(b: RedisBackend): Promise<void> {
     await drop(b, ids, false);
   }
   const leftovers = await b.piped((c) => c.smembers(l.registry)).catch(orNone);
+  // The layout version record stays: what is written next follows this layout.
   await b.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers)).catch(rethrow);
 }
 

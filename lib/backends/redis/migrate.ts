@@ -1,0 +1,51 @@
+/**
+ * Bringing a namespace written by an older layout up to date (docs/redis.md, "Ordered
+ * indexes"): on connect, a namespace whose version record is older than LAYOUT_VERSION and
+ * that holds entries gets the ordered index records of every entry (REINDEX_SCRIPT, a batch of
+ * the order set at a time), then the record. Writers running this version keep the records
+ * themselves meanwhile, so the rebuild can run while the namespace is in use.
+ */
+import type { RedisBackend } from './backend';
+import { rethrow } from './errors';
+import { objectKeyOf } from './ids';
+import { LAYOUT_VERSION, orderedRecords } from './ordered';
+import { REINDEX_SCRIPT, VERSION_SCRIPT } from './scripts';
+import { scored } from './walk';
+
+/** Rebuilds the namespace's ordered indexes if its records are older than this layout; resolves how many entries it indexed. */
+export async function upgradeLayout(b: RedisBackend): Promise<number> {
+  const l = b.layout;
+  const current = Number(await VERSION_SCRIPT.run(b.pipedSend, [l.version, l.order], [LAYOUT_VERSION]).catch(rethrow));
+  if (current === 1) return 0;
+  return rebuildOrderedIndexes(b);
+}
+
+/** Adds the ordered index records of every entry in the order set, then writes the version record. */
+export async function rebuildOrderedIndexes(b: RedisBackend): Promise<number> {
+  const l = b.layout;
+  let cursor = '-inf';
+  let indexed = 0;
+  for (;;) {
+    const pairs = scored(await b.piped((c) => c.zrange(l.order, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, b.settings.batchSize, 'WITHSCORES')).catch(rethrow));
+    if (pairs.length === 0) break;
+    const keys = [l.order, l.registry];
+    const args: Array<string | number> = [];
+    for (const [id] of pairs) {
+      const key = objectKeyOf(id);
+      if (key === undefined) continue; // a string key, or garbage: no ordered records
+      let records;
+      try {
+        records = orderedRecords(l, key);
+      } catch {
+        continue; // parses, but is no key the store writes: nothing to index
+      }
+      keys.push(...records.keys);
+      args.push(id, records.keys.length, ...records.descriptors);
+    }
+    if (args.length > 0) indexed += Number(await REINDEX_SCRIPT.run(b.pipedSend, keys, args).catch(rethrow));
+    if (pairs.length < b.settings.batchSize) break;
+    cursor = '(' + pairs[pairs.length - 1][1];
+  }
+  await b.piped((c) => c.set(l.version, LAYOUT_VERSION)).catch(rethrow);
+  return indexed;
+}
