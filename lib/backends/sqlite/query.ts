@@ -64,6 +64,30 @@ export function scanPlan(selector: Selector, table: string, values: boolean, nar
   }
 }
 
+/**
+ * The WHERE clause (over the entries table, with @ns) that selects a superset of `selector`'s
+ * matches, for reads that order rows themselves (sorted.ts); `exact` when it decides the match
+ * of keys without arrays alone. Undefined when nothing can match.
+ */
+export function selectorWhere(selector: Selector): { where: string; params: Record<string, string | number>; exact: boolean } | undefined {
+  switch (selector.kind) {
+    case 'none':
+      return undefined;
+    case 'exact':
+      return { where: 'ns = @ns AND id = @id', params: { id: selector.id }, exact: false };
+    case 'all':
+      return { where: 'ns = @ns', params: {}, exact: true };
+    case 'glob':
+      return { where: 'ns = @ns AND k IS NULL', params: {}, exact: false };
+    case 'query': {
+      const narrowed = narrowQuery(selector);
+      if (!narrowed) return { where: 'ns = @ns AND k IS NOT NULL', params: {}, exact: false };
+      const where = narrowed.conditions.length === 1 ? narrowed.conditions[0] : narrowed.conditions.map((c) => `(${c})`).join(' OR ');
+      return { where: `ns = @ns AND k IS NOT NULL AND (${where})`, params: narrowed.params, exact: narrowed.exact };
+    }
+  }
+}
+
 /** The fast plan of `get(query)` (valuesPlan). */
 export interface ValuesPlan {
   /**

@@ -12,6 +12,8 @@ import { corruptEntry, toStoreError } from './layout';
 import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import { expiredAt } from './streams';
+import { sortedEntries } from './sorted';
+import { SortSpec, sortEntries } from '../../query-sort';
 
 /** Errors that report a key column json_extract cannot read (a scan by ids still works then). */
 const badKeyColumnErrors = new WeakSet<object>();
@@ -144,9 +146,25 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
     return out;
   };
 
-  /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
+  /**
+   * Live matches in creation order, or in `options.sort` order (sorted.ts), `skip` and `limit`
+   * applied, synchronously (the core's fast path for get(query)).
+   */
   function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
+    if (options.sort !== undefined && options.sort.length > 0) {
+      let sorted: StoredEntry[];
+      try {
+        sorted = sortedEntries({ connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
+      } catch (err) {
+        throw toStoreError(err, 'find');
+      }
+      // Expiry is checked per entry as it is yielded (SPEC §12).
+      for (const entry of sorted) if (entry.expiresAt === null || entry.expiresAt === undefined || entry.expiresAt > clock.now()) yield entry;
+      return;
+    }
     let found = 0;
+    let skipped = 0;
+    const skip = options.skip ?? 0;
     const entries = scan(selector, options.values);
     for (;;) {
       let step: IteratorResult<StoredEntry>;
@@ -156,9 +174,20 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
         throw toStoreError(err, 'find');
       }
       if (step.done) return;
+      if (skipped < skip) {
+        skipped++;
+        continue;
+      }
       yield step.value;
       if (options.limit !== undefined && ++found >= options.limit) return;
     }
+  }
+
+  /** A sort SQL cannot spell (a field name with a quote or a control character): every match read, sorted as the core would. */
+  function sortedHere(selector: Selector, options: FindOptions): StoredEntry[] {
+    const skip = options.skip ?? 0;
+    const all = [...scan(selector, options.values)];
+    return sortEntries(all, options.sort ?? []).slice(skip, options.limit === undefined ? undefined : skip + options.limit);
   }
 
   /**

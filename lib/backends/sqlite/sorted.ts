@@ -1,0 +1,173 @@
+/**
+ * Native sort (SPEC §14): `find` with `sort`, `skip` and `limit` in lib/query-sort.ts's order
+ * (MongoDB's), computed in one synchronous step so no statement stays open across awaits.
+ *
+ * SQLite orders json_extract's results NULL < numbers < text, reads JSON true/false as 1/0 and
+ * an object as its JSON text, and cannot see array elements. So rows are split:
+ * - plain rows — no array in the key (column `a` NULL) and no object at a sort path — are
+ *   ordered in SQL: per field a bracket (`CASE json_type`: null/missing, numbers, strings,
+ *   booleans) then the value, then `seq` (creation order). A single sort field on an indexed
+ *   path (`indexes`) is ordered by the indexed expression alone, so the expression index
+ *   serves `ORDER BY … LIMIT` with no temporary B-tree; booleans then go with the other rows.
+ *   Descending, the index is read backwards (`seq` descending too) and each run of ties is put
+ *   back in creation order here;
+ * - the other rows — keys holding arrays (multikey: an array's smallest or largest element, an
+ *   empty array before null), objects at a sort path — are few in most data, found through the
+ *   partial index on `a` and ranges of the expression index, and sorted here (sortKeysOf);
+ * the two sorted lists are merged, then skip and limit applied.
+ */
+import type { Key } from '../../keys';
+import { Selector, selectorMatches } from '../../query';
+import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
+import type { FindOptions, StoredEntry } from '../../store';
+import { jsonPath, keyPathExpr } from './layout';
+import { selectorWhere } from './query';
+import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
+import type { ScanScope } from './scans';
+
+/** A row read for a sort, with the values SQL read at its sort paths (plain rows) and its creation position. */
+interface SortRow extends ScannedRow {
+  /** The value SQL read at the first sort path (x1, t1, ... for the next ones). */
+  x0?: unknown;
+}
+
+/** A matched row with its sort keys, ready to merge. */
+interface Ranked {
+  row: SortRow;
+  id: string;
+  key: Key;
+  keys: unknown[] | undefined;
+}
+
+/** The entries of `find(selector, options)` with a non-empty sort; `run` runs a statement (reporting corrupt key columns). */
+export function sortedEntries(
+  scope: ScanScope & { indexes: readonly string[] },
+  selector: Selector,
+  options: FindOptions & { sort: SortSpec },
+  run: <T>(statement: () => T) => T,
+): StoredEntry[] | undefined {
+  const spec = options.sort;
+  const literals = spec.map((f) => jsonPath(f.path));
+  if (literals.some((l) => l === undefined)) return undefined; // a field name SQL cannot spell: the caller sorts
+  const base = selectorWhere(selector);
+  if (!base) return [];
+  const { connection, namespace: ns, clock, serializer, table } = scope;
+  const now = clock.now();
+  const skip = options.skip ?? 0;
+  const need = options.limit === undefined ? Infinity : skip + options.limit;
+  const paths = literals as string[];
+  const indexed = spec.length === 1 && scope.indexes.includes(spec[0].path);
+  const cols = options.values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
+  const params: Record<string, string | number> = { ...base.params, ns, now };
+  const live = '(e IS NULL OR e > @now)';
+
+  // ---- the other rows: arrays anywhere in the key, objects (and, indexed, booleans) at a sort path
+  const odd = indexed
+    ? [
+        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} IN (0, 1) AND json_type(k, ${paths[0]}) IN ('true', 'false')`,
+        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} >= '{' AND ${keyPathExpr(paths[0])} < '|' AND json_type(k, ${paths[0]}) = 'object'`,
+      ]
+    : [`SELECT seq FROM ${table} WHERE ns = @ns AND (${paths.map((p) => `json_type(k, ${p}) = 'object'`).join(' OR ')})`];
+  const otherSql = `SELECT ${cols} FROM ${table} WHERE seq IN (SELECT seq FROM ${table} WHERE ns = @ns AND a = 1 UNION ${odd.join(' UNION ')}) AND ${live} ORDER BY seq`;
+  const others: Ranked[] = [];
+  for (const row of run(() => connection.query(otherSql).all(params)) as SortRow[]) {
+    if (!isLive(row, row.id, now)) continue;
+    const key = keyOfId(row.id);
+    if (!selectorMatches(selector, row.id, key)) continue;
+    others.push({ row, id: row.id, key, keys: sortKeysOf(key, spec) });
+  }
+  others.sort((x, y) => compareKeyLists(x.keys!, y.keys!, spec) || x.row.seq - y.row.seq);
+
+  // ---- the plain rows, ordered in SQL
+  const plainWhere = indexed
+    ? `IFNULL(json_type(k, ${paths[0]}), '') NOT IN ('true', 'false', 'object')`
+    : paths.map((p) => `IFNULL(json_type(k, ${p}), '') <> 'object'`).join(' AND ');
+  const reversedTies = indexed && spec[0].direction === -1;
+  const order = indexed
+    ? `${keyPathExpr(paths[0])}${reversedTies ? ' DESC, seq DESC' : ', seq'}`
+    : spec
+        .map((f, i) => {
+          const dir = f.direction === -1 ? ' DESC' : '';
+          return `${bracket(paths[i])}${dir}, ${keyPathExpr(paths[i])}${dir}`;
+        })
+        .join(', ') + ', seq';
+  const sortCols = paths.map((p, i) => `, ${keyPathExpr(p)} AS x${i}, json_type(k, ${p}) AS t${i}`).join('');
+  const plainSql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${plainWhere} AND ${live} ORDER BY ${order}`;
+  // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
+  const limited = base.exact && need !== Infinity;
+  let rows = run(() => connection.query(limited ? `${plainSql} LIMIT @need` : plainSql).all(limited ? { ...params, need } : params)) as SortRow[];
+  if (reversedTies) rows = restoreTies(rows, limited && rows.length === need, (last) => run(() => boundaryRun(last)));
+  const plain: Ranked[] = [];
+  for (const row of rows) {
+    if (plain.length >= need) break;
+    if (!isLive(row, row.id, now)) continue;
+    const key = keyOfId(row.id);
+    if (!(base.exact && row.a === null) && !selectorMatches(selector, row.id, key)) continue;
+    plain.push({ row, id: row.id, key, keys: others.length > 0 ? sqlKeys(row, spec.length) : undefined });
+  }
+
+  const merged = others.length === 0 ? plain : merge(plain, others, spec);
+  const window = merged.slice(skip, need === Infinity ? undefined : need);
+  return window.map(({ row, id, key }) => ({
+    id,
+    key,
+    value: options.values ? valueOf(row, id, serializer, connection) : undefined,
+    expiresAt: typeof row.e === 'number' ? row.e : null,
+  }));
+
+  /** Every plain row whose indexed value equals `last`'s, in creation order: the run a LIMIT may have cut. */
+  function boundaryRun(last: SortRow): SortRow[] {
+    const sql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${keyPathExpr(paths[0])} IS @boundary ORDER BY seq`;
+    return connection.query(sql).all({ ...params, boundary: (last.x0 ?? null) as string | number }) as SortRow[];
+  }
+}
+
+/** The bracket of a JSON value at a path in lib/query-sort.ts's order (objects and arrays never reach it). */
+function bracket(path: string): string {
+  return `CASE json_type(k, ${path}) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END`;
+}
+
+/** The sort keys of a plain row from the values SQL read (booleans come back as 1/0, told apart by json_type). */
+function sqlKeys(row: SortRow, fields: number): unknown[] {
+  const keys: unknown[] = new Array(fields);
+  const r = row as unknown as Record<string, unknown>;
+  for (let i = 0; i < fields; i++) {
+    const type = r['t' + i];
+    keys[i] = type === 'true' ? true : type === 'false' ? false : type === null || type === 'null' ? null : r['x' + i];
+  }
+  return keys;
+}
+
+/**
+ * Rows in (value DESC, seq DESC) order with each run of equal values put back in seq order.
+ * When a LIMIT may have cut the last run, that run is read again whole (`boundary`).
+ */
+function restoreTies(rows: SortRow[], cut: boolean, boundary: (last: SortRow) => SortRow[]): SortRow[] {
+  const out: SortRow[] = [];
+  let start = 0;
+  const x = (row: SortRow) => row.x0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i < rows.length && x(rows[i]) === x(rows[start])) continue;
+    if (i === rows.length && cut) {
+      out.push(...boundary(rows[start]));
+      return out;
+    }
+    for (let j = i - 1; j >= start; j--) out.push(rows[j]);
+    start = i;
+  }
+  return out;
+}
+
+/** Merges two lists sorted by (sort keys, seq). */
+function merge(a: Ranked[], b: Ranked[], spec: SortSpec): Ranked[] {
+  const out: Ranked[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const c = compareKeyLists(a[i].keys!, b[j].keys!, spec) || a[i].row.seq - b[j].row.seq;
+    out.push(c <= 0 ? a[i++] : b[j++]);
+  }
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
+  return out;
+}
