@@ -262,8 +262,9 @@ async function runConfig(config: StoreConfig, client: MongoClient): Promise<void
       {
         seed: SEED,
         numRuns: RUNS,
-        // Ids that differ at a character beyond the BMP against one just below it: UTF-16 order and code point order (MongoDB's) disagree there.
-        examples: [[[{ b: '\uffff' }, { b: '\u{1F600}' }, { b: 'a' }, { b: '\u{1F600}x' }, { b: '\ufffe' }], { query: WIDE_QUERIES[3], sort: {}, size: 2, writes: [[]] }]],
+        // Ids that differ at a character beyond the BMP against one just below it: UTF-16 order and code point order (MongoDB's)
+        // disagree there. FUZZ_WITHOUT=astral-id-order leaves this example out of a triage run.
+        examples: WITHOUT.has('astral-id-order') ? [] : [[[{ b: '\uffff' }, { b: '\u{1F600}' }, { b: 'a' }, { b: '\u{1F600}x' }, { b: '\ufffe' }], { query: WIDE_QUERIES[3], sort: {}, size: 2, writes: [[]] }]],
         endOnFailure: process.env.FUZZ_NO_SHRINK === '1',
         interruptAfterTimeLimit: SHRINK_BUDGET_MS,
         markInterruptAsFailure: true,
