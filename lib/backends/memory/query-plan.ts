@@ -9,7 +9,7 @@
  */
 import type { IndexConstraint, QuerySelector } from '../../query';
 import { indexConstraints } from '../../query-index';
-import { Bucket, OrderedIndexes, PathIndex, bucketSize, compareScalars } from './ordered-indexes';
+import { Bucket, OrderedIndexes, PathIndex, bucketHas, bucketSize, compareScalars } from './ordered-indexes';
 import type { Scalar } from './key-paths';
 import { Slot } from './slot';
 
@@ -71,6 +71,8 @@ export function rangesOf(filter: Record<string, unknown>): Range[] {
         range.whole = false;
         continue; // bounds in two brackets match nothing; the matcher says so
       }
+      // Two bounds on one side (`$lt` and `$lte`): either one's hits hold every match, but not exactly.
+      if ((op === '$gt' || op === '$gte' ? range.low : range.high) !== undefined) range.whole = false;
       if (op === '$gt' || op === '$gte') {
         range.low = operand;
         range.lowInclusive = op === '$gte';
@@ -196,7 +198,7 @@ function bestCandidate(
  * in creation order) on a binary heap of their heads, O(m log k) with no comparator sort. One
  * entry in several buckets has one seq, so its copies come out together and are dropped there.
  */
-function inCreationOrder(buckets: Bucket[]): Slot[] {
+function inCreationOrder(buckets: Array<Slot | Iterable<Slot>>): Slot[] {
   const heads: Slot[] = [];
   const rests: Array<Iterator<Slot> | null> = [];
   for (const bucket of buckets) {
@@ -204,7 +206,7 @@ function inCreationOrder(buckets: Bucket[]): Slot[] {
       heads.push(bucket);
       rests.push(null);
     } else {
-      const it = bucket.values();
+      const it = bucket[Symbol.iterator]();
       const first = it.next();
       if (first.done) continue;
       heads.push(first.value);
@@ -246,6 +248,45 @@ function inCreationOrder(buckets: Bucket[]): Slot[] {
   return out;
 }
 
+/** Most values of an `$in` whose buckets are used to intersect (more would cost more than the matcher). */
+const MAX_INTERSECT_VALUES = 4;
+
+/**
+ * The buckets of the query's other equalities (top level), to intersect the chosen candidates
+ * with: a membership test per candidate before anything touches its key. Undefined when none applies.
+ */
+function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: string): { sets: Bucket[][]; describe: string } | undefined {
+  const sets: Bucket[][] = [];
+  const names: string[] = [];
+  for (const constraint of selector.constraints) {
+    if (`eq(${constraint.path})` === chosen || constraint.values.length > MAX_INTERSECT_VALUES || !indexes.indexes(constraint.path)) continue;
+    const buckets: Bucket[] = [];
+    for (const v of constraint.values) {
+      const bucket = indexes.bucket(constraint.path, v);
+      if (bucket !== undefined) buckets.push(bucket);
+    }
+    sets.push(buckets);
+    names.push(`eq(${constraint.path})`);
+  }
+  return sets.length === 0 ? undefined : { sets, describe: names.join(' ∩ ') };
+}
+
+/** The Slots of `bucket` that are in some bucket of every set. */
+function intersected(bucket: Bucket, sets: Bucket[][]): Slot[] {
+  const out: Slot[] = [];
+  for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+    let keep = true;
+    for (const set of sets) {
+      if (!set.some((b) => bucketHas(b, slot))) {
+        keep = false;
+        break;
+      }
+    }
+    if (keep) out.push(slot);
+  }
+  return out;
+}
+
 /** The plan for a query selector (see the file comment). */
 export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Plan {
   const total = indexes.objectEntries;
@@ -254,6 +295,13 @@ export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Pla
   const found = bestCandidate(indexes, selector.filter, selector.constraints, selector.coveredByConstraints, total, single);
   if (found === undefined) return { slots: undefined, size: total, exact: false, describe: 'scan' };
   const { buckets, size, exact, describe } = found;
+  // Intersecting with the other equalities' buckets pays when the matcher would test many candidates.
+  const others = !exact && size > 16 ? intersecters(indexes, selector, describe) : undefined;
+  if (others !== undefined) {
+    const runs = buckets.map((bucket) => intersected(bucket, others.sets));
+    const slots = runs.length === 1 ? runs[0] : inCreationOrder(runs);
+    return { slots, size: slots.length, exact: false, describe: `${describe} ∩ ${others.describe}` };
+  }
   if (buckets.length === 1) {
     const bucket = buckets[0];
     return { slots: bucket instanceof Slot ? [bucket] : bucket, size, exact, describe };
