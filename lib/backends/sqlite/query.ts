@@ -124,9 +124,39 @@ export function valuesPlan(selector: Selector, table: string, limited: boolean):
 
 /** A query's narrowing conditions; `exact` when they decide the match of array-free keys alone. */
 function narrowQuery(selector: QuerySelector): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
-  const narrowed = narrowingSql(selector.orConstraints ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch]) : [selector.constraints]);
-  if (narrowed) narrowed.exact = narrowed.exact && selector.coveredByConstraints && !selector.orConstraints;
+  const ranges = rangeTerms(selector.filter);
+  const narrowed = narrowingSql(selector.orConstraints ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch]) : [selector.constraints], ranges);
+  if (narrowed) narrowed.exact = narrowed.exact && selector.coveredByConstraints && !selector.orConstraints && ranges.terms.length === 0;
   return narrowed;
+}
+
+/**
+ * `$gt`, `$gte`, `$lt`, `$lte` with a finite number at a top-level path, as json_extract
+ * ranges that a declared index serves. They only narrow: the bound is widened by a few units
+ * in the last place (SQLite's parse of a JSON number may round differently from JavaScript's),
+ * strings (TEXT sorts above every number) and booleans (read as 1/0) may come through, and the
+ * matcher decides. A comparison in MongoDB matches numbers only, never null or missing (NULL
+ * fails every range here), and keys holding arrays are candidates anyway.
+ */
+function rangeTerms(filter: Record<string, unknown>): { terms: string[]; params: Record<string, number> } {
+  const terms: string[] = [];
+  const params: Record<string, number> = {};
+  for (const path of Object.keys(filter)) {
+    const cond = filter[path];
+    if (path.startsWith('$') || cond === null || typeof cond !== 'object' || Array.isArray(cond) || cond instanceof RegExp) continue;
+    const literal = jsonPath(path);
+    if (literal === undefined) continue;
+    for (const op of ['$gt', '$gte', '$lt', '$lte'] as const) {
+      const bound = (cond as Record<string, unknown>)[op];
+      if (typeof bound !== 'number' || !Number.isFinite(bound)) continue;
+      const slack = Math.max(Math.abs(bound) * 2 ** -48, Number.MIN_VALUE);
+      const name = `r${terms.length}`;
+      const lower = op === '$gt' || op === '$gte';
+      params[name] = lower ? bound - slack : bound + slack;
+      terms.push(`${keyPathExpr(literal)} ${lower ? '>=' : '<='} @${name}`);
+    }
+  }
+  return { terms, params };
 }
 
 /** The creation positions of the candidates: each disjunct's index hits, and every key holding an array. */
@@ -141,13 +171,16 @@ function candidates(narrowed: { conditions: string[] }, table: string, extra: st
  * The WHERE conditions of the disjuncts (each a conjunction of constraints), or undefined when
  * some disjunct has nothing SQL can narrow by (then only a scan is a superset).
  */
-function narrowingSql(disjuncts: IndexConstraint[][]): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
-  const params: Record<string, string | number> = {};
+function narrowingSql(
+  disjuncts: IndexConstraint[][],
+  ranges: { terms: string[]; params: Record<string, number> },
+): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
+  const params: Record<string, string | number> = { ...ranges.params };
   let count = 0;
   let exact = disjuncts.length === 1;
   const conditions: string[] = [];
   for (const constraints of disjuncts) {
-    const terms: string[] = [];
+    const terms: string[] = [...ranges.terms];
     for (const { path, values } of constraints) {
       const literal = jsonPath(path);
       if (literal === undefined || !values.every(isSupersetInSql)) {

@@ -1,0 +1,167 @@
+/**
+ * bench/queries-mongo (issue #12 item 4, MongoDB part): queries, a sort + limit and a page walk
+ * on the MongoDB store against the raw driver's `find` with the same filter, sort, limit and
+ * indexes, on 100,000 object keys `{ id, kind, age, city }` (bench/common.ts makeKeys, as
+ * bench/memory.ts and bench/queries-memory.ts), against one server this script starts on a
+ * free port (test/support/mongo-server.ts) and stops at the end.
+ *
+ *   node -r ts-node/register/transpile-only bench/queries-mongo.ts
+ *
+ * Fairness:
+ * - Same keys and values (1 KB JSON, bench/common makeValues, 1,000 distinct ones reused), each
+ *   contender in its own database on the same server; both return the full values.
+ * - Raw driver documents `{ _id: JSON key, key, value }` (as bench/mongo.ts), the value a BSON
+ *   sub-document; indexes `key.age`, `key.city` and `{ key.kind: 1, key.age: -1 }` — the same
+ *   as the store's `indexes: ['age', 'city', { kind: 1, age: -1 }]` (which also carry the
+ *   namespace first and the creation position last).
+ * - The sort query: raw `find({ 'key.kind': 'person' }).sort({ 'key.age': -1 }).limit(20)`
+ *   (its ties come in index order; the store's in creation order, as SPEC §14 requires).
+ * - The page walk: the first 10 pages of 100 of `{ kind: 'person' }` by age ascending; the store
+ *   with page() and its cursors (the core's keyset paging over find), the raw driver with
+ *   sort + skip + limit per page.
+ * - Results are checked before timing: the same counts, and the same ages in the same order
+ *   for the sorted ones. Contenders are interleaved (measureInterleaved), medians of ROUNDS.
+ */
+import { Collection, Document, MongoClient } from 'mongodb';
+import { MongoStore } from '../lib/backends/mongo';
+import { startMongo } from '../test/support/mongo-server';
+import { CITIES, Result, Target, byName, fill, makeKeys, makeValues, measureInterleaved, printEnvironment, printTable, printTargets, ratio, reexecWithGc } from './common';
+
+const N = 100_000;
+const ROUNDS = 3;
+const SUBJECT = 'memstorage-next';
+const RAW = 'raw mongodb driver';
+const PAGE_SIZE = 100;
+const PAGES = 10;
+
+interface RawDoc {
+  _id: string;
+  key: Record<string, unknown>;
+  value: unknown;
+}
+
+interface Case {
+  label: string;
+  /** Each contender's run, returning the ages it found in order (for the check) and the count. */
+  subject: () => Promise<unknown[]>;
+  raw: () => Promise<unknown[]>;
+  /** The ages each found, in order: equal for both (checked before timing). */
+  subjectAges: () => Promise<number[]>;
+  rawAges: () => Promise<number[]>;
+  ops: number;
+  sorted: boolean;
+}
+
+/** A filter over the raw documents: every path under `key.`. */
+function rawFilter(query: Record<string, unknown>): Document {
+  const out: Document = {};
+  for (const [path, cond] of Object.entries(query)) out['key.' + path] = cond;
+  return out;
+}
+
+function cases(store: MongoStore, col: Collection<RawDoc>): Case[] {
+  const [c1, c2] = CITIES;
+  const plain = (label: string, q: Record<string, unknown>): Case => ({
+    label: `get(${label})`,
+    subject: () => store.get(q) as Promise<unknown[]>,
+    raw: () => col.find(rawFilter(q)).toArray(),
+    subjectAges: async () => ((await store.keys(q)) as Array<{ age: number }>).map((k) => k.age).sort((a, b) => a - b),
+    rawAges: async () => (await col.find(rawFilter(q)).toArray()).map((d) => d.key.age as number).sort((a, b) => a - b),
+    ops: 30,
+    sorted: false,
+  });
+  const person = { kind: 'person' };
+  const walkStore = async (keysOnly: boolean) => {
+    const out: unknown[] = [];
+    let cursor: string | undefined;
+    for (let p = 0; p < PAGES; p++) {
+      const options = { sort: { age: 1 as const }, limit: PAGE_SIZE, includeKey: keysOnly, ...(cursor === undefined ? {} : { cursor }) };
+      const page = await store.page(person, options);
+      out.push(...page.items);
+      if (page.cursor === null) break;
+      cursor = page.cursor;
+    }
+    return out;
+  };
+  const walkRaw = async () => {
+    const out: RawDoc[] = [];
+    for (let p = 0; p < PAGES; p++) {
+      out.push(...(await col.find({ 'key.kind': 'person' }).sort({ 'key.age': 1, _id: 1 }).skip(p * PAGE_SIZE).limit(PAGE_SIZE).toArray()));
+    }
+    return out;
+  };
+  return [
+    plain("{ age: { $gte: 20, $lt: 25 }, kind: 'person' }", { age: { $gte: 20, $lt: 25 }, kind: 'person' }),
+    plain('{ age: { $gt: 80 } }', { age: { $gt: 80 } }),
+    plain(`{ city: { $in: ['${c1}', '${c2}'] }, age: { $lte: 10 } }`, { city: { $in: [c1, c2] }, age: { $lte: 10 } }),
+    {
+      label: "get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 })",
+      subject: () => store.get(person, { sort: { age: -1 }, limit: 20 }) as Promise<unknown[]>,
+      raw: () => col.find({ 'key.kind': 'person' }).sort({ 'key.age': -1 }).limit(20).toArray(),
+      subjectAges: async () => ((await store.keys(person, { sort: { age: -1 }, limit: 20 })) as Array<{ age: number }>).map((k) => k.age),
+      rawAges: async () => (await col.find({ 'key.kind': 'person' }).sort({ 'key.age': -1 }).limit(20).toArray()).map((d) => d.key.age as number),
+      ops: 500,
+      sorted: true,
+    },
+    {
+      label: `page() walk: ${PAGES} pages of ${PAGE_SIZE}, { kind: 'person' } by age`,
+      subject: () => walkStore(false),
+      raw: walkRaw,
+      subjectAges: async () => ((await walkStore(true)) as Array<{ key: { age: number } }>).map((e) => e.key.age),
+      rawAges: async () => (await walkRaw()).map((d) => d.key.age as number),
+      ops: 3,
+      sorted: true,
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  reexecWithGc(__filename);
+  printEnvironment('bench/queries-mongo');
+  const server = await startMongo();
+  const keys = makeKeys(N);
+  const values = makeValues(1_000);
+  const store = new MongoStore({ url: server.url, db: 'bench_queries_store', indexes: ['age', 'city', { kind: 1, age: -1 }] });
+  const client = new MongoClient(server.url);
+  const targets: Target[] = [];
+  try {
+    await client.connect();
+    const raw = client.db('bench_queries_raw').collection<RawDoc>('kv');
+    await store.clear();
+    await raw.deleteMany({});
+    await raw.createIndexes([{ key: { 'key.age': 1 } }, { key: { 'key.city': 1 } }, { key: { 'key.kind': 1, 'key.age': -1 } }]);
+    await fill(N, 200, (i) => store.set(keys[i], values[i % 1_000]));
+    for (let i = 0; i < N; i += 1_000) {
+      await raw.insertMany(keys.slice(i, i + 1_000).map((key, j) => ({ _id: JSON.stringify(key), key, value: values[(i + j) % 1_000] })));
+    }
+    console.log(`MongoDB on ${server.url}; ${N.toLocaleString('en-US')} object keys in each database\n`);
+    for (const kase of cases(store, raw)) {
+      const [a, b] = [await kase.subjectAges(), await kase.rawAges()];
+      if (a.join() !== b.join()) throw new Error(`${kase.label}: the store and the raw driver disagree`);
+      const [x, y] = [await kase.subject(), await kase.raw()];
+      if (x.length !== y.length || x.length !== a.length) throw new Error(`${kase.label}: ${x.length} vs ${y.length} results`);
+      const options = { ops: kase.ops, warmup: Math.ceil(kase.ops / 10), latencyOps: kase.ops };
+      const results: Result[] = await measureInterleaved(
+        [
+          { name: SUBJECT, op: kase.subject },
+          { name: RAW, op: kase.raw },
+        ],
+        options,
+        ROUNDS,
+      );
+      printTable(`${kase.label} (${x.length} results, full values)`, results, SUBJECT);
+      targets.push({ label: `${kase.label}: vs ${RAW}`, actual: ratio(byName(results, SUBJECT), byName(results, RAW)), min: kase.label.startsWith('page') ? undefined : 0.9 });
+    }
+  } finally {
+    await store.close();
+    await client.close();
+    await server.dispose();
+  }
+  const failed = printTargets(targets);
+  console.log(failed === 0 ? 'bench/queries-mongo: every target met' : `bench/queries-mongo: ${failed} target(s) missed`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

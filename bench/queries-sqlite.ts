@@ -1,0 +1,174 @@
+/**
+ * bench/queries-sqlite (issue #12 item 4, SQLite part): queries, a sort + limit and a page walk
+ * on the SQLite store against raw better-sqlite3 SQL on the same table shape and expression
+ * indexes, on 100,000 object keys `{ id, kind, age, city }` (bench/common.ts makeKeys, as
+ * bench/memory.ts), each on its own database file in a temporary directory (removed at the end).
+ *
+ *   node -r ts-node/register/transpile-only bench/queries-sqlite.ts
+ *
+ * Fairness:
+ * - Same keys and values (1 KB JSON, bench/common makeValues, 1,000 distinct ones reused); both
+ *   return the full values, parsed.
+ * - Raw better-sqlite3: the store's own table (layout.ts) and expression indexes
+ *   (`pathIndexSql`: `(ns, json_extract(k, '$."<path>"'))` on age, city and kind, as the store's
+ *   `indexes: ['age', 'city', 'kind']`), WAL mode; one prepared statement per query, written as
+ *   a user of the driver would: `json_extract(k, '$."age"') >= 20 AND ... ORDER BY seq`, and
+ *   for the sort `ORDER BY json_extract(k, '$."age"') DESC LIMIT 20` (its ties in whatever
+ *   order SQLite yields; the store's in creation order, SPEC §14). Called inside an async
+ *   function, as an async store API would be.
+ * - The page walk: the first 10 pages of 100 of `{ kind: 'person' }` by age ascending; the
+ *   store with page() and its cursors (the core's keyset paging over find), raw SQL with
+ *   ORDER BY + LIMIT + OFFSET per page.
+ * - Results are checked before timing (the same ages, in the same order for sorted ones).
+ *   Contenders are interleaved (measureInterleaved), medians of ROUNDS.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { createStore } from '../lib/factory';
+import type { BaseStore } from '../lib/store';
+import { pathIndexSql, schemaSql } from '../lib/backends/sqlite/layout';
+import { CITIES, Result, Target, byName, fill, makeKeys, makeValues, measureInterleaved, printEnvironment, printTable, printTargets, ratio, reexecWithGc } from './common';
+
+const N = 100_000;
+const ROUNDS = 3;
+const SUBJECT = 'memstorage-next';
+const RAW = 'raw better-sqlite3 (indexed SQL)';
+const INDEXES = ['age', 'city', 'kind'];
+const PAGE_SIZE = 100;
+const PAGES = 10;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'memstorage-bench-queries-sqlite-'));
+const file = (name: string) => path.join(dir, `${name}.sqlite`);
+const AGE = `json_extract(k, '$."age"')`;
+const KIND = `json_extract(k, '$."kind"')`;
+const CITY = `json_extract(k, '$."city"')`;
+
+interface Case {
+  label: string;
+  subject: () => Promise<unknown[]>;
+  raw: () => Promise<unknown[]>;
+  /** The ages each found (sorted for unsorted queries): equal for both, checked before timing. */
+  subjectAges: () => Promise<number[]>;
+  rawAges: () => Promise<number[]>;
+  ops: number;
+}
+
+async function main(): Promise<void> {
+  reexecWithGc(__filename);
+  printEnvironment('bench/queries-sqlite');
+  const keys = makeKeys(N);
+  const values = makeValues(1_000);
+  const store = createStore({ type: 'sqlite', settings: { path: file('store'), indexes: INDEXES } }) as BaseStore;
+  const db = new Database(file('raw'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(schemaSql('memstorage'));
+  for (const index of INDEXES) db.exec(pathIndexSql('memstorage', index));
+  const targets: Target[] = [];
+  try {
+    await fill(N, 100, (i) => store.set(keys[i], values[i % 1_000]));
+    const insert = db.prepare('INSERT INTO memstorage (ns, id, k, v) VALUES (?, ?, ?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < N; i++) {
+        const k = JSON.stringify(keys[i]);
+        insert.run('', '\u0000' + k, k, JSON.stringify(values[i % 1_000]));
+      }
+    })();
+    const [c1, c2] = CITIES;
+    /** A raw query: its values parsed, and its keys' ages. */
+    const rawCase = (where: string, order = 'seq', params: unknown[] = []) => {
+      const vals = db.prepare(`SELECT v FROM memstorage WHERE ns = '' AND ${where} ORDER BY ${order}`).pluck();
+      const ages = db.prepare(`SELECT ${AGE} FROM memstorage WHERE ns = '' AND ${where} ORDER BY ${order}`).pluck();
+      return {
+        raw: async () => (vals.all(...params) as string[]).map((v) => JSON.parse(v) as unknown),
+        rawAges: async () => ages.all(...params) as number[],
+      };
+    };
+    const ageList = (ks: unknown[]) => (ks as Array<{ age: number }>).map((k) => k.age);
+    const sortedAges = (a: number[]) => a.slice().sort((x, y) => x - y);
+    const plain = (label: string, q: Record<string, unknown>, where: string): Case => {
+      const r = rawCase(where);
+      return {
+        label: `get(${label})`,
+        subject: () => store.get(q) as Promise<unknown[]>,
+        raw: r.raw,
+        subjectAges: async () => sortedAges(ageList(await store.keys(q))),
+        rawAges: async () => sortedAges(await r.rawAges()),
+        ops: 50,
+      };
+    };
+    const person = { kind: 'person' };
+    const sortRaw = rawCase(`${KIND} = 'person'`, `${AGE} DESC LIMIT 20`);
+    const walkStore = async (withKeys: boolean) => {
+      const out: unknown[] = [];
+      let cursor: string | undefined;
+      for (let p = 0; p < PAGES; p++) {
+        const page = await store.page(person, { sort: { age: 1 }, limit: PAGE_SIZE, includeKey: withKeys, ...(cursor === undefined ? {} : { cursor }) });
+        out.push(...page.items);
+        if (page.cursor === null) break;
+        cursor = page.cursor;
+      }
+      return out;
+    };
+    const pageVals = db.prepare(`SELECT v FROM memstorage WHERE ns = '' AND ${KIND} = 'person' ORDER BY ${AGE}, id LIMIT ? OFFSET ?`).pluck();
+    const pageAges = db.prepare(`SELECT ${AGE} FROM memstorage WHERE ns = '' AND ${KIND} = 'person' ORDER BY ${AGE}, id LIMIT ? OFFSET ?`).pluck();
+    const walkRaw = async (ages: boolean) => {
+      const out: unknown[] = [];
+      for (let p = 0; p < PAGES; p++) {
+        if (ages) out.push(...(pageAges.all(PAGE_SIZE, p * PAGE_SIZE) as number[]));
+        else out.push(...(pageVals.all(PAGE_SIZE, p * PAGE_SIZE) as string[]).map((v) => JSON.parse(v) as unknown));
+      }
+      return out;
+    };
+    const cases: Case[] = [
+      plain("{ age: { $gte: 20, $lt: 25 }, kind: 'person' }", { age: { $gte: 20, $lt: 25 }, kind: 'person' }, `${AGE} >= 20 AND ${AGE} < 25 AND ${KIND} = 'person'`),
+      plain('{ age: { $gt: 80 } }', { age: { $gt: 80 } }, `${AGE} > 80`),
+      plain(`{ city: { $in: ['${c1}', '${c2}'] }, age: { $lte: 10 } }`, { city: { $in: [c1, c2] }, age: { $lte: 10 } }, `${CITY} IN ('${c1}', '${c2}') AND ${AGE} <= 10`),
+      {
+        label: "get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 })",
+        subject: () => store.get(person, { sort: { age: -1 }, limit: 20 }) as Promise<unknown[]>,
+        raw: sortRaw.raw,
+        subjectAges: async () => ageList(await store.keys(person, { sort: { age: -1 }, limit: 20 })),
+        rawAges: sortRaw.rawAges,
+        ops: 2_000,
+      },
+      {
+        label: `page() walk: ${PAGES} pages of ${PAGE_SIZE}, { kind: 'person' } by age`,
+        subject: () => walkStore(false),
+        raw: () => walkRaw(false),
+        subjectAges: async () => (await walkStore(true)).map((e) => (e as { key: { age: number } }).key.age),
+        rawAges: () => walkRaw(true) as Promise<number[]>,
+        ops: 5,
+      },
+    ];
+    for (const kase of cases) {
+      const [a, b] = [await kase.subjectAges(), await kase.rawAges()];
+      if (a.join() !== b.join()) throw new Error(`${kase.label}: the store and raw SQL disagree`);
+      const found = await kase.subject();
+      if (found.length !== a.length || (await kase.raw()).length !== a.length) throw new Error(`${kase.label}: result counts differ`);
+      const results: Result[] = await measureInterleaved(
+        [
+          { name: SUBJECT, op: kase.subject },
+          { name: RAW, op: kase.raw },
+        ],
+        { ops: kase.ops, warmup: Math.ceil(kase.ops / 10), latencyOps: kase.ops },
+        ROUNDS,
+      );
+      printTable(`${kase.label} over ${N.toLocaleString('en-US')} object keys (${found.length} results, full values)`, results, SUBJECT);
+      targets.push({ label: `${kase.label}: vs ${RAW}`, actual: ratio(byName(results, SUBJECT), byName(results, RAW)), min: kase.label.startsWith('page') ? undefined : 0.7 });
+    }
+  } finally {
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const failed = printTargets(targets);
+  console.log(failed === 0 ? 'bench/queries-sqlite: every target met' : `bench/queries-sqlite: ${failed} target(s) missed`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
