@@ -11,7 +11,11 @@ export interface SqliteSettings extends CommonSettings {
   path: string;
   /** The entries table; its value chunks go in `<table>_chunks`. Default 'memstorage'. */
   table?: string;
-  /** Key paths to index (`['age', 'name.last']`): expression indexes over json_extract, used by equality and $in. */
+  /**
+   * Key paths to index (`['age', 'name.last']`): expression indexes over json_extract, used by
+   * equality, $in and numeric ranges, and by a `sort` on that one path (ORDER BY … LIMIT with no
+   * temporary B-tree: lib/backends/sqlite/sorted.ts).
+   */
   indexes?: string[];
   /** How often expired rows are deleted, in ms; 0 turns the sweep off (reads still never return them). Default 60,000. */
   sweepInterval?: number;
