@@ -6,7 +6,12 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { ManualClock } from '../lib/clock';
+import { KeyObject } from '../lib/keys';
+import { compileQuery } from '../lib/query';
+import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore, RedisSettings } from '../lib/backends/redis';
+import { LAYOUT_VERSION } from '../lib/backends/redis/ordered';
 import { sharedRedis } from './support/redis-server';
 
 let url = '';
@@ -50,5 +55,171 @@ describe('Redis store: background errors', () => {
     expect(err.code).to.equal('ERR_STORAGE_OPERATION');
     expect(rootErrors).to.deep.equal([]);
     await admin.del(scope.layout.expiry);
+  });
+});
+
+/** Every command the server runs while `run` runs (MONITOR on a connection of its own), as argument lists. */
+async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> {
+  const monitor = await admin.monitor();
+  const seen: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+  try {
+    await run();
+    // MONITOR streams what the server ran; a PING through it marks the end of the run's commands.
+    await admin.ping('end-of-run');
+    for (const deadline = Date.now() + 2000; !seen.some((a) => a[0].toLowerCase() === 'ping' && a[1] === 'end-of-run') && Date.now() < deadline; ) {
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    monitor.disconnect();
+  }
+  return seen;
+}
+
+/** The keys a store lists for `query` with `options`, checked against lib/query-sort.ts over all keys in creation order. */
+function expectedKeys(all: KeyObject[], query: Record<string, unknown>, sort: Record<string, 1 | -1> | undefined, skip = 0, limit = Infinity): KeyObject[] {
+  const selector = compileQuery(query);
+  if (selector.kind !== 'query') throw new Error('expected a query');
+  const matches = all.filter((k) => selector.test(k)).map((key) => ({ key }));
+  const sorted = sort ? sortEntries(matches, compileSort(sort, 'test')) : matches;
+  return sorted.slice(skip, skip + limit).map((e) => e.key);
+}
+
+describe('Redis store: ordered indexes', () => {
+  it('a range query reads the number index and only its hits: no walk of the order set, no SCAN', async () => {
+    const store = open();
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 3000; i++) writes.push(store.set({ id: i, age: i % 100 }, i));
+    await Promise.all(writes);
+    let found: unknown[] = [];
+    const commands = await commandsDuring(async () => {
+      found = (await store.get({ age: { $gte: 20, $lt: 22 } })) as unknown[];
+    });
+    expect(found).to.have.length(60);
+    expect(found).to.deep.equal([...Array(3000).keys()].filter((i) => i % 100 === 20 || i % 100 === 21));
+    const l = store.layout;
+    const ranges = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age'));
+    expect(ranges.map((a) => a.slice(2))).to.deep.equal([['20', '(22', 'BYSCORE']]);
+    expect(commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.order)).to.deep.equal([]);
+    expect(commands.filter((a) => a[0].toLowerCase() === 'scan')).to.deep.equal([]);
+    // The entries read are the 60 hits, nothing else.
+    const read = commands.filter((a) => ['evalsha', 'mget'].includes(a[0].toLowerCase())).flatMap((a) => a.filter((x) => x.startsWith(l.entryPrefix)));
+    expect(read).to.have.length(60);
+  });
+
+  it('a descending sort with a limit walks the number index from the top and reads only the entries it returns', async () => {
+    const store = open();
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 3000; i++) writes.push(store.set({ id: i, kind: i % 2 ? 'person' : 'robot', age: i % 100 }, i));
+    await Promise.all(writes);
+    let found: unknown[] = [];
+    const commands = await commandsDuring(async () => {
+      found = (await store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 5, skip: 2 })) as unknown[];
+    });
+    // age 99: ids 99, 199, ... (odd: persons), in creation order; skip 2 of them.
+    expect(found).to.deep.equal([299, 399, 499, 599, 699]);
+    const l = store.layout;
+    const walks = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age') && a.includes('REV'));
+    expect(walks).to.have.length(1);
+    expect(commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.order)).to.deep.equal([]);
+    expect(commands.filter((a) => a[0].toLowerCase() === 'scan')).to.deep.equal([]);
+  });
+
+  it('ranges and sorts over mixed types, arrays, nulls and missing fields agree with lib/query-sort.ts', async function () {
+    this.timeout(30_000);
+    const store = open({ batchSize: 7 });
+    const values: unknown[] = [3, 1, 'b', 'a', null, [], [2, 9], [5, 'c'], { x: 1 }, true, false, 3, 'a\u0000b', 'a', -0, 2.5, 'é', '\u{1F600}', [null, 4], 1e300, -7];
+    const all: KeyObject[] = [];
+    let n = 0;
+    for (const v of values) {
+      for (const shape of ['flat', 'nested', 'array', 'missing']) {
+        const key = (
+          shape === 'flat' ? { n: n++, v } : shape === 'nested' ? { n: n++, o: { v } } : shape === 'array' ? { n: n++, a: [{ v }, { v: 4 }] } : { n: n++, w: 1 }
+        ) as KeyObject;
+        all.push(JSON.parse(JSON.stringify(key)) as KeyObject); // -0 is stored as 0
+        await store.set(key, n);
+      }
+    }
+    const queries: Array<Record<string, unknown>> = [
+      { v: { $gte: 1, $lt: 4 } },
+      { v: { $gt: 'a' } },
+      { v: { $lte: 'b' } },
+      { 'o.v': { $gt: 2 } },
+      { 'a.v': { $gte: 3, $lte: 4 } },
+      { v: { $gt: -1e301 }, n: { $lt: 40 } },
+      { n: { $gte: 0 } },
+    ];
+    for (const query of queries) expect(await store.keys(query), JSON.stringify(query)).to.deep.equal(expectedKeys(all, query, undefined));
+    const sorts: Array<Record<string, 1 | -1>> = [{ v: -1 }, { v: 1 }, { 'o.v': -1 }, { 'a.v': -1 }, { 'a.v': 1 }, { v: -1, n: -1 }, { w: -1 }];
+    for (const sort of sorts) {
+      for (const query of [{ n: { $gte: 0 } }, { n: { $lt: 50 } }]) {
+        for (const [skip, limit] of [[0, Infinity], [0, 3], [5, 10], [40, 100]]) {
+          const got = await store.keys(query, limit === Infinity ? { sort, skip } : { sort, skip, limit });
+          expect(got, `${JSON.stringify(query)} ${JSON.stringify(sort)} ${skip} ${limit}`).to.deep.equal(expectedKeys(all, query, sort, skip, limit));
+        }
+      }
+    }
+  });
+
+  it('a write whose ordered index key holds another type fails and leaves no record of itself', async () => {
+    const store = open();
+    await store.connect();
+    const l = store.layout;
+    await admin.set(l.ordered('s', 'name'), 'garbage');
+    const err = await store.set({ age: 3, name: 'x' }, 1).then(
+      () => undefined,
+      (e: Error & { code: string }) => e,
+    );
+    expect(err?.code).to.equal('ERR_STORAGE_OPERATION');
+    expect(await admin.zcard(l.order)).to.equal(0);
+    expect(await admin.exists(l.ordered('n', 'age'), l.indexFor('age', 3), l.indexFor('name', 'x'), l.entry('\u0000{"age":3,"name":"x"}'))).to.equal(0);
+    expect(await admin.smembers(l.registry)).to.deep.equal([]);
+    // A key without that path is written with all its records.
+    await store.set({ age: 4 }, 2);
+    expect(await admin.zrange(l.ordered('n', 'age'), '0', '-1', 'WITHSCORES')).to.have.length(2);
+    expect(await store.get({ age: { $gt: 1 } })).to.deep.equal([2]);
+    await admin.del(l.ordered('s', 'name'));
+  });
+
+  it('the sweep removes the ordered index records of expired entries', async () => {
+    const clock = new ManualClock(Date.now());
+    const store = open({ clock, sweepInterval: 0 });
+    await store.set({ age: 1, name: 'a', tags: [1, 2] }, 1, { ttl: 1000 });
+    await store.set({ age: 2, name: 'b' }, 2);
+    const l = store.layout;
+    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(2);
+    expect(await admin.zcard(l.ordered('r', 'tags'))).to.equal(1);
+    clock.advance(1001);
+    expect(await store.sweep()).to.equal(1);
+    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(1);
+    expect(await admin.zcard(l.ordered('s', 'name'))).to.equal(1);
+    expect(await admin.exists(l.ordered('r', 'tags'))).to.equal(0);
+    expect((await admin.smembers(l.registry)).sort()).to.deep.equal(
+      [l.indexFor('age', 2), l.indexFor('name', 'b'), l.ordered('n', 'age'), l.ordered('s', 'name')].sort(),
+    );
+    await store.del({ age: 2 });
+    expect(await admin.exists(l.ordered('n', 'age'), l.ordered('s', 'name'))).to.equal(0);
+    expect(await admin.smembers(l.registry)).to.deep.equal([]);
+  });
+
+  it('a namespace written before ordered indexes (no version record) is rebuilt on connect', async () => {
+    const namespace = `old${process.pid}x${++counter}`;
+    const writer = new RedisStore({ url, namespace });
+    opened.push(writer);
+    for (let i = 0; i < 50; i++) await writer.set({ i, age: i % 10, name: `n${i % 5}` }, i);
+    const l = writer.layout;
+    // What the previous layout left: no ordered sets, none in the registry, no version record.
+    const ordered = (await admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:'));
+    expect(ordered.length).to.equal(3);
+    await admin.del(...ordered, l.version);
+    await admin.srem(l.registry, ...ordered);
+    await writer.close();
+    const reader = new RedisStore({ url, namespace });
+    opened.push(reader);
+    expect(await reader.get({ age: { $gte: 8 } })).to.deep.equal([...Array(50).keys()].filter((i) => i % 10 >= 8));
+    expect(await admin.get(l.version)).to.equal(LAYOUT_VERSION);
+    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(50);
+    expect(await admin.zcard(l.ordered('s', 'name'))).to.equal(50);
+    expect((await admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:')).sort()).to.deep.equal(ordered.sort());
   });
 });

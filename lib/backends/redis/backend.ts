@@ -41,6 +41,8 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     shared: true,
     evicts: false,
     persistent: true,
+    // find honours sort, skip and limit (find.ts, sorted.ts), in lib/query-sort.ts's order.
+    nativeSort: true,
   };
   /**
    * Exact calls are single commands (MGET batches, the write script, GETRANGE with HEXISTS in

@@ -12,6 +12,7 @@ import { corrupt, rethrow } from './errors';
 import { Candidate, keyOfId } from './ids';
 import { FETCH_SCRIPT, WALK_SCRIPT } from './scripts';
 import { drop } from './sweeping';
+import { sortedCandidates } from './sorted';
 import { candidates } from './walk';
 
 /**
@@ -30,27 +31,63 @@ class FoundEntry implements StoredEntry {
   }
 }
 
-/** Live entries matching the selector, in creation order, at most `options.limit` of them. */
+/**
+ * Live entries matching the selector, in creation order or by `options.sort` (sorted.ts),
+ * leaving out the first `options.skip` and stopping after `options.limit`.
+ */
 export async function* find(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
-  let remaining = options.limit ?? Infinity;
-  if (remaining <= 0) return;
-  const direct = directSet(b, selector);
-  if (direct !== undefined) {
-    yield* walkAndRead(b, direct, options.values, remaining);
+  const limit = options.limit ?? Infinity;
+  const skip = options.skip ?? 0;
+  if (limit <= 0) return;
+  if (options.sort !== undefined && options.sort.length > 0) {
+    yield* readInOrder(b, sortedCandidates(b, selector, options.sort), options.values, skip, limit);
     return;
   }
-  for await (const batch of candidates(b, selector)) {
+  const direct = directSet(b, selector);
+  if (direct !== undefined) {
+    yield* walkAndRead(b, direct, options.values, skip, limit);
+    return;
+  }
+  yield* readInOrder(b, candidates(b, selector), options.values, skip, limit);
+}
+
+/**
+ * Reads candidates given in their final order, a batch at a time: the first `skip` live ones
+ * are only checked for liveness (their values are not read), then up to `limit` are yielded.
+ */
+async function* readInOrder(
+  b: RedisBackend,
+  batches: AsyncIterable<Candidate[]>,
+  values: boolean,
+  skip: number,
+  limit: number,
+): AsyncGenerator<StoredEntry> {
+  let remaining = limit;
+  let skipping = skip;
+  for await (const batch of batches) {
     for (let start = 0; start < batch.length && remaining > 0; ) {
-      const slice = batch.slice(start, start + Math.min(b.settings.batchSize, remaining));
+      const slice = batch.slice(start, start + Math.min(b.settings.batchSize, skipping + remaining));
       start += slice.length;
-      for (const entry of await fetch(b, slice, options.values)) {
+      let entries = await fetch(b, slice, values && skipping === 0);
+      if (skipping > 0) {
+        const live = entries.filter((entry) => !expired(b, entry));
+        const left = live.slice(Math.min(skipping, live.length));
+        skipping -= live.length - left.length;
+        entries = values && left.length > 0 ? await fetch(b, left, true) : left;
+      }
+      for (const entry of entries) {
         // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
-        if (typeof entry.expiresAt === 'number' && entry.expiresAt <= b.clock.now()) continue;
+        if (expired(b, entry)) continue;
         yield entry;
         if (--remaining <= 0) return;
       }
     }
   }
+}
+
+/** Whether an entry read earlier has expired by the store's clock now. */
+function expired(b: RedisBackend, entry: StoredEntry): boolean {
+  return typeof entry.expiresAt === 'number' && entry.expiresAt <= b.clock.now();
 }
 
 /** The one sorted set whose every member matches the selector, when there is one. */
@@ -63,12 +100,13 @@ function directSet(b: RedisBackend, selector: Selector): string | undefined {
   return undefined;
 }
 
-/** Walks a sorted set and reads its entries in the same round trip, a batch at a time. */
-async function* walkAndRead(b: RedisBackend, set: string, values: boolean, limit: number): AsyncGenerator<StoredEntry> {
+/** Walks a sorted set and reads its entries in the same round trip, a batch at a time, leaving out the first `skip` live ones. */
+async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip: number, limit: number): AsyncGenerator<StoredEntry> {
   let cursor = '-inf';
   let remaining = limit;
+  let skipping = skip;
   for (;;) {
-    const step = Math.min(b.settings.batchSize, remaining);
+    const step = Math.min(b.settings.batchSize, remaining + skipping);
     const l = b.layout;
     const reply = (await WALK_SCRIPT.run(b.pipedSend, [set], [cursor, step, b.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
       rethrow,
@@ -78,6 +116,10 @@ async function* walkAndRead(b: RedisBackend, set: string, values: boolean, limit
       const found = await entryFrom(b, id, reply[i + 1], values);
       // Expiry is checked as each entry is yielded (SPEC §12): a streamed value's read takes a while.
       if (found === undefined || (found.expiresAt !== null && found.expiresAt <= b.clock.now())) continue;
+      if (skipping > 0) {
+        skipping--;
+        continue;
+      }
       yield new FoundEntry(id, found.value, found.expiresAt);
       if (--remaining <= 0) return;
     }

@@ -10,6 +10,8 @@ import type { IndexConstraint, QuerySelector, Selector } from '../../query';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
+import { scoreOf } from './ordered';
+import { RangeConstraint, rangeCandidates, rangeConstraints, rangeSize } from './ranges';
 import { UNION_SCRIPT } from './scripts';
 import { REDIS_DEFAULTS } from './settings';
 
@@ -36,9 +38,9 @@ export function scored(reply: unknown): Array<[string, number]> {
   const items = reply as unknown[];
   const out: Array<[string, number]> = [];
   if (items.length > 0 && Array.isArray(items[0])) {
-    for (const pair of items as Array<[string, string | number]>) out.push([String(pair[0]), Number(pair[1])]);
+    for (const pair of items as Array<[string, string | number]>) out.push([String(pair[0]), scoreOf(pair[1])]);
   } else {
-    for (let i = 0; i < items.length; i += 2) out.push([String(items[i]), Number(items[i + 1])]);
+    for (let i = 0; i < items.length; i += 2) out.push([String(items[i]), scoreOf(items[i + 1] as string)]);
   }
   return out;
 }
@@ -48,6 +50,13 @@ export function scored(reply: unknown): Array<[string, number]> {
  * index when the query has an indexable constraint, otherwise by walking the order set.
  */
 export async function* candidates(b: RedisBackend, selector: Selector): AsyncGenerator<Candidate[]> {
+  if (selector.kind === 'query') {
+    const range = await narrowestRange(b, selector);
+    if (range !== undefined) {
+      yield* rangeCandidates(b, selector, range);
+      return;
+    }
+  }
   if (selector.kind === 'query' && (selector.constraints.length > 0 || selector.orConstraints)) {
     yield* indexCandidates(b, selector);
     return;
@@ -74,6 +83,29 @@ export async function* candidates(b: RedisBackend, selector: Selector): AsyncGen
     yield out;
   }
 }
+
+/**
+ * The range (ranges.ts) to take a query's candidates from: the one with the fewest, when it
+ * gives fewer than the query's narrowest equality (and not past RANGE_MAX_IDS, which a range
+ * read holds at once); otherwise undefined.
+ */
+async function narrowestRange(b: RedisBackend, selector: QuerySelector): Promise<RangeConstraint | undefined> {
+  const ranges = rangeConstraints(selector.filter);
+  if (ranges.length === 0) return undefined;
+  const [sizes, equality] = await Promise.all([
+    Promise.all(ranges.map((r) => rangeSize(b, r))),
+    selector.constraints.length > 0 ? narrowest(b, selector.constraints) : undefined,
+  ]);
+  let best = 0;
+  sizes.forEach((size, i) => {
+    if (size < sizes[best]) best = i;
+  });
+  if (sizes[best] > RANGE_MAX_IDS || (equality !== undefined && equality.hits <= sizes[best])) return undefined;
+  return ranges[best];
+}
+
+/** Most candidates a range read holds at once; a wider range walks the order set or an equality index in batches instead. */
+const RANGE_MAX_IDS = 200_000;
 
 /**
  * The non-empty index sets of the constraint with the fewest hits (the one that narrows
