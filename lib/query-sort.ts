@@ -3,12 +3,18 @@
  * natively and as the reference the native ones are checked against (test/harness).
  *
  * A sort field's value in a key is its sort key, as MongoDB computes it:
- * - the path resolves as in queries (lib/query-match.ts): own fields only, through arrays
- *   element by element (multikey);
+ * - the path resolves as MongoDB's key generator walks it (not quite as queries do): own fields
+ *   only; a position (`a.0`) picks that element of an array and nothing else; any other field
+ *   of an array (or a position past its end) applies to every element (multikey); an array
+ *   at the end counts as its elements, unless it sits directly in an array (`a.0` on `[[2, 1]]`
+ *   reaches the array [2, 1] itself);
  * - every value it reaches counts, an array at the end counting as its elements; ascending
  *   takes the smallest, descending the largest (BSON order: lib/query-match.ts compareValues);
  * - a path that reaches nothing, or reaches an object element without the field, counts as
  *   null; an empty array at the end sorts before null (MongoDB: "less than null or missing").
+ * - several fields that go through the same array take their values from the same element
+ *   (MongoDB builds one compound key per element): the key list is the smallest such tuple in
+ *   the sort's order, not each field's own smallest value.
  * Entries equal on every field keep their creation order (the sort is stable).
  */
 import { InvalidArgumentError, InvalidQueryError } from './errors';
@@ -65,7 +71,7 @@ export function sortKeyOf(key: Key, field: SortField): unknown {
     if (!found || (field.direction === 1 ? compareSortKeys(value, best) < 0 : compareSortKeys(value, best) > 0)) best = value;
     found = true;
   };
-  reach(typeof key === 'string' ? undefined : key, field.parts, 0, take);
+  reach(typeof key === 'string' ? undefined : key, field.parts, 0, NO_CHOICES, take);
   return found ? best : null;
 }
 
@@ -84,9 +90,57 @@ export function compareKeyLists(a: readonly unknown[], b: readonly unknown[], sp
   return 0;
 }
 
-/** The sort keys of `key`, one per field of `spec`. */
+/**
+ * The sort keys of `key`, one per field of `spec`. Fields whose paths go through the same array
+ * take their values from the same element of it: the smallest such tuple in the sort's order.
+ */
 export function sortKeysOf(key: Key, spec: SortSpec): unknown[] {
-  return spec.map((field) => sortKeyOf(key, field));
+  if (spec.length === 1) return [sortKeyOf(key, spec[0])];
+  const doc = typeof key === 'string' ? undefined : key;
+  const reached = spec.map((field) => {
+    const values: Reached[] = [];
+    reach(doc, field.parts, 0, NO_CHOICES, (value, choices) => values.push({ value, choices }));
+    return values;
+  });
+  if (reached.every((values) => values.length === 1)) return reached.map((values) => values[0].value);
+  let best: unknown[] | undefined;
+  const tuple: unknown[] = new Array(spec.length);
+  const chosen: Array<readonly Choice[]> = new Array(spec.length);
+  const walk = (i: number): void => {
+    if (i === spec.length) {
+      if (best === undefined || compareKeyLists(tuple, best, spec) < 0) best = tuple.slice();
+      return;
+    }
+    for (const { value, choices } of reached[i]) {
+      if (!consistent(choices, chosen, i)) continue;
+      tuple[i] = value;
+      chosen[i] = choices;
+      walk(i + 1);
+    }
+  };
+  walk(0);
+  // No consistent tuple (fields through one array that never meet in one element): each field alone.
+  return best ?? spec.map((field) => sortKeyOf(key, field));
+}
+
+/** Which element of which array (named by its path) a reached value came from. */
+type Choice = readonly [path: string, index: number];
+const NO_CHOICES: readonly Choice[] = [];
+
+/** A value a path reached, with the array elements it went through. */
+interface Reached {
+  value: unknown;
+  choices: readonly Choice[];
+}
+
+/** Whether `choices` took the same element as the fields before `i` wherever they went through the same array. */
+function consistent(choices: readonly Choice[], chosen: ReadonlyArray<readonly Choice[]>, i: number): boolean {
+  for (const [path, index] of choices) {
+    for (let j = 0; j < i; j++) {
+      for (const [otherPath, otherIndex] of chosen[j]) if (otherPath === path && otherIndex !== index) return false;
+    }
+  }
+  return true;
 }
 
 /** Sorts entries by `spec`, stably (equal entries keep their order: creation order), computing each key's sort keys once. */
@@ -105,49 +159,50 @@ export function isEmptyArrayKey(value: unknown): boolean {
 /** The sort key of an empty array, for decoding a page cursor. */
 export const EMPTY_ARRAY_KEY: unknown = EMPTY_ARRAY;
 
-/** Calls `take` with every value `parts[i..]` reaches from `value` (null where a field is missing). */
-function reach(value: unknown, parts: readonly string[], i: number, take: (v: unknown) => void): void {
+/**
+ * Calls `take` with every value `parts[i..]` reaches from `value` (null where a field is
+ * missing), and the array elements it went through to get there (see the file comment).
+ */
+function reach(
+  value: unknown,
+  parts: readonly string[],
+  i: number,
+  choices: readonly Choice[],
+  take: (v: unknown, choices: readonly Choice[]) => void,
+  inArray = false,
+): void {
   if (i === parts.length) {
-    if (Array.isArray(value)) {
-      if (value.length === 0) take(EMPTY_ARRAY);
-      else for (const element of value) take(element);
+    // An array counts as its elements, unless it is itself an element of an array (picked by
+    // position): MongoDB never expands an array nested directly in another.
+    if (Array.isArray(value) && !inArray) {
+      if (value.length === 0) take(EMPTY_ARRAY, choices);
+      else {
+        const path = parts.join('.');
+        for (let n = 0; n < value.length; n++) take(value[n], [...choices, [path, n]]);
+      }
       return;
     }
-    take(value === undefined ? null : value);
+    take(value === undefined ? null : value, choices);
     return;
   }
   if (Array.isArray(value)) {
     const part = parts[i];
-    if (/^\d+$/.test(part)) {
-      // A position: the element there, and the field of that name in every object element.
-      const index = Number(part);
-      let reached = false;
-      if (index < value.length) {
-        const element = value[index];
-        if (i + 1 === parts.length || (element !== null && typeof element === 'object')) {
-          reached = true;
-          reach(element, parts, i + 1, take);
-        }
-      }
-      for (const element of value) {
-        if (isPlainObject(element)) {
-          reached = true;
-          reach(element, parts, i, take);
-        }
-      }
-      if (!reached) take(null);
-      return;
-    }
-    if (value.length === 0) return take(null);
-    for (const element of value) {
-      if (isPlainObject(element)) reach(element, parts, i, take);
-      else take(null);
+    // A position inside the array picks that element alone (an array is a document whose
+    // fields are its positions, as MongoDB reads it).
+    if (/^\d+$/.test(part) && Number(part) < value.length) return reach(value[Number(part)], parts, i + 1, choices, take, true);
+    if (value.length === 0) return take(null, choices);
+    const path = parts.slice(0, i).join('.');
+    for (let n = 0; n < value.length; n++) {
+      const element = value[n];
+      const through: readonly Choice[] = [...choices, [path, n]];
+      if (isPlainObject(element)) reach(element, parts, i, through, take);
+      else take(null, through);
     }
     return;
   }
   if (value !== null && typeof value === 'object' && hasOwn.call(value, parts[i])) {
-    reach((value as Record<string, unknown>)[parts[i]], parts, i + 1, take);
+    reach((value as Record<string, unknown>)[parts[i]], parts, i + 1, choices, take);
     return;
   }
-  take(null);
+  take(null, choices);
 }

@@ -56,6 +56,29 @@ export function queryOptions(ctx: SuiteContext): void {
       expect(await store.get(ALL, { sort: { n: 1, id: -1 } })).to.deep.equal(['k6', 'k4', 'k3', 'k9', 'k5', 'k11', 'k1', 'k10', 'k2', 'k7', 'k8']);
     });
 
+    it('sort paths through arrays follow MongoDB: a position picks that element alone, fields through one array take one element', async () => {
+      const { store } = await ctx.open();
+      // Orders as the MongoDB engine gives them (find().sort() with the creation sequence last).
+      const rows = [
+        { id: 1, a: [{ b: 1, c: 9 }, { b: 2, c: 0 }] },
+        { id: 2, a: [{ b: 1, c: 5 }] },
+        { id: 3, a: [{}, 7] },
+        { id: 5, a: { b: 1, c: 7 } },
+        { id: 6, a: [] },
+        { id: 8, a: [5, 0] },
+        { id: 9, a: [{ b: [3, 1] }, { b: 2 }] },
+      ];
+      for (const row of rows) await store.set(row, row.id);
+      const cases: Array<[Record<string, 1 | -1>, number[]]> = [
+        [{ 'a.0': 1 }, [5, 6, 8, 3, 2, 1, 9]],
+        [{ 'a.0': -1 }, [9, 1, 2, 3, 8, 5, 6]],
+        [{ 'a.b': -1, 'a.c': 1 }, [9, 1, 2, 5, 3, 6, 8]],
+        [{ 'a.0.b': 1 }, [3, 5, 6, 8, 1, 2, 9]],
+        [{ a: 1, 'a.b': 1 }, [6, 8, 3, 2, 5, 1, 9]],
+      ];
+      for (const [sort, expected] of cases) expect(await store.get({ id: { $gte: 1 } }, { sort }), JSON.stringify(sort)).to.deep.equal(expected);
+    });
+
     it('skip and limit cut the sorted matches; limit 0 gives nothing; without sort they cut creation order', async () => {
       const { store } = await ctx.open();
       await seed(store);
