@@ -120,8 +120,18 @@ describe('Redis store: ordered indexes', () => {
     expect(found).to.deep.equal([299, 399, 499, 599, 699]);
     const l = store.layout;
     const walks = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age') && a.includes('REV'));
-    expect(walks).to.have.length(1);
+    // One script: the top value (99, 30 keys) whole, then the next one (98) for the 2 that fill the first page of 32.
+    expect(walks).to.have.length(2);
+    // Each value's keys are read in creation order, a small page of them, not the whole group.
+    const groups = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age') && !a.includes('REV'));
+    expect(groups.map((a) => a.slice(2))).to.deep.equal([
+      ['99', '99', 'BYSCORE', 'LIMIT', '0', '32'],
+      ['98', '98', 'BYSCORE', 'LIMIT', '0', '2'],
+    ]);
     expect(commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.order)).to.deep.equal([]);
+    // Seven live entries checked (two skipped), the five returned read with their values.
+    const read = commands.filter((a) => ['evalsha', 'mget'].includes(a[0].toLowerCase())).flatMap((a) => a.filter((x) => x.startsWith(l.entryPrefix)));
+    expect(read).to.have.length(12);
     expect(commands.filter((a) => a[0].toLowerCase() === 'scan')).to.deep.equal([]);
   });
 

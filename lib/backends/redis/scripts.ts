@@ -442,6 +442,34 @@ redis.pcall('SET', KEYS[1], ARGV[1])
 return 1
 `);
 
+/**
+ * Walks an `n` ordered index (ordered.ts) downwards a page at a time: values from the top,
+ * each value's members in creation order (their sequence prefix orders them), so a sort with a
+ * small limit reads only the members it needs, not the whole group of its last value.
+ * KEYS: the set. ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'),
+ * the value being read ('' for none: take the next), how many of its members were read, how many to read.
+ * Returns [member, value, member, value, ...], the value being read ('' when finished with it), its offset, the bound, 1 when exhausted.
+ */
+export const DESCEND_SCRIPT = new LuaScript(`
+local set, max, value, offset, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, n = {}, 0
+while n < count do
+  if value == '' then
+    local top = redis.call('ZRANGE', set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+    if #top == 0 then return { out, '', 0, max, 1 } end
+    value, offset, max = top[2], 0, '(' .. top[2]
+  end
+  local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, count - n)
+  for _, m in ipairs(group) do
+    out[#out + 1] = m
+    out[#out + 1] = value
+  end
+  n = n + #group
+  if #group < count - (n - #group) then value = '' else offset = offset + #group end
+end
+return { out, value, offset, max, 0 }
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   SET_SCRIPT,
@@ -453,6 +481,7 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   RESCHEDULE_SCRIPT,
   REINDEX_SCRIPT,
   VERSION_SCRIPT,
+  DESCEND_SCRIPT,
 ];
 
 /**

@@ -3,8 +3,8 @@
  * order lib/query-sort.ts defines, without reading a value (a sort key is a function of the
  * key, and the key is the id). find.ts then reads only the entries it returns.
  *
- * - A descending sort on one indexable path walks the path's `n` set from the top (ZRANGE
- *   BYSCORE REV, a batch at a time), merged with the keys of its `s` and `r` sets, whose sort
+ * - A descending sort on one indexable path walks the path's `n` set from the top (DESCEND_SCRIPT:
+ *   values downwards, each value's keys in creation order, pages growing from 32), merged with the keys of its `s` and `r` sets, whose sort
  *   keys are computed here (they are few for a numeric path, else this is not used); only if
  *   the caller reads past every key that has a value there are the rest (null, missing, empty
  *   arrays: nothing lists them) found by walking the query's candidates.
@@ -17,11 +17,15 @@ import { SortField, SortSpec, compareSortKeys, sortEntries, sortKeyOf } from '..
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
-import { numberMember, orderedPath, scoreText, stringMember } from './ordered';
+import { numberMember, orderedPath, scoreOf, stringMember } from './ordered';
+import { DESCEND_SCRIPT } from './scripts';
 import { candidates, scored } from './walk';
 
 /** Most keys of a path's `s` and `r` sets a descending index walk sorts here; past it the whole query is sorted instead. */
 const OTHERS_MAX = 10_000;
+
+/** Members of the first page of a descending walk (pages then double up to batchSize). */
+const FIRST_PAGE = 32;
 
 /** A key listed by the index, with its creation sequence and its sort key. */
 interface Listed {
@@ -86,33 +90,33 @@ async function* descendingByIndex(b: RedisBackend, selector: QuerySelector | { k
   if (above.length > 0) yield above;
   const set = b.layout.ordered('n', field.path);
   const size = b.settings.batchSize;
-  let max = '+inf';
+  // Pages grow from a few members, so that a small limit reads little, to batchSize.
+  let page = Math.min(FIRST_PAGE, size);
+  let state: [string, string, number] = ['+inf', '', 0];
   let next = 0;
   for (;;) {
-    const page = scored(await b.piped((c) => c.zrange(set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, size, 'WITHSCORES')).catch(rethrow));
-    const exhausted = page.length < size;
-    let items = page;
-    if (!exhausted) {
-      // The last value's keys may go on past the page: read them all (in creation order), then go on below it.
-      const last = page[page.length - 1][1];
-      items = page.filter((p) => p[1] !== last);
-      const bound = scoreText(last);
-      items.push(...scored(await b.piped((c) => c.zrange(set, bound, bound, 'BYSCORE', 'WITHSCORES')).catch(rethrow)));
-      max = '(' + bound;
-    }
-    const walked = items.map(([m, v]) => ({ ...numberMember(m), v }));
-    // REV lists equal values latest first; ties go in creation order.
-    walked.sort((x, y) => (x.v === y.v ? x.seq - y.seq : y.v - x.v));
+    const [pairs, value, offset, max, done] = (await DESCEND_SCRIPT.run(b.pipedSend, [set], [...state, page]).catch(rethrow)) as [
+      string[],
+      string,
+      number,
+      string,
+      number,
+    ];
+    state = [max, value, Number(offset)];
+    page = Math.min(page * 2, size);
     const out: Candidate[] = [];
-    for (const item of walked) {
-      while (next < numbers.length && ((numbers[next].sortKey as number) > item.v || (numbers[next].sortKey === item.v && numbers[next].seq < item.seq))) {
+    for (let i = 0; i < pairs.length; i += 2) {
+      const item = numberMember(pairs[i]);
+      const v = scoreOf(pairs[i + 1]);
+      // Listed keys sort among these by value, then creation order.
+      while (next < numbers.length && ((numbers[next].sortKey as number) > v || (numbers[next].sortKey === v && numbers[next].seq < item.seq))) {
         out.push(numbers[next++]);
       }
       const key = objectKeyOf(item.id);
       if (key !== undefined && takes(selector, key)) out.push({ id: item.id, key });
     }
     if (out.length > 0) yield out;
-    if (exhausted) break;
+    if (Number(done) === 1) break;
   }
   if (next < numbers.length) yield numbers.slice(next);
   // Below numbers: null, missing, empty arrays. Nothing lists the keys without the path: walk the query's.
