@@ -146,6 +146,14 @@ describe('memory store: ordered indexes and the planner', function () {
     });
   });
 
+  it('sort + limit stops inside a big bucket: a single sort field needs no whole tie group', async function () {
+    const store = memory();
+    for (let i = 0; i < 3000; i++) await store.set({ i, v: i % 3 }, i);
+    expect(await store.get({ i: { $gte: 0 } }, { sort: { v: -1 }, skip: 2, limit: 5 })).to.deep.equal([8, 11, 14, 17, 20]);
+    expect(store.internals.lastQuery.plan).to.equal('sort(v)');
+    expect(store.internals.lastQuery.examined).to.equal(7);
+  });
+
   it('multikey: an array indexes each element; two bounds may be met by different elements (as MongoDB)', async function () {
     const store = memory();
     await store.set({ id: 1, a: [10, 30] }, 1);

@@ -38,6 +38,27 @@ export function* sortedWalk(
   const met = index.multikey > 0 ? new Set<Slot>() : null;
   let left = limit;
   let examined = 0;
+  if (sort.length === 1) {
+    // One sort field: a bucket is already in final order, so stop inside it once the window is out.
+    for (const bucket of bucketsInOrder(index, sort[0].direction)) {
+      for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+        if (met !== null) {
+          if (met.has(slot)) continue;
+          met.add(slot);
+        }
+        report.examined = ++examined;
+        if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
+        if (test !== undefined && !test(slot.key as KeyObject)) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        yield slot;
+        if (--left <= 0) return;
+      }
+    }
+    return;
+  }
   const group: Slot[] = [];
   for (const bucket of bucketsInOrder(index, sort[0].direction)) {
     group.length = 0;
