@@ -96,7 +96,7 @@ async function main(): Promise<void> {
         raw: r.raw,
         subjectAges: async () => sortedAges(ageList(await store.keys(q))),
         rawAges: async () => sortedAges(await r.rawAges()),
-        ops: 50,
+        ops: 20,
       };
     };
     const person = { kind: 'person' };
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
         raw: sortRaw.raw,
         subjectAges: async () => ageList(await store.keys(person, { sort: { age: -1 }, limit: 20 })),
         rawAges: sortRaw.rawAges,
-        ops: 2_000,
+        ops: 500,
       },
       {
         label: `page() walk: ${PAGES} pages of ${PAGE_SIZE}, { kind: 'person' } by age`,

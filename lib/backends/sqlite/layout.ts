@@ -82,9 +82,14 @@ export function keyPathExpr(jsonPathLiteral: string): string {
   return `json_extract(k, ${jsonPathLiteral})`;
 }
 
+/** The name of the expression index of `path`, quoted. */
+export function pathIndexName(table: string, path: string): string {
+  return `"${table}_k_${path}"`;
+}
+
 /** The statement that creates the expression index of `path` (a key path checked by settings.ts). */
 export function pathIndexSql(table: string, path: string): string {
-  return `CREATE INDEX IF NOT EXISTS "${table}_k_${path}" ON ${tablesFor(table).entries} (ns, ${keyPathExpr(jsonPath(path)!)})`;
+  return `CREATE INDEX IF NOT EXISTS ${pathIndexName(table, path)} ON ${tablesFor(table).entries} (ns, ${keyPathExpr(jsonPath(path)!)})`;
 }
 
 /** How error messages name a key: a string key as a JSON string, an object key as its canonical JSON. */

@@ -154,7 +154,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
     if (options.sort !== undefined && options.sort.length > 0) {
       let sorted: StoredEntry[];
       try {
-        sorted = sortedEntries({ connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
+        sorted = sortedEntries({ connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes, tableName: connection.settings.table }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
       } catch (err) {
         throw toStoreError(err, 'find');
       }

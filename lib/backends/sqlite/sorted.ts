@@ -20,7 +20,7 @@ import type { Key } from '../../keys';
 import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
-import { jsonPath, keyPathExpr } from './layout';
+import { jsonPath, keyPathExpr, pathIndexName } from './layout';
 import { selectorWhere } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
@@ -41,7 +41,7 @@ interface Ranked {
 
 /** The entries of `find(selector, options)` with a non-empty sort; `run` runs a statement (reporting corrupt key columns). */
 export function sortedEntries(
-  scope: ScanScope & { indexes: readonly string[] },
+  scope: ScanScope & { indexes: readonly string[]; tableName: string },
   selector: Selector,
   options: FindOptions & { sort: SortSpec },
   run: <T>(statement: () => T) => T,
@@ -64,7 +64,7 @@ export function sortedEntries(
   // ---- the other rows: arrays anywhere in the key, objects (and, indexed, booleans) at a sort path
   const odd = indexed
     ? [
-        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} IN (0, 1) AND json_type(k, ${paths[0]}) IN ('true', 'false')`,
+        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} >= 0 AND ${keyPathExpr(paths[0])} <= 1 AND json_type(k, ${paths[0]}) IN ('true', 'false')`,
         `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} >= '{' AND ${keyPathExpr(paths[0])} < '|' AND json_type(k, ${paths[0]}) = 'object'`,
       ]
     : [`SELECT seq FROM ${table} WHERE ns = @ns AND (${paths.map((p) => `json_type(k, ${p}) = 'object'`).join(' OR ')})`];
@@ -96,7 +96,7 @@ export function sortedEntries(
   // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
   const limited = base.exact && need !== Infinity;
   let rows = run(() => connection.query(limited ? `${plainSql} LIMIT @need` : plainSql).all(limited ? { ...params, need } : params)) as SortRow[];
-  if (reversedTies) rows = restoreTies(rows, limited && rows.length === need, (last) => run(() => boundaryRun(last)));
+  if (reversedTies) rows = restoreTies(rows, limited && rows.length === need, (last, before) => run(() => boundaryRun(last, need - before)));
   const plain: Ranked[] = [];
   for (const row of rows) {
     if (plain.length >= need) break;
@@ -115,10 +115,17 @@ export function sortedEntries(
     expiresAt: typeof row.e === 'number' ? row.e : null,
   }));
 
-  /** Every plain row whose indexed value equals `last`'s, in creation order: the run a LIMIT may have cut. */
-  function boundaryRun(last: SortRow): SortRow[] {
-    const sql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${keyPathExpr(paths[0])} IS @boundary ORDER BY seq`;
-    return connection.query(sql).all({ ...params, boundary: (last.x0 ?? null) as string | number }) as SortRow[];
+  /**
+   * The first `count` plain rows, in creation order, whose indexed value equals `last`'s: the
+   * run a LIMIT cut, which the backwards read took newest first. Read through the path's index
+   * (INDEXED BY: an equality elsewhere in the query must not make the planner walk another
+   * index and test every row), whose order within one value is creation order.
+   */
+  function boundaryRun(last: SortRow, count: number): SortRow[] {
+    const value = last.x0 ?? null;
+    const equal = value === null ? `${keyPathExpr(paths[0])} IS NULL` : `${keyPathExpr(paths[0])} = @boundary`;
+    const sql = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${equal} ORDER BY seq LIMIT @count`;
+    return connection.query(sql).all(value === null ? { ...params, count } : { ...params, count, boundary: value as string | number }) as SortRow[];
   }
 }
 
@@ -140,16 +147,17 @@ function sqlKeys(row: SortRow, fields: number): unknown[] {
 
 /**
  * Rows in (value DESC, seq DESC) order with each run of equal values put back in seq order.
- * When a LIMIT may have cut the last run, that run is read again whole (`boundary`).
+ * When a LIMIT may have cut the last run, its first rows in creation order are read again
+ * (`boundary`, given how many rows come before the run).
  */
-function restoreTies(rows: SortRow[], cut: boolean, boundary: (last: SortRow) => SortRow[]): SortRow[] {
+function restoreTies(rows: SortRow[], cut: boolean, boundary: (last: SortRow, before: number) => SortRow[]): SortRow[] {
   const out: SortRow[] = [];
   let start = 0;
   const x = (row: SortRow) => row.x0;
   for (let i = 1; i <= rows.length; i++) {
     if (i < rows.length && x(rows[i]) === x(rows[start])) continue;
     if (i === rows.length && cut) {
-      out.push(...boundary(rows[start]));
+      out.push(...boundary(rows[start], out.length));
       return out;
     }
     for (let j = i - 1; j >= start; j--) out.push(rows[j]);
