@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError } from '../errors';
 import { MAX_KEY_DEPTH, MAX_KEY_LENGTH } from '../limits';
+import { compareValues } from '../query-match';
 import { EMPTY_ARRAY_KEY, SortSpec, compareKeyLists, isEmptyArrayKey } from '../query-sort';
 
 /** Longest cursor accepted: a key's sort keys fit in its size limit, base64 adds a third, with room for the sort's paths. */
@@ -18,9 +19,13 @@ export interface PagePosition {
   id: string;
 }
 
-/** Orders two positions: sort fields first, then the key id. */
+/**
+ * Orders two positions: sort fields first, then the key id in code point order (UTF-8 byte
+ * order, as MongoDB and SQLite order strings; JavaScript's `<` compares UTF-16 code units, which
+ * puts U+FFFF after characters beyond the BMP).
+ */
 export function comparePositions(a: PagePosition, b: PagePosition, sort: SortSpec): number {
-  return compareKeyLists(a.keys, b.keys, sort) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return compareKeyLists(a.keys, b.keys, sort) || compareValues(a.id, b.id);
 }
 
 /** The cursor of `position` under `sort` (an opaque base64url string). */
