@@ -212,6 +212,18 @@ describe('Redis store: ordered indexes', () => {
     expect(await admin.smembers(l.registry)).to.deep.equal([]);
   });
 
+  it('a key written again after it expired, before any sweep, keeps one ordered record (its new place)', async () => {
+    const clock = new ManualClock(Date.now());
+    const store = open({ clock, sweepInterval: 3_600_000 });
+    await store.set({ g: 2, u: 2 }, 'old', { ttl: 1 });
+    await store.set({ g: 9 }, 'other');
+    clock.advance(1000);
+    await store.set({ g: 2, u: 2 }, 'new');
+    expect(await store.count({ g: { $gt: -1, $lt: 3 } })).to.equal(1);
+    expect(await admin.zcard(store.layout.ordered('n', 'g'))).to.equal(2);
+    expect(await store.keys({ g: { $gte: 0 } }, { sort: { g: -1 } })).to.deep.equal([{ g: 9 }, { g: 2, u: 2 }]);
+  });
+
   it('a namespace written before ordered indexes (no version record) is rebuilt on connect', async () => {
     const namespace = `old${process.pid}x${++counter}`;
     const writer = new RedisStore({ url, namespace });

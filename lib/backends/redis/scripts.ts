@@ -152,6 +152,15 @@ local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp
         return 'the index ' .. KEYS[i] .. ' is not a sorted set'
       end
     end
+    -- An expired entry not yet swept still has its ordered members, built with its old sequence: they go.
+    local prior = redis.pcall('ZSCORE', z, id)
+    if type(prior) == 'string' then
+      prior = tonumber(prior)
+      for i = o1, o2 do
+        local _, m = member(ARGV[ad + i - o1], prior, id)
+        redis.pcall('ZREM', KEYS[i], m)
+      end
+    end
     for i = o1, o2 do
       local score, m = member(ARGV[ad + i - o1], seq, id)
       if type(redis.pcall('ZADD', KEYS[i], score, m)) ~= 'number' then
