@@ -156,9 +156,13 @@ export async function count(b: RedisBackend, selector: Selector): Promise<number
   return n;
 }
 
-/** Reads the live entries among the candidates (one round trip), keeping their order. */
+/**
+ * Reads the live entries among the candidates (one round trip), keeping their order: values
+ * by one MGET (the exact reads' command, read as getOne reads them), heads only by FETCH_SCRIPT.
+ */
 async function fetch(b: RedisBackend, batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
   const l = b.layout;
+  if (values) return fetchValues(b, batch);
   const reply = (await FETCH_SCRIPT.run(
     b.pipedSend,
     batch.map((c) => l.entry(c.id)),
@@ -168,6 +172,24 @@ async function fetch(b: RedisBackend, batch: Candidate[], values: boolean): Prom
   for (let i = 0; i < batch.length; i++) {
     const { id, key } = batch[i];
     const found = await entryFrom(b, id, reply[i], values);
+    if (found === undefined) continue;
+    if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
+    out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
+  }
+  return out;
+}
+
+/** fetch with values: one MGET of the entry strings, each read by RedisBackend.entryOf. */
+async function fetchValues(b: RedisBackend, batch: Candidate[]): Promise<StoredEntry[]> {
+  const names = new Array<string>(batch.length);
+  for (let i = 0; i < batch.length; i++) names[i] = b.layout.entry(batch[i].id);
+  const reply = await b.piped((c) => c.mget(names)).catch(rethrow);
+  const now = b.clock.now();
+  const out: StoredEntry[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const { id, key } = batch[i];
+    const read = b.entryOf(id, reply[i], now, true);
+    const found = read instanceof Promise ? await read : read; // a streamed value is read whole
     if (found === undefined) continue;
     if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
     out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
