@@ -100,9 +100,9 @@ async function main(): Promise<void> {
 
     const range = await measureInterleaved(
       [
-        { name: SUBJECT, op: () => store.get(RANGE), options: { ops: 200, warmup: 20, latencyOps: 100 } },
-        { name: HAND, op: () => handRange(raw), options: { ops: 200, warmup: 20, latencyOps: 100 } },
-        { name: SCAN, op: () => scanAndSift(raw, RANGE), options: { ops: 5, warmup: 1, latencyOps: 5 } },
+        { name: SUBJECT, op: () => store.get(RANGE), options: { ops: 60, warmup: 10, latencyOps: 60 } },
+        { name: HAND, op: () => handRange(raw), options: { ops: 60, warmup: 10, latencyOps: 60 } },
+        { name: SCAN, op: () => scanAndSift(raw, RANGE), options: { ops: 3, warmup: 1, latencyOps: 3 } },
       ],
       { concurrency: 1 },
       ROUNDS,
@@ -110,9 +110,9 @@ async function main(): Promise<void> {
     printTable(`get(${JSON.stringify(RANGE)}) over ${N.toLocaleString('en-US')} object keys (${inRange} matches, full values)`, range, SUBJECT);
     const sorted = await measureInterleaved(
       [
-        { name: SUBJECT, op: () => store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 }), options: { ops: 2000, warmup: 200, latencyOps: 1000 } },
-        { name: HAND, op: () => handTop(raw), options: { ops: 2000, warmup: 200, latencyOps: 1000 } },
-        { name: SCAN, op: () => scanAndSift(raw, { kind: 'person' }, { field: 'age', limit: 20 }), options: { ops: 5, warmup: 1, latencyOps: 5 } },
+        { name: SUBJECT, op: () => store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 }), options: { ops: 600, warmup: 60, latencyOps: 600 } },
+        { name: HAND, op: () => handTop(raw), options: { ops: 600, warmup: 60, latencyOps: 600 } },
+        { name: SCAN, op: () => scanAndSift(raw, { kind: 'person' }, { field: 'age', limit: 20 }), options: { ops: 3, warmup: 1, latencyOps: 3 } },
       ],
       { concurrency: 1 },
       ROUNDS,
