@@ -163,7 +163,7 @@ function cases(c: Awaited<ReturnType<typeof contenders>>, keys: BenchKey[]): Cas
           return out;
         },
       },
-      ops: { [SUBJECT]: 10, [SIFT]: 5, [NEDB]: 5 },
+      ops: { [SUBJECT]: 5, [SIFT]: 3, [NEDB]: 3 },
       check: ages,
     },
   ];
