@@ -18,10 +18,6 @@ import { decode } from './values';
  * creation order), `options.skip` and `options.limit` applied, checked as they are yielded.
  */
 export async function* findEntries(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
-  if (options.sort !== undefined && sharesFirstField(options.sort)) {
-    yield* sortedHere(scope, selector, options);
-    return;
-  }
   try {
     yield* serverSorted(scope, selector, options);
   } catch (err) {
@@ -39,21 +35,6 @@ class ParallelArraysError extends Error {}
 
 function isParallelArrays(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 2 && /parallel arrays/.test(String((err as Error).message));
-}
-
-/**
- * Whether two sort paths start with the same field ('a' and 'a.x'): MongoDB then builds the
- * sort keys of an array on that field element by element, jointly for both paths (the pair of
- * one element), where lib/query-sort.ts takes each path's own smallest or largest value; such
- * a sort is done here to keep lib/query-sort.ts's order.
- */
-function sharesFirstField(spec: SortSpec): boolean {
-  const firsts = new Set<string>();
-  for (const field of spec) {
-    if (firsts.has(field.parts[0])) return true;
-    firsts.add(field.parts[0]);
-  }
-  return false;
 }
 
 /** The find sorted here, as the core would: every match read in creation order, sorted stably, the window sliced. */
@@ -107,9 +88,13 @@ async function* serverSorted(scope: MongoScope, selector: Selector, options: Fin
       }
       first = false;
       if (doc === null) return;
-      let entry = entryOf(scope, doc, options.values);
-      if (entry instanceof Promise) entry = await entry;
-      if (entry) yield entry;
+      // The rest of the batch the driver holds is taken without an await per document (each
+      // still checked for expiry as it is yielded): cursor.next() costs several promise hops.
+      for (const next of [doc, ...cursor.readBufferedDocuments()]) {
+        let entry = entryOf(scope, next as EntryDoc, options.values);
+        if (entry instanceof Promise) entry = await entry;
+        if (entry) yield entry;
+      }
     }
   } finally {
     // Runs when the consumer stops early too (break, stream destroyed): releases the server cursor.
