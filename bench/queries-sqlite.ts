@@ -4,7 +4,8 @@
  * indexes, on 100,000 object keys `{ id, kind, age, city }` (bench/common.ts makeKeys, as
  * bench/memory.ts), each on its own database file in a temporary directory (removed at the end).
  *
- *   node -r ts-node/register/transpile-only bench/queries-sqlite.ts
+ *   node -r ts-node/register/transpile-only bench/queries-sqlite.ts [label words...]
+ *   (with words, only the cases whose label holds one of them: `sort`, `page`, `$gt`, ...)
  *
  * Fairness:
  * - Same keys and values (1 KB JSON, bench/common makeValues, 1,000 distinct ones reused); both
@@ -143,7 +144,8 @@ async function main(): Promise<void> {
         ops: 5,
       },
     ];
-    for (const kase of cases) {
+    const only = process.argv.slice(2);
+    for (const kase of cases.filter((c) => only.length === 0 || only.some((word) => c.label.includes(word)))) {
       const [a, b] = [await kase.subjectAges(), await kase.rawAges()];
       if (a.join() !== b.join()) throw new Error(`${kase.label}: the store and raw SQL disagree`);
       const found = await kase.subject();
