@@ -8,7 +8,7 @@
  * query, `keys`, `get` (also with a limit and keys), `entries` and `count` must give the same
  * keys and values, in the same (creation) order, as `find(filter).sort({ seq: 1 })`; about one
  * query in ten is then also a `del`, which must delete as many and leave the same keys (and
- * the string keys). About one query in two also reads with a generated `{ sort, skip, limit }`
+ * the string keys). About four queries in five also read with a generated `{ sort, skip, limit }`
  * (issue #12: sort paths through arrays, missing fields, mixed types) by get() and one of
  * keys/count/entries/createReadStream, against `find(filter).sort({ ...sort, seq: 1 })
  * .skip(skip).limit(limit)` (`limit: 0` is nothing here, "no limit" there), and some offer an
