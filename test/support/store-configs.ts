@@ -105,13 +105,15 @@ export const STORE_CONFIGS: StoreConfig[] = [
 /**
  * The configurations named by STORE_CONFIGS (substring match), or all of them. Names are
  * separated by `|`, `;` or a comma outside square brackets, so a multi stack's own commas stay
- * part of its name: STORE_CONFIGS='redis,multi [memory, memory]' names two filters.
+ * part of its name: STORE_CONFIGS='redis,multi [memory, memory]' names two filters; a leading
+ * `=` asks for that exact name (STORE_CONFIGS='=redis' is the Redis store alone).
  */
 export function selectedConfigs(): StoreConfig[] {
   const filter = process.env.STORE_CONFIGS;
   if (!filter) return STORE_CONFIGS;
   const wanted = filter.split(/[|;]|,(?![^[]*\])/).map((s) => s.trim()).filter(Boolean);
-  return STORE_CONFIGS.filter((c) => wanted.some((w) => c.name.includes(w)));
+  // '=name' selects that configuration alone ('redis' alone also selects every multi stack with Redis in it).
+  return STORE_CONFIGS.filter((c) => wanted.some((w) => (w.startsWith('=') ? c.name === w.slice(1) : c.name.includes(w))));
 }
 
 let counter = 0;
