@@ -35,13 +35,16 @@ interface Listed {
   sortKey: unknown;
 }
 
-/** The query's candidates in sort order (ties in creation order), in batches, filtered on the key. */
-export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec): AsyncGenerator<Candidate[]> {
+/**
+ * The query's candidates in sort order (ties in creation order), in batches, filtered on the
+ * key; `wanted` (skip + limit) sizes the first page of an index walk.
+ */
+export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec, wanted = Infinity): AsyncGenerator<Candidate[]> {
   const field = spec[0];
   if (spec.length === 1 && field.direction === -1 && orderedPath(field.path) && (selector.kind === 'all' || selector.kind === 'query')) {
     const others = await listedOthers(b, selector, field);
     if (others !== undefined) {
-      yield* descendingByIndex(b, selector, field, others);
+      yield* descendingByIndex(b, selector, field, others, wanted);
       return;
     }
   }
@@ -83,15 +86,22 @@ async function listedOthers(b: RedisBackend, selector: QuerySelector | { kind: '
 }
 
 /** Descending: the keys above numbers, the `n` set from the top merged with the others' numbers, then the keys below numbers. */
-async function* descendingByIndex(b: RedisBackend, selector: QuerySelector | { kind: 'all' }, field: SortField, others: Listed[]): AsyncGenerator<Candidate[]> {
+async function* descendingByIndex(
+  b: RedisBackend,
+  selector: QuerySelector | { kind: 'all' },
+  field: SortField,
+  others: Listed[],
+  wanted: number,
+): AsyncGenerator<Candidate[]> {
   const byKeyDown = (x: Listed, y: Listed) => compareSortKeys(y.sortKey, x.sortKey) || x.seq - y.seq;
   const above = others.filter((o) => typeof o.sortKey !== 'number' && compareSortKeys(o.sortKey, Infinity) > 0).sort(byKeyDown);
   const numbers = others.filter((o) => typeof o.sortKey === 'number').sort(byKeyDown);
   if (above.length > 0) yield above;
   const set = b.layout.ordered('n', field.path);
   const size = b.settings.batchSize;
-  // Pages grow from a few members, so that a small limit reads little, to batchSize.
-  let page = Math.min(FIRST_PAGE, size);
+  // Pages grow from a few members (four per entry wanted, so a selective query's page usually
+  // fills in one step), so that a small limit reads little, to batchSize.
+  let page = Math.min(Math.max(FIRST_PAGE, 4 * wanted), size);
   let state: [string, string, number] = ['+inf', '', 0];
   let next = 0;
   for (;;) {
