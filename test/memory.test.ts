@@ -161,8 +161,9 @@ describe('memory store', function () {
       }
     }
 
-    it('control: a range-only query falls back to sift, and both spies see it', async function () {
-      const { result, tests, iterations } = await counted(() => store.get({ age: { $gt: 98 } }));
+    it('control: a query no index serves ($mod) falls back to the matcher over every entry, and both spies see it', async function () {
+      // Ranges are index-served since issue #12 (ordered indexes): $mod is not.
+      const { result, tests, iterations } = await counted(() => store.get({ age: { $mod: [100, 99] } }));
       expect(result).to.have.length(1000);
       expect(tests).to.be.greaterThan(0);
       expect(iterations).to.be.greaterThan(0);
