@@ -26,7 +26,7 @@ import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { count, deleteMatching, find } from './find';
 import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './layout';
-import type { SendCommand } from './scripts';
+import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
 import { upgradeLayout } from './migrate';
 import { readWhole, setStream, valueStream } from './streams';

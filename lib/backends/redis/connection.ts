@@ -11,7 +11,8 @@ import { TickFlush } from '../../core/tick-flush';
 import { ClientTimeouts, RedisClient, waitReady } from './client';
 import { DueNamespaces, NamespaceSweeper } from './due-namespaces';
 import { rethrow, toStoreError } from './errors';
-import { SendCommand, loadScripts } from './scripts';
+import { SendCommand, loadScripts } from './lua-script';
+import { ALL_SCRIPTS } from './read-scripts';
 
 /** Something the sweep timer visits: an open namespace's backend, which reports its sweep's failures to its own store. */
 export interface Sweepable extends NamespaceSweeper {
@@ -81,7 +82,7 @@ export class RedisConnection {
   private scriptsLoaded = false;
   private listening = false;
   private readonly onReady = () => {
-    loadScripts(this.client).catch(() => undefined);
+    loadScripts(this.client, ALL_SCRIPTS).catch(() => undefined);
   };
   private queue: Batch[] = [];
   /** Whether a visit of due namespaces is running (one at a time). */
@@ -126,7 +127,7 @@ export class RedisConnection {
     }
     await waitReady(this.client, this.timeouts.connectTimeout);
     if (!this.scriptsLoaded) {
-      await this.bounded(loadScripts(this.client)).catch(rethrow);
+      await this.bounded(loadScripts(this.client, ALL_SCRIPTS)).catch(rethrow);
       this.scriptsLoaded = true;
       // A restarted server has lost them: load them again as soon as the client is back.
       this.client.on('ready', this.onReady);

@@ -20,7 +20,8 @@
  * - namespaces are never removed, so the list holds one member per namespace that ever had a
  *   TTL'd entry.
  */
-import { RESCHEDULE_SCRIPT, SendCommand } from './scripts';
+import { RESCHEDULE_SCRIPT } from './read-scripts';
+import { SendCommand } from './lua-script';
 
 /** What a visit needs of a namespace. */
 export interface NamespaceSweeper {

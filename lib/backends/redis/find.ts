@@ -10,7 +10,7 @@ import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { RedisBackend } from './backend';
 import { corrupt, rethrow } from './errors';
 import { Candidate, keyOfId } from './ids';
-import { FETCH_SCRIPT, WALK_SCRIPT } from './scripts';
+import { FETCH_SCRIPT, WALK_SCRIPT } from './read-scripts';
 import { drop } from './sweeping';
 import { sortedCandidates } from './sorted';
 import { candidates } from './walk';

@@ -9,7 +9,7 @@ import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { objectKeyOf } from './ids';
 import { LAYOUT_VERSION, orderedRecords } from './ordered';
-import { REINDEX_SCRIPT, VERSION_SCRIPT } from './scripts';
+import { REINDEX_SCRIPT, VERSION_SCRIPT } from './read-scripts';
 import { scored } from './walk';
 
 /** Rebuilds the namespace's ordered indexes if its records are older than this layout; resolves how many entries it indexed. */

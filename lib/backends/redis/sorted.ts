@@ -18,7 +18,7 @@ import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
 import { numberMember, orderedPath, scoreOf, stringMember } from './ordered';
-import { DESCEND_SCRIPT } from './scripts';
+import { DESCEND_SCRIPT } from './read-scripts';
 import { candidates, scored } from './walk';
 
 /** Most keys of a path's `s` and `r` sets a descending index walk sorts here; past it the whole query is sorted instead. */

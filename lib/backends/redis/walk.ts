@@ -12,7 +12,7 @@ import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
 import { scoreOf } from './ordered';
 import { RangeConstraint, rangeCandidates, rangeConstraints, rangeSize } from './ranges';
-import { UNION_SCRIPT } from './scripts';
+import { UNION_SCRIPT } from './read-scripts';
 import { REDIS_DEFAULTS } from './settings';
 
 /**

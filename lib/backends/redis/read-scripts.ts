@@ -1,0 +1,183 @@
+/**
+ * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND) or maintain
+ * a namespace (RESCHEDULE, REINDEX, VERSION); the write scripts and the Lua fragments they share
+ * are in scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
+ */
+import { LuaScript } from './lua-script';
+import { DROP_SCRIPT, HEAD, MEMBER, SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
+
+/**
+ * Lua: appends one entry to a reply as one element: the entry string when the entry is live by
+ * `now` (whole with `want`, else just its head), or the integer 0 when absent, expired, a key
+ * of another type, or a streamed value whose chunks are gone (its chunk key is `cp` followed by
+ * `id`, or by `e` past its first `skip` characters; the client reads such an entry as absent
+ * too). A string the store did not write is passed on
+ * as it is: the client reports it as corrupt. No Lua string is built for a value, since
+ * copying large strings in Lua costs the server more than the client saves.
+ */
+const EMIT = `${HEAD}
+local function emit(out, n, e, now, want, cp, id, skip)
+  local s
+  if want then
+    s = redis.pcall('GET', e)
+    if type(s) ~= 'string' then s = '' end
+  else
+    s = head(e)
+  end
+  local x, kind = parse(s)
+  if s == '' or (x and not live(x, now)) or (kind == 'c' and chunksGone(s, cp .. (id or string.sub(e, skip + 1)))) then s = 0 end
+  out[n + 1] = s
+  return n + 1
+end
+`;
+
+/**
+ * Reads a batch of entries: one element per key (see EMIT).
+ * KEYS: entry keys. ARGV: now, wantValues ('1' | '0'), length of the entry key prefix, chunk key prefix.
+ */
+export const FETCH_SCRIPT = new LuaScript(`${EMIT}
+local now, want, skip, chunkPrefix = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local out, n = {}, 0
+for i = 1, #KEYS do
+  n = emit(out, n, KEYS[i], now, want, chunkPrefix, false, skip)
+end
+return out
+`);
+
+/**
+ * Walks one sorted set of ids (the order set or one index) from a score cursor and reads the
+ * entries in the same round trip, for selections every member of the set matches.
+ * KEYS: the sorted set. ARGV: cursor (ZRANGE BYSCORE min, e.g. '-inf' or '(42'), limit, now,
+ * wantValues ('1' | '0'), entry key prefix, chunk key prefix (entry and chunk keys share the set's slot).
+ * Returns [members walked, last score, then id and entry (see EMIT) per member].
+ */
+export const WALK_SCRIPT = new LuaScript(`${EMIT}
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local now, want, prefix, chunkPrefix = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5], ARGV[6]
+local out, n = { #ids / 2, ids[#ids] or '' }, 2
+for i = 1, #ids, 2 do
+  out[n + 1] = ids[i]
+  n = emit(out, n + 1, prefix .. ids[i], now, want, chunkPrefix, ids[i], 0)
+end
+return out
+`);
+
+/**
+ * Merges many sorted sets (the index sets of a long `$in`) into a temporary one on the server,
+ * with a lease, so the client walks one set in batches instead of reading every set at once.
+ * The sets are merged a thousand at a time: Lua's unpack() cannot spread many more.
+ * KEYS: the temporary set, then the sets to merge. ARGV: lease (ms).
+ * Returns the size of the merged set (0: nothing was created).
+ */
+export const UNION_SCRIPT = new LuaScript(`
+local tmp, n = KEYS[1], 0
+for i = 2, #KEYS, 1000 do
+  local last = math.min(i + 999, #KEYS)
+  local args = { tmp, 0 }
+  if i > 2 then args[#args + 1] = tmp end
+  for j = i, last do args[#args + 1] = KEYS[j] end
+  args[2] = #args - 2
+  -- An id in several sets has the same score (its creation sequence) in each: keep it, not the sum.
+  args[#args + 1] = 'AGGREGATE'
+  args[#args + 1] = 'MIN'
+  n = redis.call('ZUNIONSTORE', unpack(args))
+end
+if n > 0 then redis.call('PEXPIRE', tmp, ARGV[1]) end
+return n
+`);
+
+/**
+ * Sets a namespace's score in the list of namespaces to sweep after a visit, unless someone
+ * lowered it since the visitor's claim (see due-namespaces.ts).
+ * KEYS: the list. ARGV: namespace, claim score, next score.
+ */
+export const RESCHEDULE_SCRIPT = new LuaScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
+return 1
+`);
+
+/**
+ * Adds the ordered index records of entries already in the order set (the rebuild of a
+ * namespace written by an older layout, ordered.ts): an id no longer in the order set (deleted
+ * since it was listed) is passed over, and a record already there is left as it is.
+ * KEYS: order, registry, then per id: its ordered index keys.
+ * ARGV: per id: id, number of ordered index keys, one descriptor per key.
+ * Returns how many ids were indexed.
+ */
+export const REINDEX_SCRIPT = new LuaScript(`${MEMBER}
+local z, p = KEYS[1], KEYS[2]
+local ki, a, done = 3, 1, 0
+while a <= #ARGV do
+  local id, m = ARGV[a], tonumber(ARGV[a + 1])
+  local seq = redis.pcall('ZSCORE', z, id)
+  if type(seq) == 'string' then
+    seq = tonumber(seq)
+    for j = 1, m do
+      local score, member_ = member(ARGV[a + 1 + j], seq, id)
+      if type(redis.pcall('ZADD', KEYS[ki + j - 1], score, member_)) == 'number' then redis.call('SADD', p, KEYS[ki + j - 1]) end
+    end
+    done = done + 1
+  end
+  ki = ki + m
+  a = a + 2 + m
+end
+return done
+`);
+
+/**
+ * Whether a namespace's records follow the current layout: 1 when its version record says so,
+ * or when it has no entries (the record is then written); 0 when it must be rebuilt first.
+ * KEYS: version record, order. ARGV: current version.
+ */
+export const VERSION_SCRIPT = new LuaScript(`
+local v = redis.pcall('GET', KEYS[1])
+if v == ARGV[1] then return 1 end
+local n = redis.pcall('ZCARD', KEYS[2])
+if type(n) == 'number' and n > 0 then return 0 end
+redis.pcall('SET', KEYS[1], ARGV[1])
+return 1
+`);
+
+/**
+ * Walks an `n` ordered index (ordered.ts) downwards a page at a time: values from the top,
+ * each value's members in creation order (their sequence prefix orders them), so a sort with a
+ * small limit reads only the members it needs, not the whole group of its last value.
+ * KEYS: the set. ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'),
+ * the value being read ('' for none: take the next), how many of its members were read, how many to read.
+ * Returns [member, value, member, value, ...], the value being read ('' when finished with it), its offset, the bound, 1 when exhausted.
+ */
+export const DESCEND_SCRIPT = new LuaScript(`
+local set, max, value, offset, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, n = {}, 0
+while n < count do
+  if value == '' then
+    local top = redis.call('ZRANGE', set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+    if #top == 0 then return { out, '', 0, max, 1 } end
+    value, offset, max = top[2], 0, '(' .. top[2]
+  end
+  local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, count - n)
+  for _, m in ipairs(group) do
+    out[#out + 1] = m
+    out[#out + 1] = value
+  end
+  n = n + #group
+  if #group < count - (n - #group) then value = '' else offset = offset + #group end
+end
+return { out, value, offset, max, 0 }
+`);
+
+/** Every script, for loading them when a connection becomes ready. */
+export const ALL_SCRIPTS: readonly LuaScript[] = [
+  SET_SCRIPT,
+  SET_MANY_SCRIPT,
+  DROP_SCRIPT,
+  FETCH_SCRIPT,
+  WALK_SCRIPT,
+  UNION_SCRIPT,
+  RESCHEDULE_SCRIPT,
+  REINDEX_SCRIPT,
+  VERSION_SCRIPT,
+  DESCEND_SCRIPT,
+];
+
