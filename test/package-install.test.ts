@@ -59,7 +59,8 @@ describe('driver loading (lib/drivers.ts)', function () {
       expect(manifest.peerDependenciesMeta[driver], driver).to.deep.equal({ optional: true });
       expect(manifest.devDependencies[driver], driver).to.match(new RegExp(`^\\^${major}\\.`));
     }
-    expect(Object.keys(manifest.dependencies)).to.deep.equal(['readable-stream']);
+    // sorted-btree: the memory store's ordered indexes (issue #12), plain JavaScript, nothing to compile.
+    expect(Object.keys(manifest.dependencies)).to.deep.equal(['readable-stream', 'sorted-btree']);
   });
 
   it('returns the installed driver, the very module require() gives', function () {

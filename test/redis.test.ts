@@ -199,7 +199,14 @@ describe('redis store', () => {
       await store.set('user:2', { name: 'b' });
       await store.set('other', 1);
       await store.set({ age: 20 }, 'obj');
-      const [, found] = await admin.scan('0', 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
+      // SCAN pages through the whole database (other tests' keys included): follow the cursor to the end.
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
+        cursor = next;
+        found.push(...keys);
+      } while (cursor !== '0');
       expect(found.sort()).to.deep.equal([store.layout.entry('user:1'), store.layout.entry('user:2')]);
       // An entry is one string: its expiry ('0': none), 'v', the serialized value.
       expect(await admin.get(store.layout.entry('user:1'))).to.equal('0v{"name":"a"}');
