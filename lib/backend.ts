@@ -32,6 +32,12 @@ export interface Capabilities {
    * server; without it the core sorts what `find` yields and skips by discarding (SPEC §14).
    */
   nativeSort?: boolean;
+  /**
+   * `find` honours `page` (keyset paging, SPEC §14): it yields the matches in page order,
+   * strictly after the given position, up to `limit`; without it the core reads every match
+   * per page and orders them itself. Implies `nativeSort`.
+   */
+  nativePage?: boolean;
 }
 
 /** An entry as backends return it from `find`. */
@@ -54,6 +60,22 @@ export interface FindOptions {
   sort?: SortSpec;
   /** Only for backends with `supports.nativeSort`: leave out this many entries first (in sort order). */
   skip?: number;
+  /**
+   * Only for backends with `supports.nativePage`, and only from `page()`: order by `sort` (always
+   * given, maybe empty) and then by id in code point order — never by creation — and yield only
+   * entries whose position comes strictly after `page.after` (lib/core/page-cursor.ts
+   * comparePositions). `skip` is then never given; `limit` is the page size plus one.
+   */
+  page?: { after?: PagePosition };
+}
+
+/**
+ * A position in page order: an entry's sort keys (one per sort field, as lib/query-sort.ts
+ * `sortKeysOf` gives them: `EMPTY_ARRAY_KEY` stands for an empty array) and its id.
+ */
+export interface PagePosition {
+  keys: readonly unknown[];
+  id: string;
 }
 
 /** Counters a backend reports itself; the base adds its own. */

@@ -3,11 +3,12 @@
  * backend with `supports.nativeSort` gets them in its `find`; for any other the core sorts
  * what `find` yields (stably: ties keep creation order) and skips by discarding.
  */
-import type { StoredEntry } from '../backend';
+import type { FindOptions, StoredEntry } from '../backend';
 import type { Clock } from '../clock';
 import type { Selector } from '../query';
 import { sortEntries } from '../query-sort';
 import type { CompleteBackend } from './backend-defaults';
+import { findPage } from './page-find';
 import type { ReadOptions } from './query-options';
 
 /** The entries `selector` matches, in the order and window `options` give. */
@@ -15,12 +16,17 @@ export async function* findOrdered(
   storage: CompleteBackend,
   selector: Selector,
   values: boolean,
-  options: ReadOptions,
+  options: ReadOptions & Pick<FindOptions, 'page'>,
   clock: Clock,
 ): AsyncGenerator<StoredEntry> {
   const { sort, limit } = options;
   const skip = options.skip ?? 0;
   if (limit === 0 || selector.kind === 'none') return;
+  // A page asked of a tier view (the multi store's complete tier): natively or by the core.
+  if (options.page !== undefined) {
+    yield* findPage(storage, selector, sort ?? [], options.page.after, limit ?? Infinity);
+    return;
+  }
   if (storage.supports.nativeSort) {
     yield* storage.find(selector, { values, sort, skip, limit });
     return;

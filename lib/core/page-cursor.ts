@@ -5,6 +5,7 @@
  * or deleted meanwhile never makes another one repeat or go missing. The cursor names its sort:
  * it is refused with a different one.
  */
+import type { PagePosition } from '../backend';
 import { InvalidArgumentError } from '../errors';
 import { MAX_KEY_DEPTH, MAX_KEY_LENGTH } from '../limits';
 import { compareValues } from '../query-match';
@@ -13,11 +14,7 @@ import { EMPTY_ARRAY_KEY, SortSpec, compareKeyLists, isEmptyArrayKey } from '../
 /** Longest cursor accepted: a key's sort keys fit in its size limit, base64 adds a third, with room for the sort's paths. */
 const MAX_CURSOR_LENGTH = 4 * MAX_KEY_LENGTH;
 
-/** A position in a page order: the sort keys of an entry (one per sort field) and its id. */
-export interface PagePosition {
-  keys: readonly unknown[];
-  id: string;
-}
+export type { PagePosition };
 
 /**
  * Orders two positions: sort fields first, then the key id in code point order (UTF-8 byte

@@ -12,7 +12,8 @@ import { sortKeysOf } from '../query-sort';
 import type { GetOptions, GetResult, Page, PageOptions, Query, QueryOptions, StoreCallback, StoreFlags, StoreGetResult, UnknownFlags } from '../store-types';
 import { splitArgs } from './arguments';
 import { findOrdered, findOrderedSync, windowCount } from './ordered-find';
-import { PagePosition, comparePositions, decodeCursor, encodeCursor } from './page-cursor';
+import { decodeCursor, encodeCursor } from './page-cursor';
+import { findPage } from './page-find';
 import { ReadOptions, readOptions } from './query-options';
 import { StoreStreams } from './store-streams';
 
@@ -141,16 +142,14 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
       const includeKey = opts.includeKey ?? this.settings.includeKey ?? false;
       const limit = opts.limit;
       return this.run(async () => {
-        const candidates: Array<{ entry: StoredEntry; position: PagePosition }> = [];
-        for await (const entry of findOrdered(this.storage, selector, true, {}, this.clock)) {
-          const position = { keys: sortKeysOf(entry.key, sort), id: entry.id };
-          if (after === undefined || comparePositions(position, after, sort) > 0) candidates.push({ entry, position });
-        }
-        candidates.sort((a, b) => comparePositions(a.position, b.position, sort));
-        const taken = candidates.slice(0, limit);
-        const items = taken.map(({ entry }) => (includeKey ? { key: entry.key, val: entry.value } : entry.value));
+        // One more than the page, to know whether a next page exists.
+        const taken: StoredEntry[] = [];
+        for await (const entry of findPage(this.storage, selector, sort, after, limit + 1)) taken.push(entry);
+        const more = taken.length > limit;
+        if (more) taken.length = limit;
+        const items = taken.map((entry) => (includeKey ? { key: entry.key, val: entry.value } : entry.value));
         const last = taken[taken.length - 1];
-        return { items, cursor: candidates.length > limit ? encodeCursor(last.position, sort) : null };
+        return { items, cursor: more ? encodeCursor({ keys: sortKeysOf(last.key, sort), id: last.id }, sort) : null };
       }, undefined, 'scan');
     } catch (err) {
       return this.refuse(err);

@@ -105,6 +105,8 @@ export class MultiBackend implements Backend {
       persistent: durable.persistent,
       // The complete tier's view (lib/core/store-as-tier.ts) sorts and skips, natively or not.
       nativeSort: true,
+      // ...and pages the same way (natively where that tier can, else by the core's reading).
+      nativePage: true,
     };
     this.context = {
       tiers: this.tiers,
