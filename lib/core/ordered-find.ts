@@ -1,15 +1,56 @@
 /**
  * Reads of many entries with `sort`, `skip` and `limit` (SPEC §14), over any backend: a
  * backend with `supports.nativeSort` gets them in its `find`; for any other the core sorts
- * what `find` yields (stably: ties keep creation order) and skips by discarding.
+ * what `find` yields (stably: ties keep creation order) and skips by discarding. The async
+ * and synchronous reads share one plan (`planRead`) and one window (`EntryWindow`).
  */
 import type { FindOptions, StoredEntry } from '../backend';
 import type { Clock } from '../clock';
 import type { Selector } from '../query';
-import { sortEntries } from '../query-sort';
+import { SortSpec, sortEntries } from '../query-sort';
 import type { CompleteBackend } from './backend-defaults';
 import { findPage } from './page-find';
 import type { ReadOptions } from './query-options';
+
+/** What to ask `find` for, and what the core still does to its output. */
+interface ReadPlan {
+  request: FindOptions;
+  /** Sort everything `find` yields by this first (a backend without native sort). */
+  sortHere?: SortSpec;
+  skip: number;
+  limit?: number;
+}
+
+/** The plan of one read: everything passed down to a native backend, else the window kept here. */
+function planRead(native: boolean, values: boolean, options: ReadOptions): ReadPlan {
+  const { sort, limit } = options;
+  const skip = options.skip ?? 0;
+  if (native) return { request: { values, sort, skip, limit }, skip: 0 };
+  if (sort !== undefined && sort.length > 0) return { request: { values }, sortHere: sort, skip, limit };
+  return { request: { values, limit: limit === undefined ? undefined : skip + limit }, skip, limit };
+}
+
+/** Counts entries through a skip-then-limit window. */
+class EntryWindow {
+  private seen = 0;
+  private taken = 0;
+  constructor(private readonly skip: number, private readonly limit: number | undefined) {}
+  /** Whether the next entry is inside the window. */
+  admits(): boolean {
+    if (this.seen++ < this.skip) return false;
+    this.taken++;
+    return true;
+  }
+  /** Whether the window has all it takes. */
+  get full(): boolean {
+    return this.limit !== undefined && this.taken >= this.limit;
+  }
+}
+
+/** `all`, sorted, cut to the plan's window. */
+function sortedWindow(all: StoredEntry[], plan: ReadPlan & { sortHere: SortSpec }): StoredEntry[] {
+  return sortEntries(all, plan.sortHere).slice(plan.skip, plan.limit === undefined ? undefined : plan.skip + plan.limit);
+}
 
 /** The entries `selector` matches, in the order and window `options` give. */
 export async function* findOrdered(
@@ -19,59 +60,48 @@ export async function* findOrdered(
   options: ReadOptions & Pick<FindOptions, 'page'>,
   clock: Clock,
 ): AsyncGenerator<StoredEntry> {
-  const { sort, limit } = options;
-  const skip = options.skip ?? 0;
-  if (limit === 0 || selector.kind === 'none') return;
+  if (options.limit === 0 || selector.kind === 'none') return;
   // A page asked of a tier view (the multi store's complete tier): natively or by the core.
   if (options.page !== undefined) {
-    yield* findPage(storage, selector, sort ?? [], options.page.after, limit ?? Infinity);
+    yield* findPage(storage, selector, options.sort ?? [], options.page.after, options.limit ?? Infinity);
     return;
   }
-  if (storage.supports.nativeSort) {
-    yield* storage.find(selector, { values, sort, skip, limit });
-    return;
-  }
-  if (sort !== undefined && sort.length > 0) {
+  const plan = planRead(storage.supports.nativeSort === true, values, options);
+  if (plan.sortHere) {
     const all: StoredEntry[] = [];
-    for await (const entry of storage.find(selector, { values })) all.push(entry);
-    const window = sortEntries(all, sort).slice(skip, limit === undefined ? undefined : skip + limit);
-    for (const entry of window) {
+    for await (const entry of storage.find(selector, plan.request)) all.push(entry);
+    for (const entry of sortedWindow(all, plan as ReadPlan & { sortHere: SortSpec })) {
       // Expiry is checked per entry as it is yielded (SPEC §12), where the backend said when.
       if (entry.expiresAt != null && entry.expiresAt <= clock.now()) continue;
       yield entry;
     }
     return;
   }
-  let seen = 0;
-  let yielded = 0;
-  for await (const entry of storage.find(selector, { values, limit: limit === undefined ? undefined : skip + limit })) {
-    if (seen++ < skip) continue;
+  const window = new EntryWindow(plan.skip, plan.limit);
+  for await (const entry of storage.find(selector, plan.request)) {
+    if (!window.admits()) continue;
     yield entry;
-    if (limit !== undefined && ++yielded >= limit) return;
+    if (window.full) return;
   }
 }
 
-/** `findOrdered` over a synchronous find (an in-process backend): the same order and window, without an async step per entry. */
+/** `findOrdered` over a synchronous find (an in-process backend): the same plan, without an async step per entry. */
 export function findOrderedSync(
-  findSync: (selector: Selector, options: { values: boolean; limit?: number; sort?: ReadOptions['sort']; skip?: number }) => Iterable<StoredEntry>,
+  findSync: (selector: Selector, options: FindOptions) => Iterable<StoredEntry>,
   native: boolean,
   selector: Selector,
   values: boolean,
   options: ReadOptions,
 ): StoredEntry[] {
-  const { sort, limit } = options;
-  const skip = options.skip ?? 0;
-  if (limit === 0 || selector.kind === 'none') return [];
-  if (native) return [...findSync(selector, { values, sort, skip, limit })];
-  if (sort !== undefined && sort.length > 0) {
-    return sortEntries([...findSync(selector, { values })], sort).slice(skip, limit === undefined ? undefined : skip + limit);
-  }
+  if (options.limit === 0 || selector.kind === 'none') return [];
+  const plan = planRead(native, values, options);
+  if (plan.sortHere) return sortedWindow([...findSync(selector, plan.request)], plan as ReadPlan & { sortHere: SortSpec });
   const out: StoredEntry[] = [];
-  let seen = 0;
-  for (const entry of findSync(selector, { values, limit: limit === undefined ? undefined : skip + limit })) {
-    if (seen++ < skip) continue;
+  const window = new EntryWindow(plan.skip, plan.limit);
+  for (const entry of findSync(selector, plan.request)) {
+    if (!window.admits()) continue;
     out.push(entry);
-    if (limit !== undefined && out.length >= limit) break;
+    if (window.full) break;
   }
   return out;
 }
