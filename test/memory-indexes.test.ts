@@ -8,8 +8,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import Store = require('../index');
 import { compileQuery, QuerySelector } from '../lib/query';
-import { compileSort, sortEntries } from '../lib/query-sort';
-import type { KeyObject } from '../lib/keys';
+import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
+import { keyId } from '../lib/keys';
+import type { Key, KeyObject } from '../lib/keys';
+import { comparePositions } from '../lib/core/page-cursor';
 
 const open: Store.MemoryStore[] = [];
 
@@ -36,6 +38,31 @@ function reference(keys: KeyObject[], query: object, options: { sort?: Record<st
   const sorted = options.sort ? sortEntries(matches, compileSort(options.sort, 'get')) : matches;
   const skip = options.skip ?? 0;
   return sorted.slice(skip, options.limit === undefined ? undefined : skip + options.limit).map((e) => e.n);
+}
+
+/** The reference page order of `keys` (values = their positions) under `query` and `sort`: sort keys, then id in code point order. */
+function pageReference(keys: Key[], query: object, sort: Record<string, 1 | -1>): number[] {
+  const selector = compileQuery(query) as QuerySelector;
+  const spec = compileSort(sort, 'page');
+  return keys
+    .map((key, n) => ({ key, n, keys: sortKeysOf(key, spec), id: keyId(key) }))
+    .filter((e) => typeof e.key !== 'string' && selector.test(e.key))
+    .sort((a, b) => comparePositions(a, b, spec))
+    .map((e) => e.n);
+}
+
+/** Every page of `query` by `sort`, `limit` at a time, concatenated; `between` runs after each page. */
+async function walkPages(store: Store.MemoryStore, query: object, sort: Record<string, 1 | -1> | undefined, limit: number, between?: (page: number) => Promise<void>): Promise<unknown[]> {
+  const out: unknown[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 10_000; page++) {
+    const got = await store.page(query, { ...(sort === undefined ? {} : { sort }), limit, ...(cursor === undefined ? {} : { cursor }) });
+    out.push(...got.items);
+    if (got.cursor === null) return out;
+    cursor = got.cursor;
+    await between?.(page);
+  }
+  throw new Error('the walk never ended');
 }
 
 describe('memory store: ordered indexes and the planner', function () {
@@ -144,6 +171,109 @@ describe('memory store: ordered indexes and the planner', function () {
       for await (const entry of store.entries({ kind: 'robot' }, options)) seen.push(entry.value);
       expect(seen).to.deep.equal(want);
     });
+    it('page() is native: a page by an indexed path walks its tree from the cursor and visits about a page, not every match', async function () {
+      expect(store.supports.nativePage).to.equal(true);
+      const sort = { age: 1 as const };
+      const walked: unknown[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 60; page++) {
+        const got = await store.page({ kind: 'person' }, { sort, limit: 10, ...(cursor === undefined ? {} : { cursor }) });
+        expect(store.internals.lastQuery.plan).to.equal('page(sort(age))');
+        // A page reads the cursor's age bucket (100 entries) and maybe the next; 5,000 persons match.
+        expect(store.internals.lastQuery.examined, `page ${page}`).to.be.at.most(300);
+        walked.push(...got.items);
+        cursor = got.cursor!;
+      }
+      expect(walked).to.deep.equal(pageReference(keys, { kind: 'person' }, sort).slice(0, 600));
+    });
+
+    it('page() in mixed directions and on several fields equals the reference walk', async function () {
+      const q = { age: { $gte: 10, $lt: 30 } };
+      for (const sort of [{ kind: 1, age: -1 }, { age: -1, id: 1 }, { city: -1, age: 1 }, { kind: -1 }] as Array<Record<string, 1 | -1>>) {
+        expect(await walkPages(store, q, sort, 37), JSON.stringify(sort)).to.deep.equal(pageReference(keys, q, sort));
+      }
+      expect(store.internals.lastQuery.plan).to.equal('page(sort(kind))');
+    });
+
+    it('page() without a sort walks the ids in code point order from the cursor', async function () {
+      const first = await store.page({ kind: 'robot' }, { limit: 50 });
+      expect(store.internals.lastQuery.plan).to.equal('page(ids)');
+      expect(store.internals.lastQuery.examined).to.be.at.most(250);
+      const second = await store.page({ kind: 'robot' }, { limit: 50, cursor: first.cursor! });
+      expect(store.internals.lastQuery.examined).to.be.at.most(250);
+      expect([...first.items, ...second.items]).to.deep.equal(pageReference(keys, { kind: 'robot' }, {}).slice(0, 100));
+      expect(await walkPages(store, { age: { $lt: 5 } }, undefined, 64)).to.deep.equal(pageReference(keys, { age: { $lt: 5 } }, {}));
+    });
+
+    it('page() of a narrow query orders its few candidates with a bounded heap instead of walking', async function () {
+      const q = { id: { $in: [17, 4000, 3, 9999, 250] } };
+      expect(await walkPages(store, q, { age: -1 }, 2)).to.deep.equal(pageReference(keys, q, { age: -1 }));
+      expect(store.internals.lastQuery.plan).to.equal('page(eq(id) then ordered)');
+      expect(store.internals.lastQuery.examined).to.equal(5);
+    });
+  });
+
+  it('page() ties by id in code point order: a character beyond the BMP sorts after U+FFFF', async function () {
+    const store = memory();
+    const keys = [{ v: 1, s: '\u{1F600}' }, { v: 1, s: '\uFFFF' }, { v: 1, s: 'z' }, { v: 0, s: '\u{10000}' }];
+    for (let i = 0; i < keys.length; i++) await store.set(keys[i], i);
+    for (const sort of [{ v: 1 }, { v: -1 }, undefined] as Array<Record<string, 1 | -1> | undefined>) {
+      for (const limit of [1, 2, 10]) {
+        const want = pageReference(keys, { v: { $gte: 0 } }, sort ?? {});
+        expect(await walkPages(store, { v: { $gte: 0 } }, sort, limit), JSON.stringify([sort, limit])).to.deep.equal(want);
+      }
+    }
+    // UTF-16 order would put the emoji (a surrogate pair, 0xD83D...) before U+FFFF.
+    expect(await walkPages(store, { v: 1 }, { v: 1 }, 1)).to.deep.equal([2, 1, 0]);
+    expect(await walkPages(store, { v: 1 }, undefined, 1)).to.deep.equal([2, 1, 0]);
+  });
+
+  it('page() goes on after the cursor’s own entry was deleted, and writes between pages neither repeat nor drop the others', async function () {
+    const store = memory();
+    const keys: KeyObject[] = [];
+    for (let i = 0; i < 200; i++) {
+      keys.push({ i, v: i % 7 });
+      await store.set(keys[i], i);
+    }
+    for (const sort of [{ v: 1 }, { v: -1, i: 1 }, undefined] as Array<Record<string, 1 | -1> | undefined>) {
+      const first = await store.page({ i: { $gte: 0 } }, { ...(sort ? { sort } : {}), limit: 30 });
+      const last = first.items[29] as number;
+      await store.del(keys[last]);
+      const rest = await store.page({ i: { $gte: 0 } }, { ...(sort ? { sort } : {}), limit: 1000, cursor: first.cursor! });
+      const want = pageReference(keys, { i: { $gte: 0 } }, sort ?? {});
+      expect([...first.items, ...rest.items], JSON.stringify(sort)).to.deep.equal(want);
+      await store.set(keys[last], last);
+    }
+    // Writes between pages: entries present throughout come once each, in order.
+    const seen = await walkPages(store, { i: { $gte: 0 } }, { v: 1 }, 9, async (page) => {
+      await store.set({ i: 1000 + page, v: page % 7 }, 1000 + page);
+      await store.del({ i: 1000 + page - 1, v: (page - 1) % 7 });
+    });
+    const stable = (seen as number[]).filter((n) => n < 1000);
+    expect(stable).to.deep.equal(pageReference(keys, { i: { $gte: 0 } }, { v: 1 }));
+  });
+
+  it('page() with arrays, empty arrays, null and missing fields as sort values', async function () {
+    const store = memory();
+    const keys: KeyObject[] = [{ id: 1, v: [3, 1] }, { id: 2 }, { id: 3, v: null }, { id: 4, v: [] }, { id: 5, v: 2 }, { id: 6, v: [9, 0.5] }, { id: 7, v: 'x' }];
+    for (let i = 0; i < keys.length; i++) await store.set(keys[i], i);
+    for (const sort of [{ v: 1 }, { v: -1 }, { v: -1, id: -1 }] as Array<Record<string, 1 | -1>>) {
+      for (const limit of [1, 2, 3, 100]) {
+        expect(await walkPages(store, { id: { $gte: 0 } }, sort, limit), JSON.stringify([sort, limit])).to.deep.equal(pageReference(keys, { id: { $gte: 0 } }, sort));
+      }
+    }
+    // Missing, null and empty sort keys are not in the tree: the candidates are ordered instead.
+    expect(store.internals.lastQuery.plan).to.match(/^page\(.*then ordered\)$/);
+    // Arrays only (every entry at its sort key in the tree): the tree walk, each entry under its smallest (ascending) or largest element.
+    const arrays = memory();
+    const held: KeyObject[] = [{ id: 1, v: [5, 1] }, { id: 2, v: [3] }, { id: 3, v: [2, 9] }, { id: 4, v: 4 }, { id: 5, v: [4, 1] }];
+    for (let i = 0; i < held.length; i++) await arrays.set(held[i], i);
+    expect(await walkPages(arrays, { id: { $gte: 0 } }, { v: 1 }, 1)).to.deep.equal([0, 4, 2, 1, 3]);
+    expect(store.internals.lastQuery.plan).to.not.equal('page(sort(v))');
+    expect(arrays.internals.lastQuery.plan).to.equal('page(sort(v))');
+    expect(await walkPages(arrays, { id: { $gte: 0 } }, { v: -1 }, 1)).to.deep.equal([2, 0, 3, 4, 1]);
+    expect(await walkPages(arrays, { id: { $gte: 0 } }, { v: -1 }, 2)).to.deep.equal([2, 0, 3, 4, 1]);
+    expect(await walkPages(arrays, { id: { $gte: 0 } }, { v: 1, id: -1 }, 2)).to.deep.equal(pageReference(held, { id: { $gte: 0 } }, { v: 1, id: -1 }));
   });
 
   it('sort + limit stops inside a big bucket: a single sort field needs no whole tie group', async function () {
@@ -244,7 +374,7 @@ describe('memory store: ordered indexes and the planner', function () {
   });
 
   describe('property: every plan answers as the reference (filter, then stable sort, then window)', function () {
-    const scalar = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom('a', 'b', 'B', '', 'é', '\u{1F600}'), fc.boolean());
+    const scalar = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom('a', 'b', 'B', '', 'é', '\u{1F600}', '\uFFFF'), fc.boolean());
     const fieldValue = fc.oneof(
       { weight: 4, arbitrary: scalar },
       { weight: 1, arbitrary: fc.constant(null) },
@@ -292,6 +422,33 @@ describe('memory store: ordered indexes and the planner', function () {
             await store.close();
           }
         }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('page walks on random keys equal the reference page order (sort keys, then id in code point order)', async function () {
+      const pageSort = fc.oneof(sortSpec, fc.tuple(fc.constantFrom('n', 'a'), fc.constantFrom<1 | -1>(1, -1)).map(([p, d]) => ({ [p]: d })));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(key, { maxLength: 25 }),
+          fc.array(fc.tuple(fc.oneof(query, fc.constant({ n: { $gte: 0 } })), pageSort, fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 4 }),
+          async (rawKeys, walks) => {
+            const store = new Store.MemoryStore();
+            try {
+              const keys: KeyObject[] = [];
+              for (const k of rawKeys) {
+                const id = { n: keys.length, ...k } as KeyObject;
+                keys.push(id);
+                await store.set(id, keys.length - 1);
+              }
+              for (const [q, sort, limit] of walks) {
+                expect(await walkPages(store, q, sort, limit), JSON.stringify([q, sort, limit])).to.deep.equal(pageReference(keys, q, sort ?? {}));
+              }
+            } finally {
+              await store.close();
+            }
+          },
+        ),
         { numRuns: 300 },
       );
     });

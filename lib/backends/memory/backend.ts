@@ -42,6 +42,7 @@ export class MemoryBackend implements Backend {
       evicts: maxKeys > 0 || maxBytes > 0,
       persistent: false,
       nativeSort: true,
+      nativePage: true,
     };
   }
 
@@ -119,11 +120,18 @@ export class MemoryBackend implements Backend {
     return this.keyspace.expiresAt(id);
   }
 
-  /** Honours `sort`, `skip` and `limit` (supports.nativeSort): keyspace.ts walks an ordered index when it can. */
+  /**
+   * Honours `sort`, `skip` and `limit` (supports.nativeSort), and `page` (supports.nativePage):
+   * keyspace.ts walks an ordered index when it can.
+   */
   *findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
-    const { sort, skip, limit } = options;
+    const { sort, skip, limit, page } = options;
     const found =
-      sort !== undefined && sort.length > 0 ? this.keyspace.findSorted(selector, sort, skip, limit) : this.keyspace.find(selector, limit, skip);
+      page !== undefined
+        ? this.keyspace.findPage(selector, sort ?? [], page.after, limit ?? Infinity)
+        : sort !== undefined && sort.length > 0
+          ? this.keyspace.findSorted(selector, sort, skip, limit)
+          : this.keyspace.find(selector, limit, skip);
     for (const entry of found) {
       if (!options.values) yield entry;
       else if (entry.value instanceof StreamedBytes || this.clone) {

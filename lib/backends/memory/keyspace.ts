@@ -10,11 +10,13 @@
  */
 import { Key, KeyObject, keyFromId } from '../../keys';
 import { QuerySelector, Selector, selectorMatches } from '../../query';
-import type { StoredEntry } from '../../backend';
+import type { PagePosition, StoredEntry } from '../../backend';
 import { SortSpec, sortEntries } from '../../query-sort';
 import { approximateSize } from '../../values';
 import { ExpiryHeap } from './expiry-heap';
+import { IdOrder } from './id-order';
 import { OrderedIndexes, bucketHas } from './ordered-indexes';
+import { PageSource, readPage } from './page-walk';
 import { Plan, planQuery } from './query-plan';
 import { sortedWalk } from './sorted-walk';
 import { Slot } from './slot';
@@ -41,6 +43,8 @@ export class Keyspace {
   private readonly heap = new ExpiryHeap();
   /** Ids from least to most recently used; only when bounded. */
   private readonly recency: Map<string, true> | null;
+  /** Every id in code point order, once a page without sort has needed it (id-order.ts). */
+  private idOrder: IdOrder | null = null;
   private readonly bounded: boolean;
   private seq = 0;
   private bytes = 0;
@@ -96,7 +100,7 @@ export class Keyspace {
   }
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null): void {
-    if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0) {
+    if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0 && this.idOrder === null) {
       // Plain cache use: with no TTLs and no bounds a string key needs no Slot, so this is a Map.set.
       this.slots.set(id, value);
       return;
@@ -125,12 +129,14 @@ export class Keyspace {
       existing.size = size;
     } else if (typeof key === 'string' && expiresAt === null && !this.bounded) {
       this.slots.set(id, value);
+      if (existing === undefined) this.idOrder?.add(id);
     } else {
       const isNew = existing === undefined;
       // A private, field-sorted copy: the caller may mutate its key object later.
       const ownKey = typeof key === 'string' ? key : keyFromId(id);
       const slot = new Slot(id, value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size);
       this.slots.set(id, slot);
+      if (isNew) this.idOrder?.add(id);
       this.bytes += size;
       if (isNew && typeof ownKey !== 'string') this.indexes.add(slot);
     }
@@ -157,6 +163,7 @@ export class Keyspace {
 
   clear(): void {
     this.slots.clear();
+    this.idOrder = null;
     this.indexes.clear();
     this.heap.clear();
     this.recency?.clear();
@@ -266,6 +273,38 @@ export class Keyspace {
     yield* sortEntries(all, sort).slice(skip, skip + limit);
   }
 
+  /** One page (SPEC §14 keyset paging; page-walk.ts): `sort`, then id; strictly after `after`; at most `limit`. */
+  *findPage(selector: Selector, sort: SortSpec, after: PagePosition | undefined, limit: number): Generator<StoredEntry> {
+    const report: QueryReport = { plan: 'page', examined: 0 };
+    this.lastQuery = report;
+    // Collected before yielding, as a sorted walk is: a reader may write between entries.
+    for (const slot of readPage(this.pageSource(selector), { selector, sort, after, limit }, report)) {
+      if (this.recency) this.touch(slot.id);
+      yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
+    }
+  }
+
+  /** What a page reads of this keyspace (page-walk.ts PageSource); plain values come wrapped in a Slot. */
+  private pageSource(selector: Selector): PageSource {
+    const slots = this.slots;
+    const wrap = (id: string, held: unknown): Slot => (held instanceof Slot ? held : new Slot(id, held, id, 0, 0, 0));
+    return {
+      indexes: this.indexes,
+      held: slots.size,
+      now: this.options.now(),
+      matches: (slot, exact) =>
+        exact || (selector.kind === 'query' ? typeof slot.key !== 'string' && this.testQuery(selector, slot) : selectorMatches(selector, slot.id, slot.key)),
+      *all() {
+        for (const [id, held] of slots) yield wrap(id, held);
+      },
+      entry: (id) => {
+        const held = slots.get(id);
+        return held === undefined ? undefined : wrap(id, held);
+      },
+      idOrder: () => (this.idOrder ??= new IdOrder(slots.keys())),
+    };
+  }
+
   /**
    * The values of the live entries an index serves for `selector`, in creation order, passed
    * through `read`; undefined when no index applies (the caller falls back to `find`). This is
@@ -324,6 +363,7 @@ export class Keyspace {
 
   private remove(id: string, slot: unknown): void {
     this.slots.delete(id);
+    this.idOrder?.delete(id);
     this.recency?.delete(id);
     if (slot instanceof Slot) {
       this.bytes -= slot.size;
