@@ -202,13 +202,19 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   }
 
 
-  /** A store over the same backend in an isolated namespace; `clear()` there clears only it. */
+  /**
+   * A store over the same backend in an isolated namespace; `clear()` there clears only it.
+   * One scope per namespace: while it is open, `scope(namespace)` returns that same store.
+   */
   scope(namespace: string): BaseStore<V, F>;
   scope(namespace: string): BaseStore {
     checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
     if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
     if (this.closedInChain()) throw new StoreClosedError('scope: the store is closed');
-    const child = this._scope(this.namespace ? `${this.namespace}/${namespace}` : namespace);
+    const full = this.namespace ? `${this.namespace}/${namespace}` : namespace;
+    const open = this.openScope(full);
+    if (open !== undefined) return open as BaseStore;
+    const child = this._scope(full);
     this.adoptScope(child);
     return child as BaseStore;
   }

@@ -56,6 +56,18 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
   private startWhenOpen: Array<{ start: () => void; fail: (err: unknown) => void }> = [];
   /** Scopes made from this store that connected and are not closed yet: closed with it. */
   private connectedScopes: Set<StoreCore> | undefined;
+  /**
+   * The one scope per namespace made from this store and not closed (`scope()` hands it out
+   * again): a scope made per request then costs a lookup, not a new store that connects and
+   * stays held by this one until closed.
+   */
+  private scopesByNamespace: Map<string, StoreCore> | undefined;
+  /**
+   * For a scope: how many `scope()` calls handed it out and have not closed it. Its `close()`
+   * ends it only when the last holder closes (or its parent closes), so one request closing
+   * its scope cannot end another's that shares the namespace.
+   */
+  private holders = 0;
   protected readonly counters = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
 
   /** The backend as it was built (a store class reaches its own backend's extras through it). */
@@ -314,6 +326,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('close', cb));
     const p = (async () => {
       if (this.state === 'closed') return;
+      if (this.parent !== undefined && !this.parent.closedInChain() && --this.holders > 0) return;
       const wasConnecting = this.connecting;
       this.state = 'closed';
       if (wasConnecting) await wasConnecting.catch(() => undefined);
@@ -321,6 +334,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
       // went away is left to fail on its own once the backend is released.
       await withinMs(this.orderGate.whenIdle(), CLOSE_DRAIN_MS);
       this.parent?.connectedScopes?.delete(this);
+      if (this.parent?.scopesByNamespace?.get(this.namespace) === this) this.parent.scopesByNamespace.delete(this.namespace);
       const scopes = this.connectedScopes;
       this.connectedScopes = undefined;
       // Closing a store ends its scopes (SPEC §12) and releases what they hold, so the process can exit.
@@ -336,9 +350,19 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     this.counters.sets++;
   };
 
+  /** The scope of `namespace` (a full namespace) made from this store, while it is not closed. */
+  protected openScope(namespace: string): StoreCore | undefined {
+    const scope = this.scopesByNamespace?.get(namespace);
+    if (scope === undefined || scope.state === 'closed') return undefined;
+    scope.holders++;
+    return scope;
+  }
+
   /** Links a scope made from this store: one program order for both (SPEC §12); closing this store ends it. */
   protected adoptScope(child: StoreCore): void {
     child.orderGate = this.orderGate;
     child.parent = this;
+    child.holders = 1;
+    (this.scopesByNamespace ??= new Map()).set(child.namespace, child);
   }
 }
