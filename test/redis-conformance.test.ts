@@ -12,3 +12,6 @@ before(async function () {
 
 runConformance('redis', (settings) => new RedisStore({ ...settings, url }));
 runConformance('redis cluster', (settings) => new RedisStore({ ...settings, cluster }));
+// A namespace spread over several hash-slot groups (shards.ts): on the cluster, over its masters; on one server too.
+runConformance('redis cluster shards 4', (settings) => new RedisStore({ ...settings, cluster, shards: 4 }));
+runConformance('redis shards 3', (settings) => new RedisStore({ ...settings, url, shards: 3 }));

@@ -15,7 +15,7 @@
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { Backend, BackendContext } from '../../backend';
 import type { Clock } from '../../clock';
-import { InvalidValueError } from '../../errors';
+import { InvalidValueError, StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
@@ -29,6 +29,7 @@ import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, v
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
 import { upgradeLayout } from './migrate';
+import { nextSequence } from './sequence';
 import { readWhole, setStream, valueStream } from './streams';
 import { Sweeper, clearNamespace, drop } from './sweeping';
 
@@ -65,22 +66,30 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   readonly serializer: Serializer;
   /** This namespace's expiry sweep. */
   readonly sweeper: Sweeper;
+  /** Whether writes bring their creation sequence (every backend of a sharded namespace: sequence.ts). */
+  readonly sequenced: boolean;
   private readonly client: RedisClient;
-  private readonly exactBatch: number;
+  /** Most exact calls per queued run (a sharded backend's runs are split per shard: shards.ts). */
+  protected exactBatch: number;
   private attached = false;
+  /** Why connect() refused this namespace for good (its recorded shard count differs), if it did. */
+  private refused: StoreConfigError | undefined;
 
+  /** `shard`: which shard of a sharded namespace this backend is (shards.ts); none for the namespace itself. */
   constructor(
     /** The client and batch queue, shared with the scopes. */
     readonly connection: RedisConnection,
     readonly settings: ResolvedRedisSettings,
-    private readonly context: BackendContext,
+    protected readonly context: BackendContext,
+    shard?: number,
   ) {
     this.namespace = context.namespace;
     this.clock = context.clock;
     this.serializer = context.serializer;
-    this.layout = new RedisLayout(settings.prefix, this.namespace);
+    this.layout = new RedisLayout(settings.prefix, this.namespace, settings.shards, shard);
     this.client = connection.client;
     this.exactBatch = settings.exactBatch;
+    this.sequenced = settings.shards > 1;
     this.sweeper = new Sweeper(this);
   }
 
@@ -112,8 +121,25 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   // ---- lifecycle ------------------------------------------------------------------------
 
   async connect(): Promise<void> {
+    if (this.refused) throw this.refused;
     await this.connection.attach(this.namespace, this);
     this.attached = true;
+    try {
+      await this.prepareLayout();
+    } catch (err) {
+      // A namespace of another shard count (shards.ts) is refused for good: the store lets go
+      // of the connection, and every later call gets the same error without asking Redis.
+      if (err instanceof StoreConfigError) {
+        this.refused = err;
+        this.attached = false;
+        await this.connection.detach(this.namespace, this).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** On connect: checks and, for an older layout, rebuilds the namespace's records (migrate.ts). */
+  protected async prepareLayout(): Promise<void> {
     await upgradeLayout(this);
   }
 
@@ -207,7 +233,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
       return Promise.reject(err);
     }
     return new Promise<unknown>((resolve, reject) => {
-      const item: SetItem = { id, key, text, expiresAt, resolve, reject };
+      const item: SetItem = { id, key, text, expiresAt, seq: this.sequenced ? nextSequence() : 0, resolve, reject };
       this.connection.enqueue(this, 'set', item, this.exactBatch);
     }).then(() => {
       if (expiresAt !== null) this.sweeper.sweepIfDue();

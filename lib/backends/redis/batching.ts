@@ -19,6 +19,8 @@ export interface SetItem extends BatchItem {
   key: Key;
   text: string;
   expiresAt: number | null;
+  /** The creation sequence the client assigned (a sharded namespace, sequence.ts), or 0: the server's counter. */
+  seq: number;
 }
 
 /** Sends a batch of queued reads or writes of `b`'s namespace. */
@@ -100,27 +102,31 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
     for (const item of items) item.reject(error);
   };
   if (items.length === 1) {
-    const { id, key, text, expiresAt } = items[0];
+    const { id, key, text, expiresAt, seq } = items[0];
     const e = l.entry(id);
     const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
-    const args: Array<string | number> = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, graceMs, ''];
+    const args: Array<string | number> = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, graceMs, seq === 0 ? '' : seq];
     pushIndexes(l, key, keys, args);
     SET_SCRIPT.run(b.connection.batchCommand, keys, args).then(done, failed);
     if (expiresAt !== null) b.connection.noteDue(b.namespace, expiresAt);
     return;
   }
   const keys = [l.order, l.expiry, l.counter, l.registry];
-  const args: Array<string | number> = [b.clock.now(), l.gracePrefix, graceMs];
+  const sequenced = b.sequenced;
+  const args: Array<string | number> = [b.clock.now(), l.gracePrefix, graceMs, sequenced ? '1' : ''];
   let firstExpiry = Infinity;
-  for (const { id, key, text, expiresAt } of items) {
+  for (const { id, key, text, expiresAt, seq } of items) {
     if (typeof key === 'string') {
       keys.push(l.entry(id), l.chunks(id));
       args.push(id, expiresAt === null ? '0' : expiresAt, 0, text, 0);
+      if (sequenced) args.push(seq);
     } else {
       const indexes = l.indexesOf(key);
       const ordered = orderedRecords(l, key);
       keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
-      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length, ...ordered.descriptors);
+      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length);
+      if (sequenced) args.push(seq);
+      args.push(...ordered.descriptors);
     }
     if (expiresAt !== null && expiresAt < firstExpiry) firstExpiry = expiresAt;
   }

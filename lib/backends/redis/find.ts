@@ -51,16 +51,21 @@ export async function* find(b: RedisBackend, selector: Selector, options: FindOp
   yield* readInOrder(b, candidates(b, selector), options.values, skip, limit);
 }
 
+/** Reads the live entries among candidates, keeping their order (fetchEntries, or a sharded namespace's per shard). */
+export type ReadCandidates = (batch: Candidate[], values: boolean) => Promise<StoredEntry[]>;
+
 /**
  * Reads candidates given in their final order, a batch at a time: the first `skip` live ones
  * are only checked for liveness (their values are not read), then up to `limit` are yielded.
+ * `b` gives the settings and the clock; `read` reads a batch (default: fetchEntries on `b`).
  */
-async function* readInOrder(
+export async function* readInOrder(
   b: RedisBackend,
   batches: AsyncIterable<Candidate[]>,
   values: boolean,
   skip: number,
   limit: number,
+  read: ReadCandidates = (batch, want) => fetchEntries(b, batch, want),
 ): AsyncGenerator<StoredEntry> {
   let remaining = limit;
   let skipping = skip;
@@ -68,12 +73,12 @@ async function* readInOrder(
     for (let start = 0; start < batch.length && remaining > 0; ) {
       const slice = batch.slice(start, start + Math.min(b.settings.batchSize, skipping + remaining));
       start += slice.length;
-      let entries = await fetch(b, slice, values && skipping === 0);
+      let entries = await read(slice, values && skipping === 0);
       if (skipping > 0) {
         const live = entries.filter((entry) => !expired(b, entry));
         const left = live.slice(Math.min(skipping, live.length));
         skipping -= live.length - left.length;
-        entries = values && left.length > 0 ? await fetch(b, left, true) : left;
+        entries = values && left.length > 0 ? await read(left as unknown as Candidate[], true) : left;
       }
       for (const entry of entries) {
         // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
@@ -160,7 +165,7 @@ export async function count(b: RedisBackend, selector: Selector): Promise<number
  * Reads the live entries among the candidates (one round trip), keeping their order: values
  * by one MGET (the exact reads' command, read as getOne reads them), heads only by FETCH_SCRIPT.
  */
-async function fetch(b: RedisBackend, batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
+export async function fetchEntries(b: RedisBackend, batch: Candidate[], values: boolean): Promise<StoredEntry[]> {
   const l = b.layout;
   if (values) return fetchValues(b, batch);
   const reply = (await FETCH_SCRIPT.run(

@@ -36,4 +36,6 @@ export function keyOfId(id: string): Key {
 export interface Candidate {
   id: string;
   key: Key | undefined;
+  /** Its creation sequence (its score in the order set), which orders candidates of several shards (shard-find.ts). */
+  seq: number;
 }

@@ -12,8 +12,10 @@ import { RedisBackend } from './backend';
 import { RedisClient, createClient } from './client';
 import { RedisConnection } from './connection';
 import { DueNamespaces } from './due-namespaces';
-import { RedisLayout } from './layout';
+import type { RedisLayout } from './layout';
+import { dueListKey } from './layout';
 import { RedisSettings, resolveRedisSettings } from './settings';
+import { ShardedRedisBackend } from './shards';
 
 export type { RedisNode, RedisSettings } from './settings';
 export { REDIS_DEFAULTS } from './settings';
@@ -36,12 +38,13 @@ export const createBackend: BackendFactory<RedisSettings> = (settings, context):
     // Background failures of the shared connection are reported by the backend that made it.
     (err) => root.reportError(err),
     {
-      list: new DueNamespaces(new RedisLayout(resolved.prefix, context.namespace).dueNamespaces),
+      list: new DueNamespaces(dueListKey(resolved.prefix, resolved.shards)),
       now: () => context.clock.now(),
       sweeperFor: (namespace) => root.scope(namespace),
     },
   );
-  const root: RedisBackend = new RedisBackend(connection, resolved, context);
+  // With shards > 1 a namespace is spread over several slots (shards.ts); its scopes inherit the count.
+  const root: RedisBackend = resolved.shards > 1 ? new ShardedRedisBackend(connection, resolved, context) : new RedisBackend(connection, resolved, context);
   return root;
 };
 
@@ -65,9 +68,15 @@ export class RedisStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     return this.backend.redis;
   }
 
-  /** Key names of this store's namespace. */
+  /** Key names of this store's namespace (with shards > 1: its home, which records the shard count; see `shardLayouts`). */
   get layout(): RedisLayout {
     return this.backend.layout;
+  }
+
+  /** Key names of each shard of this store's namespace, in shard order (one, `layout`, without shards). */
+  get shardLayouts(): RedisLayout[] {
+    const b = this.backend;
+    return b instanceof ShardedRedisBackend ? b.shards.map((shard) => shard.layout) : [b.layout];
   }
 
   /**

@@ -28,6 +28,7 @@
  * | `<base>r:<len>:<path>`       | zset   | ordered index: keys that reach `<path>` with anything else |
  * |                              |        | (arrays, objects, booleans, null, mixed), by sequence     |
  * | `<base>v`                    | string | the layout version the namespace's records follow        |
+ * | `<base>h`                    | string | home layout of a sharded namespace only: its shard count |
  * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
  * |                              | zset   | or a long `$in`'s merged index sets, while a query walks them |
  * | `<prefix>{!due}`             | zset   | for the whole prefix: the namespaces with TTL'd entries, scored |
@@ -36,6 +37,22 @@
  * An entry is one string so that a batch of exact reads is one MGET, the cheapest read Redis
  * has; its expiry rides in the head so that a read needs nothing else. Both the entry and its
  * chunks expire natively (PXAT).
+ *
+ * Shards (the `shards` setting, N > 1; routing and merging in shards.ts): shard s of the
+ * namespace has every key above under its own base `<prefix>{#<namespace>%s<s>:<k>}:`, so each
+ * shard is a namespace layout of its own in its own slot and every script stays single-slot.
+ * - `%s` cannot occur in an escaped namespace (its only `%` are `%25` and `%7D`), so a shard's
+ *   tag never equals another namespace's tag, another shard's, or the unsharded `{#<namespace>}`.
+ * - `<k>` is the smallest whole number that puts the tag's slot in the shard's share of the 16384
+ *   slots (shard s of N aims at slice s mod G of G = min(N, 64) equal slices), so the shards
+ *   spread evenly over the masters of a cluster whose masters hold contiguous slot ranges (what
+ *   `redis-cli --cluster create` makes): N = the number of masters, or a multiple of it, puts
+ *   shards on every master. It is a pure function of (namespace, s, N) and never changes.
+ * - The unsharded base `{#<namespace>}` (the namespace's home) holds `<base>h`, the shard count
+ *   the namespace was written with; a store opened with another count refuses to connect
+ *   (ERR_STORE_CONFIG) instead of reading an empty layout (shards.ts, checkShardCount).
+ * - The due-namespace list of a sharded store is `<prefix>{!due%s<N>}`, one per shard count, so a
+ *   visitor sweeps a listed namespace with the shard count it was written with.
  */
 import { randomBytes } from 'node:crypto';
 import { KeyObject } from '../../keys';
@@ -44,6 +61,44 @@ import { indexEntries, indexToken } from '../../query';
 /** Escapes what may not appear inside the hash tag: `%` (the escape itself) and `}`. */
 function escapeNamespace(namespace: string): string {
   return namespace.replace(/[%}]/g, (c) => (c === '%' ? '%25' : '%7D'));
+}
+
+/** Redis Cluster's hash slots. */
+const SLOTS = 16384;
+/** Most slices of the slot space shard tags aim at (see the file comment): it bounds the search for a tag to about 64 tries. */
+const MAX_SLICES = 64;
+
+/** CRC16-XMODEM (what Redis Cluster hashes tags with) of `bytes`, continuing from `crc`. */
+function crc16(bytes: Uint8Array, crc = 0): number {
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** The hash slot of a hash tag's text (the part between the braces). */
+export function slotOfTag(tag: string): number {
+  return crc16(Buffer.from(tag, 'utf8')) % SLOTS;
+}
+
+/** The hash tag of shard `s` of `shards` of an (escaped) namespace: see the file comment. */
+function shardTag(escaped: string, s: number, shards: number): string {
+  const stem = `#${escaped}%s${s}:`;
+  const slices = Math.min(shards, MAX_SLICES);
+  const slice = s % slices;
+  const low = Math.floor((slice * SLOTS) / slices);
+  const high = Math.floor(((slice + 1) * SLOTS) / slices);
+  const start = crc16(Buffer.from(stem, 'utf8'));
+  for (let k = 0; ; k++) {
+    const slot = crc16(Buffer.from(String(k), 'latin1'), start) % SLOTS;
+    if (slot >= low && slot < high) return stem + k;
+  }
+}
+
+/** The due-namespace list of a prefix for namespaces of `shards` shards (due-namespaces.ts). */
+export function dueListKey(prefix: string, shards: number): string {
+  return shards === 1 ? `${prefix}{!due}` : `${prefix}{!due%s${shards}}`;
 }
 
 /** Key names of one namespace. */
@@ -68,13 +123,22 @@ export class RedisLayout {
   readonly gracePrefix: string;
   /** The layout version record: older namespaces are rebuilt on connect (ordered.ts). */
   readonly version: string;
+  /** The shard count the namespace was written with, when it is sharded (only the home layout's is written). */
+  readonly shardCount: string;
   private readonly indexPrefix: string;
 
+  /**
+   * `shards` is the namespace's shard count; `shard` which of them this layout is (none: the
+   * namespace's home, `{#<namespace>}`, which is the whole namespace when it has one shard).
+   */
   constructor(
     readonly prefix: string,
     readonly namespace: string,
+    readonly shards = 1,
+    readonly shard?: number,
   ) {
-    this.base = `${prefix}{#${escapeNamespace(namespace)}}:`;
+    const escaped = escapeNamespace(namespace);
+    this.base = `${prefix}{${shard === undefined ? '#' + escaped : shardTag(escaped, shard, shards)}}:`;
     this.entryPrefix = this.base + 'e:';
     this.indexPrefix = this.base + 'i:';
     this.chunkPrefix = this.base + 'k:';
@@ -84,7 +148,8 @@ export class RedisLayout {
     this.counter = this.base + 'c';
     this.registry = this.base + 'p';
     this.version = this.base + 'v';
-    this.dueNamespaces = `${prefix}{!due}`;
+    this.shardCount = this.base + 'h';
+    this.dueNamespaces = dueListKey(prefix, shards);
   }
 
   /** The string that holds the entry with this id. */

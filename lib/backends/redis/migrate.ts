@@ -5,6 +5,7 @@
  * the order set at a time), then the record. Writers running this version keep the records
  * themselves meanwhile, so the rebuild can run while the namespace is in use.
  */
+import { StoreConfigError } from '../../errors';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { objectKeyOf } from './ids';
@@ -15,8 +16,14 @@ import { scored } from './walk';
 /** Rebuilds the namespace's ordered indexes if its records are older than this layout; resolves how many entries it indexed. */
 export async function upgradeLayout(b: RedisBackend): Promise<number> {
   const l = b.layout;
-  const current = Number(await VERSION_SCRIPT.run(b.pipedSend, [l.version, l.order], [LAYOUT_VERSION]).catch(rethrow));
+  const current = Number(await VERSION_SCRIPT.run(b.pipedSend, [l.version, l.order, l.shardCount], [LAYOUT_VERSION]).catch(rethrow));
   if (current === 1) return 0;
+  if (current === -1) {
+    const shards = await b.getString(l.shardCount);
+    throw new StoreConfigError(
+      `setting shards: namespace ${JSON.stringify(b.namespace)} was written with shards: ${shards}, this store has shards: ${b.settings.shards}; open it with shards: ${shards}`,
+    );
+  }
   return rebuildOrderedIndexes(b);
 }
 

@@ -114,10 +114,10 @@ export async function* rangeCandidates(b: RedisBackend, selector: QuerySelector,
   found.sort((x, y) => x.seq - y.seq);
   const size = b.settings.batchSize;
   let out: Candidate[] = [];
-  for (const { id } of found) {
+  for (const { id, seq } of found) {
     const key = objectKeyOf(id);
     if (key !== undefined && !selector.test(key)) continue;
-    out.push({ id, key });
+    out.push({ id, key, seq });
     if (out.length >= size) {
       yield out;
       out = [];

@@ -127,10 +127,13 @@ return done
 
 /**
  * Whether a namespace's records follow the current layout: 1 when its version record says so,
- * or when it has no entries (the record is then written); 0 when it must be rebuilt first.
- * KEYS: version record, order. ARGV: current version.
+ * or when it has no entries (the record is then written); 0 when it must be rebuilt first; -1
+ * when the namespace is sharded (its shard count record exists: it must be opened with its
+ * `shards`, layout.ts), and then nothing is written.
+ * KEYS: version record, order, shard count record. ARGV: current version.
  */
 export const VERSION_SCRIPT = new LuaScript(`
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local v = redis.pcall('GET', KEYS[1])
 if v == ARGV[1] then return 1 end
 local n = redis.pcall('ZCARD', KEYS[2])
@@ -167,6 +170,22 @@ end
 return { out, value, offset, max, 0 }
 `);
 
+/**
+ * Records or checks the shard count of a sharded namespace (shards.ts): the count it was
+ * written with, or '1' when its unsharded layout holds entries; an empty namespace without a
+ * record takes the caller's count (which is then returned).
+ * KEYS: the shard count record and the order set of the namespace's home (unsharded) layout.
+ * ARGV: the caller's shard count.
+ */
+export const SHARDS_SCRIPT = new LuaScript(`
+local n = redis.pcall('ZCARD', KEYS[2])
+if type(n) == 'number' and n > 0 then return '1' end
+local h = redis.pcall('GET', KEYS[1])
+if type(h) == 'string' then return h end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   SET_SCRIPT,
@@ -179,5 +198,6 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   REINDEX_SCRIPT,
   VERSION_SCRIPT,
   DESCEND_SCRIPT,
+  SHARDS_SCRIPT,
 ];
 

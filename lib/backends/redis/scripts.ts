@@ -99,7 +99,8 @@ end
  * first and undone if one fails. Returns nothing on success, or the reason it wrote nothing.
  * An id that is absent, or present but expired by the caller's clock, is a new entry: it gets
  * the next creation sequence (in the order set and in every index), or `reserved` when the
- * caller took one from the counter when its call started (setStream). Overwriting a live entry
+ * caller took one from the counter when its call started (setStream), or assigned it (a
+ * sharded namespace: sequence.ts). Overwriting a live entry
  * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
  * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
  * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
@@ -191,26 +192,30 @@ return 1
  * stands alone: one that cannot be written leaves nothing and the others are written.
  * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its
  * equality index keys, its ordered index keys.
- * ARGV: now, grace key prefix, grace (ms), then per entry: id, expiresAt ('0' = none), number of
- * equality index keys, entry string, number of ordered index keys, one descriptor per ordered key.
+ * ARGV: now, grace key prefix, grace (ms), '1' when every entry brings its creation sequence (a
+ * sharded namespace, sequence.ts; else ''), then per entry: id, expiresAt ('0' = none), number
+ * of equality index keys, entry string, number of ordered index keys, its creation sequence
+ * (only with '1'), one descriptor per ordered key.
  * Returns the entries that failed, as [position (0-based), reason, ...]: empty when all were written.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
 local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed = wrongRecord(z, xz, p)
 if failed then return redis.error_reply(failed) end
-local now, gp, grace = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local ki, a, pos, failures = 5, 4, 0, {}
+local now, gp, grace, sequenced = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
+local ki, a, pos, failures = 5, 5, 0, {}
 while a <= #ARGV do
   local n, m = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
-  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, false,
-    ki + 2, ki + 1 + n, ki + 2 + n, ki + 1 + n + m, a + 5)
+  local reserved, d = false, a + 5
+  if sequenced then reserved, d = ARGV[a + 5], a + 6 end
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, reserved,
+    ki + 2, ki + 1 + n, ki + 2 + n, ki + 1 + n + m, d)
   if failed then
     failures[#failures + 1] = pos
     failures[#failures + 1] = failed
   end
   ki = ki + 2 + n + m
-  a = a + 5 + m
+  a = d + m
   pos = pos + 1
 end
 return failures

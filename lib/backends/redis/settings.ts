@@ -42,7 +42,19 @@ export interface RedisSettings extends CommonSettings {
   chunkSize?: number;
   /** Extra ioredis options for a client the store creates (for a cluster: ClusterOptions). */
   redisOptions?: RedisOptions & ClusterOptions;
+  /**
+   * How many hash-slot groups a namespace's entries and indexes are spread over (1..1024),
+   * so that one namespace uses every master of a cluster (layout.ts, shards.ts). Default 1:
+   * one slot, atomic queries, exact creation order from the server. On a cluster pick the
+   * number of masters (or a small multiple): exact operations go to one shard, queries ask
+   * every shard and merge. Part of the namespace's layout: a namespace opened with another
+   * count than it was written with is refused (ERR_STORE_CONFIG).
+   */
+  shards?: number;
 }
+
+/** Most shards a namespace may have (see RedisSettings.shards). */
+export const MAX_SHARDS = 1024;
 
 /** Defaults of the Redis store, one documented value per setting. */
 export const REDIS_DEFAULTS = {
@@ -55,6 +67,7 @@ export const REDIS_DEFAULTS = {
   sweepInterval: 1000,
   batchSize: 1000,
   chunkSize: 32 * 1024,
+  shards: 1,
   /** How long a half-written streamed value may linger if its writer dies, in ms. */
   streamLeaseMs: 60 * 60 * 1000,
 } as const;
@@ -93,6 +106,8 @@ export interface ResolvedRedisSettings {
    * at least STREAM_GRACE_MIN_MS).
    */
   streamGraceMs: number;
+  /** Hash-slot groups per namespace (1: today's one-slot layout). */
+  shards: number;
 }
 
 /** Checks `settings` (throws StoreConfigError naming the bad one) and applies the defaults. */
@@ -109,6 +124,7 @@ export function resolveRedisSettings(settings: RedisSettings): ResolvedRedisSett
     exactBatch: Math.min(batchSize, EXACT_BATCH),
     chunkSize: settings.chunkSize ?? REDIS_DEFAULTS.chunkSize,
     streamGraceMs: Math.max(STREAM_GRACE_MIN_MS, STREAM_GRACE_TIMEOUTS * commandTimeout),
+    shards: settings.shards ?? REDIS_DEFAULTS.shards,
   };
 }
 
@@ -117,7 +133,7 @@ function checkRedisSettings(s: RedisSettings): void {
   const str = (name: 'url' | 'host' | 'username' | 'password' | 'prefix') => {
     if (s[name] !== undefined && typeof s[name] !== 'string') throw new StoreConfigError(`setting ${name} must be a string`);
   };
-  const int = (name: 'port' | 'db' | 'commandTimeout' | 'connectTimeout' | 'sweepInterval' | 'batchSize' | 'chunkSize', min: number, max: number) => {
+  const int = (name: 'port' | 'db' | 'commandTimeout' | 'connectTimeout' | 'sweepInterval' | 'batchSize' | 'chunkSize' | 'shards', min: number, max: number) => {
     const v = s[name];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) {
       throw new StoreConfigError(`setting ${name} must be an integer from ${min} to ${max}`);
@@ -135,6 +151,7 @@ function checkRedisSettings(s: RedisSettings): void {
   int('sweepInterval', 0, 3_600_000);
   int('batchSize', 1, 100_000);
   int('chunkSize', 1024, 64 * 1024 * 1024);
+  int('shards', 1, MAX_SHARDS);
   if (s.url !== undefined && !/^rediss?:\/\//.test(s.url)) throw new StoreConfigError('setting url must start with redis:// or rediss://');
   if (s.prefix !== undefined && /[{}]/.test(s.prefix)) {
     throw new StoreConfigError('setting prefix must not contain { or }: the store places its own hash tag after it');

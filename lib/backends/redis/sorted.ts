@@ -123,7 +123,7 @@ async function* descendingByIndex(
         out.push(numbers[next++]);
       }
       const key = objectKeyOf(item.id);
-      if (key !== undefined && takes(selector, key)) out.push({ id: item.id, key });
+      if (key !== undefined && takes(selector, key)) out.push({ id: item.id, key, seq: item.seq });
     }
     if (out.length > 0) yield out;
     if (Number(done) === 1) break;

@@ -13,6 +13,7 @@ import { corrupt, expiryError, isWrongType, keyName, rethrow, toStoreError, vali
 import { EXPIRED, MALFORMED, graceable, headExpiry, isStreamed, liveHead, streamedOf } from './layout';
 import { pushIndexes } from './batching';
 import { SET_SCRIPT } from './scripts';
+import { nextSequence } from './sequence';
 import { REDIS_DEFAULTS } from './settings';
 
 /**
@@ -51,7 +52,8 @@ export async function setStream(b: RedisBackend, id: string, key: Key, source: A
   const l = b.layout;
   // The creation position is taken when the call starts, as for a set (SPEC §12): a set of
   // another key issued after this one commits first but must come after it in creation order.
-  const position = b.piped((c) => c.incr(l.counter));
+  // A sharded namespace's sequence is the client's (sequence.ts).
+  const position = b.sequenced ? Promise.resolve(nextSequence()) : b.piped((c) => c.incr(l.counter));
   position.catch(() => undefined); // answered at the commit
   const tmp = l.temp();
   const generation = tmp.slice(tmp.lastIndexOf(':') + 1);

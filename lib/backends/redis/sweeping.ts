@@ -95,7 +95,9 @@ export class Sweeper {
   /** Writes sweep when no timer does (sweepInterval 0), at most once a second. */
   sweepIfDue(): void {
     if (this.b.settings.sweepInterval > 0 || Date.now() - this.lastSweep < 1000) return;
-    this.sweep().catch((err) => {
+    this.lastSweep = Date.now();
+    // The backend's sweep: this namespace's, or every shard's (shards.ts).
+    this.b.sweep().catch((err) => {
       if (err?.code !== 'ERR_STORAGE_CONNECTION') this.b.reportError(err);
     });
     this.b.connection.visitDue();

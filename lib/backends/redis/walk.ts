@@ -61,21 +61,21 @@ export async function* candidates(b: RedisBackend, selector: Selector): AsyncGen
     yield* indexCandidates(b, selector);
     return;
   }
-  for await (const ids of walk(b, [b.layout.order])) {
+  for await (const pairs of walk(b, [b.layout.order])) {
     const out: Candidate[] = [];
-    for (const id of ids) {
+    for (const [id, seq] of pairs) {
       const objectKey = isObjectKeyId(id);
       switch (selector.kind) {
         case 'all':
-          out.push({ id, key: objectKey ? objectKeyOf(id) : id });
+          out.push({ id, key: objectKey ? objectKeyOf(id) : id, seq });
           break;
         case 'glob':
-          if (!objectKey && selector.regex.test(id)) out.push({ id, key: id });
+          if (!objectKey && selector.regex.test(id)) out.push({ id, key: id, seq });
           break;
         case 'query':
           if (objectKey) {
             const key = objectKeyOf(id);
-            if (key === undefined || selector.test(key)) out.push({ id, key });
+            if (key === undefined || selector.test(key)) out.push({ id, key, seq });
           }
           break;
       }
@@ -139,17 +139,17 @@ async function* indexCandidates(b: RedisBackend, selector: QuerySelector): Async
   if (keys.length === 0) return;
   // One equality that is the whole query: index hits need no further test.
   const exact = selector.coveredByConstraints && selector.constraints.length === 1;
-  let batches: AsyncGenerator<string[]>;
+  let batches: AsyncGenerator<Array<[string, number]>>;
   if (keys.length <= CLIENT_MERGE_MAX) batches = walk(b, keys);
   else if (hits <= SERVER_MERGE_BATCHES * b.settings.batchSize) batches = walkUnion(b, keys);
   // Too many to merge in one script without stalling the server: merge in the client, a few
   // ids from each set per step, so memory stays about max(16 × sets, batchSize) ids.
   else batches = walk(b, keys, Math.max(MIN_READ_PER_SET, Math.ceil(b.settings.batchSize / keys.length)));
-  for await (const ids of batches) {
+  for await (const pairs of batches) {
     const out: Candidate[] = [];
-    for (const id of ids) {
+    for (const [id, seq] of pairs) {
       const key = objectKeyOf(id);
-      if (key === undefined || exact || selector.test(key)) out.push({ id, key });
+      if (key === undefined || exact || selector.test(key)) out.push({ id, key, seq });
     }
     yield out;
   }
@@ -162,7 +162,7 @@ async function* indexCandidates(b: RedisBackend, selector: QuerySelector): Async
  * the walk renews; it is removed when the walk ends or is abandoned, and expires by itself if
  * this process dies.
  */
-async function* walkUnion(b: RedisBackend, keys: string[]): AsyncGenerator<string[]> {
+async function* walkUnion(b: RedisBackend, keys: string[]): AsyncGenerator<Array<[string, number]>> {
   const tmp = b.layout.temp();
   const lease = REDIS_DEFAULTS.streamLeaseMs;
   try {
@@ -186,12 +186,12 @@ async function* walkUnion(b: RedisBackend, keys: string[]): AsyncGenerator<strin
 }
 
 /**
- * Ids of the union of sorted sets, in score (creation) order, a batch at a time: each set is
+ * Ids of the union of sorted sets with their scores, in score (creation) order, a batch at a time: each set is
  * read from the last score seen, `per` ids at most, and only the ids up to the lowest last
  * score among the sets that filled their window are taken (at most `batchSize` of them), so
  * nothing below the new cursor can have been missed.
  */
-async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize): AsyncGenerator<string[]> {
+async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize): AsyncGenerator<Array<[string, number]>> {
   let cursor = '-inf';
   const size = b.settings.batchSize;
   for (;;) {
@@ -219,7 +219,7 @@ async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize
       }
     }
     if (pairs.length > 0) {
-      yield pairs.map((p) => p[0]);
+      yield pairs;
       cursor = '(' + pairs[pairs.length - 1][1];
     }
     if (exhausted || pairs.length === 0) return;
