@@ -70,6 +70,7 @@ export const STORE_CONFIGS: StoreConfig[] = [
   { name: 'memory with clone', needs: [], evicts: false, open: (s) => new MemoryStore({ ...s, clone: true }) },
   { name: 'redis', needs: ['redis'], evicts: false, open: (s) => new RedisStore({ ...s, url: need(urls.redis, 'redis') }) },
   { name: 'redis cluster', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster') }) },
+  { name: 'redis cluster shards 4', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster'), shards: 4 }) },
   { name: 'mongo', needs: ['mongo'], evicts: false, open: (s) => new MongoStore({ ...s, url: need(urls.mongo, 'mongo'), db: 'harness' }) },
   {
     name: 'multi [memory, redis, mongo]',
