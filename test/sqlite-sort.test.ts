@@ -10,7 +10,9 @@ import * as fc from 'fast-check';
 import { BackendStore } from '../lib/backend-store';
 import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
 import type { Key } from '../lib/keys';
-import { compileSort, sortEntries } from '../lib/query-sort';
+import { comparePositions } from '../lib/core/page-cursor';
+import { keyId } from '../lib/keys';
+import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
 import { freshSqlitePath } from './support/sqlite-files';
 
 describe('sqlite store: native sort', () => {
@@ -134,6 +136,133 @@ describe('sqlite store: native sort', () => {
             await ns.clear();
           }),
           { numRuns: Number(process.env.FUZZ_RUNS ?? 60), seed: Number(process.env.FUZZ_SEED ?? 20261201) },
+        );
+      });
+    }
+  });
+  describe('native page (FindOptions.page)', () => {
+    /** Every item of a walk of `query` by `sort` in pages of `limit`, as keys. */
+    async function walk(store: BackendStore<SqliteSettings>, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
+      const out: Key[] = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 1000; n++) {
+        const page = await store.page(query as never, { sort, limit, includeKey: true, ...(cursor === undefined ? {} : { cursor }) });
+        out.push(...(page.items as Array<{ key: Key }>).map((item) => item.key));
+        if (page.cursor === null) return out;
+        cursor = page.cursor;
+      }
+      throw new Error('the walk did not end');
+    }
+    /** `keys` in page order: sort keys (lib/query-sort.ts) then id in code point order. */
+    function pageOrder(keys: Key[], sort: Record<string, 1 | -1>): Key[] {
+      const spec = compileSort(sort, 'page');
+      const ranked = keys.map((key) => ({ key, position: { keys: sortKeysOf(key, spec), id: keyId(key) } }));
+      return ranked.sort((a, b) => comparePositions(a.position, b.position, spec)).map((r) => r.key);
+    }
+
+    it('declares nativePage', () => {
+      expect(open().store.supports.nativePage).to.equal(true);
+    });
+
+    it('a page is one statement of page size + 1 rows through the expression index, whatever page of the walk', async () => {
+      const { store, backend } = open({ indexes: ['age', 'kind'] });
+      for (let i = 0; i < 400; i++) await store.set({ id: i, age: i % 40, kind: i % 2 ? 'cat' : 'dog' }, i);
+      const seen = recordQueries(backend);
+      const page1 = await store.page({ kind: 'dog' }, { sort: { age: 1 }, limit: 5 });
+      const page2 = await store.page({ kind: 'dog' }, { sort: { age: 1 }, limit: 5, cursor: page1.cursor! });
+      // Ties by id: '{"age":0,"id":120,...' before '{"age":0,"id":40,...'.
+      expect([...page1.items, ...page2.items]).to.deep.equal([0, 120, 160, 200, 240, 280, 320, 360, 40, 80]);
+      const ordered = seen.filter((q) => /ORDER BY json_extract\(k, '\$\."age"'\), id LIMIT/.test(q.sql));
+      expect(ordered).to.have.length(2);
+      for (const { sql, params } of ordered) {
+        expect((params as { batch: number }).batch).to.equal(6);
+        const plan = (backend.connection.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params as object) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
+        expect(plan).to.match(/INDEX memstorage_k_age \(ns=\?( AND <expr>>\?)?\)/);
+      }
+      // The second page starts at the cursor's value in the index, not at the start.
+      expect(ordered[1].sql).to.match(/json_extract\(k, '\$\."age"'\) >= @pc/);
+    });
+
+    it('booleans and objects at an indexed sort path come from their partial index, not from every key valued 0 or 1', async () => {
+      const { store, backend } = open({ indexes: ['n'] });
+      for (let i = 0; i < 50; i++) await store.set({ id: i, n: i % 2 }, i);
+      const any = { id: { $exists: true } };
+      await store.set({ id: 'f', n: false }, 'f');
+      await store.set({ id: 't', n: true }, 't');
+      await store.set({ id: 'o', n: { x: 1 } }, 'o');
+      const seen = recordQueries(backend);
+      expect(await store.get(any, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['t', 'f', 'o']);
+      expect((await store.page(any, { sort: { n: -1 }, limit: 3 })).items).to.deep.equal(['t', 'f', 'o']);
+      const odd = seen.filter((q) => /IN \('true', 'false', 'object'\)\)/.test(q.sql));
+      expect(odd).to.have.length(2);
+      for (const { sql, params } of odd) {
+        const plan = (backend.connection.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params as object) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
+        expect(plan).to.match(/INDEX memstorage_odd_n/);
+        expect(plan).to.not.match(/memstorage_k_n/);
+      }
+    });
+
+    it('breaks ties by id in code point order (a character beyond the BMP after U+FFFF), in both directions', async () => {
+      for (const indexes of [[], ['n']]) {
+        const { store } = open({ indexes });
+        const keys: Key[] = [{ n: 1, s: '\u{10000}' }, { n: 1, s: '\uffff' }, { n: 1, s: 'z' }, { n: 2, s: '\u{10000}' }, { n: 2, s: '\uffff' }];
+        for (const key of keys) await store.set(key, 0);
+        expect(await walk(store, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
+        expect(await walk(store, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
+        expect(await walk(store, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
+      }
+    });
+
+    it('continues after a cursor whose entry was deleted meanwhile', async () => {
+      for (const indexes of [[], ['n']]) {
+        const { store } = open({ indexes });
+        for (let i = 0; i < 10; i++) await store.set({ i, n: i % 3 }, i);
+        const first = await store.page({ n: { $exists: true } }, { sort: { n: -1, i: 1 }, limit: 4, includeKey: true });
+        const last = (first.items as Array<{ key: Key }>).pop()!.key;
+        await store.del(last);
+        const second = await store.page({ n: { $exists: true } }, { sort: { n: -1, i: 1 }, limit: 4, cursor: first.cursor! });
+        expect(second.items).to.deep.equal([4, 7, 0, 3]);
+        const single = await store.page({ n: { $exists: true } }, { sort: { n: 1 }, limit: 2, includeKey: true });
+        await store.del((single.items as Array<{ key: Key }>)[1].key);
+        expect((await store.page({ n: { $exists: true } }, { sort: { n: 1 }, limit: 2, cursor: single.cursor! })).items).to.deep.equal([6, 9]);
+      }
+    });
+
+    const scalar = fc.oneof(fc.constantFrom(0, 1, 2, -1.5, 1e21, 'a', 'b', 'B', '', '{', 'é', '\uffff', '\u{10000}', true, false, null), fc.integer({ min: -3, max: 3 }));
+    const field = fc.oneof(
+      { weight: 4, arbitrary: scalar },
+      { weight: 1, arbitrary: fc.array(scalar, { maxLength: 3 }) },
+      { weight: 1, arbitrary: fc.record({ x: scalar }, { requiredKeys: [] }) },
+    );
+    const keyArb = fc.record({ a: field, b: field, c: fc.constantFrom('p', 'q', '\uffff', '\u{10000}') }, { requiredKeys: ['c'] });
+    const sortArb = fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'a.x'), { minLength: 0, maxLength: 3 }).chain((paths) =>
+      fc.tuple(fc.constant(null), ...paths.map((p) => fc.constantFrom(1 as const, -1 as const).map((d) => [p, d] as const))),
+    );
+    for (const [name, indexes] of [
+      ['no index', []],
+      ['indexed paths', ['a', 'b', 'c', 'a.x']],
+    ] as const) {
+      it(`page walks, mixed directions, arrays, empty arrays and missing fields, equal lib/query-sort.ts then id order (${name})`, async function () {
+        this.timeout(120_000);
+        const { store } = open({ indexes: [...indexes] });
+        let round = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(keyArb, { minLength: 1, maxLength: 20 }), sortArb, fc.integer({ min: 1, max: 4 }), async (keys, [, ...fields], size) => {
+            const ns = store.scope(`p${++round}`);
+            const all: Key[] = ['str'];
+            await ns.set('str', 0);
+            for (const [i, key] of keys.entries()) {
+              const k = { ...key, i: i % 3 }; // ids differ by more than i: ties on i too
+              await ns.set(k, i);
+              if (!all.some((other) => keyId(other) === keyId(k))) all.push(k);
+            }
+            const sort = Object.fromEntries(fields) as Record<string, 1 | -1>;
+            expect(await walk(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all.filter((k) => typeof k !== 'string'), sort));
+            const onlyP = all.filter((k) => typeof k !== 'string' && k.c === 'p');
+            expect(await walk(ns, { c: 'p' }, sort, size)).to.deep.equal(pageOrder(onlyP, sort));
+            await ns.clear();
+          }),
+          { numRuns: Number(process.env.FUZZ_RUNS ?? 60), seed: Number(process.env.FUZZ_SEED ?? 20261202) },
         );
       });
     }

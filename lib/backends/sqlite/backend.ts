@@ -29,7 +29,7 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
   const table = tablesFor(connection.settings.table).entries;
   const streams: StreamScope = { connection, namespace: ns, clock, serializer };
   const file = connection.isFile;
-  const supports: Capabilities = { nativeQueries: true, valueStreams: true, ttl: true, shared: file, evicts: false, persistent: file, nativeSort: true };
+  const supports: Capabilities = { nativeQueries: true, valueStreams: true, ttl: true, shared: file, evicts: false, persistent: file, nativeSort: true, nativePage: true };
   let attached = false;
 
   const rowOf = (id: string): EntryRow | undefined => connection.stmt.row.get(ns, id) as EntryRow | undefined;

@@ -11,7 +11,7 @@ import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
 import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
-import { PENDING_NS, connectionError, pathIndexSql, schemaSql, tablesFor } from './layout';
+import { PENDING_NS, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
 import { TickTransaction } from './tick-transaction';
@@ -102,7 +102,7 @@ export class SqliteConnection {
       if (this.isFile) db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.exec(schemaSql(table));
-      for (const index of indexes) db.exec(pathIndexSql(table, index));
+      for (const index of indexes) db.exec(pathIndexSql(table, index) + ';' + oddValuesIndexSql(table, index));
       this.statements = prepareStatements(db, tablesFor(table));
       this.tick = new TickTransaction(db);
     } catch (err) {

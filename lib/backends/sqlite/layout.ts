@@ -92,6 +92,23 @@ export function pathIndexSql(table: string, path: string): string {
   return `CREATE INDEX IF NOT EXISTS ${pathIndexName(table, path)} ON ${tablesFor(table).entries} (ns, ${keyPathExpr(jsonPath(path)!)})`;
 }
 
+/**
+ * The condition of the values an indexed path's sort cannot take from its expression index: its
+ * index holds JSON true/false as 1/0 and an object as its JSON text (sorted.ts).
+ */
+export function oddValuesWhere(jsonPathLiteral: string): string {
+  return `json_type(k, ${jsonPathLiteral}) IN ('true', 'false', 'object')`;
+}
+
+/**
+ * The statement that creates the partial index of the keys holding a boolean or an object at
+ * `path` (few in most data): a sort on the path finds them without reading every key whose
+ * value there is 0 or 1, and stays out of the way of every other write.
+ */
+export function oddValuesIndexSql(table: string, path: string): string {
+  return `CREATE INDEX IF NOT EXISTS "${table}_odd_${path}" ON ${tablesFor(table).entries} (ns) WHERE ${oddValuesWhere(jsonPath(path)!)}`;
+}
+
 /** How error messages name a key: a string key as a JSON string, an object key as its canonical JSON. */
 export function keyName(id: string): string {
   return id.charCodeAt(0) === 0 ? id.slice(1) : JSON.stringify(id);

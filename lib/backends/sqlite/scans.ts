@@ -13,7 +13,10 @@ import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import { expiredAt } from './streams';
 import { sortedEntries } from './sorted';
-import { SortSpec, sortEntries } from '../../query-sort';
+import { SortSpec, sortEntries, sortKeysOf } from '../../query-sort';
+import type { PagePosition } from '../../backend';
+import { comparePositions } from '../../core/page-cursor';
+import { pagedEntries } from './paged';
 
 /** Errors that report a key column json_extract cannot read (a scan by ids still works then). */
 const badKeyColumnErrors = new WeakSet<object>();
@@ -151,6 +154,10 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
    * applied, synchronously (the core's fast path for get(query)).
    */
   function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
+    if (options.page !== undefined) {
+      yield* pageSync(selector, options.sort ?? [], options.page.after, options.limit ?? Infinity, options.values);
+      return;
+    }
     if (options.sort !== undefined && options.sort.length > 0) {
       let sorted: StoredEntry[];
       try {
@@ -181,6 +188,29 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
       yield step.value;
       if (options.limit !== undefined && ++found >= options.limit) return;
     }
+  }
+
+  /** One page (FindOptions.page, paged.ts), live entries only. */
+  function* pageSync(selector: Selector, sort: SortSpec, after: PagePosition | undefined, limit: number, values: boolean): Generator<StoredEntry> {
+    let page: StoredEntry[];
+    try {
+      const scope = { connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes };
+      page = pagedEntries(scope, selector, sort, after, limit, values, run) ?? pagedHere(selector, sort, after, limit, values);
+    } catch (err) {
+      throw toStoreError(err, 'page');
+    }
+    for (const entry of page) if (entry.expiresAt === null || entry.expiresAt === undefined || entry.expiresAt > clock.now()) yield entry;
+  }
+
+  /** A page whose sort SQL cannot spell: every match read, those after the position kept, ordered. */
+  function pagedHere(selector: Selector, sort: SortSpec, after: PagePosition | undefined, limit: number, values: boolean): StoredEntry[] {
+    const ranked: Array<{ entry: StoredEntry; position: PagePosition }> = [];
+    for (const entry of scan(selector, values)) {
+      const position = { keys: sortKeysOf(entry.key, sort), id: entry.id };
+      if (after === undefined || comparePositions(position, after, sort) > 0) ranked.push({ entry, position });
+    }
+    ranked.sort((a, b) => comparePositions(a.position, b.position, sort));
+    return ranked.slice(0, limit).map((r) => r.entry);
   }
 
   /** A sort SQL cannot spell (a field name with a quote or a control character): every match read, sorted as the core would. */

@@ -20,19 +20,19 @@ import type { Key } from '../../keys';
 import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
-import { jsonPath, keyPathExpr, pathIndexName } from './layout';
+import { jsonPath, keyPathExpr, oddValuesWhere, pathIndexName } from './layout';
 import { selectorWhere } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
 
 /** A row read for a sort, with the values SQL read at its sort paths (plain rows) and its creation position. */
-interface SortRow extends ScannedRow {
+export interface SortRow extends ScannedRow {
   /** The value SQL read at the first sort path (x1, t1, ... for the next ones). */
   x0?: unknown;
 }
 
 /** A matched row with its sort keys, ready to merge. */
-interface Ranked {
+export interface Ranked {
   row: SortRow;
   id: string;
   key: Key;
@@ -62,26 +62,11 @@ export function sortedEntries(
   const live = '(e IS NULL OR e > @now)';
 
   // ---- the other rows: arrays anywhere in the key, objects (and, indexed, booleans) at a sort path
-  const odd = indexed
-    ? [
-        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} >= 0 AND ${keyPathExpr(paths[0])} <= 1 AND json_type(k, ${paths[0]}) IN ('true', 'false')`,
-        `SELECT seq FROM ${table} WHERE ns = @ns AND ${keyPathExpr(paths[0])} >= '{' AND ${keyPathExpr(paths[0])} < '|' AND json_type(k, ${paths[0]}) = 'object'`,
-      ]
-    : [`SELECT seq FROM ${table} WHERE ns = @ns AND (${paths.map((p) => `json_type(k, ${p}) = 'object'`).join(' OR ')})`];
-  const otherSql = `SELECT ${cols} FROM ${table} WHERE seq IN (SELECT seq FROM ${table} WHERE ns = @ns AND a = 1 UNION ${odd.join(' UNION ')}) AND ${live} ORDER BY seq`;
-  const others: Ranked[] = [];
-  for (const row of run(() => connection.query(otherSql).all(params)) as SortRow[]) {
-    if (!isLive(row, row.id, now)) continue;
-    const key = keyOfId(row.id);
-    if (!selectorMatches(selector, row.id, key)) continue;
-    others.push({ row, id: row.id, key, keys: sortKeysOf(key, spec) });
-  }
+  const others = otherRows(scope, selector, spec, paths, indexed, cols, params, run);
   others.sort((x, y) => compareKeyLists(x.keys!, y.keys!, spec) || x.row.seq - y.row.seq);
 
   // ---- the plain rows, ordered in SQL
-  const plainWhere = indexed
-    ? `IFNULL(json_type(k, ${paths[0]}), '') NOT IN ('true', 'false', 'object')`
-    : paths.map((p) => `IFNULL(json_type(k, ${p}), '') <> 'object'`).join(' AND ');
+  const plainWhere = plainRowsWhere(paths, indexed);
   const reversedTies = indexed && spec[0].direction === -1;
   const order = indexed
     ? `${keyPathExpr(paths[0])}${reversedTies ? ' DESC, seq DESC' : ', seq'}`
@@ -91,7 +76,7 @@ export function sortedEntries(
           return `${bracket(paths[i])}${dir}, ${keyPathExpr(paths[i])}${dir}`;
         })
         .join(', ') + ', seq';
-  const sortCols = paths.map((p, i) => `, ${keyPathExpr(p)} AS x${i}, json_type(k, ${p}) AS t${i}`).join('');
+  const sortCols = sortColumns(paths);
   const plainSql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${plainWhere} AND ${live} ORDER BY ${order}`;
   // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
   const limited = base.exact && need !== Infinity;
@@ -129,13 +114,57 @@ export function sortedEntries(
   }
 }
 
+/**
+ * The rows SQL cannot order (keys holding arrays, objects at a sort path, and for an indexed
+ * single path booleans, which its index holds as 1/0), live and matching, with their sort keys
+ * (lib/query-sort.ts), unsorted.
+ */
+export function otherRows(
+  scope: ScanScope,
+  selector: Selector,
+  spec: SortSpec,
+  paths: readonly string[],
+  indexed: boolean,
+  cols: string,
+  params: Record<string, string | number>,
+  run: <T>(statement: () => T) => T,
+): Ranked[] {
+  const { connection, namespace: ns, clock, table } = scope;
+  const now = clock.now();
+  // Indexed: the path's partial index of booleans and objects (layout.ts oddValuesIndexSql) finds them.
+  const odd = indexed
+    ? [`SELECT seq FROM ${table} WHERE ns = @ns AND ${oddValuesWhere(paths[0])}`]
+    : [`SELECT seq FROM ${table} WHERE ns = @ns AND (${paths.map((p) => `json_type(k, ${p}) = 'object'`).join(' OR ')})`];
+  const sql = `SELECT ${cols} FROM ${table} WHERE seq IN (SELECT seq FROM ${table} WHERE ns = @ns AND a = 1 UNION ${odd.join(' UNION ')}) AND (e IS NULL OR e > @now) ORDER BY seq`;
+  const others: Ranked[] = [];
+  for (const row of run(() => connection.query(sql).all({ ...params, ns, now })) as SortRow[]) {
+    if (!isLive(row, row.id, now)) continue;
+    const key = keyOfId(row.id);
+    if (!selectorMatches(selector, row.id, key)) continue;
+    others.push({ row, id: row.id, key, keys: sortKeysOf(key, spec) });
+  }
+  return others;
+}
+
+/** The condition of the rows SQL orders itself (the complement of otherRows, less keys holding arrays). */
+export function plainRowsWhere(paths: readonly string[], indexed: boolean): string {
+  return indexed
+    ? `IFNULL(json_type(k, ${paths[0]}), '') NOT IN ('true', 'false', 'object')`
+    : paths.map((p) => `IFNULL(json_type(k, ${p}), '') <> 'object'`).join(' AND ');
+}
+
+/** The columns that read each sort path's value (x0, x1, ...) and JSON type (t0, t1, ...). */
+export function sortColumns(paths: readonly string[]): string {
+  return paths.map((p, i) => `, ${keyPathExpr(p)} AS x${i}, json_type(k, ${p}) AS t${i}`).join('');
+}
+
 /** The bracket of a JSON value at a path in lib/query-sort.ts's order (objects and arrays never reach it). */
-function bracket(path: string): string {
+export function bracket(path: string): string {
   return `CASE json_type(k, ${path}) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END`;
 }
 
 /** The sort keys of a plain row from the values SQL read (booleans come back as 1/0, told apart by json_type). */
-function sqlKeys(row: SortRow, fields: number): unknown[] {
+export function sqlKeys(row: SortRow, fields: number): unknown[] {
   const keys: unknown[] = new Array(fields);
   const r = row as unknown as Record<string, unknown>;
   for (let i = 0; i < fields; i++) {
