@@ -308,6 +308,41 @@ describe('redis shards', () => {
     });
   }
 
+  describe('a sharded namespace nobody has open', () => {
+    it('is listed by its shard count, and its expired records in every shard are swept by another store’s timer', async function () {
+      this.timeout(30_000);
+      const clock = new ManualClock(Date.now());
+      const start = clock.now();
+      const prefix = `shdue${process.pid}:`;
+      const writer = open({ on: 'server', clock, prefix, sweepInterval: 0, shards: 3 });
+      await Promise.all([...Array(90).keys()].map((i) => writer.set({ id: i }, i, { ttl: i < 60 ? 1_000 : 5_000 })));
+      await writer.has('x'); // answered after the note of the writes, on the same connection
+      const due = writer.layout.dueNamespaces;
+      expect(due).to.equal(`${prefix}{!due%s3}`);
+      const admin = new Redis(url);
+      try {
+        expect(await admin.zscore(due, writer.namespace)).to.equal(String(start + 1_000));
+        const layouts = writer.shardLayouts;
+        await writer.close();
+        const other = open({ on: 'server', clock, prefix, sweepInterval: 20, shards: 3 });
+        await other.connect();
+        clock.advance(1_001);
+        // Visited: every shard swept, the namespace rescheduled to when the rest expire.
+        for (const deadline = Date.now() + 10_000; Number(await admin.zscore(due, writer.namespace)) !== start + 5_000; ) {
+          if (Date.now() > deadline) throw new Error('the sharded namespace was not visited');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const left = await Promise.all(layouts.map((l) => admin.zcard(l.order)));
+        expect(left.reduce((a, b) => a + b, 0)).to.equal(30);
+        expect(left.every((n) => n > 0)).to.equal(true);
+        open({ on: 'server', clock, prefix, namespace: writer.namespace, shards: 3 }); // cleared after the test
+      } finally {
+        await admin.del(due);
+        admin.disconnect();
+      }
+    });
+  });
+
   describe('shard count of a stored namespace', () => {
     it('a namespace written with one count is refused with another (ERR_STORE_CONFIG), and opens again with its own', async () => {
       const namespace = fresh('count');
@@ -316,8 +351,13 @@ describe('redis shards', () => {
       for (const shards of [2, 4, 1]) {
         const other = open({ on: 'server', namespace, shards });
         expect((await rejection(other.getOne({ a: 1 }))).code, `shards ${shards}`).to.equal('ERR_STORE_CONFIG');
-        // Refused before anything was written; a later call is refused too (it tries again).
+        // Refused before anything was written; a later call is refused too.
         expect((await rejection(other.set({ a: 2 }, 2))).code).to.equal('ERR_STORE_CONFIG');
+        // The store's connection still serves its other namespaces.
+        const inner = other.scope(fresh('inner')) as RedisStore;
+        await inner.set('b', shards);
+        expect(await inner.getOne('b')).to.equal(shards);
+        await inner.clear();
       }
       const again = open({ on: 'server', namespace, shards: 3 });
       expect(await again.get({ a: { $gte: 1 } })).to.deep.equal([1]);

@@ -127,13 +127,10 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     try {
       await this.prepareLayout();
     } catch (err) {
-      // A namespace of another shard count (shards.ts) is refused for good: the store lets go
-      // of the connection, and every later call gets the same error without asking Redis.
-      if (err instanceof StoreConfigError) {
-        this.refused = err;
-        this.attached = false;
-        await this.connection.detach(this.namespace, this).catch(() => undefined);
-      }
+      // A namespace of another shard count (shards.ts) is refused for good: every later call
+      // gets the same error without asking Redis (the connection stays held until close(), so
+      // the store's other scopes keep working).
+      if (err instanceof StoreConfigError) this.refused = err;
       throw err;
     }
   }

@@ -21,7 +21,7 @@ export async function upgradeLayout(b: RedisBackend): Promise<number> {
   if (current === -1) {
     const shards = await b.getString(l.shardCount);
     throw new StoreConfigError(
-      `setting shards: namespace ${JSON.stringify(b.namespace)} was written with shards: ${shards}, this store has shards: ${b.settings.shards}; open it with shards: ${shards}`,
+      `setting shards: namespace ${JSON.stringify(b.namespace)} is sharded (its record ${l.shardCount} says shards: ${shards}), this store has shards: ${b.settings.shards}; open it with its shard count`,
     );
   }
   return rebuildOrderedIndexes(b);
