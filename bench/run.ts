@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs bench/memory.ts, then bench/redis.ts, bench/mongo.ts, bench/sqlite.ts, bench/multi.ts and
+ * `npm run bench`: runs bench/memory.ts, then bench/redis.ts, bench/redis-shards.ts, bench/mongo.ts, bench/sqlite.ts, bench/multi.ts and
  * the query benches (bench/queries-*.ts, issue #12)
  * when present, each in its own node process (with --expose-gc, so no bench inherits another's
  * heap), printing their markdown tables in turn. Arguments are passed to every bench file.
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const BENCHES = ['memory', 'redis', 'mongo', 'sqlite', 'multi', 'queries-memory', 'queries-redis', 'queries-mongo', 'queries-sqlite'];
+const BENCHES = ['memory', 'redis', 'redis-shards', 'mongo', 'sqlite', 'multi', 'queries-memory', 'queries-redis', 'queries-mongo', 'queries-sqlite'];
 
 function main(): number {
   let failures = 0;
