@@ -308,6 +308,20 @@ describe('redis shards', () => {
     });
   }
 
+  describe('many shards', () => {
+    it('64 shards merge as one namespace: creation order, sort with skip and limit, count', async () => {
+      const store = open({ on: 'server', shards: 64 });
+      const all = Array.from({ length: 200 }, (_, i) => i);
+      await Promise.all(all.map((i) => store.set({ i, g: i % 7 }, i)));
+      expect(new Set(all.map((i) => shardIndex(keyId({ i, g: i % 7 }), 64))).size).to.be.greaterThan(60);
+      expect(await store.get({ i: { $gte: 0 } })).to.deep.equal(all);
+      const byGroupDown = [...all].sort((a, b) => (b % 7) - (a % 7) || a - b);
+      expect(await store.get({ i: { $gte: 0 } }, { sort: { g: -1 }, skip: 10, limit: 30 })).to.deep.equal(byGroupDown.slice(10, 40));
+      expect(await store.get({ g: { $in: [2, 5] } }, { sort: { i: -1 }, limit: 5 })).to.deep.equal([198, 194, 191, 187, 184]);
+      expect(await store.count({ g: 3 })).to.equal(all.filter((i) => i % 7 === 3).length);
+    });
+  });
+
   describe('a sharded namespace nobody has open', () => {
     it('is listed by its shard count, and its expired records in every shard are swept by another store’s timer', async function () {
       this.timeout(30_000);

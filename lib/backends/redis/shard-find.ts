@@ -64,27 +64,72 @@ async function* merge(sources: Array<AsyncGenerator<Candidate[]>>, sort: SortSpe
     }
   };
   try {
-    const heads = await Promise.all(sources.map(next));
+    const heads = new HeadHeap((x, y) => before(x.batch[x.at], y.batch[y.at]) < 0);
+    for (const head of await Promise.all(sources.map(next))) if (head !== undefined) heads.push(head);
     let out: Candidate[] = [];
-    for (;;) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const head = heads[i];
-        if (head !== undefined && (best < 0 || before(head.batch[head.at], heads[best]!.batch[heads[best]!.at]) < 0)) best = i;
-      }
-      if (best < 0) break;
-      const head = heads[best]!;
+    while (heads.size > 0) {
+      const head = heads.top;
       out.push(head.batch[head.at++].candidate);
       if (out.length >= size) {
         yield out;
         out = [];
       }
-      if (head.at === head.batch.length) heads[best] = await next(head.source);
+      heads.replaceTop(head.at < head.batch.length ? head : await next(head.source));
     }
     if (out.length > 0) yield out;
   } finally {
     // A query stopped early (limit reached, the caller gone) releases what the shards' walks hold.
     await Promise.all(sources.map((source) => source.return(undefined))).catch(() => undefined);
+  }
+}
+
+/** A binary heap of the shards' lists by their next candidate: a merge step costs log(shards) comparisons. */
+class HeadHeap {
+  private readonly items: Head[] = [];
+
+  constructor(private readonly less: (x: Head, y: Head) => boolean) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** The list whose next candidate comes first. */
+  get top(): Head {
+    return this.items[0];
+  }
+
+  push(head: Head): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(head);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  /** Puts the top list back after it advanced, or removes it (undefined: exhausted). */
+  replaceTop(head: Head | undefined): void {
+    const items = this.items;
+    const last = items.pop()!;
+    if (head !== undefined) {
+      if (items.length === 0) return void items.push(head);
+      items.push(last);
+      items[0] = head;
+    } else if (items.length === 0) return;
+    else items[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let first = i;
+      if (l < items.length && this.less(items[l], items[first])) first = l;
+      if (r < items.length && this.less(items[r], items[first])) first = r;
+      if (first === i) return;
+      [items[i], items[first]] = [items[first], items[i]];
+      i = first;
+    }
   }
 }
 
