@@ -113,10 +113,35 @@ describe('memory store: ordered indexes and the planner', function () {
       expect(got).to.deep.equal(reference(keys, q, {}));
       expect(store.internals.lastQuery.plan).to.equal('eq(city)');
       expect(store.internals.lastQuery.examined).to.equal(400);
+      expect(store.internals.lastQuery.exact).to.equal(false); // the age range is left to the matcher
       const narrow = { city: { $in: ['c1', 'c2'] }, age: { $lte: 0 } };
       expect(await store.get(narrow)).to.deep.equal(reference(keys, narrow, {}));
       expect(store.internals.lastQuery.plan).to.equal('range(age) ∩ eq(city)');
       expect(store.internals.lastQuery.examined).to.equal(0); // age 0 is only ever c0
+    });
+
+    it('a range intersected with $in buckets decides alone (no matcher) when every condition is an index’s', async function () {
+      const q = { city: { $in: ['c1', 'c2', 'c3'] }, age: { $lte: 4 } };
+      const got = await store.get(q);
+      expect(got).to.deep.equal(reference(keys, q, {}));
+      expect(got).to.have.length(300);
+      expect(store.internals.lastQuery).to.deep.equal({ plan: 'range(age) ∩ eq(city)', examined: 300, exact: true });
+      // Another operator beside the range, or an $or, leaves the matcher in.
+      const q2 = { city: { $in: ['c1', 'c2', 'c3'] }, age: { $lte: 4, $mod: [2, 1] } };
+      expect(await store.get(q2)).to.deep.equal(reference(keys, q2, {}));
+      expect(store.internals.lastQuery.exact).to.equal(false);
+      const q3 = { city: { $in: ['c1', 'c2', 'c3'] }, age: { $lte: 4 }, $or: [{ kind: 'robot' }, { id: 3 }] };
+      expect(await store.get(q3)).to.deep.equal(reference(keys, q3, {}));
+      expect(store.internals.lastQuery.exact).to.equal(false);
+    });
+
+    it('a wide $or of equalities is its index buckets’ union, with no matcher', async function () {
+      const q = { $or: Array.from({ length: 15 }, (_, i) => ({ id: i * 661 })) };
+      expect(await store.get(q)).to.deep.equal(reference(keys, q, {}));
+      expect(store.internals.lastQuery.exact).to.equal(true);
+      const q2 = { $or: [...q.$or, { id: 5, kind: 'person' }] };
+      expect(await store.get(q2)).to.deep.equal(reference(keys, q2, {}));
+      expect(store.internals.lastQuery.exact).to.equal(false);
     });
 
     it('ranges inside $or: the union of each branch’s index', async function () {

@@ -34,6 +34,8 @@ export interface KeyspaceOptions {
 export interface QueryReport {
   plan: string;
   examined: number;
+  /** The index decided every candidate alone: the matcher never ran (set by get and find). */
+  exact?: boolean;
 }
 
 /** See the file comment. */
@@ -199,6 +201,7 @@ export class Keyspace {
     const plan = this.plan(selector);
     if (plan) {
       report.plan = plan.describe;
+      report.exact = plan.exact;
       for (const slot of plan.slots!) {
         report.examined = ++examined;
         if (!this.indexHit(slot, selector, plan.exact, now)) continue;
@@ -313,7 +316,7 @@ export class Keyspace {
   indexedValues(selector: Selector, limit: number, read: (value: unknown) => unknown): unknown[] | undefined {
     const plan = this.plan(selector);
     if (!plan) return undefined;
-    const report: QueryReport = { plan: plan.describe, examined: 0 };
+    const report: QueryReport = { plan: plan.describe, examined: 0, exact: plan.exact };
     this.lastQuery = report;
     const now = this.options.now();
     const out: unknown[] = [];

@@ -41,6 +41,8 @@ interface Candidate {
   size: number;
   exact: boolean;
   describe: string;
+  /** The top-level path whose whole condition this index decides alone, if any. */
+  decides?: string;
 }
 
 const COMPARISONS = ['$gt', '$gte', '$lt', '$lte'] as const;
@@ -142,7 +144,8 @@ function bestCandidate(
       }
     }
     if (size > bound()) continue;
-    best = { buckets, size, exact: exactWhenAlone && constraints.length === 1, describe: `eq(${constraint.path})` };
+    const decides = isPureEquality(filter[constraint.path]) ? constraint.path : undefined;
+    best = { buckets, size, exact: exactWhenAlone && constraints.length === 1, describe: `eq(${constraint.path})`, decides };
   }
   for (const range of rangesOf(filter)) {
     if (!indexes.indexes(range.path)) continue;
@@ -165,7 +168,7 @@ function bestCandidate(
     for (const r of tries) {
       const found = rangeBuckets(index, r, bound());
       if (found === undefined) continue;
-      best = { ...found, exact, describe: `range(${range.path})` };
+      best = { ...found, exact, describe: `range(${range.path})`, decides: range.whole && tries.length === 1 ? range.path : undefined };
     }
   }
   const or = filter.$or;
@@ -182,10 +185,12 @@ function bestCandidate(
       size += part.size;
     }
     if (parts.length > 0 && size <= bound()) {
+      // A filter that is this `$or` alone, each branch one condition its index decides: the union is the answer.
+      const decided = Object.keys(filter).length === 1 && parts.every((p, i) => p.decides !== undefined && Object.keys(or[i] as object).length === 1);
       best = {
         buckets: parts.flatMap((p) => p.buckets),
         size,
-        exact: false,
+        exact: decided,
         describe: `or(${parts.map((p) => p.describe).join(', ')})`,
       };
     }
@@ -248,15 +253,50 @@ function inCreationOrder(buckets: Array<Slot | Iterable<Slot>>): Slot[] {
   return out;
 }
 
+function isIndexable(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && !Number.isNaN(v));
+}
+
+/** Whether a field's condition is one equality or `$in` of scalars: its index buckets decide it exactly. */
+function isPureEquality(cond: unknown): boolean {
+  if (isIndexable(cond)) return true;
+  if (cond === null || typeof cond !== 'object' || Array.isArray(cond)) return false;
+  const ops = Object.keys(cond);
+  if (ops.length !== 1) return false;
+  const operand = (cond as Record<string, unknown>)[ops[0]];
+  return ops[0] === '$eq' ? isIndexable(operand) : ops[0] === '$in' && Array.isArray(operand) && operand.every(isIndexable);
+}
+
 /** Most values of an `$in` whose buckets are used to intersect (more would cost more than the matcher). */
 const MAX_INTERSECT_VALUES = 4;
 
+/** One equality to intersect with: its accepted values and their buckets. */
+interface Membership {
+  path: string;
+  /** A top-level field (no dot): a scalar there is compared directly, cheaper than a bucket lookup. */
+  flat: boolean;
+  values: readonly Scalar[];
+  buckets: Bucket[];
+}
+
+/** Whether `slot` holds one of the values at the path (an equality's exact answer, as its buckets give it). */
+function isMember(m: Membership, slot: Slot): boolean {
+  if (m.flat) {
+    const v = (slot.key as Record<string, unknown>)[m.path];
+    // A scalar field holds that one value; anything else (an array, an object, missing) asks the buckets.
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return m.values.includes(v);
+  }
+  for (const bucket of m.buckets) if (bucketHas(bucket, slot)) return true;
+  return false;
+}
+
 /**
- * The buckets of the query's other equalities (top level), to intersect the chosen candidates
- * with: a membership test per candidate before anything touches its key. Undefined when none applies.
+ * The query's other equalities (top level), to intersect the chosen candidates with: a
+ * membership test per candidate instead of the matcher. Undefined when none applies.
  */
-function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: string): { sets: Bucket[][]; describe: string } | undefined {
-  const sets: Bucket[][] = [];
+function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: string): { sets: Membership[]; paths: string[]; describe: string } | undefined {
+  const sets: Membership[] = [];
+  const paths: string[] = [];
   const names: string[] = [];
   for (const constraint of selector.constraints) {
     if (`eq(${constraint.path})` === chosen || constraint.values.length > MAX_INTERSECT_VALUES || !indexes.indexes(constraint.path)) continue;
@@ -265,19 +305,20 @@ function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: 
       const bucket = indexes.bucket(constraint.path, v);
       if (bucket !== undefined) buckets.push(bucket);
     }
-    sets.push(buckets);
+    sets.push({ path: constraint.path, flat: !constraint.path.includes('.'), values: constraint.values, buckets });
+    paths.push(constraint.path);
     names.push(`eq(${constraint.path})`);
   }
-  return sets.length === 0 ? undefined : { sets, describe: names.join(' ∩ ') };
+  return sets.length === 0 ? undefined : { sets, paths, describe: names.join(' ∩ ') };
 }
 
 /** The Slots of `bucket` that are in some bucket of every set. */
-function intersected(bucket: Bucket, sets: Bucket[][]): Slot[] {
+function intersected(bucket: Bucket, sets: Membership[]): Slot[] {
   const out: Slot[] = [];
   for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
     let keep = true;
     for (const set of sets) {
-      if (!set.some((b) => bucketHas(b, slot))) {
+      if (!isMember(set, slot)) {
         keep = false;
         break;
       }
@@ -294,13 +335,16 @@ export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Pla
   const single = fields.length === 1 && !fields[0].startsWith('$');
   const found = bestCandidate(indexes, selector.filter, selector.constraints, selector.coveredByConstraints, total, single);
   if (found === undefined) return { slots: undefined, size: total, exact: false, describe: 'scan' };
-  const { buckets, size, exact, describe } = found;
+  const { buckets, size, exact, describe, decides } = found;
   // Intersecting with the other equalities' buckets pays when the matcher would test many candidates.
   const others = !exact && size > 16 ? intersecters(indexes, selector, describe) : undefined;
   if (others !== undefined) {
     const runs = buckets.map((bucket) => intersected(bucket, others.sets));
     const slots = runs.length === 1 ? runs[0] : inCreationOrder(runs);
-    return { slots, size: slots.length, exact: false, describe: `${describe} ∩ ${others.describe}` };
+    // Every top-level condition decided by the chosen index or an intersected equality: no matcher needed.
+    const filter = selector.filter;
+    const decided = Object.keys(filter).every((f) => f === decides || (others.paths.includes(f) && isPureEquality(filter[f])));
+    return { slots, size: slots.length, exact: decides !== undefined && decided, describe: `${describe} ∩ ${others.describe}` };
   }
   if (buckets.length === 1) {
     const bucket = buckets[0];
