@@ -13,6 +13,7 @@ import { ManualClock } from '../lib/clock';
 import { keyId } from '../lib/keys';
 import { RedisSettings, RedisStore } from '../lib/backends/redis';
 import { slotOfTag } from '../lib/backends/redis/layout';
+import { nextSequence } from '../lib/backends/redis/sequence';
 import { shardIndex } from '../lib/backends/redis/shards';
 import { rejection } from '../lib/conformance/context';
 import { RedisClusterServer, sharedRedis, sharedRedisCluster } from './support/redis-server';
@@ -98,6 +99,18 @@ describe('redis shards', () => {
       expect(many.shardLayouts.length).to.equal(1024);
       await many.set('a', 1);
       expect(await many.getOne('a')).to.equal(1);
+    });
+  });
+
+  describe('creation sequence', () => {
+    it('is 16 digits, strictly increasing even within one millisecond, and an exact score (below 2^53)', () => {
+      const seqs = Array.from({ length: 5000 }, () => nextSequence());
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).to.be.greaterThan(seqs[i - 1]);
+      for (const seq of [seqs[0], seqs[seqs.length - 1]]) {
+        expect(String(seq)).to.match(/^\d{16}$/);
+        expect(seq).to.be.below(2 ** 53);
+        expect(seq).to.be.at.least(Date.now() * 1000 - 60_000_000);
+      }
     });
   });
 

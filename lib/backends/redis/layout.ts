@@ -48,6 +48,12 @@
  *   spread evenly over the masters of a cluster whose masters hold contiguous slot ranges (what
  *   `redis-cli --cluster create` makes): N = the number of masters, or a multiple of it, puts
  *   shards on every master. It is a pure function of (namespace, s, N) and never changes.
+ * - An entry (its string, chunks, order, expiry and index records) lives in shard
+ *   `shardIndex(id, N)` of its canonical id: FNV-1a over the id's UTF-16 code units, modulo N
+ *   (shards.ts); like the tags, it never changes for a stored namespace.
+ * - Creation sequences of a sharded namespace are assigned by the client (sequence.ts): 16
+ *   digits (microseconds since 1970), so `n`/`s` members keep the `<16-digit sequence><id>` form
+ *   and scores stay exact (< 2^53).
  * - The unsharded base `{#<namespace>}` (the namespace's home) holds `<base>h`, the shard count
  *   the namespace was written with; a store opened with another count refuses to connect
  *   (ERR_STORE_CONFIG) instead of reading an empty layout (shards.ts, checkShardCount).
