@@ -17,6 +17,7 @@ import { nextSequence } from '../lib/backends/redis/sequence';
 import { shardIndex } from '../lib/backends/redis/shards';
 import { rejection } from '../lib/conformance/context';
 import { RedisClusterServer, sharedRedis, sharedRedisCluster } from './support/redis-server';
+import { entriesOf, entryOf } from './support/tier-access';
 
 let url = '';
 let cluster: RedisClusterServer;
@@ -206,6 +207,19 @@ describe('redis shards', () => {
       expect(await store.del({ user: 1 })).to.equal(1);
       expect(await admin.exists(shard.entry(id))).to.equal(0);
       expect(await store.has({ user: 1 })).to.equal(false);
+    });
+  });
+
+  describe('as a tier', () => {
+    it('getEntry and a batch of getEntries read every shard, one result per key in order', async () => {
+      const clock = new ManualClock(Date.now());
+      const store = open({ shards: 3, clock });
+      const keys = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? `s${i}` : { i }));
+      await Promise.all(keys.map((k, i) => store.set(k, i, i % 3 === 0 ? { ttl: 5_000 } : undefined)));
+      expect(new Set(keys.map((k) => shardIndex(keyId(k), 3))).size).to.equal(3);
+      const found = await entriesOf(store, [...keys, 'missing']);
+      expect(found).to.deep.equal([...keys.map((_, i) => ({ value: i, expiresAt: i % 3 === 0 ? clock.now() + 5_000 : null })), undefined]);
+      expect(await entryOf(store, { i: 3 })).to.deep.equal({ value: 3, expiresAt: clock.now() + 5_000 });
     });
   });
 
