@@ -359,7 +359,11 @@ export class Keyspace {
   private meetsConstraints(selector: QuerySelector, slot: Slot): boolean | undefined {
     for (const constraint of selector.constraints) {
       if (!this.indexes.indexes(constraint.path)) return undefined;
-      if (!constraint.values.some((v) => bucketHas(this.indexes.bucket(constraint.path, v), slot))) return false;
+      // A scalar in a top-level field is that field's one value: compared directly, cheaper than the buckets.
+      const v = constraint.path.includes('.') ? undefined : (slot.key as Record<string, unknown>)[constraint.path];
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+        if (!constraint.values.includes(v)) return false;
+      } else if (!constraint.values.some((value) => bucketHas(this.indexes.bucket(constraint.path, value), slot))) return false;
     }
     return true;
   }

@@ -153,7 +153,9 @@ function sortWalk(source: PageSource, index: PathIndex, request: PageRequest, re
   const { sort, after } = request;
   const field = sort[0];
   const multikey = index.multikey > 0;
-  const compare = byPosition(sort);
+  // One sort field: a bucket is one tie group, ordered by id alone.
+  const single = sort.length === 1;
+  const compare = byPosition(single ? [] : sort);
   const now = source.now;
   const out: Slot[] = [];
   let examined = 0;
@@ -161,10 +163,11 @@ function sortWalk(source: PageSource, index: PathIndex, request: PageRequest, re
     // Only the cursor's own tie group holds positions at or before it.
     const atCursor = after !== undefined && compareSortKeys(value, after.keys[0]) === 0;
     const group = new Smallest<Positioned>(request.limit - out.length, compare);
+    const shared = [value];
     for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
       examined++;
       if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-      const keys = sort.length === 1 ? (multikey ? [sortKeyOf(slot.key as KeyObject, field)] : [value]) : sortKeysOf(slot.key, sort);
+      const keys = single ? (multikey ? [sortKeyOf(slot.key as KeyObject, field)] : shared) : sortKeysOf(slot.key, sort);
       // Elsewhere than at its sort key, a multikey entry is met out of order: it comes under that key.
       if (multikey && compareSortKeys(keys[0], value) !== 0) continue;
       if (!source.matches(slot, false)) continue;
