@@ -6,10 +6,12 @@
  */
 import { expect } from 'chai';
 import * as fc from 'fast-check';
-import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
+import { CommandStartedEvent, CommandSucceededEvent, Document, MongoClient } from 'mongodb';
 import { MongoSettings, MongoStore } from '../lib/backends/mongo';
 import type { Key } from '../lib/keys';
-import { compileSort, sortEntries } from '../lib/query-sort';
+import { comparePositions } from '../lib/core/page-cursor';
+import { keyId } from '../lib/keys';
+import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
 import { sharedMongo } from './support/mongo-server';
 
 let url = '';
@@ -200,5 +202,126 @@ describe('mongo store: native sort', () => {
         );
       });
     }
+  });
+  describe('native page (FindOptions.page)', () => {
+    /** A store whose client reports the documents each find and getMore returned. */
+    function counted(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[]; returned: () => number } {
+      const client = new MongoClient(url, { monitorCommands: true });
+      const commands: CommandStartedEvent[] = [];
+      let docs = 0;
+      client.on('commandStarted', (event) => commands.push(event));
+      client.on('commandSucceeded', (event: CommandSucceededEvent) => {
+        const cursor = (event.reply as Document | undefined)?.cursor as Document | undefined;
+        if (event.commandName === 'find' || event.commandName === 'getMore') docs += ((cursor?.firstBatch ?? cursor?.nextBatch ?? []) as unknown[]).length;
+      });
+      const s = store({ url: undefined, client, ...settings });
+      open.push({ close: async () => client.close() });
+      return { s, commands, returned: () => docs };
+    }
+    async function walk(s: MongoStore, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
+      const out: Key[] = [];
+      let cursor: string | undefined;
+      for (let n = 0; n < 1000; n++) {
+        const page = await s.page(query as never, { sort, limit, includeKey: true, ...(cursor === undefined ? {} : { cursor }) });
+        out.push(...(page.items as Array<{ key: Key }>).map((item) => item.key));
+        if (page.cursor === null) return out;
+        cursor = page.cursor;
+      }
+      throw new Error('the walk did not end');
+    }
+    function pageOrder(keys: Key[], sort: Record<string, 1 | -1>): Key[] {
+      const spec = compileSort(sort, 'page');
+      const ranked = keys.map((key) => ({ key, position: { keys: sortKeysOf(key, spec), id: keyId(key) } }));
+      return ranked.sort((a, b) => comparePositions(a.position, b.position, spec)).map((r) => r.key);
+    }
+
+    it('declares nativePage', () => {
+      expect(store().supports.nativePage).to.equal(true);
+    });
+
+    it('a page asks the server for page size + 1 documents sorted by the fields then _id, and reads no more', async () => {
+      const { s, commands, returned } = counted({ indexes: ['age'] });
+      await Promise.all(Array.from({ length: 300 }, (_, i) => s.set({ id: i, age: i % 30 }, i)));
+      const first = await s.page({ id: { $gte: 0 } }, { sort: { age: -1 }, limit: 5 });
+      commands.length = 0;
+      const before = returned();
+      const second = await s.page({ id: { $gte: 0 } }, { sort: { age: -1 }, limit: 5, cursor: first.cursor! });
+      // Ties by id: '{"age":29,"id":119}' < ... < '{"age":29,"id":299}' < '{"age":29,"id":29}' ('9' < '}').
+      expect([...first.items, ...second.items]).to.deep.equal([119, 149, 179, 209, 239, 269, 299, 29, 59, 89]);
+      const finds = commands.filter((c) => c.commandName === 'find' || c.commandName === 'getMore');
+      expect(finds.map((c) => c.commandName)).to.deep.equal(['find']);
+      const find = finds[0].command;
+      expect(find.limit).to.equal(6);
+      expect(find.sort instanceof Map ? Object.fromEntries(find.sort) : find.sort).to.deep.equal({ 'k.age': -1, _id: 1 });
+      expect(returned() - before).to.equal(6);
+    });
+
+    it('breaks ties by id in code point order (a character beyond the BMP after U+FFFF)', async () => {
+      const s = store();
+      const keys: Key[] = [{ n: 1, s: '\u{10000}' }, { n: 1, s: '\uffff' }, { n: 1, s: 'z' }, { n: 2, s: '\u{10000}' }, { n: 2, s: '\uffff' }];
+      for (const key of keys) await s.set(key, 0);
+      expect(await walk(s, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
+      expect(await walk(s, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
+      expect(await walk(s.scope('nested') as MongoStore, { n: 1 }, {}, 1)).to.deep.equal([]);
+      const scoped = s.scope('x') as MongoStore;
+      open.push(scoped);
+      for (const key of keys) await scoped.set(key, 0);
+      expect(await walk(scoped, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
+    });
+
+    it('continues after a cursor whose entry was deleted meanwhile', async () => {
+      const s = store();
+      for (let i = 0; i < 10; i++) await s.set({ i, n: i % 3 }, i);
+      const first = await s.page({ n: { $exists: true } }, { sort: { n: -1, i: 1 }, limit: 4, includeKey: true });
+      await s.del((first.items as Array<{ key: Key }>)[3].key);
+      expect((await s.page({ n: { $exists: true } }, { sort: { n: -1, i: 1 }, limit: 4, cursor: first.cursor! })).items).to.deep.equal([4, 7, 0, 3]);
+    });
+
+    it('a cursor at null on one field still finds the later fields and values (mongod 9.0.0-alpha0 simplifies { $ne: null } or-ed with null wrongly)', async () => {
+      const s = store();
+      const keys: Key[] = [{ b: [false] }, { b: {}, a: 0 }, { a: 0 }, { a: { b: 0 } }, { a: true }, { b: [{}] }];
+      for (const key of keys) await s.set(key, 0);
+      expect(await walk(s, { $or: [{ a: { $exists: true } }, { a: { $exists: false } }] }, { a: 1, 'tags.a': 1, b: -1 }, 1)).to.deep.equal([keys[0], keys[5], keys[1], keys[2], keys[3], keys[4]]);
+    });
+
+    it('arrays whose elements pass the keyset filter but whose sort key is before the cursor are dropped, and the page is still full', async () => {
+      const { s, commands } = counted();
+      await s.set({ id: 'x', v: [0, 9] }, 'x'); // ascending key 0: before every other, yet an element is after any cursor below 9
+      for (let i = 1; i <= 6; i++) await s.set({ id: i, v: i }, i);
+      const first = await s.page({ v: { $exists: true } }, { sort: { v: 1 }, limit: 2 });
+      expect(first.items).to.deep.equal(['x', 1]);
+      commands.length = 0;
+      const second = await s.page({ v: { $exists: true } }, { sort: { v: 1 }, limit: 2, cursor: first.cursor! });
+      expect(second.items).to.deep.equal([2, 3]);
+      expect(commands.filter((c) => c.commandName === 'find')).to.have.length(2); // limited, then again without the limit
+    });
+
+    const scalar = fc.oneof(fc.constantFrom(0, 1, -1.5, 'a', 'B', '', '\uffff', '\u{10000}', true, false, null), fc.integer({ min: -2, max: 2 }));
+    const field = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.record({ x: scalar }, { requiredKeys: [] }), fc.array(fc.record({ x: scalar }, { requiredKeys: [] }), { maxLength: 2 }));
+    const keyArb = fc.record({ a: field, b: field, c: fc.constantFrom('p', 'q', '\uffff', '\u{10000}') }, { requiredKeys: ['c'] });
+    const sortArb = fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'a.x', 'b.x', 'a.0'), { minLength: 0, maxLength: 3 }).chain((paths) =>
+      fc.tuple(fc.constant(null), ...paths.map((p) => fc.constantFrom(1 as const, -1 as const).map((d) => [p, d] as const))),
+    );
+    it('page walks with mixed directions, arrays, empty arrays and missing fields equal lib/query-sort.ts then id order', async function () {
+      this.timeout(180_000);
+      const s = store({ indexes: ['a', { c: 1, b: -1 }] });
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(keyArb, { minLength: 1, maxLength: 15 }), sortArb, fc.integer({ min: 1, max: 4 }), async (keys, [, ...fields], size) => {
+          const ns = s.scope(`p${++round}`) as MongoStore;
+          open.push(ns);
+          const all: Key[] = [];
+          for (const [i, key] of keys.entries()) {
+            const k = { ...key, i: i % 3 };
+            await ns.set(k, i);
+            if (!all.some((other) => keyId(other) === keyId(k))) all.push(k);
+          }
+          const sort = Object.fromEntries(fields) as Record<string, 1 | -1>;
+          expect(await walk(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all, sort));
+          await ns.clear();
+        }),
+        { numRuns: Number(process.env.FUZZ_RUNS ?? 40), seed: Number(process.env.FUZZ_SEED ?? 20261202) },
+      );
+    });
   });
 });

@@ -43,6 +43,7 @@ export class MongoBackend implements Backend, MongoScope {
     evicts: false,
     persistent: true,
     nativeSort: true,
+    nativePage: true,
   };
   readonly namespace: string;
   readonly clock: Clock;

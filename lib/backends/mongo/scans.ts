@@ -12,12 +12,17 @@ import { selectorFilter } from './query';
 import { SortPlan, planSort } from './sort';
 import { SortSpec, compareKeyLists, sortEntries, sortKeysOf } from '../../query-sort';
 import { decode } from './values';
+import { findPage } from './paged';
 
 /**
  * Live entries matching `selector`, in creation order or in `options.sort` order (ties in
  * creation order), `options.skip` and `options.limit` applied, checked as they are yielded.
  */
 export async function* findEntries(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  if (options.page !== undefined) {
+    yield* findPage(scope, selector, options.sort ?? [], options.page.after, options.limit ?? Infinity, options.values);
+    return;
+  }
   try {
     yield* serverSorted(scope, selector, options);
   } catch (err) {
@@ -31,14 +36,14 @@ export async function* findEntries(scope: MongoScope, selector: Selector, option
  * where lib/query-sort.ts orders it: raised before any entry is yielded, so the find can be
  * answered by sorting here instead.
  */
-class ParallelArraysError extends Error {}
+export class ParallelArraysError extends Error {}
 
 function isParallelArrays(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 2 && /parallel arrays/.test(String((err as Error).message));
 }
 
 /** The find sorted here, as the core would: every match read in creation order, sorted stably, the window sliced. */
-async function* sortedHere(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+export async function* sortedHere(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
   const all: StoredEntry[] = [];
   for await (const entry of serverSorted(scope, selector, { values: options.values })) all.push(entry);
   const skip = options.skip ?? 0;
@@ -77,16 +82,8 @@ async function* serverSorted(scope: MongoScope, selector: Selector, options: Fin
       }
       return;
     }
-    let first = true;
-    while (true) {
-      let doc: EntryDoc | null;
-      try {
-        doc = await cursor.next();
-      } catch (err) {
-        if (first && spec.length > 1 && isParallelArrays(err)) throw new ParallelArraysError();
-        throw toStoreError(err, 'find');
-      }
-      first = false;
+    for (let first = true; ; first = false) {
+      const doc = await nextDoc(cursor, first && spec.length > 1);
       if (doc === null) return;
       // The rest of the batch the driver holds is taken without an await per document (each
       // still checked for expiry as it is yielded): cursor.next() costs several promise hops.
@@ -102,17 +99,23 @@ async function* serverSorted(scope: MongoScope, selector: Selector, options: Fin
   }
 }
 
+/**
+ * The cursor's next document, or null at its end. A failure is a StoreError, except MongoDB's
+ * refusal to sort on parallel arrays on the first read of a sort on several fields
+ * (`parallelArraysPossible`): ParallelArraysError, so the caller can sort here instead.
+ */
+export async function nextDoc(cursor: FindCursor<EntryDoc>, parallelArraysPossible: boolean): Promise<EntryDoc | null> {
+  try {
+    return await cursor.next();
+  } catch (err) {
+    if (parallelArraysPossible && isParallelArrays(err)) throw new ParallelArraysError();
+    throw toStoreError(err, 'find');
+  }
+}
+
 async function* readDocs(cursor: FindCursor<EntryDoc>, multiField: boolean): AsyncGenerator<EntryDoc> {
-  let first = true;
-  while (true) {
-    let doc: EntryDoc | null;
-    try {
-      doc = await cursor.next();
-    } catch (err) {
-      if (first && multiField && isParallelArrays(err)) throw new ParallelArraysError();
-      throw toStoreError(err, 'find');
-    }
-    first = false;
+  for (let first = true; ; first = false) {
+    const doc = await nextDoc(cursor, first && multiField);
     if (doc === null) return;
     yield doc;
   }
@@ -154,7 +157,7 @@ async function* tiesInCreationOrder(docs: AsyncIterable<EntryDoc>, spec: SortSpe
  * The entry of a scanned document, or undefined when it expired since the cursor opened (SPEC
  * §12); a promise only when its value is a GridFS file to read.
  */
-function entryOf(scope: MongoScope, doc: EntryDoc, values: boolean): StoredEntry | undefined | Promise<StoredEntry | undefined> {
+export function entryOf(scope: MongoScope, doc: EntryDoc, values: boolean): StoredEntry | undefined | Promise<StoredEntry | undefined> {
   const id = scannedId(scope.namespace, doc._id);
   const key = scannedKey(doc.k, id);
   // Expiry is checked per entry, when it is yielded (SPEC §12): the filter's check was
