@@ -104,6 +104,8 @@ export class Tier {
   lastError: string | undefined;
   private down = false;
   private deadlines: Deadlines | undefined;
+  /** Deadlines of the other timeouts calls pass (the bulk timeout): a tier has one or two. */
+  private readonly otherDeadlines = new Map<number, Deadlines>();
   private retryAt = 0;
   private failures = 0;
   private probing: Promise<void> | undefined;
@@ -160,6 +162,22 @@ export class Tier {
    * stream failed), the error passes through untouched. `timeout` overrides the tier's (0:
    * none), for operations whose length depends on the caller (streams).
    */
+  /**
+   * The one Deadlines of a timeout (the tier's, its bulk one): one per call would arm a timer
+   * per call that stays pending, holding the call's closures, until the timeout elapses.
+   */
+  private deadlinesOf(timeout: number): Deadlines {
+    if (timeout === this.timeout) {
+      return (this.deadlines ??= new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`)));
+    }
+    let deadlines = this.otherDeadlines.get(timeout);
+    if (deadlines === undefined) {
+      deadlines = new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`));
+      this.otherDeadlines.set(timeout, deadlines);
+    }
+    return deadlines;
+  }
+
   call<T>(op: () => Promise<T>, blame?: () => boolean, timeout = this.timeout): Promise<T> {
     let p: Promise<T>;
     try {
@@ -167,14 +185,7 @@ export class Tier {
     } catch (err) {
       p = Promise.reject(err);
     }
-    if (timeout > 0) {
-      if (timeout === this.timeout) {
-        this.deadlines ??= new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`));
-        p = this.deadlines.watch(p);
-      } else {
-        p = new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`)).watch(p);
-      }
-    }
+    if (timeout > 0) p = this.deadlinesOf(timeout).watch(p);
     if (blame) {
       return p.then(this.succeeded as (v: T) => T, (err) => {
         if (!blame()) throw err;
