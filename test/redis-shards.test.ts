@@ -335,6 +335,31 @@ describe('redis shards', () => {
     });
   }
 
+  describe('equal sequences (two processes can assign the same one)', () => {
+    it('a walk whose page boundary falls inside a group of equal scores neither skips nor repeats an entry', async () => {
+      const store = open({ on: 'server', shards: 2, batchSize: 2 });
+      const keys = Array.from({ length: 12 }, (_, i) => `tie${i}`);
+      for (const k of keys) await store.set(k, k);
+      await store.set({ g: 1, n: 1 }, 'o1');
+      await store.set({ g: 1, n: 2 }, 'o2');
+      await store.set({ g: 1, n: 3 }, 'o3');
+      // What writers in two processes within the same microsecond leave: every entry of shard 0 at one score.
+      const admin = store.redis;
+      const l = store.shardLayouts[0];
+      const members = await admin.zrange(l.order, '0', '-1', 'WITHSCORES');
+      const same = members[1];
+      for (let i = 0; i < members.length; i += 2) await admin.zadd(l.order, same, members[i]);
+      const inShard0 = keys.filter((k) => shardIndex(keyId(k), 2) === 0);
+      expect(inShard0.length).to.be.greaterThan(3);
+      for (const id of await admin.zrange(l.indexFor('g', 1), '0', '-1')) await admin.zadd(l.indexFor('g', 1), same, id);
+      const listed = (await store.keys()) as unknown[];
+      expect(listed.length).to.equal(15);
+      expect(new Set(listed.map((k) => keyId(k as string))).size).to.equal(15);
+      expect(((await store.get({ g: 1 })) as string[]).sort()).to.deep.equal(['o1', 'o2', 'o3']);
+      expect(await store.count({ n: { $gte: 0 } })).to.equal(3);
+    });
+  });
+
   describe('many shards', () => {
     it('64 shards merge as one namespace: creation order, sort with skip and limit, count', async () => {
       const store = open({ on: 'server', shards: 64 });

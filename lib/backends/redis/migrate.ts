@@ -11,7 +11,7 @@ import { rethrow } from './errors';
 import { objectKeyOf } from './ids';
 import { LAYOUT_VERSION, orderedRecords } from './ordered';
 import { REINDEX_SCRIPT, VERSION_SCRIPT } from './read-scripts';
-import { scored } from './walk';
+import { walk } from './walk';
 
 /** Rebuilds the namespace's ordered indexes if its records are older than this layout; resolves how many entries it indexed. */
 export async function upgradeLayout(b: RedisBackend): Promise<number> {
@@ -30,11 +30,9 @@ export async function upgradeLayout(b: RedisBackend): Promise<number> {
 /** Adds the ordered index records of every entry in the order set, then writes the version record. */
 export async function rebuildOrderedIndexes(b: RedisBackend): Promise<number> {
   const l = b.layout;
-  let cursor = '-inf';
   let indexed = 0;
-  for (;;) {
-    const pairs = scored(await b.piped((c) => c.zrange(l.order, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, b.settings.batchSize, 'WITHSCORES')).catch(rethrow));
-    if (pairs.length === 0) break;
+  // A batch of the order set at a time (walk.ts: also right where sequences repeat, in a sharded namespace).
+  for await (const pairs of walk(b, [l.order])) {
     const keys = [l.order, l.registry];
     const args: Array<string | number> = [];
     for (const [id] of pairs) {
@@ -50,8 +48,6 @@ export async function rebuildOrderedIndexes(b: RedisBackend): Promise<number> {
       args.push(id, records.keys.length, ...records.descriptors);
     }
     if (args.length > 0) indexed += Number(await REINDEX_SCRIPT.run(b.pipedSend, keys, args).catch(rethrow));
-    if (pairs.length < b.settings.batchSize) break;
-    cursor = '(' + pairs[pairs.length - 1][1];
   }
   await b.piped((c) => c.set(l.version, LAYOUT_VERSION)).catch(rethrow);
   return indexed;

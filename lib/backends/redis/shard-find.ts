@@ -41,7 +41,7 @@ export async function* shardedFind(front: ShardedRedisBackend, selector: Selecto
   const skip = options.skip ?? 0;
   if (limit <= 0) return;
   const sort = options.sort !== undefined && options.sort.length > 0 ? options.sort : undefined;
-  const sources = front.shards.map((shard) => (sort ? sortedCandidates(shard, selector, sort, skip + limit) : candidates(shard, selector)));
+  const sources = front.shards.map((shard) => (sort ? sortedCandidates(shard, selector, sort, skip + limit) : candidates(shard, selector, skip + limit)));
   const size = Math.max(1, Math.min(front.settings.batchSize, skip + limit));
   yield* readInOrder(front, merge(sources, sort, size), options.values, skip, limit, (batch, values) => readSharded(front, batch, values));
 }

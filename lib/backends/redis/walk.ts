@@ -45,11 +45,17 @@ export function scored(reply: unknown): Array<[string, number]> {
   return out;
 }
 
+/** Fewest ids of the first page of a walk that knows how many entries its caller wants. */
+const FIRST_PAGE = 32;
+
 /**
  * Candidate entries in creation order, in batches, already filtered on the key: through an
  * index when the query has an indexable constraint, otherwise by walking the order set.
+ * `wanted` (skip + limit, when the caller stops there: a shard of a sharded query) makes the
+ * walk's first page that size (at least FIRST_PAGE), doubling up to batchSize after it.
  */
-export async function* candidates(b: RedisBackend, selector: Selector): AsyncGenerator<Candidate[]> {
+export async function* candidates(b: RedisBackend, selector: Selector, wanted = Infinity): AsyncGenerator<Candidate[]> {
+  const first = Math.min(b.settings.batchSize, Math.max(FIRST_PAGE, wanted));
   if (selector.kind === 'query') {
     const range = await narrowestRange(b, selector);
     if (range !== undefined) {
@@ -58,10 +64,10 @@ export async function* candidates(b: RedisBackend, selector: Selector): AsyncGen
     }
   }
   if (selector.kind === 'query' && (selector.constraints.length > 0 || selector.orConstraints)) {
-    yield* indexCandidates(b, selector);
+    yield* indexCandidates(b, selector, first);
     return;
   }
-  for await (const pairs of walk(b, [b.layout.order])) {
+  for await (const pairs of walk(b, [b.layout.order], first, b.settings.batchSize)) {
     const out: Candidate[] = [];
     for (const [id, seq] of pairs) {
       const objectKey = isObjectKeyId(id);
@@ -126,7 +132,7 @@ async function narrowest(b: RedisBackend, constraints: IndexConstraint[]): Promi
   return bestSize === 0 ? { keys: [], hits: 0 } : { keys: options[best].filter((_, i) => sizes[best][i] > 0), hits: bestSize };
 }
 
-async function* indexCandidates(b: RedisBackend, selector: QuerySelector): AsyncGenerator<Candidate[]> {
+async function* indexCandidates(b: RedisBackend, selector: QuerySelector, first: number): AsyncGenerator<Candidate[]> {
   let keys: string[];
   let hits: number;
   if (selector.constraints.length > 0) ({ keys, hits } = await narrowest(b, selector.constraints));
@@ -140,7 +146,7 @@ async function* indexCandidates(b: RedisBackend, selector: QuerySelector): Async
   // One equality that is the whole query: index hits need no further test.
   const exact = selector.coveredByConstraints && selector.constraints.length === 1;
   let batches: AsyncGenerator<Array<[string, number]>>;
-  if (keys.length <= CLIENT_MERGE_MAX) batches = walk(b, keys);
+  if (keys.length <= CLIENT_MERGE_MAX) batches = walk(b, keys, first, b.settings.batchSize);
   else if (hits <= SERVER_MERGE_BATCHES * b.settings.batchSize) batches = walkUnion(b, keys);
   // Too many to merge in one script without stalling the server: merge in the client, a few
   // ids from each set per step, so memory stays about max(16 × sets, batchSize) ids.
@@ -189,27 +195,37 @@ async function* walkUnion(b: RedisBackend, keys: string[]): AsyncGenerator<Array
  * Ids of the union of sorted sets with their scores, in score (creation) order, a batch at a time: each set is
  * read from the last score seen, `per` ids at most, and only the ids up to the lowest last
  * score among the sets that filled their window are taken (at most `batchSize` of them), so
- * nothing below the new cursor can have been missed.
+ * nothing below the new cursor can have been missed. `per` doubles after each step up to `maxPer`.
+ *
+ * Equal scores: a namespace's own counter never repeats a sequence, so the next step starts
+ * just above the last score. A sharded namespace's sequences come from the clients (sequence.ts)
+ * and two processes can give the same one, so there the next step starts AT the last score,
+ * reads as many more ids as were already taken at it, and leaves those out: a page boundary
+ * inside a group of equal scores neither skips nor repeats an id.
  */
-async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize): AsyncGenerator<Array<[string, number]>> {
+export async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize, maxPer = per): AsyncGenerator<Array<[string, number]>> {
   let cursor = '-inf';
   const size = b.settings.batchSize;
+  /** With repeatable scores: the ids already taken at the cursor's score. */
+  let takenAtCursor: Set<string> | undefined;
   for (;;) {
+    const window = per + (takenAtCursor?.size ?? 0);
     const replies = await Promise.all(
-      keys.map((k) => b.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, per, 'WITHSCORES'))),
+      keys.map((k) => b.piped((c) => c.zrange(k, cursor, '+inf', 'BYSCORE', 'LIMIT', 0, window, 'WITHSCORES'))),
     ).catch(rethrow);
     let pairs: Array<[string, number]>;
     let exhausted: boolean;
     if (replies.length === 1) {
       pairs = scored(replies[0]);
-      exhausted = pairs.length < per;
+      exhausted = pairs.length < window;
+      if (takenAtCursor !== undefined) pairs = pairs.filter((p) => !takenAtCursor!.has(p[0]));
     } else {
       let cutoff = Infinity;
       const seen = new Map<string, number>();
       for (const reply of replies) {
         const list = scored(reply);
-        if (list.length >= per) cutoff = Math.min(cutoff, list[list.length - 1][1]);
-        for (const [id, score] of list) seen.set(id, score);
+        if (list.length >= window) cutoff = Math.min(cutoff, list[list.length - 1][1]);
+        for (const [id, score] of list) if (takenAtCursor === undefined || !takenAtCursor.has(id)) seen.set(id, score);
       }
       pairs = [...seen].filter((p) => p[1] <= cutoff).sort((a, b) => a[1] - b[1]);
       exhausted = cutoff === Infinity;
@@ -220,8 +236,18 @@ async function* walk(b: RedisBackend, keys: string[], per = b.settings.batchSize
     }
     if (pairs.length > 0) {
       yield pairs;
-      cursor = '(' + pairs[pairs.length - 1][1];
+      const last = pairs[pairs.length - 1][1];
+      if (b.sequenced) {
+        const next = String(last);
+        const taken = cursor === next && takenAtCursor !== undefined ? takenAtCursor : new Set<string>();
+        for (let i = pairs.length - 1; i >= 0 && pairs[i][1] === last; i--) taken.add(pairs[i][0]);
+        takenAtCursor = taken;
+        cursor = next;
+      } else {
+        cursor = '(' + last;
+      }
     }
     if (exhausted || pairs.length === 0) return;
+    per = Math.min(per * 2, maxPer);
   }
 }
