@@ -35,7 +35,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** One request of a server: its tenant's scope, a write, reads, a query, a page, a refused call. */
+/** One request of a server: its tenant's scope, a write, reads, a query, a page, reads left early, getOrSet, a refused call. */
 async function request(root: BaseStore, i: number): Promise<void> {
   const scope = root.scope(`tenant-${i % 8}`);
   const key = { user: i % 50, kind: 'session' };
@@ -49,8 +49,17 @@ async function request(root: BaseStore, i: number): Promise<void> {
   await scope.keys('k*').catch(() => undefined);
   await scope.getOne({ $bad: 1 }).catch(() => undefined);
   await scope.del({ user: (i + 25) % 50, kind: 'session' });
+  // Reads left early: an iterator broken off and a stream destroyed must release their cursor.
+  for await (const entry of scope.entries({ kind: 'session' })) if (entry) break;
+  await new Promise<void>((resolve) => {
+    const stream = scope.createReadStream({ kind: 'session' });
+    stream.once('data', () => stream.destroy());
+    stream.once('close', resolve);
+  });
+  await root.getOrSet(`computed-${i % 20}`, async () => i, { ttl: 60_000 });
+  await scope.ttl(key);
 }
-const CALLS_PER_REQUEST = 10;
+const CALLS_PER_REQUEST = 14;
 
 describe('retention harness: memory does not grow with the number of calls', function () {
   this.timeout(600_000);
