@@ -23,7 +23,7 @@ const gc = vm.runInNewContext('gc') as () => void;
 
 const configs = selectedConfigs();
 /** Requests per round; each makes about ten calls. */
-const REQUESTS = Number(process.env.RETENTION_REQUESTS ?? 600);
+const REQUESTS = Number(process.env.RETENTION_REQUESTS ?? 400);
 /** Measured rounds after the warm-up: two windows of half each. */
 const ROUNDS = 4;
 /** A leak of a scope per request held ~3 KB; a page cursor or listener a few hundred bytes. */
