@@ -12,6 +12,8 @@ import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
 import { keyId } from '../lib/keys';
 import type { Key, KeyObject } from '../lib/keys';
 import { comparePositions } from '../lib/core/page-cursor';
+import { Slot } from '../lib/backends/memory/slot';
+import { SlotRun } from '../lib/backends/memory/slot-run';
 
 const open: Store.MemoryStore[] = [];
 
@@ -354,6 +356,49 @@ describe('memory store: ordered indexes and the planner', function () {
     expect(await store.get({ id: { $gte: 0 } }, { sort: { v: -1 } })).to.deep.equal([1, 5, 2, 3, 4]);
     expect(store.internals.lastQuery.plan).to.not.equal('sort(v)');
     expect(await store.get({ v: { $lte: 3 } })).to.deep.equal([1, 5]);
+  });
+
+  it('an index bucket read lazily (entries()) survives deletes between entries: each live entry comes once', async function () {
+    const store = memory();
+    for (let i = 0; i < 1000; i++) await store.set({ k: 'x', i }, i);
+    const seen: unknown[] = [];
+    const plans = new Set<string>();
+    for await (const entry of store.entries({ k: 'x' })) {
+      if (seen.length === 0) plans.add(store.internals.lastQuery.plan);
+      seen.push(entry.value);
+      await store.del(entry.key); // the bucket shrinks behind the reader
+    }
+    expect([...plans]).to.deep.equal(['eq(k)']);
+    expect(seen).to.deep.equal(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  describe('SlotRun (a bucket of several entries, in creation order)', function () {
+    const slot = (seq: number) => new Slot(`s${seq}`, seq, { seq }, 0, seq);
+    it('adds, finds, removes and iterates in seq order across chunks, out-of-order adds included', function () {
+      const slots = Array.from({ length: 1200 }, (_, i) => slot(i + 1));
+      const run = new SlotRun(slots[0], slots[1]);
+      for (let i = 2; i < slots.length; i += 2) run.add(slots[i]);
+      for (let i = slots.length - 1; i > 2; i -= 2) run.add(slots[i]); // older entries after newer ones
+      run.add(slots[7]); // again: no change
+      expect(run.size).to.equal(1200);
+      expect([...run].map((s) => s.seq)).to.deep.equal(slots.map((s) => s.seq));
+      expect(run.has(slots[600])).to.equal(true);
+      expect(run.has(slot(5000))).to.equal(false);
+      expect(run.has(slot(5))).to.equal(false); // same seq, another Slot
+      for (let i = 0; i < 1200; i += 3) expect(run.delete(slots[i])).to.equal(true);
+      expect(run.delete(slots[0])).to.equal(false);
+      const left = slots.filter((_, i) => i % 3 !== 0);
+      expect(run.size).to.equal(left.length);
+      expect([...run]).to.deep.equal(left);
+      expect(run.toArray()).to.deep.equal(left);
+      expect(run.first()).to.equal(left[0]);
+      for (const s of left) run.delete(s);
+      expect(run.size).to.equal(0);
+      expect([...run]).to.deep.equal([]);
+      expect(run.first()).to.equal(undefined);
+      run.add(slots[9]);
+      expect([...run]).to.deep.equal([slots[9]]);
+    });
   });
 
   it('index buckets are freed when entries go', async function () {

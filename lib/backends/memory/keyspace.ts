@@ -19,7 +19,8 @@ import { OrderedIndexes, bucketHas } from './ordered-indexes';
 import { PageSource, readPage } from './page-walk';
 import { Plan, planQuery } from './query-plan';
 import { sortedWalk } from './sorted-walk';
-import { Slot } from './slot';
+import { SizedSlot, Slot } from './slot';
+import { SlotRun } from './slot-run';
 
 /** Bounds and behaviour of a keyspace. */
 export interface KeyspaceOptions {
@@ -127,8 +128,10 @@ export class Keyspace {
       if (existing.expiresAt !== 0) this.timedEntries--;
       existing.value = value;
       existing.expiresAt = expiresAt ?? 0;
-      this.bytes += size - existing.size;
-      existing.size = size;
+      if (existing instanceof SizedSlot) {
+        this.bytes += size - existing.size;
+        existing.size = size;
+      }
     } else if (typeof key === 'string' && expiresAt === null && !this.bounded) {
       this.slots.set(id, value);
       if (existing === undefined) this.idOrder?.add(id);
@@ -136,7 +139,8 @@ export class Keyspace {
       const isNew = existing === undefined;
       // A private, field-sorted copy: the caller may mutate its key object later.
       const ownKey = typeof key === 'string' ? key : keyFromId(id);
-      const slot = new Slot(id, value, ownKey, expiresAt ?? 0, isNew && typeof key !== 'string' ? ++this.seq : 0, size);
+      const seq = isNew && typeof key !== 'string' ? ++this.seq : 0;
+      const slot = this.options.maxBytes > 0 ? new SizedSlot(id, value, ownKey, expiresAt ?? 0, seq, size) : new Slot(id, value, ownKey, expiresAt ?? 0, seq);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
@@ -202,7 +206,9 @@ export class Keyspace {
     if (plan) {
       report.plan = plan.describe;
       report.exact = plan.exact;
-      for (const slot of plan.slots!) {
+      // A reader may write between the entries yielded: walk a copy of an index bucket (slot-run.ts).
+      const candidates = plan.slots instanceof SlotRun ? plan.slots.toArray() : plan.slots!;
+      for (const slot of candidates) {
         report.examined = ++examined;
         if (!this.indexHit(slot, selector, plan.exact, now)) continue;
         if (skip > 0) {
@@ -290,7 +296,7 @@ export class Keyspace {
   /** What a page reads of this keyspace (page-walk.ts PageSource); plain values come wrapped in a Slot. */
   private pageSource(selector: Selector): PageSource {
     const slots = this.slots;
-    const wrap = (id: string, held: unknown): Slot => (held instanceof Slot ? held : new Slot(id, held, id, 0, 0, 0));
+    const wrap = (id: string, held: unknown): Slot => (held instanceof Slot ? held : new Slot(id, held, id, 0, 0));
     return {
       indexes: this.indexes,
       held: slots.size,
@@ -373,7 +379,7 @@ export class Keyspace {
     this.idOrder?.delete(id);
     this.recency?.delete(id);
     if (slot instanceof Slot) {
-      this.bytes -= slot.size;
+      if (slot instanceof SizedSlot) this.bytes -= slot.size;
       if (slot.expiresAt !== 0) this.timedEntries--;
       if (typeof slot.key !== 'string') this.indexes.remove(slot);
     }

@@ -13,14 +13,15 @@ import type { KeyObject } from '../../keys';
 import { compareValues } from '../../query-match';
 import { Scalar, keyPaths } from './key-paths';
 import { Slot } from './slot';
+import { SlotRun } from './slot-run';
 
 /**
  * The Slots under one value, in creation order. A bucket holding one Slot is the Slot itself,
- * because unique fields (`id`, `email`) would otherwise cost a Set per entry. A live entry
- * keeps its Slot for life (overwrites update it in place) and is added once, when created, so
- * a Set's insertion order is creation order.
+ * because unique fields (`id`, `email`) would otherwise cost a run per entry; several are a
+ * SlotRun (slot-run.ts). A live entry keeps its Slot for life (overwrites update it in place)
+ * and is added once, when created, so a run's order is creation order.
  */
-export type Bucket = Slot | Set<Slot>;
+export type Bucket = Slot | SlotRun;
 
 /** Index order: lib/query-match.ts compareValues, with the common same-type cases inline. */
 export function compareScalars(a: Scalar, b: Scalar): number {
@@ -86,7 +87,7 @@ export class OrderedIndexes {
         const bucket = tree.get(value);
         if (bucket === undefined) tree.set(value, slot);
         else if (bucket instanceof Slot) {
-          if (bucket !== slot) tree.set(value, new Set([bucket, slot]));
+          if (bucket !== slot) tree.set(value, new SlotRun(bucket, slot));
         } else bucket.add(slot);
       }
     }
@@ -109,7 +110,7 @@ export class OrderedIndexes {
           if (bucket === slot) tree.delete(value);
         } else {
           bucket.delete(slot);
-          if (bucket.size === 1) tree.set(value, bucket.values().next().value as Slot);
+          if (bucket.size === 1) tree.set(value, bucket.first()!);
           else if (bucket.size === 0) tree.delete(value);
         }
       }
