@@ -17,8 +17,9 @@
  * - The sort query: raw `find({ 'key.kind': 'person' }).sort({ 'key.age': -1 }).limit(20)`
  *   (its ties come in index order; the store's in creation order, as SPEC §14 requires).
  * - The page walk: the first 10 pages of 100 of `{ kind: 'person' }` by age ascending; the store
- *   with page() and its cursors (the core's keyset paging over find), the raw driver with
- *   sort + skip + limit per page.
+ *   with page() and its cursors (native keyset paging, lib/backends/mongo/paged.ts), the raw
+ *   driver with keyset paging: `$or: [{ age > last }, { age = last, _id > last }]`, sort
+ *   `{ key.age: 1, _id: 1 }`, limit 100 per page.
  * - Results are checked before timing: the same counts, and the same ages in the same order
  *   for the sorted ones. Contenders are interleaved (measureInterleaved), medians of ROUNDS.
  */
@@ -83,10 +84,16 @@ function cases(store: MongoStore, col: Collection<RawDoc>): Case[] {
     }
     return out;
   };
+  // Raw keyset paging, as a user of the driver writes it: after the last document's (age, _id).
   const walkRaw = async () => {
     const out: RawDoc[] = [];
+    let last: RawDoc | undefined;
     for (let p = 0; p < PAGES; p++) {
-      out.push(...(await col.find({ 'key.kind': 'person' }).sort({ 'key.age': 1, _id: 1 }).skip(p * PAGE_SIZE).limit(PAGE_SIZE).toArray()));
+      const after = last === undefined ? {} : { $or: [{ 'key.age': { $gt: last.key.age } }, { 'key.age': last.key.age, _id: { $gt: last._id } }] };
+      const docs = await col.find({ 'key.kind': 'person', ...after }).sort({ 'key.age': 1, _id: 1 }).limit(PAGE_SIZE).toArray();
+      out.push(...docs);
+      if (docs.length < PAGE_SIZE) break;
+      last = docs[docs.length - 1];
     }
     return out;
   };
@@ -150,7 +157,7 @@ async function main(): Promise<void> {
         ROUNDS,
       );
       printTable(`${kase.label} (${x.length} results, full values)`, results, SUBJECT);
-      targets.push({ label: `${kase.label}: vs ${RAW}`, actual: ratio(byName(results, SUBJECT), byName(results, RAW)), min: kase.label.startsWith('page') ? undefined : 0.9 });
+      targets.push({ label: `${kase.label}: vs ${RAW}`, actual: ratio(byName(results, SUBJECT), byName(results, RAW)), min: 0.9 });
     }
   } finally {
     await store.close();

@@ -142,7 +142,7 @@ describe('sqlite store: native sort', () => {
   });
   describe('native page (FindOptions.page)', () => {
     /** Every item of a walk of `query` by `sort` in pages of `limit`, as keys. */
-    async function walk(store: BackendStore<SqliteSettings>, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
+    async function walk(store: Pick<BackendStore<SqliteSettings>, 'page'>, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
       const out: Key[] = [];
       let cursor: string | undefined;
       for (let n = 0; n < 1000; n++) {

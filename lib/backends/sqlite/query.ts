@@ -159,11 +159,25 @@ function rangeTerms(filter: Record<string, unknown>): { terms: string[]; params:
   return { terms, params };
 }
 
+/**
+ * The scan of a narrowed query in one statement, every candidate at once (no @after, no
+ * @limit): for reads that collect every match anyway (get(query)). Without `seq > @after` the
+ * planner takes the index the narrowing names (a range on `age`), where the paged form's
+ * `rowid > ?` drew it to the namespace index or to an equality's index; undefined when the
+ * query does not narrow (then the paged scan is as good).
+ */
+export function wholeScanPlan(selector: Selector, table: string): ScanPlan | undefined {
+  if (selector.kind !== 'query') return undefined;
+  const narrowed = narrowQuery(selector);
+  if (!narrowed) return undefined;
+  return { sql: `SELECT ${columns(true)} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '', '')}) ORDER BY seq`, params: narrowed.params, exact: narrowed.exact };
+}
+
 /** The creation positions of the candidates: each disjunct's index hits, and every key holding an array. */
-function candidates(narrowed: { conditions: string[] }, table: string, extra: string): string {
-  const branches = narrowed.conditions.map((where) => `SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND ${where} ${extra}`);
+function candidates(narrowed: { conditions: string[] }, table: string, extra: string, after = 'AND seq > @after'): string {
+  const branches = narrowed.conditions.map((where) => `SELECT seq FROM ${table} WHERE ns = @ns ${after} AND ${where} ${extra}`);
   // Keys holding arrays are always candidates (see the file comment); the partial index `a = 1` finds them.
-  branches.push(`SELECT seq FROM ${table} WHERE ns = @ns AND seq > @after AND a = 1 ${extra}`);
+  branches.push(`SELECT seq FROM ${table} WHERE ns = @ns ${after} AND a = 1 ${extra}`);
   return branches.join(' UNION ');
 }
 

@@ -9,7 +9,7 @@ import type { Serializer } from '../../serializer';
 import type { FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
 import { corruptEntry, toStoreError } from './layout';
-import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan } from './query';
+import { PAGE_SIZE, ScanPlan, scanPlan, valuesPlan, wholeScanPlan } from './query';
 import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import { expiredAt } from './streams';
 import { sortedEntries } from './sorted';
@@ -137,9 +137,12 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
   /** valuesSync row by row through the matcher. */
   const checkedValues = (selector: Selector, limit: number): unknown[] => {
     const out: unknown[] = [];
-    const plan = scanPlan(selector, table, true);
+    // Every match is collected anyway: one statement when the query narrows and has no limit.
+    const whole = limit === Infinity ? wholeScanPlan(selector, table) : undefined;
+    const plan = whole ?? scanPlan(selector, table, true);
     if (!plan) return out;
-    for (const row of planRows(plan, VALUES_PAGE_SIZE)) {
+    const rows = whole ? (run(() => connection.query(whole.sql).all({ ...whole.params, ns })) as ScannedRow[]) : planRows(plan, VALUES_PAGE_SIZE);
+    for (const row of rows) {
       const id = row.id;
       if (!isLive(row, id, clock.now())) continue;
       if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, keyOfId(id))) continue;
