@@ -54,6 +54,7 @@ namespace Store {
   export import Entry = publicTypes.Entry;
   export import KeyedValue = publicTypes.KeyedValue;
   export import SetOptions = publicTypes.SetOptions;
+  export import SetManyItem = publicTypes.SetManyItem;
   export import GetOptions = publicTypes.GetOptions;
   export import QueryOptions = publicTypes.QueryOptions;
   export import PageOptions = publicTypes.PageOptions;

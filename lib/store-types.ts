@@ -72,9 +72,19 @@ export interface Entry<V = unknown> {
 }
 
 /** `stats()` result. */
+/** One item of `setMany`. */
+export interface SetManyItem<V = unknown> {
+  key: KeyInput;
+  value: V;
+  /** ms; null for no expiry; absent: the store's defaultTtl. */
+  ttl?: number | null;
+}
+
 export interface StoreStats {
   hits: number;
   misses: number;
+  /** hits ÷ (hits + misses) of exact reads; 0 before any. */
+  hitRate: number;
   sets: number;
   deletes: number;
   expirations: number;

@@ -24,7 +24,7 @@ import { checkValue } from './values';
 import { callbackError, readTtlOption, splitArgs } from './core/arguments';
 import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
-import { StoreQueries } from './core/store-queries';
+import { StoreBulk } from './core/store-bulk';
 import { NOT_SYNC } from './core/tier-access';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
@@ -55,8 +55,10 @@ export { chunksOf, toAsync, valueBytes } from './core/bytes';
  * types know of the `includeKey`, `nullOnMiss` and `callbacks` settings (lib/store-types.ts):
  * the factories fill both in; a bare `BaseStore` is any store.
  */
-export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreQueries<V, F> {
+export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreBulk<V, F> {
   private readonly inflightCompute = new Map<string, Promise<unknown>>();
+  /** The backend's expiration and eviction counts at the last resetStats(), subtracted from its own. */
+  private statsBaseline = { expirations: 0, evictions: 0 };
 
   /** Upserts `key` with `value`; `{ ttl }` in ms. */
   set(key: KeyInput, value: V, options?: SetOptions, cb?: StoreCallback<F, undefined, false>): Promise<void>;
@@ -219,21 +221,39 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return child as BaseStore;
   }
 
-  /** Counters: hits, misses, sets, deletes, expirations, evictions, errors, items. */
+  /** Counters: hits, misses, hitRate, sets, deletes, expirations, evictions, errors, items (since the store was made or resetStats()). */
   stats(cb?: StoreCallback<F, StoreStats, false>): Promise<StoreStats>;
   stats(cb?: Callback): Promise<StoreStats> {
     if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('stats', cb));
     const p = this.run(async () => {
       const backend = await this.storage.stats();
+      const { hits, misses } = this.counters;
       return {
         ...this.counters,
-        expirations: backend.expirations ?? 0,
-        evictions: backend.evictions ?? 0,
+        hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+        expirations: (backend.expirations ?? 0) - this.statsBaseline.expirations,
+        evictions: (backend.evictions ?? 0) - this.statsBaseline.evictions,
         items: backend.items ?? 0,
       };
     }, undefined, 'read');
     return this.settle('stats', p, cb);
   }
+
+  /** Starts the counters of stats() again from zero (items excepted: they are what is stored). */
+  resetStats(cb?: StoreCallback<F, undefined, false>): Promise<void>;
+  resetStats(cb?: Callback): Promise<void> {
+    if (cb !== undefined && typeof cb !== 'function') return this.refuse(callbackError('resetStats', cb));
+    const p = this.run(async () => {
+      const backend = await this.storage.stats();
+      for (const name of Object.keys(this.counters) as Array<keyof typeof this.counters>) this.counters[name] = 0;
+      this.statsBaseline = { expirations: backend.expirations ?? 0, evictions: backend.evictions ?? 0 };
+      this.resetOwnStats();
+    }, undefined, 'read');
+    return this.settle('resetStats', p, cb);
+  }
+
+  /** What a store class counts beside the core's counters, zeroed by resetStats() (the multi store's tiers). */
+  protected resetOwnStats(): void {}
 
   /** The value under `key`, computing and storing it once when missing, even under concurrent callers. */
   getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: SetOptions): Promise<T> {

@@ -98,4 +98,28 @@ describe('multi store: invalidation bus (one process, real Redis channel)', () =
     expect(frontB.internals.size).to.equal(0);
     expect(await b.getOne('plain')).to.equal(undefined);
   });
+
+  it('bulk calls are published like their single forms: setMany and delMany per key, delKeys(glob) drops everything local', async () => {
+    await a.setMany([{ key: 'user:1', value: 1 }, { key: 'user:2', value: 2 }, { key: 'other', value: 3 }]);
+    while ((await b.stats()).invalidations.received < 3) await new Promise((r) => setTimeout(r, 5));
+    expect(await b.getMany(['user:1', 'user:2', 'other'])).to.deep.equal([1, 2, 3]);
+    await b.idle();
+    expect(frontB.internals.size).to.equal(3);
+    let dropped = nextDrop(b, (d) => d.id === 'user:2');
+    await a.setMany([{ key: 'user:2', value: 'two' }]);
+    await dropped;
+    expect(await frontB.getOne('user:2')).to.equal(undefined);
+    expect(await b.getOne('user:2')).to.equal('two');
+    dropped = nextDrop(b, (d) => d.id === 'other');
+    expect(await a.delMany(['other'])).to.equal(1);
+    await dropped;
+    expect(await b.getOne('other')).to.equal(undefined);
+    await b.getMany(['user:1', 'user:2']);
+    await b.idle();
+    dropped = nextDrop(b, (d) => d.op === 'c');
+    expect(await a.delKeys('user:*')).to.equal(2);
+    await dropped;
+    expect(frontB.internals.size).to.equal(0);
+    expect(await b.getMany(['user:1', 'user:2'])).to.deep.equal([undefined, undefined]);
+  });
 });

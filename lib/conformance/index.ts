@@ -10,6 +10,7 @@
  * pass both on. What a backend cannot do is read from its `supports` flags, never its name.
  */
 import { api } from './api';
+import { bulk } from './bulk';
 import { ConformanceOptions, StoreFactory, makeContext } from './context';
 import { keysAndValues } from './keys-values';
 import { queries } from './queries';
@@ -39,6 +40,7 @@ function suite(title: string, factory: StoreFactory, options: ConformanceOptions
     queryOptions(ctx);
     ttl(ctx);
     api(ctx);
+    bulk(ctx);
     streams(ctx);
     sharing(ctx);
   });

@@ -17,10 +17,13 @@ export function failureValue(method: string, nullOnMiss: boolean): unknown {
     case 'ttl':
       return undefined;
     case 'keys':
+    case 'getMany':
       return [];
     case 'count':
     case 'del':
     case 'copy':
+    case 'delMany':
+    case 'delKeys':
       return 0;
     default:
       return false;

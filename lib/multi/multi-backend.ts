@@ -214,6 +214,11 @@ export class MultiBackend implements Backend {
     return new MultiBackend(this.settings, context, { tiers: this.tiers.map((tier) => scopedTier(tier, relative, owner)), bus: this.bus });
   }
 
+  /** Zeroes every tier's counters (the multi store's resetStats()). */
+  resetTierCounters(): void {
+    for (const tier of this.tiers) for (const name of Object.keys(tier.counters) as Array<keyof typeof tier.counters>) tier.counters[name] = 0;
+  }
+
   /** One line per tier: its counters, state and its store's own stats. */
   tierReports(): Promise<TierStats[]> {
     return Promise.all(this.tiers.map((t) => t.report()));

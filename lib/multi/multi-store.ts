@@ -147,6 +147,11 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     return this.settle('stats', p, cb);
   }
 
+  /** resetStats() also zeroes the tiers' counters. */
+  protected resetOwnStats(): void {
+    this.backend.resetTierCounters();
+  }
+
   /** Resolves when background work (promotions, tier probes) has finished: for tests and shutdown. */
   idle(): Promise<void> {
     return this.backend.idle();

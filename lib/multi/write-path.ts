@@ -62,16 +62,20 @@ export class WritePath {
     return existed;
   }
 
-  /** Deletes what `selector` matches (a query, or everything) from every tier; how many entries the durable tier removed. */
+  /**
+   * Deletes what `selector` matches (a query, a glob, or everything) from every tier; how many
+   * entries the durable tier removed. Other processes are told the query; a glob has no
+   * message form of its own, so they drop everything local (a clear message) instead.
+   */
   async deleteMatching(selector: Selector): Promise<number> {
     const flights = this.ctx.flights;
-    const all = selector.kind === 'all';
-    const query = all ? undefined : selectorQuery(selector);
+    const all = selector.kind === 'all' || selector.kind === 'glob';
+    const query = selector.kind === 'query' ? selectorQuery(selector) : undefined;
     flights.invalidateAll();
     const drop = dropMatching(selector);
     let removed: number;
     try {
-      removed = await this.writeComplete((tier) => (all ? countThenClear(tier) : tier.backend.deleteMatching(selector)), drop, true);
+      removed = await this.writeComplete((tier) => (selector.kind === 'all' ? countThenClear(tier) : tier.backend.deleteMatching(selector)), drop, true);
     } catch (err) {
       this.coherence.publish(all ? 'c' : 'q', undefined, query);
       throw err;

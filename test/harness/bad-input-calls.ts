@@ -72,13 +72,13 @@ const source = () =>
 const keyCalls: fc.Arbitrary<BadCall> = fc
   .record({
     key: badKey,
-    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getOrSet', 'setStream', 'createValueStream'),
+    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getOrSet', 'setStream', 'createValueStream', 'getMany', 'setMany', 'delMany'),
     callback: fc.boolean(),
   })
   .map(({ key, method, callback }) => keyCall(key, method, callback));
 
 function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
-  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl'].includes(method);
+  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl', 'getMany', 'setMany', 'delMany'].includes(method);
   const form = method === 'createValueStream' ? 'stream' : withCb ? 'callback' : 'promise';
   return {
     label: `${method}(${JSON.stringify(key)})${withCb ? ' with a callback' : ''}`,
@@ -100,6 +100,13 @@ function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
           return s.setStream(k, source());
         case 'createValueStream':
           return s.createValueStream(k);
+        // Bulk forms: the bad key among good ones, so a call that wrote the good ones first is caught.
+        case 'getMany':
+          return s.getMany([HELD_KEY, k], ...tail);
+        case 'setMany':
+          return s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: 'v' }, { key: k, value: 'v' }], ...tail);
+        case 'delMany':
+          return s.delMany([HELD_KEY, k], ...tail);
         default:
           return s[method](k, ...tail);
       }
@@ -110,20 +117,20 @@ function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
 /** A malformed call on a bad query (or glob), in every query-taking form. */
 const queryCalls: fc.Arbitrary<BadCall> = fc.oneof(
   fc
-    .record({ query: badQuery, method: fc.constantFrom('get', 'del', 'count', 'keys', 'entries', 'createReadStream'), callback: fc.boolean() })
+    .record({ query: badQuery, method: fc.constantFrom('get', 'del', 'count', 'keys', 'entries', 'createReadStream', 'delKeys'), callback: fc.boolean() })
     .map(({ query, method, callback }) => queryCall(query, method, callback)),
-  fc.record({ glob: pick(BAD_GLOBS), callback: fc.boolean() }).map(({ glob, callback }) => ({
-    label: `keys(glob ${glob})${callback ? ' with a callback' : ''}`,
+  fc.record({ glob: pick(BAD_GLOBS), callback: fc.boolean(), method: fc.constantFrom('keys', 'delKeys') }).map(({ glob, callback, method }) => ({
+    label: `${method}(glob ${glob})${callback ? ' with a callback' : ''}`,
     codes: [Q],
     form: callback ? 'callback' : 'promise',
-    invoke: (s: Loose, _t: unknown, cb?: unknown) => s.keys(BAD_GLOBS[glob](), ...(callback ? [cb] : [])),
+    invoke: (s: Loose, _t: unknown, cb?: unknown) => s[method](BAD_GLOBS[glob](), ...(callback ? [cb] : [])),
   }) as BadCall),
 );
 
 function queryCall(query: QueryRecipe, method: string, callback: boolean): BadCall {
   // keys(fn) is memstorage's callback form of keys(), not a bad pattern.
-  if (method === 'keys' && 'whole' in query && query.whole === 'function') method = 'count';
-  const withCb = callback && ['get', 'del', 'count', 'keys'].includes(method);
+  if ((method === 'keys' || method === 'delKeys') && 'whole' in query && query.whole === 'function') method = 'count';
+  const withCb = callback && ['get', 'del', 'count', 'keys', 'delKeys'].includes(method);
   const form = method === 'createReadStream' ? 'stream' : method === 'entries' ? 'iterator' : withCb ? 'callback' : 'promise';
   return {
     label: `${method}(${JSON.stringify(query)})${withCb ? ' with a callback' : ''}`,
@@ -136,7 +143,7 @@ function queryCall(query: QueryRecipe, method: string, callback: boolean): BadCa
 
 /** A malformed value in every value-taking form. */
 const valueCalls: fc.Arbitrary<BadCall> = fc
-  .record({ value: badValue, method: fc.constantFrom('set', 'setTtl', 'setex', 'getOrSet'), callback: fc.boolean() })
+  .record({ value: badValue, method: fc.constantFrom('set', 'setTtl', 'setex', 'getOrSet', 'setMany'), callback: fc.boolean() })
   .map(({ value, method, callback }) => valueCall(value, method, callback));
 
 function valueCall(value: ValueRecipe, method: string, callback: boolean): BadCall {
@@ -154,6 +161,8 @@ function valueCall(value: ValueRecipe, method: string, callback: boolean): BadCa
           return s.set({ held: true }, v, { ttl: 60_000 });
         case 'setex':
           return s.setex(HELD_KEY, v, 60, ...(withCb ? [cb] : []));
+        case 'setMany':
+          return s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: v }]);
         default:
           return s.getOrSet(ABSENT_KEY, () => v);
       }
@@ -173,6 +182,7 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`set(new object key, v, { ttl: ${ttl} })`, [A], (s) => s.set({ fresh: 1 }, 'v', { ttl: BAD_TTLS[ttl]() })),
       promiseCall(`setStream(held, source, { ttl: ${ttl} })`, [A], (s) => s.setStream(HELD_KEY, source(), { ttl: BAD_TTLS[ttl]() })),
       promiseCall(`getOrSet(absent, compute, { ttl: ${ttl} })`, [A], (s) => s.getOrSet(ABSENT_KEY, () => 'v', { ttl: BAD_TTLS[ttl]() })),
+      promiseCall(`setMany([good, held with ttl: ${ttl}])`, [A], (s) => s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: 'v', ttl: BAD_TTLS[ttl]() }])),
     ),
   ),
   pick(BAD_OPTIONS).chain((o) =>
@@ -182,6 +192,29 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
     ),
   ),
   pick(BAD_GET_OPTIONS).map((o) => promiseCall(`get(held, options ${o})`, [A], (s) => s.get(HELD_KEY, BAD_GET_OPTIONS[o]()))),
+  fc
+    .constantFrom<[string, () => unknown]>(
+      ['a string', () => 'held'],
+      ['an object', () => ({ 0: 'held', length: 1 })],
+      ['null', () => null],
+      ['a Set', () => new Set(['held'])],
+    )
+    .chain(([name, list]) =>
+      fc.constantFrom(
+        promiseCall(`setMany(${name})`, [A], (s) => s.setMany(list())),
+        promiseCall(`getMany(${name})`, [A], (s) => s.getMany(list())),
+        promiseCall(`delMany(${name})`, [A], (s) => s.delMany(list())),
+      ),
+    ),
+  // Items that are not { key, value, ttl? } (for getMany and delMany these are valid object keys).
+  fc
+    .constantFrom<[string, () => unknown[]]>(
+      ['an item that is not an object', () => [{ key: { fresh: 'bulk' }, value: 'v' }, 'held']],
+      ['an item with an unknown field', () => [{ key: { fresh: 'bulk' }, value: 'v' }, { key: 'held', value: 'v', tags: ['t'] }]],
+      ['an item with a getter', () => [{ key: { fresh: 'bulk' }, value: 'v' }, Object.defineProperty({ key: 'held' }, 'value', { get: () => 'v', enumerable: true })]],
+      ['an item without a key', () => [{ key: { fresh: 'bulk' }, value: 'v' }, { value: 'v' }]],
+    )
+    .map(([name, items]) => promiseCall(`setMany(${name})`, [A, K], (s) => s.setMany(items()))),
   pick(BAD_SECONDS).map((sec) => promiseCall(`setex(held, v, ${sec})`, [A], (s) => s.setex(HELD_KEY, 'v', BAD_SECONDS[sec]()))),
   pick(BAD_CALLBACKS).chain((c) => {
     const cb = () => BAD_CALLBACKS[c]();
@@ -201,6 +234,11 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`clear(cb ${c})`, [A], (s) => s.clear(cb())),
       promiseCall(`copy(target, cb ${c})`, [A], (s, t) => s.copy(t, cb())),
       promiseCall(`stats(cb ${c})`, [A], (s) => s.stats(cb())),
+      promiseCall(`resetStats(cb ${c})`, [A], (s) => s.resetStats(cb())),
+      promiseCall(`getMany([held], cb ${c})`, [A], (s) => s.getMany([HELD_KEY], cb())),
+      promiseCall(`setMany([held], cb ${c})`, [A], (s) => s.setMany([{ key: HELD_KEY, value: 'v' }], cb())),
+      promiseCall(`delMany([held], cb ${c})`, [A], (s) => s.delMany([HELD_KEY], cb())),
+      promiseCall(`delKeys('*', cb ${c})`, [A], (s) => s.delKeys('*', cb() as never)),
       promiseCall(`setStream(held, source, {}, cb ${c})`, [A], (s) => s.setStream(HELD_KEY, source(), {}, cb())),
       promiseCall(`close(cb ${c})`, [A], (s) => s.close(cb())),
     );

@@ -33,6 +33,14 @@ export function nodeStyle(): void {
   store.ttl('ada', (_err, ms) => expectTypeOf(ms).toEqualTypeOf<number | null | undefined>());
   store.stats((_err, stats) => expectTypeOf(stats).toEqualTypeOf<Store.StoreStats>());
   store.copy(Store.createStore(), (_err, copied) => expectTypeOf(copied).toEqualTypeOf<number>());
+  store.getMany(['ada', { id: 1 }], (_err, users) => expectTypeOf(users).toEqualTypeOf<Array<User | undefined>>());
+  store.setMany([{ key: 'ada', value: { name: 'Ada' }, ttl: 5 }], (err) => expectTypeOf(err).toEqualTypeOf<Store.StoreError | null>());
+  store.delMany(['ada'], (_err, removed) => expectTypeOf(removed).toEqualTypeOf<number>());
+  store.delKeys('user:*', (_err, removed) => expectTypeOf(removed).toEqualTypeOf<number>());
+  store.resetStats((err) => expectTypeOf(err).toEqualTypeOf<Store.StoreError | null>());
+  expectTypeOf(store.getMany(['ada'])).toEqualTypeOf<Promise<Array<User | undefined>>>();
+  // @ts-expect-error -- setMany's items must hold values of the store's type
+  store.setMany([{ key: 'ada', value: 42 }]);
   store.connect((err) => expectTypeOf(err).toEqualTypeOf<Store.StoreError | null>());
   store.clear((err) => expectTypeOf(err).toEqualTypeOf<Store.StoreError | null>());
   store.close((err) => expectTypeOf(err).toEqualTypeOf<Store.StoreError | null>());
@@ -56,6 +64,8 @@ export function resultFirst(): void {
   store.del('ada', (removed) => expectTypeOf(removed).toEqualTypeOf<number>());
   store.keys((keys) => expectTypeOf(keys).toEqualTypeOf<Key[]>());
   store.stats((stats) => expectTypeOf(stats).toEqualTypeOf<Store.StoreStats | false>());
+  store.getMany(['ada'], (users) => expectTypeOf(users).toEqualTypeOf<Array<User | undefined>>());
+  store.delMany(['ada'], (removed) => expectTypeOf(removed).toEqualTypeOf<number>());
   store.close(() => undefined);
   // With nullOnMiss, get's callback receives null on a miss.
   Store<User>({ settings: { nullOnMiss: true } }).get('k', (users) => expectTypeOf(users).toEqualTypeOf<User[] | null>());
