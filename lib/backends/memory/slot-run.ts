@@ -34,7 +34,11 @@ export class SlotRun implements Iterable<Slot> {
     if (last === undefined || last[last.length - 1].seq < slot.seq) {
       // The usual case: the newest entry goes at the end.
       if (last === undefined || last.length >= CHUNK) chunks.push([slot]);
-      else last.push(slot);
+      else {
+        last.push(slot);
+        // A push-grown array keeps up to half again its length in spare capacity: a full chunk is copied to its exact size.
+        if (last.length === CHUNK) chunks[chunks.length - 1] = last.slice();
+      }
       this.size++;
       return;
     }
