@@ -30,6 +30,8 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getMany', cb);
       const ids = bulkList(keys, 'getMany', 'keys').map((key) => keyId(key));
       p = this.run(async () => {
+        // No keys, no call: a backend's batch read of nothing (Redis MGET) is an error there.
+        if (ids.length === 0) return [];
         const entries = await this.storage.getEntries(ids);
         return entries.map((entry) => {
           if (entry instanceof Error) throw entry;

@@ -204,6 +204,20 @@ export function opArb(scopes: boolean, streamWeight = 2): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('keys' as const), target, pattern: patternArb }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('del' as const), target, query: queryArb }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const), target }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('getMany' as const), target, keys: fc.array(keyArb, { maxLength: 4 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('setMany' as const),
+        target,
+        items: fc.array(
+          fc.tuple(keyArb, valueArb, setOptionsArb).map(([key, value, options]) => (options?.ttl === undefined ? { key, value } : { key, value, ttl: options.ttl })),
+          { maxLength: 4 },
+        ),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delMany' as const), target, keys: fc.array(keyArb, { maxLength: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delKeys' as const), target, pattern: patternArb.filter((p): p is Query => p !== undefined) }) },
     {
       weight: streamWeight,
       arbitrary: fc.record({ kind: fc.constant('setStream' as const), target, key: keyArb, chunks: fc.array(chunkArb, { maxLength: 4 }), options: setOptionsArb }),

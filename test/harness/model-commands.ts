@@ -64,6 +64,13 @@ export function opCode(op: Op): string {
       return `${at}.keys(${op.pattern === undefined ? '' : code(op.pattern)})`;
     case 'clear':
       return `${at}.clear()`;
+    case 'getMany':
+    case 'delMany':
+      return `${at}.${op.kind}(${code(op.keys)})`;
+    case 'setMany':
+      return `${at}.setMany(${code(op.items)})`;
+    case 'delKeys':
+      return `${at}.delKeys(${code(op.pattern)})`;
     case 'setStream':
       return `${at}.setStream(${code(op.key)}, Readable.from(${code(op.chunks)})${op.options === undefined ? '' : `, ${code(op.options)}`})`;
   }
@@ -100,6 +107,14 @@ function issue(real: RealSystem, op: Op): Promise<unknown> {
         return store.del(op.query);
       case 'clear':
         return store.clear();
+      case 'getMany':
+        return store.getMany(op.keys);
+      case 'setMany':
+        return store.setMany(op.items);
+      case 'delMany':
+        return store.delMany(op.keys);
+      case 'delKeys':
+        return store.delKeys(op.pattern);
       case 'setStream':
         return op.options === undefined ? store.setStream(op.key, streamOf(op.chunks)) : store.setStream(op.key, streamOf(op.chunks), op.options);
     }
@@ -126,7 +141,10 @@ function resultFingerprint(kind: Op['kind'], value: unknown, includeKey = false)
     case 'setex':
     case 'clear':
     case 'setStream':
+    case 'setMany':
       return 'resolved';
+    case 'getMany':
+      return Array.isArray(value) ? `[${value.map(fingerprint).join(', ')}]` : `not-an-array:${fingerprint(value)}`;
     case 'keys':
       return Array.isArray(value) ? `[${value.map(keyFingerprint).join(', ')}]` : `not-an-array:${fingerprint(value)}`;
     case 'get':

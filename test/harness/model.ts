@@ -57,6 +57,10 @@ export type Op =
   | { kind: 'keys'; target: Target; pattern?: Query }
   | { kind: 'del'; target: Target; query: Query }
   | { kind: 'clear'; target: Target }
+  | { kind: 'getMany'; target: Target; keys: Key[] }
+  | { kind: 'setMany'; target: Target; items: Array<{ key: Key; value: unknown; ttl?: number | null }> }
+  | { kind: 'delMany'; target: Target; keys: Key[] }
+  | { kind: 'delKeys'; target: Target; pattern: Query }
   /** A value from a byte stream (SPEC §7): stored as the chunks joined, read back as one Buffer. */
   | { kind: 'setStream'; target: Target; key: Key; chunks: Array<Buffer | string>; options?: SetOpts };
 
@@ -157,6 +161,25 @@ export class StoreModel {
       case 'clear':
         this.spaces[op.target].clear();
         return ok(undefined);
+      case 'getMany':
+        return ok(op.keys.map((key) => this.entry(op.target, key)?.value));
+      case 'setMany': {
+        // Every item is checked before any is written (SPEC §10): one bad TTL refuses them all.
+        const bad = op.items.some(({ ttl }) => ttl !== undefined && ttl !== null && !(Number.isFinite(ttl) && ttl >= 0 && ttl <= MAX_TTL_MS));
+        if (bad) return { ok: false, code: INVALID_ARGUMENT };
+        for (const item of op.items) this.write(op.target, item.key, item.value, item.ttl);
+        return ok(undefined);
+      }
+      case 'delMany': {
+        let removed = 0;
+        for (const id of new Set(op.keys.map((key) => keyId(key)))) if (this.spaces[op.target].delete(id)) removed++;
+        return ok(removed);
+      }
+      case 'delKeys': {
+        const found = this.selectKeys(op.target, op.pattern);
+        for (const e of found) this.spaces[op.target].delete(e.id);
+        return ok(found.length);
+      }
       case 'setStream': {
         const bytes = Buffer.concat(op.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
         return this.write(op.target, op.key, bytes, op.options?.ttl);
