@@ -191,7 +191,7 @@ describe('redis shards', () => {
       expect(after.map((n, i) => n - before[i])).to.deep.equal(expected);
     });
 
-    it('set, getOne, has, ttl, del and getMany reach the entry in its shard', async () => {
+    it('set, getOne, has, ttl, del and the bulk calls reach each entry in its shard', async () => {
       const clock = new ManualClock(Date.now());
       const store = open({ shards: 4, clock });
       const admin = store.redis as Cluster;
@@ -203,7 +203,13 @@ describe('redis shards', () => {
       expect(await store.getOne({ user: 1 })).to.equal('one');
       expect(await store.has({ user: 1 })).to.equal(true);
       expect(await store.ttl({ user: 1 })).to.equal(10_000);
-      expect(await Promise.all(['plain', { user: 1 }, 'missing'].map((k) => store.getOne(k)))).to.deep.equal(['p', 'one', undefined]);
+      expect(await store.getMany(['plain', { user: 1 }, 'missing'])).to.deep.equal(['p', 'one', undefined]);
+      const many = Array.from({ length: 20 }, (_, i) => ({ key: `m${i}`, value: i }));
+      await store.setMany(many);
+      expect(new Set(many.map((m) => shardIndex(keyId(m.key), 4))).size).to.equal(4);
+      expect(await store.getMany(many.map((m) => m.key))).to.deep.equal(many.map((m) => m.value));
+      expect(await store.delMany(many.slice(0, 10).map((m) => m.key))).to.equal(10);
+      expect(await store.getMany(['m0', 'm9', 'm10'])).to.deep.equal([undefined, undefined, 10]);
       expect(await store.del({ user: 1 })).to.equal(1);
       expect(await admin.exists(shard.entry(id))).to.equal(0);
       expect(await store.has({ user: 1 })).to.equal(false);
