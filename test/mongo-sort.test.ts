@@ -284,6 +284,15 @@ describe('mongo store: native sort', () => {
       expect(await walk(s, { $or: [{ a: { $exists: true } }, { a: { $exists: false } }] }, { a: 1, 'tags.a': 1, b: -1 }, 1)).to.deep.equal([keys[0], keys[5], keys[1], keys[2], keys[3], keys[4]]);
     });
 
+    it('pages over indexed paths where the engine refuses the keyset plan (mongod 9.0.0-alpha0, code 224) come from creation order\'s index instead', async function () {
+      this.timeout(60_000);
+      const s = store({ indexes: ['age', { kind: 1, age: -1 }] });
+      const keys: Key[] = Array.from({ length: 3000 }, (_, i) => ({ id: i, kind: i % 2 ? 'person' : 'cat', age: i % 100 }));
+      await Promise.all(keys.map((key, i) => s.set(key, i)));
+      const walked = await walk(s, { kind: 'person' }, { age: 1 }, 300);
+      expect(walked).to.deep.equal(pageOrder(keys.filter((k) => (k as { kind: string }).kind === 'person'), { age: 1 }));
+    });
+
     it('arrays whose elements pass the keyset filter but whose sort key is before the cursor are dropped, and the page is still full', async () => {
       const { s, commands } = counted();
       await s.set({ id: 'x', v: [0, 9] }, 'x'); // ascending key 0: before every other, yet an element is after any cursor below 9
