@@ -5,16 +5,19 @@
  */
 import { StorageConnectionError } from '../errors';
 import type { MultiContext } from './context';
+import type { TierPlan } from './settings';
 import { tierExpiry } from './promotion';
 import type { Tier } from './tier';
 import { asStoreError, withDeadline } from './tier-failures';
 
 /**
  * Connects every tier, each within `timeout` (a cache tier with a timeout: within the smaller
- * of the two); throws when no complete tier could connect. With `warm`, copies the first
- * complete tier that is up into tier 0.
+ * of the two); throws when no complete tier could connect. `warm` 'complete' copies the first
+ * complete tier that is up into tier 0; 'union' (memstorage's cache) copies every store into
+ * it, last first so the first store wins, and throws when one could not be copied: the cache
+ * answers every read, so a store missing from it would be a store silently missing.
  */
-export async function connectTiers(ctx: MultiContext, timeout: number, warm: boolean): Promise<void> {
+export async function connectTiers(ctx: MultiContext, timeout: number, warm: TierPlan['warm']): Promise<void> {
   const { tiers, queryTier } = ctx;
   const results = await Promise.allSettled(
     tiers.map((tier) => withDeadline(tier.backend.connect(), tier.complete || tier.timeout === 0 ? timeout : Math.min(timeout, tier.timeout), tier)),
@@ -33,7 +36,19 @@ export async function connectTiers(ctx: MultiContext, timeout: number, warm: boo
     const reason = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     throw new StorageConnectionError(`no complete tier could connect: ${(reason.reason as Error)?.message}`, { cause: reason.reason });
   }
-  if (warm && !tiers[0].isDown) {
+  if (warm === 'union') {
+    for (let i = tiers.length - 1; i >= 1; i--) {
+      const tier = tiers[i];
+      if (tier.isDown) throw new StorageConnectionError(`cache: store ${i - 1} (${tier.name}) could not connect, so the cache cannot hold its entries`);
+      try {
+        await warmFrom(tier, tiers[0], ctx.clock.now());
+      } catch (err) {
+        throw new StorageConnectionError(`cache: could not copy store ${i - 1} (${tier.name}) into the cache`, { cause: err });
+      }
+    }
+    return;
+  }
+  if (warm === 'complete' && !tiers[0].isDown) {
     const source = tiers.slice(queryTier).find((t) => !t.isDown)!;
     try {
       await warmFrom(source, tiers[0], ctx.clock.now());

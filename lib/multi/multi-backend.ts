@@ -26,7 +26,7 @@ import { closeTiers, connectTiers } from './connection';
 import type { Hit, MultiContext } from './context';
 import { InvalidationBus } from './invalidation';
 import { ExactReads } from './read-path';
-import { MULTI_DEFAULTS, MultiSettings, planTiers } from './settings';
+import { MULTI_DEFAULTS, MultiSettings, TierPlan, planTiers } from './settings';
 import { SingleFlight } from './single-flight';
 import type { Tier, TierStats } from './tier';
 import { TierOwner, scopedTier, tierFromSpec } from './tier-building';
@@ -60,7 +60,7 @@ export class MultiBackend implements Backend {
   /** Exact reads through the tiers (the store's fast path sends its front-tier misses to `reads.readBelow`). */
   readonly reads: ExactReads;
   private readonly bus: InvalidationBus | undefined;
-  private readonly warm: boolean;
+  private readonly warm: TierPlan['warm'];
   private readonly context: MultiContext;
   private readonly writes: WritePath;
   private readonly completeReads: CompleteReads;
@@ -77,14 +77,14 @@ export class MultiBackend implements Backend {
       this.tiers = inherited.tiers;
       this.queryTier = this.tiers.findIndex((t) => t.complete);
       this.bus = inherited.bus;
-      this.warm = false;
+      this.warm = 'none';
     } else {
-      const { specs, queryTier } = planTiers(settings);
+      const { specs, queryTier, warm } = planTiers(settings);
       const owner = tierOwner(settings, backendContext);
       this.tiers = specs.map((spec, index) => tierFromSpec(spec, index, index >= queryTier, owner));
       this.queryTier = queryTier;
       this.bus = settings.invalidation ? new InvalidationBus(settings.invalidation, (err) => events.reportError(asStoreError(err))) : undefined;
-      this.warm = Boolean(settings.cache);
+      this.warm = warm;
     }
     for (const tier of this.tiers.slice(this.queryTier)) {
       if (tier.store.supports.evicts) {

@@ -63,6 +63,12 @@ export const MULTI_DEFAULTS = {
 export interface TierPlan {
   specs: Array<TierSpec | BaseStore>;
   queryTier: number;
+  /**
+   * What connect copies into the cache tier: nothing, the first complete tier that is up, or
+   * (memstorage's `cache: true`) every store, last first, so that the first store wins a key
+   * both hold — the cache is then the union and answers every read, queries included.
+   */
+  warm: 'none' | 'complete' | 'union';
 }
 
 const NON_NEGATIVE_INT = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
@@ -71,11 +77,16 @@ const NON_NEGATIVE_INT = (v: unknown) => typeof v === 'number' && Number.isInteg
 export function planTiers(settings: MultiSettings): TierPlan {
   const list = checkMultiSettings(settings);
   const offset = settings.cache ? 1 : 0;
-  const queryTier = (settings.queryTier ?? list.length - 1) + offset;
   const specs: Array<TierSpec | BaseStore> = settings.cache
     ? [{ type: 'memory', name: 'cache', ...(isPlainObject(settings.cache) ? splitCache(settings.cache) : {}) }, ...list]
     : list;
-  return { specs, queryTier };
+  // memstorage's cache: an unbounded in-process union of the stores, serving every read. Only
+  // where nothing else writes it away: another process's writes (an invalidation bus) would
+  // drop keys from it, and then it would no longer hold every entry a query must find.
+  if (settings.cache === true && settings.queryTier === undefined && settings.invalidation === undefined) {
+    return { specs, queryTier: 0, warm: 'union' };
+  }
+  return { specs, queryTier: (settings.queryTier ?? list.length - 1) + offset, warm: settings.cache ? 'complete' : 'none' };
 }
 
 /** The tier list of valid settings; throws StoreConfigError naming the first bad setting. */

@@ -144,8 +144,10 @@ export class WritePath {
   }
 
   /**
-   * Runs `op` on the complete tiers, last first. On a failure, drops `id` (or everything,
-   * for query writes) from every tier above the one that failed, then throws it.
+   * Runs `op` on the complete tiers, last first, and resolves the query tier's answer (the
+   * tier queries read: with memstorage's cache, the union of the stores, so a delete counts a
+   * key only the first store held). On a failure, drops `id` (or everything, for query
+   * writes) from every tier above the one that failed, then throws it.
    */
   private async writeComplete<T>(op: (tier: Tier) => Promise<T>, drop: Drop, bulk = false): Promise<T> {
     const { tiers, queryTier } = this.ctx;
@@ -155,7 +157,7 @@ export class WritePath {
       if (!tier.usable) throw unavailable(tier);
       try {
         const r = await tier.call(() => op(tier), undefined, bulk ? tier.bulkTimeout : tier.timeout);
-        if (i === tiers.length - 1) result = r;
+        if (i === queryTier) result = r;
       } catch (err) {
         await Promise.all(tiers.slice(0, i).map((upper) => drop(upper)));
         throw err;
