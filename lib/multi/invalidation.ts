@@ -4,12 +4,18 @@
  * in-process tiers. One bus per multi store and its scopes; each bus has a random id so a
  * process ignores its own messages (it already applied the write to its own tiers).
  *
- * Messages are JSON: `{ o: busId, ns: namespace, t: publish time (epoch ms, fractional),
- * op: 'k' | 'q' | 'c', id?: key id, q?: query filter }` — a key, a query, or a clear.
+ * Messages are JSON: `{ o: busId, s: sequence, ns: namespace, t: publish time (epoch ms,
+ * fractional), op: 'k' | 'q' | 'c', id?: key id, q?: query filter }` — a key, a query, or a clear.
  *
- * Redis pub/sub is at-most-once: a message published while a subscriber is disconnected is
- * lost. So when the subscriber reconnects, every listener drops all of its in-process
- * entries ('c'), which is always safe for a cache.
+ * Redis pub/sub is at-most-once, so nothing relies on every message arriving (SPEC §15):
+ * - a subscriber that reconnects drops all of its in-process entries ('c'): messages sent in
+ *   its gap are lost;
+ * - each publisher numbers its messages (`s`, 1, 2, 3, ...): a subscriber that sees a number
+ *   skipped drops everything local too;
+ * - a publish that fails is retried, in order, with the messages published after it held
+ *   behind it (at most MAX_PENDING_PUBLISHES; past that the oldest are given up, and their
+ *   numbers, missing, make every subscriber drop everything local).
+ * Dropping everything is always safe for a cache; serving a value another process replaced is not.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -30,10 +36,20 @@ export interface InvalidationSettings {
 /** Default channel. */
 export const DEFAULT_CHANNEL = 'memstorage-next:invalidate';
 
+/** Messages held behind a failed publish before the oldest are given up. */
+export const MAX_PENDING_PUBLISHES = 10_000;
+/** First wait before a failed publish is retried, doubling up to RETRY_MAX_MS. */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2_000;
+/** Publishers whose last sequence number is remembered; past this the longest silent are forgotten. */
+const MAX_PUBLISHERS = 1_000;
+
 /** A received invalidation. */
 export interface InvalidationMessage {
   /** Publisher's bus id. */
   o: string;
+  /** The publisher's sequence number of this message (from 1; absent on a message a subscriber makes itself). */
+  s?: number;
   /** Namespace of the multi store that wrote. */
   ns: string;
   /** When it was published: epoch ms with sub-millisecond precision. */
@@ -88,9 +104,21 @@ export class InvalidationBus {
   received = 0;
   /** Messages published. */
   published = 0;
-  /** Messages that could not be published (Redis unreachable): other processes may keep stale copies until their TTL or a reconnect. */
+  /** Publish attempts that failed (Redis unreachable); each is retried in order. */
   publishFailures = 0;
+  /** Messages given up after MAX_PENDING_PUBLISHES were waiting (subscribers then see a gap and drop everything local). */
+  publishDrops = 0;
+  /** Gaps seen in other publishers' numbering (each dropped everything local). */
+  gaps = 0;
   private publishFailing = false;
+  /** This bus's last sequence number. */
+  private sequence = 0;
+  /** Messages waiting behind a failed publish, oldest first. */
+  private pending: string[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  /** The last sequence number seen from each other publisher. */
+  private readonly lastSeen = new Map<string, number>();
 
   constructor(settings: InvalidationSettings, onError: (err: Error) => void) {
     checkInvalidationSettings(settings);
@@ -134,6 +162,10 @@ export class InvalidationBus {
       }
       if (!message || message.o === this.id) return;
       this.received++;
+      if (this.skippedBefore(message)) {
+        this.gaps++;
+        this.dispatch({ o: '', ns: '*', t: preciseNow(), op: 'c' });
+      }
       this.dispatch(message);
     });
     const subscribed = (async () => {
@@ -146,6 +178,19 @@ export class InvalidationBus {
     } catch (err) {
       this.onError(err as Error);
     }
+  }
+
+  /** Whether a message of this publisher's went missing before `message` (its number skips one). */
+  private skippedBefore(message: InvalidationMessage): boolean {
+    const { o, s } = message;
+    if (typeof s !== 'number' || typeof o !== 'string') return false;
+    const last = this.lastSeen.get(o);
+    // A late message (retried after a later one arrived) is applied but moves nothing.
+    if (last !== undefined && s <= last) return false;
+    this.lastSeen.delete(o); // re-inserted last: the map's order is then least recently heard first
+    this.lastSeen.set(o, s);
+    if (this.lastSeen.size > MAX_PUBLISHERS) this.lastSeen.delete(this.lastSeen.keys().next().value as string);
+    return last !== undefined && s > last + 1;
   }
 
   private dispatch(message: InvalidationMessage): void {
@@ -167,23 +212,85 @@ export class InvalidationBus {
     };
   }
 
-  /** Publishes a change; never throws (a failure is reported through onError). */
+  /** Publishes a change; never throws (a failure is reported through onError, and retried in order). */
   publish(namespace: string, op: 'k' | 'q' | 'c', detail?: { id?: string; q?: Record<string, unknown> }): void {
+    if (!this.publisher) return;
+    const message: InvalidationMessage = { o: this.id, s: ++this.sequence, ns: namespace, t: preciseNow(), op, ...detail };
+    this.published++;
+    const text = JSON.stringify(message);
+    if (this.pending.length > 0) this.hold(text); // behind a failed one: order is kept
+    else this.send(text);
+  }
+
+  private send(text: string): void {
     const publisher = this.publisher;
     if (!publisher) return;
-    const message: InvalidationMessage = { o: this.id, ns: namespace, t: preciseNow(), op, ...detail };
-    this.published++;
-    publisher.publish(this.channel, JSON.stringify(message)).then(
+    publisher.publish(this.channel, text).then(
       () => {
         this.publishFailing = false;
+        this.retryDelay = RETRY_MIN_MS;
       },
-      (err: Error) => {
-        // One report per outage, not one per write.
-        if (!this.publishFailing) this.onError(err);
-        this.publishFailing = true;
-        this.publishFailures++;
-      },
+      (err: Error) => this.failed(text, err),
     );
+  }
+
+  /** A publish failed: it waits at the head of the pending messages (in number order) for the retry. */
+  private failed(text: string, err: Error): void {
+    // One report per outage, not one per write.
+    if (!this.publishFailing) this.onError(err);
+    this.publishFailing = true;
+    this.publishFailures++;
+    if (!this.publisher) return;
+    const s = (JSON.parse(text) as InvalidationMessage).s ?? 0;
+    let at = this.pending.length;
+    while (at > 0 && ((JSON.parse(this.pending[at - 1]) as InvalidationMessage).s ?? 0) > s) at--;
+    this.pending.splice(at, 0, text);
+    this.trim();
+    this.scheduleRetry();
+  }
+
+  private hold(text: string): void {
+    this.pending.push(text);
+    this.trim();
+  }
+
+  /** Gives up the oldest pending messages past the bound: subscribers see their numbers missing. */
+  private trim(): void {
+    const over = this.pending.length - MAX_PENDING_PUBLISHES;
+    if (over > 0) {
+      this.pending.splice(0, over);
+      this.publishDrops += over;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => void this.retry(), this.retryDelay);
+    this.retryTimer.unref();
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  /** Sends the pending messages one after another, in order; stops at the first failure and waits. */
+  private async retry(): Promise<void> {
+    this.retryTimer = undefined;
+    while (this.pending.length > 0 && this.publisher) {
+      const text = this.pending[0];
+      try {
+        await this.publisher.publish(this.channel, text);
+      } catch {
+        this.publishFailures++;
+        this.scheduleRetry();
+        return;
+      }
+      if (this.pending[0] === text) this.pending.shift();
+    }
+    this.publishFailing = false;
+    this.retryDelay = RETRY_MIN_MS;
+  }
+
+  /** Messages waiting for a retry (tests, stats). */
+  get pendingPublishes(): number {
+    return this.pending.length;
   }
 
   /** Releases this user's share; the last one releases the connections. */
@@ -196,6 +303,10 @@ export class InvalidationBus {
     this.subscriber = undefined;
     this.publisher = undefined;
     this.starting = undefined;
+    // What could not be published by the last close is given up: the store is gone.
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.pending = [];
     const quit = async (client: Redis | undefined) => {
       if (!client) return;
       if (client.status !== 'ready') {

@@ -37,7 +37,14 @@ import { WritePath } from './write-path';
 export interface InvalidationCounts {
   published: number;
   received: number;
+  /** Publish attempts that failed (each retried in order). */
   publishFailures: number;
+  /** Messages given up after too many waited behind a failed publish. */
+  publishDrops: number;
+  /** Messages waiting now for a retry. */
+  pendingPublishes: number;
+  /** Gaps seen in another process's message numbers (each dropped everything local). */
+  gaps: number;
 }
 
 /** What a scope's backend takes over from its parent's: the scoped tiers and the shared bus. */
@@ -227,7 +234,14 @@ export class MultiBackend implements Backend {
   /** Invalidation messages published and received so far. */
   get invalidations(): InvalidationCounts {
     const bus = this.bus;
-    return { published: bus?.published ?? 0, received: bus?.received ?? 0, publishFailures: bus?.publishFailures ?? 0 };
+    return {
+      published: bus?.published ?? 0,
+      received: bus?.received ?? 0,
+      publishFailures: bus?.publishFailures ?? 0,
+      publishDrops: bus?.publishDrops ?? 0,
+      pendingPublishes: bus?.pendingPublishes ?? 0,
+      gaps: bus?.gaps ?? 0,
+    };
   }
 
   /** Resolves when background work (promotions, tier probes) has finished: for tests and shutdown. */
