@@ -20,7 +20,6 @@ import { PageSource, readPage } from './page-walk';
 import { Plan, planQuery } from './query-plan';
 import { sortedWalk } from './sorted-walk';
 import { SizedSlot, Slot } from './slot';
-import { SlotRun } from './slot-run';
 
 /** Bounds and behaviour of a keyspace. */
 export interface KeyspaceOptions {
@@ -206,9 +205,8 @@ export class Keyspace {
     if (plan) {
       report.plan = plan.describe;
       report.exact = plan.exact;
-      // A reader may write between the entries yielded: walk a copy of an index bucket (slot-run.ts).
-      const candidates = plan.slots instanceof SlotRun ? plan.slots.toArray() : plan.slots!;
-      for (const slot of candidates) {
+      // The candidates are a fresh array (query-plan.ts): a reader may write between the entries yielded.
+      for (const slot of plan.slots!) {
         report.examined = ++examined;
         if (!this.indexHit(slot, selector, plan.exact, now)) continue;
         if (skip > 0) {

@@ -23,6 +23,16 @@ import { SlotRun } from './slot-run';
  */
 export type Bucket = Slot | SlotRun;
 
+/** A bucket's Slots as chunks in creation order, for index loops: a lone Slot is one chunk of one. */
+export function slotChunks(bucket: Bucket): readonly (readonly Slot[])[] {
+  return bucket instanceof Slot ? [[bucket]] : bucket.parts;
+}
+
+/** A bucket's Slots as a new array in creation order (safe to walk while the index changes). */
+export function slotsOf(bucket: Bucket): Slot[] {
+  return bucket instanceof Slot ? [bucket] : bucket.toArray();
+}
+
 /** Index order: lib/query-match.ts compareValues, with the common same-type cases inline. */
 export function compareScalars(a: Scalar, b: Scalar): number {
   if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;

@@ -22,7 +22,7 @@ import type { Selector } from '../../query';
 import { SortSpec, compareSortKeys, isEmptyArrayKey, sortKeyOf, sortKeysOf } from '../../query-sort';
 import { IdOrder, compareIds } from './id-order';
 import type { Scalar } from './key-paths';
-import { Bucket, OrderedIndexes, PathIndex } from './ordered-indexes';
+import { Bucket, OrderedIndexes, PathIndex, slotChunks } from './ordered-indexes';
 import { planQuery } from './query-plan';
 import { Smallest } from './smallest';
 import { Slot } from './slot';
@@ -164,7 +164,7 @@ function sortWalk(source: PageSource, index: PathIndex, request: PageRequest, re
     const atCursor = after !== undefined && compareSortKeys(value, after.keys[0]) === 0;
     const group = new Smallest<Positioned>(request.limit - out.length, compare);
     const shared = [value];
-    for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+    for (const chunk of slotChunks(bucket)) for (const slot of chunk) {
       examined++;
       if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
       const keys = single ? (multikey ? [sortKeyOf(slot.key as KeyObject, field)] : shared) : sortKeysOf(slot.key, sort);

@@ -9,7 +9,7 @@
  */
 import type { IndexConstraint, QuerySelector } from '../../query';
 import { indexConstraints } from '../../query-index';
-import { Bucket, OrderedIndexes, PathIndex, bucketHas, bucketSize, compareScalars } from './ordered-indexes';
+import { Bucket, OrderedIndexes, PathIndex, bucketHas, bucketSize, compareScalars, slotChunks, slotsOf } from './ordered-indexes';
 import type { Scalar } from './key-paths';
 import { Slot } from './slot';
 
@@ -202,55 +202,62 @@ function bestCandidate(
  * The Slots of buckets, in creation order, each once: a k-way merge of the buckets (each a run
  * in creation order) on a binary heap of their heads, O(m log k) with no comparator sort. One
  * entry in several buckets has one seq, so its copies come out together and are dropped there.
+ * Runs are read by position, chunk by chunk (an iterator per run costs more per Slot).
  */
-function inCreationOrder(buckets: Array<Slot | Iterable<Slot>>): Slot[] {
-  const heads: Slot[] = [];
-  const rests: Array<Iterator<Slot> | null> = [];
+function inCreationOrder(buckets: Array<Bucket | Slot[]>): Slot[] {
+  const heap: RunCursor[] = [];
   for (const bucket of buckets) {
-    if (bucket instanceof Slot) {
-      heads.push(bucket);
-      rests.push(null);
-    } else {
-      const it = bucket[Symbol.iterator]();
-      const first = it.next();
-      if (first.done) continue;
-      heads.push(first.value);
-      rests.push(it);
-    }
+    const chunks = Array.isArray(bucket) ? [bucket] : slotChunks(bucket);
+    if (chunks.length > 0 && chunks[0].length > 0) heap.push({ head: chunks[0][0], chunks, chunk: 0, at: 0 });
   }
   const out: Slot[] = [];
-  let n = heads.length;
+  let n = heap.length;
   const down = (i: number): void => {
+    const moving = heap[i];
+    const seq = moving.head.seq;
     for (;;) {
       const l = 2 * i + 1;
-      if (l >= n) return;
+      if (l >= n) break;
       const r = l + 1;
-      const c = r < n && heads[r].seq < heads[l].seq ? r : l;
-      if (heads[i].seq <= heads[c].seq) return;
-      const h = heads[i];
-      heads[i] = heads[c];
-      heads[c] = h;
-      const t = rests[i];
-      rests[i] = rests[c];
-      rests[c] = t;
+      const c = r < n && heap[r].head.seq < heap[l].head.seq ? r : l;
+      if (seq <= heap[c].head.seq) break;
+      heap[i] = heap[c];
       i = c;
     }
+    heap[i] = moving;
   };
   for (let i = (n >> 1) - 1; i >= 0; i--) down(i);
   let last: Slot | undefined;
   while (n > 0) {
-    const slot = heads[0];
-    if (slot !== last) out.push((last = slot));
-    const rest = rests[0];
-    const next = rest === null ? undefined : rest.next();
-    if (next === undefined || next.done) {
-      n--;
-      heads[0] = heads[n];
-      rests[0] = rests[n];
-    } else heads[0] = next.value;
+    const top = heap[0];
+    if (top.head !== last) out.push((last = top.head));
+    let part = top.chunks[top.chunk];
+    if (++top.at >= part.length) {
+      top.at = 0;
+      if (++top.chunk >= top.chunks.length) {
+        heap[0] = heap[--n];
+        if (n > 0) down(0);
+        continue;
+      }
+      part = top.chunks[top.chunk];
+    }
+    top.head = part[top.at];
     down(0);
   }
   return out;
+}
+
+/** Where a merge stands in one run: its head Slot, at chunk `chunk`, position `at`. */
+interface RunCursor {
+  head: Slot;
+  chunks: readonly (readonly Slot[])[];
+  chunk: number;
+  at: number;
+}
+
+/** A bucket's Slots as candidates: copied only when read (a sort walk may need just the count). */
+function lazily(bucket: Bucket): Iterable<Slot> {
+  return { [Symbol.iterator]: () => slotsOf(bucket)[Symbol.iterator]() };
 }
 
 function isIndexable(v: unknown): boolean {
@@ -315,7 +322,7 @@ function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: 
 /** The Slots of `bucket` that are in some bucket of every set. */
 function intersected(bucket: Bucket, sets: Membership[]): Slot[] {
   const out: Slot[] = [];
-  for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+  for (const chunk of slotChunks(bucket)) for (const slot of chunk) {
     let keep = true;
     for (const set of sets) {
       if (!isMember(set, slot)) {
@@ -348,7 +355,7 @@ export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Pla
   }
   if (buckets.length === 1) {
     const bucket = buckets[0];
-    return { slots: bucket instanceof Slot ? [bucket] : bucket, size, exact, describe };
+    return { slots: lazily(bucket), size, exact, describe };
   }
   // Merging hits back into creation order costs more than testing each entry once: past half, scan.
   if (size > total / 2) return { slots: undefined, size: total, exact: false, describe: 'scan' };

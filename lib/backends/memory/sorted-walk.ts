@@ -10,7 +10,7 @@
 import type { Selector } from '../../query';
 import { SortSpec, sortEntries } from '../../query-sort';
 import type { KeyObject } from '../../keys';
-import type { PathIndex, Bucket } from './ordered-indexes';
+import { PathIndex, Bucket, slotChunks } from './ordered-indexes';
 import { Slot } from './slot';
 
 /** What a walk reports: entries examined (matched or not). */
@@ -41,7 +41,7 @@ export function* sortedWalk(
   if (sort.length === 1) {
     // One sort field: a bucket is already in final order, so stop inside it once the window is out.
     for (const bucket of bucketsInOrder(index, sort[0].direction)) {
-      for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+      for (const chunk of slotChunks(bucket)) for (const slot of chunk) {
         if (met !== null) {
           if (met.has(slot)) continue;
           met.add(slot);
@@ -62,7 +62,7 @@ export function* sortedWalk(
   const group: Slot[] = [];
   for (const bucket of bucketsInOrder(index, sort[0].direction)) {
     group.length = 0;
-    for (const slot of bucket instanceof Slot ? [bucket] : bucket) {
+    for (const chunk of slotChunks(bucket)) for (const slot of chunk) {
       if (met !== null) {
         if (met.has(slot)) continue;
         met.add(slot);
