@@ -12,6 +12,7 @@ import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sq
 import type { Key } from '../lib/keys';
 import { comparePositions } from '../lib/core/page-cursor';
 import { keyId } from '../lib/keys';
+import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
 import { freshSqlitePath } from './support/sqlite-files';
 
@@ -181,6 +182,16 @@ describe('sqlite store: native sort', () => {
       }
       // The second page starts at the cursor's value in the index, not at the start.
       expect(ordered[1].sql).to.match(/json_extract\(k, '\$\."age"'\) >= @pc/);
+    });
+
+    it('a page asked without a limit (as a tier view may) yields every match after the position', async () => {
+      const { store, backend } = open({ indexes: ['n'] });
+      for (let i = 0; i < 200; i++) await store.set({ i, n: i % 7 }, i);
+      const spec = compileSort({ n: -1 }, 'page');
+      const all: number[] = [];
+      for await (const entry of backend.find(compileQuery({ i: { $gte: 0 } }), { values: true, sort: spec, page: { after: { keys: [3], id: keyId({ i: 3, n: 3 }) } } })) all.push(entry.value as number);
+      const expected = pageOrder(Array.from({ length: 200 }, (_, i) => ({ i, n: i % 7 })), { n: -1 }).map((k) => (k as { i: number }).i);
+      expect(all).to.deep.equal(expected.slice(expected.indexOf(3) + 1));
     });
 
     it('booleans and objects at an indexed sort path come from their partial index, not from every key valued 0 or 1', async () => {

@@ -136,7 +136,8 @@ export function pagedEntries(
   const where = spec.length === 0 && selector.kind === 'query' ? `((${base.where}) OR (ns = @ns AND a = 1))` : base.where;
   const select = `SELECT ${cols}${sortColumns(paths)} FROM ${table} WHERE ${where}${split} AND (e IS NULL OR e > @now)`;
   // SQL decides array-free keys alone when the plan is exact: one statement of `limit` rows then.
-  const batch = base.exact ? limit : Math.max(limit, MIN_BATCH);
+  // No limit (a tier view may ask so): one statement, LIMIT -1 reads every row.
+  const batch = limit === Infinity ? -1 : base.exact ? limit : Math.max(limit, MIN_BATCH);
   const plain: Ranked[] = [];
   let position = after;
   for (;;) {
@@ -150,7 +151,7 @@ export function pagedEntries(
       if (!(base.exact && row.a === null) && !selectorMatches(selector, row.id, key)) continue;
       plain.push({ row, id: row.id, key, keys: sqlKeys(row, spec.length) });
     }
-    if (plain.length >= limit || rows.length < batch) break;
+    if (plain.length >= limit || batch < 0 || rows.length < batch) break;
     const last = rows[rows.length - 1];
     position = { keys: sqlKeys(last, spec.length), id: last.id };
   }
