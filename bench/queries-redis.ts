@@ -13,9 +13,11 @@
  * - SCAN + sift: the keys as JSON in the key names, one `SCAN MATCH ... COUNT 1000` pass, sift on
  *   every parsed key, MGET of the matches (as bench/redis).
  * - Hand-written: `ZRANGE hand:age 20 (25 BYSCORE` then MGET in batches of 1,000 for the range;
- *   for the sort, a set per kind scored by age, `ZRANGE hand:age:person +inf -inf BYSCORE REV
- *   LIMIT 0 20` then one MGET — the best case for raw Redis (a set built for that one query).
- *   Both on their own ioredis client with auto-pipelining.
+ *   for the sort, a set per kind scored by age with the tie order folded into the score (age ×
+ *   2^17 + 2^17 − 1 − id, so equal ages come in creation order as the store's do and both
+ *   return the same 20 entries), `ZRANGE hand:age:person +inf -inf BYSCORE REV LIMIT 0 20` then
+ *   one MGET — the best case for raw Redis (a set built for that one query). Both on their own
+ *   ioredis client with auto-pipelining; every contender's answer is checked before timing.
  * - Contenders run round-robin (measureInterleaved); the best undisturbed window is reported.
  */
 import { Redis } from 'ioredis';
@@ -61,6 +63,11 @@ async function handRange(raw: Redis): Promise<unknown[]> {
   return out;
 }
 
+/** The hand-written sort set's score: age first, then creation order (lower id first) among equal ages. */
+function handTopScore(key: { id: number; age: number }): number {
+  return key.age * 2 ** 17 + (2 ** 17 - 1 - key.id);
+}
+
 /** The hand-written sort+limit: the top 20 of a set kept per kind, then one MGET. */
 async function handTop(raw: Redis): Promise<unknown[]> {
   const names = await raw.zrange('hand:age:person', '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 20);
@@ -83,7 +90,7 @@ async function main(): Promise<void> {
       const name = 'q:' + JSON.stringify(keys[i]);
       await raw.set(name, JSON.stringify(values[i % 1_000]));
       await raw.zadd('hand:age', keys[i].age, name);
-      if (keys[i].kind === 'person') await raw.zadd('hand:age:person', keys[i].age, name);
+      if (keys[i].kind === 'person') await raw.zadd('hand:age:person', handTopScore(keys[i]), name);
     });
 
     const inRange = keys.filter((k) => k.age >= 20 && k.age < 25).length;
@@ -96,7 +103,9 @@ async function main(): Promise<void> {
     }
     const top = (await store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 })) as unknown[];
     const expectedTop = keys.filter((k) => k.kind === 'person').sort((a, b) => b.age - a.age || a.id - b.id).slice(0, 20);
-    if (JSON.stringify(top) !== JSON.stringify(expectedTop.map((k) => values[k.id % 1_000]))) throw new Error('the store returned a wrong top 20');
+    const expectedValues = JSON.stringify(expectedTop.map((k) => values[k.id % 1_000]));
+    if (JSON.stringify(top) !== expectedValues) throw new Error('the store returned a wrong top 20');
+    if (JSON.stringify(await handTop(raw)) !== expectedValues) throw new Error('the hand-written query returned a wrong top 20');
 
     const range = await measureInterleaved(
       [
