@@ -14,6 +14,7 @@ import type { Key, KeyObject } from '../lib/keys';
 import { comparePositions } from '../lib/core/page-cursor';
 import { Slot } from '../lib/backends/memory/slot';
 import { SlotRun } from '../lib/backends/memory/slot-run';
+import { codePointSortable, compareIds } from '../lib/backends/memory/id-order';
 
 const open: Store.MemoryStore[] = [];
 
@@ -370,6 +371,20 @@ describe('memory store: ordered indexes and the planner', function () {
     }
     expect([...plans]).to.deep.equal(['eq(k)']);
     expect(seen).to.deep.equal(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it('the id order of pages without sort: native comparison of codePointSortable forms is code point order', function () {
+    const unit = fc.constantFrom('a', 'z', '\u00e9', '\ud7ff', '\ue000', '\uffff', '\ufffe', '\u{10000}', '\u{1F600}', '\u{10FFFF}');
+    const id = fc.array(unit, { maxLength: 4 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(id, id, (a, b) => {
+        const x = codePointSortable(a);
+        const y = codePointSortable(b);
+        expect(Math.sign(x < y ? -1 : x > y ? 1 : 0), JSON.stringify([a, b])).to.equal(Math.sign(compareIds(a, b)));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(codePointSortable('plain')).to.equal('plain');
   });
 
   describe('SlotRun (a bucket of several entries, in creation order)', function () {
