@@ -76,6 +76,23 @@ async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> 
   return seen;
 }
 
+/** The commands the client itself sent while `run` ran (not those its scripts ran), names in lower case. */
+async function clientCommandsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const monitor = await admin.monitor();
+  const seen: Array<{ name: string; source: string; args: string[] }> = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ name: args[0].toLowerCase(), source, args }));
+  try {
+    await run();
+    await admin.ping('end-of-run');
+    for (const deadline = Date.now() + 2000; !seen.some((c) => c.name === 'ping' && c.args[1] === 'end-of-run') && Date.now() < deadline; ) {
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    monitor.disconnect();
+  }
+  return seen.filter((c) => c.source !== 'lua' && !(c.name === 'ping' && c.args[1] === 'end-of-run')).map((c) => c.name);
+}
+
 /** The keys a store lists for `query` with `options`, checked against lib/query-sort.ts over all keys in creation order. */
 function expectedKeys(all: KeyObject[], query: Record<string, unknown>, sort: Record<string, 1 | -1> | undefined, skip = 0, limit = Infinity): KeyObject[] {
   const selector = compileQuery(query);
@@ -107,6 +124,45 @@ describe('Redis store: ordered indexes', () => {
     expect(read).to.have.length(60);
   });
 
+  it('a range query counts and reads its range in one script, then reads values: no counting round trip first', async () => {
+    const store = open({ batchSize: 25 });
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 1000; i++) writes.push(store.set({ id: i, age: i % 100, kind: i % 3 ? 'person' : 'robot' }, i));
+    await Promise.all(writes);
+    let found: unknown[] = [];
+    const sent = await clientCommandsDuring(async () => {
+      found = (await store.get({ age: { $gte: 20, $lt: 25 }, kind: 'person' })) as unknown[];
+    });
+    expect(found).to.deep.equal([...Array(1000).keys()].filter((i) => i % 100 >= 20 && i % 100 < 25 && i % 3 !== 0));
+    // One script (counts of the range and of kind's index, then the range), then the values 25 at a time.
+    expect(sent).to.deep.equal(['evalsha', ...Array(Math.ceil(found.length / 25)).fill('mget')]);
+  });
+
+  it('a range is decided by the n set alone only where it is the path\'s whole condition', async () => {
+    const store = open();
+    const keys: KeyObject[] = [
+      { n: 0, v: 3 },
+      { n: 1, v: [2, 'a'] },
+      { n: 2, v: 'a' },
+      { n: 3, v: [3, 3] },
+      { n: 4, v: 7 },
+      { n: 5, w: 3 },
+      { n: 6, v: [{ x: 1 }, 3] },
+      { n: 7, v: 2.5, k: 'x' },
+    ];
+    for (const key of keys) await store.set(key, key.n);
+    const queries: Array<Record<string, unknown>> = [
+      { v: { $gte: 1, $lt: 4 } },
+      { v: { $gte: 1, $lt: 'b' } },
+      { v: { $gte: 1, $lt: 4, $ne: 3 } },
+      { v: { $gte: 1, $lt: 4 }, n: { $lt: 3 } },
+      { v: { $gte: 1 }, $and: [{ v: { $lt: 3 } }] },
+      { v: { $gte: 1, $lt: 4 }, k: 'x' },
+      { v: { $gt: 2 }, $or: [{ n: 0 }, { n: 4 }] },
+    ];
+    for (const query of queries) expect(await store.keys(query), JSON.stringify(query)).to.deep.equal(expectedKeys(keys, query, undefined));
+  });
+
   it('a descending sort with a limit walks the number index from the top and reads only the entries it returns', async () => {
     const store = open();
     const writes: Array<Promise<void>> = [];
@@ -120,19 +176,42 @@ describe('Redis store: ordered indexes', () => {
     expect(found).to.deep.equal([299, 399, 499, 599, 699]);
     const l = store.layout;
     const walks = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age') && a.includes('REV'));
-    // One script: the top value (99, 30 keys) whole, then the next one (98) for the 2 that fill the first page of 32.
-    expect(walks).to.have.length(2);
+    // One script: the top value (99, 30 keys, all persons) gives the 7 wanted (skip + limit): the
+    // query is one equality, which the script checks on its index set, so the page is what is wanted.
+    expect(walks).to.have.length(1);
     // Each value's keys are read in creation order, a small page of them, not the whole group.
     const groups = commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.ordered('n', 'age') && !a.includes('REV'));
-    expect(groups.map((a) => a.slice(2))).to.deep.equal([
-      ['99', '99', 'BYSCORE', 'LIMIT', '0', '32'],
-      ['98', '98', 'BYSCORE', 'LIMIT', '0', '2'],
-    ]);
+    expect(groups.map((a) => a.slice(2))).to.deep.equal([['99', '99', 'BYSCORE', 'LIMIT', '0', '7']]);
+    // Only the ids the walk took were looked up in the kind index.
+    expect(commands.filter((a) => a[0].toLowerCase() === 'zscore' && a[1] === l.indexFor('kind', 'person'))).to.have.length(7);
     expect(commands.filter((a) => a[0].toLowerCase() === 'zrange' && a[1] === l.order)).to.deep.equal([]);
     // Seven live entries checked (two skipped), the five returned read with their values.
-    const read = commands.filter((a) => ['evalsha', 'mget'].includes(a[0].toLowerCase())).flatMap((a) => a.filter((x) => x.startsWith(l.entryPrefix)));
+    const read = commands
+      .filter((a) => ['evalsha', 'mget'].includes(a[0].toLowerCase()))
+      .flatMap((a) => a.filter((x) => x.startsWith(l.entryPrefix) && x !== l.entryPrefix));
     expect(read).to.have.length(12);
     expect(commands.filter((a) => a[0].toLowerCase() === 'scan')).to.deep.equal([]);
+  });
+
+  it('a descending sort with a small limit is one script (the walk and the path\'s other sets) and one MGET', async () => {
+    const store = open();
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 300; i++) writes.push(store.set({ id: i, kind: i % 2 ? 'person' : 'robot', age: i % 7 === 0 ? String(i) : i % 100 }, i));
+    await Promise.all(writes);
+    let found: unknown[] = [];
+    const sent = await clientCommandsDuring(async () => {
+      found = (await store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 5 })) as unknown[];
+    });
+    // Strings sort above numbers: the odd multiples of 7 from the top as strings ('91' > '287' > ...), then 99, 199, 299.
+    const all = [...Array(300).keys()].map((id) => ({ id, kind: id % 2 ? 'person' : 'robot', age: id % 7 === 0 ? String(id) : id % 100 }));
+    expect(found).to.deep.equal(expectedKeys(all, { kind: 'person' }, { age: -1 }, 0, 5).map((k) => k.id));
+    expect(sent).to.deep.equal(['evalsha', 'mget']);
+    // Only numbers at the path: the script reads the entries with the walk, and that is all.
+    const sentByNumber = await clientCommandsDuring(async () => {
+      found = (await store.get({ kind: 'person' }, { sort: { id: -1 }, limit: 5 })) as unknown[];
+    });
+    expect(found).to.deep.equal([299, 297, 295, 293, 291]);
+    expect(sentByNumber).to.deep.equal(['evalsha']);
   });
 
   it('ranges and sorts over mixed types, arrays, nulls and missing fields agree with lib/query-sort.ts', async function () {

@@ -113,6 +113,16 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     return this.connection.pipedSend;
   }
 
+  /**
+   * The sender of a query's reads (its range and walk scripts, its MGETs): the batches' sender,
+   * which writes a command straight to the socket when nothing auto-pipelined is unanswered,
+   * in program order either way (RedisConnection.batchCommand). An auto-pipelined command
+   * waits for the next tick and a pipeline of its own: about 100 µs more per round trip here.
+   */
+  get querySend(): SendCommand {
+    return this.connection.batchCommand;
+  }
+
   /** Reports an error no caller is waiting for (a background sweep's) as this namespace's store's 'error' event. */
   reportError(err: Error): void {
     this.context.events.reportError(err);

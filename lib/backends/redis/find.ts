@@ -40,7 +40,7 @@ export async function* find(b: RedisBackend, selector: Selector, options: FindOp
   const skip = options.skip ?? 0;
   if (limit <= 0) return;
   if (options.sort !== undefined && options.sort.length > 0) {
-    yield* readInOrder(b, sortedCandidates(b, selector, options.sort, skip + limit), options.values, skip, limit);
+    yield* readInOrder(b, sortedCandidates(b, selector, options.sort, skip + limit, options.values && skip === 0), options.values, skip, limit);
     return;
   }
   const direct = directSet(b, selector);
@@ -55,9 +55,11 @@ export async function* find(b: RedisBackend, selector: Selector, options: FindOp
 export type ReadCandidates = (batch: Candidate[], values: boolean) => Promise<StoredEntry[]>;
 
 /**
- * Reads candidates given in their final order, a batch at a time: the first `skip` live ones
- * are only checked for liveness (their values are not read), then up to `limit` are yielded.
- * `b` gives the settings and the clock; `read` reads a batch (default: fetchEntries on `b`).
+ * Reads candidates given in their final order, a slice of at most `batchSize` at a time: the
+ * first `skip` live ones are only checked for liveness (their values are not read), then up to
+ * `limit` are yielded. Once skipping is done, the next slice is read while this one is handed
+ * out, when the caller wants more than it holds (so a long read is not one round trip after
+ * another). `b` gives the settings and the clock; `read` reads a slice (default: fetchEntries on `b`).
  */
 export async function* readInOrder(
   b: RedisBackend,
@@ -69,16 +71,43 @@ export async function* readInOrder(
 ): AsyncGenerator<StoredEntry> {
   let remaining = limit;
   let skipping = skip;
-  for await (const batch of batches) {
-    for (let start = 0; start < batch.length && remaining > 0; ) {
-      const slice = batch.slice(start, start + Math.min(b.settings.batchSize, skipping + remaining));
-      start += slice.length;
-      let entries = await read(slice, values && skipping === 0);
-      if (skipping > 0) {
-        const live = entries.filter((entry) => !expired(b, entry));
-        const left = live.slice(Math.min(skipping, live.length));
-        skipping -= live.length - left.length;
-        entries = values && left.length > 0 ? await read(left as unknown as Candidate[], true) : left;
+  const size = b.settings.batchSize;
+  const source = batches[Symbol.asyncIterator]();
+  let pending: Candidate[] = [];
+  let at = 0;
+  /** The next slice of at most `most` candidates; undefined once there are none. */
+  const nextSlice = async (most: number): Promise<Candidate[] | undefined> => {
+    while (at >= pending.length) {
+      const next = await source.next();
+      if (next.done) return undefined;
+      pending = next.value;
+      at = 0;
+    }
+    const slice = pending.slice(at, at + most);
+    at += slice.length;
+    return slice;
+  };
+  let ahead: Promise<StoredEntry[] | undefined> | undefined;
+  try {
+    while (remaining > 0) {
+      let entries: StoredEntry[] | undefined;
+      if (ahead !== undefined) {
+        entries = await ahead;
+        ahead = undefined;
+      } else {
+        const slice = await nextSlice(Math.min(size, skipping + remaining));
+        if (slice !== undefined) entries = await read(slice, values && skipping === 0);
+        if (entries !== undefined && skipping > 0) {
+          const live = entries.filter((entry) => !expired(b, entry));
+          const left = live.slice(Math.min(skipping, live.length));
+          skipping -= live.length - left.length;
+          entries = values && left.length > 0 ? await read(left as unknown as Candidate[], true) : left;
+        }
+      }
+      if (entries === undefined) return;
+      if (skipping === 0 && remaining > entries.length) {
+        ahead = nextSlice(Math.min(size, remaining - entries.length)).then((slice) => (slice === undefined ? undefined : read(slice, values)));
+        ahead.catch(() => undefined); // awaited on the next turn, unless the caller stops first
       }
       for (const entry of entries) {
         // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
@@ -87,6 +116,8 @@ export async function* readInOrder(
         if (--remaining <= 0) return;
       }
     }
+  } finally {
+    await source.return?.(undefined);
   }
 }
 
@@ -113,7 +144,7 @@ async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip:
   for (;;) {
     const step = Math.min(b.settings.batchSize, remaining + skipping);
     const l = b.layout;
-    const reply = (await WALK_SCRIPT.run(b.pipedSend, [set], [cursor, step, b.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
+    const reply = (await WALK_SCRIPT.run(b.querySend, [set], [cursor, step, b.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
       rethrow,
     )) as Array<string | number>;
     for (let i = 2; i < reply.length; i += 2) {
@@ -169,7 +200,7 @@ export async function fetchEntries(b: RedisBackend, batch: Candidate[], values: 
   const l = b.layout;
   if (values) return fetchValues(b, batch);
   const reply = (await FETCH_SCRIPT.run(
-    b.pipedSend,
+    b.querySend,
     batch.map((c) => l.entry(c.id)),
     [b.clock.now(), values ? '1' : '0', l.entryPrefix.length, l.chunkPrefix],
   ).catch(rethrow)) as Array<string | number>;
@@ -184,16 +215,18 @@ export async function fetchEntries(b: RedisBackend, batch: Candidate[], values: 
   return out;
 }
 
-/** fetch with values: one MGET of the entry strings, each read by RedisBackend.entryOf. */
+/** fetch with values: one MGET of the entry strings not read yet (Candidate.entry), each read by RedisBackend.entryOf. */
 async function fetchValues(b: RedisBackend, batch: Candidate[]): Promise<StoredEntry[]> {
-  const names = new Array<string>(batch.length);
-  for (let i = 0; i < batch.length; i++) names[i] = b.layout.entry(batch[i].id);
-  const reply = await b.piped((c) => c.mget(names)).catch(rethrow);
+  const names: string[] = [];
+  for (const c of batch) if (c.entry === undefined) names.push(b.layout.entry(c.id));
+  const reply = names.length === 0 ? [] : ((await b.querySend('mget', names).catch(rethrow)) as Array<string | null>);
   const now = b.clock.now();
   const out: StoredEntry[] = [];
+  let r = 0;
   for (let i = 0; i < batch.length; i++) {
-    const { id, key } = batch[i];
-    const read = b.entryOf(id, reply[i], now, true);
+    const { id, key, entry } = batch[i];
+    const stored = entry === undefined ? reply[r++] : typeof entry === 'number' ? null : entry;
+    const read = b.entryOf(id, stored, now, true);
     const found = read instanceof Promise ? await read : read; // a streamed value is read whole
     if (found === undefined) continue;
     if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');

@@ -38,4 +38,6 @@ export interface Candidate {
   key: Key | undefined;
   /** Its creation sequence (its score in the order set), which orders candidates of several shards (shard-find.ts). */
   seq: number;
+  /** Its entry string as a script read it with the candidate (0: absent or expired; see EMIT), so no MGET needs to. */
+  entry?: string | number;
 }

@@ -3,17 +3,22 @@
  * range on an indexable path with number bounds reads its `n` set BYSCORE, one with string
  * bounds its `s` set BYLEX; the path's `r` set (keys reaching it with several values, or with
  * anything but one number or string) is always added, since such a key may match in ways one
- * score cannot say. The candidates come back in creation order (the sequence is in each
- * member) and the shared matcher decides: a superset is enough. Bounds of other types (null,
- * booleans, dates...) leave the query to the other paths.
+ * score cannot say. One script (RANGE_SCRIPT) counts every range and equality of the query and
+ * reads the narrowest range's members, in one round trip. The candidates come back in
+ * creation order (the sequence is in each member); the shared matcher decides on the `r` ones
+ * and wherever the range is not the path's whole condition, while a member of an `n` set
+ * inside the bounds of a whole number range only needs the query's other conditions tested
+ * (its one number decides the range exactly). Bounds of other types (null, booleans,
+ * dates...) leave the query to the other paths.
  */
-import { isPlainObject } from '../../keys';
-import type { QuerySelector } from '../../query';
+import { KeyObject, isPlainObject } from '../../keys';
+import type { IndexConstraint, QuerySelector } from '../../query';
+import { compileMatcher } from '../../query-match';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
-import { encodeString, numberMember, orderedPath, scoreText, stringMember } from './ordered';
-import { scored } from './walk';
+import { encodeString, numberMember, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
+import { RANGE_SCRIPT } from './read-scripts';
 
 /** A range an ordered index answers: its sets and the ZRANGE bounds (BYSCORE for 'n', BYLEX for 's'). */
 export interface RangeConstraint {
@@ -21,6 +26,8 @@ export interface RangeConstraint {
   kind: 'n' | 's';
   min: string;
   max: string;
+  /** The path's whole top-level condition is this range: every operator is a bound of its kind. */
+  whole: boolean;
 }
 
 /** One side of a range: the bound and whether it is excluded. */
@@ -29,17 +36,22 @@ interface Bound<T> {
   open: boolean;
 }
 
+const RANGE_OPERATORS = new Set(['$gt', '$gte', '$lt', '$lte']);
+
 /** The top-level ranges (in `$and` too) with number or string bounds, the numbers' when a path has both. */
-export function rangeConstraints(filter: Record<string, unknown>, out: RangeConstraint[] = []): RangeConstraint[] {
+export function rangeConstraints(filter: Record<string, unknown>, out: RangeConstraint[] = [], nested = false): RangeConstraint[] {
   for (const path of Object.keys(filter)) {
     const cond = filter[path];
     if (path === '$and') {
-      for (const sub of cond as Array<Record<string, unknown>>) rangeConstraints(sub, out);
+      for (const sub of cond as Array<Record<string, unknown>>) rangeConstraints(sub, out, true);
       continue;
     }
     if (path.startsWith('$') || !isPlainObject(cond) || !orderedPath(path)) continue;
     const range = numberRange(cond) ?? stringRange(cond);
-    if (range) out.push({ path, ...range });
+    if (!range) continue;
+    const accepts = range.kind === 'n' ? isNumber : isString;
+    const whole = !nested && Object.keys(cond).every((op) => RANGE_OPERATORS.has(op) && accepts(cond[op]));
+    out.push({ path, ...range, whole });
   }
   return out;
 }
@@ -65,7 +77,7 @@ const isNumber = (v: unknown): v is number => typeof v === 'number' && !Number.i
 // A lone surrogate has no UTF-8 form, so Redis's byte order could not place it.
 const isString = (v: unknown): v is string => typeof v === 'string' && !/\p{Surrogate}/u.test(v);
 
-function numberRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path'> | undefined {
+function numberRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path' | 'whole'> | undefined {
   const { lo, hi } = bounds(cond, isNumber, (a, b) => a < b);
   if (!lo && !hi) return undefined;
   return {
@@ -79,7 +91,7 @@ function numberRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path
  * BYLEX bounds over `s` members (`<encoded string>\0\0<sequence><id>`): a string's own members
  * lie between `<encoded>` and `<encoded>\0\1`, and every longer or greater string after that.
  */
-function stringRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path'> | undefined {
+function stringRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path' | 'whole'> | undefined {
   const { lo, hi } = bounds(cond, isString, (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0);
   if (!lo && !hi) return undefined;
   return {
@@ -89,39 +101,59 @@ function stringRange(cond: Record<string, unknown>): Omit<RangeConstraint, 'path
   };
 }
 
-/** About how many candidates a range gives (its members in the set, plus the path's `r` set). */
-export async function rangeSize(b: RedisBackend, r: RangeConstraint): Promise<number> {
-  const set = b.layout.ordered(r.kind, r.path);
-  const [inRange, rest] = await Promise.all([
-    b.piped((c) => (r.kind === 'n' ? c.zcount(set, r.min, r.max) : c.zlexcount(set, r.min, r.max))),
-    b.piped((c) => c.zcard(b.layout.ordered('r', r.path))),
-  ]).catch(rethrow);
-  return inRange + rest;
+/** Most candidates a range read holds at once; a wider range walks the order set or an equality index in batches instead. */
+const RANGE_MAX_IDS = 200_000;
+
+/**
+ * The candidates of the query's narrowest range in creation order, filtered on the key, when
+ * that range gives fewer than every equality of the query (and at most RANGE_MAX_IDS: a range
+ * read holds its ids at once); undefined when the query has no range or an equality is
+ * narrower. One round trip (RANGE_SCRIPT).
+ */
+export async function rangeCandidates(b: RedisBackend, selector: QuerySelector): Promise<Candidate[] | undefined> {
+  const ranges = rangeConstraints(selector.filter);
+  if (ranges.length === 0) return undefined;
+  const l = b.layout;
+  const keys: string[] = [];
+  const args: Array<string | number> = [ranges.length, RANGE_MAX_IDS];
+  for (const r of ranges) {
+    keys.push(l.ordered(r.kind, r.path), l.ordered('r', r.path));
+    args.push(r.kind, r.min, r.max);
+  }
+  for (const c of selector.constraints as IndexConstraint[]) {
+    const indexKeys = [...new Set(c.values.map((v) => l.indexFor(c.path, v)))];
+    keys.push(...indexKeys);
+    args.push(indexKeys.length);
+  }
+  const reply = (await RANGE_SCRIPT.run(b.querySend, keys, args).catch(rethrow)) as 0 | [number, string[], string[]];
+  if (!Array.isArray(reply)) return undefined;
+  const [position, members, rest] = reply;
+  const r = ranges[Number(position) - 1];
+  // A whole number range is decided by the `n` member's score: only the rest of the query is left to test there.
+  const exact = r.kind === 'n' && r.whole ? otherConditions(selector.filter, r.path) : undefined;
+  const found: Candidate[] = [];
+  const decode = r.kind === 'n' ? numberMember : stringMember;
+  for (const m of members) {
+    const { id, seq } = decode(m);
+    const key = objectKeyOf(id);
+    if (key === undefined || (exact === undefined ? selector.test(key) : exact(key))) found.push({ id, key, seq });
+  }
+  for (let i = 0; i < rest.length; i += 2) {
+    const id = rest[i];
+    const key = objectKeyOf(id);
+    if (key === undefined || selector.test(key)) found.push({ id, key, seq: scoreOf(rest[i + 1]) });
+  }
+  return found.sort((x, y) => x.seq - y.seq);
 }
 
-/** The range's candidates in creation order, filtered on the key, in batches. */
-export async function* rangeCandidates(b: RedisBackend, selector: QuerySelector, r: RangeConstraint): AsyncGenerator<Candidate[]> {
-  const l = b.layout;
-  const set = l.ordered(r.kind, r.path);
-  const [members, rest] = await Promise.all([
-    b.piped((c) => (r.kind === 'n' ? c.zrange(set, r.min, r.max, 'BYSCORE') : c.zrange(set, r.min, r.max, 'BYLEX'))),
-    b.piped((c) => c.zrange(l.ordered('r', r.path), '0', '-1', 'WITHSCORES')),
-  ]).catch(rethrow);
-  const found: Array<{ id: string; seq: number }> = [];
-  const decode = r.kind === 'n' ? numberMember : stringMember;
-  for (const m of members as string[]) found.push(decode(m));
-  for (const [id, seq] of scored(rest)) found.push({ id, seq });
-  found.sort((x, y) => x.seq - y.seq);
-  const size = b.settings.batchSize;
-  let out: Candidate[] = [];
-  for (const { id, seq } of found) {
-    const key = objectKeyOf(id);
-    if (key !== undefined && !selector.test(key)) continue;
-    out.push({ id, key, seq });
-    if (out.length >= size) {
-      yield out;
-      out = [];
-    }
+/** A test of the filter's conditions other than the one on `path` (always true when there are none). */
+function otherConditions(filter: Record<string, unknown>, path: string): (key: KeyObject) => boolean {
+  const rest: Record<string, unknown> = {};
+  let any = false;
+  for (const field of Object.keys(filter)) {
+    if (field === path) continue;
+    rest[field] = filter[field];
+    any = true;
   }
-  if (out.length > 0) yield out;
+  return any ? compileMatcher(rest) : () => true;
 }

@@ -145,29 +145,112 @@ return 1
 /**
  * Walks an `n` ordered index (ordered.ts) downwards a page at a time: values from the top,
  * each value's members in creation order (their sequence prefix orders them), so a sort with a
- * small limit reads only the members it needs, not the whole group of its last value.
- * KEYS: the set. ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'),
- * the value being read ('' for none: take the next), how many of its members were read, how many to read.
- * Returns [member, value, member, value, ...], the value being read ('' when finished with it), its offset, the bound, 1 when exhausted.
+ * small limit reads only the members it needs, not the whole group of its last value. The
+ * first call also lists the path's `s` members and `r` ids (with their sequences), which the
+ * client merges in, unless they are more than `othersMax` together (then it reads nothing and
+ * says so). A query of equalities alone (coveredByConstraints) passes its index sets: only
+ * members in one set of every constraint are taken, and with `want` their entries are read
+ * too (see EMIT), so a small sort is one round trip. At most 8 × count members are looked at
+ * per call.
+ * KEYS: the `n` set, the path's `s` and `r` sets, then each constraint's index sets.
+ * ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'), the value being
+ * read ('' for none: take the next), how many of its members were read, how many to take,
+ * othersMax (0: do not list them), now, want ('1' | '0'), entry key prefix, chunk key prefix,
+ * then per constraint its number of index sets.
+ * Returns [member, value(, entry with want), ...], the value being read ('' when finished with
+ * it), its offset, the bound, 1 when exhausted (-1: too many others, nothing read), and with
+ * othersMax the `s` members and the `r` ids and scores (flat).
  */
-export const DESCEND_SCRIPT = new LuaScript(`
+export const DESCEND_SCRIPT = new LuaScript(`${EMIT}
 local set, max, value, offset, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local out, n = {}, 0
-while n < count do
+local othersMax, now, want, prefix, chunkPrefix = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[9]
+local constraints, k = {}, 4
+for c = 10, #ARGV do
+  local sets = {}
+  for j = 1, tonumber(ARGV[c]) do
+    sets[j] = KEYS[k]
+    k = k + 1
+  end
+  constraints[#constraints + 1] = sets
+end
+local function takes(id)
+  for _, sets in ipairs(constraints) do
+    local hit = false
+    for _, s in ipairs(sets) do
+      if redis.call('ZSCORE', s, id) then
+        hit = true
+        break
+      end
+    end
+    if not hit then return false end
+  end
+  return true
+end
+local strings, rest = {}, {}
+if othersMax > 0 then
+  local ns, nr = redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])
+  if ns + nr > othersMax then return { {}, '', 0, max, -1 } end
+  if ns > 0 then strings = redis.call('ZRANGE', KEYS[2], 0, -1) end
+  if nr > 0 then rest = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES') end
+end
+local out, n, looked = {}, 0, 0
+while n < count and looked < 8 * count do
   if value == '' then
     local top = redis.call('ZRANGE', set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-    if #top == 0 then return { out, '', 0, max, 1 } end
+    if #top == 0 then return { out, '', 0, max, 1, strings, rest } end
     value, offset, max = top[2], 0, '(' .. top[2]
   end
-  local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, count - n)
+  local ask = count - n
+  local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, ask)
+  looked = looked + #group
   for _, m in ipairs(group) do
-    out[#out + 1] = m
-    out[#out + 1] = value
+    local id = string.sub(m, 17)
+    if #constraints == 0 or takes(id) then
+      out[#out + 1] = m
+      out[#out + 1] = value
+      if want then emit(out, #out, prefix .. id, now, true, chunkPrefix, id, 0) end
+      n = n + 1
+    end
   end
-  n = n + #group
-  if #group < count - (n - #group) then value = '' else offset = offset + #group end
+  if #group < ask then value = '' else offset = offset + #group end
 end
-return { out, value, offset, max, 0 }
+return { out, value, offset, max, 0, strings, rest }
+`);
+
+/**
+ * Plans and reads a range query in one round trip (ranges.ts): counts each range's candidates
+ * (its members in bounds plus the path's `r` set) and each equality constraint's index hits;
+ * when the narrowest range gives fewer than every equality and at most `most`, returns its
+ * members and the `r` set's ids with their sequences, else only 0 (the client walks an equality
+ * index instead).
+ * KEYS: per range its ordered set and the path's `r` set, then each equality constraint's index keys.
+ * ARGV: number of ranges, most, per range kind ('n' | 's'), min, max, then per equality constraint its number of keys.
+ * Returns 0, or [the range's position (1-based), its members, r ids and scores flat].
+ */
+export const RANGE_SCRIPT = new LuaScript(`
+local ranges, most = tonumber(ARGV[1]), tonumber(ARGV[2])
+local best, bestSize = 0, math.huge
+for i = 1, ranges do
+  local a, set, rest = 3 * i, KEYS[2 * i - 1], KEYS[2 * i]
+  local n
+  if ARGV[a] == 'n' then n = redis.call('ZCOUNT', set, ARGV[a + 1], ARGV[a + 2]) else n = redis.call('ZLEXCOUNT', set, ARGV[a + 1], ARGV[a + 2]) end
+  n = n + redis.call('ZCARD', rest)
+  if n < bestSize then best, bestSize = i, n end
+end
+local k = 2 * ranges + 1
+for c = 3 * ranges + 3, #ARGV do
+  local hits = 0
+  for j = 1, tonumber(ARGV[c]) do
+    hits = hits + redis.call('ZCARD', KEYS[k])
+    k = k + 1
+  end
+  if hits <= bestSize then return 0 end
+end
+if bestSize > most then return 0 end
+local a, set = 3 * best, KEYS[2 * best - 1]
+local members
+if ARGV[a] == 'n' then members = redis.call('ZRANGE', set, ARGV[a + 1], ARGV[a + 2], 'BYSCORE') else members = redis.call('ZRANGE', set, ARGV[a + 1], ARGV[a + 2], 'BYLEX') end
+return { best, members, redis.call('ZRANGE', KEYS[2 * best], 0, -1, 'WITHSCORES') }
 `);
 
 /**
@@ -198,6 +281,7 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   REINDEX_SCRIPT,
   VERSION_SCRIPT,
   DESCEND_SCRIPT,
+  RANGE_SCRIPT,
   SHARDS_SCRIPT,
 ];
 

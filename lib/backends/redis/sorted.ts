@@ -19,12 +19,12 @@ import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
 import { numberMember, orderedPath, scoreOf, stringMember } from './ordered';
 import { DESCEND_SCRIPT } from './read-scripts';
-import { candidates, scored } from './walk';
+import { candidates } from './walk';
 
 /** Most keys of a path's `s` and `r` sets a descending index walk sorts here; past it the whole query is sorted instead. */
 const OTHERS_MAX = 10_000;
 
-/** Members of the first page of a descending walk (pages then double up to batchSize). */
+/** Fewest members of the first page of a descending walk (pages then double up to batchSize). */
 const FIRST_PAGE = 32;
 
 /** A key listed by the index, with its creation sequence and its sort key. */
@@ -39,12 +39,19 @@ interface Listed {
  * The query's candidates in sort order (ties in creation order), in batches, filtered on the
  * key; `wanted` (skip + limit) sizes the first page of an index walk.
  */
-export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec, wanted = Infinity): AsyncGenerator<Candidate[]> {
+export async function* sortedCandidates(
+  b: RedisBackend,
+  selector: Selector,
+  spec: SortSpec,
+  wanted = Infinity,
+  values = false,
+): AsyncGenerator<Candidate[]> {
   const field = spec[0];
   if (spec.length === 1 && field.direction === -1 && orderedPath(field.path) && (selector.kind === 'all' || selector.kind === 'query')) {
-    const others = await listedOthers(b, selector, field);
-    if (others !== undefined) {
-      yield* descendingByIndex(b, selector, field, others, wanted);
+    const walk = new DescendingWalk(b, field.path, selector, wanted, values);
+    const first = await walk.next(OTHERS_MAX);
+    if (first.done !== TOO_MANY) {
+      yield* descendingByIndex(b, selector, field, walk, first);
       return;
     }
   }
@@ -64,25 +71,90 @@ function takes(selector: QuerySelector | { kind: 'all' }, key: KeyObject): boole
   return selector.kind === 'all' || selector.test(key);
 }
 
-/** The matching keys of the path's `s` and `r` sets with their sort keys, or undefined when there are too many. */
-async function listedOthers(b: RedisBackend, selector: QuerySelector | { kind: 'all' }, field: SortField): Promise<Listed[] | undefined> {
-  const l = b.layout;
-  const strings = l.ordered('s', field.path);
-  const rest = l.ordered('r', field.path);
-  const [ns, nr] = await Promise.all([b.piped((c) => c.zcard(strings)), b.piped((c) => c.zcard(rest))]).catch(rethrow);
-  if (ns + nr > OTHERS_MAX) return undefined;
-  const [sMembers, rPairs] = await Promise.all([
-    ns > 0 ? b.piped((c) => c.zrange(strings, '0', '-1')) : [],
-    nr > 0 ? b.piped((c) => c.zrange(rest, '0', '-1', 'WITHSCORES')) : [],
-  ]).catch(rethrow);
-  const listed: Array<{ id: string; seq: number }> = (sMembers as string[]).map(stringMember);
-  for (const [id, seq] of scored(rPairs)) listed.push({ id, seq });
+/** The matching keys of the path's `s` and `r` sets (as the walk's first page listed them) with their sort keys. */
+function listedOthers(selector: QuerySelector | { kind: 'all' }, field: SortField, page: DescendPage): Listed[] {
   const out: Listed[] = [];
-  for (const { id, seq } of listed) {
+  const add = (id: string, seq: number) => {
     const key = objectKeyOf(id);
     if (key !== undefined && takes(selector, key)) out.push({ id, key, seq, sortKey: sortKeyOf(key, field) });
+  };
+  for (const m of page.strings) {
+    const { id, seq } = stringMember(m);
+    add(id, seq);
   }
+  for (let i = 0; i < page.rest.length; i += 2) add(page.rest[i], scoreOf(page.rest[i + 1]));
   return out;
+}
+
+/** done in a DescendPage: the path's `s` and `r` sets hold more than asked for, and nothing was read. */
+const TOO_MANY = -1;
+
+/**
+ * One page of DESCEND_SCRIPT: [member, value] pairs flat (triples with the entry, `stride` 3,
+ * when the script read entries), whether the set is exhausted, and on the first page the others.
+ */
+interface DescendPage {
+  pairs: Array<string | number>;
+  stride: number;
+  done: number;
+  strings: string[];
+  rest: string[];
+}
+
+/**
+ * A walk down an `n` set, a page per DESCEND_SCRIPT call. A query of equalities alone is
+ * filtered by the script on their index sets (exact), and then its entries are read with
+ * the page when the caller wants values; pages start at the entries wanted (any other query:
+ * four per entry wanted, at least FIRST_PAGE, so a selective query's page usually fills in one
+ * step) and double up to batchSize.
+ */
+class DescendingWalk {
+  private state: [string, string, number] = ['+inf', '', 0];
+  private page: number;
+  private readonly keys: string[];
+  private readonly sets: number[] = [];
+  /** Whether the script takes only matches (the query is its equalities). */
+  readonly exact: boolean;
+  private readonly want: boolean;
+  constructor(
+    private readonly b: RedisBackend,
+    path: string,
+    selector: QuerySelector | { kind: 'all' },
+    wanted: number,
+    values: boolean,
+  ) {
+    const l = b.layout;
+    this.keys = [l.ordered('n', path), l.ordered('s', path), l.ordered('r', path)];
+    this.exact = selector.kind === 'all' || (selector.coveredByConstraints && selector.constraints.length > 0);
+    if (selector.kind === 'query' && this.exact) {
+      for (const c of selector.constraints) {
+        const sets = [...new Set(c.values.map((v) => l.indexFor(c.path, v)))];
+        this.keys.push(...sets);
+        this.sets.push(sets.length);
+      }
+    }
+    this.want = this.exact && values;
+    this.page = Math.min(this.exact ? Math.max(1, wanted) : Math.max(FIRST_PAGE, 4 * wanted), b.settings.batchSize);
+  }
+
+  /** The next page; `othersMax` > 0 also lists the path's `s` and `r` sets when they hold at most that many. */
+  async next(othersMax = 0): Promise<DescendPage> {
+    const l = this.b.layout;
+    const args = [...this.state, this.page, othersMax, this.b.clock.now(), this.want ? '1' : '0', l.entryPrefix, l.chunkPrefix, ...this.sets];
+    const reply = (await DESCEND_SCRIPT.run(this.b.querySend, this.keys, args).catch(rethrow)) as [
+      Array<string | number>,
+      string,
+      number,
+      string,
+      number,
+      string[]?,
+      string[]?,
+    ];
+    const [pairs, value, offset, max, done, strings = [], rest = []] = reply;
+    this.state = [max, value, Number(offset)];
+    this.page = Math.min(this.page * 2, this.b.settings.batchSize);
+    return { pairs, stride: this.want ? 3 : 2, done: Number(done), strings, rest };
+  }
 }
 
 /** Descending: the keys above numbers, the `n` set from the top merged with the others' numbers, then the keys below numbers. */
@@ -90,43 +162,31 @@ async function* descendingByIndex(
   b: RedisBackend,
   selector: QuerySelector | { kind: 'all' },
   field: SortField,
-  others: Listed[],
-  wanted: number,
+  walk: DescendingWalk,
+  first: DescendPage,
 ): AsyncGenerator<Candidate[]> {
+  const others = listedOthers(selector, field, first);
   const byKeyDown = (x: Listed, y: Listed) => compareSortKeys(y.sortKey, x.sortKey) || x.seq - y.seq;
   const above = others.filter((o) => typeof o.sortKey !== 'number' && compareSortKeys(o.sortKey, Infinity) > 0).sort(byKeyDown);
   const numbers = others.filter((o) => typeof o.sortKey === 'number').sort(byKeyDown);
   if (above.length > 0) yield above;
-  const set = b.layout.ordered('n', field.path);
   const size = b.settings.batchSize;
-  // Pages grow from a few members (four per entry wanted, so a selective query's page usually
-  // fills in one step), so that a small limit reads little, to batchSize.
-  let page = Math.min(Math.max(FIRST_PAGE, 4 * wanted), size);
-  let state: [string, string, number] = ['+inf', '', 0];
   let next = 0;
-  for (;;) {
-    const [pairs, value, offset, max, done] = (await DESCEND_SCRIPT.run(b.pipedSend, [set], [...state, page]).catch(rethrow)) as [
-      string[],
-      string,
-      number,
-      string,
-      number,
-    ];
-    state = [max, value, Number(offset)];
-    page = Math.min(page * 2, size);
+  for (let page: DescendPage | undefined = first; ; page = await walk.next()) {
+    const { pairs, stride } = page;
     const out: Candidate[] = [];
-    for (let i = 0; i < pairs.length; i += 2) {
-      const item = numberMember(pairs[i]);
+    for (let i = 0; i < pairs.length; i += stride) {
+      const item = numberMember(pairs[i] as string);
       const v = scoreOf(pairs[i + 1]);
       // Listed keys sort among these by value, then creation order.
       while (next < numbers.length && ((numbers[next].sortKey as number) > v || (numbers[next].sortKey === v && numbers[next].seq < item.seq))) {
         out.push(numbers[next++]);
       }
       const key = objectKeyOf(item.id);
-      if (key !== undefined && takes(selector, key)) out.push({ id: item.id, key, seq: item.seq });
+      if (key !== undefined && (walk.exact || takes(selector, key))) out.push({ id: item.id, key, seq: item.seq, entry: stride === 3 ? pairs[i + 2] : undefined });
     }
     if (out.length > 0) yield out;
-    if (Number(done) === 1) break;
+    if (page.done === 1) break;
   }
   if (next < numbers.length) yield numbers.slice(next);
   // Below numbers: null, missing, empty arrays. Nothing lists the keys without the path: walk the query's.

@@ -11,7 +11,7 @@ import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
 import { scoreOf } from './ordered';
-import { RangeConstraint, rangeCandidates, rangeConstraints, rangeSize } from './ranges';
+import { rangeCandidates } from './ranges';
 import { UNION_SCRIPT } from './read-scripts';
 import { REDIS_DEFAULTS } from './settings';
 
@@ -57,9 +57,9 @@ const FIRST_PAGE = 32;
 export async function* candidates(b: RedisBackend, selector: Selector, wanted = Infinity): AsyncGenerator<Candidate[]> {
   const first = Math.min(b.settings.batchSize, Math.max(FIRST_PAGE, wanted));
   if (selector.kind === 'query') {
-    const range = await narrowestRange(b, selector);
-    if (range !== undefined) {
-      yield* rangeCandidates(b, selector, range);
+    const found = await rangeCandidates(b, selector);
+    if (found !== undefined) {
+      for (let i = 0; i < found.length; i += b.settings.batchSize) yield found.slice(i, i + b.settings.batchSize);
       return;
     }
   }
@@ -89,29 +89,6 @@ export async function* candidates(b: RedisBackend, selector: Selector, wanted = 
     yield out;
   }
 }
-
-/**
- * The range (ranges.ts) to take a query's candidates from: the one with the fewest, when it
- * gives fewer than the query's narrowest equality (and not past RANGE_MAX_IDS, which a range
- * read holds at once); otherwise undefined.
- */
-async function narrowestRange(b: RedisBackend, selector: QuerySelector): Promise<RangeConstraint | undefined> {
-  const ranges = rangeConstraints(selector.filter);
-  if (ranges.length === 0) return undefined;
-  const [sizes, equality] = await Promise.all([
-    Promise.all(ranges.map((r) => rangeSize(b, r))),
-    selector.constraints.length > 0 ? narrowest(b, selector.constraints) : undefined,
-  ]);
-  let best = 0;
-  sizes.forEach((size, i) => {
-    if (size < sizes[best]) best = i;
-  });
-  if (sizes[best] > RANGE_MAX_IDS || (equality !== undefined && equality.hits <= sizes[best])) return undefined;
-  return ranges[best];
-}
-
-/** Most candidates a range read holds at once; a wider range walks the order set or an equality index in batches instead. */
-const RANGE_MAX_IDS = 200_000;
 
 /**
  * The non-empty index sets of the constraint with the fewest hits (the one that narrows
