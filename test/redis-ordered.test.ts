@@ -163,6 +163,20 @@ describe('Redis store: ordered indexes', () => {
     for (const query of queries) expect(await store.keys(query), JSON.stringify(query)).to.deep.equal(expectedKeys(keys, query, undefined));
   });
 
+  it('a range member whose id is no key but has an entry: reading its key is ERR_STORAGE_OPERATION naming it', async () => {
+    const store = open();
+    await store.set({ age: 21 }, 'ok');
+    const l = store.layout;
+    const bad = '\u0000{not json';
+    await admin.zadd(l.ordered('n', 'age'), 22, '9'.repeat(16) + bad);
+    await admin.set(l.entry(bad), '0v"orphan"');
+    const err = (await store.keys({ age: { $gte: 20 } }).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(err.code).to.equal('ERR_STORAGE_OPERATION');
+    expect(err.message).to.include('{not json');
+    await admin.zrem(l.ordered('n', 'age'), '9'.repeat(16) + bad);
+    expect(await store.keys({ age: { $gte: 20 } })).to.deep.equal([{ age: 21 }]);
+  });
+
   it('a descending sort with a limit walks the number index from the top and reads only the entries it returns', async () => {
     const store = open();
     const writes: Array<Promise<void>> = [];

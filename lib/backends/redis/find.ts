@@ -9,7 +9,7 @@ import type { Selector } from '../../query';
 import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { RedisBackend } from './backend';
 import { corrupt, rethrow } from './errors';
-import { Candidate, keyOfId } from './ids';
+import { Candidate, UnparsedCandidate, keyOfId } from './ids';
 import { FETCH_SCRIPT, WALK_SCRIPT } from './read-scripts';
 import { drop } from './sweeping';
 import { sortedCandidates } from './sorted';
@@ -224,13 +224,18 @@ async function fetchValues(b: RedisBackend, batch: Candidate[]): Promise<StoredE
   const out: StoredEntry[] = [];
   let r = 0;
   for (let i = 0; i < batch.length; i++) {
-    const { id, key, entry } = batch[i];
+    const c = batch[i];
+    const { id, entry } = c;
     const stored = entry === undefined ? reply[r++] : typeof entry === 'number' ? null : entry;
     const read = b.entryOf(id, stored, now, true);
     const found = read instanceof Promise ? await read : read; // a streamed value is read whole
     if (found === undefined) continue;
-    if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
-    out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
+    if (c instanceof UnparsedCandidate) {
+      out.push(new FoundEntry(id, found.value, found.expiresAt));
+      continue;
+    }
+    if (c.key === undefined) throw corrupt(id, 'its id is not a key the store writes');
+    out.push({ id, key: c.key, value: found.value, expiresAt: found.expiresAt });
   }
   return out;
 }

@@ -41,3 +41,20 @@ export interface Candidate {
   /** Its entry string as a script read it with the candidate (0: absent or expired; see EMIT), so no MGET needs to. */
   entry?: string | number;
 }
+
+/**
+ * A candidate an index decided alone (nothing left to test on its key), its key parsed from
+ * the id only if someone asks: a read then yields an entry whose key is parsed on first use
+ * (find.ts FoundEntry), as a walk of one equality's index does. Only for ids of object keys.
+ */
+export class UnparsedCandidate implements Candidate {
+  private parsed: Key | undefined | null = null;
+  constructor(
+    readonly id: string,
+    readonly seq: number,
+  ) {}
+  get key(): Key | undefined {
+    if (this.parsed === null) this.parsed = objectKeyOf(this.id);
+    return this.parsed;
+  }
+}

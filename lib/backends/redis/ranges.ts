@@ -11,12 +11,12 @@
  * (its one number decides the range exactly). Bounds of other types (null, booleans,
  * dates...) leave the query to the other paths.
  */
-import { KeyObject, isPlainObject } from '../../keys';
+import { KeyObject, isObjectKeyId, isPlainObject } from '../../keys';
 import type { IndexConstraint, QuerySelector } from '../../query';
 import { compileMatcher } from '../../query-match';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
-import { Candidate, objectKeyOf } from './ids';
+import { Candidate, UnparsedCandidate, objectKeyOf } from './ids';
 import { encodeString, numberMember, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
 import { RANGE_SCRIPT } from './read-scripts';
 
@@ -135,6 +135,11 @@ export async function rangeCandidates(b: RedisBackend, selector: QuerySelector):
   const decode = r.kind === 'n' ? numberMember : stringMember;
   for (const m of members) {
     const { id, seq } = decode(m);
+    // Nothing left to test: the key is parsed only if the caller asks for it.
+    if (exact === ALWAYS && isObjectKeyId(id)) {
+      found.push(new UnparsedCandidate(id, seq));
+      continue;
+    }
     const key = objectKeyOf(id);
     if (key === undefined || (exact === undefined ? selector.test(key) : exact(key))) found.push({ id, key, seq });
   }
@@ -155,5 +160,8 @@ function otherConditions(filter: Record<string, unknown>, path: string): (key: K
     rest[field] = filter[field];
     any = true;
   }
-  return any ? compileMatcher(rest) : () => true;
+  return any ? compileMatcher(rest) : ALWAYS;
 }
+
+/** The test of a query with no other condition. */
+const ALWAYS = (): boolean => true;
