@@ -98,7 +98,8 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
       const split = splitArgs(rest, 0, 'delKeys');
       cb = split.cb;
       if (split.options !== undefined) throw new InvalidArgumentError('delKeys: takes no options');
-      if (pattern === undefined || pattern === null) throw new InvalidArgumentError('delKeys: give a pattern or a query (clear() removes everything)');
+      // keys() without a pattern lists everything; delKeys() without one is refused, not a clear().
+      if (pattern === undefined) throw new InvalidArgumentError('delKeys: give a pattern or a query (clear() removes everything)');
       const selector: Selector = typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern);
       p = this.run(async () => {
         if (selector.kind === 'none') return 0;

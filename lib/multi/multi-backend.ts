@@ -51,6 +51,8 @@ export interface InvalidationCounts {
 interface Inherited {
   tiers: Tier[];
   bus: InvalidationBus | undefined;
+  /** A union cache (memstorage's cache: true) is warmed in a scope too: it answers the scope's queries. */
+  warm: TierPlan['warm'];
 }
 
 /** See the file comment. */
@@ -84,7 +86,7 @@ export class MultiBackend implements Backend {
       this.tiers = inherited.tiers;
       this.queryTier = this.tiers.findIndex((t) => t.complete);
       this.bus = inherited.bus;
-      this.warm = 'none';
+      this.warm = inherited.warm;
     } else {
       const { specs, queryTier, warm } = planTiers(settings);
       const owner = tierOwner(settings, backendContext);
@@ -107,7 +109,9 @@ export class MultiBackend implements Backend {
       nativeQueries: complete.nativeQueries,
       valueStreams: durable.valueStreams,
       ttl: this.tiers.every((t) => t.store.supports.ttl),
-      shared: durable.shared,
+      // A union cache answers every read from this process's memory: another process's writes
+      // are not seen (as in memstorage), so the store does not count as shared.
+      shared: this.warm === 'union' ? false : durable.shared,
       evicts: false,
       persistent: durable.persistent,
       // The complete tier's view (lib/core/store-as-tier.ts) sorts and skips, natively or not.
@@ -218,7 +222,7 @@ export class MultiBackend implements Backend {
     const own = this.backendContext.namespace;
     const relative = own ? namespace.slice(own.length + 1) : namespace;
     const owner = tierOwner(this.settings, context);
-    return new MultiBackend(this.settings, context, { tiers: this.tiers.map((tier) => scopedTier(tier, relative, owner)), bus: this.bus });
+    return new MultiBackend(this.settings, context, { tiers: this.tiers.map((tier) => scopedTier(tier, relative, owner)), bus: this.bus, warm: this.warm === 'union' ? 'union' : 'none' });
   }
 
   /** Zeroes every tier's counters (the multi store's resetStats()). */
