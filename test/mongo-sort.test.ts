@@ -9,10 +9,10 @@ import * as fc from 'fast-check';
 import { CommandStartedEvent, CommandSucceededEvent, Document, MongoClient } from 'mongodb';
 import { MongoSettings, MongoStore } from '../lib/backends/mongo';
 import type { Key } from '../lib/keys';
-import { comparePositions } from '../lib/core/page-cursor';
 import { keyId } from '../lib/keys';
-import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
+import { compileSort, sortEntries } from '../lib/query-sort';
 import { sharedMongo } from './support/mongo-server';
+import { pageOrder, walkPages } from './support/page-walk';
 
 let url = '';
 let raw: MongoClient;
@@ -218,22 +218,6 @@ describe('mongo store: native sort', () => {
       open.push({ close: async () => client.close() });
       return { s, commands, returned: () => docs };
     }
-    async function walk(s: MongoStore, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
-      const out: Key[] = [];
-      let cursor: string | undefined;
-      for (let n = 0; n < 1000; n++) {
-        const page = await s.page(query as never, { sort, limit, includeKey: true, ...(cursor === undefined ? {} : { cursor }) });
-        out.push(...(page.items as Array<{ key: Key }>).map((item) => item.key));
-        if (page.cursor === null) return out;
-        cursor = page.cursor;
-      }
-      throw new Error('the walk did not end');
-    }
-    function pageOrder(keys: Key[], sort: Record<string, 1 | -1>): Key[] {
-      const spec = compileSort(sort, 'page');
-      const ranked = keys.map((key) => ({ key, position: { keys: sortKeysOf(key, spec), id: keyId(key) } }));
-      return ranked.sort((a, b) => comparePositions(a.position, b.position, spec)).map((r) => r.key);
-    }
 
     it('declares nativePage', () => {
       expect(store().supports.nativePage).to.equal(true);
@@ -260,13 +244,13 @@ describe('mongo store: native sort', () => {
       const s = store();
       const keys: Key[] = [{ n: 1, s: '\u{10000}' }, { n: 1, s: '\uffff' }, { n: 1, s: 'z' }, { n: 2, s: '\u{10000}' }, { n: 2, s: '\uffff' }];
       for (const key of keys) await s.set(key, 0);
-      expect(await walk(s, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
-      expect(await walk(s, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
-      expect(await walk(s.scope('nested') as MongoStore, { n: 1 }, {}, 1)).to.deep.equal([]);
+      expect(await walkPages(s, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
+      expect(await walkPages(s, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
+      expect(await walkPages(s.scope('nested') as MongoStore, { n: 1 }, {}, 1)).to.deep.equal([]);
       const scoped = s.scope('x') as MongoStore;
       open.push(scoped);
       for (const key of keys) await scoped.set(key, 0);
-      expect(await walk(scoped, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
+      expect(await walkPages(scoped, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
     });
 
     it('continues after a cursor whose entry was deleted meanwhile', async () => {
@@ -281,7 +265,7 @@ describe('mongo store: native sort', () => {
       const s = store();
       const keys: Key[] = [{ b: [false] }, { b: {}, a: 0 }, { a: 0 }, { a: { b: 0 } }, { a: true }, { b: [{}] }];
       for (const key of keys) await s.set(key, 0);
-      expect(await walk(s, { $or: [{ a: { $exists: true } }, { a: { $exists: false } }] }, { a: 1, 'tags.a': 1, b: -1 }, 1)).to.deep.equal([keys[0], keys[5], keys[1], keys[2], keys[3], keys[4]]);
+      expect(await walkPages(s, { $or: [{ a: { $exists: true } }, { a: { $exists: false } }] }, { a: 1, 'tags.a': 1, b: -1 }, 1)).to.deep.equal([keys[0], keys[5], keys[1], keys[2], keys[3], keys[4]]);
     });
 
     it('pages over indexed paths where the engine refuses the keyset plan (mongod 9.0.0-alpha0, code 224) come from creation order\'s index instead', async function () {
@@ -289,7 +273,7 @@ describe('mongo store: native sort', () => {
       const s = store({ indexes: ['age', { kind: 1, age: -1 }] });
       const keys: Key[] = Array.from({ length: 3000 }, (_, i) => ({ id: i, kind: i % 2 ? 'person' : 'cat', age: i % 100 }));
       await Promise.all(keys.map((key, i) => s.set(key, i)));
-      const walked = await walk(s, { kind: 'person' }, { age: 1 }, 300);
+      const walked = await walkPages(s, { kind: 'person' }, { age: 1 }, 300);
       expect(walked).to.deep.equal(pageOrder(keys.filter((k) => (k as { kind: string }).kind === 'person'), { age: 1 }));
     });
 
@@ -326,7 +310,7 @@ describe('mongo store: native sort', () => {
             if (!all.some((other) => keyId(other) === keyId(k))) all.push(k);
           }
           const sort = Object.fromEntries(fields) as Record<string, 1 | -1>;
-          expect(await walk(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all, sort));
+          expect(await walkPages(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all, sort));
           await ns.clear();
         }),
         { numRuns: Number(process.env.FUZZ_RUNS ?? 40), seed: Number(process.env.FUZZ_SEED ?? 20261202) },

@@ -10,11 +10,11 @@ import * as fc from 'fast-check';
 import { BackendStore } from '../lib/backend-store';
 import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
 import type { Key } from '../lib/keys';
-import { comparePositions } from '../lib/core/page-cursor';
 import { keyId } from '../lib/keys';
 import { compileQuery } from '../lib/query';
-import { compileSort, sortEntries, sortKeysOf } from '../lib/query-sort';
+import { compileSort, sortEntries } from '../lib/query-sort';
 import { freshSqlitePath } from './support/sqlite-files';
+import { pageOrder, walkPages } from './support/page-walk';
 
 describe('sqlite store: native sort', () => {
   const opened: Array<BackendStore<SqliteSettings>> = [];
@@ -142,24 +142,6 @@ describe('sqlite store: native sort', () => {
     }
   });
   describe('native page (FindOptions.page)', () => {
-    /** Every item of a walk of `query` by `sort` in pages of `limit`, as keys. */
-    async function walk(store: Pick<BackendStore<SqliteSettings>, 'page'>, query: object, sort: Record<string, 1 | -1>, limit: number): Promise<Key[]> {
-      const out: Key[] = [];
-      let cursor: string | undefined;
-      for (let n = 0; n < 1000; n++) {
-        const page = await store.page(query as never, { sort, limit, includeKey: true, ...(cursor === undefined ? {} : { cursor }) });
-        out.push(...(page.items as Array<{ key: Key }>).map((item) => item.key));
-        if (page.cursor === null) return out;
-        cursor = page.cursor;
-      }
-      throw new Error('the walk did not end');
-    }
-    /** `keys` in page order: sort keys (lib/query-sort.ts) then id in code point order. */
-    function pageOrder(keys: Key[], sort: Record<string, 1 | -1>): Key[] {
-      const spec = compileSort(sort, 'page');
-      const ranked = keys.map((key) => ({ key, position: { keys: sortKeysOf(key, spec), id: keyId(key) } }));
-      return ranked.sort((a, b) => comparePositions(a.position, b.position, spec)).map((r) => r.key);
-    }
 
     it('declares nativePage', () => {
       expect(open().store.supports.nativePage).to.equal(true);
@@ -218,9 +200,9 @@ describe('sqlite store: native sort', () => {
         const { store } = open({ indexes });
         const keys: Key[] = [{ n: 1, s: '\u{10000}' }, { n: 1, s: '\uffff' }, { n: 1, s: 'z' }, { n: 2, s: '\u{10000}' }, { n: 2, s: '\uffff' }];
         for (const key of keys) await store.set(key, 0);
-        expect(await walk(store, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
-        expect(await walk(store, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
-        expect(await walk(store, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
+        expect(await walkPages(store, { n: { $exists: true } }, { n: 1 }, 1)).to.deep.equal([keys[2], keys[1], keys[0], keys[4], keys[3]]);
+        expect(await walkPages(store, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
+        expect(await walkPages(store, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
       }
     });
 
@@ -268,9 +250,9 @@ describe('sqlite store: native sort', () => {
               if (!all.some((other) => keyId(other) === keyId(k))) all.push(k);
             }
             const sort = Object.fromEntries(fields) as Record<string, 1 | -1>;
-            expect(await walk(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all.filter((k) => typeof k !== 'string'), sort));
+            expect(await walkPages(ns, { c: { $exists: true } }, sort, size)).to.deep.equal(pageOrder(all.filter((k) => typeof k !== 'string'), sort));
             const onlyP = all.filter((k) => typeof k !== 'string' && k.c === 'p');
-            expect(await walk(ns, { c: 'p' }, sort, size)).to.deep.equal(pageOrder(onlyP, sort));
+            expect(await walkPages(ns, { c: 'p' }, sort, size)).to.deep.equal(pageOrder(onlyP, sort));
             await ns.clear();
           }),
           { numRuns: Number(process.env.FUZZ_RUNS ?? 60), seed: Number(process.env.FUZZ_SEED ?? 20261202) },
