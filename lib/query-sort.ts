@@ -75,6 +75,26 @@ export function sortKeyOf(key: Key, field: SortField): unknown {
   return found ? best : null;
 }
 
+/**
+ * The type bracket of a sort key in MongoDB's order, as the backends that page natively number
+ * them: -1 an empty array (before null, see sortKeyOf), 0 null or missing, 1 numbers, 2 strings,
+ * 3 objects, 4 arrays, 5 booleans.
+ */
+export function sortKeyBracket(key: unknown): number {
+  if (key === EMPTY_ARRAY) return -1;
+  if (key === null || key === undefined) return 0;
+  switch (typeof key) {
+    case 'number':
+      return 1;
+    case 'string':
+      return 2;
+    case 'boolean':
+      return 5;
+    default:
+      return Array.isArray(key) ? 4 : 3;
+  }
+}
+
 /** Orders two sort keys (ascending); EMPTY_ARRAY sorts before everything, null included. */
 export function compareSortKeys(a: unknown, b: unknown): number {
   if (a === EMPTY_ARRAY || b === EMPTY_ARRAY) return a === b ? 0 : a === EMPTY_ARRAY ? -1 : 1;

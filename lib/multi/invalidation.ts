@@ -113,8 +113,8 @@ export class InvalidationBus {
   private publishFailing = false;
   /** This bus's last sequence number. */
   private sequence = 0;
-  /** Messages waiting behind a failed publish, oldest first. */
-  private pending: string[] = [];
+  /** Messages waiting behind a failed publish, in number order: each number and its JSON. */
+  private pending: Array<{ s: number; text: string }> = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
   /** The last sequence number seen from each other publisher. */
@@ -217,41 +217,38 @@ export class InvalidationBus {
     if (!this.publisher) return;
     const message: InvalidationMessage = { o: this.id, s: ++this.sequence, ns: namespace, t: preciseNow(), op, ...detail };
     this.published++;
-    const text = JSON.stringify(message);
-    if (this.pending.length > 0) this.hold(text); // behind a failed one: order is kept
-    else this.send(text);
+    const item = { s: this.sequence, text: JSON.stringify(message) };
+    if (this.pending.length > 0) {
+      // Behind a failed one: order is kept.
+      this.pending.push(item);
+      this.trim();
+    } else this.send(item);
   }
 
-  private send(text: string): void {
+  private send(item: { s: number; text: string }): void {
     const publisher = this.publisher;
     if (!publisher) return;
-    publisher.publish(this.channel, text).then(
+    publisher.publish(this.channel, item.text).then(
       () => {
         this.publishFailing = false;
         this.retryDelay = RETRY_MIN_MS;
       },
-      (err: Error) => this.failed(text, err),
+      (err: Error) => this.failed(item, err),
     );
   }
 
-  /** A publish failed: it waits at the head of the pending messages (in number order) for the retry. */
-  private failed(text: string, err: Error): void {
+  /** A publish failed: it waits among the pending messages, in number order, for the retry. */
+  private failed(item: { s: number; text: string }, err: Error): void {
     // One report per outage, not one per write.
     if (!this.publishFailing) this.onError(err);
     this.publishFailing = true;
     this.publishFailures++;
     if (!this.publisher) return;
-    const s = (JSON.parse(text) as InvalidationMessage).s ?? 0;
     let at = this.pending.length;
-    while (at > 0 && ((JSON.parse(this.pending[at - 1]) as InvalidationMessage).s ?? 0) > s) at--;
-    this.pending.splice(at, 0, text);
+    while (at > 0 && this.pending[at - 1].s > item.s) at--;
+    this.pending.splice(at, 0, item);
     this.trim();
     this.scheduleRetry();
-  }
-
-  private hold(text: string): void {
-    this.pending.push(text);
-    this.trim();
   }
 
   /** Gives up the oldest pending messages past the bound: subscribers see their numbers missing. */
@@ -274,15 +271,15 @@ export class InvalidationBus {
   private async retry(): Promise<void> {
     this.retryTimer = undefined;
     while (this.pending.length > 0 && this.publisher) {
-      const text = this.pending[0];
+      const item = this.pending[0];
       try {
-        await this.publisher.publish(this.channel, text);
+        await this.publisher.publish(this.channel, item.text);
       } catch {
         this.publishFailures++;
         this.scheduleRetry();
         return;
       }
-      if (this.pending[0] === text) this.pending.shift();
+      if (this.pending[0] === item) this.pending.shift();
     }
     this.publishFailing = false;
     this.retryDelay = RETRY_MIN_MS;

@@ -167,13 +167,12 @@ export class Tier {
    * per call that stays pending, holding the call's closures, until the timeout elapses.
    */
   private deadlinesOf(timeout: number): Deadlines {
-    if (timeout === this.timeout) {
-      return (this.deadlines ??= new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`)));
-    }
+    if (timeout === this.timeout && this.deadlines !== undefined) return this.deadlines;
     let deadlines = this.otherDeadlines.get(timeout);
     if (deadlines === undefined) {
       deadlines = new Deadlines(timeout, () => new TierTimeoutError(`tier ${this.index} (${this.name}) did not answer within ${timeout} ms`));
-      this.otherDeadlines.set(timeout, deadlines);
+      if (timeout === this.timeout) this.deadlines = deadlines;
+      else this.otherDeadlines.set(timeout, deadlines);
     }
     return deadlines;
   }

@@ -13,7 +13,6 @@ import type { Coherence } from './coherence';
 import type { MultiContext } from './context';
 import { Drop, dropKey, dropMatching, forget } from './drops';
 import { tierExpiry } from './promotion';
-import { selectorQuery } from './selector-query';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
 
@@ -64,25 +63,25 @@ export class WritePath {
 
   /**
    * Deletes what `selector` matches (a query, a glob, or everything) from every tier; how many
-   * entries the durable tier removed. Other processes are told the query; a glob has no
-   * message form of its own, so they drop everything local (a clear message) instead.
+   * entries the query tier removed. Other processes are told the query; a glob has no message
+   * form of its own, so they drop everything local (a clear message) instead.
    */
   async deleteMatching(selector: Selector): Promise<number> {
     const flights = this.ctx.flights;
-    const all = selector.kind === 'all' || selector.kind === 'glob';
-    const query = selector.kind === 'query' ? selectorQuery(selector) : undefined;
+    const query = selector.kind === 'query' ? selector.filter : undefined;
+    const message = query === undefined ? 'c' : 'q';
     flights.invalidateAll();
     const drop = dropMatching(selector);
     let removed: number;
     try {
       removed = await this.writeComplete((tier) => (selector.kind === 'all' ? countThenClear(tier) : tier.backend.deleteMatching(selector)), drop, true);
     } catch (err) {
-      this.coherence.publish(all ? 'c' : 'q', undefined, query);
+      this.coherence.publish(message, undefined, query);
       throw err;
     }
     await this.writeCaches((tier) => forget(tier, selector), drop, undefined, true);
     flights.invalidateAll();
-    this.coherence.publish(all ? 'c' : 'q', undefined, query);
+    this.coherence.publish(message, undefined, query);
     return removed;
   }
 

@@ -25,7 +25,7 @@ import type { Document, FindCursor } from 'mongodb';
 import type { PagePosition, StoredEntry } from '../../backend';
 import { comparePositions } from '../../core/page-cursor';
 import type { Selector } from '../../query';
-import { SortSpec, isEmptyArrayKey, sortKeysOf } from '../../query-sort';
+import { SortSpec, isEmptyArrayKey, sortKeyBracket, sortKeysOf } from '../../query-sort';
 import type { MongoScope } from './connection';
 import { EntryDoc, docId, toStoreError } from './layout';
 import { selectorFilter } from './query';
@@ -37,20 +37,9 @@ const NATURAL_ORDER: Document = { $natural: 1 };
 /** BSON types (as `$type` names them) of the values a JSON key holds, in sort order after null. */
 const TYPE_ORDER = ['number', 'string', 'object', 'array', 'bool'] as const;
 
-/** The place of a sort key in TYPE_ORDER: -2 for an empty array, -1 for null. */
+/** The place of a sort key in TYPE_ORDER: -2 for an empty array, -1 for null (lib/query-sort.ts brackets, one lower). */
 function typeRank(key: unknown): number {
-  if (isEmptyArrayKey(key)) return -2;
-  if (key === null || key === undefined) return -1;
-  switch (typeof key) {
-    case 'number':
-      return 0;
-    case 'string':
-      return 1;
-    case 'boolean':
-      return 4;
-    default:
-      return Array.isArray(key) ? 3 : 2;
-  }
+  return sortKeyBracket(key) - 1;
 }
 
 /** The filter of documents whose sort key at `field` (`k.<path>`) equals `key`; undefined: no condition (a superset). */

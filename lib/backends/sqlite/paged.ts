@@ -19,7 +19,7 @@
  */
 import { compareValues } from '../../query-match';
 import { Selector, selectorMatches } from '../../query';
-import { SortSpec, compareKeyLists, isEmptyArrayKey } from '../../query-sort';
+import { SortSpec, compareKeyLists, sortKeyBracket } from '../../query-sort';
 import type { PagePosition, StoredEntry } from '../../backend';
 import { jsonPath, keyPathExpr } from './layout';
 import { selectorWhere } from './query';
@@ -29,22 +29,6 @@ import { Ranked, SortRow, bracket, otherRows, plainRowsWhere, sortColumns, sqlKe
 
 /** Rows one statement reads at least when the matcher may drop some (a page of 1 would crawl). */
 const MIN_BATCH = 64;
-
-/** The bracket (lib/query-sort.ts order) of a sort key, as `bracket()` numbers them in SQL; arrays, objects and empty arrays never reach SQL. */
-function bracketOfKey(key: unknown): number {
-  if (isEmptyArrayKey(key)) return -1;
-  if (key === null || key === undefined) return 0;
-  switch (typeof key) {
-    case 'number':
-      return 1;
-    case 'string':
-      return 2;
-    case 'boolean':
-      return 5;
-    default:
-      return Array.isArray(key) ? 4 : 3;
-  }
-}
 
 /** The value a sort key is compared with in SQL (booleans as json_extract reads them), or null when only its bracket counts. */
 function boundValue(key: unknown): string | number | null {
@@ -68,7 +52,7 @@ function keysetSql(spec: SortSpec, paths: readonly string[], indexed: boolean, a
   if (spec.length === 0) return { sql: 'id > @pid', params };
   if (indexed) {
     const x = keyPathExpr(paths[0]);
-    const b = bracketOfKey(after.keys[0]);
+    const b = sortKeyBracket(after.keys[0]);
     const asc = spec[0].direction === 1;
     params.pc = boundValue(after.keys[0]);
     if (b === 1 || b === 2) {
@@ -83,7 +67,7 @@ function keysetSql(spec: SortSpec, paths: readonly string[], indexed: boolean, a
   spec.forEach((field, i) => {
     const x = keyPathExpr(paths[i]);
     const br = bracket(paths[i]);
-    params[`pb${i}`] = bracketOfKey(after.keys[i]);
+    params[`pb${i}`] = sortKeyBracket(after.keys[i]);
     params[`pc${i}`] = boundValue(after.keys[i]);
     const op = field.direction === 1 ? '>' : '<';
     const later = `(${br} ${op} @pb${i} OR (${br} = @pb${i} AND ${x} ${op} @pc${i}))`;
