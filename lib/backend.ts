@@ -38,6 +38,11 @@ export interface Capabilities {
    * per page and orders them itself. Implies `nativeSort`.
    */
   nativePage?: boolean;
+  /**
+   * `set` (and `setSync`) keep the entry's `tags`, `deleteByTags` removes by them, and `touch`
+   * keeps them (SPEC §15). Without it the store refuses `tags` with ERR_INVALID_ARGUMENT.
+   */
+  tags?: boolean;
 }
 
 /** An entry as backends return it from `find`. */
@@ -113,6 +118,13 @@ export interface BackendEvents {
   reportError(err: Error): void;
   /** Emits one of the store's own events (the multi store's 'tierDown', 'invalidation', ...). */
   emit(event: string, payload: unknown): void;
+  /**
+   * Whether anyone listens to `event` (SPEC §15: 'expire' and 'evict' cost nothing when nobody
+   * does). A backend that notices an entry expiring or being evicted emits
+   * `emit('expire' | 'evict', { id, key })` only when this is true. Optional for callers that
+   * build a context by hand: absent means nobody listens.
+   */
+  wants?(event: 'expire' | 'evict'): boolean;
 }
 
 /** A backend: promise-only primitives on canonical ids, plus optional capabilities. */
@@ -129,8 +141,12 @@ export interface Backend {
   connect(): Promise<void>;
   /** Releases sockets, files and timers; a shared resource is released by its last user. */
   close(): Promise<void>;
-  /** Upserts an entry; `expiresAt` is epoch ms or null. */
-  set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void>;
+  /**
+   * Upserts an entry; `expiresAt` is epoch ms or null. `tags` (only given to a backend with
+   * `supports.tags`, checked and deduplicated by lib/tags.ts, never empty) replace the entry's
+   * tags; a set without them leaves the entry with no tags — an upsert replaces the whole entry.
+   */
+  set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void>;
   /** The live value under `id`, or undefined (absent or expired). */
   get(id: string): Promise<unknown>;
   /** Removes `id`; resolves whether it existed and was live. */
@@ -163,13 +179,27 @@ export interface Backend {
   valueStream?(id: string): Promise<AsyncIterable<Buffer> | undefined>;
   /** Counters only the backend knows (items, expirations, evictions). */
   stats?(): Promise<BackendStats>;
+  /**
+   * Sets a live entry's expiry (epoch ms, or null for none), keeping its value, key and tags;
+   * resolves whether the entry was live (nothing is written otherwise). Derived from
+   * `getEntry` + `set` when left out, which is not atomic across processes and drops tags:
+   * a backend with `supports.tags` or `supports.shared` must implement it.
+   */
+  touch?(id: string, expiresAt: number | null): Promise<boolean>;
+  /**
+   * Removes every live entry carrying at least one of `tags` (1 or more, checked and
+   * deduplicated); resolves how many. Required with `supports.tags`. The tag records
+   * themselves must go when their entries go (delete, overwrite, expiry): no index that grows
+   * with every tag ever used.
+   */
+  deleteByTags?(tags: readonly string[]): Promise<number>;
   /** Synchronous `get`, for in-process backends (a multi store's front tier answers through it). */
   getSync?(id: string): unknown;
   /**
    * Synchronous `set`, for in-process backends: the contract of `set`, except that `key` is the
    * caller's own (validated) object — copy it (keyFromId) before keeping it.
    */
-  setSync?(id: string, key: Key, value: unknown, expiresAt: number | null): void;
+  setSync?(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): void;
   /** Synchronous `find`, for in-process backends: saves an async step per entry on big results. */
   findSync?(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
   /**

@@ -20,6 +20,8 @@ export type Query = string | object;
 export interface SetOptions {
   /** Time to live in ms; 0 or null means no expiry even with `defaultTtl`. */
   ttl?: number | null;
+  /** Labels for `delByTags` (SPEC §15): at most 64 distinct non-empty strings; a set without them leaves the entry untagged. */
+  tags?: readonly string[];
 }
 
 /** Options for `get`. */
@@ -78,6 +80,8 @@ export interface SetManyItem<V = unknown> {
   value: V;
   /** ms; null for no expiry; absent: the store's defaultTtl. */
   ttl?: number | null;
+  /** As `set`'s `tags`. */
+  tags?: readonly string[];
 }
 
 export interface StoreStats {

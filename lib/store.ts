@@ -7,7 +7,7 @@
  */
 import { types } from 'node:util';
 import type { Callback } from './callbacks';
-import { InvalidArgumentError, InvalidValueError, StoreClosedError } from './errors';
+import { InvalidArgumentError, StoreClosedError } from './errors';
 import { Key, keyFromId, keyId, normalizeKey } from './keys';
 import { Selector, compileQuery } from './query';
 import type {
@@ -21,10 +21,11 @@ import type {
 } from './store-types';
 import { MAX_TTL_MS } from './limits';
 import { checkValue } from './values';
-import { callbackError, readTtlOption, splitArgs } from './core/arguments';
+import { callbackError, readSetOptions, splitArgs } from './core/arguments';
 import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
-import { StoreBulk } from './core/store-bulk';
+import { StoreEntries } from './core/store-entries';
+import { ComputeOnce } from './core/get-or-set';
 import { NOT_SYNC } from './core/tier-access';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
@@ -55,8 +56,13 @@ export { chunksOf, toAsync, valueBytes } from './core/bytes';
  * types know of the `includeKey`, `nullOnMiss` and `callbacks` settings (lib/store-types.ts):
  * the factories fill both in; a bare `BaseStore` is any store.
  */
-export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreBulk<V, F> {
-  private readonly inflightCompute = new Map<string, Promise<unknown>>();
+export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreEntries<V, F> {
+  /** getOrSet's computes in flight (lib/core/get-or-set.ts). */
+  private readonly computing = new ComputeOnce({
+    getOne: (key) => this.getOne(key),
+    set: (key, value, options) => this.set(key, value as V, options),
+    refuse: (err) => this.refuse(err),
+  });
   /** The backend's expiration and eviction counts at the last resetStats(), subtracted from its own. */
   private statsBaseline = { expirations: 0, evictions: 0 };
 
@@ -68,10 +74,12 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     let p: Promise<void>;
     try {
       let ttl: number | null | undefined;
+      let tags: string[] | undefined;
       if (options !== undefined || callback !== undefined || extra.length > 0) {
         const split = splitArgs([options, callback, ...extra], 0, 'set');
         cb = split.cb;
-        ttl = readTtlOption(split.options, 'set');
+        ({ ttl, tags } = readSetOptions(split.options, 'set'));
+        if (tags !== undefined) this.checkTagsSupported('set');
       } // else set(key, value): the hot path allocates no argument arrays
       if (this._setSync && this.isOpen) {
         // In-process fast path: only the id is computed; the backend copies the key if it keeps it.
@@ -79,15 +87,15 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
         checkValue(value);
         const expiresAt = this.expiryFor(ttl);
         if (this.orderGate.canWriteNow(id)) {
-          this._setSync(id, key as Key, value, expiresAt);
+          this._setSync(id, key as Key, value, expiresAt, tags);
           this.counters.sets++;
           p = RESOLVED;
-        } else p = this.run(() => this.storage.set(id, keyFromId(id), value, expiresAt), this.countSet, 'write', id);
+        } else p = this.run(() => this.storage.set(id, keyFromId(id), value, expiresAt, tags), this.countSet, 'write', id);
       } else {
         const normalized = normalizeKey(key);
         checkValue(value);
         const expiresAt = this.expiryFor(ttl);
-        p = this.run(() => this.storage.set(normalized.id, normalized.key, value, expiresAt), this.countSet, 'write', normalized.id);
+        p = this.run(() => this.storage.set(normalized.id, normalized.key, value, expiresAt, tags), this.countSet, 'write', normalized.id);
       }
     } catch (err) {
       p = this.refuse(err);
@@ -255,36 +263,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** What a store class counts beside the core's counters, zeroed by resetStats() (the multi store's tiers). */
   protected resetOwnStats(): void {}
 
-  /** The value under `key`, computing and storing it once when missing, even under concurrent callers. */
+  /** The value under `key`, computing and storing it once when missing, even under concurrent callers (lib/core/get-or-set.ts). */
   getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: SetOptions): Promise<T> {
-    let id: string;
-    try {
-      id = keyId(key);
-      if (typeof compute !== 'function') throw new InvalidArgumentError('getOrSet: compute must be a function');
-      readTtlOption(options, 'getOrSet'); // refused before compute runs
-    } catch (err) {
-      return this.refuse(err);
-    }
-    const pending = this.inflightCompute.get(id);
-    if (pending) return pending as Promise<T>;
-    const p = (async () => {
-      const existing = await this.getOne<T>(key);
-      if (existing !== undefined) return existing;
-      // What compute throws or rejects with is the caller's own error and passes through as
-      // is; what it returns is a value like any other, checked by set() — a Proxy is refused
-      // before anything reads it (awaiting it would run its traps).
-      const result = compute();
-      if (types.isProxy(result)) throw new InvalidValueError('getOrSet: compute returned a Proxy; only plain data can be stored');
-      const value = await result;
-      await this.set(key, value, options);
-      return value;
-    })();
-    this.inflightCompute.set(id, p);
-    const forget = () => {
-      this.inflightCompute.delete(id);
-    };
-    p.then(forget, forget);
-    return p;
+    return this.computing.getOrSet(key, compute, options);
   }
 
   private exactOp<T>(method: string, key: KeyInput, cb: Callback | undefined, op: (id: string) => Promise<T>, order: 'read' | 'write'): Promise<T> {

@@ -6,6 +6,7 @@ import { Callback } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
 import { isPlainObject } from '../keys';
 import { MAX_TTL_MS } from '../limits';
+import { checkTags } from '../tags';
 import { isTtl } from './settings';
 
 /** What result-first callbacks receive on failure, per method (memstorage's values). */
@@ -24,6 +25,7 @@ export function failureValue(method: string, nullOnMiss: boolean): unknown {
     case 'copy':
     case 'delMany':
     case 'delKeys':
+    case 'delByTags':
       return 0;
     default:
       return false;
@@ -74,4 +76,25 @@ export function readTtlOption(options: unknown, method: string): number | null |
   if (ttl === undefined || ttl === null) return ttl as undefined | null;
   if (!isTtl(ttl)) throw new InvalidArgumentError(`${method}: ttl must be a number of milliseconds from 0 to ${MAX_TTL_MS} (100 years)`);
   return ttl;
+}
+
+/** A write's options: `{ ttl?, tags? }` (`set`, each `setMany` item), checked before anything is written. */
+export interface WriteOptions {
+  ttl: number | null | undefined;
+  /** Checked and deduplicated; undefined when none were given. */
+  tags: string[] | undefined;
+}
+
+/** `{ ttl?, tags? }` read and checked; `extra` names further options the method takes (read by the method itself). */
+export function readSetOptions(options: unknown, method: string, extra: readonly string[] = []): WriteOptions {
+  if (options === undefined || options === null) return { ttl: undefined, tags: undefined };
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`${method}: options must be an object like { ttl, tags }`);
+  for (const name of Object.keys(options)) {
+    if (name !== 'ttl' && name !== 'tags' && !extra.includes(name)) {
+      throw new InvalidArgumentError(`${method}: unknown option ${name} (${method} takes ${['ttl', 'tags', ...extra].join(', ')})`);
+    }
+  }
+  const ttl = optionField(options, 'ttl', method);
+  const tags = optionField(options, 'tags', method);
+  return { ttl: readTtlOption(ttl === undefined ? undefined : { ttl }, method), tags: checkTags(tags, method) };
 }

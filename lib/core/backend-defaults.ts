@@ -4,13 +4,13 @@
  * its backend through `completeBackend(backend)`, so it never asks whether a primitive exists.
  */
 import type { Backend, BackendStats, EntryWithExpiry, FindOptions, StoredEntry } from '../backend';
-import type { Key } from '../keys';
+import { Key, keyFromId } from '../keys';
 import type { Selector } from '../query';
 import { chunksOf, toAsync, valueBytes } from './bytes';
 import { asError } from './promises';
 
 /** The optional primitives the core can derive from the required ones. */
-export type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats';
+export type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats' | 'touch';
 
 /** A backend with every derivable primitive present (the synchronous ones stay optional: they cannot be derived). */
 export interface CompleteBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {}
@@ -49,6 +49,9 @@ export function completeBackend(backend: Backend): CompleteBackend {
     valueStream: b.valueStream ? b.valueStream.bind(b) : (id: string) => chunksOfValue(get, id),
     // A backend that keeps no counters still has a size: count its live entries.
     stats: b.stats ? b.stats.bind(b) : (): Promise<BackendStats> => count({ kind: 'all' }).then((items) => ({ items })),
+    touch: b.touch ? b.touch.bind(b) : (id: string, at: number | null) => touchBySet(getEntry, set, id, at),
+    // Not derivable: without `supports.tags` the store refuses tags before a backend sees them.
+    deleteByTags: b.deleteByTags?.bind(b),
     getSync: b.getSync?.bind(b),
     setSync: b.setSync?.bind(b),
     findSync: b.findSync?.bind(b),
@@ -62,6 +65,22 @@ type Find = (selector: Selector, options: FindOptions) => AsyncIterable<StoredEn
 async function entryFrom(get: Backend['get'], expiresAt: Backend['expiresAt'], id: string): Promise<EntryWithExpiry | undefined> {
   const [value, at] = await Promise.all([get(id), expiresAt(id)]);
   return value === undefined || at === undefined ? undefined : { value, expiresAt: at };
+}
+
+/**
+ * `touch` from a read and a write: exact within this process (the store orders calls on one
+ * id), not across processes — which is why shared backends implement `touch` themselves.
+ */
+async function touchBySet(
+  getEntry: (id: string) => Promise<EntryWithExpiry | undefined>,
+  set: Backend['set'],
+  id: string,
+  at: number | null,
+): Promise<boolean> {
+  const entry = await getEntry(id);
+  if (entry === undefined) return false;
+  await set(id, keyFromId(id), entry.value, at);
+  return true;
 }
 
 /** Counts what `find` yields, without values. */

@@ -42,13 +42,20 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
   };
 
   /** `_set`, applied at once when the backend is synchronous and nothing orders it later (as `set`). */
-  protected write(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  protected write(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     if (this._setSync && this.isOpen && this.orderGate.canWriteNow(id)) {
-      this._setSync(id, key, value, expiresAt);
+      this._setSync(id, key, value, expiresAt, tags);
       this.counters.sets++;
       return RESOLVED;
     }
-    return this.run(() => this.storage.set(id, key, value, expiresAt), this.countSet, 'write', id);
+    return this.run(() => this.storage.set(id, key, value, expiresAt, tags), this.countSet, 'write', id);
+  }
+
+  /** The backend's `deleteByTags` (the store refuses tags before a backend without `supports.tags` sees them). */
+  protected deleteTagged(tags: readonly string[]): Promise<number> {
+    const remove = this.storage.deleteByTags;
+    // A tier without tags holds no tagged entries: nothing to remove there.
+    return remove ? remove(tags) : Promise.resolve(0);
   }
 
   /** The entries `selector` matches, admitted in program order like `entries()` (holding nothing while it runs). */
@@ -76,7 +83,17 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       getEntries: (ids) => this.run((): Promise<Array<EntryWithExpiry | undefined | Error>> => this.storage.getEntries(ids), undefined, 'read', ids),
       has: (id) => this.run(() => this.storage.has(id), undefined, 'read', id),
       expiresAt: (id) => this.run(() => this.storage.expiresAt(id), undefined, 'read', id),
-      set: (id, key, value, expiresAt) => this.write(id, key, value, expiresAt),
+      set: (id, key, value, expiresAt, tags) => this.write(id, key, value, expiresAt, tags),
+      touch: (id, expiresAt) => this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id),
+      deleteByTags: (tags) =>
+        this.run(
+          () => this.deleteTagged(tags),
+          (removed: number) => {
+            this.counters.deletes += removed;
+            return removed;
+          },
+          'exclusive',
+        ),
       delete: (id) => this.run(() => this.storage.delete(id), this.countDelete, 'write', id),
       setStream: (id, key, source, expiresAt) => this.run(() => this.storage.setStream(id, key, source, expiresAt), this.countSet, 'write', id, true),
       valueStream: (id) => this.run(() => this.storage.valueStream(id), undefined, 'read', id),

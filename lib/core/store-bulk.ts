@@ -13,6 +13,7 @@ import { InvalidArgumentError } from '../errors';
 import { isPlainObject, keyId, normalizeKey } from '../keys';
 import { Selector, compileGlob, compileQuery } from '../query';
 import type { KeyInput, Query, SetManyItem, StoreCallback, StoreFlags } from '../store-types';
+import { checkTags } from '../tags';
 import { checkValue } from '../values';
 import { callbackError, optionField, readTtlOption, splitArgs } from './arguments';
 import { StoreQueries } from './store-queries';
@@ -53,22 +54,29 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
       const writes = bulkList(items, 'setMany', 'items').map((item, n) => {
         if (!isPlainObject(item)) throw new InvalidArgumentError(`setMany: item ${n} must be an object like { key, value, ttl? }`);
         for (const name of Object.keys(item)) {
-          if (name !== 'key' && name !== 'value' && name !== 'ttl') throw new InvalidArgumentError(`setMany: item ${n} has unknown field ${name} (items take key, value, ttl)`);
+          if (name !== 'key' && name !== 'value' && name !== 'ttl' && name !== 'tags') {
+            throw new InvalidArgumentError(`setMany: item ${n} has unknown field ${name} (items take key, value, ttl, tags)`);
+          }
         }
         const { id, key } = normalizeKey(optionField(item, 'key', 'setMany') as KeyInput);
         const value = optionField(item, 'value', 'setMany');
         checkValue(value);
         const ttl = readTtlOption('ttl' in item ? { ttl: optionField(item, 'ttl', 'setMany') } : undefined, 'setMany');
-        return { id, key, value, expiresAt: this.expiryFor(ttl) };
+        const tags = checkTags(optionField(item, 'tags', 'setMany'), `setMany: item ${n}`);
+        if (tags !== undefined) this.checkTagsSupported('setMany');
+        return { id, key, value, expiresAt: this.expiryFor(ttl), tags };
       });
       p = Promise.all(
-        writes.map((w) => this.run(() => this.storage.set(w.id, w.key, w.value, w.expiresAt), this.countSet, 'write', w.id)),
+        writes.map((w) => this.run(() => this.storage.set(w.id, w.key, w.value, w.expiresAt, w.tags), this.countSet, 'write', w.id)),
       ).then(() => undefined);
     } catch (err) {
       p = this.refuse(err);
     }
     return this.settle('setMany', p, cb);
   }
+
+  /** Refuses tags on a backend that cannot keep them (lib/core/store-entries.ts). */
+  protected abstract checkTagsSupported(method: string): void;
 
   /** Deletes the exact `keys`; resolves how many were live. */
   delMany(keys: readonly KeyInput[], cb?: StoreCallback<F, number, never>): Promise<number>;

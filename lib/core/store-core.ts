@@ -80,7 +80,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
    * The backend's synchronous write, for in-process backends: the contract of `set`, except
    * that `key` is the caller's own (validated) object, which the backend copies if it keeps it.
    */
-  protected readonly _setSync: ((id: string, key: Key, value: unknown, expiresAt: number | null) => void) | undefined;
+  protected readonly _setSync: ((id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]) => void) | undefined;
   /** The backend's synchronous `find`: saves an async step per entry on big results. */
   protected readonly _findSync: ((selector: Selector, options: FindOptions) => Iterable<StoredEntry>) | undefined;
   /** The values `get(query)` returns when the backend lists them without building entries; undefined to fall back to find. */
