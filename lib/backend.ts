@@ -193,6 +193,12 @@ export interface Backend {
    * with every tag ever used.
    */
   deleteByTags?(tags: readonly string[]): Promise<number>;
+  /**
+   * A connected Redis client on which `getOrSet(..., { lock: 'cluster' })` takes its locks
+   * (SPEC §15), or undefined when this backend reaches no Redis. The Redis backend gives its
+   * own client; the multi store a Redis tier's or its invalidation bus's.
+   */
+  lockRedis?(): Promise<LockRedis | undefined>;
   /** Synchronous `get`, for in-process backends (a multi store's front tier answers through it). */
   getSync?(id: string): unknown;
   /**
@@ -207,6 +213,13 @@ export interface Backend {
    * building entries (an in-process index hit); undefined to fall back to `find`.
    */
   valuesSync?(selector: Selector, limit: number): unknown[] | undefined;
+}
+
+/** The few commands a cluster lock needs; an ioredis `Redis` or `Cluster` client has them. */
+export interface LockRedis {
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  get(key: string): Promise<string | null>;
 }
 
 /** How a store type builds its backend from the user's settings. */

@@ -51,6 +51,9 @@ export type {
 export { checkCommonSettings } from './core/settings';
 export { chunksOf, toAsync, valueBytes } from './core/bytes';
 
+/** Scope names starting with this are the store's own (getOrSet's records): scope() refuses them. */
+export const RESERVED_SCOPE_PREFIX = '~memstorage:';
+
 /**
  * The base every store extends. See the file comment. `V` is the value type and `F` what the
  * types know of the `includeKey`, `nullOnMiss` and `callbacks` settings (lib/store-types.ts):
@@ -62,6 +65,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     getOne: (key) => this.getOne(key),
     set: (key, value, options) => this.set(key, value as V, options),
     refuse: (err) => this.refuse(err),
+    store: this as BaseStore,
+    hiddenScope: (name) => this.hiddenScope(name),
+    lockRedis: () => (this.storage.lockRedis ? this.storage.lockRedis() : Promise.resolve(undefined)),
   });
   /** The backend's expiration and eviction counts at the last resetStats(), subtracted from its own. */
   private statsBaseline = { expirations: 0, evictions: 0 };
@@ -220,6 +226,16 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   scope(namespace: string): BaseStore {
     checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
     if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
+    if (namespace.startsWith(RESERVED_SCOPE_PREFIX)) throw new InvalidArgumentError(`scope: namespaces starting with ${RESERVED_SCOPE_PREFIX} are the store's own`);
+    return this.openOrMakeScope(namespace);
+  }
+
+  /** A scope no user can open (its name starts with RESERVED_SCOPE_PREFIX): the store's own records. */
+  protected hiddenScope(name: string): BaseStore {
+    return this.openOrMakeScope(RESERVED_SCOPE_PREFIX + name);
+  }
+
+  private openOrMakeScope(namespace: string): BaseStore {
     if (this.closedInChain()) throw new StoreClosedError('scope: the store is closed');
     const full = this.namespace ? `${this.namespace}/${namespace}` : namespace;
     const open = this.openScope(full);
