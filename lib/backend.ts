@@ -183,7 +183,7 @@ export interface Backend {
    * Sets a live entry's expiry (epoch ms, or null for none), keeping its value, key and tags;
    * resolves whether the entry was live (nothing is written otherwise). Derived from
    * `getEntry` + `set` when left out, which is not atomic across processes and drops tags:
-   * a backend with `supports.tags` or `supports.shared` must implement it.
+   * a backend with `supports.tags`, `supports.shared` or `ordersExactCalls` must implement it.
    */
   touch?(id: string, expiresAt: number | null): Promise<boolean>;
   /**

@@ -11,6 +11,7 @@
  */
 import { api } from './api';
 import { bulk } from './bulk';
+import { entries } from './entries';
 import { ConformanceOptions, StoreFactory, makeContext } from './context';
 import { keysAndValues } from './keys-values';
 import { queries } from './queries';
@@ -41,6 +42,7 @@ function suite(title: string, factory: StoreFactory, options: ConformanceOptions
     ttl(ctx);
     api(ctx);
     bulk(ctx);
+    entries(ctx);
     streams(ctx);
     sharing(ctx);
   });

@@ -8,7 +8,7 @@
 import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../backend';
 import type { Clock } from '../../clock';
 import { chunksOf, toAsync, valueBytes } from '../../core/bytes';
-import type { Key } from '../../keys';
+import { Key, keyFromId } from '../../keys';
 import type { Selector } from '../../query';
 import { cloneValue } from '../../values';
 import type { Keyspace } from './keyspace';
@@ -43,8 +43,15 @@ export class MemoryBackend implements Backend {
       persistent: false,
       nativeSort: true,
       nativePage: true,
+      tags: true,
     };
   }
+
+  /** Tells the store of expirations and evictions while someone listens to 'expire' or 'evict' (SPEC §15). */
+  private readonly observeRemoval = (cause: 'expire' | 'evict', id: string): void => {
+    const events = this.context.events;
+    if (events.wants?.(cause)) events.emit(cause, { id, key: keyFromId(id) });
+  };
 
   /** Frees expired entries of every namespace now (the timer does it every `sweepInterval` ms). */
   sweep(): void {
@@ -55,11 +62,14 @@ export class MemoryBackend implements Backend {
     if (this.attached) return;
     this.attached = true;
     this.shared.use.join();
+    // Only a context that can say whether anyone listens gets told: the observer costs a call per removal.
+    if (this.context.events.wants) this.keyspace.observers.add(this.observeRemoval);
   }
 
   async close(): Promise<void> {
     if (!this.attached) return; // never connected: it holds no share of the sweep timer
     this.attached = false;
+    this.keyspace.observers.delete(this.observeRemoval);
     await this.shared.use.leave();
   }
 
@@ -76,8 +86,8 @@ export class MemoryBackend implements Backend {
 
   private readonly readOut = (value: unknown): unknown => this.readValue(value);
 
-  setSync(id: string, key: Key, value: unknown, expiresAt: number | null): void {
-    this.keyspace.set(id, key, this.clone ? cloneValue(value) : value, expiresAt);
+  setSync(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): void {
+    this.keyspace.set(id, key, this.clone ? cloneValue(value) : value, expiresAt, tags);
   }
 
   async get(id: string): Promise<unknown> {
@@ -94,8 +104,16 @@ export class MemoryBackend implements Backend {
     return this.keyspace.get(id) !== undefined;
   }
 
-  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
-    this.setSync(id, key, value, expiresAt);
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
+    this.setSync(id, key, value, expiresAt, tags);
+  }
+
+  async touch(id: string, expiresAt: number | null): Promise<boolean> {
+    return this.keyspace.setExpiry(id, expiresAt);
+  }
+
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    return this.keyspace.deleteTagged(tags);
   }
 
   /** Keeps the chunks as they came: joining them would hold the value twice at the peak. */

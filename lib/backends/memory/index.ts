@@ -41,9 +41,15 @@ export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> exten
    * (expired ones too until swept), and what the last query did (its plan — 'scan', 'eq(kind)',
    * 'range(age)', 'sort(age)', ... — and how many entries it examined).
    */
-  get internals(): { indexBuckets: number; bytes: number; size: number; lastQuery: QueryReport } {
+  get internals(): { indexBuckets: number; tags: number; bytes: number; size: number; lastQuery: QueryReport } {
     const keyspace = this.backend.keyspace;
-    return { indexBuckets: keyspace.indexBuckets, bytes: keyspace.byteSize, size: keyspace.heldEntries, lastQuery: { ...keyspace.lastQuery } };
+    return {
+      indexBuckets: keyspace.indexBuckets,
+      tags: keyspace.tagCount,
+      bytes: keyspace.byteSize,
+      size: keyspace.heldEntries,
+      lastQuery: { ...keyspace.lastQuery },
+    };
   }
 
   /** A scope is a MemoryStore too (sweep(), internals), over the same shared keyspaces. */

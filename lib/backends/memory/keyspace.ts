@@ -15,11 +15,16 @@ import { SortSpec, sortEntries } from '../../query-sort';
 import { approximateSize } from '../../values';
 import { ExpiryHeap } from './expiry-heap';
 import { IdOrder } from './id-order';
-import { OrderedIndexes, bucketHas } from './ordered-indexes';
-import { PageSource, readPage } from './page-walk';
+import { OrderedIndexes } from './ordered-indexes';
+import { heldPageSource, readPage } from './page-walk';
 import { Plan, planQuery } from './query-plan';
 import { sortedWalk } from './sorted-walk';
 import { SizedSlot, Slot } from './slot';
+import { TagIndex } from './tag-index';
+import { FoundEntry } from './found-entry';
+
+/** Told when an entry leaves without being deleted (for the 'expire' and 'evict' events). */
+export type RemovalObserver = (cause: 'expire' | 'evict', id: string) => void;
 
 /** Bounds and behaviour of a keyspace. */
 export interface KeyspaceOptions {
@@ -47,6 +52,10 @@ export class Keyspace {
   private readonly recency: Map<string, true> | null;
   /** Every id in code point order, once a page without sort has needed it (id-order.ts). */
   private idOrder: IdOrder | null = null;
+  /** The entries' tags, made on the first tagged write (tag-index.ts). */
+  private tags: TagIndex | null = null;
+  /** Told of expirations and evictions; empty unless someone listens (backend.ts). */
+  readonly observers = new Set<RemovalObserver>();
   private readonly bounded: boolean;
   private seq = 0;
   private bytes = 0;
@@ -101,10 +110,11 @@ export class Keyspace {
     return this.getEntry(id)?.expiresAt;
   }
 
-  set(id: string, key: Key, value: unknown, expiresAt: number | null): void {
+  set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): void {
     if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0 && this.idOrder === null) {
       // Plain cache use: with no TTLs and no bounds a string key needs no Slot, so this is a Map.set.
       this.slots.set(id, value);
+      if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
       return;
     }
     // Read the clock only when something can have expired: many stores hold no TTLs at all.
@@ -120,7 +130,9 @@ export class Keyspace {
       // Too big to ever fit: store nothing and evict nothing else (lru-cache's maxEntrySize),
       // but drop the old value so a stale one is not read back.
       if (existing !== undefined) this.remove(id, existing);
+      else this.tags?.drop(id);
       this.evictions++;
+      this.notify('evict', id);
       return;
     }
     if (existing instanceof Slot) {
@@ -145,6 +157,8 @@ export class Keyspace {
       this.bytes += size;
       if (isNew && typeof ownKey !== 'string') this.indexes.add(slot);
     }
+    // After the old entry went (an expired one is dropped above with its tags), before eviction (which may take this one).
+    if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
     if (expiresAt !== null) {
       this.timedEntries++;
       this.heap.push(expiresAt, id);
@@ -154,6 +168,36 @@ export class Keyspace {
       this.touch(id);
       this.evictOverflow();
     }
+  }
+
+  /**
+   * Sets a live entry's expiry (epoch ms or null), keeping its value, key, tags and place in
+   * creation order; returns false when there is no live entry.
+   */
+  setExpiry(id: string, expiresAt: number | null): boolean {
+    const held = this.slots.get(id);
+    if (held === undefined || this.get(id) === undefined) return false; // absent, or expired just now
+    if (held instanceof Slot) {
+      if (held.expiresAt !== 0) this.timedEntries--;
+      held.expiresAt = expiresAt ?? 0;
+    } else if (expiresAt !== null) {
+      // A plain string entry has no room for an expiry: it becomes a Slot, in place.
+      this.slots.set(id, new Slot(id, held, id, expiresAt, 0));
+    }
+    if (expiresAt !== null) {
+      this.timedEntries++;
+      this.heap.push(expiresAt, id);
+      if (this.heap.size > 2 * this.timedEntries + 1024) this.rebuildHeap();
+    }
+    return true;
+  }
+
+  /** Removes every live entry carrying one of `tags`; returns how many. */
+  deleteTagged(tags: readonly string[]): number {
+    if (this.tags === null) return 0;
+    let removed = 0;
+    for (const id of this.tags.idsWithAny(tags)) if (this.delete(id)) removed++;
+    return removed;
   }
 
   /** Removes an entry; returns whether a live one was there. */
@@ -168,6 +212,7 @@ export class Keyspace {
 
   clear(): void {
     this.slots.clear();
+    this.tags = null;
     this.idOrder = null;
     this.indexes.clear();
     this.heap.clear();
@@ -285,31 +330,17 @@ export class Keyspace {
     const report: QueryReport = { plan: 'page', examined: 0 };
     this.lastQuery = report;
     // Collected before yielding, as a sorted walk is: a reader may write between entries.
-    for (const slot of readPage(this.pageSource(selector), { selector, sort, after, limit }, report)) {
+    for (const slot of readPage(
+      heldPageSource(this.slots, this.indexes, this.options.now(), (slot, exact) =>
+        exact || (selector.kind === 'query' ? typeof slot.key !== 'string' && this.testQuery(selector, slot) : selectorMatches(selector, slot.id, slot.key)),
+        () => (this.idOrder ??= new IdOrder(this.slots.keys())),
+      ),
+      { selector, sort, after, limit },
+      report,
+    )) {
       if (this.recency) this.touch(slot.id);
       yield new FoundEntry(slot.id, slot.value, slot.expiresAt === 0 ? null : slot.expiresAt);
     }
-  }
-
-  /** What a page reads of this keyspace (page-walk.ts PageSource); plain values come wrapped in a Slot. */
-  private pageSource(selector: Selector): PageSource {
-    const slots = this.slots;
-    const wrap = (id: string, held: unknown): Slot => (held instanceof Slot ? held : new Slot(id, held, id, 0, 0));
-    return {
-      indexes: this.indexes,
-      held: slots.size,
-      now: this.options.now(),
-      matches: (slot, exact) =>
-        exact || (selector.kind === 'query' ? typeof slot.key !== 'string' && this.testQuery(selector, slot) : selectorMatches(selector, slot.id, slot.key)),
-      *all() {
-        for (const [id, held] of slots) yield wrap(id, held);
-      },
-      entry: (id) => {
-        const held = slots.get(id);
-        return held === undefined ? undefined : wrap(id, held);
-      },
-      idOrder: () => (this.idOrder ??= new IdOrder(slots.keys())),
-    };
   }
 
   /**
@@ -351,29 +382,13 @@ export class Keyspace {
 
   private testQuery(selector: QuerySelector, slot: Slot): boolean {
     // Every condition an indexed equality: membership checks are cheaper than the matcher.
-    const met = selector.coveredByConstraints ? this.meetsConstraints(selector, slot) : undefined;
+    const met = selector.coveredByConstraints ? this.indexes.meetsEqualities(selector, slot) : undefined;
     return met ?? selector.test(slot.key as KeyObject);
-  }
-
-  /**
-   * Whether `slot` meets every constraint of a query made only of equalities (call only when
-   * `selector.coveredByConstraints`): bucket membership, cheaper than the matcher; undefined
-   * when a path is not indexed (the `indexes` setting).
-   */
-  private meetsConstraints(selector: QuerySelector, slot: Slot): boolean | undefined {
-    for (const constraint of selector.constraints) {
-      if (!this.indexes.indexes(constraint.path)) return undefined;
-      // A scalar in a top-level field is that field's one value: compared directly, cheaper than the buckets.
-      const v = constraint.path.includes('.') ? undefined : (slot.key as Record<string, unknown>)[constraint.path];
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-        if (!constraint.values.includes(v)) return false;
-      } else if (!constraint.values.some((value) => bucketHas(this.indexes.bucket(constraint.path, value), slot))) return false;
-    }
-    return true;
   }
 
   private remove(id: string, slot: unknown): void {
     this.slots.delete(id);
+    this.tags?.drop(id);
     this.idOrder?.delete(id);
     this.recency?.delete(id);
     if (slot instanceof Slot) {
@@ -386,6 +401,11 @@ export class Keyspace {
   private expire(id: string, slot: Slot): void {
     this.remove(id, slot);
     this.expirations++;
+    this.notify('expire', id);
+  }
+
+  private notify(cause: 'expire' | 'evict', id: string): void {
+    if (this.observers.size > 0) for (const observer of this.observers) observer(cause, id);
   }
 
   private touch(id: string): void {
@@ -403,6 +423,7 @@ export class Keyspace {
       if (oldest === undefined) break;
       this.remove(oldest, this.slots.get(oldest));
       this.evictions++;
+      this.notify('evict', oldest);
     }
   }
 
@@ -418,25 +439,11 @@ export class Keyspace {
     return this.bytes;
   }
 
-  /** Number of (path, value) buckets in the indexes; tests use it to prove cleanup. */
+  /** Number of (path, value) buckets in the indexes, and of distinct tags: tests use them to prove cleanup. */
   get indexBuckets(): number {
     return this.indexes.bucketCount;
   }
-}
-
-/**
- * An entry handed out by `find`. Its key is rebuilt from the id on demand, so callers get a
- * copy they may mutate freely while the stored key (which the indexes describe) stays intact,
- * and queries that never look at keys pay nothing for it.
- */
-class FoundEntry implements StoredEntry {
-  constructor(
-    readonly id: string,
-    readonly value: unknown,
-    readonly expiresAt: number | null,
-  ) {}
-  get key(): Key {
-    return keyFromId(this.id);
+  get tagCount(): number {
+    return this.tags?.tagCount ?? 0;
   }
 }
-

@@ -10,6 +10,7 @@
  */
 import BTree from 'sorted-btree';
 import type { KeyObject } from '../../keys';
+import type { QuerySelector } from '../../query';
 import { compareValues } from '../../query-match';
 import { Scalar, keyPaths } from './key-paths';
 import { Slot } from './slot';
@@ -147,5 +148,22 @@ export class OrderedIndexes {
     let n = 0;
     for (const index of this.paths.values()) n += index.tree.size;
     return n;
+  }
+
+  /**
+   * Whether `slot` meets every constraint of a query made only of equalities (call only when
+   * `selector.coveredByConstraints`): bucket membership, cheaper than the matcher; undefined
+   * when a path is not indexed (the `indexes` setting).
+   */
+  meetsEqualities(selector: QuerySelector, slot: Slot): boolean | undefined {
+    for (const constraint of selector.constraints) {
+      if (!this.indexes(constraint.path)) return undefined;
+      // A scalar in a top-level field is that field's one value: compared directly, cheaper than the buckets.
+      const v = constraint.path.includes('.') ? undefined : (slot.key as Record<string, unknown>)[constraint.path];
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+        if (!constraint.values.includes(v)) return false;
+      } else if (!constraint.values.some((value) => bucketHas(this.bucket(constraint.path, value), slot))) return false;
+    }
+    return true;
   }
 }

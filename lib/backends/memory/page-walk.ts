@@ -43,6 +43,31 @@ export interface PageSource {
   idOrder(): IdOrder;
 }
 
+/** A keyspace's entries as a PageSource (`held`: id → Slot, or the bare value of a plain string-key entry). */
+export function heldPageSource(
+  held: ReadonlyMap<string, unknown>,
+  indexes: OrderedIndexes,
+  now: number,
+  matches: PageSource['matches'],
+  idOrder: () => IdOrder,
+): PageSource {
+  const wrap = (id: string, value: unknown): Slot => (value instanceof Slot ? value : new Slot(id, value, id, 0, 0));
+  return {
+    indexes,
+    held: held.size,
+    now,
+    matches,
+    *all() {
+      for (const [id, value] of held) yield wrap(id, value);
+    },
+    entry: (id) => {
+      const value = held.get(id);
+      return value === undefined ? undefined : wrap(id, value);
+    },
+    idOrder,
+  };
+}
+
 /** One page request: FindOptions.page with its sort and limit. */
 export interface PageRequest {
   selector: Selector;
