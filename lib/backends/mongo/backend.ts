@@ -3,6 +3,7 @@
  * official driver. One document per entry (layout.ts and docs/mongo.md): exact keys are `_id`
  * lookups, batched per tick (TickQueue, lib/core/tick-queue.ts; reads.ts, writes.ts); queries
  * are translated to native filters over `k.<path>` (query.ts) and run on the server (scans.ts);
+ * touch and tags are single server-side updates and deletes (entries.ts);
  * expiry is a TTL index plus a read-time check; large values live in GridFS (gridfs.ts,
  * streams.ts). Collections written by memstorage 0.5.3 are detected at connect and converted by
  * a one-command migration (migrate.ts).
@@ -19,6 +20,7 @@ import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import { MongoScope, SharedMongo } from './connection';
+import { deleteTagged, touchEntry } from './entries';
 import { docId, isStorableExpiry, toStoreError } from './layout';
 import { MigrationProgress, MigrationResult, migrateCollection } from './migrate';
 import { QueuedRead, readEntry, readExpiry, readMany, readOne, readValueStream } from './reads';
@@ -44,6 +46,7 @@ export class MongoBackend implements Backend, MongoScope {
     persistent: true,
     nativeSort: true,
     nativePage: true,
+    tags: true,
   };
   readonly namespace: string;
   readonly clock: Clock;
@@ -143,18 +146,31 @@ export class MongoBackend implements Backend, MongoScope {
     return new Promise((resolve, reject) => this.reads.add({ _id, resolve, reject }));
   }
 
-  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     if (expiresAt !== null && !isStorableExpiry(expiresAt)) throw unstorableExpiry(expiresAt);
     const v = serializeValue(this, id, value);
     // Position and time are taken now, when the call starts in program order, not when its
     // batch is sent: a setStream started later but finished sooner must still come after it.
     const s = new ObjectId();
     const now = this.clock.now();
-    return new Promise((resolve, reject) => this.writes.add({ id, key, v, expiresAt, s, now, resolve, reject }));
+    return new Promise((resolve, reject) => this.writes.add({ id, key, v, expiresAt, tags, s, now, resolve, reject }));
   }
 
   delete(id: string): Promise<boolean> {
     return deleteEntry(this, id);
+  }
+
+  /**
+   * Not queued with the sets: an update command reports how many statements matched, not
+   * which, and touch answers per call. The core orders it after earlier calls on the key
+   * (this backend does not declare ordersExactCalls).
+   */
+  touch(id: string, expiresAt: number | null): Promise<boolean> {
+    return touchEntry(this, id, expiresAt);
+  }
+
+  deleteByTags(tags: readonly string[]): Promise<number> {
+    return deleteTagged(this, tags);
   }
 
   expiresAt(id: string): Promise<number | null | undefined> {

@@ -6,7 +6,7 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Collection, Db, Document, MongoClient, ObjectId } from 'mongodb';
-import { EntryDoc, FILE_INDEX, ORDER_INDEX, TTL_INDEX, toStoreError } from './layout';
+import { EntryDoc, FILE_INDEX, ORDER_INDEX, TAG_INDEX, TTL_INDEX, toStoreError } from './layout';
 import { ValueFiles } from './gridfs';
 import { IndexFields, indexFields, indexKey, indexName } from './sort';
 import { LEGACY_FILTER } from './migrate';
@@ -83,10 +83,12 @@ export class SharedMongo {
     // null-prototype table answers nothing inherited (set per collection: a given client too).
     this.collection = db.collection<EntryDoc>(name, { fieldsAsRaw: Object.create(null) as Record<string, boolean> });
     this.files = new ValueFiles(db, `${name}.fs`, s.chunkSize ?? MONGO_DEFAULTS.chunkSize);
-    const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number; sparse?: boolean }> = [
+    const indexes: Array<{ key: Document; name: string; expireAfterSeconds?: number; sparse?: boolean; partialFilterExpression?: Document }> = [
       { key: { n: 1, s: 1 }, name: ORDER_INDEX },
       { key: { e: 1 }, name: TTL_INDEX, expireAfterSeconds: 0 },
       { key: { g: 1 }, name: FILE_INDEX, sparse: true },
+      // Multikey, and partial: untagged documents (most) are not in it and cost nothing to write.
+      { key: { n: 1, t: 1 }, name: TAG_INDEX, partialFilterExpression: { t: { $exists: true } } },
     ];
     for (const fields of this.indexFields) indexes.push({ key: indexKey(fields), name: indexName(fields) });
     try {

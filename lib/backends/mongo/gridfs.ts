@@ -90,6 +90,11 @@ export class ValueFiles {
     await this.remove(fileId).catch(() => undefined);
   }
 
+  /** Sets the expiry a file's metadata carries (its entry was touched); a missing file is not an error. */
+  async setExpiry(fileId: ObjectId, e: Date | null): Promise<void> {
+    await this.db.collection(`${this.bucketName}.files`).updateOne({ _id: fileId }, { $set: { 'metadata.e': e } });
+  }
+
   /** Deletes a file and its chunks; a missing file is not an error. */
   async remove(fileId: ObjectId): Promise<void> {
     await this.db.collection(`${this.bucketName}.chunks`).deleteMany({ files_id: fileId });

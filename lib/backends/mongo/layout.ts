@@ -11,7 +11,9 @@
  *        plain set left both `v` and `g`, `v` is the value and the sweep frees the file);
  *   e    the expiry as a Date, or null (TTL index, expireAfterSeconds 0);
  *   n    the namespace ('' at the root);
- *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it).
+ *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it);
+ *   t    the entry's tags (an array of strings), absent when it has none: a set replaces them,
+ *        a set without tags removes the field, so tags live and die with their document.
  */
 import type { Document, ObjectId } from 'mongodb';
 import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../../errors';
@@ -26,12 +28,15 @@ export interface EntryDoc extends Document {
   e: Date | null;
   n: string;
   s: ObjectId;
+  t?: string[];
 }
 
 /** Name of the index that serves creation-ordered scans of a namespace. */
 export const ORDER_INDEX = 'n_1_s_1';
 /** Name of the sparse index on the GridFS file id (finds superseded files without a scan). */
 export const FILE_INDEX = 'g_1_sparse';
+/** Name of the partial multikey index on the tags (only tagged documents are in it). */
+export const TAG_INDEX = 'n_1_t_1_tagged';
 /** Name of the TTL index on the expiry field. */
 export const TTL_INDEX = 'e_1_ttl';
 

@@ -34,7 +34,7 @@ async function rewrite(
     if ('v' in data) fields.v = { $literal: data.v };
     else fields.g = { $literal: data.g };
     fields.s = { $cond: [keepPosition, '$s', { $literal: s }] };
-    const before = await scope.shared.collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g'] : ['v'] }], {
+    const before = await scope.shared.collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g', 't'] : ['v', 't'] }], {
       upsert: true,
       returnDocument: 'before',
       projection: { _id: 0, g: 1 },

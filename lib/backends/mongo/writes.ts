@@ -19,6 +19,8 @@ export interface QueuedWrite extends Settle<void> {
   key: Key;
   v: string;
   expiresAt: number | null;
+  /** The entry's tags (checked and deduplicated by lib/tags.ts), or undefined for none. */
+  tags: readonly string[] | undefined;
   /** The creation position a new or expired entry takes, and the time its liveness is judged at: both taken when the call starts. */
   s: ObjectId;
   now: number;
@@ -32,7 +34,14 @@ const GROUP_BYTES = 8 * 1024 * 1024;
 
 /** Approximate BSON size of a queued write's statement. */
 function writeSize(w: QueuedWrite): number {
-  return w.v.length + 2 * w.id.length + 256;
+  return w.v.length + 2 * w.id.length + 256 + (w.tags === undefined ? 0 : tagsSize(w.tags));
+}
+
+/** Approximate BSON size of a tag array (at most 64 tags of 512 units: ~100 KB at worst). */
+function tagsSize(tags: readonly string[]): number {
+  let bytes = 0;
+  for (const tag of tags) bytes += 3 * tag.length + 16;
+  return bytes;
 }
 
 /**
@@ -41,6 +50,7 @@ function writeSize(w: QueuedWrite): number {
  * a pipeline that keeps the creation position `s` of a live entry but takes a new one for a
  * new or expired entry. A GridFS file id `g` is left in place: `v` wins over `g` on every
  * read, and the sweep frees such superseded files (SharedMongo.collectGarbage, connection.ts).
+ * The tags `t` are replaced: written when the set has some, removed (`$$REMOVE`) when not.
  */
 function upsertStatement(scope: MongoScope, w: QueuedWrite): { q: Document; u: Document[]; upsert: true } {
   const s = w.s;
@@ -53,6 +63,7 @@ function upsertStatement(scope: MongoScope, w: QueuedWrite): { q: Document; u: D
           v: { $literal: w.v },
           e: { $literal: w.expiresAt === null ? null : new Date(w.expiresAt) },
           n: { $literal: scope.namespace },
+          t: w.tags === undefined ? '$$REMOVE' : { $literal: w.tags },
           s: { $cond: [{ $gt: [{ $ifNull: ['$e', NEVER] }, new Date(w.now)] }, { $ifNull: ['$s', s] }, s] },
         },
       },
