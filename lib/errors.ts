@@ -14,6 +14,7 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   CLOSED: 'ERR_STORE_CLOSED',
   NOT_FOUND: 'ERR_KEY_NOT_FOUND',
+  COMPUTE_TIMEOUT: 'ERR_COMPUTE_TIMEOUT',
 } as const;
 
 /** One of the codes in ErrorCodes. */
@@ -91,5 +92,12 @@ export class StoreClosedError extends StoreError {
 export class KeyNotFoundError extends StoreError {
   constructor(message: string) {
     super(ErrorCodes.NOT_FOUND, message);
+  }
+}
+
+/** getOrSet's compute passed its hard timeout (`timeout.hard`) and no stale value in grace could stand in. */
+export class ComputeTimeoutError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.COMPUTE_TIMEOUT, message, options);
   }
 }

@@ -1,0 +1,361 @@
+/**
+ * getOrSet's options (SPEC §15, lib/core/get-or-set.ts): ttl, tags, grace, timeout soft/hard,
+ * refreshAhead, lock — on memory, on a real Redis, and on a multi store [memory, redis]. TTL and
+ * grace move with a ManualClock (TTLs of a minute, so Redis's own expiry never fires during a
+ * test); the compute timeouts use small real timers.
+ */
+import { expect } from 'chai';
+import { ManualClock } from '../lib/clock';
+import type { LockRedis } from '../lib/backend';
+import type { BaseStore } from '../lib/store';
+import { MemoryStore } from '../lib/backends/memory';
+import { RedisStore } from '../lib/backends/redis';
+import { MultiStore } from '../lib/multi/multi-store';
+import { createStore } from '../lib/factory';
+import { StoreError } from '../lib/errors';
+import { sharedRedis } from './support/redis-server';
+import { freshNamespace } from './support/store-configs';
+import { freshSqlitePath } from './support/sqlite-files';
+
+const TTL = 60_000;
+const GRACE = 60_000;
+
+/** A promise the test settles by hand, and how often compute was called. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Waits (real time, bounded) until `check` holds: for work the store does in the background. */
+async function eventually(check: () => Promise<boolean> | boolean, what: string, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Gives `store` a lock client unless its backend already offers one. Until the backends
+ * implement Backend.lockRedis and lib/core/backend-defaults.ts passes it on, getOrSet's host
+ * finds none on a Redis store: this sets the completed backend's `lockRedis` as the backend's
+ * own would be. Once the backends have it, this does nothing.
+ */
+async function giveLockRedis(store: BaseStore, client: LockRedis): Promise<void> {
+  const storage = (store as unknown as { storage: { lockRedis?: () => Promise<LockRedis | undefined> } }).storage;
+  if (storage.lockRedis !== undefined && (await storage.lockRedis()) !== undefined) return;
+  storage.lockRedis = () => Promise.resolve(client);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Config {
+  name: string;
+  /** Opens a fresh store on `clock`, its lock client given where the backend has a Redis; `cleanup` gets what to close after it. */
+  open(clock: ManualClock, cleanup: Array<() => Promise<void>>): Promise<BaseStore>;
+}
+
+let redisUrl = '';
+const CONFIGS: Config[] = [
+  { name: 'memory', open: async (clock) => new MemoryStore({ clock, namespace: freshNamespace('gos') }) },
+  {
+    name: 'redis',
+    open: async (clock) => {
+      const store = new RedisStore({ clock, namespace: freshNamespace('gos'), url: redisUrl });
+      await store.connect();
+      await giveLockRedis(store, store.redis as unknown as LockRedis);
+      return store;
+    },
+  },
+  {
+    name: 'multi [memory, redis]',
+    open: async (clock, cleanup) => {
+      const redis = new RedisStore({ url: redisUrl });
+      cleanup.push(() => redis.close());
+      await redis.connect();
+      const store = new MultiStore({ clock, namespace: freshNamespace('gos'), stores: [{ type: 'memory' }, { type: 'redis', settings: { url: redisUrl } }] });
+      await store.connect();
+      await giveLockRedis(store, redis.redis as unknown as LockRedis);
+      return store;
+    },
+  },
+];
+
+describe('getOrSet options', function () {
+  this.timeout(20_000);
+  before(async function () {
+    this.timeout(60_000);
+    redisUrl = (await sharedRedis()).url;
+  });
+
+  for (const config of CONFIGS) {
+    describe(config.name, () => {
+      let clock: ManualClock;
+      let store: BaseStore;
+      let errors: unknown[];
+      const cleanup: Array<() => Promise<void>> = [];
+      beforeEach(async () => {
+        clock = new ManualClock();
+        store = await config.open(clock, cleanup);
+        errors = [];
+        store.on('error', (err: unknown) => errors.push(err));
+      });
+      afterEach(async () => {
+        await store.close();
+        for (const close of cleanup.splice(0)) await close();
+      });
+
+      it('refuses bad options with ERR_INVALID_ARGUMENT before compute runs', async () => {
+        const bad: unknown[] = [
+          { foo: 1 },
+          { ttl: -1 },
+          { tags: [1] },
+          { grace: -1 },
+          { grace: 1000 }, // no ttl
+          { ttl: TTL, grace: Number.NaN },
+          { ttl: TTL, grace: '5' },
+          { timeout: 5 },
+          { timeout: { soft: 0 } },
+          { timeout: { hard: -3 } },
+          { timeout: { soft: 50, hard: 50 } },
+          { timeout: { soft: 50, later: 1 } },
+          { timeout: { hard: 2 ** 31 } },
+          { ttl: TTL, refreshAhead: 0 },
+          { ttl: TTL, refreshAhead: 1 },
+          { refreshAhead: 0.5 }, // no ttl
+          { ttl: 0, refreshAhead: 0.5 }, // no expiry to refresh ahead of
+          { lock: 'global' },
+          { lock: 'cluster', lockTimeout: 0 },
+          { lockTimeout: Number.POSITIVE_INFINITY },
+          Object.defineProperty({}, 'grace', { get: () => 5, enumerable: true }),
+        ];
+        let computes = 0;
+        for (const options of bad) {
+          const err = (await rejection(store.getOrSet('k', () => ++computes, options as never))) as StoreError;
+          expect(err, JSON.stringify(options)).to.be.instanceOf(StoreError);
+          expect(err.code, JSON.stringify(options)).to.equal('ERR_INVALID_ARGUMENT');
+        }
+        expect(computes).to.equal(0);
+        expect(await store.getOne('k')).to.equal(undefined);
+        expect((await store.stats()).errors).to.be.at.least(bad.length);
+      });
+
+      it('stores with ttl: recomputed once the TTL has passed', async () => {
+        let computes = 0;
+        const compute = () => `v${++computes}`;
+        expect(await store.getOrSet('t', compute, { ttl: TTL })).to.equal('v1');
+        const left = await store.ttl('t');
+        expect(left).to.be.a('number').within(TTL - 1000, TTL);
+        clock.advance(TTL - 1);
+        expect(await store.getOrSet('t', compute, { ttl: TTL })).to.equal('v1');
+        clock.advance(2);
+        expect(await store.getOne('t')).to.equal(undefined);
+        expect(await store.getOrSet('t', compute, { ttl: TTL })).to.equal('v2');
+        expect(computes).to.equal(2);
+      });
+
+      it('tags the stored value where the store keeps tags, refuses them elsewhere', async () => {
+        let computes = 0;
+        if (!store.supports.tags) {
+          const err = (await rejection(store.getOrSet('g', () => ++computes, { tags: ['a'] }))) as StoreError;
+          expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
+          expect(computes).to.equal(0);
+          return;
+        }
+        expect(await store.getOrSet('g', () => ++computes, { ttl: TTL, tags: ['a', 'b'] })).to.equal(1);
+        expect(await store.delByTags(['b'])).to.equal(1);
+        expect(await store.getOne('g')).to.equal(undefined);
+      });
+
+      it('grace: a failing compute yields the stale value within grace, the error after it', async () => {
+        const options = { ttl: TTL, grace: GRACE };
+        expect(await store.getOrSet('s', () => 'old', options)).to.equal('old');
+        clock.advance(TTL + 1);
+        // Ordinary reads never see the entry past its TTL.
+        expect(await store.getOne('s')).to.equal(undefined);
+        expect(await store.get('s')).to.deep.equal([]);
+        expect(await store.has('s')).to.equal(false);
+        const boom = new Error('backend of the app is down');
+        expect(await store.getOrSet('s', () => Promise.reject(boom), options)).to.equal('old');
+        expect(await store.getOrSet('s', () => { throw boom; }, options)).to.equal('old');
+        expect(await store.getOne('s')).to.equal(undefined); // the stale value is not written back
+        clock.advance(GRACE);
+        expect(await rejection(store.getOrSet('s', () => Promise.reject(boom), options))).to.equal(boom);
+        // A compute that works stores a fresh value (and a fresh copy).
+        expect(await store.getOrSet('s', () => 'new', options)).to.equal('new');
+        expect(await store.getOne('s')).to.equal('new');
+        expect(errors).to.deep.equal([]); // failures a caller saw (or a stale value covered) are not 'error' events
+      });
+
+      it('grace: a call with a shorter grace does not take a copy older than it', async () => {
+        expect(await store.getOrSet('s2', () => 'old', { ttl: TTL, grace: GRACE })).to.equal('old');
+        clock.advance(TTL + 10_000);
+        const boom = new Error('down');
+        expect(await rejection(store.getOrSet('s2', () => Promise.reject(boom), { ttl: TTL, grace: 5_000 }))).to.equal(boom);
+        expect(await store.getOrSet('s2', () => Promise.reject(boom), { ttl: TTL, grace: 20_000 })).to.equal('old');
+      });
+
+      it('grace: del, clear and delByTags while the entry is live drop its stale copy', async () => {
+        const options = { ttl: TTL, grace: GRACE };
+        const boom = new Error('down');
+        await store.getOrSet('d', () => 'old', options);
+        await store.del('d');
+        clock.advance(1000); // deleted while live: the copy must not stand in
+        expect(await rejection(store.getOrSet('d', () => Promise.reject(boom), options))).to.equal(boom);
+        clock.advance(TTL + 1); // and it is gone, not merely skipped
+        expect(await rejection(store.getOrSet('d', () => Promise.reject(boom), options))).to.equal(boom);
+
+        await store.getOrSet('c', () => 'old', options);
+        await store.clear();
+        expect(await rejection(store.getOrSet('c', () => Promise.reject(boom), options))).to.equal(boom);
+
+        await store.getOrSet({ q: 1 }, () => 'old', options);
+        expect(await store.del({ q: 1 })).to.equal(1);
+        expect(await rejection(store.getOrSet({ q: 1 }, () => Promise.reject(boom), options))).to.equal(boom);
+      });
+
+      it('timeout.hard: ERR_COMPUTE_TIMEOUT without a stale value; the late result is still stored', async () => {
+        const slow = deferred<string>();
+        const started = Date.now();
+        const err = (await rejection(store.getOrSet('h', () => slow.promise, { ttl: TTL, timeout: { hard: 60 } }))) as StoreError;
+        expect(err).to.be.instanceOf(StoreError);
+        expect(err.code).to.equal('ERR_COMPUTE_TIMEOUT');
+        expect(Date.now() - started).to.be.within(50, 1500);
+        expect(await store.getOne('h')).to.equal(undefined);
+        slow.resolve('late');
+        await eventually(async () => (await store.getOne('h')) === 'late', 'the late result stored');
+        expect(await store.ttl('h')).to.be.within(TTL - 1000, TTL);
+      });
+
+      it('timeout.hard: yields the stale value in grace', async () => {
+        await store.getOrSet('hs', () => 'old', { ttl: TTL, grace: GRACE });
+        clock.advance(TTL + 1);
+        const slow = deferred<string>();
+        expect(await store.getOrSet('hs', () => slow.promise, { ttl: TTL, grace: GRACE, timeout: { hard: 40 } })).to.equal('old');
+        slow.resolve('new');
+        await eventually(async () => (await store.getOne('hs')) === 'new', 'the late result stored');
+      });
+
+      it('timeout.soft: returns the stale value, then compute stores the fresh one', async () => {
+        await store.getOrSet('f', () => 'old', { ttl: TTL, grace: GRACE });
+        clock.advance(TTL + 1);
+        const slow = deferred<string>();
+        let computes = 0;
+        const compute = () => {
+          computes++;
+          return slow.promise;
+        };
+        const options = { ttl: TTL, grace: GRACE, timeout: { soft: 30, hard: 5000 } };
+        const started = Date.now();
+        // Concurrent callers share the one compute, and each gets the stale value past soft.
+        const answers = await Promise.all([store.getOrSet('f', compute, options), store.getOrSet('f', compute, options)]);
+        expect(answers).to.deep.equal(['old', 'old']);
+        expect(Date.now() - started).to.be.below(2000);
+        expect(computes).to.equal(1);
+        expect(await store.getOne('f')).to.equal(undefined);
+        slow.resolve('fresh');
+        await eventually(async () => (await store.getOne('f')) === 'fresh', 'the fresh value stored');
+        expect(computes).to.equal(1);
+        expect(errors).to.deep.equal([]);
+      });
+
+      it('timeout.soft without a stale value waits for compute', async () => {
+        const value = await store.getOrSet('ns', () => sleep(60).then(() => 'computed'), { ttl: TTL, timeout: { soft: 10 } });
+        expect(value).to.equal('computed');
+      });
+
+      it('a background compute that fails after the callers took the stale value is an error event', async () => {
+        await store.getOrSet('bg', () => 'old', { ttl: TTL, grace: GRACE });
+        clock.advance(TTL + 1);
+        const slow = deferred<string>();
+        expect(await store.getOrSet('bg', () => slow.promise, { ttl: TTL, grace: GRACE, timeout: { soft: 20 } })).to.equal('old');
+        const boom = new Error('late failure');
+        slow.reject(boom);
+        await eventually(() => errors.length === 1, 'the error event');
+        expect(errors[0]).to.equal(boom);
+        expect(await store.getOne('bg')).to.equal(undefined);
+      });
+
+      it('refreshAhead: a hit near the end of the TTL answers at once and recomputes once in the background', async () => {
+        let computes = 0;
+        const gate = deferred<void>();
+        const compute = async () => {
+          computes++;
+          if (computes > 1) await gate.promise;
+          return `v${computes}`;
+        };
+        const options = { ttl: TTL, refreshAhead: 0.25 };
+        expect(await store.getOrSet('r', compute, options)).to.equal('v1');
+        clock.advance(TTL * 0.7); // 30 % left: not yet
+        expect(await store.getOrSet('r', compute, options)).to.equal('v1');
+        await sleep(30);
+        expect(computes).to.equal(1);
+        clock.advance(TTL * 0.1); // 20 % left: refresh
+        const hits = await Promise.all(Array.from({ length: 20 }, () => store.getOrSet('r', compute, options)));
+        expect(hits).to.deep.equal(Array(20).fill('v1'));
+        await eventually(() => computes === 2, 'the refresh started');
+        for (let i = 0; i < 5; i++) expect(await store.getOrSet('r', compute, options)).to.equal('v1');
+        gate.resolve();
+        await eventually(async () => (await store.getOne('r')) === 'v2', 'the refreshed value stored');
+        expect(await store.ttl('r')).to.be.within(TTL - 1000, TTL);
+        expect(await store.getOrSet('r', compute, options)).to.equal('v2');
+        await sleep(30);
+        expect(computes).to.equal(2);
+        expect(errors).to.deep.equal([]);
+      });
+
+      it('refreshAhead: a failing refresh is an error event and keeps the current value', async () => {
+        const boom = new Error('refresh failed');
+        await store.getOrSet('rf', () => 'v1', { ttl: TTL });
+        clock.advance(TTL * 0.9);
+        expect(await store.getOrSet('rf', () => Promise.reject(boom), { ttl: TTL, refreshAhead: 0.5 })).to.equal('v1');
+        await eventually(() => errors.length === 1, 'the error event');
+        expect(errors[0]).to.equal(boom);
+        expect(await store.getOne('rf')).to.equal('v1');
+      });
+
+      it("lock: 'cluster' computes once and leaves no lock behind", async () => {
+        let computes = 0;
+        const compute = async () => {
+          computes++;
+          await sleep(20);
+          return 'one';
+        };
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.getOrSet('l', compute, { ttl: TTL, lock: 'cluster', lockTimeout: 2000 })));
+        expect(results).to.deep.equal(Array(50).fill('one'));
+        expect(computes).to.equal(1);
+        expect(await store.getOrSet('l', compute, { lock: 'cluster' })).to.equal('one');
+        expect(computes).to.equal(1);
+      });
+    });
+  }
+
+  describe("lock: 'cluster' where no Redis is reachable", () => {
+    it('a shared store (SQLite file) refuses it before compute runs', async () => {
+      const store = createStore({ type: 'sqlite', settings: { path: freshSqlitePath('gos-lock') } });
+      try {
+        let computes = 0;
+        const err = (await rejection(store.getOrSet('k', () => ++computes, { lock: 'cluster' }))) as StoreError;
+        expect(err.code).to.equal('ERR_INVALID_ARGUMENT');
+        expect(computes).to.equal(0);
+        expect(await store.getOne('k')).to.equal(undefined);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
