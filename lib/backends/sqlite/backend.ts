@@ -3,7 +3,8 @@
  * few synchronous statements on the shared connection (connection.ts), so exact calls keep
  * issue order by themselves (`ordersExactCalls`) and reads are also offered synchronously.
  * Layout in layout.ts, query translation in query.ts, scans in scans.ts, value streams in
- * streams.ts, the per-tick write transaction in tick-transaction.ts.
+ * streams.ts, the per-tick write transaction in tick-transaction.ts; tags are rows of a side
+ * table that triggers keep no longer than their entries (layout.ts).
  */
 import type { Backend, BackendContext } from '../../backend';
 import type { Selector } from '../../query';
@@ -29,7 +30,17 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
   const table = tablesFor(connection.settings.table).entries;
   const streams: StreamScope = { connection, namespace: ns, clock, serializer };
   const file = connection.isFile;
-  const supports: Capabilities = { nativeQueries: true, valueStreams: true, ttl: true, shared: file, evicts: false, persistent: file, nativeSort: true, nativePage: true };
+  const supports: Capabilities = {
+    nativeQueries: true,
+    valueStreams: true,
+    ttl: true,
+    shared: file,
+    evicts: false,
+    persistent: file,
+    nativeSort: true,
+    nativePage: true,
+    tags: true,
+  };
   let attached = false;
 
   const rowOf = (id: string): EntryRow | undefined => connection.stmt.row.get(ns, id) as EntryRow | undefined;
@@ -54,22 +65,29 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     }
   };
 
-  /** The write of `set`: one upsert; an expired or streamed row first goes down the slow path. */
-  const write = (id: string, value: unknown, expiresAt: number | null): void => {
+  /**
+   * The write of `set`: one upsert; a tagged write, or one over an expired, streamed or tagged
+   * row, goes down the slow path, where setting `t` drops the old tag rows (layout.ts).
+   */
+  const write = (id: string, value: unknown, expiresAt: number | null, tags: readonly string[] | undefined): void => {
     const v = serializer.serialize(value);
     const { k, a } = keyColumns(id);
     const now = clock.now();
     const stmt = connection.stmt;
-    if (stmt.upsert.run(ns, id, k, a, v, expiresAt, now).changes > 0) return;
+    if (tags === undefined && stmt.upsert.run(ns, id, k, a, v, expiresAt, now).changes > 0) return;
+    const t = tags === undefined ? null : 1;
     connection.transaction(() => {
       const old = rowOf(id);
+      let seq: number;
       if (old && !expiredAt(old, now)) {
-        stmt.update.run(v, expiresAt, null, null, old.seq); // overwriting keeps the creation position
+        stmt.update.run(v, expiresAt, null, null, t, old.seq); // overwriting keeps the creation position
+        seq = old.seq;
       } else {
         if (old) stmt.deleteBySeq.run(old.seq); // an expired entry set again is a new one, at the end
-        stmt.insert.run(ns, id, k, a, v, expiresAt, null, null);
+        seq = Number(stmt.insert.run(ns, id, k, a, v, expiresAt, null, null, t).lastInsertRowid);
       }
       if (old) connection.dropChunks(chunkSetOf(old));
+      if (tags !== undefined) for (const tag of tags) stmt.insertTag.run(ns, tag, seq);
     });
   };
 
@@ -109,8 +127,29 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
 
     // No setSync: a write resolves when its tick's transaction commits (tick-transaction.ts),
     // which a synchronous return could not wait for.
-    set(id, _key, value, expiresAt) {
-      return connection.write(() => write(id, value, expiresAt), 'set');
+    set(id, _key, value, expiresAt, tags) {
+      return connection.write(() => write(id, value, expiresAt, tags), 'set');
+    },
+    // touch and deleteByTags are one statement each, run now in this tick's transaction like
+    // set and delete: later calls see them, and other connections see all or nothing.
+    async touch(id, expiresAt) {
+      let touched = false;
+      await connection.write(() => void (touched = connection.stmt.touch.run(expiresAt, ns, id, clock.now()).changes > 0), 'touch');
+      return touched;
+    },
+    async deleteByTags(tags) {
+      let removed = 0;
+      await connection.write(
+        () =>
+          connection.transaction(() => {
+            // A tagged row holds no chunk set (a streamed write drops the tags), unless another program wrote it.
+            const chunkSets = connection.stmt.deleteTagged.all(ns, JSON.stringify(tags), clock.now()) as unknown[];
+            for (const sid of chunkSets) connection.dropChunks(typeof sid === 'number' ? sid : null);
+            removed = chunkSets.length;
+          }),
+        'delByTags',
+      );
+      return removed;
     },
     get(id) {
       try {

@@ -11,7 +11,7 @@ import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
 import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
-import { PENDING_NS, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor } from './layout';
+import { PENDING_NS, TAGGED_COLUMN_SQL, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
 import { TickTransaction } from './tick-transaction';
@@ -24,6 +24,20 @@ type Statement = BetterSqlite3.Statement<unknown[]>;
 const SWEEP_BATCH = 500;
 /** Distinct query statements kept prepared. */
 const STATEMENT_CACHE = 256;
+
+/**
+ * Creates the tables, or brings a file made by an earlier version up to date: the `t` column
+ * (files from before tags) is added, then the tag table and its triggers. In one IMMEDIATE
+ * transaction, so two processes opening an old file at once do not both add the column.
+ */
+function openSchema(db: Database, table: string): void {
+  db.transaction(() => {
+    db.exec(schemaSql(table));
+    const columns = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
+    if (!columns.includes('t')) db.exec(`ALTER TABLE ${tablesFor(table).entries} ${TAGGED_COLUMN_SQL}`);
+    db.exec(tagSchemaSql(table));
+  }).immediate();
+}
 
 /** Loads the driver, an optional peer dependency (lib/drivers.ts): missing, it is ERR_STORE_CONFIG naming the package. */
 export function loadSqliteDriver(): DatabaseConstructor {
@@ -101,7 +115,7 @@ export class SqliteConnection {
       db = new this.Driver(path, { timeout: busyTimeout });
       if (this.isFile) db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.exec(schemaSql(table));
+      openSchema(db, table);
       for (const index of indexes) db.exec(pathIndexSql(table, index) + ';' + oddValuesIndexSql(table, index));
       this.statements = prepareStatements(db, tablesFor(table));
       this.tick = new TickTransaction(db);

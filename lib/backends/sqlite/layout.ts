@@ -12,9 +12,16 @@
  *        json_extract cannot see: such rows are always candidates), else NULL
  *   e    the expiry, epoch ms, or NULL
  *   s, c a streamed value's chunk set (random id) and chunk count; NULL otherwise
- *   v    the value as the serializer writes it (TEXT); NULL for a streamed value. Last, so
- *        reading the small columns never steps over it
- * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1.
+ *   v    the value as the serializer writes it (TEXT); NULL for a streamed value. Last but
+ *        `t`, so reading the small columns never steps over it
+ *   t    1 when the entry has tags (rows in `<table>_tags`), else NULL. After `v` because files
+ *        made before tags existed get it by ALTER TABLE; its values, NULL and 1, take no bytes
+ *        in a record (SQLite's serial types 0 and 9), so reading it never reads `v` either
+ * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1;
+ * and `<table>_tags(ns, tag, seq)`: one row per tag of a tagged entry, keyed by tag for
+ * delByTags. Triggers delete them with their entry's row (any DELETE: del, the sweep, clear,
+ * another connection's) and when a write sets the row's `t` (an overwrite replaces the tags),
+ * so no tag row outlives its entry.
  *
  * A setStream in progress holds a placeholder row in the namespace PENDING_NS (a namespace
  * users cannot name: it holds NUL), so its creation position is taken when it is called and its
@@ -31,26 +38,47 @@ export const PENDING_TTL_MS = 24 * 60 * 60 * 1000;
 export interface Tables {
   entries: string;
   chunks: string;
+  tags: string;
 }
 
 /** The table names for the `table` setting (already checked to be a plain identifier). */
 export function tablesFor(table: string): Tables {
-  return { entries: `"${table}"`, chunks: `"${table}_chunks"` };
+  return { entries: `"${table}"`, chunks: `"${table}_chunks"`, tags: `"${table}_tags"` };
 }
 
-/** The statements that create the tables and the fixed indexes (idempotent). */
+/** The statements that create the tables and the fixed indexes (idempotent); then `tagSchemaSql`, after `t` exists (schema.ts). */
 export function schemaSql(table: string): string {
   const { entries, chunks } = tablesFor(table);
   return `
     CREATE TABLE IF NOT EXISTS ${entries} (
       seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, id TEXT NOT NULL, k TEXT, a INTEGER,
-      e INTEGER, s INTEGER, c INTEGER, v TEXT
+      e INTEGER, s INTEGER, c INTEGER, v TEXT, t INTEGER
     );
     CREATE UNIQUE INDEX IF NOT EXISTS "${table}_id" ON ${entries} (ns, id);
     CREATE INDEX IF NOT EXISTS "${table}_ns" ON ${entries} (ns);
     CREATE INDEX IF NOT EXISTS "${table}_arrays" ON ${entries} (ns) WHERE a = 1;
     CREATE INDEX IF NOT EXISTS "${table}_expiry" ON ${entries} (e) WHERE e IS NOT NULL;
     CREATE TABLE IF NOT EXISTS ${chunks} (sid INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sid, n));
+  `;
+}
+
+/** The column that files made before tags existed lack: added on open (schema.ts). */
+export const TAGGED_COLUMN_SQL = 'ADD COLUMN t INTEGER';
+
+/**
+ * The tag rows and the triggers that keep them no longer than their entries (idempotent). The
+ * triggers fire only for tagged rows (WHEN old.t IS NOT NULL), and the update trigger only for
+ * writes that set `t` (UPDATE OF t): the fast upsert of an untagged set sets neither.
+ */
+export function tagSchemaSql(table: string): string {
+  const { entries, tags } = tablesFor(table);
+  return `
+    CREATE TABLE IF NOT EXISTS ${tags} (ns TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (ns, tag, seq)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS "${table}_tags_seq" ON ${tags} (seq);
+    CREATE TRIGGER IF NOT EXISTS "${table}_untag_deleted" AFTER DELETE ON ${entries} WHEN old.t IS NOT NULL
+      BEGIN DELETE FROM ${tags} WHERE seq = old.seq; END;
+    CREATE TRIGGER IF NOT EXISTS "${table}_untag_rewritten" AFTER UPDATE OF t ON ${entries} WHEN old.t IS NOT NULL
+      BEGIN DELETE FROM ${tags} WHERE seq = old.seq; END;
   `;
 }
 

@@ -9,7 +9,7 @@ type Statement = BetterSqlite3.Statement<unknown[]>;
 
 /** The prepared statements every backend operation uses. */
 export interface Statements {
-  /** Insert, or overwrite a live non-streamed row in place; 0 changes sends the write down the slow path. */
+  /** Insert, or overwrite a live non-streamed untagged row in place; 0 changes sends the write down the slow path. */
   upsert: Statement;
   /** The row of an id: seq, e, s, c, v. */
   row: Statement;
@@ -19,9 +19,16 @@ export interface Statements {
   rowBySeq: Statement;
   /** The expiry of an id (its presence too). */
   expiry: Statement;
+  /** A new row: ns, id, k, a, v, e, s, c, t. */
   insert: Statement;
-  /** Replaces a row's value and expiry, keeping its creation position. */
+  /** Replaces a row's value, expiry, chunk set and tagged flag, keeping its creation position (setting `t` drops its old tag rows: layout.ts). */
   update: Statement;
+  /** Sets a live row's expiry (touch): e, ns, id, now. */
+  touch: Statement;
+  /** A tag row: ns, tag, seq. */
+  insertTag: Statement;
+  /** Deletes the live rows of a namespace carrying one of the tags (a JSON array) and returns their chunk sets: ns, tags, now. */
+  deleteTagged: Statement;
   /** Turns a stream's placeholder row into the entry, keeping the placeholder's creation position. */
   adopt: Statement;
   deleteById: Statement;
@@ -41,19 +48,25 @@ export interface Statements {
 }
 
 /** Prepares the statements over `tables`. */
-export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chunks }: Tables): Statements {
+export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chunks, tags }: Tables): Statements {
   const p = (sql: string) => db.prepare(sql) as Statement;
   return {
     upsert: p(
       `INSERT INTO ${t} (ns, id, k, a, v, e) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e WHERE s IS NULL AND (e IS NULL OR e > ?)`,
+       ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e WHERE s IS NULL AND t IS NULL AND (e IS NULL OR e > ?)`,
     ),
     row: p(`SELECT seq, e, s, c, v FROM ${t} WHERE ns = ? AND id = ?`),
     read: p(`SELECT v, e, s FROM ${t} WHERE ns = ? AND id = ?`).raw(),
     rowBySeq: p(`SELECT seq, id, e, a, s, c, v FROM ${t} WHERE seq = ?`),
     expiry: p(`SELECT e FROM ${t} WHERE ns = ? AND id = ?`),
-    insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ? WHERE seq = ?`),
+    insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ?, t = ? WHERE seq = ?`),
+    touch: p(`UPDATE ${t} SET e = ? WHERE ns = ? AND id = ? AND (e IS NULL OR e > ?)`),
+    insertTag: p(`INSERT INTO ${tags} (ns, tag, seq) VALUES (?, ?, ?)`),
+    deleteTagged: p(
+      `DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${tags} WHERE ns = ? AND tag IN (SELECT value FROM json_each(?))) AND (e IS NULL OR e > ?)
+       RETURNING s`,
+    ).pluck(),
     adopt: p(`UPDATE ${t} SET ns = ?, id = ?, k = ?, a = ?, v = NULL, e = ?, s = ?, c = ? WHERE seq = ?`),
     deleteById: p(`DELETE FROM ${t} WHERE ns = ? AND id = ? RETURNING e, s`),
     deleteBySeq: p(`DELETE FROM ${t} WHERE seq = ?`),

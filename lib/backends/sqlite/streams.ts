@@ -48,7 +48,7 @@ export function setStream(scope: StreamScope, id: string, source: AsyncIterable<
   const sid = randomInt(1, 2 ** 48);
   let placeholder = 0;
   const reserved = connection.write(() => {
-    const info = connection.stmt.insert.run(PENDING_NS, String(sid), null, null, null, scope.clock.now() + PENDING_TTL_MS, sid, null);
+    const info = connection.stmt.insert.run(PENDING_NS, String(sid), null, null, null, scope.clock.now() + PENDING_TTL_MS, sid, null, null);
     placeholder = Number(info.lastInsertRowid);
   }, 'setStream');
   if (placeholder === 0) return reserved; // the insert failed: `reserved` says why
@@ -110,7 +110,7 @@ function adopt(scope: StreamScope, id: string, expiresAt: number | null, sid: nu
   const stmt = connection.stmt;
   const old = stmt.row.get(namespace, id) as EntryRow | undefined;
   if (old && !expiredAt(old, scope.clock.now())) {
-    stmt.update.run(null, expiresAt, sid, count, old.seq);
+    stmt.update.run(null, expiresAt, sid, count, null, old.seq); // a streamed value has no tags: t = NULL drops the old ones
     stmt.deleteBySeq.run(placeholder);
     connection.dropChunks(chunkSetOf(old));
     return;
@@ -122,7 +122,7 @@ function adopt(scope: StreamScope, id: string, expiresAt: number | null, sid: nu
   const { k, a } = keyColumns(id);
   if (stmt.adopt.run(namespace, id, k, a, expiresAt, sid, count, placeholder).changes === 0) {
     // Another connection's sweep took the placeholder (the stream outlived PENDING_TTL_MS): a new row at the end.
-    stmt.insert.run(namespace, id, k, a, null, expiresAt, sid, count);
+    stmt.insert.run(namespace, id, k, a, null, expiresAt, sid, count, null);
   }
 }
 
