@@ -85,6 +85,7 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       expiresAt: (id) => this.run(() => this.storage.expiresAt(id), undefined, 'read', id),
       set: (id, key, value, expiresAt, tags) => this.write(id, key, value, expiresAt, tags),
       touch: (id, expiresAt) => this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id),
+      lockRedis: this.storage.lockRedis ? () => this.run(() => this.storage.lockRedis!(), undefined, 'read') : undefined,
       deleteByTags: (tags) =>
         this.run(
           () => this.deleteTagged(tags),

@@ -6,16 +6,17 @@
  */
 import { isPlainObject } from '../keys';
 import { Selector, compileQuery } from '../query';
+import { checkTags } from '../tags';
 import type { MultiContext } from './context';
-import { dropKey, dropMatching } from './drops';
+import { Drop, dropKey, dropMatching, dropTagged } from './drops';
 import { InvalidationMessage, preciseNow } from './invalidation';
 import { asStoreError } from './tier-failures';
 
 /** How long a promotion into a shared tier is remembered for invalidation races, in ms. */
 const RECENT_PROMOTION_MS = 10_000;
 
-/** What a published message says was written: a key ('k'), a query delete ('q') or everything ('c'). */
-export type WriteKind = 'k' | 'q' | 'c';
+/** What a published message says was written: a key ('k'), a query delete ('q'), everything ('c') or what carried some tags ('t'). */
+export type WriteKind = 'k' | 'q' | 'c' | 't';
 
 /** See the file comment. One per multi store (a scope has its own, on the shared bus). */
 export class Coherence {
@@ -41,11 +42,11 @@ export class Coherence {
   }
 
   /** Tells other processes what this one wrote. */
-  publish(op: WriteKind, id?: string, query?: Record<string, unknown>): void {
+  publish(op: WriteKind, id?: string, query?: Record<string, unknown>, tags?: string[]): void {
     const bus = this.ctx.bus;
     if (!bus) return;
     if (op === 'q' && !isJsonFilter(query)) op = 'c'; // receivers drop everything local instead
-    bus.publish(this.ctx.namespace, op, op === 'k' ? { id } : op === 'q' ? { q: query } : undefined);
+    bus.publish(this.ctx.namespace, op, op === 'k' ? { id } : op === 'q' ? { q: query } : op === 't' ? { tags } : undefined);
   }
 
   /** This process is promoting `id` into a shared tier: an invalidation of `id` soon after must drop it there too. */
@@ -84,7 +85,9 @@ export class Coherence {
       return dropped;
     }
     flights.invalidateAll();
-    const drop = dropMatching(message.op === 'q' ? receivedSelector(message.q) : undefined);
+    const tags = message.op === 't' ? receivedTags(message.tags) : undefined;
+    // A delete by tags is repeated on the local tiers that keep tags; one that cannot (or bad tags) forgets everything.
+    const drop: Drop = tags !== undefined ? dropTagged(tags) : dropMatching(message.op === 'q' ? receivedSelector(message.q) : undefined);
     await Promise.all(
       tiers
         .filter((tier) => tier.local)
@@ -100,6 +103,15 @@ export class Coherence {
     if (this.recentSharedPromotions.size < 1000) return;
     const cutoff = Date.now() - RECENT_PROMOTION_MS;
     for (const [id, at] of this.recentSharedPromotions) if (at < cutoff) this.recentSharedPromotions.delete(id);
+  }
+}
+
+/** The tags of a received delete by tags, checked once (they came over the wire); undefined when malformed. */
+function receivedTags(tags: unknown): string[] | undefined {
+  try {
+    return checkTags(tags, 'invalidation', true);
+  } catch {
+    return undefined;
   }
 }
 

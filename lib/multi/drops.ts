@@ -44,3 +44,28 @@ export function dropMatching(selector: Selector | undefined): Drop {
 export function forget(tier: Tier, selector: Selector | undefined): Promise<unknown> {
   return selector === undefined || selector.kind === 'all' ? tier.backend.clear() : tier.backend.deleteMatching(selector);
 }
+
+/** Makes a tier forget every entry carrying one of `tags`: by tags where it keeps them, else everything (now, or on recovery). */
+export function dropTagged(tags: readonly string[]): Drop {
+  return async (tier) => {
+    if (tier.usable) {
+      try {
+        await tier.call<unknown>(() => forgetTagged(tier, tags), undefined, tier.bulkTimeout);
+        return;
+      } catch {
+        // fall through
+      }
+    }
+    tier.noteAllStale();
+  };
+}
+
+/**
+ * Deletes the entries carrying one of `tags` from `tier`. Only a complete tier knows every
+ * entry's tags: a cache tier also holds entries promoted from below, which arrive without
+ * them, so it is cleared (as is a tier that keeps no tags).
+ */
+export function forgetTagged(tier: Tier, tags: readonly string[]): Promise<unknown> {
+  const remove = tier.backend.deleteByTags;
+  return tier.complete && tier.store.supports.tags && remove ? remove(tags) : tier.backend.clear();
+}

@@ -5,7 +5,8 @@
  * process ignores its own messages (it already applied the write to its own tiers).
  *
  * Messages are JSON: `{ o: busId, s: sequence, ns: namespace, t: publish time (epoch ms,
- * fractional), op: 'k' | 'q' | 'c', id?: key id, q?: query filter }` — a key, a query, or a clear.
+ * fractional), op: 'k' | 'q' | 'c' | 't', id?: key id, q?: query filter, tags?: tags }` — a key, a
+ * query, a clear, or a delete by tags.
  *
  * Redis pub/sub is at-most-once, so nothing relies on every message arriving (SPEC §15):
  * - a subscriber that reconnects drops all of its in-process entries ('c'): messages sent in
@@ -54,9 +55,11 @@ export interface InvalidationMessage {
   ns: string;
   /** When it was published: epoch ms with sub-millisecond precision. */
   t: number;
-  op: 'k' | 'q' | 'c';
+  op: 'k' | 'q' | 'c' | 't';
   id?: string;
   q?: Record<string, unknown>;
+  /** The tags of a delByTags ('t'). */
+  tags?: string[];
 }
 
 /** Who receives messages for one namespace. */
@@ -213,7 +216,7 @@ export class InvalidationBus {
   }
 
   /** Publishes a change; never throws (a failure is reported through onError, and retried in order). */
-  publish(namespace: string, op: 'k' | 'q' | 'c', detail?: { id?: string; q?: Record<string, unknown> }): void {
+  publish(namespace: string, op: InvalidationMessage['op'], detail?: { id?: string; q?: Record<string, unknown>; tags?: string[] }): void {
     if (!this.publisher) return;
     const message: InvalidationMessage = { o: this.id, s: ++this.sequence, ns: namespace, t: preciseNow(), op, ...detail };
     this.published++;
@@ -283,6 +286,11 @@ export class InvalidationBus {
     }
     this.publishFailing = false;
     this.retryDelay = RETRY_MIN_MS;
+  }
+
+  /** The connected publishing client, for commands that are not messages (getOrSet's cluster locks); undefined when not ready. */
+  get commandClient(): Redis | undefined {
+    return this.publisher?.status === 'ready' ? this.publisher : undefined;
   }
 
   /** Messages waiting for a retry (tests, stats). */

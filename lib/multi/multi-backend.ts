@@ -15,7 +15,7 @@
  * - tier.ts: one tier's health (down until its backoff expires, probed back) and counters.
  * The state these parts share is one MultiContext (context.ts).
  */
-import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, LockRedis, StoredEntry } from '../backend';
 import { StorageConnectionError, StoreConfigError } from '../errors';
 import type { Key } from '../keys';
 import type { Selector } from '../query';
@@ -118,6 +118,9 @@ export class MultiBackend implements Backend {
       nativeSort: true,
       // ...and pages the same way (natively where that tier can, else by the core's reading).
       nativePage: true,
+      // A tagged entry may land in any tier: each must keep its tags for delByTags to find it.
+      // memstorage's union cache is filled by copying entries, which carry no tags: none there.
+      tags: this.warm !== 'union' && this.tiers.every((t) => t.store.supports.tags === true),
     };
     this.context = {
       tiers: this.tiers,
@@ -173,8 +176,26 @@ export class MultiBackend implements Backend {
 
   // ---- writes (write-path.ts) ----------------------------------------------------------
 
-  set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
-    return this.writes.set(id, key, value, expiresAt);
+  set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
+    return this.writes.set(id, key, value, expiresAt, tags);
+  }
+
+  touch(id: string, expiresAt: number | null): Promise<boolean> {
+    return this.writes.touch(id, expiresAt);
+  }
+
+  deleteByTags(tags: readonly string[]): Promise<number> {
+    return this.writes.deleteByTags(tags);
+  }
+
+  /** The first tier's Redis that has one (its own client), else the invalidation bus's publisher. */
+  async lockRedis(): Promise<LockRedis | undefined> {
+    for (const tier of this.tiers) {
+      if (!tier.usable || !tier.backend.lockRedis) continue;
+      const client = await tier.call(() => tier.backend.lockRedis!()).catch(() => undefined);
+      if (client) return client;
+    }
+    return this.bus?.commandClient as LockRedis | undefined;
   }
 
   delete(id: string): Promise<boolean> {

@@ -11,7 +11,7 @@ import type { Key } from '../keys';
 import type { Selector } from '../query';
 import type { Coherence } from './coherence';
 import type { MultiContext } from './context';
-import { Drop, dropKey, dropMatching, forget } from './drops';
+import { Drop, dropKey, dropMatching, dropTagged, forget, forgetTagged } from './drops';
 import { tierExpiry } from './promotion';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
@@ -24,13 +24,13 @@ export class WritePath {
   ) {}
 
   /** Writes `value` under `id` in every tier (a tier whose TTL cap has already passed deletes it instead). */
-  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     const { flights, clock } = this.ctx;
     flights.invalidate(id);
     const drop = dropKey(id);
     const write = (tier: Tier): Promise<unknown> => {
       const at = tierExpiry(expiresAt, clock.now(), tier.ttl);
-      return at === undefined ? tier.backend.delete(id) : tier.backend.set(id, key, value, at);
+      return at === undefined ? tier.backend.delete(id) : tier.backend.set(id, key, value, at, tags);
     };
     try {
       await this.writeComplete(write, drop);
@@ -59,6 +59,56 @@ export class WritePath {
     flights.invalidate(id);
     this.coherence.publish('k', id);
     return existed;
+  }
+
+  /**
+   * Sets `id`'s expiry in every tier (each capped by its tier's TTL; a tier whose cap has
+   * passed deletes it); whether the query tier held it. Published like a write: other
+   * processes drop their copy, which carries the old expiry.
+   */
+  async touch(id: string, expiresAt: number | null): Promise<boolean> {
+    const { flights, clock } = this.ctx;
+    flights.invalidate(id);
+    const drop = dropKey(id);
+    const op = (tier: Tier): Promise<boolean> => {
+      const at = tierExpiry(expiresAt, clock.now(), tier.ttl);
+      return at === undefined ? tier.backend.delete(id) : tier.backend.touch(id, at);
+    };
+    let live: boolean;
+    try {
+      live = await this.writeComplete(op, drop);
+    } catch (err) {
+      this.coherence.publish('k', id);
+      throw err;
+    }
+    // A cache tier that still holds the key when the complete tier did not must not keep it.
+    await this.writeCaches(live ? op : (tier) => tier.backend.delete(id), drop, id);
+    flights.invalidate(id);
+    this.coherence.publish('k', id);
+    return live;
+  }
+
+  /**
+   * Deletes the entries carrying one of `tags` from every complete tier, and empties the cache
+   * tiers (drops.ts forgetTagged: their promoted entries carry no tags); how many the query
+   * tier removed. Published as a delete by tags.
+   */
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    const flights = this.ctx.flights;
+    flights.invalidateAll();
+    const drop = dropTagged(tags);
+    const list = [...tags];
+    let removed: number;
+    try {
+      removed = await this.writeComplete((tier) => forgetTagged(tier, tags) as Promise<number>, drop, true);
+    } catch (err) {
+      this.coherence.publish('t', undefined, undefined, list);
+      throw err;
+    }
+    await this.writeCaches((tier) => forgetTagged(tier, tags), drop, undefined, true);
+    flights.invalidateAll();
+    this.coherence.publish('t', undefined, undefined, list);
+    return removed;
   }
 
   /**

@@ -72,9 +72,17 @@ class FaultyBackend implements Backend {
   async close(): Promise<void> {
     await this.below.close();
   }
-  async set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  async set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     await this.gate('set');
-    await this.below.set(id, key, value, expiresAt);
+    await this.below.set(id, key, value, expiresAt, tags);
+  }
+  async touch(id: string, expiresAt: number | null): Promise<boolean> {
+    await this.gate('touch');
+    return this.below.touch(id, expiresAt);
+  }
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    await this.gate('deleteByTags');
+    return this.below.deleteByTags!(tags);
   }
   async get(id: string): Promise<unknown> {
     await this.gate('get');
