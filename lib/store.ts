@@ -13,6 +13,7 @@ import { Selector, compileQuery } from './query';
 import type {
   KeyInput,
   Query,
+  SetManyItem,
   SetOptions,
   StoreCallback,
   StoreFlags,
@@ -28,6 +29,7 @@ import { StoreEntries } from './core/store-entries';
 import { ComputeOnce } from './core/get-or-set';
 import { NOT_SYNC } from './core/tier-access';
 
+import { TRACING, isTraced } from './core/tracing';
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
 export type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from './backend';
@@ -78,6 +80,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   set(key: unknown, value: unknown, options?: unknown, callback?: unknown, ...extra: unknown[]): Promise<void> {
     let cb: Callback | undefined;
     let p: Promise<void>;
+    if (isTraced(TRACING.set) && !this.inTrace) return this.traced('set', { key: key as Key }, [key, value, options, callback, ...extra], this.set);
     try {
       let ttl: number | null | undefined;
       let tags: string[] | undefined;
@@ -125,10 +128,12 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   getOne(key: KeyInput, cb?: Callback): Promise<unknown> {
     let p: Promise<unknown>;
     try {
+    if (isTraced(TRACING.getOne) && !this.inTrace) return this.traced('getOne', { key: key as Key }, [key, cb], this.getOne);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
       const id = keyId(key);
       const value = this.readSync(id);
       p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this.storage.get(id), this.countRead, 'read', id);
+      // readSync and storage.get report hits and misses while someone listens (lib/core/observe.ts).
     } catch (err) {
       p = this.refuse(err);
     }
@@ -140,12 +145,14 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   has(key: KeyInput, cb?: Callback): Promise<boolean> {
     return this.exactOp('has', key, cb, (id) => this.storage.has(id), 'read');
   }
+    if (isTraced(TRACING.has) && !this.inTrace) return this.traced('has', { key: key as Key }, [key, cb], this.has);
 
   /** Deletes every entry the query matches; resolves how many. */
   del(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   del(query: Query, cb?: Callback): Promise<number> {
     return this.selectorOp(
       'del',
+    if (isTraced(TRACING.del) && !this.inTrace) return this.traced('del', { query }, [query, cb], this.del);
       query,
       cb,
       async (selector) => {
@@ -165,6 +172,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   ttl(key: KeyInput, cb?: Callback): Promise<number | null | undefined> {
     return this.exactOp(
       'ttl',
+    if (isTraced(TRACING.ttl) && !this.inTrace) return this.traced('ttl', { key: key as Key }, [key, cb], this.ttl);
       key,
       cb,
       async (id) => {
@@ -181,6 +189,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   clear(cb?: Callback): Promise<void> {
     let p: Promise<void>;
     try {
+    if (isTraced(TRACING.clear) && !this.inTrace) return this.traced('clear', {}, [cb], this.clear);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
       p = this.run(() => this.storage.clear(), undefined, 'exclusive');
     } catch (err) {
@@ -194,6 +203,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   copy(target: BaseStore, cb?: Callback): Promise<number> {
     let p: Promise<number>;
     try {
+    if (isTraced(TRACING.copy) && !this.inTrace) return this.traced('copy', {}, [target, cb], this.copy);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('copy', cb);
       // isProxy first: instanceof would run a Proxy's getPrototypeOf trap.
       if (types.isProxy(target) || !(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
@@ -220,6 +230,44 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
 
   /**
    * A store over the same backend in an isolated namespace; `clear()` there clears only it.
+  // The calls of lib/core/store-bulk.ts and store-entries.ts, traced here (lib/core/tracing.ts).
+
+  getMany<T = V>(keys: readonly KeyInput[], cb?: StoreCallback<F, Array<T | undefined>, never>): Promise<Array<T | undefined>>;
+  getMany(keys: readonly KeyInput[], cb?: Callback): Promise<unknown[]> {
+    if (isTraced(TRACING.getMany) && !this.inTrace) return this.traced('getMany', { keys }, [keys, cb], super.getMany);
+    return super.getMany(keys, cb);
+  }
+
+  setMany(items: ReadonlyArray<SetManyItem<V>>, cb?: StoreCallback<F, undefined, false>): Promise<void>;
+  setMany(items: ReadonlyArray<SetManyItem<V>>, cb?: Callback): Promise<void> {
+    if (isTraced(TRACING.setMany) && !this.inTrace) return this.traced('setMany', { items }, [items, cb], super.setMany);
+    return super.setMany(items, cb as StoreCallback<F, undefined, false>);
+  }
+
+  delMany(keys: readonly KeyInput[], cb?: StoreCallback<F, number, never>): Promise<number>;
+  delMany(keys: readonly KeyInput[], cb?: Callback): Promise<number> {
+    if (isTraced(TRACING.delMany) && !this.inTrace) return this.traced('delMany', { keys }, [keys, cb], super.delMany);
+    return super.delMany(keys, cb);
+  }
+
+  delKeys(pattern: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
+  delKeys(pattern: Query, ...rest: unknown[]): Promise<number> {
+    if (isTraced(TRACING.delKeys) && !this.inTrace) return this.traced('delKeys', { query: pattern }, [pattern, ...rest], super.delKeys);
+    return super.delKeys(pattern, ...(rest as [Callback]));
+  }
+
+  touch(key: KeyInput, ttl: number | null, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;
+  touch(key: KeyInput, ttl: number | null, cb?: Callback): Promise<boolean> {
+    if (isTraced(TRACING.touch) && !this.inTrace) return this.traced('touch', { key: key as Key }, [key, ttl, cb], super.touch);
+    return super.touch(key, ttl, cb);
+  }
+
+  delByTags(tags: readonly string[], cb?: StoreCallback<F, number, never>): Promise<number>;
+  delByTags(tags: readonly string[], cb?: Callback): Promise<number> {
+    if (isTraced(TRACING.delByTags) && !this.inTrace) return this.traced('delByTags', { tags }, [tags, cb], super.delByTags);
+    return super.delByTags(tags, cb);
+  }
+
    * One scope per namespace: while it is open, `scope(namespace)` returns that same store.
    */
   scope(namespace: string): BaseStore<V, F>;

@@ -16,6 +16,7 @@ import { decodeCursor, encodeCursor } from './page-cursor';
 import { findPage } from './page-find';
 import { ReadOptions, readOptions } from './query-options';
 import { StoreStreams } from './store-streams';
+import { TRACING, isTraced } from './tracing';
 
 /** See the file comment. V and F as on BaseStore (lib/store.ts). */
 export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreStreams<V, F> {
@@ -26,6 +27,7 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
   get<T = V>(query: Query, options: GetOptions & { includeKey: false }, cb?: StoreCallback<F, GetResult<T, false, F['nullOnMiss']>, never>): Promise<GetResult<T, false, F['nullOnMiss']>>;
   get<T = V>(query: Query, options: GetOptions, cb?: StoreCallback<F, GetResult<T, boolean, F['nullOnMiss']>, never>): Promise<GetResult<T, boolean, F['nullOnMiss']>>;
   get(...args: unknown[]): Promise<unknown> {
+    if (isTraced(TRACING.get) && !this.inTrace) return this.traced('get', { query: args[0] }, args, this.get);
     let cb: Callback | undefined;
     let p: Promise<unknown>;
     try {
@@ -75,6 +77,7 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
   count(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   count(query: Query, options?: QueryOptions, cb?: StoreCallback<F, number, never>): Promise<number>;
   count(query: Query, ...rest: unknown[]): Promise<number> {
+    if (isTraced(TRACING.count) && !this.inTrace) return this.traced('count', { query }, [query, ...rest], this.count);
     let cb: Callback | undefined;
     let p: Promise<number>;
     try {
@@ -104,6 +107,7 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
   keys(pattern?: Query, cb?: StoreCallback<F, Key[], never>): Promise<Key[]>;
   keys(pattern: Query | undefined, options?: QueryOptions, cb?: StoreCallback<F, Key[], never>): Promise<Key[]>;
   keys(pattern?: Query | Callback, ...rest: unknown[]): Promise<Key[]> {
+    if (isTraced(TRACING.keys) && !this.inTrace) return this.traced('keys', { query: typeof pattern === 'function' ? undefined : pattern }, [pattern, ...rest], this.keys);
     if (typeof pattern === 'function' && rest.length === 0) return (this as StoreQueries<V>).keys(undefined, pattern as Callback);
     let cb: Callback | undefined;
     let p: Promise<Key[]>;
@@ -133,6 +137,7 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
   page<T = V>(query: Query, options: PageOptions & { includeKey: true }): Promise<Page<{ key: Key; val: T }>>;
   page<T = V>(query: Query, options: PageOptions): Promise<Page<T>>;
   page(query: Query, options: PageOptions): Promise<Page<unknown>> {
+    if (isTraced(TRACING.page) && !this.inTrace) return this.traced('page', { query }, [query, options], this.page);
     try {
       const opts = readOptions(options, 'page', ['sort', 'limit', 'cursor', 'includeKey']);
       if (opts.limit === undefined || opts.limit === 0) throw new InvalidArgumentError('page: limit must be a positive integer (the page size)');

@@ -15,6 +15,8 @@ import { findOrdered } from './ordered-find';
 import { ReadOptions, readOptions } from './query-options';
 import { asStoreError } from './promises';
 import { StoreAsTier } from './store-as-tier';
+import { TRACING, isTraced } from './tracing';
+import type { Key } from '../keys';
 
 /** See the file comment. */
 export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreAsTier<F> {
@@ -64,6 +66,7 @@ export abstract class StoreStreams<V = unknown, F extends StoreFlags = UnknownFl
   setStream(key: KeyInput, source: AsyncIterable<unknown>, options?: SetOptions, cb?: StoreCallback<F, undefined, false>): Promise<void>;
   setStream(key: KeyInput, source: AsyncIterable<unknown>, cb: StoreCallback<F, undefined, false>): Promise<void>;
   setStream(...args: unknown[]): Promise<void> {
+    if (isTraced(TRACING.setStream) && !this.inTrace) return this.traced('setStream', { key: args[0] as Key }, args, this.setStream);
     let cb: Callback | undefined;
     let p: Promise<void>;
     try {

@@ -4,10 +4,14 @@
  * tier stack has: the hot path of an in-process front tier, the tier that served a read
  * (`getWithSource`), per-tier stats, and `idle()`.
  */
-import type { BackendFactory } from '../backend';
+import type { BackendFactory, EntryWithExpiry } from '../backend';
 import { BackendStore, ScopedBackend } from '../backend-store';
 import type { Callback } from '../callbacks';
+import type { CompleteBackend } from '../core/backend-defaults';
+import type { BackendNotes } from '../core/observe';
+import { asError } from '../core/promises';
 import { NOT_SYNC } from '../core/tier-access';
+import { TRACING, isTraced } from '../core/tracing';
 import { Key, keyId } from '../keys';
 import type { StoreStats } from '../store';
 import type { StoreFlags, UnknownFlags } from '../store-types';
@@ -62,6 +66,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    */
   getOne<T = V>(key: Key, cb?: Callback): Promise<T | undefined>;
   getOne(key: Key, cb?: Callback): Promise<unknown> {
+    if (isTraced(TRACING.getOne) && !this.inTrace) return this.traced('getOne', { key }, [key, cb], this.getOne);
     const front = this.backend.front;
     if (cb !== undefined || front === undefined || front.timeout !== 0 || !this.isOpen) return super.getOne(key, cb);
     let id: string;
@@ -80,6 +85,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     if (value !== undefined) {
       front.counters.hits++;
       this.counters.hits++;
+      if (this.observed) this.noteRead(id, value, 0, front.name);
       return Promise.resolve(value);
     }
     front.counters.misses++;
@@ -94,7 +100,50 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    * cost nothing more.
    */
   private readBelowFront(id: string): Promise<unknown> {
-    return this.backend.flights.run(id, this.readBelowHeld).then(this.countBelow, this.countFailure);
+    const read = this.backend.flights.run(id, this.readBelowHeld);
+    if (this.observed) {
+      return read.then((hit) => {
+        this.countBelow(hit);
+        return this.noteHit(id, hit);
+      }, this.countFailure);
+    }
+    return read.then(this.countBelow, this.countFailure);
+  }
+
+  /** Reports a read's hit (with its tier) or miss while someone listens; resolves the value. */
+  private noteHit(id: string, hit: Hit | undefined): unknown {
+    if (hit === undefined) this.noteRead(id, undefined);
+    else this.noteRead(id, hit.value, hit.tier, this.tiers[hit.tier].name);
+    return hit?.value;
+  }
+
+  /** The observed backend (lib/core/observe.ts) reads through the tiers itself, so a hit names its tier. */
+  protected observeBackend(storage: CompleteBackend, notes: BackendNotes): CompleteBackend {
+    const observed = super.observeBackend(storage, notes);
+    const reads = this.backend.reads;
+    const name = (tier: number) => this.tiers[tier].name;
+    const note = (id: string, hit: Hit | undefined): void => {
+      if (hit === undefined) notes.read(id, undefined);
+      else notes.read(id, hit.value, hit.tier, name(hit.tier));
+    };
+    return {
+      ...observed,
+      get: (id) =>
+        reads.read(id, false).then((hit) => {
+          note(id, hit);
+          return hit?.value;
+        }),
+      // As the derived getEntries: one read per id (batched below the front tier by the read
+      // path), each failing alone; reported in the order of the ids once all are answered.
+      getEntries: async (ids) => {
+        const hits = await Promise.all(ids.map((id) => reads.read(id, true).catch(asError)));
+        return hits.map((hit, i): EntryWithExpiry | undefined | Error => {
+          if (hit instanceof Error) return hit;
+          note(ids[i], hit);
+          return hit === undefined ? undefined : { value: hit.value, expiresAt: hit.expiresAt ?? null };
+        });
+      },
+    };
   }
 
   private readonly readBelowHeld = (flight: Flight<Hit | undefined>, id: string): Promise<Hit | undefined> => {
@@ -123,6 +172,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     return this.run(
       () => this.backend.read(id),
       (hit) => {
+        if (this.observed) this.noteHit(id, hit);
         if (hit === undefined) {
           this.counters.misses++;
           return undefined;
