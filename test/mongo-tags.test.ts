@@ -132,6 +132,22 @@ describe('mongo store: touch and tags', () => {
       expect(await s.getOne('big')).to.equal(undefined);
     });
 
+    it('the sweep never frees a file a live entry holds, even when the file still carries an older expiry (the instant between touch\'s two updates)', async () => {
+      const clock = new ManualClock(Date.now());
+      const s = stores.open({ clock });
+      await s.setStream('big', Readable.from([Buffer.from('streamed bytes')]), { ttl: 1000 });
+      await s.setStream('gone', Readable.from([Buffer.from('expires')]), { ttl: 1000 });
+      // The entry's expiry moved, its file's not yet: what a sweep between the two updates sees.
+      await s.collection.updateOne({ _id: 'big' }, { $set: { e: new Date(clock.now() + 60_000) } });
+      clock.advance(1000);
+      expect(await s.sweep()).to.equal(1); // 'gone' only
+      expect(await s.getOne('big')).to.deep.equal(Buffer.from('streamed bytes'));
+      const files = s.collection.db.collection(`${s.collection.collectionName}.fs.files`);
+      const file = await files.findOne({ _id: (await rawDoc(s, 'big'))!.g as ObjectId });
+      expect(file!.metadata.e).to.deep.equal(new Date(clock.now() + 59_000)); // corrected from the entry
+      expect(await s.sweep()).to.equal(0);
+    });
+
     it('a touched expiry is what queries, counts and key listings honour', async () => {
       const clock = new ManualClock(Date.now());
       const s = stores.open({ clock, indexes: ['kind'] });

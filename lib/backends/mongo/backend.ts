@@ -80,7 +80,7 @@ export class MongoBackend implements Backend, MongoScope {
   /** Frees the GridFS files of expired streamed values now (a timer does it every `sweepInterval` ms); resolves how many. */
   async sweep(): Promise<number> {
     try {
-      return (await this.shared.files.removeExpired(this.clock.now())) + (await this.shared.collectGarbage());
+      return (await this.shared.removeExpiredFiles(this.clock.now())) + (await this.shared.collectGarbage());
     } catch (err) {
       throw toStoreError(err, 'sweep');
     }

@@ -6,7 +6,7 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Collection, Db, Document, MongoClient, ObjectId } from 'mongodb';
-import { EntryDoc, FILE_INDEX, ORDER_INDEX, TAG_INDEX, TTL_INDEX, toStoreError } from './layout';
+import { EntryDoc, FILE_INDEX, ORDER_INDEX, TAG_INDEX, TTL_INDEX, liveClause, toStoreError } from './layout';
 import { ValueFiles } from './gridfs';
 import { IndexFields, indexFields, indexKey, indexName } from './sort';
 import { LEGACY_FILTER } from './migrate';
@@ -98,6 +98,24 @@ export class SharedMongo {
     }
   }
 
+  /**
+   * Frees the files of streamed values whose entries expired at or before `now`, by the
+   * expiry each file carries — but never one that a live entry still holds: an entry touched
+   * after its file was written (touch updates the file's expiry right after the entry's, one
+   * round trip later) keeps its file, whose expiry is then corrected. Resolves how many were freed.
+   */
+  removeExpiredFiles(now: number): Promise<number> {
+    return this.files.removeExpired(now, async (fileId) => {
+      const holder = await this.collection.findOne(
+        { g: fileId, v: { $exists: false }, ...liveClause(now) },
+        { projection: { _id: 0, e: 1 }, hint: FILE_INDEX },
+      );
+      if (holder === null) return false;
+      if (holder.e === null || holder.e instanceof Date) await this.files.setExpiry(fileId, holder.e ?? null);
+      return true;
+    });
+  }
+
   /** Whether the collection still holds documents written by memstorage 0.5.3. */
   async hasLegacyDocuments(): Promise<boolean> {
     try {
@@ -142,8 +160,7 @@ export class SharedMongo {
   /** One periodic sweep: frees expired and superseded files; a failure goes to `user`'s store. */
   private sweepFor(user: SweepUser | undefined): void {
     if (!user) return;
-    this.files
-      .removeExpired(user.clock.now())
+    this.removeExpiredFiles(user.clock.now())
       .then(() => this.collectGarbage())
       .catch((err) => user.events.reportError(toStoreError(err, 'sweeping files')));
   }

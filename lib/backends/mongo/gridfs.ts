@@ -149,16 +149,22 @@ export class ValueFiles {
     await this.removeWhere({ 'metadata.n': namespace });
   }
 
-  /** Deletes files whose entry expired at or before `now` (their entries are freed by the TTL index). */
-  async removeExpired(now: number): Promise<number> {
-    return this.removeWhere({ 'metadata.e': { $lte: new Date(now) } });
+  /**
+   * Deletes files whose entry expired at or before `now` (their entries are freed by the TTL
+   * index), except those `held` says a live entry still holds (its expiry moved since the file
+   * was written: a touch).
+   */
+  async removeExpired(now: number, held?: (fileId: ObjectId) => Promise<boolean>): Promise<number> {
+    return this.removeWhere({ 'metadata.e': { $lte: new Date(now) } }, held);
   }
 
-  private async removeWhere(filter: Record<string, unknown>): Promise<number> {
+  private async removeWhere(filter: Record<string, unknown>, held?: (fileId: ObjectId) => Promise<boolean>): Promise<number> {
     const files = this.db.collection(`${this.bucketName}.files`);
     let removed = 0;
     for await (const file of files.find(filter, { projection: { _id: 1 } })) {
-      await this.remove(file._id as ObjectId);
+      const fileId = file._id as ObjectId;
+      if (held && (await held(fileId))) continue;
+      await this.remove(fileId);
       removed++;
     }
     return removed;

@@ -68,5 +68,5 @@ export async function writeStream(scope: MongoScope, id: string, key: Key, sourc
     await files.remove(fileId).catch(() => undefined);
     throw err;
   }
-  files.removeExpired(scope.clock.now()).catch(() => undefined);
+  scope.shared.removeExpiredFiles(scope.clock.now()).catch(() => undefined);
 }
