@@ -209,7 +209,7 @@ describe('getOrSet options', function () {
         expect(await store.getOrSet('s2', () => Promise.reject(boom), { ttl: TTL, grace: 20_000 })).to.equal('old');
       });
 
-      it('grace: del, clear and delByTags while the entry is live drop its stale copy', async () => {
+      it('grace: del, clear, a query del and delByTags while the entry is live drop its stale copy', async () => {
         const options = { ttl: TTL, grace: GRACE };
         const boom = new Error('down');
         await store.getOrSet('d', () => 'old', options);
@@ -226,6 +226,13 @@ describe('getOrSet options', function () {
         await store.getOrSet({ q: 1 }, () => 'old', options);
         expect(await store.del({ q: 1 })).to.equal(1);
         expect(await rejection(store.getOrSet({ q: 1 }, () => Promise.reject(boom), options))).to.equal(boom);
+
+        if (store.supports.tags) {
+          const tagged = { ...options, tags: ['t'] };
+          await store.getOrSet('tg', () => 'old', tagged);
+          expect(await store.delByTags(['t'])).to.equal(1);
+          expect(await rejection(store.getOrSet('tg', () => Promise.reject(boom), tagged))).to.equal(boom);
+        }
       });
 
       it('timeout.hard: ERR_COMPUTE_TIMEOUT without a stale value; the late result is still stored', async () => {

@@ -68,6 +68,8 @@ export interface ComputeHost {
 
 /** The stale value of a flight before its copy has been read. */
 const NOT_READ = Symbol('not read');
+/** The `staleRead` of a flight without grace. */
+const NOTHING_TO_READ = Promise.resolve();
 
 /** One key's read-compute-write in this process, shared by the calls that arrive meanwhile. */
 interface Flight<T> {
@@ -113,16 +115,17 @@ export class ComputeOnce {
   }
 
   private startFlight<T>(id: string, compute: () => T | Promise<T>, o: ComputeOptions): Flight<T> {
-    let staleRead!: () => void;
+    // Without grace there is no copy to wait for: no promise to make.
+    let staleRead: (() => void) | undefined;
     const flight: Flight<T> = {
       waiting: 0,
-      stale: NOT_READ,
-      staleRead: new Promise<void>((resolve) => (staleRead = resolve)),
+      stale: o.grace === undefined ? undefined : NOT_READ,
+      staleRead: o.grace === undefined ? NOTHING_TO_READ : new Promise<void>((resolve) => (staleRead = resolve)),
       result: undefined as unknown as Promise<T>,
     };
     const settleStale = (stale: StaleValue<T> | undefined) => {
       flight.stale = stale;
-      staleRead();
+      staleRead?.();
     };
     flight.result = this.fly(id, keyFromId(id), compute, o, flight, settleStale).catch((err: unknown) => {
       if (flight.waiting === 0) this.report(err);
