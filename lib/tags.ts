@@ -3,6 +3,7 @@
  * every entry carrying one of them. Checked here once, for every store, before a backend sees
  * them: a backend gets a non-empty array of distinct non-empty strings, in the caller's order.
  */
+import { types } from 'node:util';
 import { InvalidArgumentError } from './errors';
 
 /** With the u flag a paired surrogate is one code point, so this matches only lone halves. */
@@ -19,11 +20,15 @@ export const MAX_TAG_LENGTH = 512;
  */
 export function checkTags(tags: unknown, method: string, required = false): string[] | undefined {
   if (tags === undefined && !required) return undefined;
-  if (!Array.isArray(tags)) throw new InvalidArgumentError(`${method}: tags must be an array of strings`);
+  // A Proxy passes Array.isArray; reading it would run the caller's traps.
+  if (!Array.isArray(tags) || types.isProxy(tags)) throw new InvalidArgumentError(`${method}: tags must be an array of strings`);
   if (tags.length > MAX_TAGS) throw new InvalidArgumentError(`${method}: at most ${MAX_TAGS} tags, got ${tags.length}`);
   const seen = new Set<string>();
   for (let i = 0; i < tags.length; i++) {
-    const tag: unknown = tags[i];
+    // Read without running anything: a getter could answer differently on each read.
+    const field = Object.getOwnPropertyDescriptor(tags, i);
+    if (field !== undefined && !('value' in field)) throw new InvalidArgumentError(`${method}: tag ${i} must be a plain array element, not a getter`);
+    const tag: unknown = field?.value;
     if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
       throw new InvalidArgumentError(`${method}: tag ${i} must be a non-empty string of at most ${MAX_TAG_LENGTH} characters`);
     }

@@ -17,6 +17,7 @@ import {
   BAD_OPTIONS,
   BAD_SECONDS,
   BAD_SOURCES,
+  BAD_TAGS,
   BAD_TTLS,
   KeyRecipe,
   QueryRecipe,
@@ -72,13 +73,13 @@ const source = () =>
 const keyCalls: fc.Arbitrary<BadCall> = fc
   .record({
     key: badKey,
-    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getOrSet', 'setStream', 'createValueStream', 'getMany', 'setMany', 'delMany'),
+    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getOrSet', 'setStream', 'createValueStream', 'getMany', 'setMany', 'delMany', 'touch'),
     callback: fc.boolean(),
   })
   .map(({ key, method, callback }) => keyCall(key, method, callback));
 
 function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
-  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl', 'getMany', 'setMany', 'delMany'].includes(method);
+  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl', 'getMany', 'setMany', 'delMany', 'touch'].includes(method);
   const form = method === 'createValueStream' ? 'stream' : withCb ? 'callback' : 'promise';
   return {
     label: `${method}(${JSON.stringify(key)})${withCb ? ' with a callback' : ''}`,
@@ -107,6 +108,8 @@ function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
           return s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: 'v' }, { key: k, value: 'v' }], ...tail);
         case 'delMany':
           return s.delMany([HELD_KEY, k], ...tail);
+        case 'touch':
+          return s.touch(k, 60_000, ...tail);
         default:
           return s[method](k, ...tail);
       }
@@ -183,8 +186,23 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`setStream(held, source, { ttl: ${ttl} })`, [A], (s) => s.setStream(HELD_KEY, source(), { ttl: BAD_TTLS[ttl]() })),
       promiseCall(`getOrSet(absent, compute, { ttl: ${ttl} })`, [A], (s) => s.getOrSet(ABSENT_KEY, () => 'v', { ttl: BAD_TTLS[ttl]() })),
       promiseCall(`setMany([good, held with ttl: ${ttl}])`, [A], (s) => s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: 'v', ttl: BAD_TTLS[ttl]() }])),
+      promiseCall(`touch(held, ${ttl})`, [A], (s) => s.touch(HELD_KEY, BAD_TTLS[ttl]())),
     ),
   ),
+  // A refused tag writes nothing: not the entry, not its tags, not the good items around it.
+  pick(BAD_TAGS).chain((tags) =>
+    fc.constantFrom(
+      promiseCall(`set(held, v, { tags: ${tags} })`, [A], (s) => s.set(HELD_KEY, 'v', { tags: BAD_TAGS[tags]() })),
+      promiseCall(`set(new object key, v, { ttl: 5000, tags: ${tags} })`, [A], (s) => s.set({ fresh: 1 }, 'v', { ttl: 5000, tags: BAD_TAGS[tags]() })),
+      promiseCall(`setMany([good, held with tags: ${tags}])`, [A], (s) => s.setMany([{ key: { fresh: 'bulk' }, value: 'v' }, { key: HELD_KEY, value: 'v', tags: BAD_TAGS[tags]() }])),
+      promiseCall(`getOrSet(absent, compute, { tags: ${tags} })`, [A], (s) => s.getOrSet(ABSENT_KEY, () => 'v', { tags: BAD_TAGS[tags]() })),
+      promiseCall(`delByTags(${tags})`, [A], (s) => s.delByTags(BAD_TAGS[tags]())),
+    ),
+  ),
+  fc
+    .constantFrom<[string, () => unknown]>(['an empty list', () => []], ['undefined', () => undefined], ['null', () => null])
+    .map(([name, tags]) => promiseCall(`delByTags(${name})`, [A], (s) => s.delByTags(tags()))),
+  fc.constantFrom(promiseCall('touch(held) without a ttl', [A], (s) => s.touch(HELD_KEY))),
   pick(BAD_OPTIONS).chain((o) =>
     fc.constantFrom(
       promiseCall(`set(held, v, options ${o})`, [A], (s) => s.set(HELD_KEY, 'v', BAD_OPTIONS[o]())),
@@ -210,7 +228,7 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
   fc
     .constantFrom<[string, () => unknown[]]>(
       ['an item that is not an object', () => [{ key: { fresh: 'bulk' }, value: 'v' }, 'held']],
-      ['an item with an unknown field', () => [{ key: { fresh: 'bulk' }, value: 'v' }, { key: 'held', value: 'v', tags: ['t'] }]],
+      ['an item with an unknown field', () => [{ key: { fresh: 'bulk' }, value: 'v' }, { key: 'held', value: 'v', tagz: ['t'] }]],
       ['an item with a getter', () => [{ key: { fresh: 'bulk' }, value: 'v' }, Object.defineProperty({ key: 'held' }, 'value', { get: () => 'v', enumerable: true })]],
       ['an item without a key', () => [{ key: { fresh: 'bulk' }, value: 'v' }, { value: 'v' }]],
     )
@@ -239,6 +257,8 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`setMany([held], cb ${c})`, [A], (s) => s.setMany([{ key: HELD_KEY, value: 'v' }], cb())),
       promiseCall(`delMany([held], cb ${c})`, [A], (s) => s.delMany([HELD_KEY], cb())),
       promiseCall(`delKeys('*', cb ${c})`, [A], (s) => s.delKeys('*', cb() as never)),
+      promiseCall(`touch(held, 5000, cb ${c})`, [A], (s) => s.touch(HELD_KEY, 5000, cb())),
+      promiseCall(`delByTags(['t'], cb ${c})`, [A], (s) => s.delByTags(['t'], cb())),
       promiseCall(`setStream(held, source, {}, cb ${c})`, [A], (s) => s.setStream(HELD_KEY, source(), {}, cb())),
       promiseCall(`close(cb ${c})`, [A], (s) => s.close(cb())),
     );

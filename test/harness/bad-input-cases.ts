@@ -421,6 +421,23 @@ export function buildValue(recipe: ValueRecipe): unknown {
 }
 
 /** TTLs (ms) `set` must refuse. */
+/** Tags `set`, `setMany` and `delByTags` must refuse (lib/tags.ts): not an array of well-formed non-empty strings, or too many or too long. */
+export const BAD_TAGS: Record<string, () => unknown> = {
+  string: () => 'tag',
+  emptyString: () => ['ok', ''],
+  number: () => [1],
+  nullTag: () => [null],
+  objectTag: () => [{}],
+  loneSurrogate: () => ['\ud800'],
+  tooMany: () => Array.from({ length: 65 }, (_, i) => `t${i}`),
+  tooLong: () => ['x'.repeat(513)],
+  sparse: () => [, 'a'], // eslint-disable-line no-sparse-arrays
+  object: () => ({ 0: 'a', length: 1 }),
+  set: () => new Set(['a']),
+  getterArray: () => Object.defineProperty(['a'], 0, { get: () => 'a', enumerable: true }),
+  proxyArray: () => new Proxy(['a'], {}),
+};
+
 export const BAD_TTLS: Record<string, () => unknown> = {
   negative: () => -1,
   nan: () => NaN,

@@ -90,12 +90,17 @@ export const ttlArb: fc.Arbitrary<number> = fc.oneof(
   { weight: weightOf('huge-ttl', 1), arbitrary: fc.constantFrom(MAX_TTL_MS + 1, 1e19, Number.MAX_VALUE) },
 );
 
-/** `set` options: none, `{}`, `{ ttl: null }`, `{ ttl }`. */
+/** Tags from a small set, so that entries share them and delByTags meets several (SPEC §15); sometimes none, sometimes repeated. */
+export const TAGS = ['t1', 't2', 'ünï:{x}'];
+export const tagsArb: fc.Arbitrary<string[]> = fc.array(fc.constantFrom(...TAGS), { maxLength: 2 });
+
+/** `set` options: none, `{}`, `{ ttl: null }`, `{ ttl }`, and each with `tags`. */
 export const setOptionsArb: fc.Arbitrary<SetOpts | undefined> = fc.oneof(
   { weight: 5, arbitrary: fc.constant(undefined) },
   { weight: 1, arbitrary: fc.constant({}) },
   { weight: 1, arbitrary: fc.constant({ ttl: null }) },
   { weight: 6, arbitrary: ttlArb.map((ttl) => ({ ttl })) },
+  { weight: weightOf('tags', 6), arbitrary: fc.record({ ttl: ttlArb, tags: tagsArb }, { requiredKeys: ['tags'] }) },
 );
 
 /** setex seconds: ordinary, fractional, sub-millisecond. */
@@ -211,12 +216,14 @@ export function opArb(scopes: boolean, streamWeight = 2): fc.Arbitrary<Op> {
         kind: fc.constant('setMany' as const),
         target,
         items: fc.array(
-          fc.tuple(keyArb, valueArb, setOptionsArb).map(([key, value, options]) => (options?.ttl === undefined ? { key, value } : { key, value, ttl: options.ttl })),
+          fc.tuple(keyArb, valueArb, setOptionsArb).map(([key, value, options]) => ({ key, value, ...options })),
           { maxLength: 4 },
         ),
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delMany' as const), target, keys: fc.array(keyArb, { maxLength: 3 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('touch' as const), target, key: keyArb, ttl: fc.option(ttlArb, { nil: null, freq: 4 }) }) },
+    { weight: weightOf('tags', 3), arbitrary: fc.record({ kind: fc.constant('delByTags' as const), target, tags: tagsArb }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delKeys' as const), target, pattern: patternArb.filter((p): p is Query => p !== undefined) }) },
     {
       weight: streamWeight,

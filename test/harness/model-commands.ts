@@ -71,6 +71,10 @@ export function opCode(op: Op): string {
       return `${at}.setMany(${code(op.items)})`;
     case 'delKeys':
       return `${at}.delKeys(${code(op.pattern)})`;
+    case 'touch':
+      return `${at}.touch(${code(op.key)}, ${code(op.ttl)})`;
+    case 'delByTags':
+      return `${at}.delByTags(${code(op.tags)})`;
     case 'setStream':
       return `${at}.setStream(${code(op.key)}, Readable.from(${code(op.chunks)})${op.options === undefined ? '' : `, ${code(op.options)}`})`;
   }
@@ -115,6 +119,10 @@ function issue(real: RealSystem, op: Op): Promise<unknown> {
         return store.delMany(op.keys);
       case 'delKeys':
         return store.delKeys(op.pattern);
+      case 'touch':
+        return store.touch(op.key, op.ttl);
+      case 'delByTags':
+        return store.delByTags(op.tags);
       case 'setStream':
         return op.options === undefined ? store.setStream(op.key, streamOf(op.chunks)) : store.setStream(op.key, streamOf(op.chunks), op.options);
     }

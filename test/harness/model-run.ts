@@ -148,7 +148,7 @@ export async function runModelProperty(config: StoreConfig, kind: RunKind, cover
     const root = config.open({ clock, namespace: freshNamespace('model'), ...(settings.defaultTtl !== undefined ? { defaultTtl: settings.defaultTtl } : {}) });
     const stores = [root, ...SCOPES.map((s) => root.scope(s))];
     const real: RealSystem = { stores, clock, calls: 0 };
-    const model = new StoreModel(clock.now(), settings.defaultTtl, stores.length);
+    const model = new StoreModel(clock.now(), settings.defaultTtl, stores.length, root.supports.tags === true);
     try {
       await fc.asyncModelRun(() => ({ model, real }), commands);
       // The contents at the end, whatever the last command was.

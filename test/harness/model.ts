@@ -34,6 +34,8 @@ export type Query = string | ModelQuery;
 /** `set` options as the caller passes them (absent, `{}`, `{ ttl }`). */
 export interface SetOpts {
   ttl?: number | null;
+  /** SPEC §15: replace the entry's tags (an empty list, or none, leaves it untagged). */
+  tags?: string[];
 }
 
 /** `get` options as the caller passes them. */
@@ -58,7 +60,11 @@ export type Op =
   | { kind: 'del'; target: Target; query: Query }
   | { kind: 'clear'; target: Target }
   | { kind: 'getMany'; target: Target; keys: Key[] }
-  | { kind: 'setMany'; target: Target; items: Array<{ key: Key; value: unknown; ttl?: number | null }> }
+  | { kind: 'setMany'; target: Target; items: Array<{ key: Key; value: unknown; ttl?: number | null; tags?: string[] }> }
+  /** SPEC §15: a live entry's TTL set again (null: none), its value and tags kept. */
+  | { kind: 'touch'; target: Target; key: Key; ttl: number | null }
+  /** SPEC §15: every live entry carrying any of the tags deleted. */
+  | { kind: 'delByTags'; target: Target; tags: string[] }
   | { kind: 'delMany'; target: Target; keys: Key[] }
   | { kind: 'delKeys'; target: Target; pattern: Query }
   /** A value from a byte stream (SPEC §7): stored as the chunks joined, read back as one Buffer. */
@@ -75,7 +81,11 @@ export interface ModelEntry {
   value: unknown;
   /** Epoch ms, or null for no expiry. */
   expiresAt: number | null;
+  /** Its tags (SPEC §15), none when untagged. */
+  tags: ReadonlySet<string>;
 }
+
+const NO_TAGS: ReadonlySet<string> = new Set();
 
 const INVALID_ARGUMENT = 'ERR_INVALID_ARGUMENT';
 
@@ -89,6 +99,8 @@ export class StoreModel {
     /** The store's defaultTtl setting (scopes inherit it). */
     readonly defaultTtl: number | undefined,
     targets: number,
+    /** Whether the store keeps tags (`supports.tags`): without, every tagged write and delByTags is refused. */
+    readonly keepsTags = true,
   ) {
     this.spaces = Array.from({ length: targets }, () => new Map<string, ModelEntry>());
   }
@@ -127,7 +139,8 @@ export class StoreModel {
   apply(op: Op): Outcome {
     switch (op.kind) {
       case 'set':
-        return this.write(op.target, op.key, op.value, op.options?.ttl);
+        if (this.refusesTags(op.options?.tags)) return { ok: false, code: INVALID_ARGUMENT };
+        return this.write(op.target, op.key, op.value, op.options?.ttl, op.options?.tags);
       case 'setex':
         // lib/store.ts setex: seconds must be a positive finite number; the TTL is seconds * 1000 ms.
         if (!(Number.isFinite(op.seconds) && op.seconds > 0)) return { ok: false, code: INVALID_ARGUMENT };
@@ -165,10 +178,24 @@ export class StoreModel {
         return ok(op.keys.map((key) => this.entry(op.target, key)?.value));
       case 'setMany': {
         // Every item is checked before any is written (SPEC §10): one bad TTL refuses them all.
-        const bad = op.items.some(({ ttl }) => ttl !== undefined && ttl !== null && !(Number.isFinite(ttl) && ttl >= 0 && ttl <= MAX_TTL_MS));
+        const bad = op.items.some(({ ttl, tags }) => (ttl !== undefined && ttl !== null && !validTtl(ttl)) || this.refusesTags(tags));
         if (bad) return { ok: false, code: INVALID_ARGUMENT };
-        for (const item of op.items) this.write(op.target, item.key, item.value, item.ttl);
+        for (const item of op.items) this.write(op.target, item.key, item.value, item.ttl, item.tags);
         return ok(undefined);
+      }
+      case 'touch': {
+        if (op.ttl !== null && !validTtl(op.ttl)) return { ok: false, code: INVALID_ARGUMENT };
+        const e = this.entry(op.target, op.key);
+        if (e === undefined) return ok(false);
+        // An explicit TTL: 0 and null mean none; the defaultTtl does not apply (lib/core/store-entries.ts).
+        e.expiresAt = op.ttl ? this.now + Math.ceil(op.ttl) : null;
+        return ok(true);
+      }
+      case 'delByTags': {
+        if (!this.keepsTags || op.tags.length === 0) return { ok: false, code: INVALID_ARGUMENT };
+        const found = this.entries(op.target).filter((e) => op.tags.some((tag) => e.tags.has(tag)));
+        for (const e of found) this.spaces[op.target].delete(e.id);
+        return ok(found.length);
       }
       case 'delMany': {
         let removed = 0;
@@ -181,6 +208,8 @@ export class StoreModel {
         return ok(found.length);
       }
       case 'setStream': {
+        // A streamed value takes a TTL only: tags are refused (lib/core/store-streams.ts).
+        if (op.options?.tags !== undefined) return { ok: false, code: INVALID_ARGUMENT };
         const bytes = Buffer.concat(op.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
         return this.write(op.target, op.key, bytes, op.options?.ttl);
       }
@@ -203,8 +232,13 @@ export class StoreModel {
     return this.select(target, pattern);
   }
 
-  private write(target: Target, key: Key, value: unknown, ttl: number | null | undefined): Outcome {
-    if (ttl !== undefined && ttl !== null && !(Number.isFinite(ttl) && ttl >= 0 && ttl <= MAX_TTL_MS)) {
+  /** Whether a write with these tags is refused: tags on a store that keeps none (an empty list is no tags). */
+  private refusesTags(tags: string[] | undefined): boolean {
+    return tags !== undefined && tags.length > 0 && !this.keepsTags;
+  }
+
+  private write(target: Target, key: Key, value: unknown, ttl: number | null | undefined, tags?: string[]): Outcome {
+    if (ttl !== undefined && ttl !== null && !validTtl(ttl)) {
       return { ok: false, code: INVALID_ARGUMENT };
     }
     const effective = ttl === undefined ? this.defaultTtl : ttl;
@@ -213,12 +247,20 @@ export class StoreModel {
     const space = this.spaces[target];
     const id = keyId(key);
     const existing = space.get(id);
+    // A write replaces the tags: none given leaves the entry untagged.
+    const tagSet = tags === undefined || tags.length === 0 ? NO_TAGS : new Set(tags);
     if (existing) {
       existing.value = value;
       existing.expiresAt = expiresAt;
-    } else space.set(id, { id, key, value, expiresAt });
+      existing.tags = tagSet;
+    } else space.set(id, { id, key, value, expiresAt, tags: tagSet });
     return ok(undefined);
   }
+}
+
+/** A TTL the store accepts: a finite number of ms from 0 to MAX_TTL_MS. */
+function validTtl(ttl: number): boolean {
+  return Number.isFinite(ttl) && ttl >= 0 && ttl <= MAX_TTL_MS;
 }
 
 function ok(value: unknown): Outcome {
