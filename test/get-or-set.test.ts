@@ -351,6 +351,27 @@ describe('getOrSet options', function () {
     });
   }
 
+  describe("lock: 'cluster' when the lock's Redis fails", () => {
+    it('computes in this process and reports ERR_STORAGE_CONNECTION as an error event', async () => {
+      const store = new RedisStore({ namespace: freshNamespace('gos'), url: redisUrl });
+      const errors: StoreError[] = [];
+      store.on('error', (err: StoreError) => errors.push(err));
+      try {
+        const down = () => Promise.reject(new Error('connection refused'));
+        const broken: LockRedis = { set: down, get: down, eval: down };
+        (store as unknown as { storage: { lockRedis?: () => Promise<LockRedis> } }).storage.lockRedis = () => Promise.resolve(broken);
+        let computes = 0;
+        const values = await Promise.all(Array.from({ length: 10 }, () => store.getOrSet('k', () => ++computes, { lock: 'cluster' })));
+        expect(values).to.deep.equal(Array(10).fill(1));
+        expect(computes).to.equal(1); // still one compute per process
+        expect(await store.getOne('k')).to.equal(1);
+        expect(errors.map((e) => e.code)).to.deep.equal(['ERR_STORAGE_CONNECTION']);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   describe("lock: 'cluster' where no Redis is reachable", () => {
     it('a shared store (SQLite file) refuses it before compute runs', async () => {
       const store = createStore({ type: 'sqlite', settings: { path: freshSqlitePath('gos-lock') } });
