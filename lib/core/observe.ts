@@ -60,15 +60,27 @@ export interface BackendNotes {
   cleared(): void;
 }
 
+/** Which primitives an observed backend wraps: exact reads (hit/miss listeners), writes and deletes (set/delete listeners, watchers). */
+export interface Observed {
+  reads: boolean;
+  writes: boolean;
+}
+
 /**
- * `inner` with the primitives that read or change entries reporting to `notes` once they
- * succeed. Everything else is `inner`'s own function. Derived primitives inside `inner` (a
- * `has` read through `get`) call `inner`'s, so nothing is reported twice.
+ * `inner` with the primitives that read (`observe.reads`) or change entries (`observe.writes`)
+ * reporting to `notes` once they succeed. Everything else is `inner`'s own function, so a watch
+ * costs reads nothing. Derived primitives inside `inner` (a `has` read through `get`) call
+ * `inner`'s, so nothing is reported twice.
  */
-export function observedBackend(inner: CompleteBackend, notes: BackendNotes): CompleteBackend {
-  const { getSync, setSync, deleteByTags } = inner;
+export function observedBackend(inner: CompleteBackend, notes: BackendNotes, observe: Observed): CompleteBackend {
+  const reads = observe.reads ? observedReads(inner, notes) : {};
+  const writes = observe.writes ? observedWrites(inner, notes) : {};
+  return { ...inner, ...reads, ...writes };
+}
+
+function observedReads(inner: CompleteBackend, notes: BackendNotes): Partial<CompleteBackend> {
+  const { getSync } = inner;
   return {
-    ...inner,
     get: (id) =>
       inner.get(id).then((value) => {
         notes.read(id, value);
@@ -82,6 +94,19 @@ export function observedBackend(inner: CompleteBackend, notes: BackendNotes): Co
         }
         return entries;
       }),
+    getSync:
+      getSync &&
+      ((id) => {
+        const value = getSync(id);
+        notes.read(id, value);
+        return value;
+      }),
+  };
+}
+
+function observedWrites(inner: CompleteBackend, notes: BackendNotes): Partial<CompleteBackend> {
+  const { setSync, deleteByTags } = inner;
+  return {
     set: (id, key, value, expiresAt, tags) => inner.set(id, key, value, expiresAt, tags).then(() => notes.set(id)),
     setStream: (id, key, source, expiresAt) => inner.setStream(id, key, source, expiresAt).then(() => notes.set(id)),
     delete: (id) =>
@@ -102,13 +127,6 @@ export function observedBackend(inner: CompleteBackend, notes: BackendNotes): Co
           return removed;
         })),
     clear: () => inner.clear().then(() => notes.cleared()),
-    getSync:
-      getSync &&
-      ((id) => {
-        const value = getSync(id);
-        notes.read(id, value);
-        return value;
-      }),
     setSync:
       setSync &&
       ((id, key, value, expiresAt, tags) => {

@@ -18,7 +18,7 @@ import type { Backend, BackendContext, Capabilities, FindOptions, StoredEntry } 
 import { callbackError, failureValue } from './arguments';
 import { CompleteBackend, completeBackend } from './backend-defaults';
 import { checkCommonSettings } from './settings';
-import { BackendNotes, KeyEvent, STORE_EVENTS, StoreEventName, isStoreEvent, observedBackend, selectorSubject } from './observe';
+import { BackendNotes, KeyEvent, Observed, STORE_EVENTS, StoreEventName, isStoreEvent, observedBackend, selectorSubject } from './observe';
 import { ObservedPromise, asStoreError, withinMs } from './promises';
 import { TRACING, TraceContext, TraceSubject, TracedMethod } from './tracing';
 import { Unwatch, WatchListener, Watchers, readWatchArgs } from './watch';
@@ -96,8 +96,8 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
   protected storage: CompleteBackend;
   /** `storage` unwrapped: what it is while nobody listens. */
   private readonly plainStorage: CompleteBackend;
-  /** `storage` wrapped to report hits, misses, writes and deletes, made on the first listener. */
-  private observedStorage: CompleteBackend | undefined;
+  /** What `storage` reports now (lib/core/observe.ts): nothing, reads, writes or both. */
+  private observing: Observed = { reads: false, writes: false };
   /** The backend's synchronous read, for in-process backends (the memory store's hot path); `storage`'s. */
   protected _getSync: ((id: string) => unknown) | undefined;
   /**
@@ -107,10 +107,10 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
    */
   protected _setSync: ((id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]) => void) | undefined;
   /**
-   * True while `storage` reports what it does (someone listens to 'hit', 'miss', 'set' or
-   * 'delete', or watches): the one flag a fast path that bypasses `storage` tests.
+   * True while someone listens to 'hit' or 'miss': the one flag a read fast path that bypasses
+   * `storage` (the multi store's front tier) tests.
    */
-  protected observed = false;
+  protected observedReads = false;
   /** Which per-operation events have listeners (kept by the 'newListener' / 'removeListener' hooks). */
   private readonly listening: Record<StoreEventName, boolean> = { hit: false, miss: false, set: false, delete: false, expire: false, evict: false };
   /** The open watches (lib/core/watch.ts), made on the first. */
@@ -527,11 +527,11 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
   }
 
   /**
-   * `storage` wrapped to report to `notes` (lib/core/observe.ts). A store whose backend knows
-   * more (the multi store: the tier of a hit) wraps its reads itself.
+   * `storage` wrapped to report to `notes` what `observe` asks (lib/core/observe.ts). A store
+   * whose backend knows more (the multi store: the tier of a hit) wraps its reads itself.
    */
-  protected observeBackend(storage: CompleteBackend, notes: BackendNotes): CompleteBackend {
-    return observedBackend(storage, notes);
+  protected observeBackend(storage: CompleteBackend, notes: BackendNotes, observe: Observed): CompleteBackend {
+    return observedBackend(storage, notes, observe);
   }
 
   private readonly listenerAdded = (event: string | symbol): void => {
@@ -558,13 +558,19 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
     return this;
   }
 
-  /** Swaps the observed backend in while anyone listens to hits, misses, sets or deletes, or watches; out when nobody does. */
+  /**
+   * Swaps in the backend wrapped for what is listened to — reads while anyone listens to hits
+   * or misses, writes while anyone listens to sets or deletes or watches — and the bare one
+   * when nobody does (listeners come and go rarely: a wrapper is made per change).
+   */
   private updateObserved(): void {
     const { hit, miss, set } = this.listening;
-    const on = hit || miss || set || this.listening.delete || (this.watchers !== undefined && this.watchers.size > 0);
-    if (on === this.observed) return;
-    this.observed = on;
-    const storage = on ? (this.observedStorage ??= this.observeBackend(this.plainStorage, this.notes)) : this.plainStorage;
+    const reads = hit || miss;
+    const writes = set || this.listening.delete || (this.watchers !== undefined && this.watchers.size > 0);
+    if (reads === this.observing.reads && writes === this.observing.writes) return;
+    this.observing = { reads, writes };
+    this.observedReads = reads;
+    const storage = reads || writes ? this.observeBackend(this.plainStorage, this.notes, this.observing) : this.plainStorage;
     this.storage = storage;
     this._getSync = storage.getSync;
     this._setSync = storage.setSync;

@@ -8,7 +8,7 @@ import type { BackendFactory, EntryWithExpiry } from '../backend';
 import { BackendStore, ScopedBackend } from '../backend-store';
 import type { Callback } from '../callbacks';
 import type { CompleteBackend } from '../core/backend-defaults';
-import type { BackendNotes } from '../core/observe';
+import type { BackendNotes, Observed } from '../core/observe';
 import { asError } from '../core/promises';
 import { NOT_SYNC } from '../core/tier-access';
 import { TRACING, isTraced } from '../core/tracing';
@@ -85,7 +85,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     if (value !== undefined) {
       front.counters.hits++;
       this.counters.hits++;
-      if (this.observed) this.noteRead(id, value, 0, front.name);
+      if (this.observedReads) this.noteRead(id, value, 0, front.name);
       return Promise.resolve(value);
     }
     front.counters.misses++;
@@ -101,7 +101,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
    */
   private readBelowFront(id: string): Promise<unknown> {
     const read = this.backend.flights.run(id, this.readBelowHeld);
-    if (this.observed) {
+    if (this.observedReads) {
       return read.then((hit) => {
         this.countBelow(hit);
         return this.noteHit(id, hit);
@@ -118,8 +118,9 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   }
 
   /** The observed backend (lib/core/observe.ts) reads through the tiers itself, so a hit names its tier. */
-  protected observeBackend(storage: CompleteBackend, notes: BackendNotes): CompleteBackend {
-    const observed = super.observeBackend(storage, notes);
+  protected observeBackend(storage: CompleteBackend, notes: BackendNotes, observe: Observed): CompleteBackend {
+    const observed = super.observeBackend(storage, notes, observe);
+    if (!observe.reads) return observed;
     const reads = this.backend.reads;
     const name = (tier: number) => this.tiers[tier].name;
     const note = (id: string, hit: Hit | undefined): void => {
@@ -172,7 +173,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     return this.run(
       () => this.backend.read(id),
       (hit) => {
-        if (this.observed) this.noteHit(id, hit);
+        if (this.observedReads) this.noteHit(id, hit);
         if (hit === undefined) {
           this.counters.misses++;
           return undefined;
