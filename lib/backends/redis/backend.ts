@@ -13,7 +13,7 @@
  * expired entries without reading them (sweeping.ts). Streamed values: streams.ts.
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
-import type { Backend, BackendContext } from '../../backend';
+import type { Backend, BackendContext, LockRedis } from '../../backend';
 import type { Clock } from '../../clock';
 import { InvalidValueError, StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
@@ -21,7 +21,7 @@ import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import { SetItem, readEntries, sendBatch } from './batching';
-import type { RedisClient } from './client';
+import { RedisClient, waitReady } from './client';
 import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './connection';
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { count, deleteMatching, find } from './find';
@@ -32,6 +32,8 @@ import { upgradeLayout } from './migrate';
 import { nextSequence } from './sequence';
 import { readWhole, setStream, valueStream } from './streams';
 import { Sweeper, clearNamespace, drop } from './sweeping';
+import { deleteByTags, touch } from './tags';
+import { keyOfId } from './ids';
 
 /** The Redis backend of one namespace; its scopes share its connection. */
 export class RedisBackend implements Backend, BatchOwner, Sweepable {
@@ -44,6 +46,8 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     persistent: true,
     // find honours sort, skip and limit (find.ts, sorted.ts), in lib/query-sort.ts's order.
     nativeSort: true,
+    // set keeps tags with the entry, deleteByTags and touch are scripts of their own (tags.ts).
+    tags: true,
   };
   /**
    * Exact calls are single commands (MGET batches, the write script, GETRANGE with HEXISTS in
@@ -128,6 +132,23 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     this.context.events.reportError(err);
   }
 
+  /** Whether the store has an 'expire' listener, so the sweep should say which entries it freed. */
+  wantsExpireEvents(): boolean {
+    const events = this.context.events;
+    return events.wants !== undefined && events.wants('expire');
+  }
+
+  /** Emits the store's 'expire' event for an entry the sweep freed (an id that is no key the store writes is passed over). */
+  emitExpired(id: string): void {
+    let key: Key;
+    try {
+      key = keyOfId(id);
+    } catch {
+      return;
+    }
+    this.context.events.emit('expire', { id, key });
+  }
+
   // ---- lifecycle ------------------------------------------------------------------------
 
   async connect(): Promise<void> {
@@ -159,9 +180,19 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     await this.connection.detach(this.namespace, this);
   }
 
-  /** `context` is the scope store's; without one (a sweep of a namespace nobody has open), this backend's own, renamed. */
+  /**
+   * `context` is the scope store's; without one (a sweep of a namespace nobody has open), this
+   * backend's own, renamed, whose events report errors here but emit nothing (no store of that
+   * namespace is listening here).
+   */
   scope(namespace: string, context?: BackendContext): RedisBackend {
-    return new RedisBackend(this.connection, this.settings, context ?? { ...this.context, namespace });
+    return new RedisBackend(this.connection, this.settings, context ?? this.foreignContext(namespace));
+  }
+
+  /** The context of a backend for a namespace nobody has open here (see `scope`). */
+  protected foreignContext(namespace: string): BackendContext {
+    const events = this.context.events;
+    return { ...this.context, namespace, events: { reportError: (err) => events.reportError(err), emit: () => undefined, wants: () => false } };
   }
 
   // ---- exact keys -------------------------------------------------------------------------
@@ -231,7 +262,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     });
   }
 
-  set(id: string, key: Key, value: unknown, expiresAt: number | null): Promise<void> {
+  set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     if (expiresAt !== null && !validExpiry(expiresAt)) return Promise.reject(expiryError(expiresAt));
     let text: string;
     try {
@@ -240,7 +271,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
       return Promise.reject(err);
     }
     return new Promise<unknown>((resolve, reject) => {
-      const item: SetItem = { id, key, text, expiresAt, seq: this.sequenced ? nextSequence() : 0, resolve, reject };
+      const item: SetItem = { id, key, text, expiresAt, seq: this.sequenced ? nextSequence() : 0, tags, resolve, reject };
       this.connection.enqueue(this, 'set', item, this.exactBatch);
     }).then(() => {
       if (expiresAt !== null) this.sweeper.sweepIfDue();
@@ -293,7 +324,24 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await drop(this, [id], false)) > 0;
+    return (await drop(this, [id], 'd')) > 0;
+  }
+
+  touch(id: string, expiresAt: number | null): Promise<boolean> {
+    return touch(this, id, expiresAt);
+  }
+
+  deleteByTags(tags: readonly string[]): Promise<number> {
+    return deleteByTags(this, tags);
+  }
+
+  /**
+   * The client, ready, for getOrSet's cluster lock (lib/core/get-or-set.ts): the Cluster client
+   * on a cluster. Its commands ride the auto-pipeline outside the store's batches.
+   */
+  async lockRedis(): Promise<LockRedis> {
+    await waitReady(this.client, this.settings.connectTimeout).catch(rethrow);
+    return this.client;
   }
 
   // ---- queries ------------------------------------------------------------------------------

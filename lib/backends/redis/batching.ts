@@ -11,6 +11,7 @@ import type { RedisBackend } from './backend';
 import type { BatchItem, BatchKind } from './connection';
 import { keyName, rethrow, toStoreError } from './errors';
 import type { RedisLayout } from './layout';
+import { tagPrefix } from './layout';
 import { orderedRecords } from './ordered';
 import { SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
 
@@ -21,6 +22,8 @@ export interface SetItem extends BatchItem {
   expiresAt: number | null;
   /** The creation sequence the client assigned (a sharded namespace, sequence.ts), or 0: the server's counter. */
   seq: number;
+  /** The entry's tags (checked, distinct), or undefined: the entry is left untagged. */
+  tags: readonly string[] | undefined;
 }
 
 /** Sends a batch of queued reads or writes of `b`'s namespace. */
@@ -102,30 +105,33 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
     for (const item of items) item.reject(error);
   };
   if (items.length === 1) {
-    const { id, key, text, expiresAt, seq } = items[0];
+    const { id, key, text, expiresAt, seq, tags } = items[0];
     const e = l.entry(id);
-    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e];
+    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, e, l.entryTags, l.tagIndex];
     const args: Array<string | number> = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'v', text, '', l.gracePrefix, graceMs, seq === 0 ? '' : seq];
-    pushIndexes(l, key, keys, args);
+    pushIndexes(l, key, keys, args, tags);
     SET_SCRIPT.run(b.connection.batchCommand, keys, args).then(done, failed);
     if (expiresAt !== null) b.connection.noteDue(b.namespace, expiresAt);
     return;
   }
-  const keys = [l.order, l.expiry, l.counter, l.registry];
+  const keys = [l.order, l.expiry, l.counter, l.registry, l.entryTags, l.tagIndex];
   const sequenced = b.sequenced;
   const args: Array<string | number> = [b.clock.now(), l.gracePrefix, graceMs, sequenced ? '1' : ''];
   let firstExpiry = Infinity;
-  for (const { id, key, text, expiresAt, seq } of items) {
+  for (const { id, key, text, expiresAt, seq, tags } of items) {
+    const tagCount = tags === undefined ? 0 : tags.length;
     if (typeof key === 'string') {
       keys.push(l.entry(id), l.chunks(id));
-      args.push(id, expiresAt === null ? '0' : expiresAt, 0, text, 0);
+      args.push(id, expiresAt === null ? '0' : expiresAt, 0, text, 0, tagCount);
       if (sequenced) args.push(seq);
+      if (tags !== undefined) for (const tag of tags) args.push(tagPrefix(tag));
     } else {
       const indexes = l.indexesOf(key);
       const ordered = orderedRecords(l, key);
       keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
-      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length);
+      args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length, tagCount);
       if (sequenced) args.push(seq);
+      if (tags !== undefined) for (const tag of tags) args.push(tagPrefix(tag));
       args.push(...ordered.descriptors);
     }
     if (expiresAt !== null && expiresAt < firstExpiry) firstExpiry = expiresAt;
@@ -135,16 +141,30 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
 }
 
 /**
- * Appends an entry's index keys and SET_SCRIPT's index arguments: the number of equality index
- * keys, then one descriptor per ordered index key (none for a string key).
+ * Appends an entry's index keys and SET_SCRIPT's index and tag arguments: the number of
+ * equality index keys, the number of tags, one member prefix per tag, then one descriptor per
+ * ordered index key (no index keys for a string key).
  */
-export function pushIndexes(l: RedisLayout, key: Key, keys: string[], args: Array<string | number>): void {
+export function pushIndexes(l: RedisLayout, key: Key, keys: string[], args: Array<string | number>, tags?: readonly string[]): void {
   if (typeof key === 'string') {
     args.push(0);
+    pushTags(args, tags);
     return;
   }
   const indexes = l.indexesOf(key);
   const ordered = orderedRecords(l, key);
   keys.push(...indexes, ...ordered.keys);
-  args.push(indexes.length, ...ordered.descriptors);
+  args.push(indexes.length);
+  pushTags(args, tags);
+  args.push(...ordered.descriptors);
+}
+
+/** Appends the tag count and the tags' member prefixes (tagPrefix). */
+function pushTags(args: Array<string | number>, tags: readonly string[] | undefined): void {
+  if (tags === undefined) {
+    args.push(0);
+    return;
+  }
+  args.push(tags.length);
+  for (const tag of tags) args.push(tagPrefix(tag));
 }

@@ -170,7 +170,7 @@ export async function deleteMatching(b: RedisBackend, selector: Selector): Promi
   for await (const found of candidates(b, selector)) {
     // A member that is not a key matches no query; deleting everything takes it too.
     const batch = selector.kind === 'all' ? found : found.filter((c) => c.key !== undefined);
-    if (batch.length > 0) removed += await drop(b, batch.map((c) => c.id), false, batch);
+    if (batch.length > 0) removed += await drop(b, batch.map((c) => c.id), 'd', batch);
   }
   return removed;
 }

@@ -27,6 +27,10 @@
  * |                              |        | member `<string, \0 as \0\1>\0\0<16-digit sequence><id>` |
  * | `<base>r:<len>:<path>`       | zset   | ordered index: keys that reach `<path>` with anything else |
  * |                              |        | (arrays, objects, booleans, null, mixed), by sequence     |
+ * | `<base>g`                    | hash   | tagged entries only: id → the member prefixes of its tags |
+ * |                              |        | (tagPrefix), concatenated (tags.ts)                       |
+ * | `<base>b`                    | zset   | tag records: one member `<tagPrefix(tag)><id>` per tag of |
+ * |                              |        | each entry, score 0, read BYLEX per tag (tags.ts)         |
  * | `<base>v`                    | string | the layout version the namespace's records follow        |
  * | `<base>h`                    | string | home layout of a sharded namespace only: its shard count |
  * | `<base>t:<random>`           | hash   | a value being streamed in, renamed onto its chunk key at the end |
@@ -131,6 +135,10 @@ export class RedisLayout {
   readonly version: string;
   /** The shard count the namespace was written with, when it is sharded (only the home layout's is written). */
   readonly shardCount: string;
+  /** Tagged entries' tags: a hash from id to its tags' member prefixes (tags.ts). */
+  readonly entryTags: string;
+  /** The tag records: a zset of `<tagPrefix(tag)><id>`, one per tag of each entry (tags.ts). */
+  readonly tagIndex: string;
   private readonly indexPrefix: string;
 
   /**
@@ -155,6 +163,8 @@ export class RedisLayout {
     this.registry = this.base + 'p';
     this.version = this.base + 'v';
     this.shardCount = this.base + 'h';
+    this.entryTags = this.base + 'g';
+    this.tagIndex = this.base + 'b';
     this.dueNamespaces = dueListKey(prefix, shards);
   }
 
@@ -210,6 +220,16 @@ export class RedisLayout {
   entryPattern(glob: string): string {
     return this.entryPrefix.replace(/[*?[\]\\]/g, '\\$&') + glob;
   }
+}
+
+/**
+ * The start of a tag's members in the tag records (`RedisLayout.tagIndex`): the tag with each
+ * NUL written as NUL + \x01, then two NULs. No prefix is the start of another's, and no tag's
+ * prefix contains two NULs before its end, so `<prefix><id>` names one (tag, id) pair, a
+ * tag's members are one BYLEX range, and an entry's prefixes concatenated split back apart.
+ */
+export function tagPrefix(tag: string): string {
+  return (tag.includes('\0') ? tag.replace(/\0/g, '\0\x01') : tag) + '\0\0';
 }
 
 /** The entry string of a value: its expiry, 'v', then the serialized value. */

@@ -1,10 +1,10 @@
 /**
- * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND) or maintain
+ * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND, TAGGED) or maintain
  * a namespace (RESCHEDULE, REINDEX, VERSION); the write scripts and the Lua fragments they share
  * are in scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
  */
 import { LuaScript } from './lua-script';
-import { DROP_SCRIPT, HEAD, MEMBER, SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
+import { DROP_SCRIPT, HEAD, MEMBER, SET_MANY_SCRIPT, SET_SCRIPT, TOUCH_SCRIPT } from './scripts';
 
 /**
  * Lua: appends one entry to a reply as one element: the entry string when the entry is live by
@@ -281,6 +281,31 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 `);
 
+/**
+ * Lists the ids that carry any of the given tags (their tag records, layout.ts), each once, at
+ * most `limit`: one BYLEX range of the tag records per tag.
+ * KEYS: the tag records. ARGV: limit, then one member prefix per tag (tagPrefix).
+ */
+export const TAGGED_SCRIPT = new LuaScript(`
+local tz, limit = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TYPE', tz).ok
+if t == 'none' then return {} end
+if t ~= 'zset' then return redis.error_reply('the record ' .. tz .. ' is a ' .. t .. ', not a zset: clear() removes it') end
+local out, seen = {}, {}
+for i = 2, #ARGV do
+  local p = ARGV[i]
+  for _, m in ipairs(redis.call('ZRANGE', tz, '[' .. p, '(' .. p .. '\\255', 'BYLEX', 'LIMIT', 0, limit - #out)) do
+    local id = string.sub(m, #p + 1)
+    if not seen[id] then
+      seen[id] = true
+      out[#out + 1] = id
+    end
+  end
+  if #out >= limit then break end
+end
+return out
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   SET_SCRIPT,
@@ -295,5 +320,7 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   DESCEND_SCRIPT,
   RANGE_SCRIPT,
   SHARDS_SCRIPT,
+  TOUCH_SCRIPT,
+  TAGGED_SCRIPT,
 ];
 

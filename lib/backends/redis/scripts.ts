@@ -13,7 +13,11 @@ import { LuaScript } from './lua-script';
 import { SEQ_DIGITS } from './ordered';
 
 /** Fixed KEYS of SET_SCRIPT, before the index keys. */
-export const WRITE_FIXED_KEYS = 7;
+export const WRITE_FIXED_KEYS = 9;
+/** Fixed KEYS of SET_MANY_SCRIPT, before the first entry's keys. */
+const MANY_FIXED_KEYS = 6;
+/** Fixed KEYS of DROP_SCRIPT, before the first id's keys. */
+const DROP_FIXED_KEYS = 5;
 
 /**
  * Lua: reading the head of an entry string (see layout.ts) whatever is stored there.
@@ -67,11 +71,34 @@ end
  * Returns an error text, or nothing.
  */
 const RECORDS = `
-local function wrongRecord(z, xz, p)
-  for _, r in ipairs({ { z, 'zset' }, { xz, 'zset' }, { p, 'set' } }) do
+local function wrongRecord(z, xz, p, tg, tz)
+  for _, r in ipairs({ { z, 'zset' }, { xz, 'zset' }, { p, 'set' }, { tg, 'hash' }, { tz, 'zset' } }) do
     local t = redis.call('TYPE', r[1]).ok
     if t ~= r[2] and t ~= 'none' then return 'the record ' .. r[1] .. ' is a ' .. t .. ', not a ' .. r[2] .. ': clear() removes it' end
   end
+end
+`;
+
+/**
+ * Lua: an entry's tag records (layout.ts, tags.ts): the hash `tg` maps a tagged entry's id to
+ * its tags' member prefixes, concatenated (each ends with two NULs); the zset `tz` holds one
+ * member `<prefix><id>` per tag, scored 0. `untag` removes an entry's records whatever the
+ * records hold (a key of another type is passed over, so a delete always gets through);
+ * `retag` replaces them with the prefixes ARGV[t1..t2] (none when t2 < t1), after the write
+ * script has checked the records' types.
+ */
+const TAGS = `
+local function untag(tg, tz, id)
+  local old = redis.pcall('HGET', tg, id)
+  if type(old) ~= 'string' then return end
+  for pfx in string.gmatch(old, '(.-%z%z)') do redis.pcall('ZREM', tz, pfx .. id) end
+  redis.pcall('HDEL', tg, id)
+end
+local function retag(tg, tz, id, t1, t2)
+  untag(tg, tz, id)
+  if t2 < t1 then return end
+  for i = t1, t2 do redis.call('ZADD', tz, 0, ARGV[i] .. id) end
+  redis.call('HSET', tg, id, table.concat(ARGV, '', t1, t2))
 end
 `;
 
@@ -91,8 +118,8 @@ end
 `;
 
 /**
- * Lua: writes one entry with its order, expiry and index records (equality indexes KEYS[i1..i2],
- * ordered ones KEYS[o1..o2] with their descriptors from ARGV[ad]) (indexes are KEYS[i1..i2]),
+ * Lua: writes one entry with its order, expiry, index and tag records (equality indexes
+ * KEYS[i1..i2], ordered ones KEYS[o1..o2] with their descriptors from ARGV[ad]),
  * all or nothing: every argument is checked before the first write (an expiry Redis could not
  * store, a missing stream), the counter and the index sets, the only records a stranger's
  * key of another type can block (the shared ones are checked once per script), are written
@@ -106,10 +133,12 @@ end
  * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
  * retires the old chunks to a grace key (see RETIRE: prefix `gp`, `grace` ms). The entry
  * string and its chunks expire natively at `exp`. A key of another type at the entry's name
- * is overwritten.
+ * is overwritten. The entry's tag records are replaced by the tags whose member prefixes are
+ * ARGV[t1..t2] (none: the entry is left untagged; see TAGS), in the same script, so no reader
+ * ever sees the entry with another write's tags.
  */
-const PUT = `${HEAD}${RECORDS}${RETIRE}${MEMBER}
-local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp, grace, reserved, i1, i2, o1, o2, ad)
+const PUT = `${HEAD}${RECORDS}${RETIRE}${MEMBER}${TAGS}
+local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen, tmp, gp, grace, reserved, i1, i2, o1, o2, ad, t1, t2)
   if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
@@ -149,6 +178,7 @@ local function put(e, ck, z, xz, c, p, id, now, exp, mode, payload, gen, tmp, gp
     for i = i1, i2 do redis.call('SADD', p, KEYS[i]) end
     for i = o1, o2 do redis.call('SADD', p, KEYS[i]) end
   end
+  retag(tg, tz, id, t1, t2)
   local text = payload
   if string.match(h, '^%d+c') then retire(ck, gp, grace) end
   if mode ~= 'v' then
@@ -172,17 +202,17 @@ end
 /**
  * Writes one entry (see PUT); a write that cannot be made fails with an error reply and leaves nothing.
  * KEYS: entry, chunk key, order, expiry, counter, registry, temp (mode c; else the entry again),
- * equality index keys, ordered index keys.
+ * entry tags, tag records, equality index keys, ordered index keys.
  * ARGV: id, now, expiresAt ('0' = none), mode, entry string (mode v) | chunk count (mode c),
  * generation (mode c; else ''), grace key prefix, grace (ms), a creation sequence reserved when
- * the call started (mode c; else ''), the number of equality index keys, then one descriptor
- * per ordered index key (ordered.ts).
+ * the call started (mode c; else ''), the number of equality index keys, the number of tags,
+ * one member prefix per tag (tags.ts), then one descriptor per ordered index key (ordered.ts).
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
-local n = tonumber(ARGV[10])
-local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
-  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9],
-    ${WRITE_FIXED_KEYS + 1}, ${WRITE_FIXED_KEYS} + n, ${WRITE_FIXED_KEYS + 1} + n, #KEYS, 11)
+local n, nt = tonumber(ARGV[10]), tonumber(ARGV[11])
+local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6], KEYS[8], KEYS[9])
+  or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9],
+    ${WRITE_FIXED_KEYS + 1}, ${WRITE_FIXED_KEYS} + n, ${WRITE_FIXED_KEYS + 1} + n, #KEYS, 12 + nt, 12, 11 + nt)
 if failed then return redis.error_reply(failed) end
 return 1
 `);
@@ -190,26 +220,27 @@ return 1
 /**
  * Writes several entries of one namespace in one round trip, in order (see PUT). Each entry
  * stands alone: one that cannot be written leaves nothing and the others are written.
- * KEYS: order, expiry, counter, registry, then per entry: its entry key, its chunk key, its
- * equality index keys, its ordered index keys.
+ * KEYS: order, expiry, counter, registry, entry tags, tag records, then per entry: its entry
+ * key, its chunk key, its equality index keys, its ordered index keys.
  * ARGV: now, grace key prefix, grace (ms), '1' when every entry brings its creation sequence (a
  * sharded namespace, sequence.ts; else ''), then per entry: id, expiresAt ('0' = none), number
- * of equality index keys, entry string, number of ordered index keys, its creation sequence
- * (only with '1'), one descriptor per ordered key.
+ * of equality index keys, entry string, number of ordered index keys, number of tags, its
+ * creation sequence (only with '1'), one member prefix per tag, one descriptor per ordered key.
  * Returns the entries that failed, as [position (0-based), reason, ...]: empty when all were written.
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
-local z, xz, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local failed = wrongRecord(z, xz, p)
+local z, xz, c, p, tg, tz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local failed = wrongRecord(z, xz, p, tg, tz)
 if failed then return redis.error_reply(failed) end
 local now, gp, grace, sequenced = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
-local ki, a, pos, failures = 5, 5, 0, {}
+local ki, a, pos, failures = ${MANY_FIXED_KEYS + 1}, 5, 0, {}
 while a <= #ARGV do
-  local n, m = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
-  local reserved, d = false, a + 5
-  if sequenced then reserved, d = ARGV[a + 5], a + 6 end
-  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, reserved,
-    ki + 2, ki + 1 + n, ki + 2 + n, ki + 1 + n + m, d)
+  local n, m, nt = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  local reserved, t = false, a + 6
+  if sequenced then reserved, t = ARGV[a + 6], a + 7 end
+  local d = t + nt
+  failed = put(KEYS[ki], KEYS[ki + 1], z, xz, c, p, tg, tz, ARGV[a], now, ARGV[a + 1], 'v', ARGV[a + 3], false, false, gp, grace, reserved,
+    ki + 2, ki + 1 + n, ki + 2 + n, ki + 1 + n + m, d, t, d - 1)
   if failed then
     failures[#failures + 1] = pos
     failures[#failures + 1] = failed
@@ -222,29 +253,35 @@ return failures
 `);
 
 /**
- * Removes entries with their chunks, order, expiry and index records, whatever they hold:
+ * Removes entries with their chunks, order, expiry, index and tag records, whatever they hold:
  * records of another type are passed over, so a delete or clear() always gets through. The
  * chunks of a streamed value are retired to a grace key (see RETIRE), not freed at once.
- * KEYS: order, expiry, registry, then per id: its entry key, its chunk key, its equality index
- * keys, its ordered index keys.
- * ARGV: now, onlyExpired ('1' | '0'), grace key prefix, grace (ms), then per id: id, number of
- * equality index keys, number of ordered index keys, one descriptor per ordered key (their
- * members are rebuilt with the sequence the order set holds for the id).
- * With onlyExpired (the sweep), an id is removed only if the expiry set still says it has
- * expired, so an entry written again since it was listed survives, and only if its entry
- * string (its head alone is read) is not live: a wrong expiry record is corrected instead. Returns how many entries
- * were removed that were there (delete: live, or not an entry the store wrote; a streamed one
- * whose chunks are gone reads as absent) or expired (sweep).
+ * KEYS: order, expiry, registry, entry tags, tag records, then per id: its entry key, its chunk
+ * key, its equality index keys, its ordered index keys.
+ * ARGV: now, mode, grace key prefix, grace (ms), '1' to return the ids removed, the number of
+ * tag member prefixes, the prefixes, then per id: id, number of equality index keys, number of
+ * ordered index keys, one descriptor per ordered key (their members are rebuilt with the
+ * sequence the order set holds for the id).
+ * Modes: 'd' (delete) removes every id. 'x' (the sweep) removes an id only if the expiry set
+ * still says it has expired, so an entry written again since it was listed survives, and only
+ * if its entry string (its head alone is read) is not live: a wrong expiry record is corrected
+ * instead. 't' (deleteByTags, tags.ts) removes an id only if it still carries one of the
+ * prefixes' tags, so an entry written again without them since it was listed survives; the
+ * prefixes' records of every id given go in any case (garbage there cannot be listed forever).
+ * Returns how many entries were removed that were there (delete and 't': live, or not an entry
+ * the store wrote; a streamed one whose chunks are gone reads as absent) or expired (sweep);
+ * with '1', a table: that count, then the ids removed.
  */
-export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}${MEMBER}
-local z, xz, p = KEYS[1], KEYS[2], KEYS[3]
-local now, onlyExpired, gp, grace = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3], ARGV[4]
-local ki, counted, a = 4, 0, 5
+export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}${MEMBER}${TAGS}
+local z, xz, p, tg, tz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local now, mode, gp, grace, report = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
+local nt = tonumber(ARGV[6])
+local ki, counted, a, removed = ${DROP_FIXED_KEYS + 1}, 0, 7 + nt, {}
 while a <= #ARGV do
   local id, n, m = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local e, ck = KEYS[ki], KEYS[ki + 1]
   local go, h = true, nil
-  if onlyExpired then
+  if mode == 'x' then
     local s = redis.pcall('ZSCORE', xz, id)
     go = type(s) == 'string' and tonumber(s) <= now
     -- An expiry record that is wrong (written by something else) never frees a live entry: it is mended.
@@ -256,15 +293,25 @@ while a <= #ARGV do
         if x == '0' then redis.call('ZREM', xz, id) else redis.call('ZADD', xz, x, id) end
       end
     end
+  elseif mode == 't' then
+    go = false
+    for j = 7, 6 + nt do
+      local member_ = ARGV[j] .. id
+      if type(redis.pcall('ZSCORE', tz, member_)) == 'string' then
+        go = true
+        redis.pcall('ZREM', tz, member_)
+      end
+    end
   end
   if go then
     h = h or head(e)
-    if onlyExpired then
+    if mode == 'x' then
       counted = counted + 1
     else
       local x, kind = parse(h)
       if h ~= '' and (not x or (live(x, now) and not (kind == 'c' and chunksGone(h, ck)))) then counted = counted + 1 end
     end
+    if report then removed[#removed + 1] = id end
     if string.match(h, '^%d+c') then
       redis.call('UNLINK', e)
       retire(ck, gp, grace)
@@ -288,10 +335,53 @@ while a <= #ARGV do
       redis.pcall('ZREM', k, id)
       if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
     end
+    untag(tg, tz, id)
   end
   ki = ki + 2 + n + m
   a = a + 3 + m
 end
+if report then
+  table.insert(removed, 1, counted)
+  return removed
+end
 return counted
 `);
 
+/**
+ * Sets a live entry's expiry, keeping its value and every record but the expiry's: the entry
+ * string's head (rewritten in place by SETRANGE when the new expiry has as many digits as the
+ * old, which is the usual case; else the string is written again), its native expiry and its
+ * chunks', and its expiry record. Absent, expired by `now`, or a streamed value whose chunks
+ * are gone: nothing is written.
+ * KEYS: entry, chunk key, expiry. ARGV: id, now, expiresAt ('0' = none).
+ * Returns 1 when it was set, 0 when the entry is not live, -1 when the string is no entry the
+ * store wrote (nothing is written); an error reply for an expiry Redis could not store.
+ */
+export const TOUCH_SCRIPT = new LuaScript(`${HEAD}
+local e, ck, xz = KEYS[1], KEYS[2], KEYS[3]
+local id, now, exp = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+if exp ~= '0' and not (#exp <= 15 and string.match(exp, '^[1-9]%d*$')) then
+  return redis.error_reply('the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999')
+end
+local h = head(e)
+local x, kind = parse(h)
+if h ~= '' and not x then return -1 end
+if not live(x, now) or (kind == 'c' and chunksGone(h, ck)) then return 0 end
+local t = redis.call('TYPE', xz).ok
+if t ~= 'zset' and t ~= 'none' then return redis.error_reply('the record ' .. xz .. ' is a ' .. t .. ', not a zset: clear() removes it') end
+if #x == #exp then
+  redis.call('SETRANGE', e, 0, exp)
+else
+  redis.call('SET', e, exp .. string.sub(redis.call('GET', e), #x + 1))
+end
+if exp ~= '0' then
+  redis.call('PEXPIREAT', e, exp)
+  if kind == 'c' then redis.call('PEXPIREAT', ck, exp) end
+  redis.call('ZADD', xz, exp, id)
+else
+  redis.call('PERSIST', e)
+  if kind == 'c' then redis.call('PERSIST', ck) end
+  redis.call('ZREM', xz, id)
+end
+return 1
+`);

@@ -81,7 +81,7 @@ export class ShardedRedisBackend extends RedisBackend {
   }
 
   scope(namespace: string, context?: BackendContext): ShardedRedisBackend {
-    return new ShardedRedisBackend(this.connection, this.settings, context ?? { ...this.context, namespace });
+    return new ShardedRedisBackend(this.connection, this.settings, context ?? this.foreignContext(namespace));
   }
 
   /** Sends a tick's run of exact calls: one batch per shard (at most exactBatch calls each), each shard's calls in issue order. */
@@ -123,6 +123,15 @@ export class ShardedRedisBackend extends RedisBackend {
 
   delete(id: string): Promise<boolean> {
     return this.shardOf(id).delete(id);
+  }
+
+  touch(id: string, expiresAt: number | null): Promise<boolean> {
+    return this.shardOf(id).touch(id, expiresAt);
+  }
+
+  /** Every shard's, added up: an entry's tag records live in its own shard. */
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    return sum(await Promise.all(this.shards.map((shard) => shard.deleteByTags(tags))));
   }
 
   setStream(id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {

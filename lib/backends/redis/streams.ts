@@ -45,7 +45,8 @@ interface OpenedStream {
  * Stores a byte stream in chunks under a temporary key of the namespace's slot, then renames
  * it onto the entry in the same script that records the entry: until that commit nothing is
  * visible, and a failed stream only leaves the temporary key, which is deleted (or expires
- * on its own after `streamLeaseMs` if this process dies).
+ * on its own after `streamLeaseMs` if this process dies). A streamed value takes no tags: the
+ * commit leaves the entry untagged, dropping the tag records of the value it replaces.
  */
 export async function setStream(b: RedisBackend, id: string, key: Key, source: AsyncIterable<Buffer>, expiresAt: number | null): Promise<void> {
   if (expiresAt !== null && !validExpiry(expiresAt)) throw expiryError(expiresAt);
@@ -95,7 +96,7 @@ export async function setStream(b: RedisBackend, id: string, key: Key, source: A
     await flush();
     if (chunks === 0) await write(Buffer.alloc(0));
     const e = l.entry(id);
-    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp];
+    const keys = [e, l.chunks(id), l.order, l.expiry, l.counter, l.registry, tmp, l.entryTags, l.tagIndex];
     const reserved = await position.catch(rethrow);
     const args = [id, b.clock.now(), expiresAt === null ? '0' : expiresAt, 'c', chunks, generation, l.gracePrefix, b.settings.streamGraceMs, reserved];
     pushIndexes(l, key, keys, args);

@@ -1,7 +1,8 @@
 /**
  * Removing entries with their records (`drop`, `clearNamespace`) and the expiry sweep of one
  * namespace (`Sweeper`): Redis frees an expired entry's string itself (PEXPIREAT), the sweep
- * frees the order, expiry and index records that point at it, without reading values. The
+ * frees the order, expiry, index and tag records that point at it, without reading values, and
+ * emits 'expire' for each entry it frees when the store has a listener for it. The
  * connection's timer sweeps every open namespace (and a few due ones nobody here has open,
  * see due-namespaces.ts); with `sweepInterval: 0`, writes of TTL'd entries sweep instead.
  */
@@ -14,14 +15,41 @@ import { DROP_SCRIPT } from './scripts';
 import { scored } from './walk';
 
 /**
- * Removes entries and their order, expiry and index records, atomically per batch; resolves
- * how many were there. `onlyExpired` (the sweep) spares ids written again since they were
- * listed. `known` gives the ids' keys when the caller has them already.
+ * How DROP_SCRIPT picks what it removes: 'd' every id given (a delete), 'x' only ids still
+ * expired (the sweep), 't' only ids still carrying one of the given tags (deleteByTags).
  */
-export function drop(b: RedisBackend, ids: string[], onlyExpired: boolean, known?: Candidate[]): Promise<number> {
+export type DropMode = 'd' | 'x' | 't';
+
+/**
+ * Removes entries and their order, expiry, index and tag records, atomically per batch;
+ * resolves how many were there. `mode` says which of `ids` go (see DropMode; for 't',
+ * `tagPrefixes` are the tags' member prefixes). `known` gives the ids' keys when the caller
+ * has them already.
+ */
+export function drop(b: RedisBackend, ids: string[], mode: DropMode, known?: Candidate[], tagPrefixes: readonly string[] = []): Promise<number> {
+  const { keys, args } = dropCommand(b, ids, mode, known, tagPrefixes, false);
+  return DROP_SCRIPT.run(b.pipedSend, keys, args).then((n) => Number(n), rethrow);
+}
+
+/** The sweep's drop when someone listens to 'expire': resolves how many expired entries went, and their ids. */
+export async function dropExpiredReporting(b: RedisBackend, ids: string[]): Promise<{ count: number; ids: string[] }> {
+  const { keys, args } = dropCommand(b, ids, 'x', undefined, [], true);
+  const reply = (await DROP_SCRIPT.run(b.pipedSend, keys, args).catch(rethrow)) as Array<number | string>;
+  return { count: Number(reply[0]), ids: reply.slice(1).map(String) };
+}
+
+/** DROP_SCRIPT's keys and arguments (see there). */
+function dropCommand(
+  b: RedisBackend,
+  ids: string[],
+  mode: DropMode,
+  known: Candidate[] | undefined,
+  tagPrefixes: readonly string[],
+  report: boolean,
+): { keys: string[]; args: Array<string | number> } {
   const l = b.layout;
-  const keys = [l.order, l.expiry, l.registry];
-  const args: Array<string | number> = [b.clock.now(), onlyExpired ? '1' : '0', l.gracePrefix, b.settings.streamGraceMs];
+  const keys = [l.order, l.expiry, l.registry, l.entryTags, l.tagIndex];
+  const args: Array<string | number> = [b.clock.now(), mode, l.gracePrefix, b.settings.streamGraceMs, report ? '1' : '', tagPrefixes.length, ...tagPrefixes];
   ids.forEach((id, i) => {
     // An id that is not an object key (garbage in a set) has no index records to compute.
     const key = known ? known[i].key : objectKeyOf(id);
@@ -29,7 +57,7 @@ export function drop(b: RedisBackend, ids: string[], onlyExpired: boolean, known
     keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
     args.push(id, indexes.length, ordered.keys.length, ...ordered.descriptors);
   });
-  return DROP_SCRIPT.run(b.pipedSend, keys, args).then((n) => Number(n), rethrow);
+  return { keys, args };
 }
 
 const NO_RECORDS = { indexes: [] as string[], ordered: { keys: [] as string[], descriptors: [] as string[] } };
@@ -56,11 +84,12 @@ export async function clearNamespace(b: RedisBackend): Promise<void> {
     // Each DROP takes its ids out of the order set whatever they point at, so this ends.
     const ids = (await b.piped((c) => c.zrange(l.order, 0, String(batchSize - 1))).catch(orNone)) as string[];
     if (ids.length === 0) break;
-    await drop(b, ids, false);
+    await drop(b, ids, 'd');
   }
   const leftovers = await b.piped((c) => c.smembers(l.registry)).catch(orNone);
-  // The layout version record stays: what is written next follows this layout.
-  await b.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, ...leftovers)).catch(rethrow);
+  // The layout version record stays: what is written next follows this layout. Tag records of
+  // ids the order set did not hold (written by something else) go with the rest.
+  await b.piped((c) => c.unlink(l.order, l.expiry, l.registry, l.counter, l.entryTags, l.tagIndex, ...leftovers)).catch(rethrow);
 }
 
 /** The expiry sweep of one namespace, with the count of what it freed (stats' `expirations`). */
@@ -85,11 +114,18 @@ export class Sweeper {
       const now = b.clock.now();
       const ids = (await b.piped((c) => c.zrange(b.layout.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', 0, batchSize)).catch(rethrow)) as string[];
       if (ids.length === 0) break;
-      total += await drop(b, ids, true);
+      total += b.wantsExpireEvents() ? await this.dropReporting(ids) : await drop(b, ids, 'x');
       if (ids.length < batchSize) break;
     }
     this.expirations += total;
     return total;
+  }
+
+  /** Drops expired ids and emits 'expire' for each entry that went (someone listens). */
+  private async dropReporting(ids: string[]): Promise<number> {
+    const { count, ids: removed } = await dropExpiredReporting(this.b, ids);
+    for (const id of removed) this.b.emitExpired(id);
+    return count;
   }
 
   /** Writes sweep when no timer does (sweepInterval 0), at most once a second. */
