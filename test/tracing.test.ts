@@ -129,6 +129,19 @@ describe('tracing: diagnostics_channel per operation', () => {
     expect(phases(events)).to.deep.equal(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
   });
 
+  it('a function where the value goes is refused as a value (ERR_INVALID_VALUE), never called as a callback', async () => {
+    const { events, stop } = subscribe('set');
+    let called = false;
+    const err = await (store.set as (k: string, v: unknown) => Promise<void>)('f', () => (called = true)).then(
+      () => undefined,
+      (e: { code?: string }) => e,
+    );
+    stop();
+    expect(err?.code).to.equal('ERR_INVALID_VALUE');
+    expect(called).to.equal(false);
+    expect(phases(events)).to.deep.equal(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
+  });
+
   it('setex is traced once, as the set it makes', async () => {
     const set = subscribe('set');
     await store.setex('s', 1, 10);

@@ -20,7 +20,7 @@ import { CompleteBackend, completeBackend } from './backend-defaults';
 import { checkCommonSettings } from './settings';
 import { BackendNotes, KeyEvent, Observed, STORE_EVENTS, StoreEventName, isStoreEvent, observedBackend, selectorSubject } from './observe';
 import { ObservedPromise, asStoreError, withinMs } from './promises';
-import { TRACING, TraceContext, TraceSubject, TracedMethod } from './tracing';
+import { LEADING_ARGS, TRACING, TraceContext, TraceSubject, TracedMethod } from './tracing';
 import { Unwatch, WatchListener, Watchers, readWatchArgs } from './watch';
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
@@ -583,10 +583,11 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
    */
   protected traced<T>(method: TracedMethod, subject: TraceSubject, args: ArrayLike<unknown>, body: (...args: never[]) => unknown): Promise<T> {
     const list = Array.prototype.slice.call(args) as unknown[];
+    const leading = LEADING_ARGS[method];
     let end = list.length;
-    while (end > 0 && list[end - 1] === undefined) end--;
+    while (end > leading && list[end - 1] === undefined) end--;
     let cb: Callback | undefined;
-    if (end > 0 && typeof list[end - 1] === 'function') {
+    if (end > leading && typeof list[end - 1] === 'function') {
       cb = list[end - 1] as Callback;
       end--;
     }

@@ -35,6 +35,31 @@ export const TRACED_METHODS = [
 /** One of TRACED_METHODS. */
 export type TracedMethod = (typeof TRACED_METHODS)[number];
 
+/**
+ * How many leading arguments of each traced method are never its callback: a function given
+ * there (a value, a key) is the method's to refuse, not a callback to call.
+ */
+export const LEADING_ARGS: Readonly<Record<TracedMethod, number>> = Object.freeze({
+  get: 1,
+  getOne: 1,
+  getMany: 1,
+  has: 1,
+  set: 2,
+  setMany: 1,
+  del: 1,
+  delMany: 1,
+  delKeys: 1,
+  delByTags: 1,
+  touch: 2,
+  ttl: 1,
+  count: 1,
+  keys: 0,
+  page: 2,
+  clear: 0,
+  copy: 1,
+  setStream: 2,
+});
+
 /** The prefix of every channel name: `memstorage-next:getOne` and so on. */
 export const CHANNEL_PREFIX = 'memstorage-next:';
 
