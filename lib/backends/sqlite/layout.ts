@@ -16,12 +16,13 @@
  *        `t`, so reading the small columns never steps over it
  *   t    1 when the entry has tags (rows in `<table>_tags`), else NULL. After `v` because files
  *        made before tags existed get it by ALTER TABLE; its values, NULL and 1, take no bytes
- *        in a record (SQLite's serial types 0 and 9), so reading it never reads `v` either
+ *        in a record's body (SQLite's serial types 0 and 9): the record header alone gives them
  * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1;
  * and `<table>_tags(ns, tag, seq)`: one row per tag of a tagged entry, keyed by tag for
  * delByTags. Triggers delete them with their entry's row (any DELETE: del, the sweep, clear,
  * another connection's) and when a write sets the row's `t` (an overwrite replaces the tags),
- * so no tag row outlives its entry.
+ * so no tag row outlives its entry. (A process still running the version before tags overwrites
+ * a tagged row without setting `t`: that entry keeps its tags until it is deleted.)
  *
  * A setStream in progress holds a placeholder row in the namespace PENDING_NS (a namespace
  * users cannot name: it holds NUL), so its creation position is taken when it is called and its
@@ -46,7 +47,7 @@ export function tablesFor(table: string): Tables {
   return { entries: `"${table}"`, chunks: `"${table}_chunks"`, tags: `"${table}_tags"` };
 }
 
-/** The statements that create the tables and the fixed indexes (idempotent); then `tagSchemaSql`, after `t` exists (schema.ts). */
+/** The statements that create the tables and the fixed indexes (idempotent); then `tagSchemaSql`, once `t` exists (connection.ts openSchema). */
 export function schemaSql(table: string): string {
   const { entries, chunks } = tablesFor(table);
   return `
@@ -62,7 +63,7 @@ export function schemaSql(table: string): string {
   `;
 }
 
-/** The column that files made before tags existed lack: added on open (schema.ts). */
+/** The column that files made before tags existed lack: added on open (connection.ts openSchema). */
 export const TAGGED_COLUMN_SQL = 'ADD COLUMN t INTEGER';
 
 /**
