@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import type { BackendContext } from '../lib/backend';
 import { BackendStore } from '../lib/backend-store';
+import { ManualClock } from '../lib/clock';
 import { MemoryStore } from '../lib/backends/memory';
 import { keyId } from '../lib/keys';
 import { MultiStore } from '../lib/multi/multi-store';
@@ -241,3 +242,29 @@ describe('events: expire and evict come from the backend (BackendEvents.wants / 
     await store.close();
   });
 });
+
+describe('events: expire and evict on the memory store', () => {
+  it('a swept expired entry emits expire { key }; an entry pushed out by maxKeys emits evict { key }; none without a listener', async () => {
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryStore({ clock, maxKeys: 2, sweepInterval: 0 });
+    try {
+      await store.set('quiet', 1, { ttl: 10 });
+      clock.advance(20);
+      store.sweep(); // nobody listens: freed without an event
+      const seen = record(store, ['expire', 'evict']);
+      await store.set({ id: 1 }, 1, { ttl: 10 });
+      clock.advance(20);
+      store.sweep();
+      await store.set('a', 1);
+      await store.set('b', 2);
+      await store.set('c', 3); // a third key: 'a', the least recently used, goes
+      expect(seen).to.deep.equal([
+        ['expire', { key: { id: 1 } }],
+        ['evict', { key: 'a' }],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+

@@ -478,7 +478,12 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
   private emitFromBackend(event: string, payload: unknown): void {
     if (event === 'expire' || event === 'evict') {
       const { id, key } = (payload ?? {}) as { id?: string; key?: Key };
-      const known = key ?? (typeof id === 'string' ? keyFromId(id) : undefined);
+      let known = key;
+      try {
+        if (known === undefined && typeof id === 'string') known = keyFromId(id);
+      } catch {
+        // an id this store does not make: the event names no key rather than failing the backend's sweep
+      }
       this.emitSafely(event, { key: known });
       return;
     }
