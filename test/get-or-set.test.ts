@@ -365,6 +365,35 @@ describe('getOrSet options', function () {
     });
   }
 
+  describe("lock: 'cluster' on two multi stores sharing Redis and a bus", () => {
+    it('one computes, the other waits for its value (woken by the bus or its polls)', async () => {
+      const namespace = freshNamespace('gos');
+      const lockStore = new RedisStore({ url: redisUrl });
+      const open = () =>
+        new MultiStore({ namespace, stores: [{ type: 'memory' }, { type: 'redis', settings: { url: redisUrl } }], invalidation: { redis: redisUrl } });
+      const [a, b] = [open(), open()];
+      try {
+        await Promise.all([lockStore.connect(), a.connect(), b.connect()]);
+        await giveLockRedis(a, lockStore.redis as unknown as LockRedis);
+        await giveLockRedis(b, lockStore.redis as unknown as LockRedis);
+        let computes = 0;
+        const compute = async () => {
+          computes++;
+          await sleep(150);
+          return `value ${computes}`;
+        };
+        const options = { ttl: TTL, lock: 'cluster' as const, lockTimeout: 5000 };
+        const first = a.getOrSet('k', compute, options);
+        await eventually(() => computes === 1, 'a computing');
+        const values = await Promise.all([first, ...Array.from({ length: 20 }, () => b.getOrSet('k', compute, options))]);
+        expect(values).to.deep.equal(Array(21).fill('value 1'));
+        expect(computes).to.equal(1);
+      } finally {
+        await Promise.all([a.close(), b.close(), lockStore.close()]);
+      }
+    });
+  });
+
   describe("lock: 'cluster' when the lock's Redis fails", () => {
     it('computes in this process and reports ERR_STORAGE_CONNECTION as an error event', async () => {
       const store = new RedisStore({ namespace: freshNamespace('gos'), url: redisUrl });

@@ -10,7 +10,8 @@
  *   one key, so any Redis Cluster slot will do. Stores under other Redis prefixes with the same
  *   namespace share these names; that costs them a wait, never a wrong value (a waiter reads its
  *   own store and takes the lock when it is free).
- * - A waiter polls (5 ms, doubling to 100 ms): the value in the store → done; the lock free →
+ * - A waiter polls (5 ms, doubling to 100 ms; woken early by a multi store's 'invalidation'
+ *   event for the key, when its bus tells that another process wrote it): the value in the store → done; the lock free →
  *   it takes it and, after reading the store once more (the holder may have stored the value
  *   and released between the two), computes. It waits at most `lease` ms for any one holder
  *   and at most twice that in all, then computes without the lock: after a holder dies, the
@@ -71,6 +72,25 @@ export class ClusterLock {
   }
 }
 
+/**
+ * Subscribes `notify` to a sign that the value may be there now (a multi store's 'invalidation'
+ * event for the key: another process wrote it); returns the unsubscribe. Only shortens a pause.
+ */
+export type Wake = (notify: () => void) => () => void;
+
+/** Sleeps `ms`, or less when `wake` fires first. */
+function pauseFor(ms: number, wake: Wake | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => done(), ms);
+    const unsubscribe = wake?.(() => done());
+    function done(): void {
+      clearTimeout(timer);
+      unsubscribe?.();
+      resolve();
+    }
+  });
+}
+
 /** What waiting for the lock came to. */
 export type Turn<T> = { kind: 'value'; value: T } | { kind: 'acquired' } | { kind: 'timed-out' };
 
@@ -79,16 +99,23 @@ export type Turn<T> = { kind: 'value'; value: T } | { kind: 'acquired' } | { kin
  * wait's bound passed (see the file comment). Rejects with LockUnavailable when Redis fails,
  * and with whatever `read` rejects with.
  */
-export async function awaitTurn<T>(lock: ClusterLock, read: () => Promise<T | undefined>): Promise<Turn<T>> {
+export async function awaitTurn<T>(lock: ClusterLock, read: () => Promise<T | undefined>, wake?: Wake): Promise<Turn<T>> {
   const started = performance.now();
   let holder: string | null | undefined;
   let holderSince = started;
   let pause = FIRST_PAUSE_MS;
   for (;;) {
     if (await lock.tryAcquire()) {
-      const value = await read();
+      let value: T | undefined;
+      try {
+        value = await read();
+      } catch (err) {
+        await lock.release().catch(() => undefined); // else it expires with its lease
+        throw err;
+      }
       if (value === undefined) return { kind: 'acquired' };
-      await lock.release();
+      // The value is here: a release that fails only leaves the lock to its lease (waiters read the value meanwhile).
+      await lock.release().catch(() => undefined);
       return { kind: 'value', value };
     }
     const current = await lock.holder();
@@ -101,7 +128,7 @@ export async function awaitTurn<T>(lock: ClusterLock, read: () => Promise<T | un
     if (value !== undefined) return { kind: 'value', value };
     const left = Math.min(holderSince + lock.lease, started + 2 * lock.lease) - performance.now();
     if (left <= 0) return { kind: 'timed-out' };
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    await pauseFor(Math.min(pause, left), wake);
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
   }
 }

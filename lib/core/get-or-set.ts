@@ -30,8 +30,9 @@
  *   (with `lock: 'cluster'`, only by the process that takes the lock; the others skip it).
  * - **lock: 'cluster'**: one process of all that share the store's Redis computes; the others
  *   wait for its value (lib/core/cluster-lock.ts: the lock, its lease `lockTimeout`, the waiters'
- *   bound). The lock client is the store's (`lockRedis()`: its Redis backend, a multi store's
- *   Redis tier or bus). A store not shared between processes (memory) needs no Redis: its local
+ *   bound; a waiter polls, and on a multi store with a bus also wakes on the key's
+ *   'invalidation'). The lock client is the store's (`lockRedis()`: its Redis backend, a multi
+ *   store's Redis tier or bus). A store not shared between processes (memory) needs no Redis: its local
  *   single flight already is cluster-wide. A shared store that reaches no Redis (MongoDB, SQLite)
  *   refuses the option with ERR_INVALID_ARGUMENT, before compute runs — silently computing once
  *   per process would break what the caller asked for. A lock command that fails (Redis down) is
@@ -43,7 +44,7 @@ import { keyFromId, keyId } from '../keys';
 import type { LockRedis } from '../backend';
 import type { BaseStore } from '../store';
 import type { KeyInput, SetOptions } from '../store-types';
-import { ClusterLock, LockUnavailable, awaitTurn, lockKey } from './cluster-lock';
+import { ClusterLock, LockUnavailable, Wake, awaitTurn, lockKey } from './cluster-lock';
 import { ComputeOptions, readComputeOptions } from './get-or-set-options';
 import { GRACE_SCOPE, GraceCopies, StaleValue } from './grace-copies';
 
@@ -160,7 +161,7 @@ export class ComputeOnce {
     if (redis !== undefined) {
       lock = new ClusterLock(redis, lockKey(this.host.store.namespace, id), o.lockTimeout);
       try {
-        const turn = await awaitTurn(lock, () => this.host.getOne(key) as Promise<T | undefined>);
+        const turn = await awaitTurn(lock, () => this.host.getOne(key) as Promise<T | undefined>, this.wakeOnWrite(id));
         if (turn.kind === 'value') return turn.value;
         if (turn.kind === 'timed-out') lock = undefined; // computes alone; the lock is someone else's
       } catch (err) {
@@ -282,6 +283,18 @@ export class ComputeOnce {
       return this.host.refuse(new InvalidArgumentError("getOrSet: lock 'cluster' needs a Redis (a Redis store, a multi store's Redis tier or its invalidation bus); this store reaches none"));
     }
     return redis;
+  }
+
+  /** A multi store with a bus says 'invalidation' when another process wrote the key (or cleared): a waiter looks again at once. */
+  private wakeOnWrite(id: string): Wake {
+    return (notify) => {
+      const store = this.host.store;
+      const listener = (info: { id?: unknown } | undefined) => {
+        if (info?.id === undefined || info.id === id) notify();
+      };
+      store.on('invalidation', listener);
+      return () => store.off('invalidation', listener);
+    };
   }
 
   private reportLockFailure(err: unknown): void {
