@@ -76,14 +76,20 @@ describe('mongo store: touch and tags', () => {
       await scoped.close();
     });
 
-    it('delByTags removes through the partial tag index (explain), never by a collection scan', async () => {
-      const s = stores.open();
+    it('delByTags is one delete through the partial tag index (the command sent, explained), never a scan of the namespace', async () => {
+      const s = stores.open({ clientOptions: { monitorCommands: true } });
       for (let i = 0; i < 300; i++) await s.set(`k${i}`, i, i % 3 === 0 ? { tags: [`g${i % 7}`] } : undefined);
-      const filter = { n: '', t: { $in: ['g1', 'g2'] }, e: { $not: { $lte: new Date() } } };
-      const plan = await s.collection.db.command({ explain: { delete: s.collection.collectionName, deletes: [{ q: filter, limit: 0 }] }, verbosity: 'queryPlanner' });
+      const sent: Array<{ name: string; command: Record<string, unknown> }> = [];
+      s.client!.on('commandStarted', (e) => sent.push({ name: e.commandName, command: e.command }));
+      expect(await s.delByTags(['g1', 'g2'])).to.equal(28);
+      const deletes = sent.filter((c) => c.name === 'delete');
+      expect(deletes).to.have.length(1);
+      const { delete: collection, deletes: statements } = deletes[0].command as { delete: string; deletes: unknown[] };
+      const plan = await s.collection.db.command({ explain: { delete: collection, deletes: statements }, verbosity: 'queryPlanner' });
       const winning = JSON.stringify(plan.queryPlanner.winningPlan);
       expect(winning).to.contain(TAG_INDEX);
       expect(winning).to.not.contain('COLLSCAN');
+      expect(winning).to.not.contain('n_1_s_1');
     });
 
     it('an expired tagged entry is not counted by delByTags (nor deleted twice: the TTL monitor frees it with its tags)', async () => {

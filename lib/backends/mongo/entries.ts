@@ -6,7 +6,7 @@
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { ObjectId } from 'mongodb';
 import type { MongoScope } from './connection';
-import { FILE_INDEX, docId, isStorableExpiry, liveClause, toStoreError } from './layout';
+import { FILE_INDEX, TAG_INDEX, docId, isStorableExpiry, liveClause, toStoreError } from './layout';
 import { ReadDoc, unstorableExpiry } from './values';
 
 /**
@@ -43,8 +43,10 @@ export async function deleteTagged(scope: MongoScope, tags: readonly string[]): 
   try {
     // A tagged entry holds a file only when a plain set replaced a streamed value (the sweep
     // would free it through the entry, which is about to go): listed first, freed after.
-    const withFiles = await collection.find({ ...filter, g: { $type: 'objectId' } }, { projection: { _id: 0, g: 1 } }).toArray();
-    const { deletedCount } = await collection.deleteMany(filter);
+    // Hinted: the planner could otherwise try the namespace's creation-order index, whose cost
+    // grows with the namespace, not with the tagged entries.
+    const withFiles = await collection.find({ ...filter, g: { $type: 'objectId' } }, { projection: { _id: 0, g: 1 }, hint: TAG_INDEX }).toArray();
+    const { deletedCount } = await collection.deleteMany(filter, { hint: TAG_INDEX });
     for (const doc of withFiles) {
       const fileId: unknown = doc.g;
       // Freed only once no entry points at it: one left out of the delete (rewritten in
