@@ -388,6 +388,30 @@ describe('getOrSet options', function () {
         const values = await Promise.all([first, ...Array.from({ length: 20 }, () => b.getOrSet('k', compute, options))]);
         expect(values).to.deep.equal(Array(21).fill('value 1'));
         expect(computes).to.equal(1);
+
+        // Many keys waited for at once: one listener on the store, not one per waiter.
+        const warnings: Error[] = [];
+        const onWarning = (w: Error) => warnings.push(w);
+        process.on('warning', onWarning);
+        try {
+          const keys = Array.from({ length: 15 }, (_, i) => `many${i}`);
+          let started = 0;
+          const slowly = (key: string) => async () => {
+            started++;
+            await sleep(150);
+            return key;
+          };
+          const firsts = keys.map((key) => a.getOrSet(key, slowly(key), options));
+          await eventually(() => started === keys.length, 'a computing every key');
+          expect(await Promise.all(keys.map((key) => b.getOrSet(key, slowly(key), options)))).to.deep.equal(keys);
+          expect(await Promise.all(firsts)).to.deep.equal(keys);
+          expect(started).to.equal(keys.length);
+          expect(b.listenerCount('invalidation')).to.equal(0);
+          await sleep(10); // warnings are emitted on the next tick
+          expect(warnings.map((w) => w.name)).to.not.include('MaxListenersExceededWarning');
+        } finally {
+          process.off('warning', onWarning);
+        }
       } finally {
         await Promise.all([a.close(), b.close(), lockStore.close()]);
       }

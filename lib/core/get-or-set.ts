@@ -88,6 +88,8 @@ interface Flight<T> {
 export class ComputeOnce {
   private readonly flights = new Map<string, Flight<unknown>>();
   private readonly refreshing = new Set<string>();
+  /** Waiters for other processes' values, by key id (wakeOnWrite). */
+  private readonly wakers = new Map<string, Set<() => void>>();
   private readonly grace: GraceCopies;
 
   constructor(private readonly host: ComputeHost) {
@@ -285,17 +287,32 @@ export class ComputeOnce {
     return redis;
   }
 
-  /** A multi store with a bus says 'invalidation' when another process wrote the key (or cleared): a waiter looks again at once. */
+  /**
+   * A multi store with a bus says 'invalidation' when another process wrote a key (or cleared):
+   * a waiter for that key looks again at once. One listener on the store for all waiters (one
+   * per waiter would trip the emitter's leak warning past ten keys), there only while some wait.
+   */
   private wakeOnWrite(id: string): Wake {
     return (notify) => {
-      const store = this.host.store;
-      const listener = (info: { id?: unknown } | undefined) => {
-        if (info?.id === undefined || info.id === id) notify();
+      if (this.wakers.size === 0) this.host.store.on('invalidation', this.onInvalidation);
+      let waiting = this.wakers.get(id);
+      if (waiting === undefined) this.wakers.set(id, (waiting = new Set()));
+      waiting.add(notify);
+      return () => {
+        waiting.delete(notify);
+        if (waiting.size === 0 && this.wakers.get(id) === waiting) this.wakers.delete(id);
+        if (this.wakers.size === 0) this.host.store.off('invalidation', this.onInvalidation);
       };
-      store.on('invalidation', listener);
-      return () => store.off('invalidation', listener);
     };
   }
+
+  private readonly onInvalidation = (info: { id?: unknown } | undefined): void => {
+    const ids = info?.id === undefined ? [...this.wakers.keys()] : [info.id];
+    for (const id of ids) {
+      const waiting = typeof id === 'string' ? this.wakers.get(id) : undefined;
+      if (waiting !== undefined) for (const notify of [...waiting]) notify();
+    }
+  };
 
   private reportLockFailure(err: unknown): void {
     const cause = err instanceof LockUnavailable ? err.cause : err;
