@@ -9,6 +9,8 @@
  *   git worktree add /tmp/old <rev> && ln -s "$PWD/node_modules" /tmp/old/node_modules
  *   node -r ts-node/register/transpile-only bench/hit-path.ts /tmp/old
  * (BENCH_OLD_TREE instead of the argument; without either, only this tree is measured.)
+ * BENCH_AB_ONLY=1 measures only the old tree against this one (more rounds in the same time);
+ * BENCH_OPS and BENCH_ROUNDS set the ops per run (300,000) and the rounds (7).
  * Both trees' stores run in this process, round-robin (bench/common.ts measureInterleaved), each
  * keeping its median round. 1,000 string keys, values of ~100 bytes, every read a hit.
  */
@@ -80,6 +82,10 @@ async function main(): Promise<void> {
       const make = (tree: Tree) => (kind === 'memory' ? new tree.MemoryStore() : multiOf(tree));
       const contenders: Contender[] = [];
       for (const tree of trees) contenders.push({ name: `${tree.label}`, op: hitOp(await open(make(tree))) });
+      if (process.env.BENCH_AB_ONLY) {
+        printTable(`getOne hit, ${kind}, awaited one at a time (old vs this tree only)`, await measureTracedSeparately(contenders, undefined, undefined), trees[0].label);
+        continue;
+      }
       // The costs of observing, on this tree's code: one 'hit' listener; one watch (no effect on
       // reads, but the store's backend is wrapped); one tracing subscriber on getOne.
       let hits = 0;
@@ -118,19 +124,19 @@ async function main(): Promise<void> {
  */
 async function measureTracedSeparately(
   contenders: Contender[],
-  channel: ReturnType<typeof dc.tracingChannel>,
-  subscriber: Parameters<ReturnType<typeof dc.tracingChannel>['subscribe']>[0],
+  channel: ReturnType<typeof dc.tracingChannel> | undefined,
+  subscriber: Parameters<ReturnType<typeof dc.tracingChannel>['subscribe']>[0] | undefined,
 ): Promise<Result[]> {
   const runs: Result[][] = contenders.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (let c = 0; c < contenders.length; c++) {
       const isTraced = contenders[c].name === TRACED_NAME;
-      if (isTraced) channel.subscribe(subscriber);
+      if (isTraced && channel && subscriber) channel.subscribe(subscriber);
       try {
         const [result] = await measureInterleaved([contenders[c]], { ops: OPS, warmup: round === 0 ? 50_000 : 10_000 }, 1);
         runs[c].push(result);
       } finally {
-        if (isTraced) channel.unsubscribe(subscriber);
+        if (isTraced && channel && subscriber) channel.unsubscribe(subscriber);
       }
     }
   }

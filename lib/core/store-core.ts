@@ -13,7 +13,7 @@ import { Key, keyFromId } from '../keys';
 import { OrderGate, OrderKind } from '../order-gate';
 import type { Selector } from '../query';
 import { Serializer, defaultSerializer } from '../serializer';
-import type { CommonSettings, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
+import type { CommonSettings, Query, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
 import type { Backend, BackendContext, Capabilities, FindOptions, StoredEntry } from '../backend';
 import { callbackError, failureValue } from './arguments';
 import { CompleteBackend, completeBackend } from './backend-defaults';
@@ -415,7 +415,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Eve
    * its error is reported as 'error'.
    */
   watch(listener: WatchListener): Unwatch;
-  watch(query: unknown, listener: WatchListener): Unwatch;
+  watch(query: Query | undefined, listener: WatchListener): Unwatch;
   watch(query: unknown, listener?: WatchListener): Unwatch {
     const watcher = readWatchArgs(query, listener);
     if (this.closedInChain()) throw new StoreClosedError('watch: the store is closed');
