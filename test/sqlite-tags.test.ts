@@ -273,6 +273,20 @@ describe('sqlite store: touch and tags', () => {
       expect(columns).to.deep.equal(['seq', 'ns', 'id', 'k', 'a', 'e', 's', 'c', 'v', 't']);
     });
 
+    it('an up-to-date file opens without a write lock (another connection holding one does not block the open)', async () => {
+      const path = freshSqlitePath('tags');
+      const first = open({ path });
+      await first.store.set('k', 1, { tags: ['x'] });
+      const writer = rawConnection(path);
+      writer.prepare('BEGIN IMMEDIATE').run();
+      try {
+        const second = open({ path, busyTimeout: 100 }, first.clock);
+        expect(await second.store.getOne('k')).to.equal(1);
+      } finally {
+        writer.prepare('ROLLBACK').run();
+      }
+    });
+
     it('an older version of the store still writing the file leaves no tag row behind when it deletes', async () => {
       const path = oldFile();
       const { store, backend } = open({ path });

@@ -11,7 +11,7 @@ import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
 import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
-import { PENDING_NS, TAGGED_COLUMN_SQL, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql } from './layout';
+import { PENDING_NS, TAGGED_COLUMN_SQL, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql, untagTriggers } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
 import { TickTransaction } from './tick-transaction';
@@ -28,9 +28,13 @@ const STATEMENT_CACHE = 256;
 /**
  * Creates the tables, or brings a file made by an earlier version up to date: the `t` column
  * (files from before tags) is added, then the tag table and its triggers. In one IMMEDIATE
- * transaction, so two processes opening an old file at once do not both add the column.
+ * transaction, so two processes opening an old file at once do not both add the column — taken
+ * only when something is missing: the triggers, created last in that transaction, exist in an
+ * up-to-date file, so opening one takes no write lock.
  */
 function openSchema(db: Database, table: string): void {
+  const triggers = db.prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)`).pluck().get(...untagTriggers(table));
+  if (triggers === 2) return;
   db.transaction(() => {
     db.exec(schemaSql(table));
     const columns = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];

@@ -73,14 +73,20 @@ export const TAGGED_COLUMN_SQL = 'ADD COLUMN t INTEGER';
  */
 export function tagSchemaSql(table: string): string {
   const { entries, tags } = tablesFor(table);
+  const [deleted, rewritten] = untagTriggers(table);
   return `
     CREATE TABLE IF NOT EXISTS ${tags} (ns TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (ns, tag, seq)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS "${table}_tags_seq" ON ${tags} (seq);
-    CREATE TRIGGER IF NOT EXISTS "${table}_untag_deleted" AFTER DELETE ON ${entries} WHEN old.t IS NOT NULL
+    CREATE TRIGGER IF NOT EXISTS "${deleted}" AFTER DELETE ON ${entries} WHEN old.t IS NOT NULL
       BEGIN DELETE FROM ${tags} WHERE seq = old.seq; END;
-    CREATE TRIGGER IF NOT EXISTS "${table}_untag_rewritten" AFTER UPDATE OF t ON ${entries} WHEN old.t IS NOT NULL
+    CREATE TRIGGER IF NOT EXISTS "${rewritten}" AFTER UPDATE OF t ON ${entries} WHEN old.t IS NOT NULL
       BEGIN DELETE FROM ${tags} WHERE seq = old.seq; END;
   `;
+}
+
+/** The names of the two triggers that delete tag rows (an entry deleted, an entry's `t` set). */
+export function untagTriggers(table: string): [string, string] {
+  return [`${table}_untag_deleted`, `${table}_untag_rewritten`];
 }
 
 /**
