@@ -13,8 +13,9 @@
  * NETFAULT_REPORT names, when set).
  *
  * Where the kernel or the privileges refuse a namespace or any way of dropping packets, the test
- * skips with a loud warning naming the reason. Latency needs sch_netem (or the NFQUEUE holder);
- * without either, that phase is reported as not run.
+ * skips with a loud warning naming the reason. Latency comes from netem, or where the kernel has
+ * none from an NFQUEUE holder (test/support/net-delay.ts); without either, that phase is
+ * reported as not run, loudly.
  */
 import { expect } from 'chai';
 import { ChildProcess, fork } from 'node:child_process';
@@ -58,6 +59,8 @@ interface LoadChild {
   child: ChildProcess;
   events: EventEmitter;
   grace: boolean;
+  /** Why the store refused getOrSet's grace, if it did. */
+  graceRefused: string;
   redisUp: boolean;
   send(message: unknown): void;
   stop(): Promise<void>;
@@ -75,6 +78,7 @@ function startChild(config: NetfaultChildConfig): Promise<LoadChild> {
     child,
     events,
     grace: false,
+    graceRefused: '',
     redisUp: true,
     send: (message) => child.connected && child.send(message as object),
     async stop() {
@@ -90,8 +94,9 @@ function startChild(config: NetfaultChildConfig): Promise<LoadChild> {
     events.emit(m.event, m);
   });
   return new Promise((resolve, reject) => {
-    events.once('ready', (m: { grace: boolean }) => {
+    events.once('ready', (m: { grace: boolean; graceRefused: string }) => {
       handle.grace = m.grace;
+      handle.graceRefused = m.graceRefused;
       resolve(handle);
     });
     events.once('failed', (m: { message: string }) => reject(new Error(`load child ${config.name}: ${m.message}`)));
@@ -162,7 +167,7 @@ describe('multi store under network faults: Redis behind a real link in its own 
   it('fails only with StoreErrors, settles in bounded time, loses no write, and serves nothing stale once recovered', async function () {
     const [a] = children;
     const phases: Phase[] = [];
-    const notes: string[] = [`fault tool: ${ns!.tool}`, `getOrSet grace: ${a.grace ? 'on' : 'not in this tree (plain getOrSet)'}`];
+    const notes: string[] = [`fault tool: ${ns!.tool}`, `getOrSet: ${a.grace ? `{ ttl: 600000, grace: ${PARTITION_STALE_BOUND} }` : `plain (the store refused grace: ${a.graceRefused})`}`];
     const begin = (name: string) => phases.push({ name, from: preciseNow() });
 
     for (const c of children) c.send({ cmd: 'start' });
@@ -172,7 +177,9 @@ describe('multi store under network faults: Redis behind a real link in its own 
     try {
       await ns!.delay(100);
       begin('100 ms latency');
+      notes.push(`latency by ${ns!.delayTool()}`);
       await wait(PHASE_MS.delay);
+      await ns!.clear();
     } catch (err) {
       if (!(err instanceof NetUnavailableError)) throw err;
       console.warn(`\n!!!!! the 100 ms latency phase did not run: ${err.message}\n`);

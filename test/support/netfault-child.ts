@@ -96,8 +96,9 @@ function main(): void {
   const busy = new Set<number>();
   let running = false;
   let workers: Promise<void>[] = [];
-  let graceOption: { grace?: number } = {};
+  let graceOption: { ttl?: number; grace?: number } = {};
   let markers = 0;
+  let graceRefused = '';
 
   const pick = (): number => {
     for (;;) {
@@ -184,15 +185,18 @@ function main(): void {
   store
     .connect()
     .then(async () => {
-      // getOrSet's `grace` (issue #13) where this tree has it: a store without it refuses the option.
+      // getOrSet's `grace` (issue #13) where the store has it (a store without it refuses the
+      // option). Its TTL outlasts the run: an entry expiring would read as a lost write here.
+      const withGrace = { ttl: 600_000, grace: config.grace };
       try {
-        await store.getOrSet('grace-probe', () => 1, { grace: config.grace } as object);
-        graceOption = { grace: config.grace };
-      } catch {
+        await store.getOrSet('grace-probe', () => 1, withGrace as object);
+        graceOption = withGrace;
+      } catch (err) {
         graceOption = {};
+        graceRefused = `${(err as StoreError).code}: ${(err as Error).message}`;
       }
       await store.del('grace-probe');
-      send({ event: 'ready', grace: graceOption.grace !== undefined });
+      send({ event: 'ready', grace: graceOption.grace !== undefined, graceRefused });
     })
     .catch((err: Error) => send({ event: 'failed', message: err.message }));
 }

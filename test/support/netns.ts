@@ -7,16 +7,17 @@
  * sch_netem. Where it does not (a kernel built without it and without modules, as on this
  * project's machines), loss and partitions fall back to nftables inside the namespace —
  * `numgen random mod 100 < N drop` and `drop`, on packets entering and leaving it — which the
- * peer sees exactly as lost packets on the wire; latency then needs an NFQUEUE holder
- * (test/support/net-delay.ts) or is reported as unavailable.
+ * peer sees exactly as lost packets on the wire — and latency to an NFQUEUE holder
+ * (test/support/net-delay.ts) that gives each packet back to the kernel late.
  *
  * Everything made here has a name holding this process's PID and is removed by `remove()`
  * (deleting the namespace removes its end of the link, its rules and its addresses); servers
  * started inside are stopped by PID before. The tools come from Debian's iproute2 and nftables
- * (.ci/run installs them).
+ * (.ci/run installs them), and iptables for the NFQUEUE rule.
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
+import type { NetDelay } from './net-delay';
 
 /** Why the kernel (or the lack of privileges) refused what a test needs: the test skips, loudly. */
 export class NetUnavailableError extends Error {}
@@ -44,8 +45,10 @@ export interface NetNamespace {
   loss(percent: number): Promise<void>;
   /** Drops every packet in both directions (a partition; TCP connections stay open, as on a real cut link). */
   partition(): Promise<void>;
-  /** Delays every packet leaving the host for the namespace by `ms` (netem only; see NetDelay otherwise). */
+  /** Delays the link's packets by `ms`: netem on the host's end, else every packet leaving the namespace through the NFQUEUE holder (net-delay.ts). */
   delay(ms: number): Promise<void>;
+  /** How the delay is applied. */
+  delayTool(): 'netem' | 'nfqueue' | undefined;
   /** Removes the namespace, the veth pair and everything in them; idempotent, never throws. */
   remove(): Promise<void>;
 }
@@ -155,6 +158,12 @@ export async function createNetNamespace(tag: string): Promise<NetNamespace> {
       });
     }
   };
+  let holder: NetDelay | undefined;
+  let delayTool: 'netem' | 'nfqueue' | undefined;
+  const stopHolder = async () => {
+    await holder?.stop();
+    holder = undefined;
+  };
   const nftRule = async (rule: string[] | null) => {
     for (const chain of ['in', 'out']) {
       await inNs('nft', ['flush', 'chain', 'inet', 'fault', chain]);
@@ -163,7 +172,7 @@ export async function createNetNamespace(tag: string): Promise<NetNamespace> {
     }
   };
 
-  return {
+  const self: NetNamespace = {
     name,
     hostLink,
     nsLink,
@@ -175,6 +184,7 @@ export async function createNetNamespace(tag: string): Promise<NetNamespace> {
       return spawn('ip', ['netns', 'exec', name, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     },
     async clear() {
+      await stopHolder();
       if (tool === 'netem') await netem(null);
       else await nftRule(null);
     },
@@ -187,11 +197,25 @@ export async function createNetNamespace(tag: string): Promise<NetNamespace> {
       else await nftRule(['drop']);
     },
     async delay(ms) {
-      if (tool !== 'netem') throw new NetUnavailableError('no sch_netem in this kernel: latency needs the NFQUEUE holder (test/support/net-delay.ts)');
-      await run('tc', ['qdisc', 'replace', 'dev', hostLink, 'root', 'netem', 'delay', `${ms}ms`]);
+      if (tool === 'netem') {
+        await run('tc', ['qdisc', 'replace', 'dev', hostLink, 'root', 'netem', 'delay', `${ms}ms`]);
+        delayTool = 'netem';
+        return;
+      }
+      await stopHolder();
+      // Loaded here: net-delay.ts imports this file.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startNetDelay } = require('./net-delay') as typeof import('./net-delay');
+      holder = await startNetDelay(self, ms);
+      delayTool = 'nfqueue';
     },
-    remove,
+    delayTool: () => delayTool,
+    async remove() {
+      await stopHolder().catch(() => undefined);
+      await remove();
+    },
   };
+  return self;
 }
 
 /** A redis-server running inside a namespace, bound to its address. */
