@@ -122,6 +122,28 @@ describe('sqlite store: touch and tags', () => {
       expect(await store.getOne('b')).to.equal(2);
     });
 
+    it('a tagged set that fails part way leaves nothing of itself (value, row, tag rows), and its neighbours in the tick are kept', async () => {
+      const { store, backend } = open();
+      await store.set('old', 'before', { tags: ['kept'] });
+      // Any failure inside the write's transaction: here a tag row the database refuses.
+      backend.connection.database.exec(
+        `CREATE TRIGGER refuse_boom BEFORE INSERT ON ${TABLES.tags} WHEN new.tag = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+      );
+      const [overwrite, fresh, neighbour] = await Promise.allSettled([
+        store.set('old', 'after', { tags: ['other', 'boom'] }),
+        store.set('new', 'x', { tags: ['boom'] }),
+        store.set('neighbour', 'y', { tags: ['other'] }),
+      ]);
+      expect(overwrite.status === 'rejected' && (overwrite.reason as { code?: string }).code).to.equal('ERR_STORAGE_OPERATION');
+      expect(fresh.status === 'rejected' && (fresh.reason as { code?: string }).code).to.equal('ERR_STORAGE_OPERATION');
+      expect(neighbour.status).to.equal('fulfilled');
+      expect(await store.getOne('old')).to.equal('before');
+      expect(await store.has('new')).to.equal(false);
+      expect(tagRows(backend).map((r) => r.tag)).to.deep.equal(['kept', 'other']);
+      expect(await store.delByTags(['other'])).to.equal(1);
+      expect(await store.delByTags(['kept'])).to.equal(1);
+    });
+
     it('delByTags is one statement searching the tag table by (ns, tag) and the entries by seq (EXPLAIN QUERY PLAN)', async () => {
       const { store, backend } = open();
       await store.set('a', 1, { tags: ['x'] });
