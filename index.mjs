@@ -42,6 +42,7 @@ export const {
   InvalidArgumentError,
   StoreClosedError,
   KeyNotFoundError,
+  ComputeTimeoutError,
   ErrorCodes,
   ManualClock,
   defaultSerializer,

@@ -55,6 +55,7 @@ namespace Store {
   export import KeyedValue = publicTypes.KeyedValue;
   export import SetOptions = publicTypes.SetOptions;
   export import SetManyItem = publicTypes.SetManyItem;
+  export type GetOrSetOptions = store.GetOrSetOptions;
   export import GetOptions = publicTypes.GetOptions;
   export import QueryOptions = publicTypes.QueryOptions;
   export import PageOptions = publicTypes.PageOptions;
@@ -80,6 +81,7 @@ namespace Store {
   export import InvalidArgumentError = errors.InvalidArgumentError;
   export import StoreClosedError = errors.StoreClosedError;
   export import KeyNotFoundError = errors.KeyNotFoundError;
+  export import ComputeTimeoutError = errors.ComputeTimeoutError;
   export import ErrorCodes = errors.ErrorCodes;
   export import ManualClock = clock.ManualClock;
   export import Clock = clock.Clock;

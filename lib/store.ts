@@ -27,9 +27,10 @@ import { checkNamespace } from './core/settings';
 import { RESOLVED } from './core/store-core';
 import { StoreEntries } from './core/store-entries';
 import { ComputeOnce } from './core/get-or-set';
-import { NOT_SYNC } from './core/tier-access';
-
+import type { GetOrSetOptions } from './core/get-or-set-options';
+import { NOT_SYNC, tierScope } from './core/tier-access';
 import { TRACING, isTraced } from './core/tracing';
+
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
 export type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from './backend';
@@ -50,6 +51,7 @@ export type {
   StoreFlags,
   UnknownFlags,
 } from './store-types';
+export type { GetOrSetOptions } from './core/get-or-set-options';
 export { checkCommonSettings } from './core/settings';
 export { chunksOf, toAsync, valueBytes } from './core/bytes';
 
@@ -78,9 +80,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   set(key: KeyInput, value: V, options?: SetOptions, cb?: StoreCallback<F, undefined, false>): Promise<void>;
   set(key: KeyInput, value: V, cb: StoreCallback<F, undefined, false>): Promise<void>;
   set(key: unknown, value: unknown, options?: unknown, callback?: unknown, ...extra: unknown[]): Promise<void> {
+    if (isTraced(TRACING.set) && !this.inTrace) return this.traced('set', { key: key as Key }, [key, value, options, callback, ...extra], this.set);
     let cb: Callback | undefined;
     let p: Promise<void>;
-    if (isTraced(TRACING.set) && !this.inTrace) return this.traced('set', { key: key as Key }, [key, value, options, callback, ...extra], this.set);
     try {
       let ttl: number | null | undefined;
       let tags: string[] | undefined;
@@ -126,14 +128,14 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** The value under the exact key, or undefined: the fast path. */
   getOne<T = V>(key: KeyInput, cb?: StoreCallback<F, T | undefined, never>): Promise<T | undefined>;
   getOne(key: KeyInput, cb?: Callback): Promise<unknown> {
+    if (isTraced(TRACING.getOne) && !this.inTrace) return this.traced('getOne', { key: key as Key }, [key, cb], this.getOne);
     let p: Promise<unknown>;
     try {
-    if (isTraced(TRACING.getOne) && !this.inTrace) return this.traced('getOne', { key: key as Key }, [key, cb], this.getOne);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('getOne', cb);
       const id = keyId(key);
+      // readSync and storage.get report hits and misses while someone listens (lib/core/observe.ts).
       const value = this.readSync(id);
       p = value !== NOT_SYNC ? Promise.resolve(value) : this.run(() => this.storage.get(id), this.countRead, 'read', id);
-      // readSync and storage.get report hits and misses while someone listens (lib/core/observe.ts).
     } catch (err) {
       p = this.refuse(err);
     }
@@ -143,16 +145,16 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** Whether the exact key holds a live entry. */
   has(key: KeyInput, cb?: StoreCallback<F, boolean, never>): Promise<boolean>;
   has(key: KeyInput, cb?: Callback): Promise<boolean> {
+    if (isTraced(TRACING.has) && !this.inTrace) return this.traced('has', { key: key as Key }, [key, cb], this.has);
     return this.exactOp('has', key, cb, (id) => this.storage.has(id), 'read');
   }
-    if (isTraced(TRACING.has) && !this.inTrace) return this.traced('has', { key: key as Key }, [key, cb], this.has);
 
   /** Deletes every entry the query matches; resolves how many. */
   del(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   del(query: Query, cb?: Callback): Promise<number> {
+    if (isTraced(TRACING.del) && !this.inTrace) return this.traced('del', { query }, [query, cb], this.del);
     return this.selectorOp(
       'del',
-    if (isTraced(TRACING.del) && !this.inTrace) return this.traced('del', { query }, [query, cb], this.del);
       query,
       cb,
       async (selector) => {
@@ -170,9 +172,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** Remaining ms; null when the entry never expires; undefined when absent. */
   ttl(key: KeyInput, cb?: StoreCallback<F, number | null | undefined, never>): Promise<number | null | undefined>;
   ttl(key: KeyInput, cb?: Callback): Promise<number | null | undefined> {
+    if (isTraced(TRACING.ttl) && !this.inTrace) return this.traced('ttl', { key: key as Key }, [key, cb], this.ttl);
     return this.exactOp(
       'ttl',
-    if (isTraced(TRACING.ttl) && !this.inTrace) return this.traced('ttl', { key: key as Key }, [key, cb], this.ttl);
       key,
       cb,
       async (id) => {
@@ -187,9 +189,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** Removes everything in this store (or scope). */
   clear(cb?: StoreCallback<F, undefined, false>): Promise<void>;
   clear(cb?: Callback): Promise<void> {
+    if (isTraced(TRACING.clear) && !this.inTrace) return this.traced('clear', {}, [cb], this.clear);
     let p: Promise<void>;
     try {
-    if (isTraced(TRACING.clear) && !this.inTrace) return this.traced('clear', {}, [cb], this.clear);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
       p = this.run(() => this.storage.clear(), undefined, 'exclusive');
     } catch (err) {
@@ -201,9 +203,9 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   /** Copies every live entry into `target`, keeping TTLs; resolves how many. */
   copy(target: BaseStore, cb?: StoreCallback<F, number, never>): Promise<number>;
   copy(target: BaseStore, cb?: Callback): Promise<number> {
+    if (isTraced(TRACING.copy) && !this.inTrace) return this.traced('copy', {}, [target, cb], this.copy);
     let p: Promise<number>;
     try {
-    if (isTraced(TRACING.copy) && !this.inTrace) return this.traced('copy', {}, [target, cb], this.copy);
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('copy', cb);
       // isProxy first: instanceof would run a Proxy's getPrototypeOf trap.
       if (types.isProxy(target) || !(target instanceof BaseStore)) throw new InvalidArgumentError('copy: target must be a store');
@@ -228,8 +230,6 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   }
 
 
-  /**
-   * A store over the same backend in an isolated namespace; `clear()` there clears only it.
   // The calls of lib/core/store-bulk.ts and store-entries.ts, traced here (lib/core/tracing.ts).
 
   getMany<T = V>(keys: readonly KeyInput[], cb?: StoreCallback<F, Array<T | undefined>, never>): Promise<Array<T | undefined>>;
@@ -268,6 +268,8 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return super.delByTags(tags, cb);
   }
 
+  /**
+   * A store over the same backend in an isolated namespace; `clear()` there clears only it.
    * One scope per namespace: while it is open, `scope(namespace)` returns that same store.
    */
   scope(namespace: string): BaseStore<V, F>;
@@ -275,6 +277,14 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     checkNamespace(namespace, (m) => new InvalidArgumentError(`scope: namespace ${m}`));
     if (namespace.length === 0) throw new InvalidArgumentError('scope: namespace must not be empty');
     if (namespace.startsWith(RESERVED_SCOPE_PREFIX)) throw new InvalidArgumentError(`scope: namespaces starting with ${RESERVED_SCOPE_PREFIX} are the store's own`);
+    return this.openOrMakeScope(namespace);
+  }
+
+  /**
+   * A scope of this store as a tier of a layered store sees it (lib/multi/tier-building.ts):
+   * the layered store checked the name already, and its own hidden scopes need their tiers'.
+   */
+  [tierScope](namespace: string): BaseStore {
     return this.openOrMakeScope(namespace);
   }
 
@@ -328,7 +338,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   protected resetOwnStats(): void {}
 
   /** The value under `key`, computing and storing it once when missing, even under concurrent callers (lib/core/get-or-set.ts). */
-  getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+  getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
     return this.computing.getOrSet(key, compute, options);
   }
 

@@ -52,6 +52,7 @@ export function completeBackend(backend: Backend): CompleteBackend {
     touch: b.touch ? b.touch.bind(b) : (id: string, at: number | null) => touchBySet(getEntry, set, id, at),
     // Not derivable: without `supports.tags` the store refuses tags before a backend sees them.
     deleteByTags: b.deleteByTags?.bind(b),
+    lockRedis: b.lockRedis?.bind(b),
     getSync: b.getSync?.bind(b),
     setSync: b.setSync?.bind(b),
     findSync: b.findSync?.bind(b),

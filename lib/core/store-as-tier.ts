@@ -11,7 +11,7 @@ import type { StoreFlags, UnknownFlags } from '../store-types';
 import { findOrdered } from './ordered-find';
 import { asStoreError } from './promises';
 import { RESOLVED, StoreCore } from './store-core';
-import { NOT_SYNC, TierBackend, tierBackend } from './tier-access';
+import { NOT_SYNC, TierBackend, tierBackend, tierScope } from './tier-access';
 
 /** See the file comment. F as on BaseStore (lib/store.ts). */
 export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends StoreCore<F> {
@@ -114,7 +114,7 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       scope: (namespace: string, _context?: BackendContext): Backend => {
         // Backend scopes are named in full; a store's scope() takes the part below its own namespace.
         const relative = this.namespace ? namespace.slice(this.namespace.length + 1) : namespace;
-        return this.scope(relative)[tierBackend]();
+        return this[tierScope](relative)[tierBackend]();
       },
     };
     return view;
@@ -122,4 +122,6 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
 
   /** A store over the same backend in a namespace below this one's (lib/store.ts). */
   abstract scope(namespace: string): StoreAsTier<F>;
+  /** `scope` as a tier of a layered store opens it: reserved names (the layered store's hidden scopes) included. */
+  abstract [tierScope](namespace: string): StoreAsTier<F>;
 }

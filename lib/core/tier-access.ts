@@ -12,6 +12,9 @@ import type { CompleteBackend } from './backend-defaults';
 /** What `TierBackend.readSync` returns when the store cannot answer synchronously. */
 export const NOT_SYNC: unique symbol = Symbol('memstorage-next: not answered synchronously');
 
+/** `(namespace) => store`: a store's scope as a tier of another store opens it, reserved names included (lib/store.ts). */
+export const tierScope: unique symbol = Symbol('memstorage-next: a scope for a tier');
+
 /** `() => TierBackend`: a store's backend as a tier of another store sees it. */
 export const tierBackend: unique symbol = Symbol('memstorage-next: the store as a tier backend');
 

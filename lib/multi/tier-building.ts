@@ -7,6 +7,7 @@ import type { Clock } from '../clock';
 import { openStore } from '../registry';
 import { BaseStore } from '../store';
 import '../builtin-stores'; // the built-in types, for tier specs even when MultiStore is constructed directly
+import { tierScope } from '../core/tier-access';
 import { MULTI_DEFAULTS, MultiSettings, TierSpec } from './settings';
 import { Tier, TierOptions } from './tier';
 
@@ -61,7 +62,7 @@ export function tierFromSpec(spec: TierSpec | BaseStore, index: number, complete
 /** `tier` of a multi store, in its scope `relative` (made here, so closing it releases only the scope). */
 export function scopedTier(tier: Tier, relative: string, owner: TierOwner): Tier {
   const { name, index, complete, ttl, timeout, bulkTimeout } = tier;
-  return newTier(tier.store.scope(relative), { name, index, complete, ttl, timeout, bulkTimeout, owned: true }, owner);
+  return newTier(tier.store[tierScope](relative), { name, index, complete, ttl, timeout, bulkTimeout, owned: true }, owner);
 }
 
 /** The one place a Tier's options are written: its own, and the health settings of the store that owns it. */

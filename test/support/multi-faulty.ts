@@ -9,7 +9,7 @@
  */
 import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/backend';
 import { BackendStore } from '../../lib/backend-store';
-import { TierBackend, tierBackend } from '../../lib/core/tier-access';
+import { TierBackend, tierBackend, tierScope } from '../../lib/core/tier-access';
 import { StorageConnectionError, StorageOperationError } from '../../lib/errors';
 import type { Key } from '../../lib/keys';
 import type { Selector } from '../../lib/query';
@@ -119,6 +119,6 @@ class FaultyBackend implements Backend {
   }
   scope(namespace: string, context: BackendContext): FaultyBackend {
     const own = this.namespace;
-    return new FaultyBackend(this.inner.scope(own ? namespace.slice(own.length + 1) : namespace), this.control, this.supports, context.namespace);
+    return new FaultyBackend(this.inner[tierScope](own ? namespace.slice(own.length + 1) : namespace), this.control, this.supports, context.namespace);
   }
 }
