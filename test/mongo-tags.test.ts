@@ -8,8 +8,9 @@ import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { ObjectId } from 'mongodb';
 import { ManualClock } from '../lib/clock';
-import type { MongoStore } from '../lib/backends/mongo';
+import { MongoStore } from '../lib/backends/mongo';
 import { TAG_INDEX } from '../lib/backends/mongo/layout';
+import { startMongo } from './support/mongo-server';
 import { mongoTestStores } from './support/test-stores';
 
 /** How many keys the tag index holds (a document with n tags holds n). */
@@ -230,6 +231,30 @@ describe('mongo store: touch and tags', () => {
       await other.set('u', 2);
       expect(await a.delByTags(['y'])).to.equal(0);
       expect(await a.getOne('u')).to.equal(2);
+    });
+  });
+
+  describe('with the server down', () => {
+    it('touch and delByTags fail with ERR_STORAGE_CONNECTION (typed, within the timeout), and work again after a restart', async function () {
+      this.timeout(120_000);
+      const server = await startMongo();
+      const s = new MongoStore({ url: server.url, db: 'down', collectionName: 'tags', serverSelectionTimeoutMS: 1000 });
+      try {
+        await s.set('k', 1, { tags: ['x'] });
+        await server.stop();
+        for (const call of [s.touch('k', 5000), s.delByTags(['x'])]) {
+          const started = Date.now();
+          const err = await call.then(() => undefined, (e: { code?: string }) => e);
+          expect(err?.code).to.equal('ERR_STORAGE_CONNECTION');
+          expect(Date.now() - started).to.be.below(15_000);
+        }
+        await server.restart();
+        expect(await s.touch('k', 5000)).to.equal(true);
+        expect(await s.delByTags(['x'])).to.equal(1);
+      } finally {
+        await s.close();
+        await server.dispose();
+      }
     });
   });
 
