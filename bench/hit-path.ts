@@ -9,7 +9,8 @@
  *   git worktree add /tmp/old <rev> && ln -s "$PWD/node_modules" /tmp/old/node_modules
  *   node -r ts-node/register/transpile-only bench/hit-path.ts /tmp/old
  * (BENCH_OLD_TREE instead of the argument; without either, only this tree is measured.)
- * BENCH_AB_ONLY=1 measures only the old tree against this one (more rounds in the same time);
+ * BENCH_AB_ONLY=1 measures only the old tree against this one (more rounds in the same time),
+ * and adds the memory store's set (overwrites) old against new;
  * BENCH_OPS and BENCH_ROUNDS set the ops per run (300,000) and the rounds (7).
  * Both trees' stores run in this process, round-robin (bench/common.ts measureInterleaved), each
  * keeping its median round. 1,000 string keys, values of ~100 bytes, every read a hit.
@@ -84,6 +85,16 @@ async function main(): Promise<void> {
       for (const tree of trees) contenders.push({ name: `${tree.label}`, op: hitOp(await open(make(tree))) });
       if (process.env.BENCH_AB_ONLY) {
         printTable(`getOne hit, ${kind}, awaited one at a time (old vs this tree only)`, await measureTracedSeparately(contenders, undefined, undefined), trees[0].label);
+        if (kind === 'memory') {
+          // The memory store's synchronous set path carries the same checks: overwrites of the same keys.
+          const value = { name: 'overwrite', padding: 'y'.repeat(64) };
+          const sets: Contender[] = [];
+          for (const tree of trees) {
+            const store = await open(make(tree));
+            sets.push({ name: tree.label, op: (i: number) => store.set(keys[i % N], value) });
+          }
+          printTable('set (overwrite), memory, awaited one at a time (old vs this tree only)', await measureTracedSeparately(sets, undefined, undefined), trees[0].label);
+        }
         continue;
       }
       // The costs of observing, on this tree's code: one 'hit' listener; one watch (no effect on
