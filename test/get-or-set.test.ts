@@ -51,18 +51,6 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string,
   }
 }
 
-/**
- * Gives `store` a lock client unless its backend already offers one. Until the backends
- * implement Backend.lockRedis and lib/core/backend-defaults.ts passes it on, getOrSet's host
- * finds none on a Redis store: this sets the completed backend's `lockRedis` as the backend's
- * own would be. Once the backends have it, this does nothing.
- */
-async function giveLockRedis(store: BaseStore, client: LockRedis): Promise<void> {
-  const storage = (store as unknown as { storage: { lockRedis?: () => Promise<LockRedis | undefined> } }).storage;
-  if (storage.lockRedis !== undefined && (await storage.lockRedis()) !== undefined) return;
-  storage.lockRedis = () => Promise.resolve(client);
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Config {
@@ -82,7 +70,6 @@ const CONFIGS: Config[] = [
     open: async (clock) => {
       const store = new RedisStore({ clock, namespace: freshNamespace('gos'), url: redisUrl });
       await store.connect();
-      await giveLockRedis(store, store.redis as unknown as LockRedis);
       return store;
     },
   },
@@ -91,13 +78,9 @@ const CONFIGS: Config[] = [
   { name: 'mongo', clusterLock: false, open: async (clock) => new MongoStore({ clock, namespace: freshNamespace('gos'), url: mongoUrl, db: 'getorset' }) },
   {
     name: 'multi [memory, redis]',
-    open: async (clock, cleanup) => {
-      const redis = new RedisStore({ url: redisUrl });
-      cleanup.push(() => redis.close());
-      await redis.connect();
+    open: async (clock) => {
       const store = new MultiStore({ clock, namespace: freshNamespace('gos'), stores: [{ type: 'memory' }, { type: 'redis', settings: { url: redisUrl } }] });
       await store.connect();
-      await giveLockRedis(store, redis.redis as unknown as LockRedis);
       return store;
     },
   },
@@ -368,14 +351,11 @@ describe('getOrSet options', function () {
   describe("lock: 'cluster' on two multi stores sharing Redis and a bus", () => {
     it('one computes, the other waits for its value (woken by the bus or its polls)', async () => {
       const namespace = freshNamespace('gos');
-      const lockStore = new RedisStore({ url: redisUrl });
       const open = () =>
         new MultiStore({ namespace, stores: [{ type: 'memory' }, { type: 'redis', settings: { url: redisUrl } }], invalidation: { redis: redisUrl } });
       const [a, b] = [open(), open()];
       try {
-        await Promise.all([lockStore.connect(), a.connect(), b.connect()]);
-        await giveLockRedis(a, lockStore.redis as unknown as LockRedis);
-        await giveLockRedis(b, lockStore.redis as unknown as LockRedis);
+        await Promise.all([a.connect(), b.connect()]);
         let computes = 0;
         const compute = async () => {
           computes++;
@@ -413,7 +393,7 @@ describe('getOrSet options', function () {
           process.off('warning', onWarning);
         }
       } finally {
-        await Promise.all([a.close(), b.close(), lockStore.close()]);
+        await Promise.all([a.close(), b.close()]);
       }
     });
   });
