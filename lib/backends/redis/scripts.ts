@@ -71,8 +71,8 @@ end
  * Returns an error text, or nothing.
  */
 const RECORDS = `
-local function wrongRecord(z, xz, p, tg, tz)
-  for _, r in ipairs({ { z, 'zset' }, { xz, 'zset' }, { p, 'set' }, { tg, 'hash' }, { tz, 'zset' } }) do
+local function wrongRecord(z, xz, p)
+  for _, r in ipairs({ { z, 'zset' }, { xz, 'zset' }, { p, 'set' } }) do
     local t = redis.call('TYPE', r[1]).ok
     if t ~= r[2] and t ~= 'none' then return 'the record ' .. r[1] .. ' is a ' .. t .. ', not a ' .. r[2] .. ': clear() removes it' end
   end
@@ -83,22 +83,43 @@ end
  * Lua: an entry's tag records (layout.ts, tags.ts): the hash `tg` maps a tagged entry's id to
  * its tags' member prefixes, concatenated (each ends with two NULs); the zset `tz` holds one
  * member `<prefix><id>` per tag, scored 0. `untag` removes an entry's records whatever the
- * records hold (a key of another type is passed over, so a delete always gets through);
- * `retag` replaces them with the prefixes ARGV[t1..t2] (none when t2 < t1), after the write
- * script has checked the records' types.
+ * records hold (a key of another type is passed over, so a delete always gets through).
+ * `wrongTags` runs before a write's first write: the reason the tag records cannot take it, or
+ * nothing; it also learns, once per script, whether the namespace has tagged entries at all
+ * (`tagged`), so that writes and deletes in a namespace without tags never look up an id's
+ * tags. `retag` then replaces the entry's records with the prefixes ARGV[t1..t2] (none when
+ * t2 < t1); `dropTags` is the delete's.
  */
 const TAGS = `
+local tagged, tagIndexChecked = nil, false
 local function untag(tg, tz, id)
   local old = redis.pcall('HGET', tg, id)
   if type(old) ~= 'string' then return end
   for pfx in string.gmatch(old, '(.-%z%z)') do redis.pcall('ZREM', tz, pfx .. id) end
   redis.pcall('HDEL', tg, id)
 end
+local function wrongTags(tg, tz, adding)
+  if tagged == nil then
+    local t = redis.call('TYPE', tg).ok
+    if t ~= 'hash' and t ~= 'none' then return 'the record ' .. tg .. ' is a ' .. t .. ', not a hash: clear() removes it' end
+    tagged = t == 'hash'
+  end
+  if (tagged or adding) and not tagIndexChecked then
+    local t = redis.call('TYPE', tz).ok
+    if t ~= 'zset' and t ~= 'none' then return 'the record ' .. tz .. ' is a ' .. t .. ', not a zset: clear() removes it' end
+    tagIndexChecked = true
+  end
+end
 local function retag(tg, tz, id, t1, t2)
-  untag(tg, tz, id)
+  if tagged then untag(tg, tz, id) end
   if t2 < t1 then return end
+  tagged = true
   for i = t1, t2 do redis.call('ZADD', tz, 0, ARGV[i] .. id) end
   redis.call('HSET', tg, id, table.concat(ARGV, '', t1, t2))
+end
+local function dropTags(tg, tz, id)
+  if tagged == nil then tagged = redis.call('EXISTS', tg) == 1 end
+  if tagged then untag(tg, tz, id) end
 end
 `;
 
@@ -143,6 +164,8 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
   if mode ~= 'v' and redis.call('EXISTS', tmp) == 0 then return 'the streamed chunks ' .. tmp .. ' are gone' end
+  local wrong = wrongTags(tg, tz, t2 >= t1)
+  if wrong then return wrong end
   local h = head(e)
   local old = parse(h)
   if not live(old, now) then
@@ -210,7 +233,7 @@ end
  */
 export const SET_SCRIPT = new LuaScript(`${PUT}
 local n, nt = tonumber(ARGV[10]), tonumber(ARGV[11])
-local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6], KEYS[8], KEYS[9])
+local failed = wrongRecord(KEYS[3], KEYS[4], KEYS[6])
   or put(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], KEYS[9], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9],
     ${WRITE_FIXED_KEYS + 1}, ${WRITE_FIXED_KEYS} + n, ${WRITE_FIXED_KEYS + 1} + n, #KEYS, 12 + nt, 12, 11 + nt)
 if failed then return redis.error_reply(failed) end
@@ -230,7 +253,7 @@ return 1
  */
 export const SET_MANY_SCRIPT = new LuaScript(`${PUT}
 local z, xz, c, p, tg, tz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local failed = wrongRecord(z, xz, p, tg, tz)
+local failed = wrongRecord(z, xz, p)
 if failed then return redis.error_reply(failed) end
 local now, gp, grace, sequenced = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4] == '1'
 local ki, a, pos, failures = ${MANY_FIXED_KEYS + 1}, 5, 0, {}
@@ -335,7 +358,7 @@ while a <= #ARGV do
       redis.pcall('ZREM', k, id)
       if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
     end
-    untag(tg, tz, id)
+    dropTags(tg, tz, id)
   end
   ki = ki + 2 + n + m
   a = a + 3 + m
