@@ -180,21 +180,28 @@ describe('watch: remote changes through the invalidation bus (two multi stores, 
     await shared.close();
   });
 
-  it('another process’s set, query delete and clear arrive as remote events; its own writes stay local', async () => {
+  it('another process’s set, key delete, query delete, delete by tags and clear arrive as remote events (a touch does not); its own writes stay local', async () => {
     const { events, unwatch } = watched(a, { team: 'red' });
     await b.set({ team: 'red', n: 1 }, 1);
     await b.set({ team: 'blue', n: 2 }, 2); // does not match: not told
-    await b.set({ team: 'red', n: 3 }, 3);
+    await b.set({ team: 'red', n: 3 }, 3, { tags: ['t'] });
     await next(events, 2);
-    await b.del({ team: 'red' });
+    await b.touch({ team: 'red', n: 3 }, 60_000); // neither value nor presence changes
+    await b.delMany([{ team: 'red', n: 1 }]); // an exact key (del() of an object is a query)
     await next(events, 3);
-    await b.clear();
+    await b.del({ team: 'red' });
     await next(events, 4);
+    await b.delByTags(['t']);
+    await next(events, 5);
+    await b.clear();
+    await next(events, 6);
     await a.set({ team: 'red', n: 4 }, 4);
     expect(events).to.deep.equal([
       { op: 'set', key: { team: 'red', n: 1 }, source: 'remote' },
       { op: 'set', key: { team: 'red', n: 3 }, source: 'remote' },
-      { op: 'delete', source: 'remote' }, // the bus's event does not carry the query (yet)
+      { op: 'delete', key: { team: 'red', n: 1 }, source: 'remote' },
+      { op: 'delete', query: { team: 'red' }, source: 'remote' },
+      { op: 'delete', tags: ['t'], source: 'remote' },
       { op: 'clear', source: 'remote' },
       { op: 'set', key: { team: 'red', n: 4 }, source: 'local' },
     ]);
@@ -203,7 +210,7 @@ describe('watch: remote changes through the invalidation bus (two multi stores, 
     const markers = watched(a, 'marker');
     await b.set('marker', 2);
     await next(markers.events, 1);
-    expect(events, 'nothing after unwatch()').to.have.length(5);
+    expect(events, 'nothing after unwatch()').to.have.length(7);
   });
 
   it('a remote key event says delete when the bus event carries the write kind, and names the query of a query delete', () => {

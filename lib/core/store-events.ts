@@ -21,12 +21,14 @@ import { Unwatch, WatchListener, Watchers, readWatchArgs } from './watch';
  * (lib/multi/coherence.ts): a key ('k'), a query delete ('q') or everything ('c').
  */
 interface RemoteChange {
-  op: 'k' | 'q' | 'c';
+  op: 'k' | 'q' | 'c' | 't';
   id?: string;
   /** The query of a 'q', when the event carries it. */
   q?: unknown;
-  /** Whether a 'k' was a write or a delete, when the event carries it. */
-  write?: 'set' | 'delete';
+  /** The tags of a 't' (a delete by tags). */
+  tags?: string[];
+  /** Whether a 'k' was a write, a delete or a touch, when the event carries it. */
+  write?: 'set' | 'delete' | 'touch';
 }
 
 /** See the file comment. */
@@ -141,10 +143,14 @@ export abstract class StoreEvents extends EventEmitter {
       } catch {
         return; // not an id this store makes: nothing a watcher could match
       }
-      // Without the write kind in the message, a changed key is reported as written.
+      // A touch changes neither value nor presence: nothing to tell. Without the write kind (a
+      // process of an older version), a changed key is reported as written.
+      if (change.write === 'touch') return;
       watchers.keyChanged(change.write === 'delete' ? 'delete' : 'set', change.id, 'remote', key);
     } else if (change.op === 'q') {
       watchers.broadChange(change.q === undefined ? { op: 'delete', source: 'remote' } : { op: 'delete', query: change.q, source: 'remote' });
+    } else if (change.op === 't' && Array.isArray(change.tags)) {
+      watchers.broadChange({ op: 'delete', tags: Object.freeze([...change.tags]), source: 'remote' });
     } else if (change.op === 'c') {
       watchers.broadChange({ op: 'clear', source: 'remote' });
     }

@@ -18,6 +18,12 @@ const RECENT_PROMOTION_MS = 10_000;
 /** What a published message says was written: a key ('k'), a query delete ('q'), everything ('c') or what carried some tags ('t'). */
 export type WriteKind = 'k' | 'q' | 'c' | 't';
 
+/** What happened to a key ('k' messages): set ('s'), deleted ('d') or its TTL touched ('t'). */
+export type KeyWrite = 's' | 'd' | 't';
+
+/** The 'invalidation' event's name for a key write. */
+const WRITE_NAMES = { s: 'set', d: 'delete', t: 'touch' } as const;
+
 /** See the file comment. One per multi store (a scope has its own, on the shared bus). */
 export class Coherence {
   private unlisten: (() => void) | undefined;
@@ -42,11 +48,12 @@ export class Coherence {
   }
 
   /** Tells other processes what this one wrote. */
-  publish(op: WriteKind, id?: string, query?: Record<string, unknown>, tags?: string[]): void {
+  /** `write` says what happened to a key ('k'): set, deleted or touched — for other processes' watchers. */
+  publish(op: WriteKind, id?: string, query?: Record<string, unknown>, tags?: string[], write?: KeyWrite): void {
     const bus = this.ctx.bus;
     if (!bus) return;
     if (op === 'q' && !isJsonFilter(query)) op = 'c'; // receivers drop everything local instead
-    bus.publish(this.ctx.namespace, op, op === 'k' ? { id } : op === 'q' ? { q: query } : op === 't' ? { tags } : undefined);
+    bus.publish(this.ctx.namespace, op, op === 'k' ? { id, w: write } : op === 'q' ? { q: query } : op === 't' ? { tags } : undefined);
   }
 
   /** This process is promoting `id` into a shared tier: an invalidation of `id` soon after must drop it there too. */
@@ -57,7 +64,18 @@ export class Coherence {
   /** Another process wrote: drop the affected entries from this process's in-process tiers. */
   private onInvalidation(message: InvalidationMessage): void {
     const work = this.applyInvalidation(message).then(
-      (dropped) => this.ctx.emit('invalidation', { op: message.op, id: message.id, publishedAt: message.t, droppedAt: preciseNow(), dropped }),
+      (dropped) =>
+        this.ctx.emit('invalidation', {
+          op: message.op,
+          id: message.id,
+          // What the other process did, for watchers (lib/core/store-events.ts): a key's write, a query, the tags.
+          write: message.op === 'k' && typeof message.w === 'string' ? WRITE_NAMES[message.w as KeyWrite] : undefined,
+          q: message.op === 'q' ? message.q : undefined,
+          tags: message.op === 't' ? message.tags : undefined,
+          publishedAt: message.t,
+          droppedAt: preciseNow(),
+          dropped,
+        }),
       (err: Error) => this.ctx.reportError(asStoreError(err)),
     );
     this.ctx.background.track(work);

@@ -5,8 +5,8 @@
  * process ignores its own messages (it already applied the write to its own tiers).
  *
  * Messages are JSON: `{ o: busId, s: sequence, ns: namespace, t: publish time (epoch ms,
- * fractional), op: 'k' | 'q' | 'c' | 't', id?: key id, q?: query filter, tags?: tags }` — a key, a
- * query, a clear, or a delete by tags.
+ * fractional), op: 'k' | 'q' | 'c' | 't', id?: key id, w?: 's' | 'd' | 't', q?: query filter,
+ * tags?: tags }` — a key (set, deleted or touched), a query, a clear, or a delete by tags.
  *
  * Redis pub/sub is at-most-once, so nothing relies on every message arriving (SPEC §15):
  * - a subscriber that reconnects drops all of its in-process entries ('c'): messages sent in
@@ -60,6 +60,8 @@ export interface InvalidationMessage {
   q?: Record<string, unknown>;
   /** The tags of a delByTags ('t'). */
   tags?: string[];
+  /** For a key ('k'): set ('s'), deleted ('d') or touched ('t'); absent from a process of an older version. */
+  w?: string;
 }
 
 /** Who receives messages for one namespace. */
@@ -216,7 +218,7 @@ export class InvalidationBus {
   }
 
   /** Publishes a change; never throws (a failure is reported through onError, and retried in order). */
-  publish(namespace: string, op: InvalidationMessage['op'], detail?: { id?: string; q?: Record<string, unknown>; tags?: string[] }): void {
+  publish(namespace: string, op: InvalidationMessage['op'], detail?: { id?: string; q?: Record<string, unknown>; tags?: string[]; w?: string }): void {
     if (!this.publisher) return;
     const message: InvalidationMessage = { o: this.id, s: ++this.sequence, ns: namespace, t: preciseNow(), op, ...detail };
     this.published++;

@@ -35,12 +35,12 @@ export class WritePath {
     try {
       await this.writeComplete(write, drop);
     } catch (err) {
-      this.coherence.publish('k', id);
+      this.coherence.publish('k', id, undefined, undefined, 's');
       throw err;
     }
     await this.writeCaches(write, drop, id);
     flights.invalidate(id);
-    this.coherence.publish('k', id);
+    this.coherence.publish('k', id, undefined, undefined, 's');
   }
 
   /** Deletes `id` from every tier; whether the durable tier held it. */
@@ -52,12 +52,12 @@ export class WritePath {
     try {
       existed = await this.writeComplete((tier) => tier.backend.delete(id), drop);
     } catch (err) {
-      this.coherence.publish('k', id);
+      this.coherence.publish('k', id, undefined, undefined, 'd');
       throw err;
     }
     await this.writeCaches((tier) => tier.backend.delete(id), drop, id);
     flights.invalidate(id);
-    this.coherence.publish('k', id);
+    this.coherence.publish('k', id, undefined, undefined, 'd');
     return existed;
   }
 
@@ -78,13 +78,13 @@ export class WritePath {
     try {
       live = await this.writeComplete(op, drop);
     } catch (err) {
-      this.coherence.publish('k', id);
+      this.coherence.publish('k', id, undefined, undefined, 't');
       throw err;
     }
     // A cache tier that still holds the key when the complete tier did not must not keep it.
     await this.writeCaches(live ? op : (tier) => tier.backend.delete(id), drop, id);
     flights.invalidate(id);
-    this.coherence.publish('k', id);
+    this.coherence.publish('k', id, undefined, undefined, 't');
     return live;
   }
 
@@ -182,14 +182,14 @@ export class WritePath {
       } catch (err) {
         if (!sourceFailed) {
           await Promise.all(tiers.slice(0, i).map((upper) => drop(upper)));
-          this.coherence.publish('k', id);
+          this.coherence.publish('k', id, undefined, undefined, 's');
         }
         throw err;
       }
     }
     await Promise.all(tiers.slice(0, queryTier).map((tier) => drop(tier)));
     flights.invalidate(id);
-    this.coherence.publish('k', id);
+    this.coherence.publish('k', id, undefined, undefined, 's');
   }
 
   /**
