@@ -194,6 +194,12 @@ export interface Backend {
    */
   deleteByTags?(tags: readonly string[]): Promise<number>;
   /**
+   * Called when the store starts or stops wanting 'expire' / 'evict' reports (someone listens).
+   * A backend that reports them through `BackendEvents.wants` needs nothing here; a layered
+   * backend (the multi store) passes it on to its tiers, whose reports it forwards.
+   */
+  removalsWanted?(expire: boolean, evict: boolean): void;
+  /**
    * A connected Redis client on which `getOrSet(..., { lock: 'cluster' })` takes its locks
    * (SPEC §15), or undefined when this backend reaches no Redis. The Redis backend gives its
    * own client; the multi store a Redis tier's or its invalidation bus's.

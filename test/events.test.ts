@@ -268,3 +268,36 @@ describe('events: expire and evict on the memory store', () => {
   });
 });
 
+
+describe('events: expire and evict on a multi store come from its tiers, with the tier', () => {
+  it('forwards a tier’s expiry and eviction while someone listens, and stops when nobody does', async () => {
+    const clock = new ManualClock(1_000_000);
+    const front = new MemoryStore({ clock, maxKeys: 2 });
+    const durable = new MemoryStore({ clock });
+    const store = new MultiStore({ clock, stores: [front, durable] });
+    try {
+      await store.set('quiet', 1, { ttl: 10 });
+      clock.advance(20);
+      expect(await store.getOne('quiet')).to.equal(undefined); // nobody listens: nothing forwarded
+      const seen = record(store, ['expire', 'evict']);
+      expect(front.listenerCount('expire'), 'the tiers are listened to only now').to.equal(1);
+      await store.set({ id: 1 }, 1, { ttl: 10 });
+      clock.advance(20);
+      expect(await store.getOne({ id: 1 })).to.equal(undefined);
+      await store.set('a', 1);
+      await store.set('b', 2);
+      await store.set('c', 3); // the front tier holds 2: 'a' goes from it (the durable tier keeps it)
+      expect(seen).to.deep.include.members([
+        ['expire', { key: { id: 1 }, tier: 0, tierName: 'MemoryStore' }],
+        ['evict', { key: 'a', tier: 0, tierName: 'MemoryStore' }],
+      ]);
+      expect(seen.filter(([, e]) => (e as { tier: number }).tier === 1).map(([name]) => name)).to.deep.equal(['expire']);
+      store.removeAllListeners('expire');
+      store.removeAllListeners('evict');
+      expect(front.listenerCount('expire') + front.listenerCount('evict') + durable.listenerCount('expire')).to.equal(0);
+    } finally {
+      await store.close();
+      await Promise.all([front.close(), durable.close()]);
+    }
+  });
+});

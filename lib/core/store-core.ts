@@ -107,6 +107,10 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Sto
     this.orderGate = new OrderGate(this.backend.ordersExactCalls === true);
   }
 
+  protected removalsWanted(expire: boolean, evict: boolean): void {
+    this.backend.removalsWanted?.(expire, evict);
+  }
+
   /** What this store's backend can do. */
   get supports(): Capabilities {
     return this.backend.supports;

@@ -172,14 +172,15 @@ export abstract class StoreEvents extends EventEmitter {
   /** An event a backend emits: 'expire' and 'evict' carry `{ key }` (the backend's id stays inside). */
   protected emitFromBackend(event: string, payload: unknown): void {
     if (event === 'expire' || event === 'evict') {
-      const { id, key } = (payload ?? {}) as { id?: string; key?: Key };
+      const { id, key, tier, tierName } = (payload ?? {}) as { id?: string; key?: Key; tier?: number; tierName?: string };
       let known = key;
       try {
         if (known === undefined && typeof id === 'string') known = keyFromId(id);
       } catch {
         // an id this store does not make: the event names no key rather than failing the backend's sweep
       }
-      this.emitSafely(event, { key: known });
+      // A layered store's tiers say which tier the entry left (lib/multi/multi-backend.ts).
+      this.emitSafely(event, tier === undefined ? { key: known } : { key: known, tier, tierName });
       return;
     }
     this.emit(event, payload);
@@ -238,13 +239,19 @@ export abstract class StoreEvents extends EventEmitter {
     if (!isStoreEvent(event) || this.listening[event]) return;
     this.listening[event] = true; // 'newListener' comes before the listener is added
     this.updateObserved();
+    if (event === 'expire' || event === 'evict') this.removalsWanted(this.listening.expire, this.listening.evict);
   };
 
   private readonly listenerRemoved = (event: string | symbol): void => {
     if (!isStoreEvent(event)) return;
+    const was = this.listening[event];
     this.listening[event] = this.listenerCount(event) > 0;
     this.updateObserved();
+    if ((event === 'expire' || event === 'evict') && was !== this.listening[event]) this.removalsWanted(this.listening.expire, this.listening.evict);
   };
+
+  /** Someone started or stopped listening to 'expire' or 'evict': the store tells its backend (Backend.removalsWanted). */
+  protected abstract removalsWanted(expire: boolean, evict: boolean): void;
 
   /** removeAllListeners() removes the store's own listener hooks too: they are put back, and the flags read again. */
   removeAllListeners(event?: string | symbol): this {
@@ -255,6 +262,7 @@ export abstract class StoreEvents extends EventEmitter {
     if (this.watchers !== undefined && this.watchers.size > 0 && !this.listeners('invalidation').includes(this.remoteChanged)) this.on('invalidation', this.remoteChanged);
     for (const name of STORE_EVENTS) this.listening[name] = this.listenerCount(name) > 0;
     this.updateObserved();
+    this.removalsWanted(this.listening.expire, this.listening.evict);
     return this;
   }
 

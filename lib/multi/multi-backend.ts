@@ -149,6 +149,7 @@ export class MultiBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.removalsWanted(false, false);
     await this.coherence.stop();
     await closeTiers(this.context, this.settings.connectTimeout ?? MULTI_DEFAULTS.connectTimeout);
   }
@@ -244,6 +245,36 @@ export class MultiBackend implements Backend {
     const relative = own ? namespace.slice(own.length + 1) : namespace;
     const owner = tierOwner(this.settings, context);
     return new MultiBackend(this.settings, context, { tiers: this.tiers.map((tier) => scopedTier(tier, relative, owner)), bus: this.bus, warm: this.warm === 'union' ? 'union' : 'none' });
+  }
+
+  /**
+   * Forwards the tiers' 'expire' / 'evict' events as this store's, with the tier, while this
+   * store wants them (someone listens): a tier's store reports them only while listened to.
+   */
+  removalsWanted(expire: boolean, evict: boolean): void {
+    this.forwardRemovals('expire', expire);
+    this.forwardRemovals('evict', evict);
+  }
+
+  private readonly removalForwarders = new Map<'expire' | 'evict', Array<() => void>>();
+
+  private forwardRemovals(event: 'expire' | 'evict', on: boolean): void {
+    const detach = this.removalForwarders.get(event);
+    if (on === (detach !== undefined)) return;
+    if (!on) {
+      for (const off of detach!) off();
+      this.removalForwarders.delete(event);
+      return;
+    }
+    const events = this.backendContext.events;
+    this.removalForwarders.set(
+      event,
+      this.tiers.map((tier) => {
+        const forward = (e: { key?: unknown }) => events.emit(event, { key: e?.key, tier: tier.index, tierName: tier.name });
+        tier.store.on(event, forward);
+        return () => tier.store.off(event, forward);
+      }),
+    );
   }
 
   /** Zeroes every tier's counters (the multi store's resetStats()). */
