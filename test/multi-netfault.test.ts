@@ -23,6 +23,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MongoStore } from '../lib/backends/mongo';
+import { RedisStore } from '../lib/backends/redis';
 import { preciseNow } from '../lib/multi/invalidation';
 import { sharedMongo } from './support/mongo-server';
 import { NetNamespace, NetUnavailableError, NsRedis, createNetNamespace, startRedisIn } from './support/netns';
@@ -212,15 +213,21 @@ describe('multi store under network faults: Redis behind a real link in its own 
       children.map((c, i) => {
         const got = nextEvent<{ calls: CallRecord[]; invalidations: InvalidationRecord[] }>(c.events, 'log', 30_000);
         c.send({ cmd: 'stop' });
-        return got.then((m) => ({ calls: m.calls, invalidations: m.invalidations, own: owns[i] }));
+        return got.then((m) => ({ calls: m.calls, invalidations: m.invalidations, own: owns[i], name: c.name }));
       }),
     );
     const logs = processes.map((p) => p.calls);
 
+    const keyNames = Array.from({ length: KEYS }, (_, k) => `k${k}`);
     const store = new MongoStore({ url: mongoUrl, db, namespace });
-    const values = (await store.getMany(Array.from({ length: KEYS }, (_, k) => `k${k}`))) as Array<{ n: number } | undefined>;
+    const values = (await store.getMany(keyNames)) as Array<{ n: number } | undefined>;
     await store.close();
     const stored = new Map<number, number>(values.map((v, k) => [k, v === undefined ? 0 : v.n]));
+    // What the shared Redis tier holds at the end: a copy that differs from MongoDB is stale for every process.
+    const redisTier = new RedisStore({ url: redis!.url, namespace });
+    const cached = (await redisTier.getMany(keyNames)) as Array<{ n: number } | undefined>;
+    await redisTier.close();
+    const staleInRedis = cached.map((v, k) => (v !== undefined && v.n !== stored.get(k) ? `k${k} v${v.n} (MongoDB ${stored.get(k) ? `v${stored.get(k)}` : 'absent'})` : '')).filter(Boolean);
     const lost = writesLost(logs, stored);
     const figures = judge(processes, phases, TOLERANCE);
 
@@ -233,7 +240,8 @@ describe('multi store under network faults: Redis behind a real link in its own 
       figuresTable(figures) +
       `\n\nWrites resolved: ${lost.resolvedWrites}, lost: ${lost.lost}. Latency bound ${LATENCY_BOUND} ms; stale bound while partitioned ${PARTITION_STALE_BOUND} ms; ` +
       `tolerance for a bus message in flight ${TOLERANCE} ms. After the heal: bus back in ${busMs.toFixed(0)} ms, Redis tiers up in ${tierMs.toFixed(0)} ms ` +
-      `(recovered ${(recoveredAt - healedAt).toFixed(0)} ms after the heal).\n` +
+      `(recovered ${(recoveredAt - healedAt).toFixed(0)} ms after the heal). ` +
+      `At the end the shared Redis tier held ${staleInRedis.length} value(s) that MongoDB no longer holds${staleInRedis.length ? `: ${staleInRedis.slice(0, 5).join(', ')}` : ''}.\n` +
       figures
         .filter((f) => f.examples.length > 0)
         .map((f) => `\nStale after the invalidation arrived, ${f.phase}, e.g.:\n${f.examples.map((e) => `- ${e}`).join('\n')}\n`)
@@ -255,5 +263,6 @@ describe('multi store under network faults: Redis behind a real link in its own 
     expect(by('after recovery').incoherent, 'stale reads after recovery once the invalidation arrived').to.equal(0);
     expect(by('after recovery').stale, 'stale reads after recovery').to.equal(0);
     expect(by('after recovery').failed, 'failed calls after recovery').to.equal(0);
+    expect(staleInRedis, 'values the shared Redis tier holds that MongoDB does not, at the end').to.deep.equal([]);
   });
 });

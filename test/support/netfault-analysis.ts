@@ -20,6 +20,7 @@ export interface ProcessLog {
   invalidations: InvalidationRecord[];
   /** The keys it writes: [from, to). */
   own: [number, number];
+  name: string;
 }
 
 /** A phase of the run: calls are assigned by their start time. */
@@ -123,7 +124,7 @@ export function judge(processes: ProcessLog[], phases: Phase[], tolerance: numbe
     }
     const invalidatedBefore = (k: number, replacedBy: Write, at: number) =>
       [...(applied.get(k) ?? []), ...(applied.get(-1) ?? [])].some(([, published, dropped]) => published >= replacedBy.start && dropped < at);
-    for (const [, k, start, end, , read, error] of proc.calls) {
+    for (const [op, k, start, end, , read, error] of proc.calls) {
       let p = phases.length - 1;
       while (p > 0 && start < phases[p].from) p--;
       const f = figures[p];
@@ -147,7 +148,7 @@ export function judge(processes: ProcessLog[], phases: Phase[], tolerance: numbe
         if (f.examples.length < 3) {
           const drop = [...(applied.get(k) ?? []), ...(applied.get(-1) ?? [])].find(([, published, dropped]) => published >= replacedBy.start && dropped < start);
           f.examples.push(
-            `k${k} read ${read === 0 ? 'absent' : `v${read}`} at +${(start - phases[0].from).toFixed(0)} ms (took ${(end - start).toFixed(0)} ms); ` +
+            `${proc.name} ${op === 'gos' ? 'getOrSet' : 'getOne'} of k${k} read ${read === 0 ? 'absent' : `v${read}`} at +${(start - phases[0].from).toFixed(0)} ms (took ${(end - start).toFixed(0)} ms); ` +
               `replaced by v${replacedBy.version}${replacedBy.state === 0 ? ' (del)' : ''} resolved ${(start - replacedBy.end).toFixed(0)} ms before` +
               (drop ? `, its invalidation applied ${(start - drop[2]).toFixed(0)} ms before${drop[0] < 0 ? ' (drop of everything)' : ''}` : ', own key'),
           );
