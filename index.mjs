@@ -47,6 +47,8 @@ export const {
   ManualClock,
   defaultSerializer,
   ALLOWED_OPERATORS,
+  TRACED_METHODS,
+  CHANNEL_PREFIX,
 } = Store;
 export const RedisStore = lazyClass('RedisStore');
 export const MongoStore = lazyClass('MongoStore');

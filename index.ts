@@ -15,6 +15,9 @@ import * as memory from './lib/backends/memory';
 import * as clock from './lib/clock';
 import * as serializer from './lib/serializer';
 import * as query from './lib/query';
+import * as tracing from './lib/core/tracing';
+import type * as watch from './lib/core/watch';
+import type * as observe from './lib/core/observe';
 
 /** memstorage's factory: `Store({ type, settings })`, result-first callbacks; typed as lib/factory.ts's `Store`. */
 function Store<V = unknown, K extends boolean = false, N extends boolean = false, C extends CallbackStyle = 'result-first'>(options?: InferredOptions<K, N, C>): Store<V, Flags<K, N, C>>;
@@ -88,6 +91,15 @@ namespace Store {
   export import Serializer = serializer.Serializer;
   export import defaultSerializer = serializer.defaultSerializer;
   export import ALLOWED_OPERATORS = query.ALLOWED_OPERATORS;
+  /** The public calls traced on diagnostics_channel, each on the channel CHANNEL_PREFIX + its name. */
+  export import TRACED_METHODS = tracing.TRACED_METHODS;
+  export import CHANNEL_PREFIX = tracing.CHANNEL_PREFIX;
+  export type TraceContext = tracing.TraceContext;
+  export type WatchEvent = watch.WatchEvent;
+  export type WatchListener = watch.WatchListener;
+  export type Unwatch = watch.Unwatch;
+  export type KeyEvent = observe.KeyEvent;
+  export type BulkDeleteEvent = observe.BulkDeleteEvent;
   // The classes of the stores that need a driver, loaded on first access (LAZY_CLASSES below)
   // so that a memory-only user never loads ioredis, mongodb or better-sqlite3.
   export type MongoSettings = import('./lib/backends/mongo').MongoSettings;

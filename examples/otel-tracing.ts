@@ -14,7 +14,7 @@
  *
  *   const tracer = trace.getTracer('memstorage-next');
  *   const spans = new WeakMap<object, Span>();
- *   for (const method of TRACED_METHODS) tracingChannel(`memstorage-next:${method}`).subscribe({
+ *   for (const method of Store.TRACED_METHODS) tracingChannel(`${Store.CHANNEL_PREFIX}${method}`).subscribe({
  *     start: (c) => spans.set(c, tracer.startSpan(`memstorage ${c.method}`, { attributes: { 'db.system': 'memstorage-next', 'db.operation.name': c.method, 'db.namespace': c.namespace } })),
  *     error: (c) => { spans.get(c)?.recordException(c.error); spans.get(c)?.setStatus({ code: SpanStatusCode.ERROR }); },
  *     asyncEnd: (c) => spans.get(c)?.end(), end() {}, asyncStart() {},
@@ -26,7 +26,6 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import Store = require('../index');
-import { TRACED_METHODS, TraceContext } from '../lib/core/tracing';
 
 /** A finished span, as an exporter would send it. */
 interface Span {
@@ -40,14 +39,14 @@ interface Span {
 /** Starts a span on each call's `start` and ends it on `asyncEnd`; returns the unsubscriber. */
 function traceToConsole(exportSpan: (span: Span) => void): () => void {
   const started = new WeakMap<object, number>();
-  const unsubscribes = TRACED_METHODS.map((method) => {
-    const channel = tracingChannel<unknown, TraceContext>(`memstorage-next:${method}`);
+  const unsubscribes = Store.TRACED_METHODS.map((method) => {
+    const channel = tracingChannel<unknown, Store.TraceContext>(`${Store.CHANNEL_PREFIX}${method}`);
     const handlers = {
-      start: (c: TraceContext) => started.set(c, performance.now()),
+      start: (c: Store.TraceContext) => started.set(c, performance.now()),
       end: () => undefined,
       asyncStart: () => undefined,
       error: () => undefined, // the error is on the context at asyncEnd
-      asyncEnd: (c: TraceContext) => {
+      asyncEnd: (c: Store.TraceContext) => {
         const attributes: Record<string, unknown> = { 'db.system': 'memstorage-next', store: c.store, namespace: c.namespace };
         if (c.key !== undefined) attributes.key = c.key;
         if (c.query !== undefined) attributes.query = c.query;
