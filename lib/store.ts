@@ -29,7 +29,7 @@ import { StoreEntries } from './core/store-entries';
 import { ComputeOnce } from './core/get-or-set';
 import type { GetOrSetOptions } from './core/get-or-set-options';
 import { NOT_SYNC, tierScope } from './core/tier-access';
-import { TRACING, isTraced } from './core/tracing';
+import { TRACING, TraceContext, isTraced } from './core/tracing';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
@@ -339,6 +339,11 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
 
   /** The value under `key`, computing and storing it once when missing, even under concurrent callers (lib/core/get-or-set.ts). */
   getOrSet<T extends V = V>(key: KeyInput, compute: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
+    // Traced as one span around its read, compute and write (which are traced on their own channels).
+    if (isTraced(TRACING.getOrSet) && !this.inTrace) {
+      const context: TraceContext = { method: 'getOrSet', store: this.constructor.name, namespace: this.namespace, key: key as Key };
+      return TRACING.getOrSet.tracePromise(() => this.computing.getOrSet(key, compute, options), context);
+    }
     return this.computing.getOrSet(key, compute, options);
   }
 

@@ -58,6 +58,7 @@ const CASES: Case[] = [
   { method: 'setStream', call: (s) => s.setStream('bytes', bytes()), subject: { key: 'bytes' }, result: undefined },
   { method: 'copy', call: (s) => s.copy(new MemoryStore()), subject: {}, result: 3 },
   { method: 'clear', call: (s) => s.clear(), subject: {}, result: undefined },
+  { method: 'getOrSet', call: (s) => s.getOrSet('computed', () => 5), subject: { key: 'computed' }, result: 5 },
 ];
 
 describe('tracing: diagnostics_channel per operation', () => {

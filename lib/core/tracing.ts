@@ -30,6 +30,7 @@ export const TRACED_METHODS = [
   'clear',
   'copy',
   'setStream',
+  'getOrSet',
 ] as const;
 
 /** One of TRACED_METHODS. */
@@ -58,6 +59,8 @@ export const LEADING_ARGS: Readonly<Record<TracedMethod, number>> = Object.freez
   clear: 0,
   copy: 1,
   setStream: 2,
+  // getOrSet takes no callback: its compute is a function in the second place.
+  getOrSet: 3,
 });
 
 /** The prefix of every channel name: `memstorage-next:getOne` and so on. */
