@@ -291,3 +291,66 @@ for (const place of PLACES) {
     });
   });
 }
+
+describe('Redis store tags: tag records the store did not write', () => {
+  /** The error code of a call that must fail. */
+  const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (err: { code?: string }) => err.code);
+
+  it('a key of another type at the tag hash fails every write with ERR_STORAGE_OPERATION, writing nothing; del, delByTags and clear get through', async () => {
+    const store = open({ url });
+    await store.set('kept', 1);
+    await store.redis.set(store.layout.entryTags, 'not a hash');
+    expect(await codeOf(store.set('a', 1, { tags: ['t'] }))).to.equal('ERR_STORAGE_OPERATION');
+    expect(await codeOf(store.set('b', 1))).to.equal('ERR_STORAGE_OPERATION');
+    expect(await codeOf(store.setMany([{ key: 'c', value: 1 }, { key: 'd', value: 1, tags: ['t'] }]))).to.equal('ERR_STORAGE_OPERATION');
+    expect(await store.keys()).to.deep.equal(['kept']);
+    expect(await store.redis.exists(store.layout.tagIndex)).to.equal(0);
+    expect(await store.del('kept')).to.equal(1);
+    expect(await store.delByTags(['t'])).to.equal(0);
+    await store.clear();
+    await store.set('a', 1, { tags: ['t'] });
+    expect(await store.delByTags(['t'])).to.equal(1);
+  });
+
+  it('a key of another type at the tag records fails tagged writes (untagged ones go on while nothing is tagged) and delByTags; clear removes it', async () => {
+    const store = open({ url });
+    await store.has('a'); // connected
+    await store.redis.set(store.layout.tagIndex, 'not a zset');
+    expect(await codeOf(store.set('a', 1, { tags: ['t'] }))).to.equal('ERR_STORAGE_OPERATION');
+    expect(await store.has('a')).to.equal(false);
+    await store.set('b', 1);
+    expect(await codeOf(store.delByTags(['t']))).to.equal('ERR_STORAGE_OPERATION');
+    await store.clear();
+    await store.set('a', 1, { tags: ['t'] });
+    expect(await store.delByTags(['t'])).to.equal(1);
+  });
+
+  it('a tag record that points at no entry is removed by delByTags (not counted, not listed forever); a tag list that does not parse is replaced', async () => {
+    const store = open({ url });
+    await store.set('real', 1, { tags: ['t'] });
+    await store.redis.zadd(store.layout.tagIndex, 0, 't\0\0ghost', 0, 't\0\0real-but-untagged');
+    await store.set('real-but-untagged', 2);
+    // The entries' own tag lists decide: 'real-but-untagged' is spared, and the records pointing elsewhere go.
+    expect(await store.delByTags(['t'])).to.equal(1);
+    expect(await store.keys()).to.deep.equal(['real-but-untagged']);
+    expect(await store.redis.exists(store.layout.tagIndex)).to.equal(0);
+    await store.redis.hset(store.layout.entryTags, 'odd', 'garbage without separators');
+    await store.set('odd', 1, { tags: ['u'] });
+    expect(await store.redis.hget(store.layout.entryTags, 'odd')).to.equal('u\0\0');
+    expect(await store.delByTags(['u'])).to.equal(1);
+    expect(await tagKeys(store)).to.deep.equal([]);
+  });
+
+  it('tags with NULs and prefixes of each other stay apart', async () => {
+    const store = open({ url });
+    const tags = ['a', 'a\0', 'a\0\x01', '\0', 'a\0b', 'ab'];
+    for (let i = 0; i < tags.length; i++) await store.set(`k${i}`, i, { tags: [tags[i]] });
+    for (let i = 0; i < tags.length; i++) {
+      expect(await store.delByTags([tags[i]]), JSON.stringify(tags[i])).to.equal(1);
+      expect(await store.has(`k${i}`)).to.equal(false);
+      expect(await store.keys()).to.have.length(tags.length - i - 1);
+    }
+    expect(await store.keys()).to.deep.equal([]);
+    expect(await tagKeys(store)).to.deep.equal([]);
+  });
+});

@@ -288,9 +288,10 @@ return failures
  * Modes: 'd' (delete) removes every id. 'x' (the sweep) removes an id only if the expiry set
  * still says it has expired, so an entry written again since it was listed survives, and only
  * if its entry string (its head alone is read) is not live: a wrong expiry record is corrected
- * instead. 't' (deleteByTags, tags.ts) removes an id only if it still carries one of the
- * prefixes' tags, so an entry written again without them since it was listed survives; the
- * prefixes' records of every id given go in any case (garbage there cannot be listed forever).
+ * instead. 't' (deleteByTags, tags.ts) removes an id only if its own tag list in `tg` still
+ * holds one of the prefixes, so an entry written again without them since it was listed
+ * survives; the prefixes' records of every id given go in any case (a record written by
+ * something else, pointing at an entry without the tag, cannot be listed forever).
  * Returns how many entries were removed that were there (delete and 't': live, or not an entry
  * the store wrote; a streamed one whose chunks are gone reads as absent) or expired (sweep);
  * with '1', a table: that count, then the ids removed.
@@ -299,6 +300,8 @@ export const DROP_SCRIPT = new LuaScript(`${HEAD}${RETIRE}${MEMBER}${TAGS}
 local z, xz, p, tg, tz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, mode, gp, grace, report = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
 local nt = tonumber(ARGV[6])
+local wanted = {}
+for j = 7, 6 + nt do wanted[ARGV[j]] = true end
 local ki, counted, a, removed = ${DROP_FIXED_KEYS + 1}, 0, 7 + nt, {}
 while a <= #ARGV do
   local id, n, m = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -318,13 +321,13 @@ while a <= #ARGV do
     end
   elseif mode == 't' then
     go = false
-    for j = 7, 6 + nt do
-      local member_ = ARGV[j] .. id
-      if type(redis.pcall('ZSCORE', tz, member_)) == 'string' then
-        go = true
-        redis.pcall('ZREM', tz, member_)
+    local list = redis.pcall('HGET', tg, id)
+    if type(list) == 'string' then
+      for pfx in string.gmatch(list, '(.-%z%z)') do
+        if wanted[pfx] then go = true end
       end
     end
+    for j = 7, 6 + nt do redis.pcall('ZREM', tz, ARGV[j] .. id) end
   end
   if go then
     h = h or head(e)
