@@ -22,6 +22,8 @@ export interface SetOptions {
   ttl?: number | null;
   /** Labels for `delByTags` (SPEC §15): at most 64 distinct non-empty strings; a set without them leaves the entry untagged. */
   tags?: readonly string[];
+  /** Multi store only: cache tiers (by index or name) that do not get the value; they forget the key instead. */
+  skipTiers?: ReadonlyArray<number | string>;
 }
 
 /** Options for `get`. */
@@ -41,6 +43,8 @@ export interface QueryOptions {
 export interface GetOptions extends QueryOptions {
   /** Resolve `{ key, val }` objects (overrides the setting). */
   includeKey?: boolean;
+  /** Multi store only, an exact key's read: tiers (by index or name) neither read nor promoted into. */
+  skipTiers?: ReadonlyArray<number | string>;
 }
 
 /** Options of `page()`. */

@@ -32,6 +32,7 @@ import type { Tier, TierStats } from './tier';
 import { TierOwner, scopedTier, tierFromSpec } from './tier-building';
 import { asStoreError } from './tier-failures';
 import { WritePath } from './write-path';
+import { SkipRoute, SkipView } from './skip-tiers';
 
 /** Invalidation messages published and received (all 0 without `invalidation`). */
 export interface InvalidationCounts {
@@ -157,28 +158,66 @@ export class MultiBackend implements Backend {
   // ---- exact reads (read-path.ts) ------------------------------------------------------
 
   async get(id: string): Promise<unknown> {
-    return (await this.reads.read(id, false))?.value;
+    return (await this.readsFor(this.takeRoute()).read(id, false))?.value;
   }
 
   async getEntry(id: string): Promise<EntryWithExpiry | undefined> {
-    const hit = await this.reads.read(id, true);
+    const hit = await this.readsFor(this.takeRoute()).read(id, true);
     if (hit === undefined) return undefined;
     return { value: hit.value, expiresAt: hit.expiresAt ?? null };
   }
 
   async has(id: string): Promise<boolean> {
-    return (await this.reads.read(id, false)) !== undefined;
+    return (await this.readsFor(this.takeRoute()).read(id, false)) !== undefined;
   }
 
   /** The value of `id` with the index of the tier that served it. */
   read(id: string): Promise<Hit | undefined> {
-    return this.reads.read(id, false);
+    return this.readsFor(this.takeRoute()).read(id, false);
   }
 
   // ---- writes (write-path.ts) ----------------------------------------------------------
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
+    const route = this.takeRoute();
+    if (route !== undefined) return this.skipView(route).set(id, key, value, expiresAt, tags);
     return this.writes.set(id, key, value, expiresAt, tags);
+  }
+
+  // ---- per-call tier skipping (skip-tiers.ts) ------------------------------------------
+
+  /** The route of the call now starting (set by `routed`), taken once. */
+  private route: SkipRoute | undefined;
+  /** The views made for the routes used so far (at most one per set of skipped tiers). */
+  private readonly skipViews = new Map<string, SkipView>();
+
+  /**
+   * Runs `start` — which must call one primitive of this backend synchronously (the store's
+   * operation) — with `route` in force for that call alone.
+   */
+  routed<T>(route: SkipRoute, start: () => T): T {
+    this.route = route;
+    try {
+      return start();
+    } finally {
+      this.route = undefined;
+    }
+  }
+
+  private takeRoute(): SkipRoute | undefined {
+    const route = this.route;
+    this.route = undefined;
+    return route;
+  }
+
+  private skipView(route: SkipRoute): SkipView {
+    let view = this.skipViews.get(route.key);
+    if (view === undefined) this.skipViews.set(route.key, (view = new SkipView(this.context, this.coherence, route)));
+    return view;
+  }
+
+  private readsFor(route: SkipRoute | undefined): ExactReads {
+    return route === undefined ? this.reads : this.skipView(route).reads;
   }
 
   touch(id: string, expiresAt: number | null): Promise<boolean> {

@@ -12,7 +12,10 @@ import type { BackendNotes, Observed } from '../core/observe';
 import { asError } from '../core/promises';
 import { NOT_SYNC } from '../core/tier-access';
 import { TRACING, isTraced } from '../core/tracing';
-import { Key, keyId } from '../keys';
+import { Key, isPlainObject, keyId } from '../keys';
+import type { OrderKind } from '../order-gate';
+import { compileQuery } from '../query';
+import { SkipRoute, takeSkipTiers } from './skip-tiers';
 import type { StoreStats } from '../store';
 import type { StoreFlags, UnknownFlags } from '../store-types';
 import type { Hit } from './context';
@@ -121,7 +124,8 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   protected observeBackend(storage: CompleteBackend, notes: BackendNotes, observe: Observed): CompleteBackend {
     const observed = super.observeBackend(storage, notes, observe);
     if (!observe.reads) return observed;
-    const reads = this.backend.reads;
+    const backend = this.backend;
+    const reads = backend.reads;
     const name = (tier: number) => this.tiers[tier].name;
     const note = (id: string, hit: Hit | undefined): void => {
       if (hit === undefined) notes.read(id, undefined);
@@ -129,8 +133,9 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     };
     return {
       ...observed,
+      // backend.read, not reads.read: a call that skips tiers (skip-tiers.ts) reads its own way.
       get: (id) =>
-        reads.read(id, false).then((hit) => {
+        backend.read(id).then((hit) => {
           note(id, hit);
           return hit?.value;
         }),
@@ -161,6 +166,65 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
     else this.counters.hits++;
     return hit?.value;
   };
+
+  /** `set`, taking `{ skipTiers }` too (lib/multi/skip-tiers.ts): the skipped cache tiers forget the key instead. */
+  set(key: Key, value: V, options?: unknown, ...rest: unknown[]): Promise<void> {
+    let taken: ReturnType<typeof takeSkipTiers>;
+    try {
+      taken = takeSkipTiers(options, this.tiers, 'set', 'write');
+    } catch (err) {
+      return this.refuseWithCallback('set', err, rest);
+    }
+    if (taken === undefined) return (super.set as (...args: unknown[]) => Promise<void>).call(this, key, value, options, ...rest);
+    const { route, rest: others } = taken;
+    return this.routedCall(route, () => (super.set as (...args: unknown[]) => Promise<void>).call(this, key, value, others, ...rest));
+  }
+
+  /** `get`, taking `{ skipTiers }` too: an exact key read skipping tiers (a query is always answered by the complete tier). */
+  get(...args: unknown[]): Promise<never> {
+    let taken: ReturnType<typeof takeSkipTiers>;
+    try {
+      const exact = typeof args[0] === 'string' || (isPlainObject(args[0]) && compileQuery(args[0]).kind === 'exact');
+      taken = takeSkipTiers(args[1], this.tiers, 'get', exact ? 'read' : 'query');
+    } catch (err) {
+      return this.refuseWithCallback('get', err, args.slice(1));
+    }
+    const get = super.get as (...a: unknown[]) => Promise<never>;
+    if (taken === undefined) return get.apply(this, args);
+    const { route, rest } = taken;
+    return this.routedCall(route, () => get.call(this, args[0], rest, ...args.slice(2)));
+  }
+
+  /** The route the next `run` passes to its backend call (set only while a routed call is being issued). */
+  private nextRoute: SkipRoute | undefined;
+
+  /** Issues a public call whose backend operation runs with `route` (skip-tiers.ts). */
+  private routedCall<T>(route: SkipRoute, issue: () => T): T {
+    this.nextRoute = route;
+    try {
+      return issue();
+    } finally {
+      this.nextRoute = undefined;
+    }
+  }
+
+  /** A call issued under a route runs its backend operation under it, whenever its turn comes. */
+  protected run<T, R = T>(op: () => Promise<T>, after?: (result: T) => R, order?: OrderKind, ids?: string | readonly string[], multiStep?: boolean): Promise<R> {
+    const route = this.nextRoute;
+    if (route !== undefined) {
+      this.nextRoute = undefined;
+      const backend = this.backend;
+      const inner = op;
+      op = () => backend.routed(route, inner);
+    }
+    return super.run(op, after, order, ids, multiStep);
+  }
+
+  /** Refuses a call's bad `skipTiers` as the call itself would refuse a bad option (its callback gets it). */
+  private refuseWithCallback<T>(method: string, err: unknown, rest: unknown[]): Promise<T> {
+    const cb = rest.find((arg): arg is Callback => typeof arg === 'function');
+    return this.settle(method, this.refuse<T>(err), cb);
+  }
 
   /** The value under `key` and the tier that served it, or undefined. */
   getWithSource<T = V>(key: Key): Promise<SourcedValue<T> | undefined> {

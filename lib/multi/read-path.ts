@@ -41,6 +41,8 @@ export class ExactReads {
   private readonly front: Tier | undefined;
   private readonly flights: SingleFlight<Hit | undefined>;
   private readonly background: BackgroundWork;
+  /** False for a read that skips every complete tier (skip-tiers.ts): a miss everywhere is then a miss, not a failure. */
+  private readonly anyComplete: boolean;
   /** Reads started this tick, sent down together when it ends, in slices (see readBelow). */
   private readonly queuedReads = new TickQueue<QueuedRead>({ max: READ_SLICE, send: (reads) => this.fallThrough(reads) });
 
@@ -52,6 +54,7 @@ export class ExactReads {
     this.front = ctx.front;
     this.flights = ctx.flights;
     this.background = ctx.background;
+    this.anyComplete = ctx.tiers.some((tier) => tier.complete);
   }
 
   /**
@@ -67,13 +70,13 @@ export class ExactReads {
             const entry = await front.call(() => front.backend.getEntry(id));
             if (entry !== undefined) {
               front.counters.hits++;
-              return { value: entry.value, expiresAt: entry.expiresAt, tier: 0 };
+              return { value: entry.value, expiresAt: entry.expiresAt, tier: front.index };
             }
           } else {
             const value = await front.call(() => front.backend.get(id));
             if (value !== undefined) {
               front.counters.hits++;
-              return { value, expiresAt: undefined, tier: 0 };
+              return { value, expiresAt: undefined, tier: front.index };
             }
           }
           front.counters.misses++;
@@ -137,7 +140,7 @@ export class ExactReads {
         if (entry !== undefined) {
           tier.counters.hits++;
           if (i > 0 && !read.flight.stale) this.promote(read.id, entry, i);
-          read.resolve({ value: entry.value, expiresAt: entry.expiresAt, tier: i });
+          read.resolve({ value: entry.value, expiresAt: entry.expiresAt, tier: tier.index });
         } else {
           tier.counters.misses++;
           if (tier.complete) read.resolve(undefined);
@@ -145,7 +148,11 @@ export class ExactReads {
         }
       }
     }
-    for (const read of remaining) read.reject(read.failure ?? new StorageConnectionError('no complete tier could be read'));
+    for (const read of remaining) {
+      // A read that skips the complete tiers (skipTiers) ends in a miss when no tier it reads holds the key.
+      if (read.failure === undefined && !this.anyComplete) read.resolve(undefined);
+      else read.reject(read.failure ?? new StorageConnectionError('no complete tier could be read'));
+    }
   }
 
   /** Copies a value found in tier `from` into every usable tier above it (not awaited by the reader). */
