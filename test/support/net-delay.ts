@@ -102,7 +102,10 @@ export async function startNetDelay(ns: NetNamespace, ms: number, queue = 7): Pr
   holder.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
   const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the NFQUEUE holder did not bind within 10 s: ${output}`)), 10_000);
+    const timer = setTimeout(() => {
+      holder.kill('SIGKILL'); // by PID: it never bound, nothing is queued to it
+      reject(new Error(`the NFQUEUE holder did not bind within 10 s: ${output}`));
+    }, 10_000);
     holder.stdout!.on('data', (d) => {
       if (String(d).includes('bound')) {
         clearTimeout(timer);
