@@ -53,7 +53,9 @@ export class Coherence {
     const bus = this.ctx.bus;
     if (!bus) return;
     if (op === 'q' && !isJsonFilter(query)) op = 'c'; // receivers drop everything local instead
-    bus.publish(this.ctx.namespace, op, op === 'k' ? { id, w: write } : op === 'q' ? { q: query } : op === 't' ? { tags } : undefined);
+    // A shared cache tier this write could not reach still holds the old copy for everyone: say so.
+    const missed = op === 'k' && id !== undefined && this.ctx.tiers.some((t) => !t.local && !t.complete && t.holdsStale(id));
+    bus.publish(this.ctx.namespace, op, op === 'k' ? { id, w: write, ...(missed ? { m: 1 } : {}) } : op === 'q' ? { q: query } : op === 't' ? { tags } : undefined);
   }
 
   /** This process is promoting `id` into a shared tier: an invalidation of `id` soon after must drop it there too. */
@@ -94,6 +96,12 @@ export class Coherence {
       const jobs = tiers.map(async (tier) => {
         // A shared cache tier is dropped too when this process may just have promoted an older
         // value into it (its read raced the other process's write).
+        if (!tier.local && !tier.complete && message.m === 1) {
+          // The writer missed this shared tier: do not read the key there until it is dropped.
+          tier.noteStale(id);
+          dropped++;
+          return;
+        }
         if (!tier.local && (!promotedRecently || tier.complete)) return;
         const drop = dropKey(id);
         await drop(tier);

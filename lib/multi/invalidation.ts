@@ -62,6 +62,8 @@ export interface InvalidationMessage {
   tags?: string[];
   /** For a key ('k'): set ('s'), deleted ('d') or touched ('t'); absent from a process of an older version. */
   w?: string;
+  /** For a key ('k'): 1 when the write missed a shared cache tier, which may still hold the old value for every process. */
+  m?: number;
 }
 
 /** Who receives messages for one namespace. */
@@ -218,7 +220,7 @@ export class InvalidationBus {
   }
 
   /** Publishes a change; never throws (a failure is reported through onError, and retried in order). */
-  publish(namespace: string, op: InvalidationMessage['op'], detail?: { id?: string; q?: Record<string, unknown>; tags?: string[]; w?: string }): void {
+  publish(namespace: string, op: InvalidationMessage['op'], detail?: { id?: string; q?: Record<string, unknown>; tags?: string[]; w?: string; m?: number }): void {
     if (!this.publisher) return;
     const message: InvalidationMessage = { o: this.id, s: ++this.sequence, ns: namespace, t: preciseNow(), op, ...detail };
     this.published++;

@@ -248,6 +248,11 @@ export class Tier {
     if (this.dirty.size > 0) this.dirty.delete(id);
   }
 
+  /** Whether this tier may hold a stale copy of `id` (a write or delete of it missed this tier). */
+  holdsStale(id: string): boolean {
+    return this.dirtyAll || this.dirty.has(id);
+  }
+
   /** Ids waiting to be dropped (or Infinity when the whole tier is). */
   get pendingDrops(): number {
     return this.dirtyAll ? Infinity : this.dirty.size;
