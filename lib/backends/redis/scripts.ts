@@ -164,8 +164,12 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     return 'the expiry ' .. exp .. ' is not a whole number of epoch ms from 1 to 999999999999999'
   end
   if mode ~= 'v' and redis.call('EXISTS', tmp) == 0 then return 'the streamed chunks ' .. tmp .. ' are gone' end
-  local wrong = wrongTags(tg, tz, t2 >= t1)
-  if wrong then return wrong end
+  -- In a namespace without tagged entries (known after the script's first write) an untagged write skips the tags.
+  local tagging = t2 >= t1
+  if tagged ~= false or tagging then
+    local wrong = wrongTags(tg, tz, tagging)
+    if wrong then return wrong end
+  end
   local h = head(e)
   local old = parse(h)
   if not live(old, now) then
@@ -201,7 +205,7 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     for i = i1, i2 do redis.call('SADD', p, KEYS[i]) end
     for i = o1, o2 do redis.call('SADD', p, KEYS[i]) end
   end
-  retag(tg, tz, id, t1, t2)
+  if tagged or tagging then retag(tg, tz, id, t1, t2) end
   local text = payload
   if string.match(h, '^%d+c') then retire(ck, gp, grace) end
   if mode ~= 'v' then
