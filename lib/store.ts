@@ -290,7 +290,10 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
 
   /** A scope no user can open (its name starts with RESERVED_SCOPE_PREFIX): the store's own records. */
   protected hiddenScope(name: string): BaseStore {
-    return this.openOrMakeScope(RESERVED_SCOPE_PREFIX + name);
+    const scope = this.openOrMakeScope(RESERVED_SCOPE_PREFIX + name);
+    // Its background failures (a tier down) are this store's: nobody else can listen to it.
+    if (scope.listenerCount('error') === 0) scope.on('error', (err: Error) => this.reportError(err));
+    return scope;
   }
 
   private openOrMakeScope(namespace: string): BaseStore {

@@ -18,6 +18,7 @@ import { sharedRedis } from './support/redis-server';
 import { sharedMongo } from './support/mongo-server';
 import { freshNamespace } from './support/store-configs';
 import { freshSqlitePath } from './support/sqlite-files';
+import { FaultyStore, faultControl } from './support/multi-faulty';
 
 const TTL = 60_000;
 const GRACE = 60_000;
@@ -430,6 +431,33 @@ describe('getOrSet options', function () {
         expect(await store.getOne('k')).to.equal(undefined);
       } finally {
         await store.close();
+      }
+    });
+  });
+
+  describe('grace copies on a multi store whose cache tier fails', () => {
+    it("reports the hidden scope's tier failures on the store's own 'error' event, not as warnings", async () => {
+      const control = faultControl();
+      const cache = new MemoryStore();
+      const store = new MultiStore({ stores: [{ store: new FaultyStore(cache, control), name: 'cache' }, { type: 'memory' }] });
+      const errors: Array<{ code?: string }> = [];
+      const warnings: unknown[] = [];
+      const onWarning = (w: unknown) => warnings.push(w);
+      process.on('warning', onWarning);
+      store.on('error', (err: { code?: string }) => errors.push(err));
+      try {
+        control.mode = 'fail';
+        expect(await store.getOrSet('k', () => 'v', { ttl: 60_000, grace: 60_000 })).to.equal('v');
+        await store.idle();
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(errors.length, 'the failing cache tier, for the entry and for its grace copy').to.be.at.least(1);
+        expect(errors.every((e) => e.code === 'ERR_STORAGE_CONNECTION')).to.equal(true);
+        expect(warnings).to.deep.equal([]);
+      } finally {
+        process.off('warning', onWarning);
+        control.mode = 'ok';
+        await store.close();
+        await cache.close();
       }
     });
   });
