@@ -15,6 +15,7 @@ import type { BaseStore } from '../lib/store';
 import { createMapBackend } from './fixtures/map-backend';
 import { freshNamespace } from './support/store-configs';
 import { sharedRedis } from './support/redis-server';
+import { StoreSetup, describeEachStore, memoryAndMultiRedis } from './support/store-setups';
 
 const EVENTS = ['hit', 'miss', 'set', 'delete', 'expire', 'evict'] as const;
 
@@ -25,171 +26,149 @@ function record(store: BaseStore, names: readonly string[] = EVENTS): Array<[str
   return seen;
 }
 
-interface Setup {
-  name: string;
-  open(): Promise<BaseStore>;
+interface Setup extends StoreSetup {
   /** What a hit served by the fastest tier adds to the payload. */
   frontHit: (store: BaseStore) => Record<string, unknown>;
-  /** Whether the store keeps tags (the multi store does not yet). */
-  tags: boolean;
 }
 
+const [memorySetup, multiSetup] = memoryAndMultiRedis('events');
 const SETUPS: Setup[] = [
-  { name: 'memory', open: async () => new MemoryStore(), frontHit: () => ({}), tags: true },
-  {
-    name: 'multi [memory, redis]',
-    open: async () => {
-      const { url } = await sharedRedis();
-      return new MultiStore({ namespace: freshNamespace('events'), stores: [{ type: 'memory' }, { type: 'redis', settings: { url } }] });
-    },
-    frontHit: (store) => ({ tier: 0, tierName: (store as MultiStore).tiers[0].name }),
-    tags: false,
-  },
+  { ...memorySetup, frontHit: () => ({}) },
+  { ...multiSetup, frontHit: (store) => ({ tier: 0, tierName: (store as MultiStore).tiers[0].name }) },
 ];
 
-for (const setup of SETUPS) {
-  describe(`events on ${setup.name}`, function () {
-    this.timeout(30_000);
-    let store: BaseStore;
-
-    beforeEach(async () => {
-      store = await setup.open();
-      await store.connect();
-    });
-
-    afterEach(async () => {
-      await store.clear();
-      await store.close();
-    });
-
-    it('getOne emits hit and miss with the key (the tier on a multi store)', async () => {
-      await store.set('a', 1);
-      await store.set({ user: 7, tags: ['x'] }, 2);
-      const seen = record(store);
-      expect(await store.getOne('a')).to.equal(1);
-      expect(await store.getOne('absent')).to.equal(undefined);
-      expect(await store.getOne({ tags: ['x'], user: 7 })).to.equal(2);
-      expect(seen).to.deep.equal([
-        ['hit', { key: 'a', ...setup.frontHit(store) }],
-        ['miss', { key: 'absent' }],
-        ['hit', { key: { tags: ['x'], user: 7 }, ...setup.frontHit(store) }],
-      ]);
-    });
-
-    it('a callback getOne and getMany emit per key', async () => {
-      await store.setMany([{ key: 'm1', value: 1 }, { key: 'm2', value: 2 }]);
-      const seen = record(store);
-      const value = await new Promise((resolve, reject) => store.getOne('m1', (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v))));
-      expect(value).to.equal(1);
-      expect(await store.getMany(['m2', 'none', 'm1'])).to.deep.equal([2, undefined, 1]);
-      const hit = (key: string) => ['hit', { key, ...setup.frontHit(store) }];
-      expect(seen).to.deep.equal([hit('m1'), hit('m2'), ['miss', { key: 'none' }], hit('m1')]);
-    });
-
-    it('set, setex, setMany emit set per key; del, delMany emit delete per removed key only', async () => {
-      const seen = record(store);
-      await store.set('s1', 1);
-      await store.setex('s2', 2, 60);
-      await store.set({ id: 3 }, 3, { ttl: 60_000 });
-      await store.setMany([{ key: 's4', value: 4 }, { key: { id: 5 }, value: 5 }]);
-      expect(await store.del('s1')).to.equal(1);
-      expect(await store.del('s1')).to.equal(0);
-      expect(await store.delMany(['s2', 'nothing', { id: 5 }])).to.equal(2);
-      expect(seen).to.deep.equal([
-        ['set', { key: 's1' }],
-        ['set', { key: 's2' }],
-        ['set', { key: { id: 3 } }],
-        ['set', { key: 's4' }],
-        ['set', { key: { id: 5 } }],
-        ['delete', { key: 's1' }],
-        ['delete', { key: 's2' }],
-        ['delete', { key: { id: 5 } }],
-      ]);
-    });
-
-    it('a query delete, delKeys and delByTags emit one delete with what was asked and the count (none when nothing went)', async () => {
-      await store.set({ team: 'red', n: 1 }, 1);
-      await store.set({ team: 'red', n: 2 }, 2);
-      await store.set({ team: 'blue', n: 3 }, 3);
-      await store.set('user:1', 1);
-      await store.set('user:2', 2);
-      const seen = record(store, ['delete']);
-      expect(await store.del({ team: 'red' })).to.equal(2);
-      expect(await store.del({ team: 'green' })).to.equal(0);
-      expect(await store.delKeys('user:*')).to.equal(2);
-      expect(seen).to.deep.equal([
-        ['delete', { query: { team: 'red' }, count: 2 }],
-        ['delete', { query: 'user:*', count: 2 }],
-      ]);
-    });
-
-    if (setup.tags) {
-      it('delByTags emits one delete with the tags and the count', async () => {
-      await store.set('t1', 1, { tags: ['a'] });
-      await store.set('t2', 2, { tags: ['b', 'a'] });
-      const seen = record(store, ['delete']);
-      expect(await store.delByTags(['a'])).to.equal(2);
-      expect(await store.delByTags(['a'])).to.equal(0);
-      expect(seen).to.deep.equal([['delete', { tags: ['a'], count: 2 }]]);
-      });
-    }
-
-    it('emits nothing, and leaves the backend unwrapped, while nobody listens (also after the last listener goes)', async () => {
-      const emitted: string[] = [];
-      const emit = store.emit.bind(store);
-      store.emit = (name: string | symbol, ...args: unknown[]) => {
-        emitted.push(String(name));
-        return emit(name, ...args);
-      };
-      const plain = (store as unknown as { storage: unknown }).storage;
-      const ops = async () => {
-        await store.set('q', 1);
-        await store.getOne('q');
-        await store.getOne('nope');
-        await store.getMany(['q', 'nope']);
-        await store.setMany([{ key: 'r', value: 1 }]);
-        await store.delMany(['r']);
-        await store.del({ k: 1 });
-        await store.del('q');
-      };
-      await ops();
-      const listener = () => undefined;
-      store.on('hit', listener);
-      expect((store as unknown as { storage: unknown }).storage).to.not.equal(plain);
-      store.off('hit', listener);
-      expect((store as unknown as { storage: unknown }).storage).to.equal(plain);
-      const before = emitted.length;
-      await ops();
-      expect(emitted.slice(before).filter((name) => (EVENTS as readonly string[]).includes(name))).to.deep.equal([]);
-      expect(emitted.filter((name) => (EVENTS as readonly string[]).includes(name))).to.deep.equal([]);
-    });
-
-    it('removeAllListeners() keeps the listener hooks: events stop, then start again with a new listener', async () => {
-      record(store, ['set']);
-      store.removeAllListeners();
-      const plain = (store as unknown as { storage: unknown }).storage;
-      await store.set('x', 1); // nobody listens: nothing to see
-      const seen = record(store, ['set']);
-      await store.set('y', 2);
-      expect(seen).to.deep.equal([['set', { key: 'y' }]]);
-      expect((store as unknown as { storage: unknown }).storage).to.not.equal(plain);
-      store.removeAllListeners('set');
-      expect((store as unknown as { storage: unknown }).storage).to.equal(plain);
-    });
-
-    it('a listener that throws does not fail the call: its error is reported as error', async () => {
-      const boom = new Error('listener bug');
-      store.on('set', () => {
-        throw boom;
-      });
-      const errors: unknown[] = [];
-      store.on('error', (err) => errors.push(err));
-      await store.set('z', 1);
-      expect(await store.getOne('z')).to.equal(1);
-      expect(errors).to.deep.equal([boom]);
-    });
+describeEachStore(SETUPS, (s) => `events on ${s.name}`, (setup, current) => {
+  let store: BaseStore;
+  beforeEach(() => {
+    store = current();
   });
-}
+
+
+  it('getOne emits hit and miss with the key (the tier on a multi store)', async () => {
+    await store.set('a', 1);
+    await store.set({ user: 7, tags: ['x'] }, 2);
+    const seen = record(store);
+    expect(await store.getOne('a')).to.equal(1);
+    expect(await store.getOne('absent')).to.equal(undefined);
+    expect(await store.getOne({ tags: ['x'], user: 7 })).to.equal(2);
+    expect(seen).to.deep.equal([
+      ['hit', { key: 'a', ...setup.frontHit(store) }],
+      ['miss', { key: 'absent' }],
+      ['hit', { key: { tags: ['x'], user: 7 }, ...setup.frontHit(store) }],
+    ]);
+  });
+
+  it('a callback getOne and getMany emit per key', async () => {
+    await store.setMany([{ key: 'm1', value: 1 }, { key: 'm2', value: 2 }]);
+    const seen = record(store);
+    const value = await new Promise((resolve, reject) => store.getOne('m1', (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v))));
+    expect(value).to.equal(1);
+    expect(await store.getMany(['m2', 'none', 'm1'])).to.deep.equal([2, undefined, 1]);
+    const hit = (key: string) => ['hit', { key, ...setup.frontHit(store) }];
+    expect(seen).to.deep.equal([hit('m1'), hit('m2'), ['miss', { key: 'none' }], hit('m1')]);
+  });
+
+  it('set, setex, setMany emit set per key; del, delMany emit delete per removed key only', async () => {
+    const seen = record(store);
+    await store.set('s1', 1);
+    await store.setex('s2', 2, 60);
+    await store.set({ id: 3 }, 3, { ttl: 60_000 });
+    await store.setMany([{ key: 's4', value: 4 }, { key: { id: 5 }, value: 5 }]);
+    expect(await store.del('s1')).to.equal(1);
+    expect(await store.del('s1')).to.equal(0);
+    expect(await store.delMany(['s2', 'nothing', { id: 5 }])).to.equal(2);
+    expect(seen).to.deep.equal([
+      ['set', { key: 's1' }],
+      ['set', { key: 's2' }],
+      ['set', { key: { id: 3 } }],
+      ['set', { key: 's4' }],
+      ['set', { key: { id: 5 } }],
+      ['delete', { key: 's1' }],
+      ['delete', { key: 's2' }],
+      ['delete', { key: { id: 5 } }],
+    ]);
+  });
+
+  it('a query delete, delKeys and delByTags emit one delete with what was asked and the count (none when nothing went)', async () => {
+    await store.set({ team: 'red', n: 1 }, 1);
+    await store.set({ team: 'red', n: 2 }, 2);
+    await store.set({ team: 'blue', n: 3 }, 3);
+    await store.set('user:1', 1);
+    await store.set('user:2', 2);
+    const seen = record(store, ['delete']);
+    expect(await store.del({ team: 'red' })).to.equal(2);
+    expect(await store.del({ team: 'green' })).to.equal(0);
+    expect(await store.delKeys('user:*')).to.equal(2);
+    expect(seen).to.deep.equal([
+      ['delete', { query: { team: 'red' }, count: 2 }],
+      ['delete', { query: 'user:*', count: 2 }],
+    ]);
+  });
+
+  it('delByTags emits one delete with the tags and the count', async () => {
+    await store.set('t1', 1, { tags: ['a'] });
+    await store.set('t2', 2, { tags: ['b', 'a'] });
+    const seen = record(store, ['delete']);
+    expect(await store.delByTags(['a'])).to.equal(2);
+    expect(await store.delByTags(['a'])).to.equal(0);
+    expect(seen).to.deep.equal([['delete', { tags: ['a'], count: 2 }]]);
+  });
+
+  it('emits nothing, and leaves the backend unwrapped, while nobody listens (also after the last listener goes)', async () => {
+    const emitted: string[] = [];
+    const emit = store.emit.bind(store);
+    store.emit = (name: string | symbol, ...args: unknown[]) => {
+      emitted.push(String(name));
+      return emit(name, ...args);
+    };
+    const plain = (store as unknown as { storage: unknown }).storage;
+    const ops = async () => {
+      await store.set('q', 1);
+      await store.getOne('q');
+      await store.getOne('nope');
+      await store.getMany(['q', 'nope']);
+      await store.setMany([{ key: 'r', value: 1 }]);
+      await store.delMany(['r']);
+      await store.del({ k: 1 });
+      await store.del('q');
+    };
+    await ops();
+    const listener = () => undefined;
+    store.on('hit', listener);
+    expect((store as unknown as { storage: unknown }).storage).to.not.equal(plain);
+    store.off('hit', listener);
+    expect((store as unknown as { storage: unknown }).storage).to.equal(plain);
+    const before = emitted.length;
+    await ops();
+    expect(emitted.slice(before).filter((name) => (EVENTS as readonly string[]).includes(name))).to.deep.equal([]);
+    expect(emitted.filter((name) => (EVENTS as readonly string[]).includes(name))).to.deep.equal([]);
+  });
+
+  it('removeAllListeners() keeps the listener hooks: events stop, then start again with a new listener', async () => {
+    record(store, ['set']);
+    store.removeAllListeners();
+    const plain = (store as unknown as { storage: unknown }).storage;
+    await store.set('x', 1); // nobody listens: nothing to see
+    const seen = record(store, ['set']);
+    await store.set('y', 2);
+    expect(seen).to.deep.equal([['set', { key: 'y' }]]);
+    expect((store as unknown as { storage: unknown }).storage).to.not.equal(plain);
+    store.removeAllListeners('set');
+    expect((store as unknown as { storage: unknown }).storage).to.equal(plain);
+  });
+
+  it('a listener that throws does not fail the call: its error is reported as error', async () => {
+    const boom = new Error('listener bug');
+    store.on('set', () => {
+      throw boom;
+    });
+    const errors: unknown[] = [];
+    store.on('error', (err) => errors.push(err));
+    await store.set('z', 1);
+    expect(await store.getOne('z')).to.equal(1);
+    expect(errors).to.deep.equal([boom]);
+  });
+});
 
 describe('events: the multi store names the tier that served a hit', function () {
   this.timeout(30_000);

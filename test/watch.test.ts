@@ -10,8 +10,8 @@ import { MultiStore } from '../lib/multi/multi-store';
 import type { BaseStore } from '../lib/store';
 import type { WatchEvent } from '../lib/core/watch';
 import { FaultyStore } from './support/multi-faulty';
-import { freshNamespace } from './support/store-configs';
 import { sharedRedis } from './support/redis-server';
+import { describeEachStore, memoryAndMultiRedis } from './support/store-setups';
 
 /** Starts a watch that records what it is told. */
 function watched(store: BaseStore, query?: string | object): { events: WatchEvent[]; unwatch: () => void } {
@@ -21,130 +21,112 @@ function watched(store: BaseStore, query?: string | object): { events: WatchEven
   return { events, unwatch };
 }
 
-const SETUPS: Array<{ name: string; open(): Promise<BaseStore> }> = [
-  { name: 'memory', open: async () => new MemoryStore() },
-  {
-    name: 'multi [memory, redis]',
-    open: async () => {
-      const { url } = await sharedRedis();
-      return new MultiStore({ namespace: freshNamespace('watch'), stores: [{ type: 'memory' }, { type: 'redis', settings: { url } }] });
-    },
-  },
-];
+const SETUPS = memoryAndMultiRedis('watch');
 
-for (const setup of SETUPS) {
-  describe(`watch on ${setup.name}`, function () {
-    this.timeout(30_000);
-    let store: BaseStore;
-
-    beforeEach(async () => {
-      store = await setup.open();
-      await store.connect();
-    });
-
-    afterEach(async () => {
-      await store.clear();
-      await store.close();
-    });
-
-    it('without a query: every set and delete of this store, with the key, source local', async () => {
-      const { events } = watched(store);
-      await store.set('a', 1);
-      await store.set({ user: 1 }, 2);
-      await store.setMany([{ key: 'b', value: 3 }]);
-      await store.del('a');
-      await store.del('a'); // nothing removed: nothing to tell
-      await store.delMany(['b', { user: 1 }]);
-      expect(events).to.deep.equal([
-        { op: 'set', key: 'a', source: 'local' },
-        { op: 'set', key: { user: 1 }, source: 'local' },
-        { op: 'set', key: 'b', source: 'local' },
-        { op: 'delete', key: 'a', source: 'local' },
-        { op: 'delete', key: 'b', source: 'local' },
-        { op: 'delete', key: { user: 1 }, source: 'local' },
-      ]);
-    });
-
-    it('a query matches object keys; a string is a glob over string keys, as in keys()', async () => {
-      const adults = watched(store, { age: { $gte: 18 } });
-      const users = watched(store, 'user:*');
-      await store.set({ age: 20, name: 'x' }, 1);
-      await store.set({ age: 10, name: 'y' }, 2);
-      await store.set('user:1', 3);
-      await store.set('order:1', 4);
-      await store.del({ age: 20, name: 'x' }); // an object is a query: a delete by query
-      await store.del('user:1');
-      expect(adults.events).to.deep.equal([
-        { op: 'set', key: { age: 20, name: 'x' }, source: 'local' },
-        { op: 'delete', query: { age: 20, name: 'x' }, source: 'local' },
-      ]);
-      expect(users.events).to.deep.equal([
-        { op: 'set', key: 'user:1', source: 'local' },
-        { op: 'delete', query: { age: 20, name: 'x' }, source: 'local' },
-        { op: 'delete', key: 'user:1', source: 'local' },
-      ]);
-    });
-
-    it('deletes by query or glob that removed something, and clear(), reach every watcher', async () => {
-      await store.set('p:1', 1);
-      await store.set({ t: 1 }, 2);
-      const { events } = watched(store, 'unrelated');
-      await store.delKeys('p:*');
-      await store.delKeys('p:*'); // removed nothing
-      await store.del({ t: 1 });
-      await store.clear();
-      expect(events).to.deep.equal([
-        { op: 'delete', query: 'p:*', source: 'local' },
-        { op: 'delete', query: { t: 1 }, source: 'local' },
-        { op: 'clear', source: 'local' },
-      ]);
-    });
-
-    it('unwatch() ends the watch, is idempotent, and leaves other watches running', async () => {
-      const first = watched(store);
-      const second = watched(store);
-      await store.set('a', 1);
-      first.unwatch();
-      first.unwatch();
-      await store.set('b', 2);
-      expect(first.events.map((e) => e.key)).to.deep.equal(['a']);
-      expect(second.events.map((e) => e.key)).to.deep.equal(['a', 'b']);
-      second.unwatch();
-      const inner = store as unknown as { storage: unknown; plainStorage: unknown };
-      expect(inner.storage === inner.plainStorage, 'no watch left: the backend is unwrapped again').to.equal(true);
-    });
-
-    it('close() ends every watch; watch on a closed store is ERR_STORE_CLOSED', async () => {
-      const { events } = watched(store);
-      await store.set('a', 1);
-      await store.close();
-      const inner = store as unknown as { storage: unknown; plainStorage: unknown };
-      expect(inner.storage === inner.plainStorage).to.equal(true);
-      expect(events).to.have.length(1);
-      expect(() => store.watch(() => undefined)).to.throw().with.property('code', 'ERR_STORE_CLOSED');
-      store = await setup.open(); // afterEach clears and closes a live one
-    });
-
-    it('bad arguments are refused with typed errors', () => {
-      expect(() => store.watch({ age: 1 }, 'nope' as never)).to.throw().with.property('code', 'ERR_INVALID_ARGUMENT');
-      expect(() => (store.watch as (q?: unknown) => unknown)()).to.throw().with.property('code', 'ERR_INVALID_ARGUMENT');
-      expect(() => store.watch({ $where: 'x' }, () => undefined)).to.throw().with.property('code', 'ERR_INVALID_QUERY');
-      expect(() => store.watch(42 as never, () => undefined)).to.throw().with.property('code', 'ERR_INVALID_QUERY');
-    });
-
-    it('a listener that throws does not fail the write: its error is reported as error', async () => {
-      const boom = new Error('watcher bug');
-      store.watch(() => {
-        throw boom;
-      });
-      const errors: unknown[] = [];
-      store.on('error', (err) => errors.push(err));
-      await store.set('a', 1);
-      expect(await store.getOne('a')).to.equal(1);
-      expect(errors).to.deep.equal([boom]);
-    });
+describeEachStore(SETUPS, (s) => `watch on ${s.name}`, (setup, current) => {
+  let store: BaseStore;
+  beforeEach(() => {
+    store = current();
   });
-}
+
+
+  it('without a query: every set and delete of this store, with the key, source local', async () => {
+    const { events } = watched(store);
+    await store.set('a', 1);
+    await store.set({ user: 1 }, 2);
+    await store.setMany([{ key: 'b', value: 3 }]);
+    await store.del('a');
+    await store.del('a'); // nothing removed: nothing to tell
+    await store.delMany(['b', { user: 1 }]);
+    expect(events).to.deep.equal([
+      { op: 'set', key: 'a', source: 'local' },
+      { op: 'set', key: { user: 1 }, source: 'local' },
+      { op: 'set', key: 'b', source: 'local' },
+      { op: 'delete', key: 'a', source: 'local' },
+      { op: 'delete', key: 'b', source: 'local' },
+      { op: 'delete', key: { user: 1 }, source: 'local' },
+    ]);
+  });
+
+  it('a query matches object keys; a string is a glob over string keys, as in keys()', async () => {
+    const adults = watched(store, { age: { $gte: 18 } });
+    const users = watched(store, 'user:*');
+    await store.set({ age: 20, name: 'x' }, 1);
+    await store.set({ age: 10, name: 'y' }, 2);
+    await store.set('user:1', 3);
+    await store.set('order:1', 4);
+    await store.del({ age: 20, name: 'x' }); // an object is a query: a delete by query
+    await store.del('user:1');
+    expect(adults.events).to.deep.equal([
+      { op: 'set', key: { age: 20, name: 'x' }, source: 'local' },
+      { op: 'delete', query: { age: 20, name: 'x' }, source: 'local' },
+    ]);
+    expect(users.events).to.deep.equal([
+      { op: 'set', key: 'user:1', source: 'local' },
+      { op: 'delete', query: { age: 20, name: 'x' }, source: 'local' },
+      { op: 'delete', key: 'user:1', source: 'local' },
+    ]);
+  });
+
+  it('deletes by query or glob that removed something, and clear(), reach every watcher', async () => {
+    await store.set('p:1', 1);
+    await store.set({ t: 1 }, 2);
+    const { events } = watched(store, 'unrelated');
+    await store.delKeys('p:*');
+    await store.delKeys('p:*'); // removed nothing
+    await store.del({ t: 1 });
+    await store.clear();
+    expect(events).to.deep.equal([
+      { op: 'delete', query: 'p:*', source: 'local' },
+      { op: 'delete', query: { t: 1 }, source: 'local' },
+      { op: 'clear', source: 'local' },
+    ]);
+  });
+
+  it('unwatch() ends the watch, is idempotent, and leaves other watches running', async () => {
+    const first = watched(store);
+    const second = watched(store);
+    await store.set('a', 1);
+    first.unwatch();
+    first.unwatch();
+    await store.set('b', 2);
+    expect(first.events.map((e) => e.key)).to.deep.equal(['a']);
+    expect(second.events.map((e) => e.key)).to.deep.equal(['a', 'b']);
+    second.unwatch();
+    const inner = store as unknown as { storage: unknown; plainStorage: unknown };
+    expect(inner.storage === inner.plainStorage, 'no watch left: the backend is unwrapped again').to.equal(true);
+  });
+
+  it('close() ends every watch; watch on a closed store is ERR_STORE_CLOSED', async () => {
+    const { events } = watched(store);
+    await store.set('a', 1);
+    await store.close();
+    const inner = store as unknown as { storage: unknown; plainStorage: unknown };
+    expect(inner.storage === inner.plainStorage).to.equal(true);
+    expect(events).to.have.length(1);
+    expect(() => store.watch(() => undefined)).to.throw().with.property('code', 'ERR_STORE_CLOSED');
+    store = await setup.open(); // afterEach clears and closes a live one
+  });
+
+  it('bad arguments are refused with typed errors', () => {
+    expect(() => store.watch({ age: 1 }, 'nope' as never)).to.throw().with.property('code', 'ERR_INVALID_ARGUMENT');
+    expect(() => (store.watch as (q?: unknown) => unknown)()).to.throw().with.property('code', 'ERR_INVALID_ARGUMENT');
+    expect(() => store.watch({ $where: 'x' }, () => undefined)).to.throw().with.property('code', 'ERR_INVALID_QUERY');
+    expect(() => store.watch(42 as never, () => undefined)).to.throw().with.property('code', 'ERR_INVALID_QUERY');
+  });
+
+  it('a listener that throws does not fail the write: its error is reported as error', async () => {
+    const boom = new Error('watcher bug');
+    store.watch(() => {
+      throw boom;
+    });
+    const errors: unknown[] = [];
+    store.on('error', (err) => errors.push(err));
+    await store.set('a', 1);
+    expect(await store.getOne('a')).to.equal(1);
+    expect(errors).to.deep.equal([boom]);
+  });
+});
 
 describe('watch: remote changes through the invalidation bus (two multi stores, real Redis)', function () {
   this.timeout(60_000);
