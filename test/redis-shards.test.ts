@@ -16,27 +16,11 @@ import { slotOfTag } from '../lib/backends/redis/layout';
 import { nextSequence } from '../lib/backends/redis/sequence';
 import { shardIndex } from '../lib/backends/redis/shards';
 import { rejection } from '../lib/conformance/context';
-import { RedisClusterServer, sharedRedis, sharedRedisCluster } from './support/redis-server';
+import { useRedisServers } from './support/redis-test-stores';
 import { entriesOf, entryOf } from './support/tier-access';
 
-let url = '';
-let cluster: RedisClusterServer;
 let counter = 0;
-const opened: RedisStore[] = [];
-
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  cluster = await sharedRedisCluster();
-});
-
-afterEach(async () => {
-  while (opened.length > 0) {
-    const store = opened.pop()!;
-    await store.clear().catch(() => undefined);
-    await store.close();
-  }
-});
+const servers = useRedisServers();
 
 /** A fresh namespace name. */
 const fresh = (what: string) => `sh${process.pid}x${++counter}${what}`;
@@ -44,10 +28,9 @@ const fresh = (what: string) => `sh${process.pid}x${++counter}${what}`;
 /** A sharded store, closed (and cleared) after the test: on the cluster, or with `on: 'server'` on the shared standalone server. */
 function open(settings: RedisSettings & { on?: 'cluster' | 'server' } = {}): RedisStore {
   const { on = 'cluster', ...rest } = settings;
-  const where: RedisSettings = on === 'cluster' ? { cluster: cluster.nodes } : { url };
+  const where: RedisSettings = on === 'cluster' ? { cluster: servers.cluster.nodes } : { url: servers.url };
   const store = new RedisStore({ namespace: fresh('ns'), shards: 3, ...where, ...rest });
-  opened.push(store);
-  return store;
+  return servers.track(store);
 }
 
 /** The master ("host:port") that owns a key's slot, as the cluster client sees it. */
@@ -83,7 +66,7 @@ describe('redis shards', () => {
       it(`refuses shards: ${String(shards)} with ERR_STORE_CONFIG naming the setting`, () => {
         let caught: (Error & { code?: string }) | undefined;
         try {
-          new RedisStore({ url, shards });
+          new RedisStore({ url: servers.url, shards });
         } catch (err) {
           caught = err as Error & { code?: string };
         }
@@ -129,7 +112,7 @@ describe('redis shards', () => {
         expect(slot).to.be.below(Math.floor(((s + 1) * 16384) / 3));
       }
       // A namespace whose name looks like a shard's tag still gets its own escaped tag.
-      const lookalike = new RedisStore({ url, namespace: bases[0].slice(5, bases[0].indexOf('}')) });
+      const lookalike = new RedisStore({ url: servers.url, namespace: bases[0].slice(5, bases[0].indexOf('}')) });
       expect(bases).not.to.include(lookalike.layout.base);
       expect(store.layout.base).to.equal('ms:{#a%25b%7Dc}:');
     });
@@ -143,7 +126,7 @@ describe('redis shards', () => {
         writes.push(store.set(`user:${i}`, i));
       }
       await Promise.all(writes);
-      const masters = cluster.nodes.map((n) => `${n.host}:${n.port}`);
+      const masters = servers.cluster.nodes.map((n) => `${n.host}:${n.port}`);
       expect(new Set(store.shardLayouts.map((l) => ownerOf(store, l.order)))).to.deep.equal(new Set(masters));
       const found = await keysOnMasters(store, `ms:{#${store.namespace}%s`);
       for (const master of masters) {
@@ -391,7 +374,7 @@ describe('redis shards', () => {
       await writer.has('x'); // answered after the note of the writes, on the same connection
       const due = writer.layout.dueNamespaces;
       expect(due).to.equal(`${prefix}{!due%s3}`);
-      const admin = new Redis(url);
+      const admin = new Redis(servers.url);
       try {
         expect(await admin.zscore(due, writer.namespace)).to.equal(String(start + 1_000));
         const layouts = writer.shardLayouts;

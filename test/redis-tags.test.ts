@@ -16,40 +16,23 @@ import { RedisSettings, RedisStore } from '../lib/backends/redis';
 import { RedisLayout } from '../lib/backends/redis/layout';
 import { TAGGED_SCRIPT } from '../lib/backends/redis/read-scripts';
 import { shardIndex } from '../lib/backends/redis/shards';
-import { RedisClusterServer, sharedRedis, sharedRedisCluster } from './support/redis-server';
+import { useRedisServers } from './support/redis-test-stores';
 
-let url = '';
-let cluster: RedisClusterServer;
 let counter = 0;
-const opened: RedisStore[] = [];
-
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  cluster = await sharedRedisCluster();
-});
-
-afterEach(async () => {
-  while (opened.length > 0) {
-    const store = opened.pop()!;
-    await store.clear().catch(() => undefined);
-    await store.close();
-  }
-});
+const servers = useRedisServers();
 
 /** Where a store of a test runs: one server or the cluster, with or without shards. */
 const PLACES: Array<{ name: string; settings: () => RedisSettings }> = [
-  { name: 'one server', settings: () => ({ url }) },
-  { name: 'one server, shards 3', settings: () => ({ url, shards: 3 }) },
-  { name: 'cluster', settings: () => ({ cluster: cluster.nodes }) },
-  { name: 'cluster, shards 4', settings: () => ({ cluster: cluster.nodes, shards: 4 }) },
+  { name: 'one server', settings: () => ({ url: servers.url }) },
+  { name: 'one server, shards 3', settings: () => ({ url: servers.url, shards: 3 }) },
+  { name: 'cluster', settings: () => ({ cluster: servers.cluster.nodes }) },
+  { name: 'cluster, shards 4', settings: () => ({ cluster: servers.cluster.nodes, shards: 4 }) },
 ];
 
 /** A store closed (and cleared) after the test; `namespace` shares one between two stores (two clients). */
 function open(place: RedisSettings, settings: RedisSettings = {}): RedisStore {
   const store = new RedisStore({ namespace: `tg${process.pid}x${++counter}`, ...place, ...settings });
-  opened.push(store);
-  return store;
+  return servers.track(store);
 }
 
 /** Every key of the store's namespace (each shard's), scanned on every master. */
@@ -297,7 +280,7 @@ describe('Redis store tags: tag records the store did not write', () => {
   const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (err: { code?: string }) => err.code);
 
   it('a key of another type at the tag hash fails every write with ERR_STORAGE_OPERATION, writing nothing; del, delByTags and clear get through', async () => {
-    const store = open({ url });
+    const store = open({ url: servers.url });
     await store.set('kept', 1);
     await store.redis.set(store.layout.entryTags, 'not a hash');
     expect(await codeOf(store.set('a', 1, { tags: ['t'] }))).to.equal('ERR_STORAGE_OPERATION');
@@ -313,7 +296,7 @@ describe('Redis store tags: tag records the store did not write', () => {
   });
 
   it('a key of another type at the tag records fails tagged writes (untagged ones go on while nothing is tagged) and delByTags; clear removes it', async () => {
-    const store = open({ url });
+    const store = open({ url: servers.url });
     await store.has('a'); // connected
     await store.redis.set(store.layout.tagIndex, 'not a zset');
     expect(await codeOf(store.set('a', 1, { tags: ['t'] }))).to.equal('ERR_STORAGE_OPERATION');
@@ -326,7 +309,7 @@ describe('Redis store tags: tag records the store did not write', () => {
   });
 
   it('a tag record that points at no entry is removed by delByTags (not counted, not listed forever); a tag list that does not parse is replaced', async () => {
-    const store = open({ url });
+    const store = open({ url: servers.url });
     await store.set('real', 1, { tags: ['t'] });
     await store.redis.zadd(store.layout.tagIndex, 0, 't\0\0ghost', 0, 't\0\0real-but-untagged');
     await store.set('real-but-untagged', 2);
@@ -342,7 +325,7 @@ describe('Redis store tags: tag records the store did not write', () => {
   });
 
   it('tags with NULs and prefixes of each other stay apart', async () => {
-    const store = open({ url });
+    const store = open({ url: servers.url });
     const tags = ['a', 'a\0', 'a\0\x01', '\0', 'a\0b', 'ab'];
     for (let i = 0; i < tags.length; i++) await store.set(`k${i}`, i, { tags: [tags[i]] });
     for (let i = 0; i < tags.length; i++) {
