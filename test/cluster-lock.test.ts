@@ -7,6 +7,7 @@
  * running at the end is killed by its PID.
  */
 import { expect } from 'chai';
+import type { Settings as ChildSettings } from './fixtures/lock-child';
 import { ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
@@ -24,14 +25,8 @@ interface Done {
   ms: number;
 }
 
-interface RunSettings {
-  namespace: string;
-  key: string;
-  counter: string;
-  callers: number;
-  computeMs: number;
-  lockTimeout: number;
-}
+/** A run's settings (the child adds the Redis URL). */
+type RunSettings = Omit<ChildSettings, 'url'>;
 
 /** One child (loaded once, reused by the tests): its PID, and its messages as promises. */
 class Child {

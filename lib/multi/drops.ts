@@ -27,10 +27,15 @@ export function dropKey(id: string): Drop {
 
 /** Makes a tier forget everything `selector` matches (everything when undefined): now, or by clearing it on recovery. */
 export function dropMatching(selector: Selector | undefined): Drop {
+  return dropInBulk((tier) => forget(tier, selector));
+}
+
+/** Runs a bulk forget on a tier that is up; a tier that is down or fails it is cleared on recovery instead. */
+function dropInBulk(forgetIn: (tier: Tier) => Promise<unknown>): Drop {
   return async (tier) => {
     if (tier.usable) {
       try {
-        await tier.call<unknown>(() => forget(tier, selector), undefined, tier.bulkTimeout);
+        await tier.call<unknown>(() => forgetIn(tier), undefined, tier.bulkTimeout);
         return;
       } catch {
         // fall through
@@ -47,17 +52,7 @@ export function forget(tier: Tier, selector: Selector | undefined): Promise<unkn
 
 /** Makes a tier forget every entry carrying one of `tags`: by tags where it keeps them, else everything (now, or on recovery). */
 export function dropTagged(tags: readonly string[]): Drop {
-  return async (tier) => {
-    if (tier.usable) {
-      try {
-        await tier.call<unknown>(() => forgetTagged(tier, tags), undefined, tier.bulkTimeout);
-        return;
-      } catch {
-        // fall through
-      }
-    }
-    tier.noteAllStale();
-  };
+  return dropInBulk((tier) => forgetTagged(tier, tags));
 }
 
 /**
