@@ -517,12 +517,16 @@ describe('redis store', () => {
       expect((await namespaceKeys(admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
       // Redis shrinks the keyspace's own hash tables in its background cron (10 times a second),
       // so used_memory settles a moment after the keys are gone.
+      // used_memory is the whole server's (client buffers and other tests' connections move it
+      // by tens of KB under load), so what is left is judged against what the entries took: a
+      // leak of one record per entry would keep a third of it or more.
+      const allowed = Math.max(64 * 1024, 0.05 * (memoryFull - memoryBefore));
       let memoryAfter = await usedMemory();
-      for (const deadline = Date.now() + 5000; memoryAfter - memoryBefore >= 64 * 1024 && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 5000; memoryAfter - memoryBefore >= allowed && Date.now() < deadline; ) {
         await new Promise((r) => setTimeout(r, 100));
         memoryAfter = await usedMemory();
       }
-      expect(memoryAfter - memoryBefore, `used_memory ${memoryBefore} -> ${memoryFull} -> ${memoryAfter}`).to.be.lessThan(64 * 1024);
+      expect(memoryAfter - memoryBefore, `used_memory ${memoryBefore} -> ${memoryFull} -> ${memoryAfter}`).to.be.lessThan(allowed);
       expect((await store.stats()).expirations).to.equal(10_000);
     });
 
