@@ -17,3 +17,4 @@ registerStore('memory', classDefinition(() => require('./backends/memory').Memor
 registerStore('redis', classDefinition(() => require('./backends/redis').RedisStore));
 registerStore('mongo', classDefinition(() => require('./backends/mongo').MongoStore));
 registerStore('sqlite', () => require('./backends/sqlite'));
+registerStore('mount', classDefinition(() => require('./backends/mount').MountStore));
