@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `memstorage-next`: look inside a store, export and import NDJSON snapshots, copy between any
+ * two stores (docs/cli.md). Stores are named by URL (store-url.ts); every failure has its own
+ * exit code (exit-codes.ts). The argument parsing is commander's; each command is one file in
+ * lib/cli/commands/.
+ */
+import { Command, CommanderError } from 'commander';
+import { StoreError } from '../errors';
+import { copyCommand } from './commands/copy';
+import { exportCommand } from './commands/export';
+import { getCommand } from './commands/get';
+import { importCommand } from './commands/import';
+import { keysCommand } from './commands/keys';
+import { statsCommand } from './commands/stats';
+import { EXIT_CODES_HELP, ExitCode, ExitCodes, exitCodeOf } from './exit-codes';
+import type { CliIo } from './output';
+import { STORE_URL_HELP } from './store-url';
+
+const FOOTER = `\n${STORE_URL_HELP}\n\nA key or query argument starting with { is JSON (a query, or an object key); anything else is a string key.\n\n${EXIT_CODES_HELP}\n`;
+
+/** The command-line program, writing to `io`. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('memstorage-next')
+    .description('Inspect memstorage-next stores, export and import NDJSON snapshots, copy between stores.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', FOOTER);
+  const command = (spec: string, description: string) =>
+    program.command(spec).description(description).exitOverride().addHelpText('after', FOOTER);
+  const message = (text: string): void => {
+    io.stderr.write(`${text}\n`);
+  };
+
+  command('stats <store>', "print the store's counters and item count as JSON").action((store: string) => statsCommand(store, io));
+  command('keys <store> [pattern]', 'print the keys: all, a glob over string keys (user:*), or a JSON query over object keys')
+    .option('--ndjson', 'one JSON key a line instead of one JSON array')
+    .option('--sort <order>', 'JSON ({"age":-1}) or paths with - for descending (-age,name)')
+    .option('--limit <n>', 'at most n keys')
+    .action((store: string, pattern: string | undefined, options) => keysCommand(store, pattern, options, io));
+  command('get <store> <query>', 'print the entries of a key or JSON query as {key, value} records')
+    .option('--ndjson', 'one record a line instead of one JSON array')
+    .option('--sort <order>', 'JSON ({"age":-1}) or paths with - for descending (-age,name)')
+    .option('--limit <n>', 'at most n entries')
+    .action((store: string, query: string, options) => getCommand(store, query, options, io));
+  command('export <store> [query]', 'write every live entry (or those of a key or JSON query) as NDJSON records {key, value, ttl} to stdout')
+    .action(async (store: string, query: string | undefined) => message(`exported ${await exportCommand(store, query, io)} entries`));
+  command('import <store>', 'read NDJSON records {key, value, ttl} from stdin into the store (a ttl counts from the import)')
+    .action(async (store: string) => message(`imported ${await importCommand(store, io)} entries`));
+  command('copy [query]', 'copy every live entry (or those of a key or JSON query) with its remaining ttl from one store to another')
+    .requiredOption('--from <store>', 'the store to read')
+    .requiredOption('--to <store>', 'the store to write')
+    .action(async (query: string | undefined, options: { from: string; to: string }) => message(`copied ${await copyCommand(options.from, options.to, query, io)} entries`));
+  return program;
+}
+
+/** Runs the command line `argv` (without node and the script); resolves the exit code. */
+export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
+  try {
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    return ExitCodes.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message (or the help) already.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? ExitCodes.OK : ExitCodes.USAGE;
+    }
+    const code = err instanceof StoreError ? ` ${err.code}` : '';
+    io.stderr.write(`memstorage-next: error${code}: ${(err as Error).message}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+if (require.main === module) {
+  // A reader that goes away (`| head`) is not a failure of the command.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCodes.OK);
+    throw err;
+  });
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then((code) => {
+    process.exitCode = code;
+  });
+}

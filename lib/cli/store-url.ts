@@ -1,0 +1,91 @@
+/**
+ * Store URLs (docs/cli.md) mapped to the factory's `{ type, settings }`:
+ *
+ *     memory:
+ *     redis://[user:pass@]host:port[/db][?prefix=…&namespace=…]      (rediss:// too)
+ *     mongodb://host:port/db[?collection=…&namespace=…&<driver options>]   (mongodb+srv:// too)
+ *     sqlite:./file.db[?namespace=…&table=…]                          (sqlite:///abs/path.db too)
+ *
+ * A URL that does not parse, or a parameter the type does not take, is a CliError (BAD_URL)
+ * naming what is wrong; the store itself then checks the settings (ERR_STORE_CONFIG, BAD_URL too).
+ */
+import type { StoreOptions } from '../factory';
+import { CliError, ExitCodes } from './exit-codes';
+
+/** The URL forms, for messages and help. */
+export const STORE_URL_HELP = `Stores are named by URL:
+  memory:                                   a fresh in-process store (empty at start)
+  redis://host:port[/db][?prefix=P&namespace=N]
+  mongodb://host:port/db[?collection=C&namespace=N]   (other parameters go to the driver)
+  sqlite:./file.db[?namespace=N&table=T]`;
+
+function badUrl(url: string, why: string): CliError {
+  return new CliError(ExitCodes.BAD_URL, `bad store URL ${JSON.stringify(url)}: ${why}\n${STORE_URL_HELP}`);
+}
+
+/** Takes the parameters `allowed` out of `params` into settings (renamed by `allowed`); any other one is refused unless `passOthers`. */
+function takeParams(url: string, params: URLSearchParams, allowed: Record<string, string>, passOthers: boolean): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const name of new Set(params.keys())) {
+    const setting = Object.prototype.hasOwnProperty.call(allowed, name) ? allowed[name] : undefined;
+    if (setting === undefined) {
+      if (passOthers) continue;
+      throw badUrl(url, `unknown parameter ${JSON.stringify(name)} (allowed: ${Object.keys(allowed).join(', ')})`);
+    }
+    const values = params.getAll(name);
+    if (values.length > 1) throw badUrl(url, `parameter ${name} is given ${values.length} times`);
+    if (values[0] === '') throw badUrl(url, `parameter ${name} is empty`);
+    settings[setting] = values[0];
+    params.delete(name);
+  }
+  return settings;
+}
+
+function parseWhatwg(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw badUrl(url, 'not a URL');
+  }
+}
+
+/** The factory options a store URL names. */
+export function parseStoreUrl(url: string): StoreOptions {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'memory': {
+      if (url.length > 'memory:'.length) throw badUrl(url, 'memory: takes nothing after the colon');
+      return { type: 'memory' };
+    }
+    case 'redis':
+    case 'rediss': {
+      const parsed = parseWhatwg(url);
+      if (!parsed.hostname) throw badUrl(url, 'no host');
+      if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) throw badUrl(url, 'the path must be a database number, like /0');
+      const settings = takeParams(url, parsed.searchParams, { prefix: 'prefix', namespace: 'namespace' }, false);
+      parsed.search = '';
+      return { type: 'redis', settings: { ...settings, url: parsed.toString() } };
+    }
+    case 'mongodb':
+    case 'mongodb+srv': {
+      // The WHATWG parser cannot read a seed list (h1:1,h2:2): split the query off by hand.
+      const q = url.indexOf('?');
+      const base = q < 0 ? url : url.slice(0, q);
+      const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+      if (!/^mongodb(\+srv)?:\/\/[^/]+/.test(base)) throw badUrl(url, 'no host');
+      const settings = takeParams(url, params, { collection: 'collectionName', namespace: 'namespace' }, true);
+      const rest = params.toString();
+      return { type: 'mongo', settings: { ...settings, url: rest ? `${base}?${rest}` : base } };
+    }
+    case 'sqlite': {
+      const q = url.indexOf('?');
+      let path = url.slice('sqlite:'.length, q < 0 ? undefined : q);
+      if (path.startsWith('//')) path = path.slice(2);
+      if (path === '') throw badUrl(url, 'no file path (sqlite:./file.db)');
+      const settings = takeParams(url, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), { namespace: 'namespace', table: 'table' }, false);
+      return { type: 'sqlite', settings: { ...settings, path } };
+    }
+    default:
+      throw badUrl(url, scheme ? `unknown scheme ${scheme}:` : 'no scheme');
+  }
+}
