@@ -13,12 +13,12 @@ import type { Selector } from '../../query';
 import { openStore } from '../../registry';
 import { BaseStore } from '../../store';
 import '../../builtin-stores'; // the built-in types, for mount specs even when MountStore is constructed directly
-import { MountRouter } from './routing';
+import { MountRouter, NO_MOUNT } from './routing';
 import { MountSettings, MountSpec, resolveMounts } from './settings';
 
 /** One mounted store. */
 export interface Mount {
-  /** The mount's name in settings (the default mount is named 'default'). */
+  /** The mount's (first) name in settings; the default mount is named 'default'. */
   readonly name: string;
   readonly store: BaseStore;
   readonly backend: TierBackend;
@@ -43,13 +43,20 @@ export class MountBackend implements Backend {
       this.router = inherited.router;
     } else {
       const { named, fallback, field } = resolveMounts(settings);
-      const specs = fallback === undefined ? named : [...named, { name: 'default', spec: fallback }];
-      this.mounts = specs.map(({ name, spec }) => openMount(name, spec, context));
-      this.router = new MountRouter(
-        named.map((m) => m.name),
-        fallback !== undefined,
-        field,
-      );
+      const mounts: Mount[] = [];
+      // A store instance given under several names (or as the default too) is mounted once, so scans list it once.
+      const given = new Map<BaseStore, number>();
+      const mountIndex = (name: string, spec: MountSpec): number => {
+        const known = spec instanceof BaseStore ? given.get(spec) : undefined;
+        if (known !== undefined) return known;
+        if (spec instanceof BaseStore) given.set(spec, mounts.length);
+        mounts.push(openMount(name, spec, context));
+        return mounts.length - 1;
+      };
+      const names = named.map(({ name, spec }) => ({ name, index: mountIndex(name, spec) }));
+      const fallbackIndex = fallback === undefined ? NO_MOUNT : mountIndex('default', fallback);
+      this.mounts = mounts;
+      this.router = new MountRouter(names, fallbackIndex, mounts.length, field);
     }
     for (const mount of this.mounts) {
       // An owned store's background failures are this store's: nobody else can listen to it.

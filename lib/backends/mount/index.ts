@@ -24,12 +24,11 @@ export class MountStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   }
 
   /**
-   * The name of the mount `key` routes to ('default' for the default mount), or undefined when
+   * The mount name that takes `key` (its longest prefix, or its field's value; 'default' for the default mount), or undefined when
    * none takes it; throws ERR_INVALID_KEY for an invalid key.
    */
   mountOf(key: string | Record<string, unknown>): string | undefined {
-    const index = this.backend.router.route(keyId(key));
-    return index < 0 ? undefined : this.backend.mounts[index].name;
+    return this.backend.router.nameOf(keyId(key));
   }
 
   /** A scope is a MountStore too, over every mount's scope. */

@@ -29,15 +29,21 @@ export class MountRouter {
   /** Every mount's index, in order. */
   readonly all: readonly number[];
 
+  /**
+   * `names`: each mount name with the index of its mount (several names may share one mount: the
+   * same store given twice is mounted once); `fallback`: the default's index or NO_MOUNT;
+   * `count`: how many mounts there are.
+   */
   constructor(
-    private readonly names: readonly string[],
-    hasDefault: boolean,
+    private readonly names: ReadonlyArray<{ name: string; index: number }>,
+    fallback: number,
+    count: number,
     private readonly field: string | undefined,
   ) {
-    names.forEach((name, index) => this.byName.set(name, index));
-    this.byLength = names.map((name, index) => ({ name, index })).sort((a, b) => b.name.length - a.name.length);
-    this.fallback = hasDefault ? names.length : NO_MOUNT;
-    this.all = Array.from({ length: names.length + (hasDefault ? 1 : 0) }, (_, i) => i);
+    for (const { name, index } of names) this.byName.set(name, index);
+    this.byLength = [...names].sort((a, b) => b.name.length - a.name.length);
+    this.fallback = fallback;
+    this.all = Array.from({ length: count }, (_, i) => i);
   }
 
   /** The mount of the key with canonical id `id` (`key` is the key itself when the caller has it). */
@@ -66,20 +72,31 @@ export class MountRouter {
     return new InvalidKeyError(`mount: no mount takes ${what}, and there is no default mount`);
   }
 
+  /** The mount name that takes the key with canonical id `id` ('default' for the default), or undefined. */
+  nameOf(id: string): string | undefined {
+    if (!isObjectKeyId(id)) {
+      const mount = this.byLength.find((m) => id.startsWith(m.name));
+      if (mount !== undefined) return mount.name;
+    } else if (this.field !== undefined) {
+      const value = (JSON.parse(id.slice(1)) as KeyObject)[this.field];
+      if (typeof value === 'string' && this.byName.has(value)) return value;
+    }
+    return this.fallback === NO_MOUNT ? undefined : 'default';
+  }
+
   private routeString(key: string): number {
     for (const mount of this.byLength) if (key.startsWith(mount.name)) return mount.index;
     return this.fallback;
   }
 
-  /** The mounts `selector` can match entries in, in mount order. */
+  /** The mounts `selector` can match entries in, in mount order; throws ERR_INVALID_KEY for an exact key no mount takes. */
   mountsFor(selector: Selector): readonly number[] {
     switch (selector.kind) {
       case 'none':
         return [];
-      case 'exact': {
-        const index = this.route(selector.id);
-        return index === NO_MOUNT ? [] : [index];
-      }
+      case 'exact':
+        // An exact key no mount takes is refused as by every exact call (get(key), del(key), count(key)).
+        return [this.mountOf(selector.id)];
       case 'glob':
         return this.mountsForPrefix(literalPrefix(selector.pattern));
       case 'query':
@@ -91,16 +108,14 @@ export class MountRouter {
 
   /** The mounts that can hold a string key starting with `prefix`. */
   private mountsForPrefix(prefix: string): number[] {
-    const touched: number[] = [];
-    // The longest mount name that prefixes `prefix` takes every key starting with it, and no shorter one can.
+    const touched = new Set<number>();
+    // The longest mount name that prefixes `prefix` takes every key starting with it (unless a
+    // longer name, which starts with `prefix`, takes some of them); no shorter one can.
     const owner = this.byLength.find((m) => prefix.startsWith(m.name));
-    this.names.forEach((name, index) => {
-      if (owner !== undefined ? index === owner.index || (name.length > owner.name.length && name.startsWith(prefix)) : name.startsWith(prefix)) {
-        touched.push(index);
-      }
-    });
-    if (owner === undefined && this.fallback !== NO_MOUNT) touched.push(this.fallback);
-    return touched;
+    if (owner !== undefined) touched.add(owner.index);
+    else if (this.fallback !== NO_MOUNT) touched.add(this.fallback);
+    for (const { name, index } of this.names) if (name.startsWith(prefix)) touched.add(index);
+    return this.all.filter((index) => touched.has(index));
   }
 
   /** The mounts a query can match in: narrowed only by an equality or `$in` on `field` (in every `$or` branch). */

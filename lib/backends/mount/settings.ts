@@ -44,10 +44,6 @@ export function resolveMounts(settings: MountSettings): ResolvedMounts {
   if (field !== undefined && (typeof field !== 'string' || field.length === 0 || field.includes('.') || field.startsWith('$'))) {
     throw new StoreConfigError('setting field must be a non-empty top-level field name (no dots, not starting with $)');
   }
-  const instances = [...named.map((m) => m.spec), fallback].filter((spec) => spec instanceof BaseStore);
-  if (new Set(instances).size !== instances.length) {
-    throw new StoreConfigError('setting mounts: the same store instance is mounted twice (its entries would be listed twice); give each mount its own store or scope');
-  }
   return { named, fallback, field };
 }
 
