@@ -1,0 +1,280 @@
+/**
+ * The `memstorage-next` command end to end against a real redis-server and real SQLite files:
+ * stdout, stderr and exit codes asserted, and an export → import round trip compared entry by
+ * entry. The process-level behaviour (help, exit codes, stdin and stdout as pipes, the round
+ * trip) runs the command as a child process from the sources through ts-node; the other cases
+ * call the same main() in process with captured streams, because each child costs ~2 s of CPU
+ * to load TypeScript on a machine shared by several runs.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable } from 'node:stream';
+import * as fs from 'node:fs';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import { createStore } from '../lib/factory';
+import type { BaseStore } from '../lib/store';
+import type { Key } from '../lib/keys';
+import { ExitCodes } from '../lib/cli/exit-codes';
+import { main } from '../lib/cli/main';
+import { decodeRecord } from '../lib/cli/ndjson';
+import { sharedRedis } from './support/redis-server';
+import { freshSqlitePath } from './support/sqlite-files';
+import { freshNamespace } from './support/store-configs';
+
+const ROOT = path.resolve(__dirname, '..');
+const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
+
+interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `memstorage-next args` from the sources, `input` on its stdin; its exit code and output. */
+function cli(args: string[], input = ''): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** The command's main() in this process, `input` on its stdin; its exit code and output. */
+async function cliInProcess(args: string[], input = ''): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const status = await main(args, { stdout, stderr, stdin: Readable.from([Buffer.from(input)]) });
+  return { status, stdout: out, stderr: err };
+}
+
+/** `run`'s exit code must be `code`; the output is shown when it is not. */
+function expectExit(run: CliRun, code: number): void {
+  expect(run.status, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).to.equal(code);
+}
+
+/** A port nothing listens on (bound, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every entry of `store` with its TTL, by key id order, for comparing two stores. */
+async function contents(store: BaseStore): Promise<Array<{ key: Key; value: unknown; ttl: number | null | undefined }>> {
+  const out = [];
+  for await (const { key, value } of store.entries()) out.push({ key, value, ttl: await store.ttl(key) });
+  return out.sort((a, b) => (JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1));
+}
+
+/** The seed entries: string and object keys; Dates, Buffers, Uint8Arrays, nested values; with and without TTLs. */
+const SEED: Array<{ key: Key; value: unknown; ttl?: number }> = [
+  { key: 'user:1', value: { name: 'Ann', born: new Date(Date.UTC(1990, 4, 1)), avatar: Buffer.from([0, 1, 2, 255]) } },
+  { key: 'user:2', value: 'two', ttl: 600_000 },
+  { key: 'config:a', value: [1, 2.5, null, true, { deep: [new Date(0)] }] },
+  { key: { kind: 'person', age: 30 }, value: new Uint8Array([9, 8, 7]), ttl: 300_000 },
+  { key: { kind: 'person', age: 12 }, value: { note: 'line\nbreak', '\u0000x': 1 } },
+  { key: { kind: 'person', age: 45 }, value: 45 },
+];
+
+describe('memstorage-next command (end to end)', function () {
+  this.timeout(60_000);
+  let redisBase: string;
+  let seeded: BaseStore;
+  let seededUrl: string;
+
+  before(async function () {
+    redisBase = (await sharedRedis()).url;
+    const namespace = freshNamespace('cli');
+    seededUrl = `${redisBase}?namespace=${namespace}`;
+    seeded = createStore({ type: 'redis', settings: { url: redisBase, namespace } }) as BaseStore;
+    for (const { key, value, ttl } of SEED) await seeded.set(key, value, { ttl });
+  });
+  after(async function () {
+    await seeded?.clear();
+    await seeded?.close();
+  });
+
+  it('--help of the program and of each command lists the commands, the URL forms and the exit codes', async function () {
+    const top = await cli(['--help']);
+    const [exportHelp, noCommand] = await Promise.all([cliInProcess(['export', '--help']), cliInProcess([])]);
+    expectExit(top, ExitCodes.OK);
+    for (const command of ['stats', 'keys', 'get', 'export', 'import', 'copy']) expect(top.stdout).to.match(new RegExp(`^  ${command} `, 'm'));
+    for (const text of [top.stdout, exportHelp.stdout]) {
+      expect(text).to.include('redis://host:port');
+      expect(text).to.include('Exit codes:');
+      expect(text).to.include('6  import: a corrupt input line');
+    }
+    expectExit(exportHelp, ExitCodes.OK);
+    expect(exportHelp.stdout).to.match(/^Usage: memstorage-next export/m);
+    expectExit(noCommand, ExitCodes.USAGE);
+    expect(noCommand.stdout).to.equal('');
+  });
+
+  it('each failure has its own exit code and a message on stderr, nothing on stdout', async function () {
+    const port = await closedPort();
+    // The unreachable server as a child: its exit code is the process's own.
+    const runs = [
+      await cliInProcess(['frobnicate']),
+      await cliInProcess(['get', 'memory:']),
+      await cliInProcess(['stats', 'ftp://host']),
+      await cliInProcess(['stats', `${redisBase}?colour=red`]),
+      await cli(['stats', `redis://127.0.0.1:${port}`]),
+      await cliInProcess(['get', seededUrl, '{"age":']),
+      await cliInProcess(['get', seededUrl, '{"age":{"$where":"1"}}']),
+      await cliInProcess(['keys', seededUrl, '--limit', 'many']),
+    ];
+    const [unknown, missing, scheme, param, unreachable, badJson, badQuery, badLimit] = runs;
+    expectExit(unknown, ExitCodes.USAGE);
+    expectExit(missing, ExitCodes.USAGE);
+    expectExit(scheme, ExitCodes.BAD_URL);
+    expect(scheme.stderr).to.include('bad store URL "ftp://host": unknown scheme ftp:');
+    expectExit(param, ExitCodes.BAD_URL);
+    expect(param.stderr).to.include('unknown parameter "colour"');
+    expectExit(unreachable, ExitCodes.UNREACHABLE);
+    expect(unreachable.stderr).to.include('ERR_STORAGE_CONNECTION');
+    expectExit(badJson, ExitCodes.BAD_QUERY);
+    expect(badJson.stderr).to.include('not JSON');
+    expectExit(badQuery, ExitCodes.BAD_QUERY);
+    expect(badQuery.stderr).to.include('ERR_INVALID_QUERY');
+    expectExit(badLimit, ExitCodes.USAGE);
+    for (const run of runs) {
+      expect(run.stdout).to.equal('');
+      expect(run.stderr).not.to.equal('');
+    }
+  });
+
+  it('stats, keys and get read a Redis store (JSON and --ndjson, --sort, --limit)', async function () {
+    const [stats, globbed, objectKeys, exact, adults, missing] = await Promise.all([
+      cliInProcess(['stats', seededUrl]),
+      cliInProcess(['keys', seededUrl, 'user:*']),
+      cliInProcess(['keys', seededUrl, '{"kind":"person"}', '--ndjson', '--sort', '-age']),
+      cliInProcess(['get', seededUrl, 'user:1']),
+      cliInProcess(['get', seededUrl, '{"age":{"$gte":18}}', '--ndjson', '--sort', '{"age":1}', '--limit', '1']),
+      cliInProcess(['get', seededUrl, 'nobody']),
+    ]);
+    for (const run of [stats, globbed, objectKeys, exact, adults, missing]) expectExit(run, ExitCodes.OK);
+    expect(JSON.parse(stats.stdout)).to.include({ items: SEED.length });
+    expect(JSON.parse(globbed.stdout)).to.deep.equal(['user:1', 'user:2']);
+    expect(objectKeys.stdout.trim().split('\n').map((line) => JSON.parse(line))).to.deep.equal([
+      { age: 45, kind: 'person' },
+      { age: 30, kind: 'person' },
+      { age: 12, kind: 'person' },
+    ]);
+    // The JSON array holds the same records as the export, so the value keeps its Date and Buffer.
+    const [record] = JSON.parse(exact.stdout) as unknown[];
+    expect(decodeRecord(JSON.stringify(record))).to.deep.equal({ key: 'user:1', value: SEED[0].value, ttl: null });
+    expect(adults.stdout.trim().split('\n').map((line) => decodeRecord(line))).to.deep.equal([
+      { key: { age: 30, kind: 'person' }, value: new Uint8Array([9, 8, 7]), ttl: null },
+    ]);
+    expect(missing.stdout).to.equal('[]\n');
+  });
+
+  it('export → import round trip Redis → SQLite → Redis: every key, value (Dates, Buffers) and TTL (within 15 s) equal', async function () {
+    const sqlitePath = freshSqlitePath('cli');
+    const sqliteUrl = `sqlite:${sqlitePath}`;
+    const exported = await cli(['export', seededUrl]);
+    expectExit(exported, ExitCodes.OK);
+    expect(exported.stderr).to.equal(`exported ${SEED.length} entries\n`);
+    const lines = exported.stdout.trim().split('\n');
+    expect(lines).to.have.length(SEED.length);
+    // Values holding Dates or bytes are in the serializer's tagged form; plain ones stay plain JSON.
+    expect(lines.find((line) => line.startsWith('{"key":"user:2"'))).to.match(/^\{"key":"user:2","value":"two","ttl":\d+\}$/);
+
+    const imported = await cli(['import', sqliteUrl], exported.stdout);
+    expectExit(imported, ExitCodes.OK);
+    expect(imported.stderr).to.equal(`imported ${SEED.length} entries\n`);
+    const back = await cliInProcess(['export', sqliteUrl]);
+    expectExit(back, ExitCodes.OK);
+    const namespace = freshNamespace('cli-back');
+    const reimported = await cliInProcess(['import', `${redisBase}?namespace=${namespace}`], back.stdout);
+    expectExit(reimported, ExitCodes.OK);
+
+    const sqlite = createStore({ type: 'sqlite', settings: { path: sqlitePath } }) as BaseStore;
+    const redisBack = createStore({ type: 'redis', settings: { url: redisBase, namespace } }) as BaseStore;
+    try {
+      const expected = await contents(seeded);
+      for (const store of [sqlite, redisBack]) {
+        const actual = await contents(store);
+        expect(actual.map(({ key, value }) => ({ key, value }))).to.deep.equal(expected.map(({ key, value }) => ({ key, value })));
+        for (let i = 0; i < expected.length; i++) {
+          const want = expected[i].ttl;
+          if (want === null) expect(actual[i].ttl, JSON.stringify(actual[i].key)).to.equal(null);
+          // A TTL is the remaining time when exported, counted again from the import: each hop adds its delay.
+          else expect(actual[i].ttl, JSON.stringify(actual[i].key)).to.be.within(want! - 1_000, want! + 15_000);
+        }
+        expect(Buffer.isBuffer((actual.find((e) => e.key === 'user:1')!.value as { avatar: unknown }).avatar)).to.equal(true);
+      }
+    } finally {
+      await redisBack.clear();
+      await Promise.all([sqlite.close(), redisBack.close()]);
+      fs.rmSync(sqlitePath, { force: true });
+    }
+  });
+
+  it('import stops at a corrupt line with its number (exit 6): the lines before it are in, nothing of it or after', async function () {
+    const sqlitePath = freshSqlitePath('cli-bad');
+    const input = [
+      '{"key":"a","value":1}',
+      '',
+      '{"key":"b","value":{"\\u0000t":{"\\u0000d":5}},"ttl":60000}',
+      '{"key":"c","value":3,"ttl":-5}',
+      '{"key":"d","value":4}',
+    ].join('\n');
+    const badTtl = await cli(['import', `sqlite:${sqlitePath}`], input);
+    expectExit(badTtl, ExitCodes.BAD_INPUT);
+    expect(badTtl.stderr).to.include('line 4: ttl must be');
+    expect(badTtl.stderr).to.include('2 entries imported');
+    const badKey = await cliInProcess(['import', `sqlite:${sqlitePath}`], '{"key":"e","value":5}\n{"key":{"$gt":1},"value":6}\n');
+    expectExit(badKey, ExitCodes.BAD_INPUT);
+    expect(badKey.stderr).to.include('line 2: ');
+    const store = createStore({ type: 'sqlite', settings: { path: sqlitePath } }) as BaseStore;
+    try {
+      expect(await store.keys()).to.deep.equal(['a', 'b', 'e']);
+      expect(await store.getOne('b')).to.deep.equal(new Date(5));
+    } finally {
+      await store.close();
+      fs.rmSync(sqlitePath, { force: true });
+    }
+  });
+
+  it('copy --from --to with a query copies the matching entries and their TTLs; run again, it changes nothing', async function () {
+    const sqlitePath = freshSqlitePath('cli-copy');
+    const args = ['copy', '--from', seededUrl, '--to', `sqlite:${sqlitePath}`, '{"kind":"person"}'];
+    const first = await cliInProcess(args);
+    expectExit(first, ExitCodes.OK);
+    expect(first.stderr).to.equal('copied 3 entries\n');
+    const again = await cliInProcess(args);
+    expectExit(again, ExitCodes.OK);
+    const store = createStore({ type: 'sqlite', settings: { path: sqlitePath } }) as BaseStore;
+    try {
+      expect(await store.count({ kind: 'person' })).to.equal(3);
+      expect(await store.keys('*')).to.deep.equal([]);
+      expect(await store.getOne({ kind: 'person', age: 30 })).to.deep.equal(new Uint8Array([9, 8, 7]));
+      const sourceTtl = (await seeded.ttl({ kind: 'person', age: 30 }))!;
+      expect(await store.ttl({ kind: 'person', age: 30 })).to.be.within(sourceTtl - 1_000, sourceTtl + 15_000);
+      expect(await store.ttl({ kind: 'person', age: 45 })).to.equal(null);
+    } finally {
+      await store.close();
+      fs.rmSync(sqlitePath, { force: true });
+    }
+  });
+});
