@@ -84,6 +84,14 @@ describe('mount store', () => {
       expect((await rejection(store.del('other'))).code).to.equal('ERR_INVALID_KEY');
       expect((await rejection(store.get('other'))).code).to.equal('ERR_INVALID_KEY');
       expect((await rejection(store.count('other'))).code).to.equal('ERR_INVALID_KEY');
+      // Bulk calls are refused whole, before anything is written or deleted.
+      await store.set('sessions:1', 'kept');
+      expect((await rejection(store.setMany([{ key: 'sessions:2', value: 2 }, { key: 'other', value: 3 }]))).code).to.equal('ERR_INVALID_KEY');
+      expect(await sessions.has('sessions:2')).to.equal(false);
+      expect((await rejection(store.delMany(['sessions:1', { kind: 'x' }]))).code).to.equal('ERR_INVALID_KEY');
+      expect(await sessions.getOne('sessions:1')).to.equal('kept');
+      expect((await rejection(store.getMany(['sessions:1', 'other']))).code).to.equal('ERR_INVALID_KEY');
+      await store.del('sessions:1');
       expect(store.mountOf('other')).to.equal(undefined);
       expect(await sessions.count({ kind: 'x' })).to.equal(0);
       // Scans simply find nothing there.
@@ -211,6 +219,26 @@ describe('mount store', () => {
       expect(await store.keys()).to.deep.equal(['other']);
       expect(await store.touch('other', 10_000)).to.equal(true);
       expect(await rest.ttl('other')).to.equal(10_000);
+    });
+  });
+
+  describe('events', () => {
+    it("the mounts' 'expire' events are the mount store's while someone listens", async () => {
+      const { store, clock } = threeMounts();
+      const expired: unknown[] = [];
+      const listener = (e: { key: unknown }) => expired.push(e.key);
+      store.on('expire', listener);
+      await store.set('sessions:1', 's', { ttl: 10 });
+      await store.set({ kind: 'x', id: 2 }, 'o', { ttl: 10 });
+      clock.advance(10);
+      expect(await store.getOne('sessions:1')).to.equal(undefined);
+      expect(await store.getOne({ kind: 'x', id: 2 })).to.equal(undefined);
+      expect(expired).to.deep.equal(['sessions:1', { kind: 'x', id: 2 }]);
+      store.off('expire', listener);
+      await store.set('sessions:3', 's', { ttl: 10 });
+      clock.advance(10);
+      expect(await store.getOne('sessions:3')).to.equal(undefined);
+      expect(expired).to.have.length(2);
     });
   });
 
