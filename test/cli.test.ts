@@ -50,9 +50,9 @@ function cli(args: string[], input = ''): Promise<CliRun> {
 }
 
 /** The command's main() in this process, `input` on its stdin; its exit code and output. */
-async function cliInProcess(args: string[], input = ''): Promise<CliRun> {
+async function cliInProcess(args: string[], input = '', stderrIsTty = false): Promise<CliRun> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), stderrIsTty ? { isTTY: true, columns: 100 } : {});
   let out = '';
   let err = '';
   stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -228,6 +228,17 @@ describe('memstorage-next command (end to end)', function () {
       await Promise.all([sqlite.close(), redisBack.close()]);
       fs.rmSync(sqlitePath, { force: true });
     }
+  });
+
+  it('a progress bar on stderr when it is a terminal, none when it is piped (the round trip above asserts the piped stderr whole)', async function () {
+    const exported = await cliInProcess(['export', seededUrl], '', true);
+    expectExit(exported, ExitCodes.OK);
+    expect(exported.stderr).to.include(`export [`);
+    expect(exported.stderr).to.include(`${SEED.length}/${SEED.length} entries`);
+    expect(exported.stdout.trim().split('\n')).to.have.length(SEED.length);
+    const imported = await cliInProcess(['import', 'memory:'], exported.stdout, true);
+    expectExit(imported, ExitCodes.OK);
+    expect(imported.stderr).to.include(`import ${SEED.length} entries`);
   });
 
   it('import stops at a corrupt line with its number (exit 6): the lines before it are in, nothing of it or after', async function () {
