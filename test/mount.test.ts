@@ -222,6 +222,41 @@ describe('mount store', () => {
     });
   });
 
+  describe('program order', () => {
+    it('calls issued without awaiting see the calls before them, on each mount and across mounts (a slow mount included)', async () => {
+      const clock = new ManualClock(1_000_000);
+      const control = faultControl();
+      control.delay = 5; // every call on the 'slow:' mount takes a few ms of real time
+      const slow = track(new FaultyStore(track(new MemoryStore({ clock })), control, { clock }));
+      const store = track(new MountStore({ clock, field: 'kind', mounts: { 'slow:': slow, slow }, default: { type: 'memory' } }));
+      const calls: Array<Promise<unknown>> = [
+        store.set('slow:1', 'a'),
+        store.getOne('slow:1'),
+        store.set('fast', 'f'),
+        store.clear(),
+        store.set('slow:2', 'b'),
+        store.set({ kind: 'slow', id: 1 }, 'o'),
+        store.keys(),
+        store.del({ kind: 'slow' }),
+        store.set({ kind: 'slow', id: 2 }, 'p'),
+        store.touch('slow:2', 50),
+        store.ttl('slow:2'),
+        store.delMany(['slow:2']),
+        store.getOne('slow:2'),
+        store.keys(),
+      ];
+      const results = await Promise.all(calls);
+      expect(results[1]).to.equal('a');
+      expect(results[6]).to.deep.equal(['slow:2', { kind: 'slow', id: 1 }]);
+      expect(results[7]).to.equal(1);
+      expect(results[9]).to.equal(true);
+      expect(results[10]).to.equal(50);
+      expect(results[11]).to.equal(1);
+      expect(results[12]).to.equal(undefined);
+      expect(results[13]).to.deep.equal([{ kind: 'slow', id: 2 }]);
+    });
+  });
+
   describe('events', () => {
     it("the mounts' 'expire' events are the mount store's while someone listens", async () => {
       const { store, clock } = threeMounts();

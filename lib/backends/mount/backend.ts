@@ -29,6 +29,12 @@ export interface Mount {
 /** See the file comment. */
 export class MountBackend implements Backend {
   readonly supports: Capabilities;
+  /**
+   * Each exact call is handed, in the tick it is issued, to the one mounted store its key goes
+   * to, whose own program order (lib/order-gate.ts) keeps it in issue order with the calls on
+   * that key before and after it: the mount store need not track exact calls itself.
+   */
+  readonly ordersExactCalls = true;
   readonly mounts: readonly Mount[];
   readonly router: MountRouter;
 
