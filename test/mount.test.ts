@@ -142,6 +142,50 @@ describe('mount store', () => {
     });
   });
 
+  describe('calls over every mount', () => {
+    it('delByTags, stats().items, entries() and copy() span the mounts', async () => {
+      const { store, sessions, rest } = threeMounts();
+      await store.set('other', 1, { tags: ['t'] });
+      await store.set('sessions:1', 2, { tags: ['t', 'u'] });
+      await store.set('sessions:admin:1', 3, { tags: ['u'] });
+      await store.set({ kind: 'session', id: 1 }, 4);
+      expect((await store.stats()).items).to.equal(4);
+      const listed: unknown[] = [];
+      for await (const entry of store.entries()) listed.push(entry.value);
+      expect(listed).to.deep.equal([2, 4, 3, 1]); // mount after mount: 'sessions:' (also 'session'), 'sessions:admin:', the default
+      const target = track(new MemoryStore());
+      expect(await store.copy(target)).to.equal(4);
+      expect(await target.count({ kind: 'session' })).to.equal(1);
+      expect(await store.delByTags(['t'])).to.equal(2);
+      expect(await sessions.keys()).to.deep.equal([{ kind: 'session', id: 1 }]);
+      expect(await rest.keys()).to.deep.equal([]);
+      expect(await store.delByTags(['u'])).to.equal(1);
+      expect((await store.stats()).items).to.equal(1);
+    });
+
+    it('supports is what every mount supports (evicts: what any does)', () => {
+      const plain = track(new MountStore({ mounts: { 'a:': { type: 'memory' } }, default: { type: 'memory' } }));
+      expect(plain.supports).to.include({ ttl: true, tags: true, shared: false, evicts: false, nativeSort: false, nativePage: false });
+      const bounded = track(new MountStore({ mounts: { 'a:': { type: 'memory', settings: { maxKeys: 10 } } }, default: { type: 'memory' } }));
+      expect(bounded.supports.evicts).to.equal(true);
+      const noTags = track(new FaultyStore(track(new MemoryStore()), faultControl(), {}, { tags: false }));
+      const untagged = track(new MountStore({ mounts: { 'a:': noTags }, default: { type: 'memory' } }));
+      expect(untagged.supports.tags).to.equal(false);
+    });
+
+    it('connect() fails only when no mount can connect', async () => {
+      const control = faultControl();
+      control.mode = 'fail';
+      const down = track(new FaultyStore(track(new MemoryStore()), control));
+      const store = track(new MountStore({ default: down }));
+      expect((await rejection(store.connect())).code).to.equal('ERR_STORAGE_CONNECTION');
+      control.mode = 'ok';
+      await store.connect();
+      await store.set('k', 1);
+      expect(await down.getOne('k')).to.equal(1);
+    });
+  });
+
   describe('failures and TTLs per mount', () => {
     function withFaultyCache() {
       const clock = new ManualClock(1_000_000);
