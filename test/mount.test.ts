@@ -173,6 +173,14 @@ describe('mount store', () => {
       expect(untagged.supports.tags).to.equal(false);
     });
 
+    it('a mount can be any store type, a multi store included', async () => {
+      const store = track(new MountStore({ mounts: { 'tiered:': { type: 'multi', settings: { stores: [{ type: 'memory', settings: { maxKeys: 10 } }, { type: 'memory' }] } } }, default: { type: 'memory' } }));
+      await store.set('tiered:1', 'x');
+      expect(await store.getOne('tiered:1')).to.equal('x');
+      expect(store.mountOf('tiered:1')).to.equal('tiered:');
+      expect(store.supports.evicts).to.equal(false); // the multi store answers queries from its complete tier
+    });
+
     it('connect() fails only when no mount can connect', async () => {
       const control = faultControl();
       control.mode = 'fail';

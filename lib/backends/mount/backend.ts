@@ -12,7 +12,7 @@ import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import { openStore } from '../../registry';
 import { BaseStore } from '../../store';
-import '../../builtin-stores'; // the built-in types, for mount specs even when MountStore is constructed directly
+import '../../factory'; // every built-in type (multi too), for mount specs even when MountStore is constructed directly
 import { MountRouter, NO_MOUNT } from './routing';
 import { MountSettings, MountSpec, resolveMounts } from './settings';
 
