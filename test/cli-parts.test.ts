@@ -52,6 +52,10 @@ describe('cli: arguments', function () {
     expect(parseQueryArg('user:*')).to.equal('user:*');
     expect(parseQueryArg(' {"a":{"$gt":1}}')).to.deep.equal({ a: { $gt: 1 } });
     expect(exitCodeThrown(() => parseQueryArg('{a:1}'))).to.equal(ExitCodes.BAD_QUERY);
+    // A string key that starts with { or " is named as a JSON string.
+    expect(parseQueryArg('"{not json"')).to.equal('{not json');
+    expect(parseQueryArg('"\\"quoted\\""')).to.equal('"quoted"');
+    expect(exitCodeThrown(() => parseQueryArg('"unterminated'))).to.equal(ExitCodes.BAD_QUERY);
   });
 
   it('--sort takes JSON or -paths; --limit a whole number', function () {

@@ -1,6 +1,7 @@
 /**
  * Keys, queries, sorts and limits as given on the command line. An argument starting with `{`
- * is JSON (a query, or an object key); anything else is a string key (or, for `keys`, a glob).
+ * is JSON (a query, or an object key), one starting with `"` a JSON string (how to name a string
+ * key that starts with `{` or `"`); anything else is a string key (or, for `keys`, a glob).
  * Malformed JSON is a CliError (BAD_QUERY); the store checks the query itself (ERR_INVALID_QUERY,
  * BAD_QUERY too).
  */
@@ -10,9 +11,14 @@ import { CliError, ExitCodes } from './exit-codes';
 /** The key or query an argument names (undefined when absent: every entry). */
 export function parseQueryArg(arg: string | undefined): Query | undefined {
   if (arg === undefined) return undefined;
-  if (!arg.trimStart().startsWith('{')) return arg;
+  const first = arg.trimStart()[0];
+  if (first !== '{' && first !== '"') return arg;
   try {
-    return JSON.parse(arg) as Query;
+    const parsed = JSON.parse(arg) as unknown;
+    if (typeof parsed !== 'string' && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new Error('a query is a JSON object or string');
+    }
+    return parsed as Query;
   } catch (err) {
     throw new CliError(ExitCodes.BAD_QUERY, `bad query ${JSON.stringify(arg)}: not JSON (${(err as Error).message})`);
   }

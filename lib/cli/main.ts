@@ -17,7 +17,7 @@ import { EXIT_CODES_HELP, ExitCode, ExitCodes, exitCodeOf } from './exit-codes';
 import type { CliIo } from './output';
 import { STORE_URL_HELP } from './store-url';
 
-const FOOTER = `\n${STORE_URL_HELP}\n\nA key or query argument starting with { is JSON (a query, or an object key); anything else is a string key.\n\n${EXIT_CODES_HELP}\n`;
+const FOOTER = `\n${STORE_URL_HELP}\n\nA key or query argument starting with { is JSON (a query, or an object key), one starting with " a JSON string; anything else is a string key.\n\n${EXIT_CODES_HELP}\n`;
 
 /** The command-line program, writing to `io`. */
 export function buildProgram(io: CliIo): Command {
