@@ -20,7 +20,8 @@ import { main } from '../lib/cli/main';
 import { decodeRecord } from '../lib/cli/ndjson';
 import { parseStoreUrl } from '../lib/cli/store-url';
 import { sharedMongo } from './support/mongo-server';
-import { sharedRedis } from './support/redis-server';
+import { sharedRedis, startRedis } from './support/redis-server';
+import Redis from 'ioredis';
 import { freshSqlitePath } from './support/sqlite-files';
 import { freshNamespace } from './support/store-configs';
 
@@ -266,6 +267,23 @@ describe('memstorage-next command (end to end)', function () {
     } finally {
       await store.close();
       fs.rmSync(sqlitePath, { force: true });
+    }
+  });
+
+  it('import: a batch the server refuses ends with the store error (exit 1), naming the lines not written', async function () {
+    const server = await startRedis();
+    const admin = new Redis(server.port, '127.0.0.1');
+    try {
+      // Every write is refused once the server is over its memory limit (noeviction).
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      const run = await cliInProcess(['import', server.url], '{"key":"a","value":1}\n\n{"key":"b","value":2}\n');
+      expectExit(run, ExitCodes.FAILURE);
+      expect(run.stderr).to.include('import stopped: writing lines 1–3 failed; 0 entries imported');
+      expect(run.stderr).to.include('ERR_STORAGE_OPERATION');
+    } finally {
+      admin.disconnect();
+      await server.stop();
     }
   });
 

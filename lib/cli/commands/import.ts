@@ -21,9 +21,17 @@ export async function importCommand(url: string, io: CliIo): Promise<number> {
     const progress = startProgress(io.stderr, 'import');
     let imported = 0;
     let batch: SetManyItem[] = [];
+    let batchFirstLine = 0;
+    let lastLine = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      await store.setMany(batch);
+      try {
+        await store.setMany(batch);
+      } catch (err) {
+        // The store's error decides the exit code; say which lines it leaves unsure.
+        io.stderr.write(`import stopped: writing lines ${batchFirstLine}–${lastLine} failed; ${imported} entries imported from the lines before them\n`);
+        throw err;
+      }
       imported += batch.length;
       progress.add(batch.length);
       batch = [];
@@ -41,7 +49,9 @@ export async function importCommand(url: string, io: CliIo): Promise<number> {
             `line ${line.number}: ${(err as Error).message}\nimport stopped: ${imported} entries imported from the lines before it, nothing from line ${line.number} on`,
           );
         }
+        if (batch.length === 0) batchFirstLine = line.number;
         batch.push(item);
+        lastLine = line.number;
         if (batch.length >= IMPORT_BATCH) await flush();
       }
       await flush();
