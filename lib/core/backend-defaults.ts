@@ -13,7 +13,13 @@ import { asError } from './promises';
 export type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats' | 'touch';
 
 /** A backend with every derivable primitive present (the synchronous ones stay optional: they cannot be derived). */
-export interface CompleteBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {}
+export interface CompleteBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {
+  /**
+   * True when `touch` is derived here (a read, then a write): two steps, which the store must
+   * order as such even on a backend that orders its single-step exact calls by itself.
+   */
+  readonly touchTakesSteps: boolean;
+}
 
 /**
  * `backend` with its own primitives bound (one call per operation, no wrapper) and the
@@ -50,6 +56,7 @@ export function completeBackend(backend: Backend): CompleteBackend {
     // A backend that keeps no counters still has a size: count its live entries.
     stats: b.stats ? b.stats.bind(b) : (): Promise<BackendStats> => count({ kind: 'all' }).then((items) => ({ items })),
     touch: b.touch ? b.touch.bind(b) : (id: string, at: number | null) => touchBySet(getEntry, set, id, at),
+    touchTakesSteps: b.touch === undefined,
     // Not derivable: without `supports.tags` the store refuses tags before a backend sees them.
     deleteByTags: b.deleteByTags?.bind(b),
     lockRedis: b.lockRedis?.bind(b),

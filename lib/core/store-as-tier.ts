@@ -84,7 +84,9 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       has: (id) => this.run(() => this.storage.has(id), undefined, 'read', id),
       expiresAt: (id) => this.run(() => this.storage.expiresAt(id), undefined, 'read', id),
       set: (id, key, value, expiresAt, tags) => this.write(id, key, value, expiresAt, tags),
-      touch: (id, expiresAt) => this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id),
+      touch: (id, expiresAt) => this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id, this.storage.touchTakesSteps),
+      // This store orders the steps of its backend's touch itself (run above): one call to the tier's caller.
+      touchTakesSteps: false,
       lockRedis: this.storage.lockRedis ? () => this.run(() => this.storage.lockRedis!(), undefined, 'read') : undefined,
       deleteByTags: (tags) =>
         this.run(

@@ -27,7 +27,7 @@ export abstract class StoreEntries<V, F extends StoreFlags> extends StoreBulk<V,
       if (ttl === undefined) throw new InvalidArgumentError('touch: give the ttl in ms (null for no expiry)');
       // An explicit TTL (never undefined here): 0 and null both mean "never expires", as in set().
       const expiresAt = this.expiryFor(readTtlOption({ ttl }, 'touch'));
-      p = this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id);
+      p = this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id, this.storage.touchTakesSteps);
     } catch (err) {
       p = this.refuse(err);
     }
