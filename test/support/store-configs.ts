@@ -101,6 +101,20 @@ export const STORE_CONFIGS: StoreConfig[] = [
     open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, redisTier(), sqliteTier('multi-memory-redis-sqlite')] }),
   },
   { name: 'multi [memory, memory]', needs: [], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, { type: 'memory' }] }) },
+  // The harnesses' keys fall to the default mount (creation order across mounts is not kept:
+  // docs/mount.md); routing itself is tested in test/mount*.test.ts.
+  {
+    name: 'mount [mnt: memory, default memory]',
+    needs: [],
+    evicts: false,
+    open: (s) => createStore({ type: 'mount', settings: { ...s, field: 'route', mounts: { 'mnt:': { type: 'memory' } }, default: { type: 'memory' } } }),
+  },
+  {
+    name: 'mount [mnt: memory, default redis]',
+    needs: ['redis'],
+    evicts: false,
+    open: (s) => createStore({ type: 'mount', settings: { ...s, field: 'route', mounts: { 'mnt:': { type: 'memory' } }, default: redisTier() } }),
+  },
 ];
 
 /**
