@@ -32,6 +32,7 @@ export const {
   registerStore,
   BaseStore,
   MemoryStore,
+  MountStore,
   StoreError,
   StoreConfigError,
   StorageConnectionError,

@@ -12,6 +12,7 @@ import * as publicTypes from './lib/store-types';
 import type { CallbackStyle } from './lib/callbacks';
 import type { Flags, InferredOptions, LiteralOptions, StoreFlags, UnknownFlags } from './lib/store-types';
 import * as memory from './lib/backends/memory';
+import * as mount from './lib/backends/mount';
 import * as clock from './lib/clock';
 import * as serializer from './lib/serializer';
 import * as query from './lib/query';
@@ -51,6 +52,9 @@ namespace Store {
   export import BaseStore = store.BaseStore;
   export import MemoryStore = memory.MemoryStore;
   export import MemorySettings = memory.MemorySettings;
+  export import MountStore = mount.MountStore;
+  export type MountSettings = mount.MountSettings;
+  export type MountSpec = mount.MountSpec;
   export import CommonSettings = publicTypes.CommonSettings;
   export import Capabilities = backend.Capabilities;
   export import StoreStats = publicTypes.StoreStats;
