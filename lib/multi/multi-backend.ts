@@ -32,6 +32,7 @@ import type { Tier, TierStats } from './tier';
 import { TierOwner, scopedTier, tierFromSpec } from './tier-building';
 import { asStoreError } from './tier-failures';
 import { WritePath } from './write-path';
+import { RemovalForwarding } from '../core/removal-forwarding';
 import { SkipRoute, SkipView } from './skip-tiers';
 
 /** Invalidation messages published and received (all 0 without `invalidation`). */
@@ -291,30 +292,13 @@ export class MultiBackend implements Backend {
    * store wants them (someone listens): a tier's store reports them only while listened to.
    */
   removalsWanted(expire: boolean, evict: boolean): void {
-    this.forwardRemovals('expire', expire);
-    this.forwardRemovals('evict', evict);
-  }
-
-  private readonly removalForwarders = new Map<'expire' | 'evict', Array<() => void>>();
-
-  private forwardRemovals(event: 'expire' | 'evict', on: boolean): void {
-    const detach = this.removalForwarders.get(event);
-    if (on === (detach !== undefined)) return;
-    if (!on) {
-      for (const off of detach!) off();
-      this.removalForwarders.delete(event);
-      return;
-    }
-    const events = this.backendContext.events;
-    this.removalForwarders.set(
-      event,
-      this.tiers.map((tier) => {
-        const forward = (e: { key?: unknown }) => events.emit(event, { key: e?.key, tier: tier.index, tierName: tier.name });
-        tier.store.on(event, forward);
-        return () => tier.store.off(event, forward);
-      }),
+    this.removals ??= new RemovalForwarding(this.backendContext.events, () =>
+      this.tiers.map((tier) => ({ store: tier.store, extra: { tier: tier.index, tierName: tier.name } })),
     );
+    this.removals.want(expire, evict);
   }
+
+  private removals: RemovalForwarding | undefined;
 
   /** Zeroes every tier's counters (the multi store's resetStats()). */
   resetTierCounters(): void {

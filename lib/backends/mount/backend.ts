@@ -15,6 +15,7 @@ import { BaseStore } from '../../store';
 import '../../factory'; // every built-in type (multi too), for mount specs even when MountStore is constructed directly
 import { MountRouter, NO_MOUNT } from './routing';
 import { MountSettings, MountSpec, resolveMounts } from './settings';
+import { RemovalForwarding } from '../../core/removal-forwarding';
 
 /** One mounted store. */
 export interface Mount {
@@ -240,31 +241,12 @@ export class MountBackend implements Backend {
     return new MountBackend(this.settings, context, { mounts, router: this.router });
   }
 
-  private readonly forwarders = new Map<'expire' | 'evict', Array<() => void>>();
+  private removals: RemovalForwarding | undefined;
 
   /** Forwards the mounts' 'expire' / 'evict' events as this store's while someone listens. */
   removalsWanted(expire: boolean, evict: boolean): void {
-    this.forward('expire', expire);
-    this.forward('evict', evict);
-  }
-
-  private forward(event: 'expire' | 'evict', on: boolean): void {
-    const detach = this.forwarders.get(event);
-    if (on === (detach !== undefined)) return;
-    if (!on) {
-      for (const off of detach!) off();
-      this.forwarders.delete(event);
-      return;
-    }
-    const events = this.context.events;
-    this.forwarders.set(
-      event,
-      this.mounts.map((mount) => {
-        const pass = (e: { key?: unknown }) => events.emit(event, { key: e?.key });
-        mount.store.on(event, pass);
-        return () => mount.store.off(event, pass);
-      }),
-    );
+    this.removals ??= new RemovalForwarding(this.context.events, () => this.mounts.map((mount) => ({ store: mount.store })));
+    this.removals.want(expire, evict);
   }
 }
 
