@@ -75,8 +75,12 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
     return this.settle('setMany', p, cb);
   }
 
-  /** Refuses tags on a backend that cannot keep them (lib/core/store-entries.ts). */
-  protected abstract checkTagsSupported(method: string): void;
+  /** Refuses tags on a backend that cannot keep them (a typed error, before anything is written). */
+  protected checkTagsSupported(method: string): void {
+    if (!this.supports.tags || !this.storage.deleteByTags) {
+      throw new InvalidArgumentError(`${method}: this store's backend does not keep tags (supports.tags is false)`);
+    }
+  }
 
   /** Deletes the exact `keys`; resolves how many were live. */
   delMany(keys: readonly KeyInput[], cb?: StoreCallback<F, number, never>): Promise<number>;

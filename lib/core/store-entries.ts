@@ -53,11 +53,4 @@ export abstract class StoreEntries<V, F extends StoreFlags> extends StoreBulk<V,
     }
     return this.settle('delByTags', p, cb);
   }
-
-  /** Refuses tags on a backend that cannot keep them (a typed error, before anything is written). */
-  protected checkTagsSupported(method: string): void {
-    if (!this.supports.tags || !this.storage.deleteByTags) {
-      throw new InvalidArgumentError(`${method}: this store's backend does not keep tags (supports.tags is false)`);
-    }
-  }
 }

@@ -171,7 +171,7 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   set(key: Key, value: V, options?: unknown, ...rest: unknown[]): Promise<void> {
     let taken: ReturnType<typeof takeSkipTiers>;
     try {
-      taken = takeSkipTiers(options, this.tiers, 'set', 'write');
+      taken = takeSkipTiers(options, this.tiers, 'set', () => 'write');
     } catch (err) {
       return this.refuseWithCallback('set', err, rest);
     }
@@ -184,8 +184,10 @@ export class MultiStore<V = unknown, F extends StoreFlags = UnknownFlags> extend
   get(...args: unknown[]): Promise<never> {
     let taken: ReturnType<typeof takeSkipTiers>;
     try {
-      const exact = typeof args[0] === 'string' || (isPlainObject(args[0]) && compileQuery(args[0]).kind === 'exact');
-      taken = takeSkipTiers(args[1], this.tiers, 'get', exact ? 'read' : 'query');
+      const query = args[0];
+      taken = takeSkipTiers(args[1], this.tiers, 'get', () =>
+        typeof query === 'string' || (isPlainObject(query) && compileQuery(query).kind === 'exact') ? 'read' : 'query',
+      );
     } catch (err) {
       return this.refuseWithCallback('get', err, args.slice(1));
     }

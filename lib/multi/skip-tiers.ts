@@ -30,10 +30,17 @@ export interface SkipRoute {
 /**
  * `options` without `skipTiers`, and the route it names; undefined when the options hold no
  * `skipTiers` (the call runs as usual). Refuses a malformed list, an unknown tier, and (for a
- * write or a query) a complete tier.
+ * write or a query) a complete tier. `useOf` says which the call is.
  */
-export function takeSkipTiers(options: unknown, tiers: readonly Tier[], method: string, use: 'read' | 'write' | 'query'): { route: SkipRoute; rest: Record<string, unknown> } | undefined {
+export function takeSkipTiers(
+  options: unknown,
+  tiers: readonly Tier[],
+  method: string,
+  useOf: () => 'read' | 'write' | 'query',
+): { route: SkipRoute; rest: Record<string, unknown> } | undefined {
   if (!isPlainObject(options) || !Object.prototype.hasOwnProperty.call(options, 'skipTiers')) return undefined;
+  // Asked only now: telling a read from a query compiles the query, which a call without the option never pays.
+  const use = useOf();
   const field = Object.getOwnPropertyDescriptor(options, 'skipTiers')!;
   if (!('value' in field)) throw new InvalidArgumentError(`${method}: option skipTiers must be a plain data field, not a getter`);
   const list: unknown = field.value;
