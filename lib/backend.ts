@@ -55,6 +55,27 @@ export interface StoredEntry {
   expiresAt?: number | null;
 }
 
+/**
+ * An entry's metadata (SPEC §16), read without its value (`getMeta`). Times are epoch ms from
+ * the store's clock (`BackendContext.clock`), so tests can drive them.
+ */
+export interface EntryMeta {
+  /**
+   * Bytes the value takes where it is stored: the stored bytes (serialized, compressed when
+   * compression is on; a streamed value's total length) on a byte-storing backend; on an
+   * in-process backend, the length in bytes of its default serialized form (lib/serializer.ts).
+   */
+  size: number;
+  /** When the entry was created: the first set since the key held no live entry. Null when the backend does not record it. */
+  createdAt: number | null;
+  /** When its value was last written (a set or a streamed set; `touch` does not count). Null when the backend does not record it. */
+  updatedAt: number | null;
+  /** Its expiry, or null for none. */
+  expiresAt: number | null;
+  /** Its tags (SPEC §15), in the order they were given; empty when it has none. */
+  tags: string[];
+}
+
 /** Options for `find`. */
 export interface FindOptions {
   /** Whether values are needed (false for `keys`, `count`, `del`). */
@@ -167,6 +188,13 @@ export interface Backend {
   getEntry?(id: string): Promise<EntryWithExpiry | undefined>;
   /** `getEntry` for many ids: one result per id (entry, undefined, or that id's own error). */
   getEntries?(ids: string[]): Promise<Array<EntryWithExpiry | undefined | Error>>;
+  /**
+   * The live entry's metadata without its value, or undefined when absent (SPEC §16). Backends
+   * that batch a tick's exact reads should batch these too (the command's export asks for a
+   * window of entries at once). Derived from `getEntry` when left out: size from the default
+   * serialized form, no times, no tags — every built-in backend implements it.
+   */
+  getMeta?(id: string): Promise<EntryMeta | undefined>;
   /** Whether `id` is live, when cheaper than a read. */
   has?(id: string): Promise<boolean>;
   /** Removes every match in one step; resolves how many. */

@@ -81,3 +81,8 @@ function untagFields(obj: Record<string, unknown>): Record<string, unknown> {
   for (const field of Object.keys(obj)) setField(out, field, untag(obj[field]));
   return out;
 }
+
+/** Bytes `value` takes in the default serialized form: the size an in-process backend reports in `getMeta` (SPEC §16). */
+export function serializedSize(value: unknown): number {
+  return Buffer.byteLength(defaultSerializer.serialize(value), 'utf8');
+}

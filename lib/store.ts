@@ -6,6 +6,7 @@
  * through lib/backend-store.ts; the multi store still implements the core's primitives itself.
  */
 import { types } from 'node:util';
+import type { EntryMeta } from './backend';
 import type { Callback } from './callbacks';
 import { InvalidArgumentError, StoreClosedError } from './errors';
 import { Key, keyFromId, keyId, normalizeKey } from './keys';
@@ -33,7 +34,7 @@ import { TRACING, TraceContext, isTraced } from './core/tracing';
 
 // The backend-facing types live in lib/backend.ts, the public call and result types in
 // lib/store-types.ts; both are re-exported here for the files that import them from the store.
-export type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from './backend';
+export type { BackendStats, Capabilities, EntryMeta, EntryWithExpiry, FindOptions, StoredEntry } from './backend';
 // The public call and result types live in lib/store-types.ts; re-exported here for the files that import them from the store.
 export type {
   CommonSettings,
@@ -260,6 +261,12 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   touch(key: KeyInput, ttl: number | null, cb?: Callback): Promise<boolean> {
     if (isTraced(TRACING.touch) && !this.inTrace) return this.traced('touch', { key: key as Key }, [key, ttl, cb], super.touch);
     return super.touch(key, ttl, cb);
+  }
+
+  getMeta(key: KeyInput, cb?: StoreCallback<F, EntryMeta | undefined, never>): Promise<EntryMeta | undefined>;
+  getMeta(key: KeyInput, cb?: Callback): Promise<EntryMeta | undefined> {
+    if (isTraced(TRACING.getMeta) && !this.inTrace) return this.traced('getMeta', { key: key as Key }, [key, cb], super.getMeta);
+    return super.getMeta(key, cb);
   }
 
   delByTags(tags: readonly string[], cb?: StoreCallback<F, number, never>): Promise<number>;

@@ -3,14 +3,15 @@
  * ones when a backend leaves them out: written once here, for every backend. The store calls
  * its backend through `completeBackend(backend)`, so it never asks whether a primitive exists.
  */
-import type { Backend, BackendStats, EntryWithExpiry, FindOptions, StoredEntry } from '../backend';
+import type { Backend, BackendStats, EntryMeta, EntryWithExpiry, FindOptions, StoredEntry } from '../backend';
 import { Key, keyFromId } from '../keys';
 import type { Selector } from '../query';
 import { chunksOf, toAsync, valueBytes } from './bytes';
+import { serializedSize } from '../serializer';
 import { asError } from './promises';
 
 /** The optional primitives the core can derive from the required ones. */
-export type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats' | 'touch';
+export type Derived = 'getEntry' | 'getEntries' | 'has' | 'deleteMatching' | 'count' | 'setStream' | 'valueStream' | 'stats' | 'touch' | 'getMeta';
 
 /** A backend with every derivable primitive present (the synchronous ones stay optional: they cannot be derived). */
 export interface CompleteBackend extends Omit<Backend, Derived>, Required<Pick<Backend, Derived>> {
@@ -57,6 +58,7 @@ export function completeBackend(backend: Backend): CompleteBackend {
     stats: b.stats ? b.stats.bind(b) : (): Promise<BackendStats> => count({ kind: 'all' }).then((items) => ({ items })),
     touch: b.touch ? b.touch.bind(b) : (id: string, at: number | null) => touchBySet(getEntry, set, id, at),
     touchTakesSteps: b.touch === undefined,
+    getMeta: b.getMeta ? b.getMeta.bind(b) : (id: string) => metaFromEntry(getEntry, id),
     // Not derivable: without `supports.tags` the store refuses tags before a backend sees them.
     deleteByTags: b.deleteByTags?.bind(b),
     lockRedis: b.lockRedis?.bind(b),
@@ -89,6 +91,13 @@ async function touchBySet(
   if (entry === undefined) return false;
   await set(id, keyFromId(id), entry.value, at);
   return true;
+}
+
+/** Metadata from a read of the whole entry: what any backend can tell without recording more. */
+async function metaFromEntry(getEntry: (id: string) => Promise<EntryWithExpiry | undefined>, id: string): Promise<EntryMeta | undefined> {
+  const entry = await getEntry(id);
+  if (entry === undefined) return undefined;
+  return { size: serializedSize(entry.value), createdAt: null, updatedAt: null, expiresAt: entry.expiresAt, tags: [] };
 }
 
 /** Counts what `find` yields, without values. */

@@ -82,6 +82,7 @@ export abstract class StoreAsTier<F extends StoreFlags = UnknownFlags> extends S
       getEntry: (id) => this.run(() => this.storage.getEntry(id), undefined, 'read', id),
       getEntries: (ids) => this.run((): Promise<Array<EntryWithExpiry | undefined | Error>> => this.storage.getEntries(ids), undefined, 'read', ids),
       has: (id) => this.run(() => this.storage.has(id), undefined, 'read', id),
+      getMeta: (id) => this.run(() => this.storage.getMeta(id), undefined, 'read', id),
       expiresAt: (id) => this.run(() => this.storage.expiresAt(id), undefined, 'read', id),
       set: (id, key, value, expiresAt, tags) => this.write(id, key, value, expiresAt, tags),
       touch: (id, expiresAt) => this.run(() => this.storage.touch(id, expiresAt), undefined, 'write', id, this.storage.touchTakesSteps),

@@ -1,9 +1,10 @@
 /**
- * Calls on an entry's metadata (SPEC §15): `touch(key, ttl)` sets a live entry's TTL without
+ * Calls on an entry's metadata (SPEC §15, §16): `getMeta(key)` reads it without the value, `touch(key, ttl)` sets a live entry's TTL without
  * rewriting it, `delByTags(tags)` removes every entry carrying one of the tags. Both are
  * writes: ordered with the other calls on the key (touch) or after everything before them
  * (delByTags), and published by a multi store like any write.
  */
+import type { EntryMeta } from '../backend';
 import type { Callback } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
 import { keyId } from '../keys';
@@ -32,6 +33,23 @@ export abstract class StoreEntries<V, F extends StoreFlags> extends StoreBulk<V,
       p = this.refuse(err);
     }
     return this.settle('touch', p, cb);
+  }
+
+  /**
+   * The live entry's metadata — `{ size, createdAt, updatedAt, expiresAt, tags }` (SPEC §16) —
+   * read without its value; undefined when the key holds no live entry.
+   */
+  getMeta(key: KeyInput, cb?: StoreCallback<F, EntryMeta | undefined, never>): Promise<EntryMeta | undefined>;
+  getMeta(key: KeyInput, cb?: Callback): Promise<EntryMeta | undefined> {
+    let p: Promise<EntryMeta | undefined>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('getMeta', cb);
+      const id = keyId(key);
+      p = this.run(() => this.storage.getMeta(id), undefined, 'read', id);
+    } catch (err) {
+      p = this.refuse(err);
+    }
+    return this.settle('getMeta', p, cb);
   }
 
   /** Deletes every entry carrying at least one of `tags`; resolves how many. */
