@@ -9,8 +9,17 @@
  */
 import { setField } from './values';
 
-/** A pluggable serializer (`serializer` setting). */
-export interface Serializer {
+/**
+ * A serializer whose methods may return promises (SPEC §16). Byte-storing backends go through
+ * lib/compression.ts createValueCodec, which accepts one and stays synchronous while it is.
+ */
+export interface AsyncCapableSerializer {
+  serialize(value: unknown): string | Promise<string>;
+  deserialize(text: string): unknown;
+}
+
+/** A pluggable serializer (`serializer` setting) whose methods return values, not promises. */
+export interface Serializer extends AsyncCapableSerializer {
   serialize(value: unknown): string;
   deserialize(text: string): unknown;
 }
