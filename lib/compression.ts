@@ -27,7 +27,7 @@
  */
 import * as zlib from 'node:zlib';
 import { InvalidValueError, StoreConfigError } from './errors';
-import type { AsyncCapableSerializer } from './serializer';
+import { AsyncCapableSerializer, isAsyncSerializer } from './serializer';
 
 /** A compression algorithm of the `compress` setting. */
 export type CompressionAlgorithm = 'gzip' | 'brotli';
@@ -132,21 +132,28 @@ export type EncodedValue = string | Buffer;
 /**
  * Turns values into their stored form and back, for one store. Synchronous (no promise, and
  * nothing allocated beyond the serializer's text) while the serializer is synchronous and the
- * text is under the threshold; a promise only when the serializer returns one.
+ * text is under the threshold; a promise only when the serializer is asynchronous.
  */
 export interface ValueCodec {
   /** The resolved `compress` setting, or null. */
   readonly compression: Compression | null;
   /**
-   * The stored form of a (checked) value. A serializer that throws, rejects or gives no string
-   * is InvalidValueError (thrown, or the promise's rejection).
+   * True when encode and decode never return a promise: the serializer is not declared
+   * asynchronous (lib/serializer.ts isAsyncSerializer). A backend that keeps program order by
+   * running calls synchronously, or offers synchronous reads, may do so only then.
+   */
+  readonly sync: boolean;
+  /**
+   * The stored form of a (checked) value. A serializer that throws, rejects, gives no string,
+   * or returns a promise without being declared asynchronous is InvalidValueError (thrown, or
+   * the promise's rejection).
    */
   encode(value: unknown): EncodedValue | Promise<EncodedValue>;
   /**
    * The value a stored form holds: a string is deserialized as is, a Uint8Array is unframed and
    * decompressed first. Throws (or rejects with) the underlying error when it cannot be read:
-   * the backend wraps it as its ERR_STORAGE_OPERATION naming the key. Result may be a promise
-   * (check with isPromiseLike) only when the serializer's deserialize returns one.
+   * the backend wraps it as its ERR_STORAGE_OPERATION naming the key. A promise only when
+   * `sync` is false.
    */
   decode(stored: string | Uint8Array): unknown;
 }
@@ -155,6 +162,7 @@ export interface ValueCodec {
 export function createValueCodec(serializer: AsyncCapableSerializer, compression: Compression | null): ValueCodec {
   const threshold = compression?.threshold ?? 0;
   const algorithm = compression?.algorithm ?? 'gzip';
+  const sync = !isAsyncSerializer(serializer);
   const encodeText = compression === null
     ? checkedText
     : (text: unknown): EncodedValue => {
@@ -166,6 +174,7 @@ export function createValueCodec(serializer: AsyncCapableSerializer, compression
       };
   return {
     compression,
+    sync,
     encode(value: unknown): EncodedValue | Promise<EncodedValue> {
       let text: string | Promise<string>;
       try {
@@ -173,17 +182,28 @@ export function createValueCodec(serializer: AsyncCapableSerializer, compression
       } catch (err) {
         throw new InvalidValueError('the serializer failed on the value', { cause: err });
       }
-      if (typeof text === 'string') return encodeText(text);
-      if (!isPromiseLike(text)) return encodeText(text);
+      if (typeof text === 'string' || !isPromiseLike(text)) return encodeText(text);
+      if (sync) {
+        Promise.resolve(text).catch(() => undefined);
+        throw new InvalidValueError(UNDECLARED_PROMISE);
+      }
       return Promise.resolve(text).then(encodeText, (err: unknown) => {
         throw new InvalidValueError('the serializer failed on the value', { cause: err });
       });
     },
     decode(stored: string | Uint8Array): unknown {
-      return serializer.deserialize(typeof stored === 'string' ? stored : unframeText(stored));
+      const value = serializer.deserialize(typeof stored === 'string' ? stored : unframeText(stored));
+      if (sync && isPromiseLike(value)) {
+        Promise.resolve(value).catch(() => undefined);
+        throw new Error(UNDECLARED_PROMISE);
+      }
+      return value;
     },
   };
 }
+
+const UNDECLARED_PROMISE =
+  'the serializer returned a promise but is not declared asynchronous: make the method an async function or set async: true on the serializer';
 
 /** The bytes a stored form takes: UTF-8 length of text, length of a framed Buffer. */
 export function encodedSize(stored: EncodedValue): number {

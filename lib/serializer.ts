@@ -10,18 +10,32 @@
 import { setField } from './values';
 
 /**
- * A serializer whose methods may return promises (SPEC §16). Byte-storing backends go through
- * lib/compression.ts createValueCodec, which accepts one and stays synchronous while it is.
+ * A serializer whose methods may return promises (SPEC §16). It must say so, because a backend
+ * that keeps program order by running each call synchronously (SQLite, Redis's pipeline) has to
+ * order its calls another way then: `serialize` or `deserialize` is an `async function`, or
+ * `async: true` is set (see isAsyncSerializer). Byte-storing backends go through
+ * lib/compression.ts createValueCodec, which refuses an undeclared promise.
  */
 export interface AsyncCapableSerializer {
   serialize(value: unknown): string | Promise<string>;
   deserialize(text: string): unknown;
+  /** True when either method may return a promise (needed only when neither is an `async function`). */
+  readonly async?: boolean;
 }
 
 /** A pluggable serializer (`serializer` setting) whose methods return values, not promises. */
 export interface Serializer extends AsyncCapableSerializer {
   serialize(value: unknown): string;
   deserialize(text: string): unknown;
+}
+
+/** Whether `serializer` declares that its methods may return promises (`async: true`, or an `async function` among them). */
+export function isAsyncSerializer(serializer: AsyncCapableSerializer): boolean {
+  return serializer.async === true || isAsyncFunction(serializer.serialize) || isAsyncFunction(serializer.deserialize);
+}
+
+function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === 'function' && (fn as { constructor?: { name?: string } }).constructor?.name === 'AsyncFunction';
 }
 
 const TAGGED_PREFIX = '{"\\u0000t":';
