@@ -3,14 +3,15 @@
  * official driver. One document per entry (layout.ts and docs/mongo.md): exact keys are `_id`
  * lookups, batched per tick (TickQueue, lib/core/tick-queue.ts; reads.ts, writes.ts); queries
  * are translated to native filters over `k.<path>` (query.ts) and run on the server (scans.ts);
- * touch and tags are single server-side updates and deletes (entries.ts);
+ * touch and tags are single server-side updates and deletes (entries.ts); getMeta reads an
+ * entry's times, tags and size without its value, batched per tick too (meta.ts);
  * expiry is a TTL index plus a read-time check; large values live in GridFS (gridfs.ts,
  * streams.ts). Collections written by memstorage 0.5.3 are detected at connect and converted by
  * a one-command migration (migrate.ts).
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { ObjectId } from 'mongodb';
-import type { Backend, BackendContext, BackendEvents } from '../../backend';
+import type { Backend, BackendContext, BackendEvents, EntryMeta } from '../../backend';
 import type { Clock } from '../../clock';
 import { withinMs } from '../../core/promises';
 import { TickQueue } from '../../core/tick-queue';
@@ -22,6 +23,7 @@ import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEn
 import { MongoScope, SharedMongo } from './connection';
 import { deleteTagged, touchEntry } from './entries';
 import { docId, isStorableExpiry, toStoreError } from './layout';
+import { QueuedMeta, metaMany, metaOne } from './meta';
 import { MigrationProgress, MigrationResult, migrateCollection } from './migrate';
 import { QueuedRead, readEntry, readExpiry, readMany, readOne, readValueStream } from './reads';
 import { clearNamespace, countMatching, deleteMatching, findEntries, namespaceStats } from './scans';
@@ -59,6 +61,11 @@ export class MongoBackend implements Backend, MongoScope {
   private readonly reads = new TickQueue<QueuedRead>({
     max: BATCH_MAX,
     send: (batch) => (batch.length === 1 ? readOne(this, batch[0]._id).then(batch[0].resolve, batch[0].reject) : readMany(this, batch)),
+  });
+  /** getMetas of one tick: a lone one is a findOne, several one find, like getOnes (meta.ts). */
+  private readonly metas = new TickQueue<QueuedMeta>({
+    max: BATCH_MAX,
+    send: (batch) => (batch.length === 1 ? metaOne(this, batch[0]._id).then(batch[0].resolve, batch[0].reject) : metaMany(this, batch)),
   });
   /** sets of one tick: a lone one is an updateOne, several ordered update commands (writes.ts). */
   private readonly writes = new TickQueue<QueuedWrite>({
@@ -126,7 +133,7 @@ export class MongoBackend implements Backend, MongoScope {
     // Calls made before close() was called are still sent and answered — but close() never
     // hangs on them: a call stuck on a server that went away is left to fail on its own once
     // the client below is closed (seen after a stop/restart of the engine under load).
-    await withinMs(Promise.all([this.reads.idle(), this.writes.idle()]), CLOSE_DRAIN_MS);
+    await withinMs(Promise.all([this.reads.idle(), this.writes.idle(), this.metas.idle()]), CLOSE_DRAIN_MS);
     this.closed = true;
     if (!this.attached) return;
     this.attached = false;
@@ -179,6 +186,12 @@ export class MongoBackend implements Backend, MongoScope {
 
   getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     return readEntry(this, id);
+  }
+
+  /** The live entry's times, expiry, tags and stored size, without its value (meta.ts). */
+  getMeta(id: string): Promise<EntryMeta | undefined> {
+    const _id = docId(this.namespace, id);
+    return new Promise((resolve, reject) => this.metas.add({ _id, resolve, reject }));
   }
 
   async has(id: string): Promise<boolean> {

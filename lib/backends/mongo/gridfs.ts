@@ -8,7 +8,7 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { EventEmitter } from 'node:events';
-import { Binary, Db, GridFSBucket, ObjectId } from 'mongodb';
+import { Binary, Collection, Db, GridFSBucket, ObjectId } from 'mongodb';
 import { StorageOperationError } from '../../errors';
 
 /** Chunks per cursor batch when reading a file (~1 MB with the default chunk size). */
@@ -32,6 +32,11 @@ export class ValueFiles {
     private readonly chunkSizeBytes: number,
   ) {
     this.bucket = new GridFSBucket(db, { bucketName, chunkSizeBytes });
+  }
+
+  /** The bucket's files collection (`<bucket>.files`: one document per file, with its `length`). */
+  get filesCollection(): Collection {
+    return this.db.collection(`${this.bucketName}.files`);
   }
 
   /** Index used by clear() and the expiry sweep; created once, on the first upload. */

@@ -13,7 +13,11 @@
  *   n    the namespace ('' at the root);
  *   s    an ObjectId taken at the first set: creation order (an overwrite keeps it);
  *   t    the entry's tags (an array of strings), absent when it has none: a set replaces them,
- *        a set without tags removes the field, so tags live and die with their document.
+ *        a set without tags removes the field, so tags live and die with their document;
+ *   c    when the entry was created (a Date from the store's clock): written by the set that
+ *        creates it, kept by an overwrite of a live entry, renewed when the old one had expired;
+ *   u    when its value was last written (a Date): every set and setStream, not touch.
+ *        Documents written before the store recorded times have neither (getMeta: null).
  */
 import type { Document, ObjectId } from 'mongodb';
 import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../../errors';
@@ -29,6 +33,8 @@ export interface EntryDoc extends Document {
   n: string;
   s: ObjectId;
   t?: string[];
+  c?: Date;
+  u?: Date;
 }
 
 /** Name of the index that serves creation-ordered scans of a namespace. */

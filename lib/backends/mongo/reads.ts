@@ -36,8 +36,11 @@ export async function readMany(scope: MongoScope, reads: QueuedRead[]): Promise<
   const docs = new Map<string, ReadDoc>();
   try {
     const unique = [...new Set(reads.map((read) => read._id))];
+    // One more than can match: a first batch filled to batchSize leaves the cursor open and the
+    // driver spends a round trip on an empty getMore; one left short is the whole answer. (A
+    // reply over 16 MB still continues with a getMore.)
     const found = await scope.shared.collection
-      .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1, n: 1 }, batchSize: unique.length })
+      .find({ _id: { $in: unique } }, { projection: { _id: 1, v: 1, g: 1, e: 1, n: 1 }, batchSize: unique.length + 1 })
       .toArray();
     for (const doc of found) docs.set(doc._id, doc);
   } catch (err) {

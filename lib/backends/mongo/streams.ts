@@ -34,6 +34,9 @@ async function rewrite(
     if ('v' in data) fields.v = { $literal: data.v };
     else fields.g = { $literal: data.g };
     fields.s = { $cond: [keepPosition, '$s', { $literal: s }] };
+    // Creation and update times as a plain set writes them (writes.ts): taken at the call's start.
+    fields.c = { $cond: [keepPosition, '$c', { $literal: new Date(now) }] };
+    fields.u = { $literal: new Date(now) };
     const before = await scope.shared.collection.findOneAndUpdate({ _id }, [{ $set: fields }, { $unset: 'v' in data ? ['g', 't'] : ['v', 't'] }], {
       upsert: true,
       returnDocument: 'before',

@@ -29,6 +29,14 @@ export interface QueuedWrite extends Settle<void> {
 /** Later than any expiry: what a missing or null `e` compares as in the upsert pipeline. */
 const NEVER = new Date(8.64e15);
 
+/**
+ * True in the upsert pipeline when a document was there before this write (an insert starts
+ * from `{ _id }` alone). Every entry document has `s`; a live one written before the store
+ * recorded times keeps its missing `c` (`'$c'` of a missing field sets nothing): createdAt
+ * stays unknown rather than taking the time of an overwrite.
+ */
+const EXISTED = { $ne: [{ $type: '$s' }, 'missing'] };
+
 /** Bytes of one `update` command's statements, kept well under MongoDB's 16 MB per command. */
 const GROUP_BYTES = 8 * 1024 * 1024;
 
@@ -47,13 +55,15 @@ function tagsSize(tags: readonly string[]): number {
 /**
  * The upsert of a set: a filter on `_id` alone, so MongoDB serves it by its `_id` fast path
  * (an extra predicate sends it through the query planner: ~250 µs more per write here), and
- * a pipeline that keeps the creation position `s` of a live entry but takes a new one for a
- * new or expired entry. A GridFS file id `g` is left in place: `v` wins over `g` on every
+ * a pipeline that keeps the creation position `s` and time `c` of a live entry but takes new
+ * ones for a new or expired entry (an upsert's $setOnInsert could not see expiry), and sets
+ * the update time `u`. A GridFS file id `g` is left in place: `v` wins over `g` on every
  * read, and the sweep frees such superseded files (SharedMongo.collectGarbage, connection.ts).
  * The tags `t` are replaced: written when the set has some, removed (`$$REMOVE`) when not.
  */
 function upsertStatement(scope: MongoScope, w: QueuedWrite): { q: Document; u: Document[]; upsert: true } {
   const s = w.s;
+  const now = new Date(w.now);
   return {
     q: { _id: docId(scope.namespace, w.id) },
     u: [
@@ -64,7 +74,10 @@ function upsertStatement(scope: MongoScope, w: QueuedWrite): { q: Document; u: D
           e: { $literal: w.expiresAt === null ? null : new Date(w.expiresAt) },
           n: { $literal: scope.namespace },
           t: w.tags === undefined ? '$$REMOVE' : { $literal: w.tags },
-          s: { $cond: [{ $gt: [{ $ifNull: ['$e', NEVER] }, new Date(w.now)] }, { $ifNull: ['$s', s] }, s] },
+          // Both judged on the document before this stage: `$e` and `$s` are the old ones.
+          s: { $cond: [{ $gt: [{ $ifNull: ['$e', NEVER] }, now] }, { $ifNull: ['$s', s] }, s] },
+          c: { $cond: [{ $and: [{ $gt: [{ $ifNull: ['$e', NEVER] }, now] }, EXISTED] }, '$c', now] },
+          u: now,
         },
       },
     ],
