@@ -6,9 +6,10 @@ import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { CliError, ExitCodes, exitCodeOf } from '../lib/cli/exit-codes';
 import { readLines } from '../lib/cli/lines';
-import { decodeRecord, encodeRecord } from '../lib/cli/ndjson';
-import { parseStoreUrl } from '../lib/cli/store-url';
-import { parseLimit, parseQueryArg, parseSort } from '../lib/cli/arguments';
+import { decodeRecord, encodeRecord, ttlAt } from '../lib/cli/ndjson';
+import { MAX_TTL_MS } from '../lib/limits';
+import { parseSourceUrl, parseStoreUrl } from '../lib/cli/store-url';
+import { parseBatch, parseLimit, parseQueryArg, parseSort } from '../lib/cli/arguments';
 import { InvalidKeyError, InvalidValueError, StorageConnectionError, StoreConfigError, InvalidQueryError, StorageOperationError } from '../lib/errors';
 
 /** The exit code `fn` fails with (a CliError); fails the test when it returns. */
@@ -46,6 +47,30 @@ describe('cli: store URLs', function () {
   });
 });
 
+describe('cli: source URLs (copy --from, export)', function () {
+  it('memstorage-0.5.3+mongodb:// names a memstorage 0.5.3 collection; any store URL names the store', function () {
+    expect(parseSourceUrl('memstorage-0.5.3+mongodb://h:1/app?collection=cache&replicaSet=rs')).to.deep.equal({
+      kind: 'memstorage-0.5.3',
+      url: 'mongodb://h:1/app?replicaSet=rs',
+      collectionName: 'cache',
+    });
+    expect(parseSourceUrl('redis://h:1')).to.deep.equal({ kind: 'store', options: { type: 'redis', settings: { url: 'redis://h:1' } } });
+  });
+
+  it('a legacy URL without a collection, with a namespace, or over another scheme is BAD_URL; other commands refuse it', function () {
+    for (const url of ['memstorage-0.5.3+mongodb://h/app', 'memstorage-0.5.3+mongodb://h/app?collection=c&namespace=n', 'memstorage-0.5.3+redis://h']) {
+      expect(exitCodeThrown(() => parseSourceUrl(url)), url).to.equal(ExitCodes.BAD_URL);
+    }
+    expect(exitCodeThrown(() => parseStoreUrl('memstorage-0.5.3+mongodb://h/app?collection=c'))).to.equal(ExitCodes.BAD_URL);
+  });
+
+  it('--batch is a whole number from 1 to 100000', function () {
+    expect(parseBatch('1')).to.equal(1);
+    expect(parseBatch(undefined)).to.equal(undefined);
+    for (const bad of ['0', '100001', '1.5', 'x']) expect(exitCodeThrown(() => parseBatch(bad)), bad).to.equal(ExitCodes.USAGE);
+  });
+});
+
 describe('cli: arguments', function () {
   it('a { argument is JSON, anything else a string key; bad JSON is BAD_QUERY', function () {
     expect(parseQueryArg(undefined)).to.equal(undefined);
@@ -69,13 +94,13 @@ describe('cli: arguments', function () {
 });
 
 describe('cli: NDJSON records', function () {
-  it('round-trip keys, Dates, Buffers, Uint8Arrays, NUL fields and TTLs', function () {
+  it('round-trip keys, Dates, Buffers, Uint8Arrays, NUL fields, expiries and tags', function () {
     const records = [
-      { key: 'plain', value: { a: [1, 'x', null, true] }, ttl: null },
-      { key: { user: 1, tags: ['a'] }, value: new Date(1_700_000_000_123), ttl: 5000 },
-      { key: 'bytes', value: { b: Buffer.from([0, 255, 10]), u: new Uint8Array([1, 2]), d: [new Date(0)] }, ttl: 1 },
-      { key: 'nul', value: { '\u0000t': 1, '\u0000d': 2 }, ttl: null },
-      { key: 'scalar', value: 'text\nwith a newline', ttl: null },
+      { key: 'plain', value: { a: [1, 'x', null, true] }, expiresAt: null },
+      { key: { user: 1, tags: ['a'] }, value: new Date(1_700_000_000_123), expiresAt: 1_800_000_000_000, tags: ['users', 'hot'] },
+      { key: 'bytes', value: { b: Buffer.from([0, 255, 10]), u: new Uint8Array([1, 2]), d: [new Date(0)] }, expiresAt: 1 },
+      { key: 'nul', value: { '\u0000t': 1, '\u0000d': 2 }, expiresAt: null, tags: ['x'] },
+      { key: 'scalar', value: 'text\nwith a newline', expiresAt: null },
     ];
     for (const record of records) {
       const line = encodeRecord(record);
@@ -90,9 +115,23 @@ describe('cli: NDJSON records', function () {
     expect(Buffer.isBuffer(bytes.u)).to.equal(false);
   });
 
-  it('a plain value stays plain JSON; ttl is absent for get output and rounded up to a whole ms', function () {
+  it('a plain value stays plain JSON; expiresAt is absent for get output, rounded up to a whole ms; tags only when some', function () {
     expect(encodeRecord({ key: 'k', value: { a: 1 } })).to.equal('{"key":"k","value":{"a":1}}');
-    expect(encodeRecord({ key: 'k', value: 1, ttl: 0.2 })).to.equal('{"key":"k","value":1,"ttl":1}');
+    expect(encodeRecord({ key: 'k', value: 1, expiresAt: 1000.2, tags: [] })).to.equal('{"key":"k","value":1,"expiresAt":1001}');
+    expect(encodeRecord({ key: 'k', value: 1, expiresAt: null, tags: ['t'] })).to.equal('{"key":"k","value":1,"expiresAt":null,"tags":["t"]}');
+  });
+
+  it('a record of an earlier version (a relative ttl) is read: its ttl counts from the write', function () {
+    expect(decodeRecord('{"key":"a","value":1,"ttl":5000}')).to.deep.equal({ key: 'a', value: 1, ttl: 5000 });
+    expect(decodeRecord('{"key":"a","value":1}')).to.deep.equal({ key: 'a', value: 1, ttl: null });
+    expect(ttlAt({ key: 'a', value: 1, ttl: 5000 }, 1e12)).to.equal(5000);
+  });
+
+  it('ttlAt: the remaining time at the write; undefined once expired; an expiry beyond the longest TTL is an error', function () {
+    expect(ttlAt({ key: 'a', value: 1, expiresAt: 10_000 }, 4_000)).to.equal(6_000);
+    expect(ttlAt({ key: 'a', value: 1, expiresAt: 10_000 }, 10_000)).to.equal(undefined);
+    expect(ttlAt({ key: 'a', value: 1, expiresAt: null }, 10_000)).to.equal(null);
+    expect(() => ttlAt({ key: 'a', value: 1, expiresAt: MAX_TTL_MS + 10_001 }, 10_000)).to.throw(/longest TTL/);
   });
 
   it('a bad line is refused with the reason, before anything is written', function () {
@@ -105,6 +144,11 @@ describe('cli: NDJSON records', function () {
       ['{"key":"a","value":1,"ttl":0}', /ttl/],
       ['{"key":"a","value":1,"ttl":1.5}', /ttl/],
       ['{"key":"a","value":1,"ttl":"1"}', /ttl/],
+      ['{"key":"a","value":1,"expiresAt":-1}', /expiresAt/],
+      ['{"key":"a","value":1,"expiresAt":"2030-01-01"}', /expiresAt/],
+      ['{"key":"a","value":1,"expiresAt":1,"ttl":1}', /both/],
+      ['{"key":"a","value":1,"tags":"t"}', /tags/],
+      ['{"key":"a","value":1,"tags":[""]}', /tag 0/],
     ];
     for (const [line, reason] of bad) expect(() => decodeRecord(line), line).to.throw(reason);
     expect(() => decodeRecord('{"key":{"$gt":1},"value":1}')).to.throw(InvalidKeyError);

@@ -50,3 +50,11 @@ export function parseLimit(arg: string | undefined): number | undefined {
   if (!/^\d+$/.test(arg.trim()) || !Number.isSafeInteger(n)) throw new CliError(ExitCodes.USAGE, `bad --limit ${JSON.stringify(arg)}: a whole number ≥ 0`);
   return n;
 }
+
+/** `--batch`: a whole number from 1 to 100,000 (entries held at a time). */
+export function parseBatch(arg: string | undefined): number | undefined {
+  if (arg === undefined) return undefined;
+  const n = Number(arg);
+  if (!/^\d+$/.test(arg.trim()) || n < 1 || n > 100_000) throw new CliError(ExitCodes.USAGE, `bad --batch ${JSON.stringify(arg)}: a whole number from 1 to 100000`);
+  return n;
+}

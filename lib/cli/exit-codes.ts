@@ -20,6 +20,10 @@ export const ExitCodes = {
   BAD_QUERY: 5,
   /** `import`: a line of the input is not a valid record; reported with its line number. */
   BAD_INPUT: 6,
+  /** `import`, `copy`: an entry has tags and the destination keeps none (pass --drop-tags to leave them out). */
+  TAGS_REFUSED: 7,
+  /** `copy`, `export` of a memstorage 0.5.3 collection: some documents cannot be entries; the others were copied, those are listed. */
+  INCOMPLETE: 8,
 } as const;
 
 /** One of the values of ExitCodes. */
@@ -33,7 +37,9 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  bad store URL, or a setting in it the store refuses
   4  server unreachable (ERR_STORAGE_CONNECTION)
   5  bad key, query or --sort given on the command line
-  6  import: a corrupt input line (its line number is printed; earlier lines stay imported)`;
+  6  import: a corrupt input line (its line number is printed; earlier lines stay imported)
+  7  import, copy: an entry has tags the destination cannot keep (--drop-tags leaves them out)
+  8  copy, export: memstorage 0.5.3 documents that cannot be entries were left out (listed)`;
 
 /** A failure the command reports with a chosen exit code and message. */
 export class CliError extends Error {

@@ -7,10 +7,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { StoreError } from '../errors';
-import { copyCommand } from './commands/copy';
-import { exportCommand } from './commands/export';
+import { parseBatch } from './arguments';
+import { SNAPSHOT_WINDOW } from './snapshot';
+import { copyCommand, copySummary } from './commands/copy';
+import { exportCommand, exportSummary } from './commands/export';
 import { getCommand } from './commands/get';
-import { importCommand } from './commands/import';
+import { IMPORT_BATCH, importCommand, importSummary } from './commands/import';
 import { keysCommand } from './commands/keys';
 import { statsCommand } from './commands/stats';
 import { EXIT_CODES_HELP, ExitCode, ExitCodes, exitCodeOf } from './exit-codes';
@@ -44,14 +46,25 @@ export function buildProgram(io: CliIo): Command {
     .option('--sort <order>', 'JSON ({"age":-1}) or paths with - for descending (-age,name)')
     .option('--limit <n>', 'at most n entries')
     .action((store: string, query: string, options) => getCommand(store, query, options, io));
-  command('export <store> [query]', 'write every live entry (or those of a key or JSON query) as NDJSON records {key, value, ttl} to stdout')
-    .action(async (store: string, query: string | undefined) => message(`exported ${await exportCommand(store, query, io)} entries`));
-  command('import <store>', 'read NDJSON records {key, value, ttl} from stdin into the store (a ttl counts from the import)')
-    .action(async (store: string) => message(`imported ${await importCommand(store, io)} entries`));
-  command('copy [query]', 'copy every live entry (or those of a key or JSON query) with its remaining ttl from one store to another')
-    .requiredOption('--from <store>', 'the store to read')
+  command('export <store> [query]', 'write every live entry (or those of a key or JSON query) as NDJSON records {key, value, expiresAt, tags} to stdout')
+    .option('--batch <n>', `entries read (and their metadata asked) at a time (default ${SNAPSHOT_WINDOW})`)
+    .action(async (store: string, query: string | undefined, options: { batch?: string }) =>
+      message(exportSummary(await exportCommand(store, query, { batch: parseBatch(options.batch) }, io))),
+    );
+  command('import <store>', 'read NDJSON records {key, value, expiresAt, tags} from stdin into the store (entries expired by then are skipped)')
+    .option('--drop-tags', 'write entries without their tags into a store that keeps none (else such an entry stops the import, exit code 7)')
+    .option('--batch <n>', `entries per setMany (default ${IMPORT_BATCH})`)
+    .action(async (store: string, options: { dropTags?: boolean; batch?: string }) =>
+      message(importSummary(await importCommand(store, { dropTags: options.dropTags, batch: parseBatch(options.batch) }, io))),
+    );
+  command('copy [query]', 'copy every live entry (or those of a key or JSON query) with its expiry and tags from one store to another; entries already equal at the destination are not written again, so an interrupted copy resumes by running it again')
+    .requiredOption('--from <store>', 'the store to read (or a memstorage 0.5.3 collection: memstorage-0.5.3+mongodb://…)')
     .requiredOption('--to <store>', 'the store to write')
-    .action(async (query: string | undefined, options: { from: string; to: string }) => message(`copied ${await copyCommand(options.from, options.to, query, io)} entries`));
+    .option('--drop-tags', 'copy entries without their tags into a store that keeps none (else such an entry stops the copy, exit code 7)')
+    .option('--batch <n>', `entries read, compared and written at a time (default ${SNAPSHOT_WINDOW})`)
+    .action(async (query: string | undefined, options: { from: string; to: string; dropTags?: boolean; batch?: string }) =>
+      message(copySummary(await copyCommand(options.from, options.to, query, { dropTags: options.dropTags, batch: parseBatch(options.batch) }, io))),
+    );
   return program;
 }
 

@@ -6,6 +6,10 @@
  *     mongodb://host:port/db[?collection=…&namespace=…&<driver options>]   (mongodb+srv:// too)
  *     sqlite:./file.db[?namespace=…&table=…]                          (sqlite:///abs/path.db too)
  *
+ * and, only where entries are read (`copy --from`, `export`), a memstorage 0.5.3 collection:
+ *
+ *     memstorage-0.5.3+mongodb://host:port/db?collection=…[&<driver options>]
+ *
  * A URL that does not parse, or a parameter the type does not take, is a CliError (BAD_URL)
  * naming what is wrong; the store itself then checks the settings (ERR_STORE_CONFIG, BAD_URL too).
  */
@@ -17,7 +21,21 @@ export const STORE_URL_HELP = `Stores are named by URL:
   memory:                                   a fresh in-process store (empty at start)
   redis://host:port[/db][?prefix=P&namespace=N]
   mongodb://host:port/db[?collection=C&namespace=N]   (other parameters go to the driver)
-  sqlite:./file.db[?namespace=N&table=T]`;
+  sqlite:./file.db[?namespace=N&table=T]
+  memstorage-0.5.3+mongodb://host:port/db?collection=C   (copy --from and export only: a memstorage 0.5.3 collection)`;
+
+/** The scheme prefix naming a collection written by memstorage 0.5.3. */
+export const LEGACY_SCHEME_PREFIX = 'memstorage-0.5.3+';
+
+/** What a URL that entries are read from names: a store, or a memstorage 0.5.3 collection. */
+export type SourceSpec =
+  | { kind: 'store'; options: StoreOptions }
+  | {
+      kind: 'memstorage-0.5.3';
+      /** The driver's connection string (mongodb://…/db[?driver options]). */
+      url: string;
+      collectionName: string;
+    };
 
 function badUrl(url: string, why: string): CliError {
   return new CliError(ExitCodes.BAD_URL, `bad store URL ${JSON.stringify(url)}: ${why}\n${STORE_URL_HELP}`);
@@ -88,4 +106,16 @@ export function parseStoreUrl(url: string): StoreOptions {
     default:
       throw badUrl(url, scheme ? `unknown scheme ${scheme}:` : 'no scheme');
   }
+}
+
+/** What a URL read from (`copy --from`, `export`) names: a store URL, or `memstorage-0.5.3+mongodb://…`. */
+export function parseSourceUrl(url: string): SourceSpec {
+  if (!url.toLowerCase().startsWith(LEGACY_SCHEME_PREFIX)) return { kind: 'store', options: parseStoreUrl(url) };
+  const inner = url.slice(LEGACY_SCHEME_PREFIX.length);
+  if (!/^mongodb(\+srv)?:/i.test(inner)) throw badUrl(url, `${LEGACY_SCHEME_PREFIX} is followed by a mongodb:// URL`);
+  const options = parseStoreUrl(inner);
+  const settings = options.settings as { url: string; collectionName?: string; namespace?: string };
+  if (settings.namespace !== undefined) throw badUrl(url, 'memstorage 0.5.3 had no namespaces: drop the namespace parameter');
+  if (settings.collectionName === undefined) throw badUrl(url, 'name the collection (?collection=C)');
+  return { kind: 'memstorage-0.5.3', url: settings.url, collectionName: settings.collectionName };
 }

@@ -9,8 +9,13 @@
  * --pass --replicaset; --db, --collection (collectionName), --namespace. Progress goes to
  * stderr (one updating line on a terminal, one line per batch otherwise); the exit code is 0
  * when every document was converted, 2 when some were left in place (listed), 1 on failure.
+ *
+ * Kept for the scripts that call it: the conversion is now a case of `memstorage-next copy`
+ * (`copy --from memstorage-0.5.3+mongodb://h/db?collection=C --to mongodb://h/db?collection=C`,
+ * docs/cli.md), and this command runs the same code (lib/cli/legacy-migration.ts).
  */
-import { MongoSettings, MongoStore } from './index';
+import { migrateInPlace } from '../../cli/legacy-migration';
+import type { MongoSettings } from './settings';
 import type { MigrationProgress } from './migrate';
 
 const FLAGS: Record<string, keyof MongoSettings> = {
@@ -61,9 +66,8 @@ export async function main(argv: string[], err: NodeJS.WritableStream & { isTTY?
     err.write(`${(e as Error).message}\n`);
     return 1;
   }
-  const store = new MongoStore(settings);
   try {
-    const result = await store.migrateLegacy((p) => {
+    const result = await migrateInPlace(settings, (p) => {
       err.write(err.isTTY ? `\r${bar(p)}` : `${bar(p)}\n`);
     });
     if (err.isTTY) err.write('\n');
@@ -73,8 +77,6 @@ export async function main(argv: string[], err: NodeJS.WritableStream & { isTTY?
   } catch (e) {
     err.write(`\nmigration failed: ${(e as Error).message}\n`);
     return 1;
-  } finally {
-    await store.close().catch(() => undefined);
   }
 }
 

@@ -11,7 +11,8 @@
  * with the reason; it is reported and no longer blocks the store.
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
-import { AnyBulkWriteOperation, Collection, Document, ObjectId } from 'mongodb';
+import { AnyBulkWriteOperation, Collection, Document, MongoClient, ObjectId } from 'mongodb';
+import { StorageConnectionError } from '../../errors';
 import { Key, normalizeKey } from '../../keys';
 import type { Serializer } from '../../serializer';
 import { checkValue } from '../../values';
@@ -82,6 +83,12 @@ export async function migrateCollection(
 
 /** One memstorage document as an entry; throws with the reason when it cannot be one. */
 function convert(doc: Document, namespace: string, serializer: Serializer): EntryDoc {
+  const { id, key, value } = legacyEntry(doc);
+  return { _id: docId(namespace, id), k: key, v: serializer.serialize(value), e: null, n: namespace, s: new ObjectId() };
+}
+
+/** The key (and its id) and value of one memstorage document; throws with the reason when it cannot be an entry. */
+function legacyEntry(doc: Document): { id: string; key: Key; value: unknown } {
   const legacyKey = doc._id as unknown;
   if (typeof legacyKey !== 'string' && (legacyKey === null || typeof legacyKey !== 'object' || legacyKey instanceof ObjectId)) {
     throw new Error(`the _id ${String(legacyKey)} is not a string or object key`);
@@ -89,5 +96,44 @@ function convert(doc: Document, namespace: string, serializer: Serializer): Entr
   const { id, key } = normalizeKey(legacyKey);
   if (!('val' in doc)) throw new Error('the document has no val field');
   checkValue(doc.val);
-  return { _id: docId(namespace, id), k: key as Key, v: serializer.serialize(doc.val), e: null, n: namespace, s: new ObjectId() };
+  return { id, key: key as Key, value: doc.val };
+}
+
+/** A memstorage 0.5.3 document read as an entry (memstorage kept no TTLs or tags), or why it cannot be one. */
+export type LegacyRead = { key: Key; value: unknown } | { rejected: { _id: unknown; reason: string } };
+
+/**
+ * The memstorage 0.5.3 documents of `collection` as entries, without changing them (what
+ * `memstorage-next copy` reads from a `memstorage-0.5.3+mongodb://` URL), in the collection's
+ * natural order (memstorage's insertion order), streamed from one cursor.
+ */
+export async function* readLegacyDocuments(collection: Collection<Document>, batchSize = BATCH): AsyncGenerator<LegacyRead> {
+  const cursor = collection.find(LEGACY_FILTER, { sort: { $natural: 1 }, batchSize, promoteBuffers: true });
+  try {
+    for await (const doc of cursor) {
+      let entry: { key: Key; value: unknown };
+      try {
+        const { key, value } = legacyEntry(doc);
+        entry = { key, value };
+      } catch (err) {
+        yield { rejected: { _id: doc._id, reason: (err as Error).message } };
+        continue;
+      }
+      yield entry;
+    }
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+}
+
+/** Connects to a collection memstorage 0.5.3 wrote, to read it (readLegacyDocuments); ERR_STORAGE_CONNECTION when the server cannot be reached. */
+export async function openLegacyCollection(url: string, collectionName: string): Promise<{ client: MongoClient; collection: Collection<Document> }> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw new StorageConnectionError(`cannot reach MongoDB for the memstorage 0.5.3 collection: ${(err as Error).message}`, { cause: err });
+  }
+  return { client, collection: client.db().collection<Document>(collectionName) };
 }

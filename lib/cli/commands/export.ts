@@ -1,33 +1,54 @@
 /**
  * `export <store> [query] > file.ndjson`: every live entry (or those matching a key or JSON
- * query) as one record a line (lib/cli/ndjson.ts): key, value, remaining TTL. Streamed in
- * constant memory; a progress bar on stderr when it is a terminal. Tags are not written yet:
- * reading them needs getMeta (issue #14 item 4).
+ * query) as one record a line (lib/cli/ndjson.ts): key, value, expiry, tags. Streamed in
+ * constant memory (snapshot.ts reads a window of entries while the metadata of the previous one
+ * is on its way); a progress bar on stderr when it is a terminal. A memstorage 0.5.3 collection
+ * can be exported too (`memstorage-0.5.3+mongodb://…`).
  */
 import { parseQueryArg } from '../arguments';
 import { encodeRecord } from '../ndjson';
-import { withStore } from '../open-store';
 import { CliIo, write } from '../output';
 import { startProgress } from '../progress';
-import { snapshotBatches, snapshotSize } from '../snapshot';
+import { Source, openSource } from '../source';
+import { reportRejected } from './rejected';
 
-/** Writes the snapshot of the store `url` names to stdout; resolves how many entries. */
-export async function exportCommand(url: string, queryArg: string | undefined, io: CliIo): Promise<number> {
+/** Options of `export`. */
+export interface ExportOptions {
+  /** Entries per window (parsed by the caller). */
+  batch?: number;
+}
+
+/** The line `export` ends with. */
+export function exportSummary(written: number): string {
+  return `exported ${written} entries`;
+}
+
+/** Writes the snapshot of what `url` names to stdout; resolves how many entries. */
+export async function exportCommand(url: string, queryArg: string | undefined, options: ExportOptions, io: CliIo): Promise<number> {
   const query = parseQueryArg(queryArg);
-  return withStore(url, async (store) => {
-    const progress = startProgress(io.stderr, 'export', io.stderr.isTTY ? await snapshotSize(store, query) : undefined);
-    let written = 0;
-    try {
-      for await (const batch of snapshotBatches(store, query)) {
-        let text = '';
-        for (const record of batch) text += `${encodeRecord(record)}\n`;
-        await write(io.stdout, text);
-        written += batch.length;
-        progress.add(batch.length);
-      }
-    } finally {
-      progress.stop();
-    }
+  const source = await openSource(url, query);
+  try {
+    const written = await exportFrom(source, options, io);
+    reportRejected(source, exportSummary(written), io);
     return written;
-  });
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
+
+async function exportFrom(source: Source, options: ExportOptions, io: CliIo): Promise<number> {
+  const progress = startProgress(io.stderr, 'export', io.stderr.isTTY ? await source.size() : undefined);
+  let written = 0;
+  try {
+    for await (const window of source.windows(options.batch)) {
+      let text = '';
+      for (const record of window) text += `${encodeRecord(record)}\n`;
+      await write(io.stdout, text);
+      written += window.length;
+      progress.add(window.length);
+    }
+  } finally {
+    progress.stop();
+  }
+  return written;
 }

@@ -1,63 +1,103 @@
 /**
  * `import <store> < file.ndjson`: records as `export` writes them (lib/cli/ndjson.ts), written
- * with setMany in batches; a TTL counts from the moment of the import. Every line is parsed and
+ * with setMany in batches (one call, so one pipeline, per batch). Every line is parsed and
  * checked before its batch is written, so a corrupt line stops the import with its number
- * (exit code 6): the lines before it are imported, nothing of it or after it.
+ * (exit code 6): the lines before it are imported, nothing of it or after it. An entry whose
+ * `expiresAt` has passed by the time of its write is skipped and counted; its remaining time is
+ * counted from `expiresAt`, a `ttl` (older files) from the write.
  */
 import type { SetManyItem } from '../../store-types';
 import { CliError, ExitCodes } from '../exit-codes';
 import { readLines } from '../lines';
-import { decodeRecord } from '../ndjson';
+import { DecodedRecord, decodeRecord, ttlAt } from '../ndjson';
 import { withStore } from '../open-store';
 import { CliIo } from '../output';
 import { startProgress } from '../progress';
+import { tagsRefused } from './tags-refused';
 
 /** Entries per setMany. */
-const IMPORT_BATCH = 500;
+export const IMPORT_BATCH = 500;
 
-/** Reads records from stdin into the store `url` names; resolves how many were written. */
-export async function importCommand(url: string, io: CliIo): Promise<number> {
+/** Options of `import`. */
+export interface ImportOptions {
+  /** Import entries that have tags without them, into a store that keeps none. */
+  dropTags?: boolean;
+  /** Entries per setMany (parsed by the caller). */
+  batch?: number;
+}
+
+/** What an import did. */
+export interface ImportResult {
+  imported: number;
+  /** Entries whose expiry had passed when their batch was written. */
+  expired: number;
+}
+
+/** The line `import` ends with. */
+export function importSummary(result: ImportResult): string {
+  return `imported ${result.imported} entries; ${result.expired} expired before their write, skipped`;
+}
+
+/** Reads records from stdin into the store `url` names. */
+export async function importCommand(url: string, options: ImportOptions, io: CliIo): Promise<ImportResult> {
+  const batchSize = options.batch ?? IMPORT_BATCH;
   return withStore(url, async (store) => {
+    const keepsTags = store.supports.tags === true;
     const progress = startProgress(io.stderr, 'import');
-    let imported = 0;
-    let batch: SetManyItem[] = [];
+    const result: ImportResult = { imported: 0, expired: 0 };
+    let batch: DecodedRecord[] = [];
     let batchFirstLine = 0;
     let lastLine = 0;
+    const stopped = () => `${result.imported} entries imported${result.expired > 0 ? ` (and ${result.expired} expired ones skipped)` : ''}`;
     const flush = async () => {
       if (batch.length === 0) return;
+      const now = Date.now();
+      const items: SetManyItem[] = [];
+      for (const record of batch) {
+        const ttl = ttlAt(record, now);
+        if (ttl === undefined) {
+          result.expired++;
+          continue;
+        }
+        items.push(record.tags !== undefined && keepsTags ? { key: record.key, value: record.value, ttl, tags: record.tags } : { key: record.key, value: record.value, ttl });
+      }
       try {
-        await store.setMany(batch);
+        if (items.length > 0) await store.setMany(items);
       } catch (err) {
         // The store's error decides the exit code; say which lines it leaves unsure.
-        io.stderr.write(`import stopped: writing lines ${batchFirstLine}–${lastLine} failed; ${imported} entries imported from the lines before them\n`);
+        io.stderr.write(`import stopped: writing lines ${batchFirstLine}–${lastLine} failed; ${stopped()} from the lines before them\n`);
         throw err;
       }
-      imported += batch.length;
+      result.imported += items.length;
       progress.add(batch.length);
       batch = [];
+    };
+    const badLine = async (number: number, why: string, exitCode: typeof ExitCodes.BAD_INPUT | typeof ExitCodes.TAGS_REFUSED) => {
+      await flush();
+      return new CliError(exitCode, `line ${number}: ${why}\nimport stopped: ${stopped()} from the lines before it, nothing from line ${number} on`);
     };
     try {
       for await (const line of readLines(io.stdin as AsyncIterable<unknown>)) {
         if (line.text.trim() === '') continue;
-        let item: SetManyItem;
+        let record: DecodedRecord;
         try {
-          item = decodeRecord(line.text);
+          record = decodeRecord(line.text);
+          ttlAt(record, Date.now()); // an expiry too far ahead is this line's fault, not its batch's
         } catch (err) {
-          await flush();
-          throw new CliError(
-            ExitCodes.BAD_INPUT,
-            `line ${line.number}: ${(err as Error).message}\nimport stopped: ${imported} entries imported from the lines before it, nothing from line ${line.number} on`,
-          );
+          throw await badLine(line.number, (err as Error).message, ExitCodes.BAD_INPUT);
+        }
+        if (record.tags !== undefined && !keepsTags && !options.dropTags) {
+          throw await badLine(line.number, tagsRefused(record.key, url), ExitCodes.TAGS_REFUSED);
         }
         if (batch.length === 0) batchFirstLine = line.number;
-        batch.push(item);
+        batch.push(record);
         lastLine = line.number;
-        if (batch.length >= IMPORT_BATCH) await flush();
+        if (batch.length >= batchSize) await flush();
       }
       await flush();
     } finally {
       progress.stop();
     }
-    return imported;
+    return result;
   });
 }
