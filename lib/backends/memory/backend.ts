@@ -5,11 +5,12 @@
  * issue order by themselves (`ordersExactCalls`) and the synchronous capabilities (getSync,
  * setSync, findSync, valuesSync) carry the store's fast paths.
  */
-import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryMeta, EntryWithExpiry, FindOptions, StoredEntry } from '../../backend';
 import type { Clock } from '../../clock';
 import { chunksOf, toAsync, valueBytes } from '../../core/bytes';
 import { Key, keyFromId } from '../../keys';
 import type { Selector } from '../../query';
+import { serializedSize } from '../../serializer';
 import { cloneValue } from '../../values';
 import type { Keyspace } from './keyspace';
 import type { SharedMemory } from './shared-memory';
@@ -98,6 +99,11 @@ export class MemoryBackend implements Backend {
     const entry = this.keyspace.getEntry(id);
     if (entry) entry.value = this.readValue(entry.value);
     return entry;
+  }
+
+  /** Times and tags as the keyspace recorded them; the size of the default serialized form, or a streamed value's bytes. */
+  async getMeta(id: string): Promise<EntryMeta | undefined> {
+    return this.keyspace.meta(id, sizeOfHeld);
   }
 
   async has(id: string): Promise<boolean> {
@@ -201,4 +207,9 @@ export class MemoryBackend implements Backend {
     const keyspace = this.keyspace;
     return { items: keyspace.size, expirations: keyspace.expirations, evictions: keyspace.evictions };
   }
+}
+
+/** What getMeta reports as a held value's size (SPEC §16: an in-process backend's is its default serialized form's). */
+function sizeOfHeld(value: unknown): number {
+  return value instanceof StreamedBytes ? value.byteLength : serializedSize(value);
 }

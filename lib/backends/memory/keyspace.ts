@@ -4,15 +4,20 @@
  * self-contained, so the backend around it (backend.ts) stays a thin adapter to the contract.
  *
  * Memory layout, chosen so 1M plain string-key entries cost little more than a bare Map: a
- * string key without TTL in an unbounded store maps straight to its value; everything else
- * (object keys, TTLs, size-tracked entries) maps to a Slot. `undefined` can never be stored,
- * so a Map miss is unambiguous.
+ * string key without TTL in an unbounded store maps to a number, its ordinal in the columns of
+ * bare-entries.ts (value, creation and update times), with no object per entry; everything else
+ * (object keys, TTLs, size-tracked entries) maps to a Slot, which carries its times itself.
+ *
+ * Every entry records when it was created (its first set since the key held no live entry) and
+ * when its value was last written (set and setStream; not touch), for getMeta (SPEC §16), as ms
+ * after `timeBase` — the clock when the keyspace was made — so a Slot's times stay small integers.
  */
 import { Key, KeyObject, keyFromId } from '../../keys';
 import { QuerySelector, Selector, selectorMatches } from '../../query';
-import type { PagePosition, StoredEntry } from '../../backend';
+import type { EntryMeta, PagePosition, StoredEntry } from '../../backend';
 import { SortSpec, sortEntries } from '../../query-sort';
 import { approximateSize } from '../../values';
+import { BareEntries } from './bare-entries';
 import { ExpiryHeap } from './expiry-heap';
 import { IdOrder } from './id-order';
 import { OrderedIndexes } from './ordered-indexes';
@@ -45,7 +50,11 @@ export interface QueryReport {
 
 /** See the file comment. */
 export class Keyspace {
-  private readonly slots = new Map<string, unknown>();
+  /** Id → its Slot, or its ordinal in `bare` (a plain string-key entry). */
+  private readonly slots = new Map<string, Slot | number>();
+  private readonly bare = new BareEntries();
+  /** Times are kept as ms after this (see the file comment). */
+  private readonly timeBase: number;
   private readonly indexes: OrderedIndexes;
   private readonly heap = new ExpiryHeap();
   /** Ids from least to most recently used; only when bounded. */
@@ -69,6 +78,7 @@ export class Keyspace {
     this.indexes = new OrderedIndexes(options.indexedPaths);
     this.bounded = options.maxKeys > 0 || options.maxBytes > 0;
     this.recency = this.bounded ? new Map() : null;
+    this.timeBase = options.now();
   }
 
   /** Live entries, after freeing what has expired. */
@@ -85,10 +95,8 @@ export class Keyspace {
   /** The live value or undefined. */
   get(id: string): unknown {
     const slot = this.slots.get(id);
-    if (!(slot instanceof Slot)) {
-      if (slot !== undefined && this.recency) this.touch(id);
-      return slot;
-    }
+    if (typeof slot === 'number') return this.bare.value(slot); // never in a bounded store: no recency to keep
+    if (slot === undefined) return undefined;
     if (slot.expiresAt !== 0 && slot.expiresAt <= this.options.now()) {
       this.expire(id, slot);
       return undefined;
@@ -111,17 +119,23 @@ export class Keyspace {
   }
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): void {
+    const now = this.options.now();
     if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0 && this.idOrder === null) {
-      // Plain cache use: with no TTLs and no bounds a string key needs no Slot, so this is a Map.set.
-      this.slots.set(id, value);
+      // Plain cache use: with no TTLs and no bounds nothing can have expired, and a string key needs no Slot.
+      const held = this.slots.get(id);
+      if (held === undefined) this.slots.set(id, this.bare.add(value, now - this.timeBase));
+      else if (typeof held === 'number') this.bare.update(held, value, now - this.timeBase);
+      else {
+        // A Slot left by an earlier TTL (none is timed now): it keeps its creation time.
+        held.value = value;
+        held.updatedAt = now - this.timeBase;
+      }
       if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
       return;
     }
-    // Read the clock only when something can have expired: many stores hold no TTLs at all.
-    const now = this.heap.size > 0 ? this.options.now() : 0;
-    if (now !== 0 && this.heap.peekTime() <= now) this.sweep();
+    if (this.heap.size > 0 && this.heap.peekTime() <= now) this.sweep();
     let existing = this.slots.get(id);
-    if (existing instanceof Slot && existing.expiresAt !== 0 && existing.expiresAt <= (now || this.options.now())) {
+    if (existing instanceof Slot && existing.expiresAt !== 0 && existing.expiresAt <= now) {
       this.expire(id, existing); // a new entry, at the end of creation order
       existing = undefined;
     }
@@ -135,23 +149,34 @@ export class Keyspace {
       this.notify('evict', id);
       return;
     }
+    const at = now - this.timeBase;
     if (existing instanceof Slot) {
       if (existing.expiresAt !== 0) this.timedEntries--;
       existing.value = value;
       existing.expiresAt = expiresAt ?? 0;
+      existing.updatedAt = at;
       if (existing instanceof SizedSlot) {
         this.bytes += size - existing.size;
         existing.size = size;
       }
     } else if (typeof key === 'string' && expiresAt === null && !this.bounded) {
-      this.slots.set(id, value);
-      if (existing === undefined) this.idOrder?.add(id);
+      if (existing !== undefined) this.bare.update(existing, value, at);
+      else {
+        this.slots.set(id, this.bare.add(value, at));
+        this.idOrder?.add(id);
+      }
     } else {
       const isNew = existing === undefined;
+      // A plain string entry given a TTL becomes a Slot: it keeps its creation time.
+      const createdAt = existing === undefined ? at : this.bare.createdAt(existing);
+      if (existing !== undefined) this.bare.free(existing);
       // A private, field-sorted copy: the caller may mutate its key object later.
       const ownKey = typeof key === 'string' ? key : keyFromId(id);
       const seq = isNew && typeof key !== 'string' ? ++this.seq : 0;
-      const slot = this.options.maxBytes > 0 ? new SizedSlot(id, value, ownKey, expiresAt ?? 0, seq, size) : new Slot(id, value, ownKey, expiresAt ?? 0, seq);
+      const slot =
+        this.options.maxBytes > 0
+          ? new SizedSlot(id, value, ownKey, expiresAt ?? 0, seq, createdAt, at, size)
+          : new Slot(id, value, ownKey, expiresAt ?? 0, seq, createdAt, at);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
@@ -181,8 +206,10 @@ export class Keyspace {
       if (held.expiresAt !== 0) this.timedEntries--;
       held.expiresAt = expiresAt ?? 0;
     } else if (expiresAt !== null) {
-      // A plain string entry has no room for an expiry: it becomes a Slot, in place.
-      this.slots.set(id, new Slot(id, held, id, expiresAt, 0));
+      // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
+      const bare = this.bare;
+      this.slots.set(id, new Slot(id, bare.value(held), id, expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
+      bare.free(held);
     }
     if (expiresAt !== null) {
       this.timedEntries++;
@@ -204,7 +231,7 @@ export class Keyspace {
   delete(id: string): boolean {
     const slot = this.slots.get(id);
     if (slot === undefined) return false;
-    const live = !(slot instanceof Slot) || slot.expiresAt === 0 || slot.expiresAt > this.options.now();
+    const live = typeof slot === 'number' || slot.expiresAt === 0 || slot.expiresAt > this.options.now();
     if (live) this.remove(id, slot);
     else this.expire(id, slot as Slot);
     return live;
@@ -212,6 +239,7 @@ export class Keyspace {
 
   clear(): void {
     this.slots.clear();
+    this.bare.clear();
     this.tags = null;
     this.idOrder = null;
     this.indexes.clear();
@@ -266,9 +294,10 @@ export class Keyspace {
     for (const [id, held] of this.slots) {
       report.examined = ++examined;
       let key: Key = id;
-      let value = held;
+      let value: unknown;
       let expiresAt: number | null = null;
-      if (held instanceof Slot) {
+      if (typeof held === 'number') value = this.bare.value(held);
+      else {
         if (held.expiresAt !== 0 && held.expiresAt <= now) continue;
         key = held.key;
         value = held.value;
@@ -331,7 +360,7 @@ export class Keyspace {
     this.lastQuery = report;
     // Collected before yielding, as a sorted walk is: a reader may write between entries.
     for (const slot of readPage(
-      heldPageSource(this.slots, this.indexes, this.options.now(), (slot, exact) =>
+      heldPageSource(this.slots, this.slotOf, this.indexes, this.options.now(), (slot, exact) =>
         exact || (selector.kind === 'query' ? typeof slot.key !== 'string' && this.testQuery(selector, slot) : selectorMatches(selector, slot.id, slot.key)),
         () => (this.idOrder ??= new IdOrder(this.slots.keys())),
       ),
@@ -386,16 +415,45 @@ export class Keyspace {
     return met ?? selector.test(slot.key as KeyObject);
   }
 
-  private remove(id: string, slot: unknown): void {
+  private remove(id: string, slot: Slot | number): void {
     this.slots.delete(id);
     this.tags?.drop(id);
     this.idOrder?.delete(id);
     this.recency?.delete(id);
-    if (slot instanceof Slot) {
+    if (typeof slot === 'number') this.bare.free(slot);
+    else {
       if (slot instanceof SizedSlot) this.bytes -= slot.size;
       if (slot.expiresAt !== 0) this.timedEntries--;
       if (typeof slot.key !== 'string') this.indexes.remove(slot);
     }
+  }
+
+  /** A held entry as a Slot: a plain string entry's is made for the caller (page walks read Slots). */
+  private readonly slotOf = (id: string, held: Slot | number): Slot => {
+    if (typeof held !== 'number') return held;
+    const bare = this.bare;
+    return new Slot(id, bare.value(held), id, 0, 0, bare.createdAt(held), bare.updatedAt(held));
+  };
+
+  /**
+   * The live entry's metadata (SPEC §16), `sizeOf` giving its value's size; undefined when
+   * absent. Reading it is not a use: the LRU order stays.
+   */
+  meta(id: string, sizeOf: (value: unknown) => number): EntryMeta | undefined {
+    const held = this.slots.get(id);
+    if (held === undefined) return undefined;
+    const base = this.timeBase;
+    const tags = this.tags?.tagsOf(id) ?? [];
+    if (typeof held === 'number') {
+      const bare = this.bare;
+      return { size: sizeOf(bare.value(held)), createdAt: bare.createdAt(held) + base, updatedAt: bare.updatedAt(held) + base, expiresAt: null, tags };
+    }
+    if (held.expiresAt !== 0 && held.expiresAt <= this.options.now()) {
+      this.expire(id, held);
+      return undefined;
+    }
+    const expiresAt = held.expiresAt === 0 ? null : held.expiresAt;
+    return { size: sizeOf(held.value), createdAt: held.createdAt + base, updatedAt: held.updatedAt + base, expiresAt, tags };
   }
 
   private expire(id: string, slot: Slot): void {
@@ -421,7 +479,7 @@ export class Keyspace {
       // Even the entry just written goes when it alone exceeds the bound, as in lru-cache.
       const oldest = recency.keys().next().value as string | undefined;
       if (oldest === undefined) break;
-      this.remove(oldest, this.slots.get(oldest));
+      this.remove(oldest, this.slots.get(oldest)!);
       this.evictions++;
       this.notify('evict', oldest);
     }

@@ -43,15 +43,15 @@ export interface PageSource {
   idOrder(): IdOrder;
 }
 
-/** A keyspace's entries as a PageSource (`held`: id → Slot, or the bare value of a plain string-key entry). */
-export function heldPageSource(
-  held: ReadonlyMap<string, unknown>,
+/** A keyspace's entries as a PageSource (`held`: id → Slot, or a plain string-key entry that `wrap` makes a Slot of). */
+export function heldPageSource<H>(
+  held: ReadonlyMap<string, H>,
+  wrap: (id: string, held: H) => Slot,
   indexes: OrderedIndexes,
   now: number,
   matches: PageSource['matches'],
   idOrder: () => IdOrder,
 ): PageSource {
-  const wrap = (id: string, value: unknown): Slot => (value instanceof Slot ? value : new Slot(id, value, id, 0, 0));
   return {
     indexes,
     held: held.size,

@@ -1,6 +1,7 @@
 /**
- * The record of a memory entry that needs more than its value (an object key, a TTL, a
- * tracked size). Plain string keys without TTL in an unbounded store need none: see keyspace.ts.
+ * The record of a memory entry that needs more than its value and times (an object key, a TTL,
+ * a tracked size). Plain string keys without TTL in an unbounded store need none: see
+ * keyspace.ts and bare-entries.ts.
  */
 import type { Key } from '../../keys';
 
@@ -15,6 +16,14 @@ export class Slot {
     public expiresAt: number,
     /** Creation sequence, used to merge index hits back into creation order. */
     readonly seq: number,
+    /**
+     * When the entry was created and its value last written (getMeta, SPEC §16), in ms after
+     * the keyspace's time base: small integers, which V8 keeps in the object unboxed (an epoch
+     * ms would take a heap number each, 16 bytes more per time) for the first 2^31 ms (24 days)
+     * of the keyspace; later times still work, boxed.
+     */
+    readonly createdAt = 0,
+    public updatedAt = createdAt,
   ) {}
 }
 
@@ -29,9 +38,11 @@ export class SizedSlot extends Slot {
     key: Key,
     expiresAt: number,
     seq: number,
+    createdAt: number,
+    updatedAt: number,
     /** Approximate bytes. */
     public size: number,
   ) {
-    super(id, value, key, expiresAt, seq);
+    super(id, value, key, expiresAt, seq, createdAt, updatedAt);
   }
 }

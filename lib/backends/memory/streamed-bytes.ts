@@ -15,6 +15,14 @@ export class StreamedBytes {
     this.parts = parts;
   }
 
+  /** The value's length in bytes. */
+  get byteLength(): number {
+    if (this.whole) return this.whole.length;
+    let n = 0;
+    for (const part of this.parts!) n += part.length;
+    return n;
+  }
+
   /** The whole value as one Buffer (joined on the first call, then kept). */
   joined(): Buffer {
     if (!this.whole) {

@@ -32,6 +32,12 @@ export class TagIndex {
     }
   }
 
+  /** `id`'s tags in the order given (a copy), or an empty array. */
+  tagsOf(id: string): string[] {
+    const tags = this.byId.get(id);
+    return tags === undefined ? [] : [...tags];
+  }
+
   /** Forgets `id`'s tags (it was removed). */
   drop(id: string): void {
     const tags = this.byId.get(id);
