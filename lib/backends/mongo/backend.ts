@@ -13,6 +13,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { ObjectId } from 'mongodb';
 import type { Backend, BackendContext, BackendEvents, EntryMeta } from '../../backend';
 import type { Clock } from '../../clock';
+import { ValueCodec, createValueCodec } from '../../compression';
 import { withinMs } from '../../core/promises';
 import { TickQueue } from '../../core/tick-queue';
 import { StoreClosedError, StoreConfigError } from '../../errors';
@@ -28,7 +29,7 @@ import { MigrationProgress, MigrationResult, migrateCollection } from './migrate
 import { QueuedRead, readEntry, readExpiry, readMany, readOne, readValueStream } from './reads';
 import { clearNamespace, countMatching, deleteMatching, findEntries, namespaceStats } from './scans';
 import { writeStream } from './streams';
-import { serializeValue, unstorableExpiry } from './values';
+import { checkedSerializer, encodeValue, unstorableExpiry } from './values';
 import { QueuedWrite, deleteEntry, writeMany, writeOne } from './writes';
 
 /** Most calls one coalesced round trip carries. */
@@ -53,6 +54,8 @@ export class MongoBackend implements Backend, MongoScope {
   readonly namespace: string;
   readonly clock: Clock;
   readonly serializer: Serializer;
+  /** Values to what `v` holds and back: the serializer, compressing per the `compress` setting (values.ts). */
+  readonly codec: ValueCodec;
   /** The owning store's events: failures of the periodic sweep are reported there while this backend is attached. */
   readonly events: BackendEvents;
   private attached = false;
@@ -81,6 +84,7 @@ export class MongoBackend implements Backend, MongoScope {
     this.namespace = context.namespace;
     this.clock = context.clock;
     this.serializer = context.serializer;
+    this.codec = createValueCodec(checkedSerializer(context.serializer), shared.compression);
     this.events = context.events;
   }
 
@@ -155,11 +159,14 @@ export class MongoBackend implements Backend, MongoScope {
 
   async set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     if (expiresAt !== null && !isStorableExpiry(expiresAt)) throw unstorableExpiry(expiresAt);
-    const v = serializeValue(this, id, value);
+    const encoded = encodeValue(this, id, value);
     // Position and time are taken now, when the call starts in program order, not when its
     // batch is sent: a setStream started later but finished sooner must still come after it.
     const s = new ObjectId();
     const now = this.clock.now();
+    // An asynchronous serializer's text is awaited before the write is queued (the core orders
+    // calls on the same key: this backend does not declare ordersExactCalls).
+    const v = typeof encoded === 'string' || encoded instanceof Uint8Array ? encoded : await encoded;
     return new Promise((resolve, reject) => this.writes.add({ id, key, v, expiresAt, tags, s, now, resolve, reject }));
   }
 

@@ -12,6 +12,7 @@ import { IndexFields, indexFields, indexKey, indexName } from './sort';
 import { LEGACY_FILTER } from './migrate';
 import { MONGO_DEFAULTS, MongoSettings, connectionString } from './settings';
 import type { BackendEvents } from '../../backend';
+import { Compression, ValueCodec, resolveCompression } from '../../compression';
 import type { Clock } from '../../clock';
 import { SharedResource } from '../../core/shared-resource';
 import type { Serializer } from '../../serializer';
@@ -24,6 +25,8 @@ export class SharedMongo {
   files!: ValueFiles;
   /** The `indexes` setting, normalized: what the sort planner (sort.ts) matches sorts against. */
   readonly indexFields: readonly IndexFields[];
+  /** The `compress` setting, resolved (null: off); every namespace's codec compresses by it. */
+  readonly compression: Compression | null;
   private opening: Promise<void> | undefined;
   /** The users; while there are any, `sweep` runs every `sweepInterval` ms; the last one closes the client. */
   private readonly use: SharedResource;
@@ -39,6 +42,7 @@ export class SharedMongo {
     readonly settings: MongoSettings,
   ) {
     this.indexFields = (settings.indexes ?? MONGO_DEFAULTS.indexes).map(indexFields);
+    this.compression = resolveCompression(settings.compress);
     this.use = new SharedResource({
       interval: settings.sweepInterval ?? MONGO_DEFAULTS.sweepInterval,
       periodic: () => this.sweepFor(this.users[0]),
@@ -191,6 +195,8 @@ export interface MongoScope {
   readonly namespace: string;
   /** The time source of expiry checks. */
   readonly clock: Clock;
-  /** How values become the strings stored in `v`. */
+  /** The store's serializer (the codec wraps it; the migration writes with it). */
   readonly serializer: Serializer;
+  /** How values become what `v` holds (the serializer's text, or compressed bytes) and back. */
+  readonly codec: ValueCodec;
 }

@@ -6,7 +6,10 @@
  *        an exact key is one lookup on the unique _id index;
  *   k    the key: the string, or the object key with fields sorted, so queries run natively
  *        on `k.<path>`;
- *   v    the value, as the store's serializer writes it (a string; absent for streamed values);
+ *   v    the value, as the store's serializer writes it (a string), or — with `compress` on and
+ *        the text at least its threshold — that text compressed and framed (BSON Binary, subtype
+ *        0: one algorithm byte, then gzip or brotli bytes; lib/compression.ts); which one is read
+ *        from the stored type, never from the setting; absent for streamed values;
  *   g    the GridFS file id of a value written with setStream (absent otherwise; when a later
  *        plain set left both `v` and `g`, `v` is the value and the sweep frees the file);
  *   e    the expiry as a Date, or null (TTL index, expireAfterSeconds 0);
@@ -19,7 +22,7 @@
  *   u    when its value was last written (a Date): every set and setStream, not touch.
  *        Documents written before the store recorded times have neither (getMeta: null).
  */
-import type { Document, ObjectId } from 'mongodb';
+import type { Binary, Document, ObjectId } from 'mongodb';
 import { StoreConfigError, StoreError, StorageConnectionError, StorageOperationError } from '../../errors';
 import type { Key } from '../../keys';
 
@@ -27,7 +30,7 @@ import type { Key } from '../../keys';
 export interface EntryDoc extends Document {
   _id: string;
   k: Key;
-  v?: string;
+  v?: string | Binary;
   g?: ObjectId;
   e: Date | null;
   n: string;

@@ -105,5 +105,5 @@ export async function readValueStream(scope: MongoScope, id: string): Promise<As
   const doc = await liveDoc(scope, id, 'createValueStream');
   if (doc === null) return undefined;
   if (doc.v === undefined && doc.g instanceof ObjectId) return fileChunks(scope.shared.files.download(doc.g), id);
-  return toAsync(chunksOf(valueBytes(decode(scope, doc, id))));
+  return toAsync(chunksOf(valueBytes(await decode(scope, doc, id))));
 }

@@ -4,6 +4,7 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { MongoClient, MongoClientOptions } from 'mongodb';
+import { CompressSetting, resolveCompression } from '../../compression';
 import { StoreConfigError } from '../../errors';
 import { isPlainObject } from '../../keys';
 import type { CommonSettings } from '../../store';
@@ -50,6 +51,12 @@ export interface MongoSettings extends CommonSettings {
   sweepInterval?: number;
   /** Convert memstorage 0.5.3 documents found at connect instead of failing. Default false. */
   migrateLegacy?: boolean;
+  /**
+   * Compress values whose serialized text takes at least `threshold` bytes (default 1024) with
+   * `algorithm` ('gzip', the default, or 'brotli'), stored as BSON Binary; `true` for the
+   * defaults. Entries written either way read either way (docs/mongo.md). Default false.
+   */
+  compress?: CompressSetting;
 }
 
 /** One entry of the `indexes` setting: a key path, a compound index of ascending paths, or paths with directions. */
@@ -71,6 +78,7 @@ export const MONGO_DEFAULTS = {
   chunkSize: 255 * 1024,
   sweepInterval: 60000,
   migrateLegacy: false,
+  compress: false,
 } as const;
 
 /** The settings that describe a connection: none of them goes with `url` or `client`. */
@@ -131,6 +139,7 @@ export function checkMongoSettings(s: MongoSettings): void {
   }
   if (s.clientOptions !== undefined && !isPlainObject(s.clientOptions)) throw new StoreConfigError('setting clientOptions must be a plain object');
   if (s.migrateLegacy !== undefined && typeof s.migrateLegacy !== 'boolean') throw new StoreConfigError('setting migrateLegacy must be a boolean');
+  resolveCompression(s.compress);
 }
 
 /** The connection string memstorage's settings describe (user and password URL-encoded). */

@@ -5,6 +5,7 @@
  */
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Document, ObjectId } from 'mongodb';
+import type { EncodedValue } from '../../compression';
 import type { Key } from '../../keys';
 import type { MongoScope } from './connection';
 import { docId, isStorableExpiry, toStoreError } from './layout';
@@ -19,7 +20,7 @@ async function rewrite(
   scope: MongoScope,
   id: string,
   key: Key,
-  data: { v: string } | { g: ObjectId },
+  data: { v: EncodedValue } | { g: ObjectId },
   expiresAt: number | null,
   position: { s: ObjectId; now: number },
 ): Promise<void> {

@@ -7,6 +7,7 @@
 import './driver'; // first: a missing mongodb is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { Document, ObjectId } from 'mongodb';
 import { StorageOperationError } from '../../errors';
+import type { EncodedValue } from '../../compression';
 import type { Key } from '../../keys';
 import type { Settle } from '../../core/tick-queue';
 import type { MongoScope } from './connection';
@@ -17,7 +18,8 @@ import type { ReadDoc } from './values';
 export interface QueuedWrite extends Settle<void> {
   id: string;
   key: Key;
-  v: string;
+  /** The value as stored: the serializer's text, or framed compressed bytes (written as BSON Binary). */
+  v: EncodedValue;
   expiresAt: number | null;
   /** The entry's tags (checked and deduplicated by lib/tags.ts), or undefined for none. */
   tags: readonly string[] | undefined;
