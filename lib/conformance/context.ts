@@ -15,6 +15,12 @@ export interface ConformanceOptions {
   streamBytes?: number;
   /** Run the whole suite a second time on a scope of each store (`store.scope('scoped')`). Default true. */
   throughScope?: boolean;
+  /**
+   * Whether getMeta reports when entries were created and updated (SPEC §16). Default true:
+   * every built-in backend does. False for a backend that leaves getMeta to the core's default,
+   * whose times are null: the suite then checks that they are.
+   */
+  entryTimes?: boolean;
 }
 
 /** A capability a group of tests needs (a flag of `store.supports`). */
@@ -51,7 +57,7 @@ export function makeContext(factory: StoreFactory, options: ConformanceOptions):
     }
   });
   return {
-    options: { streamBytes: options.streamBytes ?? 2 * 1024 * 1024, throughScope: options.throughScope ?? true },
+    options: { streamBytes: options.streamBytes ?? 2 * 1024 * 1024, throughScope: options.throughScope ?? true, entryTimes: options.entryTimes ?? true },
     requires(flag: Capability) {
       before(async function () {
         const probe = await factory({ clock: new ManualClock(Date.now()), namespace: `conf${process.pid}probe${++counter}` });

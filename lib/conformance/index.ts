@@ -14,6 +14,7 @@ import { bulk } from './bulk';
 import { entries } from './entries';
 import { ConformanceOptions, StoreFactory, makeContext } from './context';
 import { keysAndValues } from './keys-values';
+import { meta } from './meta';
 import { queries } from './queries';
 import { queryOptions } from './query-options';
 import { streams } from './streams';
@@ -43,6 +44,7 @@ function suite(title: string, factory: StoreFactory, options: ConformanceOptions
     api(ctx);
     bulk(ctx);
     entries(ctx);
+    meta(ctx);
     streams(ctx);
     sharing(ctx);
   });

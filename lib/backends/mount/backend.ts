@@ -6,7 +6,7 @@
  * (the default last). Each mount keeps its own TTLs, program order, connection and failures:
  * a mount that is down fails only the calls that need it.
  */
-import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, LockRedis, StoredEntry } from '../../backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryMeta, EntryWithExpiry, FindOptions, LockRedis, StoredEntry } from '../../backend';
 import { tierBackend, tierScope, TierBackend } from '../../core/tier-access';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
@@ -118,6 +118,11 @@ export class MountBackend implements Backend {
 
   async getEntry(id: string): Promise<EntryWithExpiry | undefined> {
     return this.to(id).getEntry(id);
+  }
+
+  /** The owning mount's metadata: its own times, expiry, tags and stored size. */
+  async getMeta(id: string): Promise<EntryMeta | undefined> {
+    return this.to(id).getMeta(id);
   }
 
   async has(id: string): Promise<boolean> {
