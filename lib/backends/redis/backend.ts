@@ -13,7 +13,7 @@
  * expired entries without reading them (sweeping.ts). Streamed values: streams.ts.
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
-import type { Backend, BackendContext, LockRedis } from '../../backend';
+import type { Backend, BackendContext, EntryMeta, LockRedis } from '../../backend';
 import type { Clock } from '../../clock';
 import { InvalidValueError, StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
@@ -25,7 +25,8 @@ import { RedisClient, waitReady } from './client';
 import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './connection';
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { count, deleteMatching, find } from './find';
-import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, valueEntry } from './layout';
+import { HEAD_BYTES } from './scripts';
+import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, timedHead } from './layout';
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
 import { upgradeLayout } from './migrate';
@@ -76,6 +77,12 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   /** Most exact calls per queued run (a sharded backend's runs are split per shard: shards.ts). */
   protected exactBatch: number;
   private attached = false;
+  /** The clock reading `timesTail` was built at (see `head`). */
+  private headAt = NaN;
+  /** `.<now>.<now>v`: the part of a plain value's head after its expiry, at `headAt`. */
+  private timesTail = '';
+  /** `0.<now>.<now>v`: the head of a plain value without expiry, at `headAt`. */
+  private noExpiryHead = '';
   /** Why connect() refused this namespace for good (its recorded shard count differs), if it did. */
   private refused: StoreConfigError | undefined;
 
@@ -211,6 +218,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     return readEntries(this, ids);
   }
 
+  /** The live entry's size, times, expiry and tags, without its value: batched like `get`, one script per batch (meta.ts). */
+  getMeta(id: string): Promise<EntryMeta | undefined> {
+    return new Promise((resolve, reject) => this.connection.enqueue(this, 'meta', { id, resolve, reject }, this.exactBatch));
+  }
+
   has(id: string): Promise<boolean> {
     return this.expiryOf(id).then((expiresAt) => expiresAt !== undefined);
   }
@@ -227,7 +239,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
    * moment of this connection's command order, before any command of a later call.
    */
   private expiryOf(id: string): Promise<number | null | undefined> {
-    const head = this.piped((c) => c.getrange(this.layout.entry(id), 0, 40));
+    const head = this.piped((c) => c.getrange(this.layout.entry(id), 0, HEAD_BYTES - 1));
     const chunks = this.piped((c) => c.hexists(this.layout.chunks(id), 'g'));
     chunks.catch(() => undefined); // answered below only for a streamed head
     return head.then(
@@ -266,7 +278,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     if (expiresAt !== null && !validExpiry(expiresAt)) return Promise.reject(expiryError(expiresAt));
     let text: string;
     try {
-      text = valueEntry(expiresAt, this.serialize(value));
+      text = this.head(expiresAt) + this.serialize(value);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -276,6 +288,20 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     }).then(() => {
       if (expiresAt !== null) this.sweeper.sweepIfDue();
     });
+  }
+
+  /**
+   * The head of a plain value written now (layout.ts, timedHead): built once per clock
+   * millisecond and expiry kind, so a storm of sets does not format the time for each.
+   */
+  private head(expiresAt: number | null): string {
+    const now = this.clock.now();
+    if (now !== this.headAt) {
+      this.headAt = now;
+      this.noExpiryHead = timedHead(null, now);
+      this.timesTail = this.noExpiryHead.slice(1);
+    }
+    return expiresAt === null ? this.noExpiryHead : expiresAt + this.timesTail;
   }
 
   /** The serializer's text for a value; a serializer that throws or returns no string is the caller's InvalidValueError. */

@@ -12,6 +12,7 @@ import type { BatchItem, BatchKind } from './connection';
 import { keyName, rethrow, toStoreError } from './errors';
 import type { RedisLayout } from './layout';
 import { tagPrefix } from './layout';
+import { sendMetas } from './meta';
 import { orderedRecords } from './ordered';
 import { SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
 
@@ -29,6 +30,7 @@ export interface SetItem extends BatchItem {
 /** Sends a batch of queued reads or writes of `b`'s namespace. */
 export function sendBatch(b: RedisBackend, kind: BatchKind, items: BatchItem[]): void {
   if (kind === 'set') sendSets(b, items as SetItem[]);
+  else if (kind === 'meta') sendMetas(b, items);
   else sendReads(b, items, kind === 'entry');
 }
 

@@ -29,8 +29,8 @@ export interface DueVisits {
   sweeperFor(namespace: string): Sweepable;
 }
 
-/** The operations the backends batch. */
-export type BatchKind = 'get' | 'entry' | 'set';
+/** The operations the backends batch: reads of values or entries, writes, getMeta reads. */
+export type BatchKind = 'get' | 'entry' | 'set' | 'meta';
 
 /** One queued operation of a batch. */
 export interface BatchItem {

@@ -10,9 +10,11 @@
  *
  * | key                          | type   | holds                                                    |
  * |------------------------------|--------|----------------------------------------------------------|
- * | `<base>e:<id>`               | string | `<expiry>v<serialized value>`, or for a streamed value   |
- * |                              |        | `<expiry>c<chunk count>:<generation>`; expiry is epoch   |
- * |                              |        | ms, '0' for none (see parseHead)                         |
+ * | `<base>e:<id>`               | string | `<expiry>.<created>.<updated>v<serialized value>`, or for |
+ * |                              |        | a streamed value `<head>c<chunk count>:<generation>`;    |
+ * |                              |        | expiry is epoch ms, '0' for none; the times are epoch ms  |
+ * |                              |        | of the store clock (getMeta, meta.ts); entries written   |
+ * |                              |        | before times have none: `<expiry>v…` (see liveHead)      |
  * | `<base>k:<id>`               | hash   | a streamed value's chunks `0..n-1` and generation `g`    |
  * | `<base>o:<generation>`       | hash   | the chunks of a streamed value just replaced or deleted, |
  * |                              |        | kept for a grace of a few command timeouts (expiring)    |
@@ -232,9 +234,20 @@ export function tagPrefix(tag: string): string {
   return (tag.includes('\0') ? tag.replace(/\0/g, '\0\x01') : tag) + '\0\0';
 }
 
-/** The entry string of a value: its expiry, 'v', then the serialized value. */
+/** The entry string of a value without times (as written before getMeta): its expiry, 'v', then the serialized value. */
 export function valueEntry(expiresAt: number | null, text: string): string {
   return (expiresAt === null ? '0v' : expiresAt + 'v') + text;
+}
+
+/**
+ * The head of a plain value's entry string written at `now` (epoch ms of the store's clock):
+ * `<expiry>.<now>.<now>v`, the times being createdAt then updatedAt. The write script keeps
+ * the createdAt of the live entry it overwrites (PUT in scripts.ts). A clock that gives a
+ * fraction or a negative number is floored at 0 ms, so the head stays digits.
+ */
+export function timedHead(expiresAt: number | null, now: number): string {
+  const t = now >= 0 ? String(Math.floor(now)) : '0';
+  return (expiresAt === null ? '0.' : expiresAt + '.') + t + '.' + t + 'v';
 }
 
 /** liveHead: a well-formed entry that has expired by the clock, or an absent one (an empty string). */
@@ -243,10 +256,11 @@ export const EXPIRED = -1;
 export const MALFORMED = -2;
 
 /**
- * Where the expiry digits at the head of an entry string end (the index of its kind letter,
- * 'v' or 'c'); EXPIRED when the entry has expired by `now` (or the string is empty, which
- * reads as absent); MALFORMED when the string has no entry head (something else wrote it).
- * Reads the digits without building a string: this runs once per value read.
+ * Where the head of an entry string ends: the index of its kind letter, 'v' or 'c', after the
+ * expiry digits and the optional times `.<createdAt digits, maybe none>.<updatedAt digits>`;
+ * EXPIRED when the entry has expired by `now` (or the string is empty, which reads as absent);
+ * MALFORMED when the string has no entry head (something else wrote it). Reads the digits
+ * without building a string: this runs once per value read.
  */
 export function liveHead(s: string, now: number): number {
   let x = 0;
@@ -257,15 +271,52 @@ export function liveHead(s: string, now: number): number {
     x = x * 10 + digit;
   }
   if (k === 0 || k === s.length) return s.length === 0 ? EXPIRED : MALFORMED;
-  const kind = s.charCodeAt(k);
+  let kind = s.charCodeAt(k);
+  if (kind === 46) {
+    // '.': the times (createdAt may be empty, updatedAt may not)
+    k = timesEnd(s, k);
+    if (k < 0) return MALFORMED;
+    kind = s.charCodeAt(k);
+  }
   if (kind !== 118 && kind !== 99) return MALFORMED; // 'v', 'c'
   return x === 0 || x > now ? k : EXPIRED;
 }
 
+/** The index after the times `.<digits*>.<digits+>` starting at `dot`, or -1 when they do not parse or nothing follows. */
+function timesEnd(s: string, dot: number): number {
+  let k = dot + 1;
+  while (k < s.length && isDigit(s.charCodeAt(k))) k++;
+  if (k >= s.length || s.charCodeAt(k) !== 46) return -1;
+  const start = ++k;
+  while (k < s.length && isDigit(s.charCodeAt(k))) k++;
+  return k === start || k >= s.length ? -1 : k;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /** The expiry in an entry string's head (epoch ms, null for none); `k` is from liveHead. */
 export function headExpiry(s: string, k: number): number | null {
-  const x = Number(s.slice(0, k));
+  let x = 0;
+  for (let i = 0; i < k; i++) {
+    const digit = s.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    x = x * 10 + digit;
+  }
   return x === 0 ? null : x;
+}
+
+/**
+ * The times in an entry string's head (`k` from liveHead): createdAt and updatedAt, epoch ms;
+ * null where the head has none (an entry written before times were recorded; createdAt alone
+ * when such an entry was overwritten while live, so its creation time is unknown).
+ */
+export function headTimes(s: string, k: number): { createdAt: number | null; updatedAt: number | null } {
+  const dot = s.indexOf('.');
+  if (dot < 0 || dot > k) return { createdAt: null, updatedAt: null };
+  const second = s.indexOf('.', dot + 1);
+  return { createdAt: second === dot + 1 ? null : Number(s.slice(dot + 1, second)), updatedAt: Number(s.slice(second + 1, k)) };
 }
 
 /** Whether the entry string holds a streamed value (its chunks are under RedisLayout.chunks); `k` is from liveHead. */

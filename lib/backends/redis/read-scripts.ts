@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND, TAGGED) or maintain
+ * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND, TAGGED, META) or maintain
  * a namespace (RESCHEDULE, REINDEX, VERSION); the write scripts and the Lua fragments they share
  * are in scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
  */
@@ -306,6 +306,46 @@ end
 return out
 `);
 
+/**
+ * Reads a batch of entries' metadata without their values (getMeta, meta.ts): per id, three
+ * elements: the entry's head (see HEAD; 0 when absent, expired by `now`, a key of another
+ * type, or a streamed value whose chunks are gone; a string the store did not write is passed
+ * on as it is, for the client to report), the stored bytes of its value (the string's length
+ * past the head, or a streamed value's chunks added up; -1 when its chunks are not a hash), and
+ * its tags' member prefixes from the `g` hash ('' for none).
+ * KEYS: the entry tags hash, then per id: its entry key, its chunk key. ARGV: now, then the ids.
+ */
+export const META_SCRIPT = new LuaScript(`${HEAD}
+local tg, now = KEYS[1], tonumber(ARGV[1])
+local out, n = {}, 0
+for i = 2, #ARGV do
+  local e, ck = KEYS[2 * i - 2], KEYS[2 * i - 1]
+  local h = head(e)
+  local x, kind, _, at = parse(h)
+  local size, tags = 0, ''
+  if h == '' or (x and not live(x, now)) or (kind == 'c' and chunksGone(h, ck)) then
+    h = 0
+  elseif kind == 'c' then
+    local count = tonumber(string.match(h, '^c(%d+):', at)) or 0
+    local fields = redis.pcall('HLEN', ck)
+    if type(fields) ~= 'number' then
+      size = -1
+    else
+      for j = 0, math.min(count, fields) - 1 do size = size + redis.call('HSTRLEN', ck, j) end
+    end
+  elseif x then
+    size = redis.call('STRLEN', e) - at
+  end
+  if h ~= 0 then
+    local t = redis.pcall('HGET', tg, ARGV[i])
+    if type(t) == 'string' then tags = t end
+  end
+  out[n + 1], out[n + 2], out[n + 3] = h, size, tags
+  n = n + 3
+end
+return out
+`);
+
 /** Every script, for loading them when a connection becomes ready. */
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   SET_SCRIPT,
@@ -322,5 +362,6 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   SHARDS_SCRIPT,
   TOUCH_SCRIPT,
   TAGGED_SCRIPT,
+  META_SCRIPT,
 ];
 

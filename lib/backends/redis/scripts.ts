@@ -12,6 +12,13 @@
 import { LuaScript } from './lua-script';
 import { SEQ_DIGITS } from './ordered';
 
+/**
+ * How many bytes of an entry string scripts read to parse its head (GETRANGE): the expiry and
+ * both times (15 digits each at most), their dots, the kind letter, and a streamed value's
+ * chunk count and the first character of its generation.
+ */
+export const HEAD_BYTES = 80;
+
 /** Fixed KEYS of SET_SCRIPT, before the index keys. */
 export const WRITE_FIXED_KEYS = 9;
 /** Fixed KEYS of SET_MANY_SCRIPT, before the first entry's keys. */
@@ -24,24 +31,30 @@ const DROP_FIXED_KEYS = 5;
  * `head` reads just the head, whatever the size of the value; a key of another type (written
  * by something else) reads as an empty string, that is as absent, instead of failing the
  * script. `parse` gives the expiry digits and kind letter ('v' or 'c') of a well-formed head,
- * or nothing for an empty string or one the store did not write. `chunksGone` says whether a
- * well-formed streamed head's chunk hash `ck` is gone (evicted, deleted by hand): such an
- * entry reads as absent.
+ * then its createdAt digits (nil in a head without times, written before getMeta; '' when
+ * unknown) and the position of the kind letter; nothing for an empty string or one the store
+ * did not write. `chunksGone` says whether a well-formed streamed head's chunk hash `ck` is
+ * gone (evicted, deleted by hand): such an entry reads as absent.
  */
 export const HEAD = `
 local function head(e)
-  local h = redis.pcall('GETRANGE', e, 0, 40)
+  local h = redis.pcall('GETRANGE', e, 0, ${HEAD_BYTES - 1})
   if type(h) ~= 'string' then return '' end
   return h
 end
 local function parse(s)
-  return string.match(s, '^(%d+)([vc])')
+  local x, at, kind = string.match(s, '^(%d+)()([vc])')
+  if x then return x, kind, nil, at end
+  local created
+  x, created, at, kind = string.match(s, '^(%d+)%.(%d*)%.%d+()([vc])')
+  return x, kind, created, at
 end
 local function live(x, now)
   return x and (x == '0' or tonumber(x) > now)
 end
 local function chunksGone(h, ck)
-  return string.match(h, '^%d+c[1-9]%d*:.') and redis.call('EXISTS', ck) == 0
+  local _, kind, _, at = parse(h)
+  return kind == 'c' and string.match(h, '^c[1-9]%d*:.', at) and redis.call('EXISTS', ck) == 0
 end
 `;
 
@@ -149,9 +162,11 @@ end
  * the next creation sequence (in the order set and in every index), or `reserved` when the
  * caller took one from the counter when its call started (setStream), or assigned it (a
  * sharded namespace: sequence.ts). Overwriting a live entry
- * keeps its position. mode 'v' stores `payload`, the whole entry string built by the caller
- * (`<expiry>v<value text>`); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key
- * `ck` and stores `<expiry>c<payload chunk count>:<gen>`. A value written over a streamed one
+ * keeps its position and its createdAt (the head's times, layout.ts: getMeta). mode 'v' stores
+ * `payload`, the whole entry string built by the caller (`<expiry>.<now>.<now>v<value text>`,
+ * whose createdAt is replaced by the live entry's; one without times, `<expiry>v<value text>`,
+ * is stored as it is); mode 'c' renames the chunks hash `tmp` onto the entry's chunk key `ck`
+ * and stores `<expiry>.<createdAt>.<now>c<payload chunk count>:<gen>`. A value written over a streamed one
  * retires the old chunks to a grace key (see RETIRE: prefix `gp`, `grace` ms). The entry
  * string and its chunks expire natively at `exp`. A key of another type at the entry's name
  * is overwritten. The entry's tag records are replaced by the tags whose member prefixes are
@@ -171,8 +186,9 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     if wrong then return wrong end
   end
   local h = head(e)
-  local old = parse(h)
-  if not live(old, now) then
+  local old, oldKind, oldCreated = parse(h)
+  local wasLive = live(old, now)
+  if not wasLive then
     local seq = tonumber(reserved) or redis.pcall('INCR', c)
     if type(seq) ~= 'number' then return 'the counter ' .. c .. ' does not hold a number: clear() removes it' end
     for i = i1, i2 do
@@ -206,12 +222,24 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     for i = o1, o2 do redis.call('SADD', p, KEYS[i]) end
   end
   if tagged or tagging then retag(tg, tz, id, t1, t2) end
-  local text = payload
-  if string.match(h, '^%d+c') then retire(ck, gp, grace) end
+  local text, keepAt, created = payload, nil, nil
+  if oldKind == 'c' then retire(ck, gp, grace) end
   if mode ~= 'v' then
     redis.call('RENAME', tmp, ck)
     redis.call('HSET', ck, 'g', gen)
-    text = exp .. 'c' .. payload .. ':' .. gen
+    local t = string.format('%d', math.max(0, now))
+    created = t
+    if wasLive then created = oldCreated or '' end
+    text = exp .. '.' .. created .. '.' .. t .. 'c' .. payload .. ':' .. gen
+  elseif wasLive then
+    -- Overwriting a live entry keeps its createdAt ('' when unknown: written before times were
+    -- recorded): patched in place after the SET when it has the width of the one the client
+    -- wrote (epoch ms nearly always do), else the head is rebuilt (copying the value once).
+    local pe, pc = string.match(payload, '^(%d+)%.(%d*)%.')
+    created = oldCreated or ''
+    if pe and pc ~= created then
+      if #pc == #created then keepAt = #pe + 1 else text = pe .. '.' .. created .. string.sub(payload, #pe + #pc + 2) end
+    end
   end
   if exp ~= '0' then
     redis.call('SET', e, text, 'PXAT', exp)
@@ -223,6 +251,7 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     -- An entry stored without expiry is never in the expiry set: overwriting one skips this.
     if old ~= '0' then redis.call('ZREM', xz, id) end
   end
+  if keepAt then redis.call('SETRANGE', e, keepAt, created) end
 end
 `;
 
@@ -342,7 +371,7 @@ while a <= #ARGV do
       if h ~= '' and (not x or (live(x, now) and not (kind == 'c' and chunksGone(h, ck)))) then counted = counted + 1 end
     end
     if report then removed[#removed + 1] = id end
-    if string.match(h, '^%d+c') then
+    if select(2, parse(h)) == 'c' then
       redis.call('UNLINK', e)
       retire(ck, gp, grace)
     else
