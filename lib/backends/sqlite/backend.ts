@@ -4,13 +4,15 @@
  * issue order by themselves (`ordersExactCalls`) and reads are also offered synchronously.
  * Layout in layout.ts, query translation in query.ts, scans in scans.ts, value streams in
  * streams.ts, the per-tick write transaction in tick-transaction.ts; tags are rows of a side
- * table that triggers keep no longer than their entries (layout.ts).
+ * table that triggers keep no longer than their entries (layout.ts). Values go through the
+ * store's value codec (lib/compression.ts): TEXT, or a compressed BLOB with `compress`.
  */
-import type { Backend, BackendContext } from '../../backend';
+import type { Backend, BackendContext, EntryMeta } from '../../backend';
+import { EncodedValue, createValueCodec, isPromiseLike } from '../../compression';
 import type { Selector } from '../../query';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
-import { tablesFor, toStoreError } from './layout';
+import { corruptEntry, tablesFor, toStoreError } from './layout';
 import { EntryRow, deserialize, expiryOf, isLive, valueOf } from './rows';
 import { ScannedEntry, createScans, isBadKeyColumn } from './scans';
 import { StreamScope, chunkSetOf, expiredAt, keyColumns, setStream, valueStream } from './streams';
@@ -26,9 +28,12 @@ export interface SqliteBackend extends Backend {
 
 /** Builds the backend of one namespace over `connection` (shared with its scopes). */
 export function sqliteBackend(connection: SqliteConnection, context: BackendContext): SqliteBackend {
-  const { namespace: ns, clock, serializer } = context;
+  const { namespace: ns, clock } = context;
+  // Synchronous unless the serializer is declared asynchronous: then this backend stops keeping
+  // issue order by itself (its writes wait for the serializer) and offers no synchronous reads.
+  const codec = createValueCodec(context.serializer, connection.settings.compress);
   const table = tablesFor(connection.settings.table).entries;
-  const streams: StreamScope = { connection, namespace: ns, clock, serializer };
+  const streams: StreamScope = { connection, namespace: ns, clock, codec };
   const file = connection.isFile;
   const supports: Capabilities = {
     nativeQueries: true,
@@ -56,43 +61,60 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       const read = connection.stmt.read.get(ns, id) as [unknown, unknown, unknown] | undefined;
       if (read === undefined) return undefined;
       const [v, e, s] = read;
-      if (typeof v === 'string' && s === null && (e === null || (typeof e === 'number' && e > clock.now()))) return deserialize(v, id, serializer);
+      if ((typeof v === 'string' || Buffer.isBuffer(v)) && s === null && (e === null || (typeof e === 'number' && e > clock.now()))) return deserialize(v, id, codec);
       // Expired, streamed or unreadable: the full row says which.
       const row = liveRow(id);
-      return row === undefined ? undefined : valueOf(row, id, serializer, connection);
+      return row === undefined ? undefined : valueOf(row, id, codec, connection);
     } catch (err) {
       throw toStoreError(err, 'get');
     }
   };
 
   /**
-   * The write of `set`: one upsert; a tagged write, or one over an expired, streamed or tagged
-   * row, goes down the slow path, where setting `t` drops the old tag rows (layout.ts).
+   * The write of `set` (`v` the value's stored form): one upsert; a tagged write, or one over an
+   * expired, streamed or tagged row, goes down the slow path, where setting `t` drops the old
+   * tag rows (layout.ts). Overwriting a live entry keeps its creation position and time.
    */
-  const write = (id: string, value: unknown, expiresAt: number | null, tags: readonly string[] | undefined): void => {
-    const v = serializer.serialize(value);
+  const write = (id: string, v: EncodedValue, expiresAt: number | null, tags: readonly string[] | undefined): void => {
     const { k, a } = keyColumns(id);
     const now = clock.now();
     const stmt = connection.stmt;
-    if (tags === undefined && stmt.upsert.run(ns, id, k, a, v, expiresAt, now).changes > 0) return;
+    if (tags === undefined && stmt.upsert.run(ns, id, k, a, v, expiresAt, now, now, now).changes > 0) return;
     const t = tags === undefined ? null : 1;
     connection.transaction(() => {
       const old = rowOf(id);
       let seq: number;
       if (old && !expiredAt(old, now)) {
-        stmt.update.run(v, expiresAt, null, null, t, old.seq); // overwriting keeps the creation position
+        stmt.update.run(v, expiresAt, null, null, t, now, old.seq); // overwriting keeps the creation position
         seq = old.seq;
       } else {
         if (old) stmt.deleteBySeq.run(old.seq); // an expired entry set again is a new one, at the end
-        seq = Number(stmt.insert.run(ns, id, k, a, v, expiresAt, null, null, t).lastInsertRowid);
+        seq = Number(stmt.insert.run(ns, id, k, a, v, expiresAt, null, null, t, now, now).lastInsertRowid);
       }
       if (old) connection.dropChunks(chunkSetOf(old));
-      if (tags !== undefined) for (const tag of tags) stmt.insertTag.run(ns, tag, seq);
+      if (tags !== undefined) for (let n = 0; n < tags.length; n++) stmt.insertTag.run(ns, tags[n], seq, n);
     });
   };
 
+  /** getMeta's answer from its one statement (statements.ts `meta`), or undefined when absent or expired. */
+  const metaOf = (id: string): EntryMeta | undefined => {
+    const row = connection.stmt.meta.get(ns, id) as [unknown, unknown, unknown, unknown, unknown] | undefined;
+    if (row === undefined) return undefined;
+    const [e, cr, up, size, tags] = row;
+    const expiresAt = expiryOf({ seq: 0, e }, id);
+    if (expiresAt !== null && expiresAt <= clock.now()) return undefined;
+    if (typeof size !== 'number') throw corruptEntry(id, 'it has neither a value nor a streamed value');
+    return {
+      size,
+      createdAt: typeof cr === 'number' ? cr : null,
+      updatedAt: typeof up === 'number' ? up : null,
+      expiresAt,
+      tags: typeof tags === 'string' ? (JSON.parse(tags) as string[]) : [],
+    };
+  };
 
-  const { scan, findSync, valuesSync } = createScans({ connection, namespace: ns, clock, serializer, table });
+
+  const { scan, findSync, valuesSync } = createScans({ connection, namespace: ns, clock, codec, table });
 
   const deleteOne = (id: string): boolean =>
     connection.transaction(() => {
@@ -111,7 +133,7 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
 
   const backend: SqliteBackend = {
     supports,
-    ordersExactCalls: true,
+    ordersExactCalls: codec.sync,
     connection,
 
     async connect() {
@@ -128,7 +150,12 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     // No setSync: a write resolves when its tick's transaction commits (tick-transaction.ts),
     // which a synchronous return could not wait for.
     set(id, _key, value, expiresAt, tags) {
-      return connection.write(() => write(id, value, expiresAt, tags), 'set');
+      if (codec.sync) return connection.write(() => write(id, codec.encode(value) as EncodedValue, expiresAt, tags), 'set');
+      // The core's order gate keeps this id's later calls waiting meanwhile (ordersExactCalls is false).
+      return (async () => {
+        const v = await codec.encode(value);
+        return connection.write(() => write(id, v, expiresAt, tags), 'set');
+      })();
     },
     // touch and deleteByTags are one statement each, run now in this tick's transaction like
     // set and delete: later calls see them, and other connections see all or nothing.
@@ -158,7 +185,7 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
         return Promise.reject(err);
       }
     },
-    getSync,
+    getSync: codec.sync ? getSync : undefined,
     async delete(id) {
       let existed = false;
       await connection.write(() => void (existed = deleteOne(id)), 'delete');
@@ -175,9 +202,18 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     async getEntry(id) {
       try {
         const row = liveRow(id);
-        return row === undefined ? undefined : { value: valueOf(row, id, serializer, connection), expiresAt: expiryOf(row, id) };
+        if (row === undefined) return undefined;
+        const value = valueOf(row, id, codec, connection);
+        return { value: isPromiseLike(value) ? await value : value, expiresAt: expiryOf(row, id) };
       } catch (err) {
         throw toStoreError(err, 'get');
+      }
+    },
+    async getMeta(id) {
+      try {
+        return metaOf(id);
+      } catch (err) {
+        throw toStoreError(err, 'getMeta');
       }
     },
     async getEntries(ids) {
@@ -192,10 +228,14 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
       }
     },
 
-    findSync,
-    valuesSync,
+    findSync: codec.sync ? findSync : undefined,
+    valuesSync: codec.sync ? valuesSync : undefined,
     async *find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
-      yield* findSync(selector, options);
+      if (codec.sync) return yield* findSync(selector, options);
+      for (const entry of findSync(selector, options)) {
+        if (isPromiseLike(entry.value)) entry.value = await entry.value;
+        yield entry;
+      }
     },
     async count(selector) {
       try {
@@ -228,7 +268,7 @@ export function sqliteBackend(connection: SqliteConnection, context: BackendCont
     },
     async valueStream(id) {
       try {
-        return valueStream(streams, id);
+        return await valueStream(streams, id);
       } catch (err) {
         throw toStoreError(err, 'valueStream');
       }

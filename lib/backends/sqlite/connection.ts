@@ -11,7 +11,7 @@ import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
 import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
-import { PENDING_NS, TAGGED_COLUMN_SQL, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql, untagTriggers } from './layout';
+import { ADDED_ENTRY_COLUMNS, ADDED_TAG_COLUMN, PENDING_NS, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql, untagTriggers } from './layout';
 import type { ResolvedSqliteSettings } from './settings';
 import { Statements, prepareStatements } from './statements';
 import { TickTransaction } from './tick-transaction';
@@ -26,19 +26,29 @@ const SWEEP_BATCH = 500;
 const STATEMENT_CACHE = 256;
 
 /**
- * Creates the tables, or brings a file made by an earlier version up to date: the `t` column
- * (files from before tags) is added, then the tag table and its triggers. In one IMMEDIATE
- * transaction, so two processes opening an old file at once do not both add the column — taken
- * only when something is missing: the triggers, created last in that transaction, exist in an
- * up-to-date file, so opening one takes no write lock.
+ * Creates the tables, or brings a file made by an earlier version up to date: the columns it
+ * lacks are added (`t` from before tags, `cr` and `up` from before getMeta, the tag position
+ * `n`), then the tag table and its triggers. In one IMMEDIATE transaction, so two processes
+ * opening an old file at once do not both add a column — taken only when something is missing:
+ * an up-to-date file answers the first (read-only) check, so opening one takes no write lock.
  */
 function openSchema(db: Database, table: string): void {
-  const triggers = db.prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)`).pluck().get(...untagTriggers(table));
-  if (triggers === 2) return;
+  const { entries, tags } = tablesFor(table);
+  const upToDate = db
+    .prepare(
+      `SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?))
+            + (SELECT count(*) FROM pragma_table_info(?) WHERE name IN (${ADDED_ENTRY_COLUMNS.map(() => '?').join(', ')}))
+            + (SELECT count(*) FROM pragma_table_info(?) WHERE name = ?)`,
+    )
+    .pluck()
+    .get(...untagTriggers(table), table, ...ADDED_ENTRY_COLUMNS, `${table}_tags`, ADDED_TAG_COLUMN);
+  if (upToDate === 2 + ADDED_ENTRY_COLUMNS.length + 1) return;
   db.transaction(() => {
     db.exec(schemaSql(table));
     const columns = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[];
-    if (!columns.includes('t')) db.exec(`ALTER TABLE ${tablesFor(table).entries} ${TAGGED_COLUMN_SQL}`);
+    for (const column of ADDED_ENTRY_COLUMNS) if (!columns.includes(column)) db.exec(`ALTER TABLE ${entries} ADD COLUMN ${column} INTEGER`);
+    const tagColumns = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(`${table}_tags`) as string[];
+    if (tagColumns.length > 0 && !tagColumns.includes(ADDED_TAG_COLUMN)) db.exec(`ALTER TABLE ${tags} ADD COLUMN ${ADDED_TAG_COLUMN} INTEGER`);
     db.exec(tagSchemaSql(table));
   }).immediate();
 }

@@ -12,14 +12,24 @@
  *        json_extract cannot see: such rows are always candidates), else NULL
  *   e    the expiry, epoch ms, or NULL
  *   s, c a streamed value's chunk set (random id) and chunk count; NULL otherwise
- *   v    the value as the serializer writes it (TEXT); NULL for a streamed value. Last but
- *        `t`, so reading the small columns never steps over it
+ *   cr   when the entry was created (epoch ms, the store's clock): set by the write that makes
+ *        the row, kept by overwrites of the live entry (an expired one set again is a new row)
+ *   up   when its value was last written (a set or a streamed set; touch leaves it)
+ *   v    the value (docs/sqlite.md, "Stored format"): TEXT, the serializer's text; or, with
+ *        `compress`, a BLOB: one byte naming the algorithm (1 gzip, 2 brotli, lib/compression.ts)
+ *        then the compressed text. NULL for a streamed value. The reader goes by the column's
+ *        type, never by the setting, so either kind reads whatever `compress` says now. After
+ *        the small columns, so reading them never steps over it
  *   t    1 when the entry has tags (rows in `<table>_tags`), else NULL. After `v` because files
  *        made before tags existed get it by ALTER TABLE; its values, NULL and 1, take no bytes
  *        in a record's body (SQLite's serial types 0 and 9): the record header alone gives them
- * and `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1;
- * and `<table>_tags(ns, tag, seq)`: one row per tag of a tagged entry, keyed by tag for
- * delByTags. Triggers delete them with their entry's row (any DELETE: del, the sweep, clear,
+ * Files made before `cr` and `up` existed get them by ALTER TABLE too, after `t`: their old rows
+ * hold NULL there (getMeta reports null times for them), which costs no body bytes either; a
+ * new row's times then sit after `v` in the record, so getMeta of a large value in such a file
+ * follows its overflow pages (new files have them before `v`).
+ * And `<table>_chunks(sid, n, data)`: the chunks of streamed values, in order n = 0..c-1;
+ * and `<table>_tags(ns, tag, seq, n)`: one row per tag of a tagged entry (n: its position in
+ * the set call's list, NULL in files from before getMeta), keyed by tag for delByTags. Triggers delete them with their entry's row (any DELETE: del, the sweep, clear,
  * another connection's) and when a write sets the row's `t` (an overwrite replaces the tags),
  * so no tag row outlives its entry. (A process still running the version before tags overwrites
  * a tagged row without setting `t`: that entry keeps its tags until it is deleted.)
@@ -53,7 +63,7 @@ export function schemaSql(table: string): string {
   return `
     CREATE TABLE IF NOT EXISTS ${entries} (
       seq INTEGER PRIMARY KEY, ns TEXT NOT NULL, id TEXT NOT NULL, k TEXT, a INTEGER,
-      e INTEGER, s INTEGER, c INTEGER, v TEXT, t INTEGER
+      e INTEGER, s INTEGER, c INTEGER, cr INTEGER, up INTEGER, v TEXT, t INTEGER
     );
     CREATE UNIQUE INDEX IF NOT EXISTS "${table}_id" ON ${entries} (ns, id);
     CREATE INDEX IF NOT EXISTS "${table}_ns" ON ${entries} (ns);
@@ -63,8 +73,11 @@ export function schemaSql(table: string): string {
   `;
 }
 
-/** The column that files made before tags existed lack: added on open (connection.ts openSchema). */
-export const TAGGED_COLUMN_SQL = 'ADD COLUMN t INTEGER';
+/** The entry columns files made by earlier versions may lack, in the order they are added on open (connection.ts openSchema). */
+export const ADDED_ENTRY_COLUMNS = ['t', 'cr', 'up'] as const;
+
+/** The tag row column files made before getMeta lack: added on open. */
+export const ADDED_TAG_COLUMN = 'n';
 
 /**
  * The tag rows and the triggers that keep them no longer than their entries (idempotent). The
@@ -75,7 +88,7 @@ export function tagSchemaSql(table: string): string {
   const { entries, tags } = tablesFor(table);
   const [deleted, rewritten] = untagTriggers(table);
   return `
-    CREATE TABLE IF NOT EXISTS ${tags} (ns TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (ns, tag, seq)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS ${tags} (ns TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER, PRIMARY KEY (ns, tag, seq)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS "${table}_tags_seq" ON ${tags} (seq);
     CREATE TRIGGER IF NOT EXISTS "${deleted}" AFTER DELETE ON ${entries} WHEN old.t IS NOT NULL
       BEGIN DELETE FROM ${tags} WHERE seq = old.seq; END;

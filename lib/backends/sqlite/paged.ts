@@ -96,7 +96,7 @@ export function pagedEntries(
   const paths = literals as string[];
   const base = selectorWhere(selector);
   if (!base || limit <= 0) return [];
-  const { connection, namespace: ns, clock, serializer, table } = scope;
+  const { connection, namespace: ns, clock, codec, table } = scope;
   const now = clock.now();
   const indexed = spec.length === 1 && scope.indexes.includes(spec[0].path);
   const cols = values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
@@ -145,7 +145,7 @@ export function pagedEntries(
   return merged.map(({ row, id, key }) => ({
     id,
     key,
-    value: values ? valueOf(row, id, serializer, connection) : undefined,
+    value: values ? valueOf(row, id, codec, connection) : undefined,
     expiresAt: typeof row.e === 'number' ? row.e : null,
   }));
 }

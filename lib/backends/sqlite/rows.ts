@@ -1,10 +1,11 @@
 /**
  * Rows read back from the entries table, checked: anything this backend did not write (a
- * value the serializer cannot read, an expiry that is not a number, a key id that is not a
- * key, missing chunks) is ERR_STORAGE_OPERATION naming the key (SPEC §12), never a raw error.
+ * value the serializer cannot read, compressed bytes that do not inflate, an expiry that is
+ * not a number, a key id that is not a key, missing chunks) is ERR_STORAGE_OPERATION naming
+ * the key (SPEC §12), never a raw error.
  */
 import type { Key, KeyObject } from '../../keys';
-import type { Serializer } from '../../serializer';
+import { ValueCodec, isPromiseLike } from '../../compression';
 import type { SqliteConnection } from './connection';
 import { corruptEntry } from './layout';
 
@@ -51,24 +52,45 @@ export function keyOfId(id: unknown): Key {
   return key as KeyObject;
 }
 
-/** The row's value: deserialized, or for a streamed value its chunks joined into one Buffer. */
-export function valueOf(row: EntryRow, id: string, serializer: Serializer, connection: SqliteConnection): unknown {
+/**
+ * The row's value: decoded (text, or compressed bytes), or for a streamed value its chunks
+ * joined into one Buffer. A promise only when the codec is asynchronous (`codec.sync` false).
+ */
+export function valueOf(row: EntryRow, id: string, codec: ValueCodec, connection: SqliteConnection): unknown {
   if (row.s !== null && row.s !== undefined) return Buffer.concat(readChunks(row, id, connection));
   const v = row.v;
-  if (typeof v !== 'string') throw corruptEntry(id, `its value v is ${typeName(v)}, not serialized text`);
-  return deserialize(v, id, serializer);
+  if (typeof v !== 'string' && !Buffer.isBuffer(v)) throw corruptEntry(id, `its value v is ${typeName(v)}, not serialized text or compressed bytes`);
+  return deserialize(v, id, codec);
 }
 
-/** A value column's text as the value; `id` names the key when it cannot be read (a function when finding it costs a lookup). */
-export function deserialize(text: string, id: string | (() => string), serializer: Serializer): unknown {
+/**
+ * A value column (TEXT, or a compressed BLOB) as the value; `id` names the key when it cannot be
+ * read (a function when finding it costs a lookup). A promise only when the codec is asynchronous.
+ */
+export function deserialize(stored: string | Buffer, id: string | (() => string), codec: ValueCodec): unknown {
   let value: unknown;
   try {
-    value = serializer.deserialize(text);
+    value = codec.decode(stored);
   } catch (err) {
-    throw corruptEntry(typeof id === 'string' ? id : id(), `its value cannot be deserialized (${(err as Error)?.message ?? String(err)})`, err);
+    throw unreadable(id, err);
   }
   if (value === undefined) throw corruptEntry(typeof id === 'string' ? id : id(), 'its value deserializes to undefined');
+  if (!codec.sync && isPromiseLike(value)) {
+    return Promise.resolve(value).then(
+      (read) => {
+        if (read === undefined) throw corruptEntry(typeof id === 'string' ? id : id(), 'its value deserializes to undefined');
+        return read;
+      },
+      (err: unknown) => {
+        throw unreadable(id, err);
+      },
+    );
+  }
   return value;
+}
+
+function unreadable(id: string | (() => string), err: unknown): Error {
+  return corruptEntry(typeof id === 'string' ? id : id(), `its value cannot be deserialized (${(err as Error)?.message ?? String(err)})`, err);
 }
 
 /** The chunk set and count of a streamed row, checked. */

@@ -5,7 +5,7 @@
 import type { Clock } from '../../clock';
 import type { Key } from '../../keys';
 import { Selector, selectorMatches } from '../../query';
-import type { Serializer } from '../../serializer';
+import type { ValueCodec } from '../../compression';
 import type { FindOptions, StoredEntry } from '../../store';
 import type { SqliteConnection } from './connection';
 import { corruptEntry, toStoreError } from './layout';
@@ -34,7 +34,7 @@ export interface ScanScope {
   connection: SqliteConnection;
   namespace: string;
   clock: Clock;
-  serializer: Serializer;
+  codec: ValueCodec;
   /** The entries table, quoted. */
   table: string;
 }
@@ -56,7 +56,7 @@ export interface Scans {
 }
 
 /** Builds the scans of one namespace. */
-export function createScans({ connection, namespace: ns, clock, serializer, table }: ScanScope): Scans {
+export function createScans({ connection, namespace: ns, clock, codec, table }: ScanScope): Scans {
   /** The rows a plan selects, page by page in creation order (each page one statement: no cursor stays open). */
   function* planRows(plan: ScanPlan, pageSize: number): Generator<ScannedRow> {
     const statement = connection.query(plan.sql);
@@ -85,7 +85,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
         throw err;
       }
       if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, key)) continue;
-      const value = values ? valueOf(row, id, serializer, connection) : undefined;
+      const value = values ? valueOf(row, id, codec, connection) : undefined;
       yield { id, key, value, expiresAt: typeof row.e === 'number' ? row.e : null, seq: row.seq, s: row.s };
     }
   }
@@ -116,7 +116,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
       if (typeof cell === 'string') {
         let value: unknown;
         try {
-          value = serializer.deserialize(cell);
+          value = codec.decode(cell);
         } catch {
           return undefined; // corrupt: the checked path reads the row again and names its key
         }
@@ -127,7 +127,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
       const row = connection.stmt.rowBySeq.get(cell) as ScannedRow | undefined;
       if (!row || !isLive(row, row.id, now)) continue;
       if (row.a !== null && !selectorMatches(selector, row.id, keyOfId(row.id))) continue;
-      out[n++] = valueOf(row, row.id, serializer, connection);
+      out[n++] = valueOf(row, row.id, codec, connection);
     }
     out.length = n;
     // A candidate the matcher dropped took a place under LIMIT: the checked path fills the rest.
@@ -146,7 +146,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
       const id = row.id;
       if (!isLive(row, id, clock.now())) continue;
       if (!(plan.exact && row.a === null) && !selectorMatches(selector, id, keyOfId(id))) continue;
-      out.push(valueOf(row, id, serializer, connection));
+      out.push(valueOf(row, id, codec, connection));
       if (out.length >= limit) break;
     }
     return out;
@@ -164,7 +164,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
     if (options.sort !== undefined && options.sort.length > 0) {
       let sorted: StoredEntry[];
       try {
-        sorted = sortedEntries({ connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes, tableName: connection.settings.table }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
+        sorted = sortedEntries({ connection, namespace: ns, clock, codec, table, indexes: connection.settings.indexes, tableName: connection.settings.table }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
       } catch (err) {
         throw toStoreError(err, 'find');
       }
@@ -197,7 +197,7 @@ export function createScans({ connection, namespace: ns, clock, serializer, tabl
   function* pageSync(selector: Selector, sort: SortSpec, after: PagePosition | undefined, limit: number, values: boolean): Generator<StoredEntry> {
     let page: StoredEntry[];
     try {
-      const scope = { connection, namespace: ns, clock, serializer, table, indexes: connection.settings.indexes };
+      const scope = { connection, namespace: ns, clock, codec, table, indexes: connection.settings.indexes };
       page = pagedEntries(scope, selector, sort, after, limit, values, run) ?? pagedHere(selector, sort, after, limit, values);
     } catch (err) {
       throw toStoreError(err, 'page');

@@ -2,6 +2,7 @@
  * The SQLite backend's settings, checked eagerly when the store is created (SPEC §10): a bad
  * one is ERR_STORE_CONFIG naming it, before any file is opened.
  */
+import { Compression, CompressSetting, resolveCompression } from '../../compression';
 import { StoreConfigError } from '../../errors';
 import type { CommonSettings } from '../../store';
 
@@ -21,6 +22,13 @@ export interface SqliteSettings extends CommonSettings {
   sweepInterval?: number;
   /** How long a write waits for another connection's lock before it fails, in ms. Default 5,000. */
   busyTimeout?: number;
+  /**
+   * Compress values whose serialized text reaches `threshold` bytes (default 1024) with
+   * node:zlib `algorithm` ('gzip', the default, or 'brotli'); `true` takes both defaults. Stored
+   * as a BLOB (docs/sqlite.md, "Stored format"), so rows written with it off still read, and
+   * the other way round. Streamed values are stored as they come. Default off.
+   */
+  compress?: CompressSetting;
 }
 
 /** The defaults of the optional settings. */
@@ -37,6 +45,8 @@ export interface ResolvedSqliteSettings {
   indexes: string[];
   sweepInterval: number;
   busyTimeout: number;
+  /** The resolved `compress` setting, or null when off. */
+  compress: Compression | null;
 }
 
 /** A table name SQLite takes unquoted, so it can be spliced into statements safely. */
@@ -68,6 +78,7 @@ export function resolveSettings(settings: Partial<SqliteSettings>): ResolvedSqli
     indexes: [...new Set(indexes)],
     sweepInterval: milliseconds(settings.sweepInterval, 'sweepInterval', SQLITE_DEFAULTS.sweepInterval),
     busyTimeout: milliseconds(settings.busyTimeout, 'busyTimeout', SQLITE_DEFAULTS.busyTimeout),
+    compress: resolveCompression(settings.compress),
   };
 }
 

@@ -51,7 +51,7 @@ export function sortedEntries(
   if (literals.some((l) => l === undefined)) return undefined; // a field name SQL cannot spell: the caller sorts
   const base = selectorWhere(selector);
   if (!base) return [];
-  const { connection, namespace: ns, clock, serializer, table } = scope;
+  const { connection, namespace: ns, clock, codec, table } = scope;
   const now = clock.now();
   const skip = options.skip ?? 0;
   const need = options.limit === undefined ? Infinity : skip + options.limit;
@@ -96,7 +96,7 @@ export function sortedEntries(
   return window.map(({ row, id, key }) => ({
     id,
     key,
-    value: options.values ? valueOf(row, id, serializer, connection) : undefined,
+    value: options.values ? valueOf(row, id, codec, connection) : undefined,
     expiresAt: typeof row.e === 'number' ? row.e : null,
   }));
 

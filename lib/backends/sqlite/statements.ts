@@ -9,7 +9,7 @@ type Statement = BetterSqlite3.Statement<unknown[]>;
 
 /** The prepared statements every backend operation uses. */
 export interface Statements {
-  /** Insert, or overwrite a live non-streamed untagged row in place; 0 changes sends the write down the slow path. */
+  /** Insert, or overwrite a live non-streamed untagged row in place: ns, id, k, a, v, e, now (cr), now (up), now; 0 changes sends the write down the slow path. */
   upsert: Statement;
   /** The row of an id: seq, e, s, c, v. */
   row: Statement;
@@ -19,18 +19,24 @@ export interface Statements {
   rowBySeq: Statement;
   /** The expiry of an id (its presence too). */
   expiry: Statement;
-  /** A new row: ns, id, k, a, v, e, s, c, t. */
+  /** A new row: ns, id, k, a, v, e, s, c, t, cr, up. */
   insert: Statement;
-  /** Replaces a row's value, expiry, chunk set and tagged flag, keeping its creation position (setting `t` drops its old tag rows: layout.ts). */
+  /** Replaces a row's value, expiry, chunk set, tagged flag and update time (v, e, s, c, t, up, seq), keeping its creation position and time (setting `t` drops its old tag rows: layout.ts). */
   update: Statement;
   /** Sets a live row's expiry (touch): e, ns, id, now. */
   touch: Statement;
-  /** A tag row: ns, tag, seq. */
+  /** A tag row: ns, tag, seq, position in the set call's list. */
   insertTag: Statement;
   /** Deletes the live rows of a namespace carrying one of the tags (a JSON array) and returns their chunk sets: ns, tags, now. */
   deleteTagged: Statement;
-  /** Turns a stream's placeholder row into the entry, keeping the placeholder's creation position. */
+  /** Turns a stream's placeholder row into the entry, keeping the placeholder's creation position: ns, id, k, a, e, s, c, cr, up, seq. */
   adopt: Statement;
+  /**
+   * getMeta's one read (SPEC §16), without the value: [e, cr, up, size, tags] of an id, size the
+   * stored bytes (octet_length reads the record header only; a streamed value's chunk lengths
+   * summed), tags a JSON array in the order given (NULL for an untagged row).
+   */
+  meta: Statement;
   deleteById: Statement;
   deleteBySeq: Statement;
   /** Live rows of a namespace. */
@@ -52,22 +58,28 @@ export function prepareStatements(db: BetterSqlite3.Database, { entries: t, chun
   const p = (sql: string) => db.prepare(sql) as Statement;
   return {
     upsert: p(
-      `INSERT INTO ${t} (ns, id, k, a, v, e) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e WHERE s IS NULL AND t IS NULL AND (e IS NULL OR e > ?)`,
+      `INSERT INTO ${t} (ns, id, k, a, v, e, cr, up) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (ns, id) DO UPDATE SET v = excluded.v, e = excluded.e, up = excluded.up WHERE s IS NULL AND t IS NULL AND (e IS NULL OR e > ?)`,
     ),
     row: p(`SELECT seq, e, s, c, v FROM ${t} WHERE ns = ? AND id = ?`),
     read: p(`SELECT v, e, s FROM ${t} WHERE ns = ? AND id = ?`).raw(),
     rowBySeq: p(`SELECT seq, id, e, a, s, c, v FROM ${t} WHERE seq = ?`),
     expiry: p(`SELECT e FROM ${t} WHERE ns = ? AND id = ?`),
-    insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ?, t = ? WHERE seq = ?`),
+    insert: p(`INSERT INTO ${t} (ns, id, k, a, v, e, s, c, t, cr, up) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    update: p(`UPDATE ${t} SET v = ?, e = ?, s = ?, c = ?, t = ?, up = ? WHERE seq = ?`),
     touch: p(`UPDATE ${t} SET e = ? WHERE ns = ? AND id = ? AND (e IS NULL OR e > ?)`),
-    insertTag: p(`INSERT INTO ${tags} (ns, tag, seq) VALUES (?, ?, ?)`),
+    insertTag: p(`INSERT INTO ${tags} (ns, tag, seq, n) VALUES (?, ?, ?, ?)`),
     deleteTagged: p(
       `DELETE FROM ${t} WHERE seq IN (SELECT seq FROM ${tags} WHERE ns = ? AND tag IN (SELECT value FROM json_each(?))) AND (e IS NULL OR e > ?)
        RETURNING s`,
     ).pluck(),
-    adopt: p(`UPDATE ${t} SET ns = ?, id = ?, k = ?, a = ?, v = NULL, e = ?, s = ?, c = ? WHERE seq = ?`),
+    adopt: p(`UPDATE ${t} SET ns = ?, id = ?, k = ?, a = ?, v = NULL, e = ?, s = ?, c = ?, cr = ?, up = ? WHERE seq = ?`),
+    meta: p(
+      `SELECT e, cr, up,
+         iif(s IS NULL, octet_length(v), (SELECT total(length(data)) FROM ${chunks} WHERE sid = x.s)),
+         iif(t IS NULL, NULL, (SELECT json_group_array(tag ORDER BY n, tag) FROM ${tags} WHERE seq = x.seq))
+       FROM ${t} x WHERE ns = ? AND id = ?`,
+    ).raw(),
     deleteById: p(`DELETE FROM ${t} WHERE ns = ? AND id = ? RETURNING e, s`),
     deleteBySeq: p(`DELETE FROM ${t} WHERE seq = ?`),
     countLive: p(`SELECT count(*) FROM ${t} WHERE ns = ? AND (e IS NULL OR e > ?)`).pluck(),

@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../clock';
-import type { Serializer } from '../../serializer';
+import { ValueCodec, isPromiseLike } from '../../compression';
 import { chunksOf, toAsync, valueBytes } from '../../store';
 import type { SqliteConnection } from './connection';
 import { PENDING_NS, PENDING_TTL_MS, corruptEntry, toStoreError } from './layout';
@@ -19,7 +19,7 @@ export interface StreamScope {
   connection: SqliteConnection;
   namespace: string;
   clock: Clock;
-  serializer: Serializer;
+  codec: ValueCodec;
 }
 
 /** The key columns of an id: the object key's JSON (NULL for a string key) and whether it holds an array. */
@@ -48,7 +48,7 @@ export function setStream(scope: StreamScope, id: string, source: AsyncIterable<
   const sid = randomInt(1, 2 ** 48);
   let placeholder = 0;
   const reserved = connection.write(() => {
-    const info = connection.stmt.insert.run(PENDING_NS, String(sid), null, null, null, scope.clock.now() + PENDING_TTL_MS, sid, null, null);
+    const info = connection.stmt.insert.run(PENDING_NS, String(sid), null, null, null, scope.clock.now() + PENDING_TTL_MS, sid, null, null, null, null);
     placeholder = Number(info.lastInsertRowid);
   }, 'setStream');
   if (placeholder === 0) return reserved; // the insert failed: `reserved` says why
@@ -109,8 +109,9 @@ function adopt(scope: StreamScope, id: string, expiresAt: number | null, sid: nu
   const { connection, namespace } = scope;
   const stmt = connection.stmt;
   const old = stmt.row.get(namespace, id) as EntryRow | undefined;
-  if (old && !expiredAt(old, scope.clock.now())) {
-    stmt.update.run(null, expiresAt, sid, count, null, old.seq); // a streamed value has no tags: t = NULL drops the old ones
+  const now = scope.clock.now();
+  if (old && !expiredAt(old, now)) {
+    stmt.update.run(null, expiresAt, sid, count, null, now, old.seq); // a streamed value has no tags: t = NULL drops the old ones
     stmt.deleteBySeq.run(placeholder);
     connection.dropChunks(chunkSetOf(old));
     return;
@@ -120,18 +121,25 @@ function adopt(scope: StreamScope, id: string, expiresAt: number | null, sid: nu
     connection.dropChunks(chunkSetOf(old));
   }
   const { k, a } = keyColumns(id);
-  if (stmt.adopt.run(namespace, id, k, a, expiresAt, sid, count, placeholder).changes === 0) {
+  if (stmt.adopt.run(namespace, id, k, a, expiresAt, sid, count, now, now, placeholder).changes === 0) {
     // Another connection's sweep took the placeholder (the stream outlived PENDING_TTL_MS): a new row at the end.
-    stmt.insert.run(namespace, id, k, a, null, expiresAt, sid, count, null);
+    stmt.insert.run(namespace, id, k, a, null, expiresAt, sid, count, null, now, now);
   }
 }
 
-/** The value of `id` as chunks, or undefined when absent: a streamed value chunk by chunk, any other value's bytes. */
-export function valueStream(scope: StreamScope, id: string): AsyncIterable<Buffer> | undefined {
+/**
+ * The value of `id` as chunks, or undefined when absent: a streamed value chunk by chunk, any
+ * other value's bytes (a promise of them when the serializer is asynchronous).
+ */
+export function valueStream(scope: StreamScope, id: string): AsyncIterable<Buffer> | undefined | Promise<AsyncIterable<Buffer>> {
   const { connection } = scope;
   const row = connection.stmt.row.get(scope.namespace, id) as EntryRow | undefined;
   if (!row || !isLive(row, id, scope.clock.now())) return undefined;
-  if (row.s === null || row.s === undefined) return toAsync(chunksOf(valueBytes(valueOf(row, id, scope.serializer, connection))));
+  if (row.s === null || row.s === undefined) {
+    const value = valueOf(row, id, scope.codec, connection);
+    const bytesOf = (whole: unknown) => toAsync(chunksOf(valueBytes(whole)));
+    return isPromiseLike(value) ? Promise.resolve(value).then(bytesOf) : bytesOf(value);
+  }
   const { sid, count } = streamOf(row, id);
   return chunkReader(connection, id, sid, count);
 }
