@@ -36,6 +36,11 @@ async function failure(promise: Promise<unknown>): Promise<{ code?: string }> {
   throw new Error('expected a failure');
 }
 
+/** Reads an iterable to its end. */
+async function drain(entries: AsyncIterable<unknown>): Promise<void> {
+  for await (const entry of entries) void entry;
+}
+
 describe('compression', () => {
   describe('the compress setting (resolveCompression)', () => {
     it('off when absent or false; true takes the defaults; fields default one by one', () => {
@@ -278,7 +283,7 @@ describe('compression', () => {
       db.prepare(`UPDATE memstorage SET v = x'07deadbeef' WHERE id = 'b'`).run();
       expect(await failure(store.getOne('a'))).to.have.property('code', 'ERR_STORAGE_OPERATION');
       expect(await failure(store.getOne('b'))).to.have.property('code', 'ERR_STORAGE_OPERATION');
-      expect(await failure(store.get({ $or: [{ x: 1 }] }).then(() => store.entries().next()))).to.have.property('code', 'ERR_STORAGE_OPERATION');
+      expect(await failure(drain(store.entries()))).to.have.property('code', 'ERR_STORAGE_OPERATION');
       expect(await store.del('a')).to.equal(1);
       await store.clear();
       expect(await store.keys()).to.deep.equal([]);
@@ -347,7 +352,7 @@ describe('compression', () => {
         const store = open({ serializer: { serialize: async (v: unknown) => JSON.stringify(v), deserialize: async () => { throw new Error('no'); } } as unknown as Serializer });
         await store.set('a', 1);
         expect(await failure(store.getOne('a'))).to.have.property('code', 'ERR_STORAGE_OPERATION');
-        expect(await failure(store.get({ x: { $exists: false } }).then(async () => { for await (const _ of store.entries()) void _; }))).to.have.property('code', 'ERR_STORAGE_OPERATION');
+        expect(await failure(drain(store.entries()))).to.have.property('code', 'ERR_STORAGE_OPERATION');
       });
 
       it('an undeclared promise from serialize is refused with ERR_INVALID_VALUE before anything is written', async () => {
