@@ -203,6 +203,7 @@ export function opArb(scopes: boolean, streamWeight = 2): fc.Arbitrary<Op> {
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('getOne' as const), target, key: keyArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('has' as const), target, key: keyArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('ttl' as const), target, key: keyArb }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('getMeta' as const), target, key: keyArb }) },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('get' as const), target, query: queryArb, options: getOptionsArb }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), target, query: sortedQueryArb, options: sortedOptionsArb }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('count' as const), target, query: queryArb }) },

@@ -22,7 +22,7 @@ import type { BaseStore } from '../../lib/store';
 import { MemoryStore } from '../../lib/backends/memory';
 import { ModelEntry, Op, Outcome, Query, StoreModel, Target } from './model';
 import { SCOPES, keyArb, opArb, queryArb, targetArb, weightOf } from './model-arbitraries';
-import { code, fingerprint, keyFingerprint } from './model-values';
+import { code, fingerprint, keyFingerprint, metaFingerprint } from './model-values';
 
 /** The system under test for one run: the store, its scopes (index = model Target) and the shared clock. */
 export interface RealSystem {
@@ -54,6 +54,7 @@ export function opCode(op: Op): string {
     case 'getOne':
     case 'has':
     case 'ttl':
+    case 'getMeta':
       return `${at}.${op.kind}(${code(op.key)})`;
     case 'get':
       return `${at}.get(${code(op.query)}${op.options === undefined ? '' : `, ${code(op.options)}`})`;
@@ -101,6 +102,8 @@ function issue(real: RealSystem, op: Op): Promise<unknown> {
         return store.has(op.key);
       case 'ttl':
         return store.ttl(op.key);
+      case 'getMeta':
+        return store.getMeta(op.key);
       case 'get':
         return op.options === undefined ? store.get(op.query) : store.get(op.query, op.options as never);
       case 'count':
@@ -151,6 +154,8 @@ function resultFingerprint(kind: Op['kind'], value: unknown, includeKey = false)
     case 'setStream':
     case 'setMany':
       return 'resolved';
+    case 'getMeta':
+      return metaFingerprint(value);
     case 'getMany':
       return Array.isArray(value) ? `[${value.map(fingerprint).join(', ')}]` : `not-an-array:${fingerprint(value)}`;
     case 'keys':
@@ -197,7 +202,7 @@ function mismatch(op: Op, expected: Outcome, actual: Settled): string | undefine
   return `${opCode(op)} ${show(actual)}; the model says it must ${showExpected(expected)}`;
 }
 
-/** Compares the whole contents of a namespace (keys, values in creation order, and each TTL) with the model. */
+/** Compares the whole contents of a namespace (keys, values in creation order, each TTL and each entry's metadata) with the model. */
 export async function checkContents(model: StoreModel, real: RealSystem, target: Target, via: 'entries' | 'stream'): Promise<void> {
   const store = real.stores[target];
   const got: Array<{ key: unknown; value: unknown }> = [];
@@ -210,6 +215,7 @@ export async function checkContents(model: StoreModel, real: RealSystem, target:
   }
   compareEntries(`${targetName(target)}.${via === 'entries' ? 'entries()' : 'createReadStream()'}`, model.entries(target), got);
   await compareTtls(model, real, store, targetName(target), model.entries(target));
+  await compareMetas(model, real, store, targetName(target), model.entries(target));
 }
 
 function entryLine(key: unknown, value: unknown): string {
@@ -225,6 +231,19 @@ function compareEntries(what: string, want: ModelEntry[], got: Array<{ key: unkn
     `${what} yielded (${got.length}):\n    ${got.map((e) => entryLine(e.key, e.value)).join('\n    ') || '(nothing)'}\n` +
       `  the model has, in creation order (${want.length}):\n    ${want.map((e) => entryLine(e.key, e.value)).join('\n    ') || '(nothing)'}`,
   );
+}
+
+/** getMeta of every entry: its times, expiry and tags as the model has them (SPEC §16). */
+async function compareMetas(model: StoreModel, real: RealSystem, store: BaseStore, name: string, want: ModelEntry[]): Promise<void> {
+  for (const e of want) {
+    real.calls++;
+    const actual = await settle(store.getMeta(e.key));
+    const expected: Outcome = { ok: true, value: model.meta(e) };
+    const op: Op = { kind: 'getMeta', target: 0, key: e.key };
+    if (expectedFingerprint(op, expected) !== actualFingerprint(op, actual)) {
+      throw new ModelMismatch(`${name}.getMeta(${code(e.key)}) ${show(actual)}; the model says it must ${showExpected(expected)}`);
+    }
+  }
 }
 
 async function compareTtls(model: StoreModel, real: RealSystem, store: BaseStore, name: string, want: ModelEntry[]): Promise<void> {

@@ -8,6 +8,21 @@
  */
 import { keyId } from '../../lib/keys';
 
+/** The model's size in a getMeta answer: any whole number of bytes (what a backend stores differs). */
+export const ANY_SIZE = Symbol('any whole number of bytes');
+
+/**
+ * A getMeta answer rendered for comparison: its times, expiry and tags as they are, its size
+ * as 'size ok' when it is a whole number of bytes (or the model's ANY_SIZE); anything else
+ * (a missing or extra field, a negative size) shows as itself.
+ */
+export function metaFingerprint(meta: unknown): string {
+  if (meta === undefined || meta === null || typeof meta !== 'object' || Array.isArray(meta)) return fingerprint(meta);
+  const { size, ...rest } = meta as Record<string, unknown>;
+  const sizeOk = size === ANY_SIZE || (typeof size === 'number' && Number.isInteger(size) && size >= 0);
+  return `meta(${sizeOk ? 'size ok' : `size ${fingerprint(size)}`}, ${fingerprint(rest)})`;
+}
+
 /** A type-preserving canonical rendering of a value: equal fingerprints ⇔ the same value per SPEC §3. */
 export function fingerprint(value: unknown): string {
   if (value === undefined) return 'undefined';
@@ -45,6 +60,7 @@ export function code(value: unknown): string {
   }
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'boolean') return String(value);
+  if (value === ANY_SIZE) return '/* any size */ 0';
   if (value instanceof Date) return `new Date(${value.getTime()})`;
   if (Buffer.isBuffer(value)) return `Buffer.from(${JSON.stringify(value.toString('hex'))}, "hex")`;
   if (value instanceof Uint8Array) return `new Uint8Array([${Array.from(value).join(',')}])`;

@@ -16,6 +16,10 @@
  * `expiresAt <= now`), so advancing exactly to `expiresAt` expires it. TTLs above MAX_TTL_MS
  * are ERR_INVALID_ARGUMENT and change nothing (SPEC §12 limits).
  *
+ * Times (getMeta, SPEC §16): an entry records the model's `now` when it is created (its first
+ * write since the key held no live entry) and when its value is last written; touch changes
+ * neither. Its size the model cannot know for every backend: it asks for a whole number of bytes.
+ *
  * Only `keyId` is shared with the library (the brief: canonical ids); queries and globs are
  * matched by model-queries.ts, not by lib/query.ts.
  */
@@ -23,6 +27,7 @@ import type { Key } from '../../lib/keys';
 import { keyId } from '../../lib/keys';
 import { MAX_TTL_MS } from '../../lib/limits';
 import { ModelQuery, globMatches, queryMatches } from './model-queries';
+import { ANY_SIZE } from './model-values';
 import { sortModelEntries, validSort } from './model-sort';
 
 /** Which store an operation runs on: 0 the store itself, 1.. its scopes (model-commands.ts SCOPES). */
@@ -54,6 +59,8 @@ export type Op =
   | { kind: 'getOne'; target: Target; key: Key }
   | { kind: 'has'; target: Target; key: Key }
   | { kind: 'ttl'; target: Target; key: Key }
+  /** SPEC §16: `{ size, createdAt, updatedAt, expiresAt, tags }` of a live entry, undefined when absent. */
+  | { kind: 'getMeta'; target: Target; key: Key }
   | { kind: 'get'; target: Target; query: Query; options?: GetOpts }
   | { kind: 'count'; target: Target; query: Query }
   | { kind: 'keys'; target: Target; pattern?: Query }
@@ -83,6 +90,9 @@ export interface ModelEntry {
   expiresAt: number | null;
   /** Its tags (SPEC §15), none when untagged. */
   tags: ReadonlySet<string>;
+  /** The model's `now` when the entry was created, and when its value was last written (SPEC §16). */
+  createdAt: number;
+  updatedAt: number;
 }
 
 const NO_TAGS: ReadonlySet<string> = new Set();
@@ -130,6 +140,11 @@ export class StoreModel {
     return [...out].sort((a, b) => a - b);
   }
 
+  /** What getMeta must answer for a live entry (its size: any whole number of bytes). */
+  meta(entry: ModelEntry): { size: typeof ANY_SIZE; createdAt: number; updatedAt: number; expiresAt: number | null; tags: string[] } {
+    return { size: ANY_SIZE, createdAt: entry.createdAt, updatedAt: entry.updatedAt, expiresAt: entry.expiresAt, tags: [...entry.tags] };
+  }
+
   /** Remaining ms, null without expiry (SPEC §4 ttl()). */
   remaining(entry: ModelEntry): number | null {
     return entry.expiresAt === null ? null : entry.expiresAt - this.now;
@@ -152,6 +167,10 @@ export class StoreModel {
       case 'ttl': {
         const e = this.entry(op.target, op.key);
         return ok(e === undefined ? undefined : this.remaining(e));
+      }
+      case 'getMeta': {
+        const e = this.entry(op.target, op.key);
+        return ok(e === undefined ? undefined : this.meta(e));
       }
       case 'get': {
         const { sort, skip, limit } = op.options ?? {};
@@ -253,7 +272,8 @@ export class StoreModel {
       existing.value = value;
       existing.expiresAt = expiresAt;
       existing.tags = tagSet;
-    } else space.set(id, { id, key, value, expiresAt, tags: tagSet });
+      existing.updatedAt = this.now;
+    } else space.set(id, { id, key, value, expiresAt, tags: tagSet, createdAt: this.now, updatedAt: this.now });
     return ok(undefined);
   }
 }
