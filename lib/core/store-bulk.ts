@@ -127,7 +127,7 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
 }
 
 /** The array a bulk call was given, checked and copied (a hole reads as undefined, and is refused as an item). */
-function bulkList<T>(list: readonly T[], method: string, what: string): T[] {
+export function bulkList<T>(list: readonly T[], method: string, what: string): T[] {
   if (!Array.isArray(list)) throw new InvalidArgumentError(`${method}: ${what} must be an array`);
   if (list.length > MAX_BULK_ITEMS) throw new InvalidArgumentError(`${method}: at most ${MAX_BULK_ITEMS} ${what} a call, got ${list.length}`);
   return Array.from(list);

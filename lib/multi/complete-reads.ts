@@ -1,12 +1,12 @@
 /**
- * Reads answered by the complete tiers (SPEC §9): queries, counts, key listings, `ttl()`,
+ * Reads answered by the complete tiers (SPEC §9): queries, counts, key listings, `ttl()`, `getMeta()`,
  * stats and value streams. A cache tier may have evicted or expired entries, so these go to
  * the first complete tier (`queryTier`) that answers, and to the next complete one when it
  * fails: never a silently incomplete answer.
  */
 import { StorageConnectionError } from '../errors';
 import type { Selector } from '../query';
-import type { BackendStats, FindOptions, StoredEntry } from '../backend';
+import type { BackendStats, EntryMeta, FindOptions, StoredEntry } from '../backend';
 import type { MultiContext } from './context';
 import type { Tier } from './tier';
 import { unavailable } from './tier-failures';
@@ -37,6 +37,14 @@ export class CompleteReads {
   /** When `id` expires: epoch ms, null for never, undefined when absent. */
   expiresAt(id: string): Promise<number | null | undefined> {
     return this.fromComplete((tier) => tier.backend.expiresAt(id));
+  }
+
+  /**
+   * The entry's metadata (SPEC §16) from the first complete tier that answers: a cache tier's
+   * copy carries the time it was promoted and no tags, the complete tier the entry's own.
+   */
+  getMeta(id: string): Promise<EntryMeta | undefined> {
+    return this.fromComplete((tier) => tier.backend.getMeta(id));
   }
 
   /** How many entries `selector` matches. */

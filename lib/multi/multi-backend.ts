@@ -15,7 +15,7 @@
  * - tier.ts: one tier's health (down until its backoff expires, probed back) and counters.
  * The state these parts share is one MultiContext (context.ts).
  */
-import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, LockRedis, StoredEntry } from '../backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryMeta, EntryWithExpiry, FindOptions, LockRedis, StoredEntry } from '../backend';
 import { StorageConnectionError, StoreConfigError } from '../errors';
 import type { Key } from '../keys';
 import type { Selector } from '../query';
@@ -259,6 +259,10 @@ export class MultiBackend implements Backend {
 
   expiresAt(id: string): Promise<number | null | undefined> {
     return this.completeReads.expiresAt(id);
+  }
+
+  getMeta(id: string): Promise<EntryMeta | undefined> {
+    return this.completeReads.getMeta(id);
   }
 
   count(selector: Selector): Promise<number> {

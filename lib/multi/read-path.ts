@@ -125,6 +125,7 @@ export class ExactReads {
         continue;
       }
       let failed = false;
+      let now: number | undefined; // the clock read once per batch, for the promotions' TTLs
       for (let j = 0; j < asked.length; j++) {
         const read = asked[j];
         const entry = results[j];
@@ -139,7 +140,7 @@ export class ExactReads {
         }
         if (entry !== undefined) {
           tier.counters.hits++;
-          if (i > 0 && !read.flight.stale) this.promote(read.id, entry, i);
+          if (i > 0 && !read.flight.stale) this.promote(read.id, entry, i, (now ??= this.ctx.clock.now()));
           read.resolve({ value: entry.value, expiresAt: entry.expiresAt, tier: tier.index });
         } else {
           tier.counters.misses++;
@@ -156,8 +157,7 @@ export class ExactReads {
   }
 
   /** Copies a value found in tier `from` into every usable tier above it (not awaited by the reader). */
-  private promote(id: string, entry: EntryWithExpiry, from: number): void {
-    const now = this.ctx.clock.now();
+  private promote(id: string, entry: EntryWithExpiry, from: number, now: number): void {
     let key: Key | undefined; // the key object, rebuilt from the id once, when a tier takes the value
     const background = this.background;
     for (let j = 0; j < from; j++) {
