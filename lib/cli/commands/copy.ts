@@ -66,6 +66,7 @@ async function copyInto(source: Source, target: BaseStore, to: string, options: 
   const keepTags = target.supports.tags === true;
   const progress = startProgress(io.stderr, 'copy', io.stderr.isTTY ? await source.size() : undefined);
   const result: CopyResult = { copied: 0, equal: 0, expired: 0 };
+  let written: Promise<void> = Promise.resolve();
   try {
     for await (const window of source.windows(options.batch)) {
       if (!keepTags && !options.dropTags) {
@@ -84,11 +85,18 @@ async function copyInto(source: Source, target: BaseStore, to: string, options: 
         const ttl = record.expiresAt === null ? null : record.expiresAt - now;
         items.push(keepTags && record.tags.length > 0 ? { key: record.key, value: record.value, ttl, tags: record.tags } : { key: record.key, value: record.value, ttl });
       }
-      if (items.length > 0) await target.setMany(items);
-      result.copied += items.length;
-      progress.add(window.length);
+      // The window is written while the next one is read and compared (other keys: the order of the two does not matter).
+      await written;
+      const sent = items.length > 0 ? target.setMany(items) : Promise.resolve();
+      sent.catch(() => undefined); // awaited below or with the next window
+      written = sent.then(() => {
+        result.copied += items.length;
+        progress.add(window.length);
+      });
     }
+    await written;
   } finally {
+    await written.catch(() => undefined);
     progress.stop();
   }
   return result;

@@ -1,6 +1,6 @@
 /**
  * `import <store> < file.ndjson`: records as `export` writes them (lib/cli/ndjson.ts), written
- * with setMany in batches (one call, so one pipeline, per batch). Every line is parsed and
+ * with setMany in batches (one call, so one pipeline, per batch; a few batches in flight at once). Every line is parsed and
  * checked before its batch is written, so a corrupt line stops the import with its number
  * (exit code 6): the lines before it are imported, nothing of it or after it. An entry whose
  * `expiresAt` has passed by the time of its write is skipped and counted; its remaining time is
@@ -17,6 +17,9 @@ import { tagsRefused } from './tags-refused';
 
 /** Entries per setMany. */
 export const IMPORT_BATCH = 500;
+
+/** setMany calls sent and not yet answered at most: the store works on some while the next is read and checked. */
+const IMPORT_IN_FLIGHT = 4;
 
 /** Options of `import`. */
 export interface ImportOptions {
@@ -48,8 +51,25 @@ export async function importCommand(url: string, options: ImportOptions, io: Cli
     let batch: DecodedRecord[] = [];
     let batchFirstLine = 0;
     let lastLine = 0;
+    // Batches sent and not yet answered, oldest first: the next one is read and sent meanwhile.
+    const inFlight: Array<{ written: Promise<void>; firstLine: number; lastLine: number; items: number; lines: number }> = [];
     const stopped = () => `${result.imported} entries imported${result.expired > 0 ? ` (and ${result.expired} expired ones skipped)` : ''}`;
-    const flush = async () => {
+    const settleOldest = async () => {
+      const oldest = inFlight[0];
+      try {
+        await oldest.written;
+      } catch (err) {
+        await Promise.allSettled(inFlight.map((b) => b.written));
+        // The store's error decides the exit code; say which lines it leaves unsure.
+        const later = inFlight.length > 1 ? `; lines ${oldest.lastLine + 1}–${inFlight[inFlight.length - 1].lastLine}, sent meanwhile, may or may not be written` : '';
+        io.stderr.write(`import stopped: writing lines ${oldest.firstLine}–${oldest.lastLine} failed${later}; ${stopped()} from the lines before them\n`);
+        throw err;
+      }
+      inFlight.shift();
+      result.imported += oldest.items;
+      progress.add(oldest.lines);
+    };
+    const send = async () => {
       if (batch.length === 0) return;
       const now = Date.now();
       const items: SetManyItem[] = [];
@@ -61,16 +81,15 @@ export async function importCommand(url: string, options: ImportOptions, io: Cli
         }
         items.push(record.tags !== undefined && keepsTags ? { key: record.key, value: record.value, ttl, tags: record.tags } : { key: record.key, value: record.value, ttl });
       }
-      try {
-        if (items.length > 0) await store.setMany(items);
-      } catch (err) {
-        // The store's error decides the exit code; say which lines it leaves unsure.
-        io.stderr.write(`import stopped: writing lines ${batchFirstLine}–${lastLine} failed; ${stopped()} from the lines before them\n`);
-        throw err;
-      }
-      result.imported += items.length;
-      progress.add(batch.length);
+      const written = items.length > 0 ? store.setMany(items) : Promise.resolve();
+      written.catch(() => undefined); // reported when its turn comes (settleOldest)
+      inFlight.push({ written, firstLine: batchFirstLine, lastLine, items: items.length, lines: batch.length });
       batch = [];
+      if (inFlight.length >= IMPORT_IN_FLIGHT) await settleOldest();
+    };
+    const flush = async () => {
+      await send();
+      while (inFlight.length > 0) await settleOldest();
     };
     const badLine = async (number: number, why: string, exitCode: typeof ExitCodes.BAD_INPUT | typeof ExitCodes.TAGS_REFUSED) => {
       await flush();
@@ -92,7 +111,7 @@ export async function importCommand(url: string, options: ImportOptions, io: Cli
         if (batch.length === 0) batchFirstLine = line.number;
         batch.push(record);
         lastLine = line.number;
-        if (batch.length >= batchSize) await flush();
+        if (batch.length >= batchSize) await send();
       }
       await flush();
     } finally {
