@@ -73,13 +73,13 @@ const source = () =>
 const keyCalls: fc.Arbitrary<BadCall> = fc
   .record({
     key: badKey,
-    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getOrSet', 'setStream', 'createValueStream', 'getMany', 'setMany', 'delMany', 'touch'),
+    method: fc.constantFrom('set', 'setTtl', 'setex', 'getOne', 'has', 'ttl', 'getMeta', 'getOrSet', 'setStream', 'createValueStream', 'getMany', 'setMany', 'delMany', 'touch'),
     callback: fc.boolean(),
   })
   .map(({ key, method, callback }) => keyCall(key, method, callback));
 
 function keyCall(key: KeyRecipe, method: string, callback: boolean): BadCall {
-  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl', 'getMany', 'setMany', 'delMany', 'touch'].includes(method);
+  const withCb = callback && ['set', 'setex', 'getOne', 'has', 'ttl', 'getMeta', 'getMany', 'setMany', 'delMany', 'touch'].includes(method);
   const form = method === 'createValueStream' ? 'stream' : withCb ? 'callback' : 'promise';
   return {
     label: `${method}(${JSON.stringify(key)})${withCb ? ' with a callback' : ''}`,
@@ -249,6 +249,7 @@ const argumentCalls: fc.Arbitrary<BadCall> = fc.oneof(
       promiseCall(`count(held, {}, cb ${c})`, [A], (s) => s.count(HELD_KEY, {}, cb() as never)),
       promiseCall(`keys('*', {}, cb ${c})`, [A], (s) => s.keys('*', {}, cb() as never)),
       promiseCall(`ttl(held, cb ${c})`, [A], (s) => s.ttl(HELD_KEY, cb())),
+      promiseCall(`getMeta(held, cb ${c})`, [A], (s) => s.getMeta(HELD_KEY, cb())),
       promiseCall(`clear(cb ${c})`, [A], (s) => s.clear(cb())),
       promiseCall(`copy(target, cb ${c})`, [A], (s, t) => s.copy(t, cb())),
       promiseCall(`stats(cb ${c})`, [A], (s) => s.stats(cb())),

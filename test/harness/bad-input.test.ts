@@ -60,12 +60,15 @@ const BASELINE: Array<{ key: unknown; value: unknown; ttl?: number }> = [
 ];
 
 interface Snapshot {
-  entries: Array<{ key: unknown; value: unknown; ttl: unknown }>;
+  entries: Array<{ key: unknown; value: unknown; ttl: unknown; meta: unknown }>;
 }
 
+/** Every entry with its TTL and metadata (SPEC §16): a refused write must not even move an entry's updatedAt or tags. */
 async function snapshot(store: BaseStore): Promise<Snapshot> {
   const entries: Snapshot['entries'] = [];
-  for await (const entry of store.entries()) entries.push({ key: entry.key, value: entry.value, ttl: await store.ttl(entry.key as never) });
+  for await (const entry of store.entries()) {
+    entries.push({ key: entry.key, value: entry.value, ttl: await store.ttl(entry.key as never), meta: await store.getMeta(entry.key as never) });
+  }
   return { entries };
 }
 
@@ -182,6 +185,9 @@ describe('bad-input fuzzing (fast-check, every store configuration)', function (
               expect(await scope.getOne(key as never)).to.deep.equal(value);
               expect(await scope.has(key as never)).to.equal(true);
               expect(await scope.ttl(key as never)).to.equal(null);
+              const meta = await scope.getMeta(key as never);
+              expect(meta).to.deep.include({ expiresAt: null, tags: [] });
+              expect(Number.isInteger(meta!.size) && meta!.size >= 0, `size ${meta!.size}`).to.equal(true);
               // The key comes back canonical: -0 in a key is the same key as 0 (one id, as in
               // MongoDB's equality), and every backend answers it as 0 (found by a FUZZ_RUNS=200 run).
               expect(await scope.keys()).to.deep.equal([keyFromId(keyId(key))]);
