@@ -15,7 +15,8 @@
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import type { Backend, BackendContext, EntryMeta, LockRedis } from '../../backend';
 import type { Clock } from '../../clock';
-import { InvalidValueError, StoreConfigError } from '../../errors';
+import { Compression, EncodedValue, ValueCodec, createValueCodec, frameText, isPromiseLike } from '../../compression';
+import { StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { Serializer } from '../../serializer';
@@ -26,7 +27,7 @@ import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { count, deleteMatching, find } from './find';
 import { HEAD_BYTES } from './scripts';
-import { MALFORMED, RedisLayout, headExpiry, isStreamed, liveHead, streamedOf, timedHead } from './layout';
+import { MALFORMED, RedisLayout, headExpiry, isCompressed, isStreamed, liveHead, streamedOf, timedHead } from './layout';
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
 import { upgradeLayout } from './migrate';
@@ -61,9 +62,14 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
    * streams.ts), so it returns the value its entry string named, never a later one. Only a read
    * that stalls longer than the grace between two of its own round trips fails, with
    * ERR_STORAGE_OPERATION. setStream is tracked by the core (multi-step). (On a cluster,
-   * ioredis may resend a command after TRYAGAIN later than others: docs/redis.md.)
+   * ioredis may resend a command after TRYAGAIN later than others: docs/redis.md.) False with
+   * an asynchronous serializer: a write is queued only once its text is there.
    */
-  readonly ordersExactCalls = true;
+  readonly ordersExactCalls: boolean;
+  /** Values to their stored form and back: the serializer, and compression per the `compress` setting (lib/compression.ts). */
+  readonly codec: ValueCodec;
+  /** The `compress` setting, resolved (null: off). */
+  readonly compression: Compression | null;
   /** Key names of this namespace. */
   readonly layout: RedisLayout;
   readonly namespace: string;
@@ -101,6 +107,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     this.client = connection.client;
     this.exactBatch = settings.exactBatch;
     this.sequenced = settings.shards > 1;
+    // The codec serializes and reads framed bytes back; compressing is this backend's (packed64).
+    this.codec = createValueCodec(this.serializer, null);
+    this.compression = settings.compress;
+    // An asynchronous serializer queues a write only once its text is there, after calls issued later.
+    this.ordersExactCalls = this.codec.sync;
     this.sweeper = new Sweeper(this);
   }
 
@@ -276,12 +287,21 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): Promise<void> {
     if (expiresAt !== null && !validExpiry(expiresAt)) return Promise.reject(expiryError(expiresAt));
-    let text: string;
+    let encoded: EncodedValue | Promise<EncodedValue>;
     try {
-      text = this.head(expiresAt) + this.serialize(value);
+      encoded = this.codec.encode(value);
     } catch (err) {
       return Promise.reject(err);
     }
+    // An asynchronous serializer's text: queued once it is there (the core orders the calls then: ordersExactCalls is false).
+    if (typeof encoded !== 'string') return Promise.resolve(encoded).then((text) => this.setText(id, key, text as string, expiresAt, tags));
+    return this.setText(id, key, encoded, expiresAt, tags);
+  }
+
+  /** Queues the write of a value's serialized text: compressed first when the `compress` setting asks for it and it saves bytes. */
+  private setText(id: string, key: Key, serialized: string, expiresAt: number | null, tags: readonly string[] | undefined): Promise<void> {
+    const packed = this.compression === null ? undefined : packed64(serialized, this.compression);
+    const text = packed === undefined ? this.head(expiresAt) + serialized : this.head(expiresAt).slice(0, -1) + 'z' + packed;
     return new Promise<unknown>((resolve, reject) => {
       const item: SetItem = { id, key, text, expiresAt, seq: this.sequenced ? nextSequence() : 0, tags, resolve, reject };
       this.connection.enqueue(this, 'set', item, this.exactBatch);
@@ -304,18 +324,6 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     return expiresAt === null ? this.noExpiryHead : expiresAt + this.timesTail;
   }
 
-  /** The serializer's text for a value; a serializer that throws or returns no string is the caller's InvalidValueError. */
-  private serialize(value: unknown): string {
-    let text: unknown;
-    try {
-      text = this.serializer.serialize(value);
-    } catch (err) {
-      throw new InvalidValueError('the serializer failed on the value', { cause: err });
-    }
-    if (typeof text !== 'string') throw new InvalidValueError(`the serializer returned ${typeof text}, not a string`);
-    return text;
-  }
-
   /** Sends a batch of queued reads or writes (called by the connection, in program order). */
   sendBatch(kind: BatchKind, items: BatchItem[]): void {
     sendBatch(this, kind, items);
@@ -336,17 +344,31 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     const text = s as string;
     const expiresAt = headExpiry(text, k);
     if (!values) return { value: undefined, expiresAt };
-    if (!isStreamed(text, k)) return { value: this.parse(id, text, k), expiresAt };
-    return readWhole(this, id, text, k);
+    if (isStreamed(text, k)) return readWhole(this, id, text, k);
+    const value = this.parse(id, text, k);
+    if (this.codec.sync || !isPromiseLike(value)) return { value, expiresAt };
+    return (value as Promise<unknown>).then((read) => ({ value: read, expiresAt }));
   }
 
-  /** The value of a plain entry string (`k` from liveHead); one that does not parse is ERR_STORAGE_OPERATION naming the key. */
+  /**
+   * The value of a plain or compressed entry string (`k` from liveHead); one that does not
+   * parse (or decompress) is ERR_STORAGE_OPERATION naming the key. A promise only with an
+   * asynchronous serializer (`codec.sync` false). A plain value goes straight to the
+   * serializer, as before compression existed: the read path of uncompressed values is unchanged.
+   */
   parse(id: string, text: string, k: number): unknown {
+    let value: unknown;
     try {
-      return this.serializer.deserialize(text.slice(k + 1));
+      if (isCompressed(text, k)) value = this.codec.decode(Buffer.from(text.slice(k + 1), 'base64'));
+      else if (this.codec.sync) return this.serializer.deserialize(text.slice(k + 1));
+      else value = this.codec.decode(text.slice(k + 1));
     } catch (err) {
       throw corrupt(id, 'its value does not parse', err);
     }
+    if (this.codec.sync || !isPromiseLike(value)) return value;
+    return Promise.resolve(value).catch((err: unknown) => {
+      throw corrupt(id, 'its value does not parse', err);
+    });
   }
 
   async delete(id: string): Promise<boolean> {
@@ -415,4 +437,20 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   valueStream(id: string): Promise<AsyncIterable<Buffer> | undefined> {
     return valueStream(this, id);
   }
+}
+
+/**
+ * The base64 of `text` compressed and framed (lib/compression.ts frameText), or undefined when
+ * it is under the threshold or would not take fewer bytes than the text itself: entry strings
+ * stay text (docs/redis.md, "Compression").
+ */
+function packed64(text: string, compression: Compression): string | undefined {
+  const threshold = compression.threshold;
+  // length ≤ UTF-8 bytes ≤ 3 × length: the exact count is needed only in between.
+  if (text.length * 3 < threshold) return undefined;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes < threshold) return undefined;
+  const framed = frameText(text, compression.algorithm);
+  if (framed === undefined || Math.ceil(framed.length / 3) * 4 >= bytes) return undefined;
+  return framed.toString('base64');
 }

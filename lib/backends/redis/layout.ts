@@ -10,7 +10,8 @@
  *
  * | key                          | type   | holds                                                    |
  * |------------------------------|--------|----------------------------------------------------------|
- * | `<base>e:<id>`               | string | `<expiry>.<created>.<updated>v<serialized value>`, or for |
+ * | `<base>e:<id>`               | string | `<expiry>.<created>.<updated>v<serialized value>`, or    |
+ * |                              |        | `<head>z<base64 of the compressed value>`, or for        |
  * |                              |        | a streamed value `<head>c<chunk count>:<generation>`;    |
  * |                              |        | expiry is epoch ms, '0' for none; the times are epoch ms  |
  * |                              |        | of the store clock (getMeta, meta.ts); entries written   |
@@ -256,7 +257,7 @@ export const EXPIRED = -1;
 export const MALFORMED = -2;
 
 /**
- * Where the head of an entry string ends: the index of its kind letter, 'v' or 'c', after the
+ * Where the head of an entry string ends: the index of its kind letter, 'v', 'c' or 'z', after the
  * expiry digits and the optional times `.<createdAt digits, maybe none>.<updatedAt digits>`;
  * EXPIRED when the entry has expired by `now` (or the string is empty, which reads as absent);
  * MALFORMED when the string has no entry head (something else wrote it). Reads the digits
@@ -278,7 +279,7 @@ export function liveHead(s: string, now: number): number {
     if (k < 0) return MALFORMED;
     kind = s.charCodeAt(k);
   }
-  if (kind !== 118 && kind !== 99) return MALFORMED; // 'v', 'c'
+  if (kind !== 118 && kind !== 99 && kind !== 122) return MALFORMED; // 'v', 'c', 'z'
   return x === 0 || x > now ? k : EXPIRED;
 }
 
@@ -317,6 +318,14 @@ export function headTimes(s: string, k: number): { createdAt: number | null; upd
   if (dot < 0 || dot > k) return { createdAt: null, updatedAt: null };
   const second = s.indexOf('.', dot + 1);
   return { createdAt: second === dot + 1 ? null : Number(s.slice(dot + 1, second)), updatedAt: Number(s.slice(second + 1, k)) };
+}
+
+/**
+ * Whether the entry string holds a compressed value (`compress` setting): after its 'z', the
+ * base64 of the framed compressed text (lib/compression.ts frameText); `k` is from liveHead.
+ */
+export function isCompressed(s: string, k: number): boolean {
+  return s.charCodeAt(k) === 122; // 'z'
 }
 
 /** Whether the entry string holds a streamed value (its chunks are under RedisLayout.chunks); `k` is from liveHead. */

@@ -30,7 +30,7 @@ const DROP_FIXED_KEYS = 5;
  * Lua: reading the head of an entry string (see layout.ts) whatever is stored there.
  * `head` reads just the head, whatever the size of the value; a key of another type (written
  * by something else) reads as an empty string, that is as absent, instead of failing the
- * script. `parse` gives the expiry digits and kind letter ('v' or 'c') of a well-formed head,
+ * script. `parse` gives the expiry digits and kind letter ('v', 'c' or 'z') of a well-formed head,
  * then its createdAt digits (nil in a head without times, written before getMeta; '' when
  * unknown) and the position of the kind letter; nothing for an empty string or one the store
  * did not write. `chunksGone` says whether a well-formed streamed head's chunk hash `ck` is
@@ -43,10 +43,10 @@ local function head(e)
   return h
 end
 local function parse(s)
-  local x, at, kind = string.match(s, '^(%d+)()([vc])')
+  local x, at, kind = string.match(s, '^(%d+)()([vcz])')
   if x then return x, kind, nil, at end
   local created
-  x, created, at, kind = string.match(s, '^(%d+)%.(%d*)%.%d+()([vc])')
+  x, created, at, kind = string.match(s, '^(%d+)%.(%d*)%.%d+()([vcz])')
   return x, kind, created, at
 end
 local function live(x, now)

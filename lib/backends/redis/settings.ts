@@ -3,6 +3,7 @@
  * (SPEC §10): a bad one is ERR_STORE_CONFIG naming it, before any client is made.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { Compression, CompressSetting, resolveCompression } from '../../compression';
 import { StoreConfigError } from '../../errors';
 import { isPlainObject } from '../../keys';
 import type { CommonSettings } from '../../store';
@@ -51,6 +52,13 @@ export interface RedisSettings extends CommonSettings {
    * count than it was written with is refused (ERR_STORE_CONFIG).
    */
   shards?: number;
+  /**
+   * Compress values whose serialized text reaches `threshold` bytes (default 1024) with
+   * node:zlib `algorithm` ('gzip', the default, or 'brotli'); `true` takes both defaults. Stored
+   * marked in the entry's head, so entries written with it off still read, and the other way
+   * round (docs/redis.md, "Compression"). Streamed values are not compressed.
+   */
+  compress?: CompressSetting;
 }
 
 /** Most shards a namespace may have (see RedisSettings.shards). */
@@ -108,6 +116,8 @@ export interface ResolvedRedisSettings {
   streamGraceMs: number;
   /** Hash-slot groups per namespace (1: today's one-slot layout). */
   shards: number;
+  /** The resolved `compress` setting, or null when off. */
+  compress: Compression | null;
 }
 
 /** Checks `settings` (throws StoreConfigError naming the bad one) and applies the defaults. */
@@ -125,6 +135,7 @@ export function resolveRedisSettings(settings: RedisSettings): ResolvedRedisSett
     chunkSize: settings.chunkSize ?? REDIS_DEFAULTS.chunkSize,
     streamGraceMs: Math.max(STREAM_GRACE_MIN_MS, STREAM_GRACE_TIMEOUTS * commandTimeout),
     shards: settings.shards ?? REDIS_DEFAULTS.shards,
+    compress: resolveCompression(settings.compress),
   };
 }
 

@@ -5,6 +5,7 @@
  * key instead of freeing them, so a read already under way finishes on the value it started
  * with (docs/redis.md, "Streams").
  */
+import { isPromiseLike } from '../../compression';
 import { StorageOperationError } from '../../errors';
 import type { Key } from '../../keys';
 import { EntryWithExpiry, chunksOf, toAsync, valueBytes } from '../../store';
@@ -118,7 +119,10 @@ export async function valueStream(b: RedisBackend, id: string): Promise<AsyncIte
     return undefined;
   }
   const text = s as string;
-  if (!isStreamed(text, k)) return toAsync(chunksOf(valueBytes(b.parse(id, text, k))));
+  if (!isStreamed(text, k)) {
+    const value = b.parse(id, text, k);
+    return toAsync(chunksOf(valueBytes(b.codec.sync || !isPromiseLike(value) ? value : await value)));
+  }
   const opened = await openStreamed(b, id, text, k);
   return opened === undefined ? undefined : restOf(b, opened);
 }
