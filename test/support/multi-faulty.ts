@@ -7,7 +7,7 @@
  * it presents itself as a shared, persistent store (a stand-in for a remote tier), so the
  * multi store gives it a timeout.
  */
-import type { Backend, BackendContext, BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/backend';
+import type { Backend, BackendContext, BackendStats, Capabilities, EntryMeta, EntryWithExpiry, FindOptions, StoredEntry } from '../../lib/backend';
 import { BackendStore } from '../../lib/backend-store';
 import { TierBackend, tierBackend, tierScope } from '../../lib/core/tier-access';
 import { StorageConnectionError, StorageOperationError } from '../../lib/errors';
@@ -83,6 +83,10 @@ class FaultyBackend implements Backend {
   async deleteByTags(tags: readonly string[]): Promise<number> {
     await this.gate('deleteByTags');
     return this.below.deleteByTags!(tags);
+  }
+  async getMeta(id: string): Promise<EntryMeta | undefined> {
+    await this.gate('getMeta');
+    return this.below.getMeta(id);
   }
   async get(id: string): Promise<unknown> {
     await this.gate('get');
