@@ -180,6 +180,27 @@ describe('mongo store: getMeta', () => {
     });
   });
 
+  describe('touch', () => {
+    it('reads no value back (only whether there is one), and still moves a streamed value\'s file expiry', async () => {
+      const clock = aheadClock();
+      const s = stores.open({ clock, clientOptions: { monitorCommands: true } });
+      await s.set('plain', 'x'.repeat(10_000));
+      await s.setStream('big', Readable.from([Buffer.alloc(100, 1)]), { ttl: 1000 });
+      const replies: Array<Record<string, unknown>> = [];
+      s.client!.on('commandSucceeded', (e) => {
+        if (e.commandName === 'findAndModify') replies.push(e.reply as Record<string, unknown>);
+      });
+      expect(await s.touch('plain', 5000)).to.equal(true);
+      expect(await s.touch('big', 60_000)).to.equal(true);
+      expect(replies).to.have.length(2);
+      for (const reply of replies) expect(reply.value).to.not.have.property('v');
+      clock.advance(2000);
+      expect(await s.sweep()).to.equal(0); // the file's expiry moved with the entry's
+      expect(await s.getOne('big')).to.deep.equal(Buffer.alloc(100, 1));
+      expect((await s.getMeta('plain'))!.expiresAt).to.equal(clock.now() - 2000 + 5000);
+    });
+  });
+
   describe('exact reads share the batching', () => {
     it('the getOnes of one tick are one find too: the cursor is exhausted in its first batch (no getMore)', async () => {
       const s = stores.open({ clientOptions: { monitorCommands: true } });

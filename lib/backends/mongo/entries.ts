@@ -7,7 +7,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { ObjectId } from 'mongodb';
 import type { MongoScope } from './connection';
 import { FILE_INDEX, TAG_INDEX, docId, isStorableExpiry, liveClause, toStoreError } from './layout';
-import { ReadDoc, unstorableExpiry } from './values';
+import { unstorableExpiry } from './values';
 
 /**
  * Sets the expiry of the live entry under `id` (epoch ms, or null for none), keeping its
@@ -22,10 +22,11 @@ export async function touchEntry(scope: MongoScope, id: string, expiresAt: numbe
   try {
     // `n` too: a document of memstorage 0.5.3 or of another namespace under this _id is not this entry.
     const filter = { _id: docId(scope.namespace, id), n: scope.namespace, ...liveClause(scope.clock.now()) };
-    const before: ReadDoc | null = await scope.shared.collection.findOneAndUpdate(filter, { $set: { e } }, { projection: { _id: 0, v: 1, g: 1 } });
+    // Whether `v` is there, not `v` itself: the value need not cross the wire for a touch.
+    const before = await scope.shared.collection.findOneAndUpdate(filter, { $set: { e } }, { projection: { _id: 0, g: 1, vt: { $type: '$v' } } });
     if (before === null) return false;
     // A file superseded by a plain set (`v` present) is freed by the sweep whatever its expiry.
-    if (before.v === undefined && before.g instanceof ObjectId) await scope.shared.files.setExpiry(before.g, e);
+    if (before.vt === 'missing' && before.g instanceof ObjectId) await scope.shared.files.setExpiry(before.g, e);
     return true;
   } catch (err) {
     throw toStoreError(err, 'touch');
