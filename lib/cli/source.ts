@@ -37,22 +37,24 @@ export interface Source {
 /** Opens (and connects) what `url` names, to read the entries of `query` (every entry when undefined). */
 export async function openSource(url: string, query: Query | undefined): Promise<Source> {
   const spec = parseSourceUrl(url);
-  if (spec.kind === 'store') {
-    const store = await openStore(url);
-    return {
-      store,
-      windows: (windowSize) => snapshotWindows(store, query, windowSize),
-      size: () => snapshotSize(store, query),
-      rejected: [],
-      rejectedCount: 0,
-      close: () => store.close(),
-    };
-  }
+  if (spec.kind === 'store') return storeSource(await openStore(url), query);
   if (query !== undefined) throw new CliError(ExitCodes.USAGE, 'a memstorage 0.5.3 collection is read whole: give no key or query');
   // Loaded here: the driver is an optional peer dependency, named by a StoreConfigError when missing.
   const { openLegacyCollection } = await import('../backends/mongo/migrate');
   const { client, collection } = await openLegacyCollection(spec.url, spec.collectionName);
   return new LegacySource(client, collection);
+}
+
+/** The live entries of `query` in an open store (closing the source closes the store). */
+export function storeSource(store: BaseStore, query: Query | undefined): Source {
+  return {
+    store,
+    windows: (windowSize) => snapshotWindows(store, query, windowSize),
+    size: () => snapshotSize(store, query),
+    rejected: [],
+    rejectedCount: 0,
+    close: () => store.close(),
+  };
 }
 
 /** A memstorage 0.5.3 collection, read without being changed. */

@@ -62,7 +62,8 @@ export async function copyCommand(from: string, to: string, queryArg: string | u
   }
 }
 
-async function copyInto(source: Source, target: BaseStore, to: string, options: CopyOptions, io: CliIo): Promise<CopyResult> {
+/** Copies the windows of `source` into `target` (named `to` in messages). */
+export async function copyInto(source: Source, target: BaseStore, to: string, options: CopyOptions, io: CliIo): Promise<CopyResult> {
   const keepTags = target.supports.tags === true;
   const progress = startProgress(io.stderr, 'copy', io.stderr.isTTY ? await source.size() : undefined);
   const result: CopyResult = { copied: 0, equal: 0, expired: 0 };

@@ -36,7 +36,8 @@ export async function exportCommand(url: string, queryArg: string | undefined, o
   }
 }
 
-async function exportFrom(source: Source, options: ExportOptions, io: CliIo): Promise<number> {
+/** Writes the snapshot of `source` to stdout; resolves how many entries. */
+export async function exportFrom(source: Source, options: ExportOptions, io: CliIo): Promise<number> {
   const progress = startProgress(io.stderr, 'export', io.stderr.isTTY ? await source.size() : undefined);
   let written = 0;
   try {
