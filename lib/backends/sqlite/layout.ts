@@ -15,7 +15,7 @@
  *   cr   when the entry was created (epoch ms, the store's clock): set by the write that makes
  *        the row, kept by overwrites of the live entry (an expired one set again is a new row)
  *   up   when its value was last written (a set or a streamed set; touch leaves it)
- *   v    the value (docs/sqlite.md, "Stored format"): TEXT, the serializer's text; or, with
+ *   v    the value (README, "SQLite store", stored format): TEXT, the serializer's text; or, with
  *        `compress`, a BLOB: one byte naming the algorithm (1 gzip, 2 brotli, lib/compression.ts)
  *        then the compressed text. NULL for a streamed value. The reader goes by the column's
  *        type, never by the setting, so either kind reads whatever `compress` says now. After

@@ -25,7 +25,7 @@ export interface SqliteSettings extends CommonSettings {
   /**
    * Compress values whose serialized text reaches `threshold` bytes (default 1024) with
    * node:zlib `algorithm` ('gzip', the default, or 'brotli'); `true` takes both defaults. Stored
-   * as a BLOB (docs/sqlite.md, "Stored format"), so rows written with it off still read, and
+   * as a BLOB (layout.ts; README, "SQLite store"), so rows written with it off still read, and
    * the other way round. Streamed values are stored as they come. Default off.
    */
   compress?: CompressSetting;
