@@ -9,7 +9,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { Binary, ObjectId } from 'mongodb';
 import { EncodedValue, isPromiseLike } from '../../compression';
 import { InvalidArgumentError, InvalidValueError, StoreError } from '../../errors';
-import { AsyncCapableSerializer, Serializer, defaultSerializer, isAsyncSerializer } from '../../serializer';
+import { AsyncCapableSerializer, defaultSerializer, isAsyncSerializer } from '../../serializer';
 import type { MongoScope } from './connection';
 import { bsonTypeName, corruptEntry, isConnectionError, toStoreError } from './layout';
 
@@ -65,7 +65,7 @@ function documentBytes(v: EncodedValue, id: string, namespace: string): number {
  * compression encodes the text as UTF-8 too, both folding a lone surrogate to U+FFFD: the value
  * would come back changed, so such a text is refused before either sees it (docs/mongo.md, "Values").
  */
-export function checkedSerializer(serializer: Serializer): AsyncCapableSerializer {
+export function checkedSerializer(serializer: AsyncCapableSerializer): AsyncCapableSerializer {
   if (serializer === defaultSerializer) return serializer;
   const check = (text: unknown): unknown => {
     if (typeof text === 'string' && !isWellFormed(text)) throw new InvalidValueError('mongo: the serialized value holds a lone surrogate, which MongoDB would store as U+FFFD');
