@@ -233,7 +233,7 @@ describe('memstorage-next command (end to end)', function () {
     }
   });
 
-  it('a progress bar on stderr when it is a terminal, none when it is piped (the round trip above asserts the piped stderr whole)', async function () {
+  it('a progress bar (export, import, copy) on stderr when it is a terminal, none when it is piped (the round trip above asserts the piped stderr whole)', async function () {
     const exported = await cliInProcess(['export', seededUrl], '', true);
     expectExit(exported, ExitCodes.OK);
     expect(exported.stderr).to.include(`export [`);
@@ -242,6 +242,10 @@ describe('memstorage-next command (end to end)', function () {
     const imported = await cliInProcess(['import', 'memory:'], exported.stdout, true);
     expectExit(imported, ExitCodes.OK);
     expect(imported.stderr).to.include(`import ${SEED.length} entries`);
+    const copied = await cliInProcess(['copy', '--from', seededUrl, '--to', 'memory:'], '', true);
+    expectExit(copied, ExitCodes.OK);
+    expect(copied.stderr).to.include('copy [');
+    expect(copied.stderr).to.include(`${SEED.length}/${SEED.length} entries`);
   });
 
   it('import stops at a corrupt line with its number (exit 6): the lines before it are in, nothing of it or after', async function () {
