@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const BENCHES = ['memory', 'redis', 'redis-shards', 'mongo', 'sqlite', 'multi', 'queries-memory', 'queries-redis', 'queries-mongo', 'queries-sqlite'];
+const BENCHES = ['memory', 'redis', 'redis-shards', 'mongo', 'sqlite', 'multi', 'queries-memory', 'queries-redis', 'queries-mongo', 'queries-sqlite', 'compress', 'cli'];
 
 function main(): number {
   let failures = 0;

@@ -292,7 +292,7 @@ describe('sqlite store: touch and tags', () => {
       const third = open({ path }, first.clock);
       expect(await third.store.getOne('plain')).to.equal('old value');
       const columns = third.backend.connection.database.prepare(`SELECT name FROM pragma_table_info('memstorage')`).pluck().all();
-      expect(columns).to.deep.equal(['seq', 'ns', 'id', 'k', 'a', 'e', 's', 'c', 'v', 't']);
+      expect(columns).to.deep.equal(['seq', 'ns', 'id', 'k', 'a', 'e', 's', 'c', 'v', 't', 'cr', 'up']);
     });
 
     it('an up-to-date file opens without a write lock (another connection holding one does not block the open)', async () => {
