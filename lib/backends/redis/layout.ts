@@ -274,27 +274,20 @@ export function liveHead(s: string, now: number): number {
   if (k === 0 || k === s.length) return s.length === 0 ? EXPIRED : MALFORMED;
   let kind = s.charCodeAt(k);
   if (kind === 46) {
-    // '.': the times (createdAt may be empty, updatedAt may not)
-    k = timesEnd(s, k);
-    if (k < 0) return MALFORMED;
+    // '.': the times, `.<digits, maybe none>.<digits>` (inline: this runs once per value read)
+    let second = -1;
+    for (k++; k < s.length; k++) {
+      const c = s.charCodeAt(k);
+      if (c === 46) {
+        if (second >= 0) return MALFORMED;
+        second = k;
+      } else if (c < 48 || c > 57) break;
+    }
+    if (second < 0 || k === second + 1 || k === s.length) return MALFORMED;
     kind = s.charCodeAt(k);
   }
   if (kind !== 118 && kind !== 99 && kind !== 122) return MALFORMED; // 'v', 'c', 'z'
   return x === 0 || x > now ? k : EXPIRED;
-}
-
-/** The index after the times `.<digits*>.<digits+>` starting at `dot`, or -1 when they do not parse or nothing follows. */
-function timesEnd(s: string, dot: number): number {
-  let k = dot + 1;
-  while (k < s.length && isDigit(s.charCodeAt(k))) k++;
-  if (k >= s.length || s.charCodeAt(k) !== 46) return -1;
-  const start = ++k;
-  while (k < s.length && isDigit(s.charCodeAt(k))) k++;
-  return k === start || k >= s.length ? -1 : k;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
 }
 
 /** The expiry in an entry string's head (epoch ms, null for none); `k` is from liveHead. */
