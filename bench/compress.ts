@@ -29,8 +29,11 @@ import Keyv from 'keyv';
 import KeyvSqlite from '@keyv/sqlite';
 import KeyvGzip from '@keyv/compress-gzip';
 import KeyvMongo from '@keyv/mongo';
+import KeyvRedis from '@keyv/redis';
+import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { MongoHandle, startMongo } from '../test/support/mongo-server';
+import { RedisServer, startRedis } from '../test/support/redis-server';
 import type { CompressSetting } from '../lib/compression';
 import { createStore } from '../lib/factory';
 import type { BaseStore } from '../lib/store';
@@ -161,8 +164,57 @@ const MONGO: StoreKind = {
   },
 };
 
+/** One redis-server for the Redis kind, started on first use (test/support/redis-server.ts, no persistence) and stopped when the bench ends. */
+let redisServer: Promise<RedisServer> | undefined;
+const redisUrl = async (): Promise<string> => (await (redisServer ??= startRedis())).url;
+
+/** Bytes of the string values of the keys matching `pattern` (STRLEN), scanned with a client of its own. */
+async function redisStringBytes(url: string, pattern: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    let total = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'string');
+      cursor = next;
+      for (const key of keys) total += await client.strlen(key);
+    } while (cursor !== '0');
+    return total;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const REDIS: StoreKind = {
+  name: 'redis',
+  async open(tag, compress) {
+    const store = createStore({ type: 'redis', settings: { url: await redisUrl(), namespace: tag, compress } }) as BaseStore;
+    await store.clear();
+    return { store, close: () => store.close() };
+  },
+  async keyvGzip(tag) {
+    const url = await redisUrl();
+    const keyv = new Keyv({ store: new KeyvRedis(url), namespace: `keyv-${tag}`, compression: new KeyvGzip() });
+    keyv.on('error', (err) => {
+      throw err;
+    });
+    await keyv.clear();
+    return {
+      name: 'Keyv + @keyv/redis + @keyv/compress-gzip',
+      set: (key, value) => keyv.set(key, JSON.stringify(value)),
+      get: async (key) => {
+        const text = await keyv.get<string>(key);
+        return text === undefined ? undefined : JSON.parse(text);
+      },
+      // @keyv/redis keeps each value as a string under a key holding the namespace.
+      storedBytes: () => redisStringBytes(url, `*keyv-${tag}*`),
+      close: () => keyv.disconnect(),
+    };
+  },
+};
+
 /** The store kinds this bench knows; pick some by name on the command line. */
-const STORE_KINDS: StoreKind[] = [SQLITE, MONGO];
+const STORE_KINDS: StoreKind[] = [SQLITE, MONGO, REDIS];
 
 /** memstorage-next over `kind`, as a contender. */
 async function ours(kind: StoreKind, tag: string, name: string, compress: CompressSetting | undefined): Promise<Contender> {
@@ -244,6 +296,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     if (mongod) await (await mongod).dispose();
+    if (redisServer) await (await redisServer).stop();
   }
   process.exitCode = printTargets(targets) > 0 ? 1 : 0;
 }

@@ -19,7 +19,7 @@ import { Compression, EncodedValue, ValueCodec, createValueCodec, frameText, isP
 import { StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
-import type { Serializer } from '../../serializer';
+import type { AsyncCapableSerializer } from '../../serializer';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import { SetItem, readEntries, sendBatch } from './batching';
 import { RedisClient, waitReady } from './client';
@@ -74,7 +74,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   readonly layout: RedisLayout;
   readonly namespace: string;
   readonly clock: Clock;
-  readonly serializer: Serializer;
+  readonly serializer: AsyncCapableSerializer;
   /** This namespace's expiry sweep. */
   readonly sweeper: Sweeper;
   /** Whether writes bring their creation sequence (every backend of a sharded namespace: sequence.ts). */
