@@ -9,4 +9,6 @@ describe('mongo store (real MongoDB through mongodb-memory-server-core, or MONGO
     ({ url } = await sharedMongo());
   });
   runConformance('mongo', (settings) => new MongoStore({ ...settings, url, db: 'conformance' }));
+  // Compression (SPEC §16) on every value the suite writes: threshold 0 compresses whatever shrinks.
+  runConformance('mongo, compressed (brotli)', (settings) => new MongoStore({ ...settings, url, db: 'conformance', compress: { threshold: 0, algorithm: 'brotli' } }));
 });

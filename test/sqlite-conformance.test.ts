@@ -9,6 +9,7 @@ const file = freshSqlitePath('conformance');
 
 runConformance('sqlite (file)', (settings) => createStore({ type: 'sqlite', settings: { ...settings, path: file } }));
 runConformance('sqlite :memory:', (settings) => createStore({ type: 'sqlite', settings: { ...settings, path: ':memory:' } }));
-runConformance('sqlite through scope()', (settings) => createStore({ type: 'sqlite', settings: { ...settings, path: file } }).scope('scoped'), {
+// Compression (SPEC §16) on every value the suite writes: threshold 0 compresses whatever shrinks.
+runConformance('sqlite through scope(), compressed (brotli)', (settings) => createStore({ type: 'sqlite', settings: { ...settings, path: file, compress: { threshold: 0, algorithm: 'brotli' } } }).scope('scoped'), {
   throughScope: false,
 });

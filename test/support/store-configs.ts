@@ -62,6 +62,10 @@ const sqliteFile = (config: string) => {
 const sqliteTier = (config: string) => ({ type: 'sqlite', settings: { path: sqliteFile(config) } });
 const redisTier = () => ({ type: 'redis', settings: { url: need(urls.redis, 'redis') } });
 const mongoTier = () => ({ type: 'mongo', settings: { url: need(urls.mongo, 'mongo'), db: 'harness' } });
+/** A MongoDB tier compressing every value that shrinks (SPEC §16). */
+const compressedMongoTier = () => ({ type: 'mongo', settings: { url: need(urls.mongo, 'mongo'), db: 'harness', compress: { threshold: 0 } } });
+/** A Redis tier compressing every value that shrinks (SPEC §16). */
+const compressedRedisTier = () => ({ type: 'redis', settings: { url: need(urls.redis, 'redis'), compress: { threshold: 0, algorithm: 'brotli' } } });
 
 /** Every configuration, in the order the harnesses run them. */
 export const STORE_CONFIGS: StoreConfig[] = [
@@ -78,8 +82,8 @@ export const STORE_CONFIGS: StoreConfig[] = [
     evicts: false,
     open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, redisTier(), mongoTier()] }),
   },
-  { name: 'multi [memory, mongo]', needs: ['mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory' }, mongoTier()] }) },
-  { name: 'multi [redis, mongo]', needs: ['redis', 'mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [redisTier(), mongoTier()] }) },
+  { name: 'multi [memory, mongo compressed]', needs: ['mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory' }, compressedMongoTier()] }) },
+  { name: 'multi [redis compressed, mongo]', needs: ['redis', 'mongo'], evicts: false, open: (s) => new MultiStore({ ...s, stores: [compressedRedisTier(), mongoTier()] }) },
   {
     name: 'sqlite',
     needs: [],
@@ -87,7 +91,8 @@ export const STORE_CONFIGS: StoreConfig[] = [
     // Expression indexes on the harnesses' common fields, so their queries also run through the indexes.
     open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: sqliteFile('sqlite'), indexes: ['a', 'b', 'a.b', 'tags'] } }),
   },
-  { name: 'sqlite :memory:', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: ':memory:' } }) },
+  // Compressed (SPEC §16): threshold 0 compresses every value that shrinks, so both stored kinds meet.
+  { name: 'sqlite :memory: compressed', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: ':memory:', compress: { threshold: 0, algorithm: 'brotli' } } }) },
   {
     name: 'multi [memory, sqlite]',
     needs: [],
