@@ -17,6 +17,7 @@ import { sharedMongo } from './mongo-server';
 import { sharedRedis, sharedRedisCluster } from './redis-server';
 import { createStore } from '../../lib/factory';
 import { freshSqlitePath } from './sqlite-files';
+import { defaultSerializer } from '../../lib/serializer';
 
 /** Servers a configuration needs. */
 export type Service = 'redis' | 'redis-cluster' | 'mongo';
@@ -60,6 +61,15 @@ const sqliteFile = (config: string) => {
   return file;
 };
 const sqliteTier = (config: string) => ({ type: 'sqlite', settings: { path: sqliteFile(config) } });
+/**
+ * A serializer that answers with promises (SPEC §16: the serializer may be asynchronous): the
+ * backend then cannot rely on issue order alone, which the model's batches check.
+ */
+const asyncSerializer = {
+  async: true,
+  serialize: (value: unknown): Promise<string> => Promise.resolve(defaultSerializer.serialize(value)),
+  deserialize: (text: string): Promise<unknown> => Promise.resolve(defaultSerializer.deserialize(text)),
+};
 const redisTier = () => ({ type: 'redis', settings: { url: need(urls.redis, 'redis') } });
 const mongoTier = () => ({ type: 'mongo', settings: { url: need(urls.mongo, 'mongo'), db: 'harness' } });
 /** A MongoDB tier compressing every value that shrinks (SPEC §16). */
@@ -94,10 +104,10 @@ export const STORE_CONFIGS: StoreConfig[] = [
   // Compressed (SPEC §16): threshold 0 compresses every value that shrinks, so both stored kinds meet.
   { name: 'sqlite :memory: compressed', needs: [], evicts: false, open: (s) => createStore({ type: 'sqlite', settings: { ...s, path: ':memory:', compress: { threshold: 0, algorithm: 'brotli' } } }) },
   {
-    name: 'multi [memory, sqlite]',
+    name: 'multi [memory, sqlite with an async serializer]',
     needs: [],
     evicts: false,
-    open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, sqliteTier('multi-memory-sqlite')] }),
+    open: (s) => new MultiStore({ ...s, stores: [{ type: 'memory', settings: { maxKeys: 10_000 } }, { type: 'sqlite', settings: { path: sqliteFile('multi-memory-sqlite'), serializer: asyncSerializer } }] }),
   },
   {
     name: 'multi [memory, redis, sqlite]',
