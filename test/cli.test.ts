@@ -191,7 +191,7 @@ describe('memstorage-next command (end to end)', function () {
     expect(missing.stdout).to.equal('[]\n');
   });
 
-  it('export → import round trip Redis → SQLite → Redis: every key, value (Dates, Buffers) and TTL (within 15 s) equal', async function () {
+  it('export → import round trip Redis → SQLite → Redis: every key, value (Dates, Buffers) and expiry (no hop adds its delay) equal', async function () {
     const sqlitePath = freshSqlitePath('cli');
     const sqliteUrl = `sqlite:${sqlitePath}`;
     const exported = await cli(['export', seededUrl]);
