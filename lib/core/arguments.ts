@@ -16,6 +16,7 @@ export function failureValue(method: string, nullOnMiss: boolean): unknown {
       return nullOnMiss ? null : [];
     case 'getOne':
     case 'ttl':
+    case 'getMeta':
       return undefined;
     case 'keys':
     case 'getMany':

@@ -36,6 +36,8 @@ export interface KeyspaceOptions {
   maxKeys: number;
   maxBytes: number;
   now: () => number;
+  /** The time to record as an entry's createdAt/updatedAt where nothing else reads the clock (lib/clock.ts stampClock); `now` when absent. */
+  stamp?: () => number;
   /** The paths to index (the `indexes` setting); null for every path. */
   indexedPaths: ReadonlySet<string> | null;
 }
@@ -79,7 +81,11 @@ export class Keyspace {
     this.bounded = options.maxKeys > 0 || options.maxBytes > 0;
     this.recency = this.bounded ? new Map() : null;
     this.timeBase = options.now();
+    this.stamp = options.stamp ?? options.now;
   }
+
+  /** See KeyspaceOptions.stamp. */
+  private readonly stamp: () => number;
 
   /** Live entries, after freeing what has expired. */
   get size(): number {
@@ -119,8 +125,8 @@ export class Keyspace {
   }
 
   set(id: string, key: Key, value: unknown, expiresAt: number | null, tags?: readonly string[]): void {
-    const now = this.options.now();
     if (typeof key === 'string' && expiresAt === null && !this.bounded && this.timedEntries === 0 && this.idOrder === null) {
+      const now = this.stamp();
       // Plain cache use: with no TTLs and no bounds nothing can have expired, and a string key needs no Slot.
       const held = this.slots.get(id);
       if (held === undefined) this.slots.set(id, this.bare.add(value, now - this.timeBase));
@@ -133,6 +139,7 @@ export class Keyspace {
       if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
       return;
     }
+    const now = this.options.now();
     if (this.heap.size > 0 && this.heap.peekTime() <= now) this.sweep();
     let existing = this.slots.get(id);
     if (existing instanceof Slot && existing.expiresAt !== 0 && existing.expiresAt <= now) {

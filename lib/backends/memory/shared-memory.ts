@@ -3,7 +3,7 @@
  * settings, and the sweep timer, counted by users (SharedResource) so the last one to close
  * stops it. No timer keeps the process alive: it is unref'd.
  */
-import type { Clock } from '../../clock';
+import { Clock, stampClock } from '../../clock';
 import { SharedResource } from '../../core/shared-resource';
 import { Keyspace } from './keyspace';
 import type { ResolvedMemorySettings } from './settings';
@@ -28,7 +28,7 @@ export class SharedMemory {
     if (!keyspace) {
       const { maxKeys, maxBytes, indexes } = this.settings;
       const clock = this.clock;
-      keyspace = new Keyspace({ maxKeys, maxBytes, indexedPaths: indexes, now: () => clock.now() });
+      keyspace = new Keyspace({ maxKeys, maxBytes, indexedPaths: indexes, now: () => clock.now(), stamp: stampClock(clock) });
       this.keyspaces.set(namespace, keyspace);
     }
     return keyspace;
