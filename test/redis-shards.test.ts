@@ -182,7 +182,7 @@ describe('redis shards', () => {
       await store.set('plain', 'p');
       const id = keyId({ user: 1 });
       const shard = store.shardLayouts[shardIndex(id, 4)];
-      expect(await admin.get(shard.entry(id))).to.match(/^\d+v"one"$/);
+      expect(await admin.get(shard.entry(id))).to.match(/^\d+\.\d+\.\d+v"one"$/);
       expect(await store.getOne({ user: 1 })).to.equal('one');
       expect(await store.has({ user: 1 })).to.equal(true);
       expect(await store.ttl({ user: 1 })).to.equal(10_000);
