@@ -198,6 +198,7 @@ async function main(): Promise<void> {
   const mongo = await startMongo();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'memstorage-cli-bench-data-'));
   const stores: BaseStore[] = [];
+  let built: string | undefined;
   const open = (url: string) => {
     const store = createStore(parseStoreUrl(url)) as BaseStore;
     stores.push(store);
@@ -218,6 +219,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write('building the command... ');
     const cli = build();
+    built = path.resolve(cli, '..', '..', '..');
     console.log('done');
     process.stdout.write('filling Redis in process (setMany of 500, one at a time: the backend\'s own write rate, for comparison)... ');
     let t = Date.now();
@@ -267,6 +269,7 @@ async function main(): Promise<void> {
     await redis.stop();
     await mongo.dispose();
     fs.rmSync(work, { recursive: true, force: true });
+    if (built !== undefined) fs.rmSync(built, { recursive: true, force: true });
   }
 }
 
