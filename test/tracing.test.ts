@@ -48,6 +48,7 @@ const CASES: Case[] = [
   { method: 'setMany', call: (s) => s.setMany(ITEMS), subject: { items: ITEMS }, result: undefined },
   { method: 'ttl', call: (s) => s.ttl('a'), subject: { key: 'a' }, result: null },
   { method: 'touch', call: (s) => s.touch('a', null), subject: { key: 'a' }, result: true },
+  { method: 'getMeta', call: (s) => s.getMeta('absent'), subject: { key: 'absent' }, result: undefined },
   { method: 'count', call: (s) => s.count({ g: 1 }), subject: { query: { g: 1 } }, result: 1 },
   { method: 'keys', call: (s) => s.keys('a*'), subject: { query: 'a*' }, result: ['a'] },
   { method: 'page', call: (s) => s.page({ g: 1 }, { limit: 5 }), subject: { query: { g: 1 } }, result: { items: [2], cursor: null } },
