@@ -11,7 +11,7 @@ import type { Clock } from './clock';
 import type { Key } from './keys';
 import type { Selector } from './query';
 import type { SortSpec } from './query-sort';
-import type { Serializer } from './serializer';
+import type { AsyncCapableSerializer } from './serializer';
 
 /** What a backend can do; the core, the multi store and the tests branch on this, never on a type name. */
 export interface Capabilities {
@@ -124,8 +124,11 @@ export interface BackendContext {
   namespace: string;
   /** The time source for expiry checks: never read `Date.now()` directly. */
   clock: Clock;
-  /** How values become bytes, for backends that store bytes. */
-  serializer: Serializer;
+  /**
+   * How values become bytes, for backends that store bytes; it may be asynchronous (SPEC §16):
+   * lib/compression.ts createValueCodec handles both kinds, and compression.
+   */
+  serializer: AsyncCapableSerializer;
   /**
    * The store's events, for what happens outside any call: a failed background sweep, a tier
    * going down. Errors given here reach the store's 'error' listeners (or a warning).

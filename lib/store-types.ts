@@ -8,7 +8,7 @@
 import type { CallbackStyle, Callback } from './callbacks';
 import type { StoreError } from './errors';
 import type { Key } from './keys';
-import type { Serializer } from './serializer';
+import type { AsyncCapableSerializer } from './serializer';
 import type { Clock } from './clock';
 
 /** A key as callers pass it: a non-empty string or a plain object (validated at run time). */
@@ -169,7 +169,7 @@ export interface CommonSettings {
   /** Isolated keyspace inside the backend. Default '' (the root keyspace). */
   namespace?: string;
   /** How values become bytes for backends that store bytes. Default: JSON with tags (README). */
-  serializer?: Serializer;
+  serializer?: AsyncCapableSerializer;
   /** Callback convention: 'node' (default for classes) or 'result-first' (default for `Store()`). */
   callbacks?: CallbackStyle;
   /** Time source for TTL arithmetic. Default: the wall clock. */

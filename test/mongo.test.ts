@@ -348,11 +348,12 @@ describe('mongo store', () => {
       const s = store({ url: undefined, client });
       try {
         const writes = [];
-        for (let i = 0; i < 500; i++) writes.push(s.set(`k${String(i).padStart(3, '0')}`, i));
+        // More than one batch of the scan (1,000 documents), so the server still holds the cursor.
+        for (let i = 0; i < 2_500; i++) writes.push(s.set(`k${String(i).padStart(4, '0')}`, i));
         await Promise.all(writes);
         const stream = s.createReadStream();
         const first = await new Promise((resolve) => stream.once('data', resolve));
-        expect(first).to.deep.equal({ key: 'k000', value: 0 });
+        expect(first).to.deep.equal({ key: 'k0000', value: 0 });
         commands.length = 0;
         stream.destroy();
         await new Promise((resolve) => stream.once('close', resolve));

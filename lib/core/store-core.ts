@@ -10,7 +10,7 @@ import { Clock, systemClock } from '../clock';
 import { InvalidArgumentError, StoreClosedError, StoreError } from '../errors';
 import { OrderGate, OrderKind } from '../order-gate';
 import type { Selector } from '../query';
-import { Serializer, defaultSerializer } from '../serializer';
+import { AsyncCapableSerializer, defaultSerializer } from '../serializer';
 import type { CommonSettings, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
 import type { Backend, BackendContext, Capabilities, FindOptions, StoredEntry } from '../backend';
 import { callbackError, failureValue } from './arguments';
@@ -34,7 +34,7 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Sto
   /** The settings this store was created with. */
   protected readonly settings: CommonSettings;
   protected readonly clock: Clock;
-  protected readonly serializer: Serializer;
+  protected readonly serializer: AsyncCapableSerializer;
   /** The callback convention of this store. */
   readonly callbackStyle: CallbackStyle;
 

@@ -19,7 +19,7 @@ import { TickQueue } from '../../core/tick-queue';
 import { StoreClosedError, StoreConfigError } from '../../errors';
 import type { Key } from '../../keys';
 import type { Selector } from '../../query';
-import type { Serializer } from '../../serializer';
+import type { AsyncCapableSerializer } from '../../serializer';
 import type { BackendStats, Capabilities, EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import { MongoScope, SharedMongo } from './connection';
 import { deleteTagged, touchEntry } from './entries';
@@ -53,7 +53,7 @@ export class MongoBackend implements Backend, MongoScope {
   };
   readonly namespace: string;
   readonly clock: Clock;
-  readonly serializer: Serializer;
+  readonly serializer: AsyncCapableSerializer;
   /** Values to what `v` holds and back: the serializer, compressing per the `compress` setting (values.ts). */
   readonly codec: ValueCodec;
   /** The owning store's events: failures of the periodic sweep are reported there while this backend is attached. */

@@ -15,7 +15,7 @@ import type { BackendEvents } from '../../backend';
 import { Compression, ValueCodec, resolveCompression } from '../../compression';
 import type { Clock } from '../../clock';
 import { SharedResource } from '../../core/shared-resource';
-import type { Serializer } from '../../serializer';
+import type { AsyncCapableSerializer } from '../../serializer';
 
 /** Connection, collection and GridFS bucket shared by a store and its scopes. */
 export class SharedMongo {
@@ -196,7 +196,7 @@ export interface MongoScope {
   /** The time source of expiry checks. */
   readonly clock: Clock;
   /** The store's serializer (the codec wraps it; the migration writes with it). */
-  readonly serializer: Serializer;
+  readonly serializer: AsyncCapableSerializer;
   /** How values become what `v` holds (the serializer's text, or compressed bytes) and back. */
   readonly codec: ValueCodec;
 }

@@ -14,7 +14,7 @@ import './driver'; // first: a missing mongodb is a StoreConfigError naming it, 
 import { AnyBulkWriteOperation, Collection, Document, MongoClient, ObjectId } from 'mongodb';
 import { StorageConnectionError } from '../../errors';
 import { Key, normalizeKey } from '../../keys';
-import type { Serializer } from '../../serializer';
+import type { AsyncCapableSerializer } from '../../serializer';
 import { checkValue } from '../../values';
 import { EntryDoc, ORDER_INDEX, docId } from './layout';
 
@@ -43,7 +43,7 @@ const BATCH = 500;
 export async function migrateCollection(
   collection: Collection<EntryDoc>,
   namespace: string,
-  serializer: Serializer,
+  serializer: AsyncCapableSerializer,
   onProgress?: (progress: MigrationProgress) => void,
 ): Promise<MigrationResult> {
   const raw = collection as unknown as Collection<Document>;
@@ -57,7 +57,7 @@ export async function migrateCollection(
     for (const doc of docs) {
       let entry: EntryDoc;
       try {
-        entry = convert(doc, namespace, serializer);
+        entry = await convert(doc, namespace, serializer);
       } catch (err) {
         const reason = (err as Error).message;
         ops.push({ updateOne: { filter: { _id: doc._id, n: null }, update: { $set: { legacyError: reason } } } });
@@ -81,10 +81,16 @@ export async function migrateCollection(
   return result;
 }
 
-/** One memstorage document as an entry; throws with the reason when it cannot be one. */
-function convert(doc: Document, namespace: string, serializer: Serializer): EntryDoc {
+/**
+ * One memstorage document as an entry; throws with the reason when it cannot be one. The value
+ * is the serializer's text (awaited when the serializer is asynchronous), never compressed: a
+ * read goes by the stored type, so a migrated entry reads whatever the store's `compress` says.
+ */
+async function convert(doc: Document, namespace: string, serializer: AsyncCapableSerializer): Promise<EntryDoc> {
   const { id, key, value } = legacyEntry(doc);
-  return { _id: docId(namespace, id), k: key, v: serializer.serialize(value), e: null, n: namespace, s: new ObjectId() };
+  const text = await serializer.serialize(value);
+  if (typeof text !== 'string') throw new Error('the serializer did not give a string');
+  return { _id: docId(namespace, id), k: key, v: text, e: null, n: namespace, s: new ObjectId() };
 }
 
 /** The key (and its id) and value of one memstorage document; throws with the reason when it cannot be an entry. */
