@@ -8,8 +8,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import type { Document } from 'mongodb';
 import { MongoClient } from 'mongodb';
 import { BackendStore } from '../lib/backend-store';
@@ -17,9 +15,7 @@ import { copyInto } from '../lib/cli/commands/copy';
 import { exportFrom } from '../lib/cli/commands/export';
 import { importInto } from '../lib/cli/commands/import';
 import { CliError, ExitCodes } from '../lib/cli/exit-codes';
-import { main } from '../lib/cli/main';
 import { DecodedRecord, decodeRecord } from '../lib/cli/ndjson';
-import type { CliIo } from '../lib/cli/output';
 import { storeSource } from '../lib/cli/source';
 import { parseStoreUrl } from '../lib/cli/store-url';
 import { createStore } from '../lib/factory';
@@ -29,37 +25,7 @@ import { sharedMongo } from './support/mongo-server';
 import { sharedRedis } from './support/redis-server';
 import { freshSqlitePath } from './support/sqlite-files';
 import { freshNamespace } from './support/store-configs';
-
-const ROOT = path.resolve(__dirname, '..');
-const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
-
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Streams for the command's functions in process; `out()` and `err()` read what they wrote. */
-function captured(input = ''): { io: CliIo; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  return { io: { stdout, stderr, stdin: Readable.from([Buffer.from(input)]) }, out: () => out, err: () => err };
-}
-
-/** The command's main() in this process, `input` on its stdin. */
-async function cliInProcess(args: string[], input = ''): Promise<CliRun> {
-  const { io, out, err } = captured(input);
-  const status = await main(args, io);
-  return { status, stdout: out(), stderr: err() };
-}
-
-function expectExit(run: CliRun, code: number): void {
-  expect(run.status, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).to.equal(code);
-}
+import { MAIN, ROOT, captured, cliInProcess, expectExit } from './support/cli-runs';
 
 /** The records of an export, by key. */
 function records(ndjson: string): DecodedRecord[] {

@@ -7,16 +7,12 @@
  * to load TypeScript on a machine shared by several runs.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { PassThrough, Readable } from 'node:stream';
 import * as fs from 'node:fs';
 import { createServer } from 'node:net';
-import * as path from 'node:path';
 import { createStore } from '../lib/factory';
 import type { BaseStore } from '../lib/store';
 import type { Key } from '../lib/keys';
 import { ExitCodes } from '../lib/cli/exit-codes';
-import { main } from '../lib/cli/main';
 import { decodeRecord } from '../lib/cli/ndjson';
 import { parseStoreUrl } from '../lib/cli/store-url';
 import { sharedMongo } from './support/mongo-server';
@@ -24,50 +20,7 @@ import { sharedRedis, startRedis } from './support/redis-server';
 import Redis from 'ioredis';
 import { freshSqlitePath } from './support/sqlite-files';
 import { freshNamespace } from './support/store-configs';
-
-const ROOT = path.resolve(__dirname, '..');
-const MAIN = path.join(ROOT, 'lib', 'cli', 'main.ts');
-
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `memstorage-next args` from the sources, `input` on its stdin; its exit code and output. */
-function cli(args: string[], input = ''): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', MAIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
-/** The command's main() in this process, `input` on its stdin; its exit code and output. */
-async function cliInProcess(args: string[], input = '', stderrIsTty = false): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), stderrIsTty ? { isTTY: true, columns: 100 } : {});
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const status = await main(args, { stdout, stderr, stdin: Readable.from([Buffer.from(input)]) });
-  return { status, stdout: out, stderr: err };
-}
-
-/** `run`'s exit code must be `code`; the output is shown when it is not. */
-function expectExit(run: CliRun, code: number): void {
-  expect(run.status, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).to.equal(code);
-}
+import { CliRun, cli, cliInProcess, expectExit } from './support/cli-runs';
 
 /** A port nothing listens on (bound, then released). */
 function closedPort(): Promise<number> {
