@@ -118,6 +118,22 @@ async function scopes(): Promise<void> {
   await Promise.all([tenantA.close(), tenantB.close(), store.close()]);
 }
 
+/** 8. tags, touch and an entry's metadata (SPEC §15, §16). */
+async function tagsAndMetadata(): Promise<void> {
+  section('8. tags, touch and getMeta');
+  const clock = new Store.ManualClock(Date.UTC(2026, 11, 2));
+  const store = Store.createStore({ settings: { clock } });
+  await store.set('product:1', { name: 'lamp' }, { ttl: 60_000, tags: ['products', 'sale'] });
+  await store.set('product:2', { name: 'desk' }, { tags: ['products'] });
+  clock.advance(1_000);
+  await store.touch('product:1', 120_000); // a new TTL, value and tags kept
+  const meta = await store.getMeta('product:1');
+  const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : ms);
+  console.log("getMeta('product:1') ->", { ...meta, createdAt: iso(meta?.createdAt), updatedAt: iso(meta?.updatedAt), expiresAt: iso(meta?.expiresAt) });
+  console.log("delByTags(['sale']) ->", await store.delByTags(['sale']), 'deleted; keys() ->', await store.keys());
+  await store.close();
+}
+
 async function main(): Promise<void> {
   await legacyCallbacks();
   await promises();
@@ -126,6 +142,7 @@ async function main(): Promise<void> {
   await includeKey();
   await readStream();
   await scopes();
+  await tagsAndMetadata();
   console.log('\ndone: every store is closed, so the process exits by itself.');
 }
 
