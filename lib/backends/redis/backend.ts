@@ -25,9 +25,9 @@ import { SetItem, readEntries, sendBatch } from './batching';
 import { RedisClient, waitReady } from './client';
 import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './connection';
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
+import { readExpiry } from './read-expiry';
 import { count, deleteMatching, find } from './find';
-import { HEAD_BYTES } from './scripts';
-import { MALFORMED, RedisLayout, headExpiry, isCompressed, isStreamed, liveHead, streamedOf, timedHead } from './layout';
+import { MALFORMED, RedisLayout, headExpiry, isCompressed, isStreamed, liveHead, timedHead } from './layout';
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
 import { upgradeLayout } from './migrate';
@@ -235,46 +235,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
   }
 
   has(id: string): Promise<boolean> {
-    return this.expiryOf(id).then((expiresAt) => expiresAt !== undefined);
+    return readExpiry(this, id).then((expiresAt) => expiresAt !== undefined);
   }
 
   expiresAt(id: string): Promise<number | null | undefined> {
-    return this.expiryOf(id);
-  }
-
-  /**
-   * A live entry's expiry (null: none), read from the head of its string only; undefined if
-   * absent or expired, or a key of another type, or a streamed value whose chunks are gone (as
-   * reads see them). A string without an entry head is ERR_STORAGE_OPERATION naming the key.
-   * The chunk hash is asked about in the same tick as the head, so both answers come from one
-   * moment of this connection's command order, before any command of a later call.
-   */
-  private expiryOf(id: string): Promise<number | null | undefined> {
-    const head = this.piped((c) => c.getrange(this.layout.entry(id), 0, HEAD_BYTES - 1));
-    const chunks = this.piped((c) => c.hexists(this.layout.chunks(id), 'g'));
-    chunks.catch(() => undefined); // answered below only for a streamed head
-    return head.then(
-      (h) => {
-        const k = liveHead(h, this.clock.now());
-        if (k < 0) {
-          if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
-          return undefined;
-        }
-        const expiresAt = headExpiry(h, k);
-        if (!isStreamed(h, k)) return expiresAt;
-        if (streamedOf(h, k) === null) throw corrupt(id, 'its chunk count or generation does not parse');
-        return chunks.then(
-          (n) => (n === 1 ? expiresAt : undefined),
-          (err) => {
-            throw isWrongType(err) ? corrupt(id, 'its chunks are not a hash', err) : toStoreError(err);
-          },
-        );
-      },
-      (err) => {
-        if (isWrongType(err)) return undefined; // another type at the entry's name: no entry
-        throw toStoreError(err);
-      },
-    );
+    return readExpiry(this, id);
   }
 
   /** A string key's value, or null when it is absent or holds another type (something else wrote it). */
