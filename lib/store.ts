@@ -10,7 +10,7 @@ import type { EntryMeta } from './backend';
 import type { Callback } from './callbacks';
 import { InvalidArgumentError, StoreClosedError } from './errors';
 import { Key, keyFromId, keyId, normalizeKey } from './keys';
-import { Selector, compileQuery } from './query';
+import { compileQuery } from './query';
 import type {
   KeyInput,
   Query,
@@ -25,9 +25,10 @@ import { MAX_TTL_MS } from './limits';
 import { checkValue } from './values';
 import { callbackError, readSetOptions, splitArgs } from './core/arguments';
 import { checkNamespace } from './core/settings';
-import { RESOLVED } from './core/store-core';
+import { RESOLVED, StoreCore } from './core/store-core';
 import { StoreEntries } from './core/store-entries';
 import { ComputeOnce } from './core/get-or-set';
+import { GRACE_SCOPE } from './core/grace-copies';
 import type { GetOrSetOptions } from './core/get-or-set-options';
 import { NOT_SYNC, tierScope } from './core/tier-access';
 import { TRACING, TraceContext, isTraced } from './core/tracing';
@@ -154,20 +155,14 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
   del(query: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
   del(query: Query, cb?: Callback): Promise<number> {
     if (isTraced(TRACING.del) && !this.inTrace) return this.traced('del', { query }, [query, cb], this.del);
-    return this.selectorOp(
-      'del',
-      query,
-      cb,
-      async (selector) => {
-        let removed = 0;
-        if (selector.kind === 'exact') removed = (await this.storage.delete(selector.id)) ? 1 : 0;
-        else if (selector.kind !== 'none') removed = await this.storage.deleteMatching(selector);
-        this.counters.deletes += removed;
-        return removed;
-      },
-      'write',
-      'exclusive',
-    );
+    let p: Promise<number>;
+    try {
+      if (cb !== undefined && typeof cb !== 'function') throw callbackError('del', cb);
+      p = this.deleteSelected(compileQuery(query));
+    } catch (err) {
+      p = this.refuse(err);
+    }
+    return this.settle('del', p, cb);
   }
 
   /** Remaining ms; null when the entry never expires; undefined when absent. */
@@ -194,7 +189,7 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     let p: Promise<void>;
     try {
       if (cb !== undefined && typeof cb !== 'function') throw callbackError('clear', cb);
-      p = this.run(() => this.storage.clear(), undefined, 'exclusive');
+      p = this.followDelete(this.run(() => this.storage.clear(), undefined, 'exclusive'), { run: (storage) => storage.clear(), order: 'exclusive' });
     } catch (err) {
       p = this.refuse(err);
     }
@@ -295,6 +290,16 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return this.openOrMakeScope(namespace);
   }
 
+  /**
+   * Once getOrSet has kept a grace copy here, a delete of any kind also deletes the copies of
+   * what it deletes (lib/core/grace-copies.ts): a copy must not stand in for an entry deleted
+   * after its TTL ended.
+   */
+  protected deleteFollowers(): readonly StoreCore[] | undefined {
+    if (!this.computing.keepsCopies || this.closedInChain()) return undefined;
+    return [this.hiddenScope(GRACE_SCOPE)];
+  }
+
   /** A scope no user can open (its name starts with RESERVED_SCOPE_PREFIX): the store's own records. */
   protected hiddenScope(name: string): BaseStore {
     const scope = this.openOrMakeScope(RESERVED_SCOPE_PREFIX + name);
@@ -369,24 +374,4 @@ export abstract class BaseStore<V = unknown, F extends StoreFlags = UnknownFlags
     return this.settle(method, p, cb);
   }
 
-  /** A call on a query: ordered as `exact` when the query is one exact key, else as `many`. */
-  private selectorOp<T>(
-    method: string,
-    query: Query,
-    cb: Callback | undefined,
-    op: (s: Selector) => Promise<T>,
-    exact: 'read' | 'write',
-    many: 'scan' | 'exclusive',
-  ): Promise<T> {
-    let p: Promise<T>;
-    try {
-      if (cb !== undefined && typeof cb !== 'function') throw callbackError(method, cb);
-      const selector = compileQuery(query);
-      const isExact = selector.kind === 'exact';
-      p = this.run(() => op(selector), undefined, isExact ? exact : many, isExact ? selector.id : undefined);
-    } catch (err) {
-      p = this.refuse(err);
-    }
-    return this.settle(method, p, cb);
-  }
 }

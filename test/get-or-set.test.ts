@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { ManualClock } from '../lib/clock';
 import type { LockRedis } from '../lib/backend';
-import type { BaseStore } from '../lib/store';
+import type { BaseStore, KeyInput } from '../lib/store';
 import { MemoryStore } from '../lib/backends/memory';
 import { RedisStore } from '../lib/backends/redis';
 import { MultiStore } from '../lib/multi/multi-store';
@@ -226,6 +226,33 @@ describe('getOrSet options', function () {
           expect(await store.delByTags(['t'])).to.equal(1);
           expect(await rejection(store.getOrSet('tg', () => Promise.reject(boom), tagged))).to.equal(boom);
         }
+      });
+
+      it('grace: a delete made after the entry expired, while its copy is in grace, drops the copy too', async () => {
+        const options = { ttl: TTL, grace: GRACE };
+        const boom = new Error('down');
+        const deletes: Array<{ name: string; key: KeyInput; tags?: string[]; remove: () => Promise<unknown> }> = [
+          { name: 'del', key: 'x1', remove: () => store.del('x1') },
+          { name: 'delMany', key: 'x2', remove: () => store.delMany(['x0', 'x2']) },
+          { name: 'delKeys (glob)', key: 'x3', remove: () => store.delKeys('x3*') },
+          { name: 'a query del', key: { x: 4, y: 1 }, remove: () => store.del({ x: 4 }) },
+          { name: 'delKeys (query)', key: { x: 5 }, remove: () => store.delKeys({ x: { $gte: 5 } }) },
+          { name: 'clear', key: 'x6', remove: () => store.clear() },
+        ];
+        if (store.supports.tags) deletes.push({ name: 'delByTags', key: 'x7', tags: ['t7'], remove: () => store.delByTags(['t7']) });
+        for (const { name, key, tags, remove } of deletes) {
+          const withTags = tags ? { ...options, tags } : options;
+          expect(await store.getOrSet(key, () => 'old', withTags), name).to.equal('old');
+          clock.advance(TTL + 1); // expired: the copy is in grace, and would stand in...
+          await remove(); // ...but for this delete
+          expect(await rejection(store.getOrSet(key, () => Promise.reject(boom), withTags)), name).to.equal(boom);
+        }
+        // The control: a copy nobody deleted still stands in.
+        await store.getOrSet('kept', () => 'old', options);
+        clock.advance(TTL + 1);
+        await store.del('x1');
+        expect(await store.getOrSet('kept', () => Promise.reject(boom), options)).to.equal('old');
+        expect(errors).to.deep.equal([]);
       });
 
       it('timeout.hard: ERR_COMPUTE_TIMEOUT without a stale value; the late result is still stored', async () => {

@@ -91,6 +91,8 @@ export class ComputeOnce {
   /** Waiters for other processes' values, by key id (wakeOnWrite). */
   private readonly wakers = new Map<string, Set<() => void>>();
   private readonly grace: GraceCopies;
+  /** Whether a getOrSet with grace ran here: from then on the store's deletes reach the copies too. */
+  keepsCopies = false;
 
   constructor(private readonly host: ComputeHost) {
     this.grace = new GraceCopies(() => host.hiddenScope(GRACE_SCOPE), (err) => this.report(err));
@@ -118,6 +120,7 @@ export class ComputeOnce {
   }
 
   private startFlight<T>(id: string, compute: () => T | Promise<T>, o: ComputeOptions): Flight<T> {
+    if (o.grace !== undefined) this.keepsCopies = true;
     // Without grace there is no copy to wait for: no promise to make.
     let staleRead: (() => void) | undefined;
     const flight: Flight<T> = {
@@ -201,7 +204,7 @@ export class ComputeOnce {
   /** Stores a computed value (and its grace copy); the copy's failure is reported, not thrown. */
   private async store(key: KeyInput, value: unknown, o: ComputeOptions): Promise<void> {
     const fresh = this.host.set(key, value, o.ttl === undefined && o.tags === undefined ? undefined : { ttl: o.ttl, tags: o.tags });
-    const copy = o.grace === undefined ? undefined : this.grace.write(key, value, o.ttl as number, o.grace).catch((err: unknown) => this.report(err));
+    const copy = o.grace === undefined ? undefined : this.grace.write(key, value, o.ttl as number, o.grace, o.tags).catch((err: unknown) => this.report(err));
     await fresh;
     await copy;
   }

@@ -4,15 +4,19 @@
  * copy `{ v: value, g: grace }` with TTL `ttl + grace` in the store's hidden scope `grace`
  * (same backend, a namespace no user can open, so no user read, query, count or clear sees it).
  *
- * The copy stands in only for an entry that *expired*: when getOrSet misses the entry, the
- * copy's remaining TTL tells when the entry was due to expire (remaining − g). If that moment is
- * still ahead, the entry was deleted (or evicted) rather than expired: the copy is deleted and
- * never served. So a `del`, `delMany`, `delKeys`, `delByTags` or `clear` made while the entry
- * was live takes its grace copy with it at the next getOrSet of the key. What this cannot see is
- * a deletion *and* a getOrSet only after the entry's TTL would have passed: the copy is served
- * then, for what is left of its grace (documented; closing it needs the store's deletes to reach
- * the hidden scope). A plain `set` of the key does not touch the copy: while the entry is live
- * the copy is never read.
+ * The copy stands in only for an entry that *expired*, never for one deleted:
+ * - Once a getOrSet with grace has run on a store, every delete the store makes — `del` (a key
+ *   or a query), `delMany`, `delKeys`, `delByTags` (the copy carries the entry's tags), `clear` —
+ *   is repeated on the copies before it resolves (lib/core/store-core.ts `followDelete`): the
+ *   copy's key is the entry's, so the same query selects it. A process that never ran a
+ *   getOrSet with grace on the store sends no such deletes (they would cost every delete a
+ *   second one); the check below then still covers its deletes made while the entry was live.
+ * - When getOrSet misses the entry, the copy's remaining TTL tells when the entry was due to
+ *   expire (remaining − g). If that moment is still ahead, the entry was deleted (or evicted)
+ *   rather than expired: the copy is deleted and never served.
+ * What is left: a process that never used grace deleting the entry after its TTL ended, or an
+ * eviction; the copy is then served for what is left of its grace. A plain `set` of the key does
+ * not touch the copy: while the entry is live the copy is never read.
  */
 import type { BaseStore, KeyInput } from '../store';
 
@@ -38,9 +42,9 @@ export class GraceCopies {
     private readonly report: (err: unknown) => void,
   ) {}
 
-  /** Writes the copy of a value just stored with TTL `ttl`, kept `grace` ms longer. */
-  write(key: KeyInput, value: unknown, ttl: number, grace: number): Promise<void> {
-    return this.scope().set(key, { v: value, g: grace }, { ttl: ttl + grace });
+  /** Writes the copy of a value just stored with TTL `ttl` (and `tags`, for delByTags), kept `grace` ms longer. */
+  write(key: KeyInput, value: unknown, ttl: number, grace: number, tags?: string[]): Promise<void> {
+    return this.scope().set(key, { v: value, g: grace }, { ttl: ttl + grace, tags });
   }
 
   /**

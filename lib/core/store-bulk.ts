@@ -16,6 +16,7 @@ import type { KeyInput, Query, SetManyItem, StoreCallback, StoreFlags } from '..
 import { checkTags } from '../tags';
 import { checkValue } from '../values';
 import { callbackError, optionField, readTtlOption, splitArgs } from './arguments';
+import type { DeleteWork } from './store-core';
 import { StoreQueries } from './store-queries';
 
 /** The most items one bulk call takes: a bound on what one call can queue. */
@@ -95,11 +96,24 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
         this.counters.deletes += removed;
         return removed;
       });
+      p = this.followDelete(p, { run: (storage) => Promise.all(ids.map((id) => storage.delete(id))), order: 'write', ids });
     } catch (err) {
       p = this.refuse(err);
     }
     return this.settle('delMany', p, cb);
   }
+
+  /** Deletes the entries `selector` selects (del, delKeys); resolves how many. */
+  protected deleteSelected(selector: Selector): Promise<number> {
+    const work = selectedDeletion(selector);
+    const p = this.run(() => work.run(this.storage) as Promise<number>, this.countDeletes, work.order, work.ids);
+    return this.followDelete(p, work);
+  }
+
+  private readonly countDeletes = (removed: number): number => {
+    this.counters.deletes += removed;
+    return removed;
+  };
 
   /** Deletes what `keys(pattern)` lists (a glob over string keys, or a query); resolves how many. */
   delKeys(pattern: Query, cb?: StoreCallback<F, number, never>): Promise<number>;
@@ -112,18 +126,18 @@ export abstract class StoreBulk<V, F extends StoreFlags> extends StoreQueries<V,
       if (split.options !== undefined) throw new InvalidArgumentError('delKeys: takes no options');
       // keys() without a pattern lists everything; delKeys() without one is refused, not a clear().
       if (pattern === undefined) throw new InvalidArgumentError('delKeys: give a pattern or a query (clear() removes everything)');
-      const selector: Selector = typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern);
-      p = this.run(async () => {
-        if (selector.kind === 'none') return 0;
-        const removed = selector.kind === 'exact' ? ((await this.storage.delete(selector.id)) ? 1 : 0) : await this.storage.deleteMatching(selector);
-        this.counters.deletes += removed;
-        return removed;
-      }, undefined, selector.kind === 'exact' ? 'write' : 'exclusive', selector.kind === 'exact' ? selector.id : undefined);
+      p = this.deleteSelected(typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern));
     } catch (err) {
       p = this.refuse(err);
     }
     return this.settle('delKeys', p, cb);
   }
+}
+
+/** Deleting what a selector selects: one exact key (ordered on its id), or a scan (after everything issued before it). */
+function selectedDeletion(selector: Selector): DeleteWork {
+  if (selector.kind === 'exact') return { run: async (storage) => ((await storage.delete(selector.id)) ? 1 : 0), order: 'write', ids: selector.id };
+  return { run: async (storage) => (selector.kind === 'none' ? 0 : storage.deleteMatching(selector)), order: 'exclusive' };
 }
 
 /** The array a bulk call was given, checked and copied (a hole reads as undefined, and is refused as an item). */

@@ -14,7 +14,7 @@ import { AsyncCapableSerializer, defaultSerializer } from '../serializer';
 import type { CommonSettings, StoreCallback, StoreFlags, UnknownFlags } from '../store-types';
 import type { Backend, BackendContext, Capabilities, FindOptions, StoredEntry } from '../backend';
 import { callbackError, failureValue } from './arguments';
-import { completeBackend } from './backend-defaults';
+import { CompleteBackend, completeBackend } from './backend-defaults';
 import { checkCommonSettings } from './settings';
 import { ObservedPromise, asStoreError, withinMs } from './promises';
 import { StoreEvents } from './store-events';
@@ -26,6 +26,13 @@ export const RESOLVED: Promise<void> = Promise.resolve();
 
 /** How long close() lets calls issued before it finish before it releases the backend anyway. */
 const CLOSE_DRAIN_MS = 5000;
+
+/** A delete's work on a store's backend, to repeat on the stores that follow its deletes. */
+export interface DeleteWork {
+  run(storage: CompleteBackend): Promise<unknown>;
+  order: OrderKind;
+  ids?: string | readonly string[];
+}
 
 /** See the file comment. F as on BaseStore (lib/store.ts): what the types know of the settings. */
 export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends StoreEvents {
@@ -232,6 +239,26 @@ export abstract class StoreCore<F extends StoreFlags = UnknownFlags> extends Sto
         );
       });
     });
+  }
+
+  /**
+   * The stores a delete on this one must reach too before it resolves (BaseStore: where
+   * getOrSet keeps its grace copies), or undefined: the default, and the hot path.
+   */
+  protected deleteFollowers(): readonly StoreCore[] | undefined {
+    return undefined;
+  }
+
+  /**
+   * `p` (a delete already issued on this store), settled once `work` has also run on every
+   * follower: issued now, so calls issued later find it done (SPEC §12); a follower's failure
+   * fails the call, as the delete is then not complete.
+   */
+  protected followDelete<T>(p: Promise<T>, work: DeleteWork): Promise<T> {
+    const followers = this.deleteFollowers();
+    if (followers === undefined) return p;
+    const also = followers.map((store) => store.run(() => work.run(store.storage), undefined, work.order, work.ids));
+    return Promise.all([p, ...also]).then((done) => done[0] as T);
   }
 
   /** Resolves once every call issued before it (of a kind that conflicts with `order`) lets it start; holds nothing after. */

@@ -66,6 +66,7 @@ export abstract class StoreEntries<V, F extends StoreFlags> extends StoreBulk<V,
         this.counters.deletes += removed;
         return removed;
       }, undefined, 'exclusive');
+      p = this.followDelete(p, { run: (storage) => (storage.deleteByTags as (tags: readonly string[]) => Promise<number>)(checked), order: 'exclusive' });
     } catch (err) {
       p = this.refuse(err);
     }
