@@ -4,7 +4,7 @@
  *
  * Each entry is a string; per namespace, an order set keeps creation order, an expiry set lists
  * TTL'd ids, and one sorted set per (key path, value) indexes object keys — all in one hash
- * slot, written together by Lua scripts (layout.ts, scripts.ts, docs/redis.md). Exact-key
+ * slot, written together by Lua scripts (layout.ts, set-scripts.ts, scripts.ts, docs/redis.md). Exact-key
  * reads and writes of one tick go out in batches (batching.ts); equality and `$in` queries read
  * an index, other queries narrow through an index when one applies and finish with sift, and a
  * query with nothing indexable walks the order set in batches (find.ts, walk.ts). Entries

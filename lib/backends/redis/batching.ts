@@ -14,7 +14,7 @@ import type { RedisLayout } from './layout';
 import { tagPrefix } from './layout';
 import { sendMetas } from './meta';
 import { orderedRecords } from './ordered';
-import { SET_MANY_SCRIPT, SET_SCRIPT } from './scripts';
+import { SET_MANY_SCRIPT, SET_SCRIPT } from './set-scripts';
 
 /** A queued write. */
 export interface SetItem extends BatchItem {

@@ -243,7 +243,7 @@ export function valueEntry(expiresAt: number | null, text: string): string {
 /**
  * The head of a plain value's entry string written at `now` (epoch ms of the store's clock):
  * `<expiry>.<now>.<now>v`, the times being createdAt then updatedAt. The write script keeps
- * the createdAt of the live entry it overwrites (PUT in scripts.ts). A clock that gives a
+ * the createdAt of the live entry it overwrites (PUT in set-scripts.ts). A clock that gives a
  * fraction or a negative number is floored at 0 ms, so the head stays digits.
  */
 export function timedHead(expiresAt: number | null, now: number): string {

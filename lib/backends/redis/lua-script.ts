@@ -1,7 +1,7 @@
 /**
  * How the Redis store runs its Lua scripts: by EVALSHA, loaded on every (re)connection, with an
- * EVAL fallback on NOSCRIPT. The scripts themselves are in scripts.ts (writes) and
- * read-scripts.ts (reads and maintenance).
+ * EVAL fallback on NOSCRIPT. The scripts themselves are in set-scripts.ts (writes),
+ * scripts.ts (deletes, touch) and read-scripts.ts (reads and maintenance).
  */
 import './driver'; // first: a missing ioredis is a StoreConfigError naming it, not a bare MODULE_NOT_FOUND
 import { createHash } from 'node:crypto';

@@ -1,10 +1,11 @@
 /**
  * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND, TAGGED, META) or maintain
  * a namespace (RESCHEDULE, REINDEX, VERSION); the write scripts and the Lua fragments they share
- * are in scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
+ * are in set-scripts.ts and scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
  */
 import { LuaScript } from './lua-script';
-import { DROP_SCRIPT, HEAD, MEMBER, SET_MANY_SCRIPT, SET_SCRIPT, TOUCH_SCRIPT } from './scripts';
+import { DROP_SCRIPT, HEAD, MEMBER, TOUCH_SCRIPT } from './scripts';
+import { SET_MANY_SCRIPT, SET_SCRIPT } from './set-scripts';
 
 /**
  * Lua: appends one entry to a reply as one element: the entry string when the entry is live by

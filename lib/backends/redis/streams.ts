@@ -13,7 +13,7 @@ import type { RedisBackend } from './backend';
 import { corrupt, expiryError, isWrongType, keyName, rethrow, toStoreError, validExpiry } from './errors';
 import { EXPIRED, MALFORMED, graceable, headExpiry, isStreamed, liveHead, streamedOf } from './layout';
 import { pushIndexes } from './batching';
-import { SET_SCRIPT } from './scripts';
+import { SET_SCRIPT } from './set-scripts';
 import { nextSequence } from './sequence';
 import { REDIS_DEFAULTS } from './settings';
 

@@ -1,7 +1,7 @@
 /**
  * Tags and touch on the Redis store (SPEC §15; layout in layout.ts and docs/redis.md, "Tags").
  *
- * An entry's tags are written by the same script as the entry (PUT in scripts.ts): the hash
+ * An entry's tags are written by the same script as the entry (PUT in set-scripts.ts): the hash
  * `<base>g` maps a tagged entry's id to its tags' member prefixes, and the zset `<base>b`
  * holds `<prefix><id>` per tag, so a tag's entries are one BYLEX range. Every script that
  * removes an entry (delete, overwrite, setStream, sweep, clear) removes its tag records too,
