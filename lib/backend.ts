@@ -62,7 +62,8 @@ export interface StoredEntry {
 export interface EntryMeta {
   /**
    * Bytes the value takes where it is stored: the stored bytes (serialized, compressed when
-   * compression is on; a streamed value's total length) on a byte-storing backend; on an
+   * compression is on; a streamed value's chunks added up, compressed ones where the backend
+   * compresses chunks) on a byte-storing backend; on an
    * in-process backend, the length in bytes of its default serialized form (lib/serializer.ts).
    */
   size: number;

@@ -13,9 +13,13 @@ import type { RedisBackend } from './backend';
 import { corrupt, expiryError, isWrongType, keyName, rethrow, toStoreError, validExpiry } from './errors';
 import { EXPIRED, MALFORMED, graceable, headExpiry, isStreamed, liveHead, streamedOf } from './layout';
 import { pushIndexes } from './batching';
+import { frameChunk, unframeChunk } from '../../compressed-chunks';
 import { SET_SCRIPT } from './set-scripts';
 import { nextSequence } from './sequence';
 import { REDIS_DEFAULTS } from './settings';
+
+/** The chunk hash's field that marks its chunks as framed (lib/compressed-chunks.ts): written by a store with `compress`. */
+const CHUNKS_FRAMED = 'z';
 
 /**
  * Where a read of one streamed value takes its chunks from: the entry's chunk hash while the
@@ -61,12 +65,16 @@ export async function setStream(b: RedisBackend, id: string, key: Key, source: A
   const generation = tmp.slice(tmp.lastIndexOf(':') + 1);
   let chunks = 0;
   let leaseRenewed = 0;
+  const compression = b.compression;
   const write = async (chunk: Buffer) => {
     const field = String(chunks++);
     const renew = Date.now() - leaseRenewed > REDIS_DEFAULTS.streamLeaseMs / 4;
     if (renew) leaseRenewed = Date.now();
+    // With `compress`, every chunk is framed (lib/compressed-chunks.ts) and the hash says so
+    // once, in its field `z`, written with the first chunk: the commit renames the hash whole.
+    const stored = compression === null ? chunk : frameChunk(chunk, compression);
     await Promise.all([
-      b.piped((c) => c.hset(tmp, field, chunk)),
+      b.piped((c) => (compression !== null && field === '0' ? c.hset(tmp, CHUNKS_FRAMED, '1', field, stored) : c.hset(tmp, field, stored))),
       renew ? b.piped((c) => c.pexpire(tmp, REDIS_DEFAULTS.streamLeaseMs)) : undefined,
     ]).catch(rethrow);
   };
@@ -181,11 +189,20 @@ async function nextChunk(b: RedisBackend, cursor: ChunkCursor, i: number): Promi
   return g !== null && g.toString() === cursor.generation ? chunk : undefined;
 }
 
-/** One chunk of a streamed value with the generation of its hash (null where absent). */
-function readChunk(b: RedisBackend, id: string, chunkKey: string, i: number): Promise<Array<Buffer | null>> {
-  return b.piped((c) => c.hmgetBuffer(chunkKey, 'g', String(i))).catch((err) => {
+/**
+ * One chunk of a streamed value (unframed when its hash has CHUNKS_FRAMED) with the
+ * generation of its hash (null where absent). A framed chunk that does not unframe is corrupt.
+ */
+async function readChunk(b: RedisBackend, id: string, chunkKey: string, i: number): Promise<Array<Buffer | null>> {
+  const [g, framed, chunk] = await b.piped((c) => c.hmgetBuffer(chunkKey, 'g', CHUNKS_FRAMED, String(i))).catch((err) => {
     throw isWrongType(err) ? corrupt(id, 'its chunks are not a hash', err) : toStoreError(err);
   });
+  if (framed === null || chunk === null) return [g, chunk];
+  try {
+    return [g, unframeChunk(chunk)];
+  } catch (err) {
+    throw corrupt(id, `chunk ${i} does not decompress (${(err as Error).message})`, err);
+  }
 }
 
 /**
