@@ -123,14 +123,14 @@ function sendSets(b: RedisBackend, items: SetItem[]): void {
   for (const { id, key, text, expiresAt, seq, tags } of items) {
     const tagCount = tags === undefined ? 0 : tags.length;
     if (typeof key === 'string') {
-      keys.push(l.entry(id), l.chunks(id));
+      keys.push(l.entry(id));
       args.push(id, expiresAt === null ? '0' : expiresAt, 0, text, 0, tagCount);
       if (sequenced) args.push(seq);
       if (tags !== undefined) for (const tag of tags) args.push(tagPrefix(tag));
     } else {
       const indexes = l.indexesOf(key);
       const ordered = orderedRecords(l, key);
-      keys.push(l.entry(id), l.chunks(id), ...indexes, ...ordered.keys);
+      keys.push(l.entry(id), ...indexes, ...ordered.keys);
       args.push(id, expiresAt === null ? '0' : expiresAt, indexes.length, text, ordered.keys.length, tagCount);
       if (sequenced) args.push(seq);
       if (tags !== undefined) for (const tag of tags) args.push(tagPrefix(tag));

@@ -35,7 +35,7 @@ const DROP_FIXED_KEYS = 5;
  */
 export const HEAD = `
 local function head(e)
-  local h = redis.pcall('GETRANGE', e, 0, ${HEAD_BYTES - 1})
+  local h = redis.pcall('GETRANGE', e, '0', '${HEAD_BYTES - 1}')
   if type(h) ~= 'string' then return '' end
   return h
 end
@@ -84,7 +84,8 @@ end
  * nothing; it also learns, once per script, whether the namespace has tagged entries at all
  * (`tagged`), so that writes and deletes in a namespace without tags never look up an id's
  * tags. `retag` then replaces the entry's records with the prefixes ARGV[t1..t2] (none when
- * t2 < t1); `dropTags` is the delete's.
+ * t2 < t1), reading the old ones only for an id the order set lists (`listed`: one it does not
+ * list has none); `dropTags` is the delete's.
  */
 export const TAGS = `
 local tagged, tagIndexChecked = nil, false
@@ -106,8 +107,8 @@ local function wrongTags(tg, tz, adding)
     tagIndexChecked = true
   end
 end
-local function retag(tg, tz, id, t1, t2)
-  if tagged then untag(tg, tz, id) end
+local function retag(tg, tz, id, t1, t2, listed)
+  if tagged and listed then untag(tg, tz, id) end
   if t2 < t1 then return end
   tagged = true
   for i = t1, t2 do redis.call('ZADD', tz, 0, ARGV[i] .. id) end
