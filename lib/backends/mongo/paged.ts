@@ -29,7 +29,7 @@ import { SortSpec, isEmptyArrayKey, sortKeyBracket, sortKeysOf } from '../../que
 import type { MongoScope } from './connection';
 import { EntryDoc, docId, toStoreError } from './layout';
 import { selectorFilter } from './query';
-import { ParallelArraysError, entryOf, findEntries, nextDoc } from './scans';
+import { KEYS_PROJECTION, ParallelArraysError, VALUES_PROJECTION, entryOf, findEntries, nextDoc } from './scans';
 
 /** The hint of a collection scan (no index). */
 const NATURAL_ORDER: Document = { $natural: 1 };
@@ -168,7 +168,7 @@ async function readPage(
   limited: boolean,
   hint: Document | undefined,
 ): Promise<{ page: StoredEntry[]; short: boolean }> {
-  const projection = values ? undefined : { _id: 1, k: 1, e: 1 };
+  const projection = values ? VALUES_PROJECTION : KEYS_PROJECTION;
   let cursor: FindCursor<EntryDoc>;
   try {
     cursor = scope.shared.collection.find(filter, { projection, sort, allowDiskUse: true, ...(hint === undefined ? {} : { hint }) }) as FindCursor<EntryDoc>;

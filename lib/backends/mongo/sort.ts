@@ -87,7 +87,7 @@ function serves(index: IndexFields, fields: ReadonlyArray<readonly [string, 1 | 
 }
 
 /** Key paths a query pins to one scalar value at its top level (an index field the server can skip over). */
-function equalityPaths(selector: Selector): Set<string> {
+export function equalityPaths(selector: Selector): Set<string> {
   const out = new Set<string>();
   if (selector.kind !== 'query') return out;
   const filter = selector.filter as Record<string, unknown>;
