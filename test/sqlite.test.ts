@@ -73,8 +73,8 @@ describe('sqlite', () => {
     expect(await store.get({ age: 3 })).to.deep.equal([3, 13, 23, 33, 43]);
     expect(await store.get({ name: { last: 'L4' }, age: { $in: [4, 9] } })).to.deep.equal([4, 9, 14, 19, 24, 29, 34, 39, 44, 49]);
     const plan = (query: object) => {
-      const { sql, params } = scanPlan(compileQuery(query), tablesFor('memstorage').entries, true)!;
-      const rows = backend.connection.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ ...params, ns: '', after: 0, limit: PAGE_SIZE }) as Array<{ detail: string }>;
+      const { sql, params } = scanPlan(compileQuery(query), tablesFor('memstorage').entries, true, backend.connection.exactNumbers, PAGE_SIZE)!;
+      const rows = backend.connection.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ ...params, ns: '', after: 0 }) as Array<{ detail: string }>;
       return rows.map((r) => r.detail).join('\n');
     };
     expect(plan({ age: 20 })).to.match(/USING (COVERING )?INDEX memstorage_k_age /);

@@ -53,6 +53,17 @@ function openSchema(db: Database, table: string): void {
   }).immediate();
 }
 
+/**
+ * Whether SQLite turns a JSON number's text into the nearest double, as JavaScript does: from
+ * 3.53 its text-to-double conversion (sqlite3AtoF) is correctly rounded for up to 19
+ * significant digits (JSON.stringify writes at most 17); earlier versions used an 80-bit
+ * long double path whose rounding was not promised.
+ */
+function parsesNumbersExactly(db: Database): boolean {
+  const [major, minor] = String(db.prepare('SELECT sqlite_version()').pluck().get()).split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 53);
+}
+
 /** Loads the driver, an optional peer dependency (lib/drivers.ts): missing, it is ERR_STORE_CONFIG naming the package. */
 export function loadSqliteDriver(): DatabaseConstructor {
   return loadDriver<DatabaseConstructor>('better-sqlite3', 'sqlite');
@@ -73,6 +84,8 @@ export class SqliteConnection {
   readonly writing = new Set<number>();
   /** Expired rows the sweep deleted, per namespace (stats().expirations). */
   readonly expirations = new Map<string, number>();
+  /** Whether SQLite reads a JSON number as the double JavaScript does (query.ts: exact numeric ranges); set on open. */
+  exactNumbers = false;
 
   constructor(
     readonly settings: ResolvedSqliteSettings,
@@ -133,6 +146,7 @@ export class SqliteConnection {
       for (const index of indexes) db.exec(pathIndexSql(table, index) + ';' + oddValuesIndexSql(table, index));
       this.statements = prepareStatements(db, tablesFor(table));
       this.tick = new TickTransaction(db);
+      this.exactNumbers = parsesNumbersExactly(db);
     } catch (err) {
       try {
         db?.close();

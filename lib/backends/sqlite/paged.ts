@@ -22,8 +22,9 @@ import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeyBracket } from '../../query-sort';
 import type { PagePosition, StoredEntry } from '../../backend';
 import { jsonPath, keyPathExpr } from './layout';
-import { selectorWhere } from './query';
-import { isLive, keyOfId, valueOf } from './rows';
+import { limitSql, selectorWhere } from './query';
+import type { Key } from '../../keys';
+import { RowEntry, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
 import { Ranked, SortRow, bracket, otherRows, plainRowsWhere, sortColumns, sqlKeys } from './sorted';
 
@@ -94,7 +95,7 @@ export function pagedEntries(
   const literals = spec.map((f) => jsonPath(f.path));
   if (literals.some((l) => l === undefined)) return undefined;
   const paths = literals as string[];
-  const base = selectorWhere(selector);
+  const base = selectorWhere(selector, scope.connection.exactNumbers);
   if (!base || limit <= 0) return [];
   const { connection, namespace: ns, clock, codec, table } = scope;
   const now = clock.now();
@@ -120,19 +121,20 @@ export function pagedEntries(
   const where = spec.length === 0 && selector.kind === 'query' ? `((${base.where}) OR (ns = @ns AND a = 1))` : base.where;
   const select = `SELECT ${cols}${sortColumns(paths)} FROM ${table} WHERE ${where}${split} AND (e IS NULL OR e > @now)`;
   // SQL decides array-free keys alone when the plan is exact: one statement of `limit` rows then.
-  // No limit (a tier view may ask so): one statement, LIMIT -1 reads every row.
+  // No limit (a tier view may ask so): one statement reads every row.
   const batch = limit === Infinity ? -1 : base.exact ? limit : Math.max(limit, MIN_BATCH);
   const plain: Ranked[] = [];
   let position = after;
   for (;;) {
     const keyset = position === undefined ? undefined : keysetSql(spec, paths, indexed, position);
-    const sql = `${select}${keyset ? ` AND ${keyset.sql}` : ''} ORDER BY ${order} LIMIT @batch`;
-    const rows = run(() => connection.query(sql).all({ ...params, ...keyset?.params, batch })) as SortRow[];
+    const sql = `${select}${keyset ? ` AND ${keyset.sql}` : ''} ORDER BY ${order} ${limitSql(batch < 0 ? Infinity : batch)}`;
+    const rows = run(() => connection.query(sql).all({ ...params, ...keyset?.params })) as SortRow[];
     for (const row of rows) {
       if (plain.length >= limit) break;
       if (!isLive(row, row.id, now)) continue;
-      const key = keyOfId(row.id);
-      if (!(base.exact && row.a === null) && !selectorMatches(selector, row.id, key)) continue;
+      // A row the SQL decides exactly needs no key: it is parsed only if read (the core reads the last one's, for the cursor).
+      let key: Key | undefined;
+      if (!(base.exact && row.a === null) && !selectorMatches(selector, row.id, (key = keyOfId(row.id)))) continue;
       plain.push({ row, id: row.id, key, keys: sqlKeys(row, spec.length) });
     }
     if (plain.length >= limit || batch < 0 || rows.length < batch) break;
@@ -142,12 +144,7 @@ export function pagedEntries(
 
   const merged = others.length === 0 ? plain : mergePage(plain, others, spec);
   if (merged.length > limit) merged.length = limit;
-  return merged.map(({ row, id, key }) => ({
-    id,
-    key,
-    value: values ? valueOf(row, id, codec, connection) : undefined,
-    expiresAt: typeof row.e === 'number' ? row.e : null,
-  }));
+  return merged.map(({ row, id, key }) => new RowEntry(id, key, values ? valueOf(row, id, codec, connection) : undefined, typeof row.e === 'number' ? row.e : null));
 }
 
 /** Merges two lists in page order. */

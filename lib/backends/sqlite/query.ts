@@ -1,21 +1,23 @@
 /**
  * Selectors (lib/query.ts) as SQL that narrows the candidates, read in pages of creation order.
  *
- * SQL only narrows: every candidate is finished by the shared matcher (selectorMatches), so
- * the SQL must return a superset of the matches, never miss one. It narrows by what SQLite
- * reads exactly like MongoDB: equality and `$in` of strings, booleans and safe integers at a
- * path of field names (`json_extract(k, '$."age"') IN (...)`, which a declared index serves).
- * Where MongoDB differs, the SQL widens instead of guessing: keys holding an array (equality
- * also matches array elements, invisible to json_extract) are always candidates (column `a`),
- * booleans are read back as 1/0 (so `true` also brings the number 1, which the matcher drops),
- * and other numbers are not translated (SQLite's text-to-double conversion is not promised to
- * round as JavaScript's does). A query with nothing to translate scans its namespace's rows.
+ * SQL narrows, and decides when it can: the SQL must return a superset of the matches, never
+ * miss one, and a plan is `exact` when, for keys without arrays, it returns exactly the matches
+ * (those rows then skip the shared matcher, selectorMatches; keys holding arrays never do). It
+ * narrows by what SQLite reads like MongoDB: equality and `$in` of strings, booleans and safe
+ * integers at a path of field names (`json_extract(k, '$."age"') IN (...)`, which a declared
+ * index serves), and numeric ranges (rangeTerms). Where MongoDB differs, the SQL widens instead
+ * of guessing, and the plan is not exact: keys holding an array (equality also matches array
+ * elements, invisible to json_extract) are always candidates (column `a`), booleans are read
+ * back as 1/0 (so `true` also brings the number 1, which the matcher drops), and other numbers
+ * in equalities are not translated. A query with nothing to translate scans its namespace's rows.
  *
- * Pages are `seq > @after ORDER BY seq LIMIT @limit`: each page is one synchronous statement,
- * so no cursor stays open across awaits (better-sqlite3 forbids writes while one is open)
- * and a scan holds one page in memory, whatever the size of the result.
+ * Pages are `seq > @after ORDER BY seq LIMIT <page size>`: each page is one synchronous
+ * statement, so no cursor stays open across awaits (better-sqlite3 forbids writes while one is
+ * open) and a scan holds one page in memory, whatever the size of the result.
  */
 import type { IndexConstraint, QuerySelector, Selector } from '../../query';
+import { isPlainObject } from '../../keys';
 import { jsonPath, keyPathExpr } from './layout';
 
 /** Rows per page of a scan. */
@@ -39,10 +41,33 @@ function columns(values: boolean): string {
   return values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
 }
 
-/** The plan of a selector over `table` (already quoted); undefined when nothing can match. `narrow: false` reads no key column (a scan by ids). */
-export function scanPlan(selector: Selector, table: string, values: boolean, narrow = true): ScanPlan | undefined {
+/**
+ * A LIMIT clause with its count written into the SQL ('' for no limit). A bound count
+ * (`LIMIT @n`) makes SQLite prepare the statement again each time the parameter is bound (it
+ * codes the count as a constant and plans with it, sqlite3ExprIsInteger), which cost more than
+ * reading a small page; with the count in the text, the connection's statement cache keeps one
+ * statement per shape and count. Counts come from the store's checked options (integers).
+ */
+export function limitSql(count: number): string {
+  return count === Infinity ? '' : `LIMIT ${Math.max(0, Math.trunc(count))}`;
+}
+
+/**
+ * A LIMIT whose count is bound as `@name` but read when the statement runs (`+ 0` keeps SQLite
+ * from coding it as a constant, so binding it does not prepare the statement again): for counts
+ * that change from call to call, in statements whose plan an INDEXED BY fixes.
+ */
+export function boundLimitSql(name: string): string {
+  return `LIMIT @${name} + 0`;
+}
+
+/**
+ * The plan of a selector over `table` (already quoted), pages of `pageSize` rows; undefined
+ * when nothing can match. `narrow: false` reads no key column (a scan by ids).
+ */
+export function scanPlan(selector: Selector, table: string, values: boolean, exactNumbers: boolean, pageSize: number, narrow = true): ScanPlan | undefined {
   const cols = columns(values);
-  const page = `ORDER BY seq LIMIT @limit`;
+  const page = `ORDER BY seq ${limitSql(pageSize)}`;
   switch (selector.kind) {
     case 'none':
       return undefined;
@@ -53,10 +78,10 @@ export function scanPlan(selector: Selector, table: string, values: boolean, nar
     case 'glob':
       return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NULL ${page}`, params: {}, exact: false };
     case 'query': {
-      const narrowed = narrow ? narrowQuery(selector) : undefined;
+      const narrowed = narrow ? narrowQuery(selector, exactNumbers) : undefined;
       if (!narrowed) return { sql: `SELECT ${cols} FROM ${table} WHERE ns = @ns AND seq > @after AND k IS NOT NULL ${page}`, params: {}, exact: false };
       return {
-        sql: `SELECT ${cols} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '')} ORDER BY 1 LIMIT @limit) ORDER BY seq`,
+        sql: `SELECT ${cols} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '')} ORDER BY 1 ${limitSql(pageSize)}) ORDER BY seq`,
         params: narrowed.params,
         exact: narrowed.exact,
       };
@@ -69,7 +94,7 @@ export function scanPlan(selector: Selector, table: string, values: boolean, nar
  * matches, for reads that order rows themselves (sorted.ts); `exact` when it decides the match
  * of keys without arrays alone. Undefined when nothing can match.
  */
-export function selectorWhere(selector: Selector): { where: string; params: Record<string, string | number>; exact: boolean } | undefined {
+export function selectorWhere(selector: Selector, exactNumbers: boolean): { where: string; params: Record<string, string | number>; exact: boolean } | undefined {
   switch (selector.kind) {
     case 'none':
       return undefined;
@@ -80,7 +105,7 @@ export function selectorWhere(selector: Selector): { where: string; params: Reco
     case 'glob':
       return { where: 'ns = @ns AND k IS NULL', params: {}, exact: false };
     case 'query': {
-      const narrowed = narrowQuery(selector);
+      const narrowed = narrowQuery(selector, exactNumbers);
       if (!narrowed) return { where: 'ns = @ns AND k IS NOT NULL', params: {}, exact: false };
       const where = narrowed.conditions.length === 1 ? narrowed.conditions[0] : narrowed.conditions.map((c) => `(${c})`).join(' OR ');
       return { where: `ns = @ns AND k IS NOT NULL AND (${where})`, params: narrowed.params, exact: narrowed.exact };
@@ -106,9 +131,9 @@ export interface ValuesPlan {
  * are collected into one array anyway, so one statement, no pages); live rows only (@now).
  * Undefined when the query is not exact in SQL.
  */
-export function valuesPlan(selector: Selector, table: string, limited: boolean): ValuesPlan | undefined {
+export function valuesPlan(selector: Selector, table: string, limit: number, exactNumbers: boolean): ValuesPlan | undefined {
   if (selector.kind !== 'query') return undefined;
-  const narrowed = narrowQuery(selector);
+  const narrowed = narrowQuery(selector, exactNumbers);
   if (!narrowed || !narrowed.exact) return undefined;
   const where = narrowed.conditions[0];
   const live = '(e IS NULL OR e > @now)';
@@ -116,47 +141,106 @@ export function valuesPlan(selector: Selector, table: string, limited: boolean):
   const plain = `a IS NULL AND s IS NULL AND (e IS NULL OR e < 1e300) AND typeof(v) = 'text'`;
   // Without a limit the LIMIT clause is left out: even LIMIT -1 costs a few per cent here.
   return {
-    sql: `SELECT iif(${plain}, v, seq) FROM ${table} WHERE ns = @ns AND ${where} AND ${live} ORDER BY seq${limited ? ' LIMIT @limit' : ''}`,
+    sql: `SELECT iif(${plain}, v, seq) FROM ${table} WHERE ns = @ns AND ${where} AND ${live} ORDER BY seq ${limitSql(limit)}`,
     otherArraysSql: `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1 AND (${where}) IS NOT 1 AND ${live} LIMIT 1`,
     params: narrowed.params,
   };
 }
 
 /** A query's narrowing conditions; `exact` when they decide the match of array-free keys alone. */
-function narrowQuery(selector: QuerySelector): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
-  const ranges = rangeTerms(selector.filter);
+function narrowQuery(selector: QuerySelector, exactNumbers: boolean): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
+  const ranges = rangeTerms(selector.filter, exactNumbers);
   const narrowed = narrowingSql(selector.orConstraints ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch]) : [selector.constraints], ranges);
-  if (narrowed) narrowed.exact = narrowed.exact && selector.coveredByConstraints && !selector.orConstraints && ranges.terms.length === 0;
+  if (narrowed) narrowed.exact = narrowed.exact && !selector.orConstraints && ranges.exact && isTranslatedWhole(selector.filter);
   return narrowed;
+}
+
+/** The comparison operators translated to SQL ranges. */
+const RANGE_OPS = ['$gt', '$gte', '$lt', '$lte'] as const;
+type RangeOp = (typeof RANGE_OPS)[number];
+
+/**
+ * Whether the filter is a conjunction of what the SQL translates, nothing else: per top-level
+ * path a scalar (equality), or operators among `$eq` or `$in` (not both: the constraints keep
+ * one of them) and the comparisons. Paths with a numeric segment (array positions) are left to
+ * the matcher, as the equality indexes leave them (lib/query-index.ts).
+ */
+function isTranslatedWhole(filter: Record<string, unknown>): boolean {
+  for (const path of Object.keys(filter)) {
+    if (path.startsWith('$') || path.split('.').some((segment) => /^\d+$/.test(segment))) return false;
+    const cond = filter[path];
+    if (typeof cond === 'string' || typeof cond === 'number' || typeof cond === 'boolean') continue;
+    if (!isPlainObject(cond)) return false;
+    const ops = Object.keys(cond);
+    if (ops.includes('$eq') && ops.includes('$in')) return false;
+    if (!ops.every((op) => op === '$eq' || op === '$in' || (RANGE_OPS as readonly string[]).includes(op))) return false;
+  }
+  return true;
 }
 
 /**
  * `$gt`, `$gte`, `$lt`, `$lte` with a finite number at a top-level path, as json_extract
- * ranges that a declared index serves. They only narrow: the bound is widened by a few units
- * in the last place (SQLite's parse of a JSON number may round differently from JavaScript's),
- * strings (TEXT sorts above every number) and booleans (read as 1/0) may come through, and the
- * matcher decides. A comparison in MongoDB matches numbers only, never null or missing (NULL
- * fails every range here), and keys holding arrays are candidates anyway.
+ * ranges that a declared index serves. A comparison in MongoDB matches numbers only, never
+ * null or missing (NULL fails every range here) nor strings or booleans: a path with no upper
+ * bound gets `<= 1e999` (+Infinity), which TEXT fails (SQLite sorts it above every number), and
+ * a range that holds 0 or 1 leaves out JSON true/false, which json_extract reads as 1/0. Keys
+ * holding arrays are candidates anyway (the matcher decides them).
+ *
+ * The bounds are exact (`exact`) when SQLite parses a JSON number to the double JavaScript
+ * does (`exactNumbers`: correctly rounded since SQLite 3.53, connection.ts) and every bound is
+ * within ±2^53: a key's integer beyond that is read as the integer its text spells, which may
+ * differ from its double by less than half a unit in the last place — harmless unless the bound
+ * is that double. Otherwise each bound is widened by a few units in the last place and the
+ * matcher decides.
  */
-function rangeTerms(filter: Record<string, unknown>): { terms: string[]; params: Record<string, number> } {
+function rangeTerms(filter: Record<string, unknown>, exactNumbers: boolean): { terms: string[]; params: Record<string, number>; exact: boolean } {
   const terms: string[] = [];
   const params: Record<string, number> = {};
+  let exact = true;
   for (const path of Object.keys(filter)) {
     const cond = filter[path];
-    if (path.startsWith('$') || cond === null || typeof cond !== 'object' || Array.isArray(cond) || cond instanceof RegExp) continue;
+    if (path.startsWith('$') || !isPlainObject(cond)) continue;
+    const ops = RANGE_OPS.filter((op) => op in cond);
+    if (ops.length === 0) continue;
     const literal = jsonPath(path);
-    if (literal === undefined) continue;
-    for (const op of ['$gt', '$gte', '$lt', '$lte'] as const) {
-      const bound = (cond as Record<string, unknown>)[op];
-      if (typeof bound !== 'number' || !Number.isFinite(bound)) continue;
-      const slack = Math.max(Math.abs(bound) * 2 ** -48, Number.MIN_VALUE);
-      const name = `r${terms.length}`;
-      const lower = op === '$gt' || op === '$gte';
-      params[name] = lower ? bound - slack : bound + slack;
-      terms.push(`${keyPathExpr(literal)} ${lower ? '>=' : '<='} @${name}`);
+    if (literal === undefined) {
+      exact = false;
+      continue;
     }
+    const x = keyPathExpr(literal);
+    const bounds: Array<[RangeOp, number]> = [];
+    for (const op of ops) {
+      const bound = cond[op];
+      if (typeof bound !== 'number' || !Number.isFinite(bound)) exact = false;
+      else bounds.push([op, bound]);
+    }
+    if (bounds.length === 0) continue;
+    for (const [op, bound] of bounds) {
+      const name = `r${Object.keys(params).length}`;
+      const lower = op === '$gt' || op === '$gte';
+      if (exactNumbers && Math.abs(bound) <= 2 ** 53) {
+        params[name] = bound;
+        terms.push(`${x} ${SQL_OP[op]} @${name}`);
+      } else {
+        exact = false;
+        const slack = Math.max(Math.abs(bound) * 2 ** -48, Number.MIN_VALUE);
+        params[name] = lower ? bound - slack : bound + slack;
+        terms.push(`${x} ${lower ? '>=' : '<='} @${name}`);
+      }
+    }
+    if (!bounds.some(([op]) => op === '$lt' || op === '$lte')) terms.push(`${x} <= 1e999`);
+    const holds = (n: number) => bounds.every(([op, bound]) => compare(op, n, bound));
+    if (holds(0) || holds(1)) terms.push(`(${x} NOT IN (0, 1) OR json_type(k, ${literal}) IN ('integer', 'real'))`);
   }
-  return { terms, params };
+  return { terms, params, exact };
+}
+
+/** The SQL operator of a comparison. */
+const SQL_OP: Record<RangeOp, string> = { $gt: '>', $gte: '>=', $lt: '<', $lte: '<=' };
+
+/** A comparison of two numbers as the operator makes it. */
+function compare(op: RangeOp, n: number, bound: number): boolean {
+  return op === '$gt' ? n > bound : op === '$gte' ? n >= bound : op === '$lt' ? n < bound : n <= bound;
 }
 
 /**
@@ -166,9 +250,9 @@ function rangeTerms(filter: Record<string, unknown>): { terms: string[]; params:
  * `rowid > ?` drew it to the namespace index or to an equality's index; undefined when the
  * query does not narrow (then the paged scan is as good).
  */
-export function wholeScanPlan(selector: Selector, table: string): ScanPlan | undefined {
+export function wholeScanPlan(selector: Selector, table: string, exactNumbers: boolean): ScanPlan | undefined {
   if (selector.kind !== 'query') return undefined;
-  const narrowed = narrowQuery(selector);
+  const narrowed = narrowQuery(selector, exactNumbers);
   if (!narrowed) return undefined;
   return { sql: `SELECT ${columns(true)} FROM ${table} WHERE seq IN (${candidates(narrowed, table, '', '')}) ORDER BY seq`, params: narrowed.params, exact: narrowed.exact };
 }

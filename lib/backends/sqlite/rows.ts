@@ -5,6 +5,7 @@
  * the key (SPEC §12), never a raw error.
  */
 import type { Key, KeyObject } from '../../keys';
+import type { StoredEntry } from '../../backend';
 import { ValueCodec, isPromiseLike } from '../../compression';
 import type { SqliteConnection } from './connection';
 import { corruptEntry } from './layout';
@@ -36,6 +37,28 @@ export function expiryOf(row: EntryRow, id: string): number | null {
 export function isLive(row: EntryRow, id: string, now: number): boolean {
   const e = expiryOf(row, id);
   return e === null || e > now;
+}
+
+/**
+ * An entry read from a row, whose key is parsed from its id when first read: `get(query)` and
+ * `count` never read it, and a row the SQL decides exactly needs no key to be matched.
+ */
+export class RowEntry implements StoredEntry {
+  private parsed: Key | undefined;
+
+  constructor(
+    readonly id: string,
+    key: Key | undefined,
+    readonly value: unknown,
+    readonly expiresAt: number | null,
+  ) {
+    this.parsed = key;
+  }
+
+  /** The key, parsed from the id once (a corrupt id throws ERR_STORAGE_OPERATION naming it). */
+  get key(): Key {
+    return (this.parsed ??= keyOfId(this.id));
+  }
 }
 
 /** The key of an id read from a row: a string key as is, an object key parsed from its JSON. */

@@ -57,10 +57,10 @@ export interface Scans {
 
 /** Builds the scans of one namespace. */
 export function createScans({ connection, namespace: ns, clock, codec, table }: ScanScope): Scans {
-  /** The rows a plan selects, page by page in creation order (each page one statement: no cursor stays open). */
+  /** The rows a plan selects (its pages `pageSize` rows), page by page in creation order (each page one statement: no cursor stays open). */
   function* planRows(plan: ScanPlan, pageSize: number): Generator<ScannedRow> {
     const statement = connection.query(plan.sql);
-    const params: Record<string, string | number> = { ...plan.params, ns, after: 0, limit: pageSize };
+    const params: Record<string, string | number> = { ...plan.params, ns, after: 0 };
     for (;;) {
       const rows = run(() => statement.all(params)) as ScannedRow[];
       for (const row of rows) yield row;
@@ -71,7 +71,7 @@ export function createScans({ connection, namespace: ns, clock, codec, table }: 
 
   /** Matching rows in creation order, as entries; `lenient` skips rows whose key cannot be read (deletes). */
   function* scan(selector: Selector, values: boolean, lenient = false, narrow = true): Generator<ScannedEntry> {
-    const plan = scanPlan(selector, table, values, narrow);
+    const plan = scanPlan(selector, table, values, connection.exactNumbers, PAGE_SIZE, narrow);
     if (!plan) return;
     for (const row of planRows(plan, PAGE_SIZE)) {
       const id = row.id;
@@ -102,12 +102,10 @@ export function createScans({ connection, namespace: ns, clock, codec, table }: 
 
   /** valuesSync in one statement when the SQL is exact (query.ts valuesPlan); undefined when it cannot answer. */
   const exactValues = (selector: Selector, limit: number): unknown[] | undefined => {
-    const limited = limit !== Infinity;
-    const plan = valuesPlan(selector, table, limited);
+    const plan = valuesPlan(selector, table, limit, connection.exactNumbers);
     if (!plan) return undefined;
     const now = clock.now();
     const params: Record<string, string | number> = { ...plan.params, ns, now };
-    if (limited) params.limit = limit;
     if (run(() => connection.query(plan.otherArraysSql).pluck(true).get(params)) !== undefined) return undefined;
     const cells = run(() => connection.query(plan.sql).pluck(true).all(params)) as Array<string | number>;
     const out: unknown[] = new Array(cells.length);
@@ -138,8 +136,8 @@ export function createScans({ connection, namespace: ns, clock, codec, table }: 
   const checkedValues = (selector: Selector, limit: number): unknown[] => {
     const out: unknown[] = [];
     // Every match is collected anyway: one statement when the query narrows and has no limit.
-    const whole = limit === Infinity ? wholeScanPlan(selector, table) : undefined;
-    const plan = whole ?? scanPlan(selector, table, true);
+    const whole = limit === Infinity ? wholeScanPlan(selector, table, connection.exactNumbers) : undefined;
+    const plan = whole ?? scanPlan(selector, table, true, connection.exactNumbers, VALUES_PAGE_SIZE);
     if (!plan) return out;
     const rows = whole ? (run(() => connection.query(whole.sql).all({ ...whole.params, ns })) as ScannedRow[]) : planRows(plan, VALUES_PAGE_SIZE);
     for (const row of rows) {

@@ -21,8 +21,8 @@ import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
 import { jsonPath, keyPathExpr, oddValuesWhere, pathIndexName } from './layout';
-import { selectorWhere } from './query';
-import { ScannedRow, isLive, keyOfId, valueOf } from './rows';
+import { boundLimitSql, limitSql, selectorWhere } from './query';
+import { RowEntry, ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
 
 /** A row read for a sort, with the values SQL read at its sort paths (plain rows) and its creation position. */
@@ -35,7 +35,8 @@ export interface SortRow extends ScannedRow {
 export interface Ranked {
   row: SortRow;
   id: string;
-  key: Key;
+  /** The parsed key; undefined for a plain row of an exact plan until someone reads it (RowEntry). */
+  key: Key | undefined;
   keys: unknown[] | undefined;
 }
 
@@ -49,7 +50,7 @@ export function sortedEntries(
   const spec = options.sort;
   const literals = spec.map((f) => jsonPath(f.path));
   if (literals.some((l) => l === undefined)) return undefined; // a field name SQL cannot spell: the caller sorts
-  const base = selectorWhere(selector);
+  const base = selectorWhere(selector, scope.connection.exactNumbers);
   if (!base) return [];
   const { connection, namespace: ns, clock, codec, table } = scope;
   const now = clock.now();
@@ -61,13 +62,17 @@ export function sortedEntries(
   const params: Record<string, string | number> = { ...base.params, ns, now };
   const live = '(e IS NULL OR e > @now)';
 
+  const reversedTies = indexed && spec[0].direction === -1;
+  // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
+  const limited = base.exact && need !== Infinity;
+  const probe = reversedTies && limited ? probeTop() : undefined;
+
   // ---- the other rows: arrays anywhere in the key, objects (and, indexed, booleans) at a sort path
-  const others = otherRows(scope, selector, spec, paths, indexed, cols, params, run);
+  const others = probe?.others === false ? [] : otherRows(scope, selector, spec, paths, indexed, cols, params, run);
   others.sort((x, y) => compareKeyLists(x.keys!, y.keys!, spec) || x.row.seq - y.row.seq);
 
   // ---- the plain rows, ordered in SQL
   const plainWhere = plainRowsWhere(paths, indexed);
-  const reversedTies = indexed && spec[0].direction === -1;
   const order = indexed
     ? `${keyPathExpr(paths[0])}${reversedTies ? ' DESC, seq DESC' : ', seq'}`
     : spec
@@ -78,27 +83,78 @@ export function sortedEntries(
         .join(', ') + ', seq';
   const sortCols = sortColumns(paths);
   const plainSql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${plainWhere} AND ${live} ORDER BY ${order}`;
-  // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
-  const limited = base.exact && need !== Infinity;
-  let rows = run(() => connection.query(limited ? `${plainSql} LIMIT @need` : plainSql).all(limited ? { ...params, need } : params)) as SortRow[];
-  if (reversedTies) rows = restoreTies(rows, limited && rows.length === need, (last, before) => run(() => boundaryRun(last, need - before)));
+  const rows = probe ? topRunFirst(probe.top) : backwards(plainSql, params, need);
   const plain: Ranked[] = [];
   for (const row of rows) {
     if (plain.length >= need) break;
     if (!isLive(row, row.id, now)) continue;
-    const key = keyOfId(row.id);
-    if (!(base.exact && row.a === null) && !selectorMatches(selector, row.id, key)) continue;
+    // Plain rows hold no array (a IS NULL): an exact plan decides them, and their keys are parsed only if read.
+    let key: Key | undefined;
+    if (!base.exact && !selectorMatches(selector, row.id, (key = keyOfId(row.id)))) continue;
     plain.push({ row, id: row.id, key, keys: others.length > 0 ? sqlKeys(row, spec.length) : undefined });
   }
 
   const merged = others.length === 0 ? plain : merge(plain, others, spec);
   const window = merged.slice(skip, need === Infinity ? undefined : need);
-  return window.map(({ row, id, key }) => ({
-    id,
-    key,
-    value: options.values ? valueOf(row, id, codec, connection) : undefined,
-    expiresAt: typeof row.e === 'number' ? row.e : null,
-  }));
+  return window.map(({ row, id, key }) => new RowEntry(id, key, options.values ? valueOf(row, id, codec, connection) : undefined, typeof row.e === 'number' ? row.e : null));
+
+  /**
+   * The plain rows of `sql` (ordered as `order` says) up to `count` of them when limited; read
+   * backwards (reversedTies), each run of equal values is put back in creation order.
+   */
+  function backwards(sql: string, sqlParams: Record<string, string | number>, count: number): SortRow[] {
+    const rows = run(() => connection.query(limited ? `${sql} ${limitSql(count)}` : sql).all(sqlParams)) as SortRow[];
+    if (!reversedTies) return rows;
+    return restoreTies(rows, limited && rows.length === count, (last, before) => run(() => boundaryRun(last, count - before)));
+  }
+
+  /**
+   * For a descending sort with a limit on an indexed path (topRunFirst): the greatest value of
+   * the array-free rows, booleans (1/0) and objects (JSON text) included — one step down the
+   * index — and whether the namespace holds any other row (a key with an array, a boolean or
+   * an object at the path: the partial indexes find them), in one statement.
+   */
+  function probeTop(): { top: unknown; others: boolean } {
+    const x = keyPathExpr(paths[0]);
+    const top = `SELECT ${x} FROM ${table} WHERE ${base!.where} AND a IS NULL AND ${live} ORDER BY ${x} DESC LIMIT 1`;
+    const arrays = `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1`;
+    const odd = `SELECT 1 FROM ${table} WHERE ns = @ns AND ${oddValuesWhere(paths[0])}`;
+    const [value, other] = run(() => connection.query(`SELECT (${top}), EXISTS (${arrays}) OR EXISTS (${odd})`).raw(true).get(params)) as [unknown, number];
+    return { top: value, others: other === 1 };
+  }
+
+  /**
+   * A descending sort with a limit on an indexed path: the run of the greatest value (`top`,
+   * probeTop) read forwards through the index, in creation order as the order asks — no row
+   * read twice, where reading backwards reads a run newest first and then again from its start
+   * (boundaryRun). In most data the limit is reached within that run; otherwise the rows below
+   * it are read backwards.
+   */
+  function topRunFirst(top: unknown): SortRow[] {
+    // NULL (no row, or none with a value: `=` never finds NULL), or a value a boolean or an object may also take in the index: read backwards.
+    if (top === null || top === 0 || top === 1 || (typeof top === 'string' && top.charCodeAt(0) === 0x7b)) return backwards(plainSql, params, need);
+    const x = keyPathExpr(paths[0]);
+    const where = `${base!.where} AND a IS NULL AND ${live}`;
+    // No other row holds this value: the run needs no plainRowsWhere, and its rows no sort columns (their value is `top`).
+    // As few columns as will do (each costs a conversion), read as arrays (better-sqlite3 builds a row object slower than
+    // this loop): the value, or for a streamed one its row's seq (read whole then); seq itself only to merge other rows.
+    const value = options.values ? ', iif(s IS NULL, v, seq)' : '';
+    const sql = `SELECT id, e${value}${others.length > 0 ? ', seq' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${x} = @top ORDER BY seq ${limitSql(need)}`;
+    const cells = run(() => connection.query(sql).raw(true).all({ ...params, top: top as string | number })) as unknown[][];
+    const first: SortRow[] = new Array(cells.length);
+    for (let i = 0; i < cells.length; i++) {
+      const [id, e, v, seq] = cells[i] as [string, unknown, unknown, number | undefined];
+      if (typeof v === 'number') first[i] = { ...(connection.stmt.rowBySeq.get(v) as SortRow), x0: top };
+      else first[i] = { seq: seq ?? 0, id, e, a: null, s: null, c: null, v, x0: top };
+    }
+    if (first.length === need) return first;
+    // The values below it (NULL is below none: `x < @below OR x IS NULL` would walk the whole index), then the NULL run.
+    const below = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${where} AND ${plainWhere} AND ${x} < @below ORDER BY ${order}`;
+    const rows = first.concat(backwards(below, { ...params, below: top as string | number }, need - first.length));
+    if (rows.length === need) return rows;
+    const nulls = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${plainWhere} AND ${x} IS NULL ORDER BY seq ${boundLimitSql('count')}`;
+    return rows.concat(run(() => connection.query(nulls).all({ ...params, count: need - rows.length })) as SortRow[]);
+  }
 
   /**
    * The first `count` plain rows, in creation order, whose indexed value equals `last`'s: the
@@ -109,7 +165,7 @@ export function sortedEntries(
   function boundaryRun(last: SortRow, count: number): SortRow[] {
     const value = last.x0 ?? null;
     const equal = value === null ? `${keyPathExpr(paths[0])} IS NULL` : `${keyPathExpr(paths[0])} = @boundary`;
-    const sql = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${equal} ORDER BY seq LIMIT @count`;
+    const sql = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${equal} ORDER BY seq ${boundLimitSql('count')}`;
     return connection.query(sql).all(value === null ? { ...params, count } : { ...params, count, boundary: value as string | number }) as SortRow[];
   }
 }
