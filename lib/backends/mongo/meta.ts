@@ -11,6 +11,7 @@ import type { EntryMeta } from '../../backend';
 import type { Settle } from '../../core/tick-queue';
 import type { MongoScope } from './connection';
 import { bsonTypeName, checkNamespace, corruptEntry, expiryOf, idFromDocId, isLive, toStoreError } from './layout';
+import { findById } from './find-by-id';
 
 /** A getMeta waiting in the meta queue: its document id and its caller's settle functions. */
 export interface QueuedMeta extends Settle<EntryMeta | undefined> {
@@ -55,12 +56,7 @@ const META_PROJECTION = {
  * read once more (`again`), and only a file still gone then is corruption.
  */
 export async function metaOne(scope: MongoScope, _id: string, again = false): Promise<EntryMeta | undefined> {
-  let doc: MetaDoc | null;
-  try {
-    doc = await scope.shared.collection.findOne({ _id }, { projection: META_PROJECTION });
-  } catch (err) {
-    throw toStoreError(err, 'getMeta');
-  }
+  const doc = await findById<MetaDoc>(scope, _id, META_PROJECTION, 'getMeta');
   if (doc === null) return undefined;
   const pending = metaOf(scope, doc, _id, scope.clock.now());
   if (pending === undefined || pending.fileId === undefined) return pending?.meta;

@@ -11,15 +11,11 @@ import type { Settle } from '../../core/tick-queue';
 import type { MongoScope } from './connection';
 import { checkNamespace, docId, expiryOf, idFromDocId, isLive, toStoreError } from './layout';
 import { GET_PROJECTION, ReadDoc, decode, fileChunks } from './values';
+import { findById } from './find-by-id';
 
 /** A lone getOne: one findOne on `_id`. */
 export async function readOne(scope: MongoScope, _id: string): Promise<unknown> {
-  let doc: ReadDoc | null;
-  try {
-    doc = await scope.shared.collection.findOne({ _id }, { projection: GET_PROJECTION });
-  } catch (err) {
-    throw toStoreError(err, 'get');
-  }
+  const doc = await findById<ReadDoc>(scope, _id, GET_PROJECTION, 'get');
   if (doc === null) return undefined;
   const id = idFromDocId(scope.namespace, _id);
   checkNamespace(doc, scope.namespace, id);
@@ -69,12 +65,7 @@ export async function readMany(scope: MongoScope, reads: QueuedRead[]): Promise<
 
 /** The live document under `id` with the fields of an exact read, or null; `action` names the call in errors. */
 async function liveDoc(scope: MongoScope, id: string, action: string): Promise<ReadDoc | null> {
-  let doc: ReadDoc | null;
-  try {
-    doc = await scope.shared.collection.findOne({ _id: docId(scope.namespace, id) }, { projection: GET_PROJECTION });
-  } catch (err) {
-    throw toStoreError(err, action);
-  }
+  const doc = await findById<ReadDoc>(scope, docId(scope.namespace, id), GET_PROJECTION, action);
   if (doc === null) return null;
   checkNamespace(doc, scope.namespace, id);
   return isLive(doc, scope.clock.now(), id) ? doc : null;
@@ -87,14 +78,12 @@ export async function readEntry(scope: MongoScope, id: string): Promise<EntryWit
   return { value: await decode(scope, doc, id), expiresAt: expiryOf(doc, id) };
 }
 
+/** What readExpiry reads: the expiry and the namespace only. */
+const EXPIRY_PROJECTION = { _id: 0, e: 1, n: 1 } as const;
+
 /** The live entry's expiry (epoch ms or null), or undefined; reads the expiry and namespace only. */
 export async function readExpiry(scope: MongoScope, id: string): Promise<number | null | undefined> {
-  let doc: ReadDoc | null;
-  try {
-    doc = await scope.shared.collection.findOne({ _id: docId(scope.namespace, id) }, { projection: { _id: 0, e: 1, n: 1 } });
-  } catch (err) {
-    throw toStoreError(err, 'ttl');
-  }
+  const doc = await findById<ReadDoc>(scope, docId(scope.namespace, id), EXPIRY_PROJECTION, 'ttl');
   if (doc === null) return undefined;
   checkNamespace(doc, scope.namespace, id);
   return isLive(doc, scope.clock.now(), id) ? expiryOf(doc, id) : undefined;
