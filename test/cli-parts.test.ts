@@ -170,6 +170,19 @@ describe('cli: lines', function () {
       { text: 'last', number: 4 },
     ]);
   });
+
+  it('a 32 MB line in 64 KB chunks is read in time linear in its length (it was quadratic: minutes)', async function () {
+    this.timeout(5_000);
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const chunks = [Buffer.from('first\n'), ...Array.from({ length: 512 }, () => chunk), Buffer.from('\r\nlast')];
+    const lines = [];
+    for await (const line of readLines(Readable.from(chunks))) lines.push({ length: line.text.length, number: line.number, end: line.text.slice(-1) });
+    expect(lines).to.deep.equal([
+      { length: 5, number: 1, end: 't' },
+      { length: 512 * 64 * 1024, number: 2, end: 'x' },
+      { length: 4, number: 3, end: 't' },
+    ]);
+  });
 });
 
 describe('cli: exit codes', function () {

@@ -1,6 +1,8 @@
 /**
  * Lines of a byte stream, numbered from 1, read with the stream's own backpressure (the next
  * chunk is read only when the consumer asks for more), so an import runs in constant memory.
+ * Only the new chunk is searched for the end of a line, and a line spread over many chunks is
+ * joined once, so a line of tens of MB (one large value) costs its length, not its length squared.
  */
 import { StringDecoder } from 'node:string_decoder';
 
@@ -13,20 +15,28 @@ export interface NumberedLine {
 /** The lines of `input` (UTF-8), without their `\n` or `\r\n`. */
 export async function* readLines(input: AsyncIterable<unknown>): AsyncGenerator<NumberedLine> {
   const decoder = new StringDecoder('utf8');
-  let pending = '';
+  // The pieces of the line not yet ended, from earlier chunks.
+  let pieces: string[] = [];
   let number = 0;
   for await (const chunk of input) {
-    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
     let start = 0;
     let end: number;
-    while ((end = pending.indexOf('\n', start)) >= 0) {
-      yield { text: stripCr(pending.slice(start, end)), number: ++number };
+    while ((end = text.indexOf('\n', start)) >= 0) {
+      let line = text.slice(start, end);
+      if (pieces.length > 0) {
+        pieces.push(line);
+        line = pieces.join('');
+        pieces = [];
+      }
+      yield { text: stripCr(line), number: ++number };
       start = end + 1;
     }
-    pending = pending.slice(start);
+    if (start < text.length) pieces.push(text.slice(start));
   }
-  pending += decoder.end();
-  if (pending !== '') yield { text: stripCr(pending), number: number + 1 };
+  pieces.push(decoder.end());
+  const last = pieces.join('');
+  if (last !== '') yield { text: stripCr(last), number: number + 1 };
 }
 
 function stripCr(line: string): string {
