@@ -158,7 +158,8 @@ describe('memory store: ordered indexes and the planner', function () {
     it('a lone range decides without the matcher; inside $and or beside another condition it does not', async function () {
       for (const q of [{ $and: [{ age: { $gt: 90 } }, { kind: 'person' }] }, { age: { $gt: 90, $mod: [2, 0] } }, { age: { $gt: 90 } }]) {
         expect(await store.get(q), JSON.stringify(q)).to.deep.equal(reference(keys, q, {}));
-        expect(store.internals.lastQuery.plan).to.match(/^range\(age\)/);
+        // The range is used (alone, or marking seqs for the kind bucket to be walked: 'eq(kind) ∩ range(age)').
+        expect(store.internals.lastQuery.plan).to.match(/(^|∩ )range\(age\)$|^range\(age\)/);
       }
     });
 
@@ -238,6 +239,62 @@ describe('memory store: ordered indexes and the planner', function () {
       expect(await walkPages(store, q, { age: -1 }, 2)).to.deep.equal(pageReference(keys, q, { age: -1 }));
       expect(store.internals.lastQuery.plan).to.equal('page(eq(id) then ordered)');
       expect(store.internals.lastQuery.examined).to.equal(5);
+    });
+  });
+
+  describe('a range of many buckets against an $in of one or two (driven from the $in, by seq)', function () {
+    /** 20,000 keys: age i % 100 (100 buckets of 200), city by block of 100 (four buckets of 5,000), so the two are independent. */
+    async function cities(extra: KeyObject[] = []): Promise<{ store: Store.MemoryStore; keys: KeyObject[] }> {
+      const store = memory();
+      const keys: KeyObject[] = [];
+      for (let i = 0; i < 20_000; i++) keys.push({ id: i, kind: i % 3 ? 'person' : 'robot', age: i % 100, city: 'c' + (Math.floor(i / 100) % 4) });
+      keys.push(...extra);
+      for (let n = 0; n < keys.length; n++) await store.set(keys[n], n);
+      return { store, keys };
+    }
+
+    it('walks the two city buckets in creation order and keeps the entries whose seq the age range marked: no matcher', async function () {
+      const { store, keys } = await cities();
+      const q = { city: { $in: ['c0', 'c1'] }, age: { $lte: 10 } };
+      const got = await store.get(q);
+      expect(got).to.deep.equal(reference(keys, q, {}));
+      expect(got).to.have.length(1_100);
+      // Before: 'range(age) ∩ eq(city)', the 11 age buckets walked with a city test each and merged on a heap.
+      expect(store.internals.lastQuery).to.deep.equal({ plan: 'eq(city) ∩ range(age)', examined: 1_100, exact: true });
+      // One city bucket; an exclusive bound; a range beyond every age (nothing marked).
+      for (const q2 of [{ city: 'c3', age: { $gt: 5, $lte: 30 } }, { city: { $in: ['c2'] }, age: { $lt: 12 } }, { city: { $in: ['c0', 'c1'] }, age: { $gt: 99 } }]) {
+        expect(await store.get(q2)).to.deep.equal(reference(keys, q2, {}));
+      }
+    });
+
+    it('a further equality is tested on each kept entry; a window (limit) and entries() agree with the reference', async function () {
+      const { store, keys } = await cities();
+      const q = { city: { $in: ['c0', 'c1'] }, age: { $lte: 10 }, kind: 'robot' };
+      expect(await store.get(q)).to.deep.equal(reference(keys, q, {}));
+      expect(store.internals.lastQuery.exact).to.equal(true);
+      expect(await store.get(q, { limit: 7 })).to.deep.equal(reference(keys, q, { limit: 7 }));
+      const seen: unknown[] = [];
+      for await (const entry of store.entries(q)) seen.push(entry.value);
+      expect(seen).to.deep.equal(reference(keys, q, {}));
+      // Another operator on the range leaves the matcher in.
+      const q2 = { city: { $in: ['c0', 'c1'] }, age: { $lte: 10, $mod: [2, 1] } };
+      expect(await store.get(q2)).to.deep.equal(reference(keys, q2, {}));
+      expect(store.internals.lastQuery.exact).to.equal(false);
+    });
+
+    it('an entry in both city buckets (an array) comes once; deleted and re-set entries keep creation order', async function () {
+      const both = Array.from({ length: 50 }, (_, j) => ({ id: 100_000 + j, kind: 'person', age: j % 11, city: ['c0', 'c1'] }) as unknown as KeyObject);
+      const { store, keys } = await cities(both);
+      const q = { city: { $in: ['c0', 'c1'] }, age: { $lte: 10 } };
+      expect(await store.get(q)).to.deep.equal(reference(keys, q, {}));
+      for (let n = 0; n < 500; n += 3) await store.del(keys[n]);
+      const live = keys.map((key, n) => (n < 500 && n % 3 === 0 ? undefined : key));
+      // Re-set: a new entry, at the end of creation order.
+      await store.set(keys[0], 'again');
+      const expected = reference(live.filter((k) => k !== undefined) as KeyObject[], q, {}).map((n) => live.indexOf(live.filter((k) => k !== undefined)[n]));
+      const got = await store.get(q);
+      expect(got).to.deep.equal([...expected, 'again']);
+      expect(store.internals.lastQuery.plan).to.equal('eq(city) ∩ range(age)');
     });
   });
 

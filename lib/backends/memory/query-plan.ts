@@ -12,6 +12,7 @@ import { indexConstraints } from '../../query-index';
 import { Bucket, OrderedIndexes, PathIndex, bucketHas, bucketSize, compareScalars, slotChunks, slotsOf } from './ordered-indexes';
 import type { Scalar } from './key-paths';
 import { Slot } from './slot';
+import { drivenByMembership, drivingPays, seqSpan } from './seq-intersect';
 
 /** A range on one path within one type bracket (MongoDB's comparisons never cross brackets). */
 export interface Range {
@@ -283,7 +284,11 @@ interface Membership {
   /** A top-level field (no dot): a scalar there is compared directly, cheaper than a bucket lookup. */
   flat: boolean;
   values: readonly Scalar[];
+  /** The values' buckets, each once. */
   buckets: Bucket[];
+  /** Slots in them. */
+  size: number;
+  describe: string;
 }
 
 /** Whether `slot` holds one of the values at the path (an equality's exact answer, as its buckets give it). */
@@ -308,13 +313,19 @@ function intersecters(indexes: OrderedIndexes, selector: QuerySelector, chosen: 
   for (const constraint of selector.constraints) {
     if (`eq(${constraint.path})` === chosen || constraint.values.length > MAX_INTERSECT_VALUES || !indexes.indexes(constraint.path)) continue;
     const buckets: Bucket[] = [];
+    let size = 0;
     for (const v of constraint.values) {
       const bucket = indexes.bucket(constraint.path, v);
-      if (bucket !== undefined) buckets.push(bucket);
+      // Equal values of an `$in` (1 and 1.0) share a bucket: take it once.
+      if (bucket !== undefined && !buckets.includes(bucket)) {
+        buckets.push(bucket);
+        size += bucketSize(bucket);
+      }
     }
-    sets.push({ path: constraint.path, flat: !constraint.path.includes('.'), values: constraint.values, buckets });
+    const describe = `eq(${constraint.path})`;
+    sets.push({ path: constraint.path, flat: !constraint.path.includes('.'), values: constraint.values, buckets, size, describe });
     paths.push(constraint.path);
-    names.push(`eq(${constraint.path})`);
+    names.push(describe);
   }
   return sets.length === 0 ? undefined : { sets, paths, describe: names.join(' ∩ ') };
 }
@@ -335,6 +346,30 @@ function intersected(bucket: Bucket, sets: Membership[]): Slot[] {
   return out;
 }
 
+/**
+ * The candidates driven from one of the other equalities instead, when seq-intersect.ts's cost
+ * model says so: its one or two buckets walked in creation order, kept when in a chosen bucket
+ * (by seq) and in the other sets. Undefined when walking the chosen buckets is cheaper.
+ */
+function drivenPlan(chosen: Bucket[], chosenSize: number, sets: Membership[], total: number): { slots: Slot[]; size: number; describe: string } | undefined {
+  let driver: Membership | undefined;
+  for (const set of sets) if (set.buckets.length <= 2 && (driver === undefined || set.size < driver.size)) driver = set;
+  if (driver === undefined) return undefined;
+  const span = seqSpan(chosen);
+  const pays = drivingPays({ runs: chosen.length, size: chosenSize }, { runs: driver.buckets.length, size: driver.size }, sets.length, total, span);
+  if (!pays) return undefined;
+  const rest = sets.filter((set) => set !== driver);
+  const keep =
+    rest.length === 0
+      ? undefined
+      : (slot: Slot): boolean => {
+          for (const set of rest) if (!isMember(set, slot)) return false;
+          return true;
+        };
+  const slots = drivenByMembership(driver.buckets, chosen, span, keep);
+  return { slots, size: slots.length, describe: [driver.describe, ...rest.map((set) => set.describe)].join(' ∩ ') };
+}
+
 /** The plan for a query selector (see the file comment). */
 export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Plan {
   const total = indexes.objectEntries;
@@ -346,11 +381,13 @@ export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Pla
   // Intersecting with the other equalities' buckets pays when the matcher would test many candidates.
   const others = !exact && size > 16 ? intersecters(indexes, selector, describe) : undefined;
   if (others !== undefined) {
-    const runs = buckets.map((bucket) => intersected(bucket, others.sets));
-    const slots = runs.length === 1 ? runs[0] : inCreationOrder(runs);
     // Every top-level condition decided by the chosen index or an intersected equality: no matcher needed.
     const filter = selector.filter;
     const decided = Object.keys(filter).every((f) => f === decides || (others.paths.includes(f) && isPureEquality(filter[f])));
+    const driven = drivenPlan(buckets, size, others.sets, total);
+    if (driven !== undefined) return { ...driven, exact: decides !== undefined && decided, describe: `${driven.describe} ∩ ${describe}` };
+    const runs = buckets.map((bucket) => intersected(bucket, others.sets));
+    const slots = runs.length === 1 ? runs[0] : inCreationOrder(runs);
     return { slots, size: slots.length, exact: decides !== undefined && decided, describe: `${describe} ∩ ${others.describe}` };
   }
   if (buckets.length === 1) {

@@ -74,6 +74,12 @@ export class SlotRun implements Iterable<Slot> {
     return this.chunks[0]?.[0];
   }
 
+  /** The newest Slot held. */
+  last(): Slot | undefined {
+    const chunk = this.chunks[this.chunks.length - 1];
+    return chunk?.[chunk.length - 1];
+  }
+
   /** A copy, for a reader that yields between Slots. */
   toArray(): Slot[] {
     if (this.chunks.length === 1) return this.chunks[0].slice();
