@@ -115,7 +115,7 @@ describe('compressed chunks of streamed values', function () {
         expect(storedBytes, `stored ${storedBytes} of ${bytes.length}`).to.be.below(bytes.length / 5);
         expect(((await store.getOne('doc')) as Buffer).equals(bytes)).to.equal(true);
         expect((await readAll(store.createValueStream('doc'))).equals(bytes)).to.equal(true);
-        const [found] = await store.get('doc');
+        const [found] = (await store.get('doc')) as unknown[];
         expect((found as Buffer).equals(bytes)).to.equal(true);
         expect(((await store.getMany(['doc']))[0] as Buffer).equals(bytes)).to.equal(true);
         expect((await store.getMeta('doc'))?.size, "getMeta's size is the bytes Redis holds").to.equal(storedBytes);
