@@ -11,9 +11,9 @@
  *
  * So when an index could serve the filter, the matches are read by an aggregation whose
  * `$match` is planned alone, as an unsorted find would be (the planner picks the index that
- * reads the fewest documents), and whose `$sort` then orders just the matches by a copy of `s`
- * (a computed field, so the server cannot push the sort back into the find). A find stays
- * where it is as good: an index that yields the matches in creation order by itself, a limit
+ * reads the fewest documents), and whose `$sort` then orders just the matches by `s` (a server
+ * that pushed the sort back into the find would answer the same, with the find's plan: the
+ * plan test in test/mongo-indexed-queries.test.ts would say so). A find stays where it is as good: an index that yields the matches in creation order by itself, a limit
  * (the plan trial weighs reading n_1_s_1 until enough match against sorting every match), a
  * query no index serves (n_1_s_1 is then the plan anyway, and needs no sort), every entry, a
  * glob.
@@ -23,9 +23,6 @@ import type { FindOptions } from '../../backend';
 import type { Selector } from '../../query';
 import { IndexFields, equalityPaths } from './sort';
 
-/** The field the pipeline sorts on: a copy of `s`, dropped by the final projection. */
-const ORDER_COPY = '_o';
-
 /** Whether the matches of `selector` are better read through `creationOrderPipeline` (see the file comment). */
 export function sortsMatchesAfterPlanning(selector: Selector, options: FindOptions, indexes: readonly IndexFields[]): boolean {
   if (selector.kind !== 'query' || (options.sort ?? []).length > 0 || options.limit !== undefined) return false;
@@ -34,11 +31,18 @@ export function sortsMatchesAfterPlanning(selector: Selector, options: FindOptio
   return !creationOrderServed(selector, indexes);
 }
 
-/** The aggregation reading the matches of `filter` in creation order, `skip` left out, each document projected. */
+/**
+ * The aggregation reading the matches of `filter` in creation order, the first `skip` left
+ * out, each document projected. The `$project` (which keeps `s`) stands between the `$match` and the
+ * `$sort`, so the server plans the `$match` alone and sorts in the pipeline; `s` is dropped after
+ * the sort. Over 18,900 matches this cost 310 ms of server and 179 ms of client CPU, against
+ * 330 + 212 ms with the sort on a computed copy of `s` (`$addFields`, which rebuilds every
+ * document) and 280 + 275 ms for the raw driver's unsorted find (one run, load 15).
+ */
 export function creationOrderPipeline(filter: Document, projection: Document, skip: number): Document[] {
-  const pipeline: Document[] = [{ $match: filter }, { $addFields: { [ORDER_COPY]: '$s' } }, { $sort: { [ORDER_COPY]: 1 } }];
+  const pipeline: Document[] = [{ $match: filter }, { $project: { ...projection, s: 1 } }, { $sort: { s: 1 } }];
   if (skip > 0) pipeline.push({ $skip: skip });
-  pipeline.push({ $project: projection });
+  pipeline.push({ $unset: 's' });
   return pipeline;
 }
 
