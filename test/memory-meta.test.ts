@@ -189,6 +189,35 @@ describe('memory column entries (bare-entries.ts)', () => {
     bare.clear();
     expect(bare.add('after', 1)).to.equal(0);
   });
+  it('keeps times in 32-bit columns until one does not fit (later than 2^32 ms, before the base, fractional), then exactly in 64-bit ones', () => {
+    const bare = new BareEntries();
+    const ords = Array.from({ length: 20 }, (_, i) => bare.add(`v${i}`, i * 1_000)); // past the first growth
+    bare.free(5); // a free list across the change
+    const late = 2 ** 32 + 7;
+    bare.update(ords[1], 'v1b', late);
+    expect([bare.createdAt(ords[1]), bare.updatedAt(ords[1])]).to.deep.equal([1_000, late]);
+    const early = bare.add('early', -3); // the free ordinal again
+    expect(early).to.equal(5);
+    const fraction = bare.add('fraction', 12.5);
+    for (let i = 0; i < 40; i++) bare.add(`w${i}`, 2 ** 40 + i); // grows the widened columns
+    expect([bare.createdAt(early), bare.updatedAt(early), bare.value(early)]).to.deep.equal([-3, -3, 'early']);
+    expect([bare.createdAt(fraction), bare.value(fraction)]).to.deep.equal([12.5, 'fraction']);
+    for (const i of [0, 2, 19]) expect([bare.value(i), bare.createdAt(i), bare.updatedAt(i)]).to.deep.equal([`v${i}`, i * 1_000, i * 1_000]);
+    expect(bare.createdAt(fraction + 40)).to.equal(2 ** 40 + 39);
+  });
+
+  it('a store whose clock goes back before its first reading, or past 49 days, reports exact times on plain entries', async () => {
+    const { store, clock } = memory();
+    await store.set('first', 0);
+    const t0 = clock.now();
+    clock.advance(50 * 24 * 3600 * 1000); // past 2^32 ms
+    await store.set('late', 1);
+    await store.set('first', 2);
+    const t1 = clock.now();
+    expect(await store.getMeta('first')).to.deep.include({ createdAt: t0, updatedAt: t1 });
+    expect(await store.getMeta('late')).to.deep.include({ createdAt: t1, updatedAt: t1 });
+    await store.close();
+  });
 });
 
 describe('mount getMeta', () => {
