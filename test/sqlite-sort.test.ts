@@ -7,7 +7,9 @@
  */
 import { expect } from 'chai';
 import * as fc from 'fast-check';
+import { Readable } from 'node:stream';
 import { BackendStore } from '../lib/backend-store';
+import { ManualClock } from '../lib/clock';
 import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
 import type { Key } from '../lib/keys';
 import { keyId } from '../lib/keys';
@@ -75,6 +77,38 @@ describe('sqlite store: native sort', () => {
       expect(plan).to.match(/INDEX memstorage_k_age/);
       expect(plan).to.not.match(/TEMP B-TREE/);
     }
+  });
+
+  it('a descending sort + limit on an indexed path reads its top run in creation order: streamed values, expired entries, short runs, missing fields', async () => {
+    const clock = new ManualClock(Date.now());
+    const { store } = open({ indexes: ['n'], clock });
+    const all = { id: { $gte: 0 } }; // decided in SQL: the limit is read in SQL
+    await store.set({ id: 1, n: 9 }, 'nine-a');
+    await store.setStream({ id: 2, n: 9 }, Readable.from([Buffer.from('nine-streamed')]));
+    await store.set({ id: 3, n: 9 }, 'nine-expires', { ttl: 10 });
+    await store.set({ id: 4, n: 9 }, 'nine-d');
+    await store.set({ id: 5, n: 7 }, 'seven');
+    await store.set({ id: 6 }, 'missing');
+    await store.set({ id: 7, n: 8 }, 'eight-a');
+    await store.set({ id: 8, n: 8 }, 'eight-b');
+    expect(await store.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['nine-a', Buffer.from('nine-streamed'), 'nine-expires']);
+    clock.advance(10);
+    expect(await store.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['nine-a', Buffer.from('nine-streamed'), 'nine-d']);
+    // The top run is short: the values below it follow, ties in creation order, then the missing field.
+    expect(await store.get(all, { sort: { n: -1 }, limit: 7 })).to.deep.equal(['nine-a', Buffer.from('nine-streamed'), 'nine-d', 'eight-a', 'eight-b', 'seven', 'missing']);
+    expect(await store.get(all, { sort: { n: -1 }, skip: 4, limit: 2 })).to.deep.equal(['eight-b', 'seven']);
+    expect((await store.keys(all, { sort: { n: -1 }, limit: 2 })).map((k) => (k as { id: number }).id)).to.deep.equal([1, 2]);
+    // A key holding an array (another row) is merged in by its largest element.
+    await store.set({ id: 9, n: [1, 9] }, 'array');
+    expect(await store.get(all, { sort: { n: -1 }, limit: 4 })).to.deep.equal(['nine-a', Buffer.from('nine-streamed'), 'nine-d', 'array']);
+    expect((await store.keys(all, { sort: { n: -1 }, limit: 4 })).map((k) => (k as { id: number }).id)).to.deep.equal([1, 2, 4, 9]);
+    // Created before the top run's rows, an array that ties with them comes first (creation order).
+    const older = store.scope('older');
+    await older.set({ id: 1, n: [9] }, 'array');
+    await older.set({ id: 2, n: 9 }, 'two');
+    await older.set({ id: 3, n: 9 }, 'three');
+    expect(await older.get(all, { sort: { n: -1 }, limit: 2 })).to.deep.equal(['array', 'two']);
+    expect(await older.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['array', 'two', 'three']);
   });
 
   it('sorts across types as MongoDB: empty array < null = missing < numbers < strings < objects < arrays by element < booleans', async () => {

@@ -137,15 +137,14 @@ export function sortedEntries(
     const where = `${base!.where} AND a IS NULL AND ${live}`;
     // No other row holds this value: the run needs no plainRowsWhere, and its rows no sort columns (their value is `top`).
     // As few columns as will do (each costs a conversion), read as arrays (better-sqlite3 builds a row object slower than
-    // this loop): the value, or for a streamed one its row's seq (read whole then); seq itself only to merge other rows.
-    const value = options.values ? ', iif(s IS NULL, v, seq)' : '';
-    const sql = `SELECT id, e${value}${others.length > 0 ? ', seq' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${x} = @top ORDER BY seq ${limitSql(need)}`;
+    // this loop): seq only to merge other rows (else the constant 0); the value, or for a streamed one its row's seq (read whole then).
+    const sql = `SELECT id, e, ${others.length > 0 ? 'seq' : '0'}${options.values ? ', iif(s IS NULL, v, seq)' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${x} = @top ORDER BY seq ${limitSql(need)}`;
     const cells = run(() => connection.query(sql).raw(true).all({ ...params, top: top as string | number })) as unknown[][];
     const first: SortRow[] = new Array(cells.length);
     for (let i = 0; i < cells.length; i++) {
-      const [id, e, v, seq] = cells[i] as [string, unknown, unknown, number | undefined];
+      const [id, e, seq, v] = cells[i] as [string, unknown, number, unknown];
       if (typeof v === 'number') first[i] = { ...(connection.stmt.rowBySeq.get(v) as SortRow), x0: top };
-      else first[i] = { seq: seq ?? 0, id, e, a: null, s: null, c: null, v, x0: top };
+      else first[i] = { seq, id, e, a: null, s: null, c: null, v, x0: top };
     }
     if (first.length === need) return first;
     // The values below it (NULL is below none: `x < @below OR x IS NULL` would walk the whole index), then the NULL run.
