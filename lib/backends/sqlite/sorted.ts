@@ -10,7 +10,9 @@
  *   path (`indexes`) is ordered by the indexed expression alone, so the expression index
  *   serves `ORDER BY … LIMIT` with no temporary B-tree; booleans then go with the other rows.
  *   Descending, the index is read backwards (`seq` descending too) and each run of ties is put
- *   back in creation order here;
+ *   back in creation order here; with a limit that SQL decides, the greatest value's run is
+ *   read first, forwards through the index (equal values sit in creation order there), which
+ *   in most data is the whole answer (topRunFirst);
  * - the other rows — keys holding arrays (multikey: an array's smallest or largest element, an
  *   empty array before null), objects at a sort path — are few in most data, found through the
  *   partial index on `a` and ranges of the expression index, and sorted here (sortKeysOf);
