@@ -3,7 +3,9 @@
  * sized first — an equality or `$in` by its buckets, a range by walking its bounds (stopping
  * as soon as it is no better than the best so far), a top-level `$or` as the sum of its
  * branches' best — and the smallest wins; an index whose hits would have to be merged back into
- * creation order is taken only while that is cheaper than a scan. The caller always finishes
+ * creation order is taken only while that is cheaper than a scan. The query's other equalities
+ * then narrow the candidates: tested on each one, or, when the chosen index is many runs and an
+ * equality one or two, the equality's runs walked instead, kept by seq (seq-intersect.ts). The caller always finishes
  * with the shared matcher (unless the one equality it used decides the query alone), so a plan
  * only narrows: results are the matcher's.
  */
