@@ -10,12 +10,13 @@ import { StoreError } from '../errors';
 import { parseBatch } from './arguments';
 import { SNAPSHOT_WINDOW } from './snapshot';
 import { copyCommand, copySummary } from './commands/copy';
-import { exportCommand, exportSummary } from './commands/export';
+import { EXPORT_WINDOW, exportCommand, exportSummary } from './commands/export';
 import { getCommand } from './commands/get';
 import { IMPORT_BATCH, importCommand, importSummary } from './commands/import';
 import { keysCommand } from './commands/keys';
 import { statsCommand } from './commands/stats';
 import { EXIT_CODES_HELP, ExitCode, ExitCodes, exitCodeOf } from './exit-codes';
+import { tuneHeapForStreaming } from './heap-tuning';
 import type { CliIo } from './output';
 import { STORE_URL_HELP } from './store-url';
 
@@ -47,7 +48,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--limit <n>', 'at most n entries')
     .action((store: string, query: string, options) => getCommand(store, query, options, io));
   command('export <store> [query]', 'write every live entry (or those of a key or JSON query) as NDJSON records {key, value, expiresAt, tags} to stdout')
-    .option('--batch <n>', `entries read (and their metadata asked) at a time (default ${SNAPSHOT_WINDOW})`)
+    .option('--batch <n>', `entries read (and their metadata asked) at a time (default ${EXPORT_WINDOW})`)
     .action(async (store: string, query: string | undefined, options: { batch?: string }) =>
       message(exportSummary(await exportCommand(store, query, { batch: parseBatch(options.batch) }, io))),
     );
@@ -85,6 +86,8 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
 }
 
 if (require.main === module) {
+  // Before any store is opened: the drivers' code would grow the young generation.
+  tuneHeapForStreaming();
   // A reader that goes away (`| head`) is not a failure of the command.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCodes.OK);
