@@ -8,6 +8,7 @@
  *
  *   node -r ts-node/register/transpile-only bench/cli.ts [entries]     (default 1,000,000, or BENCH_CLI_ENTRIES)
  *   BENCH_CLI_PROF=/tmp/prof node ... bench/cli.ts 100000              (a CPU profile of each step)
+ *   MEMSTORAGE_NEXT_V8_TUNING=0 node ... bench/cli.ts 300000           (the steps under V8's default heap sizing, to compare: lib/cli/heap-tuning.ts)
  *
  * The servers are this bench's own: a redis-server and a mongod started on free ports
  * (test/support), stopped at the end. The entries: string keys `user:<i>` and one object key in
