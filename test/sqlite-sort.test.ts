@@ -111,6 +111,21 @@ describe('sqlite store: native sort', () => {
     expect(await older.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['array', 'two', 'three']);
   });
 
+  it('a descending sort + limit finds a run of integers beyond 2^53 again (their JSON text is not their double)', async () => {
+    const { store } = open({ indexes: ['n'] });
+    const big = 2 ** 60 + 256; // written as 1152921504606847200, which SQLite reads as that integer, not this double
+    const all = { id: { $gte: 0 } };
+    await store.set({ id: 1, n: big }, 'big-a');
+    await store.set({ id: 2, n: big }, 'big-b');
+    await store.set({ id: 3, n: 5 }, 'five');
+    expect(await store.get(all, { sort: { n: -1 }, limit: 1 })).to.deep.equal(['big-a']);
+    expect(await store.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['big-a', 'big-b', 'five']);
+    await store.set({ id: 4, n: 1e308 }, 'top');
+    // The run below the top one is cut by the limit: its first rows are read again by the value the row holds.
+    expect(await store.get(all, { sort: { n: -1 }, limit: 2 })).to.deep.equal(['top', 'big-a']);
+    expect(await store.get({ n: { $gt: 0 } }, { sort: { n: -1 }, limit: 2 })).to.deep.equal(['top', 'big-a']);
+  });
+
   it('sorts across types as MongoDB: empty array < null = missing < numbers < strings < objects < arrays by element < booleans', async () => {
     for (const indexes of [[], ['n']]) {
       const { store } = open({ indexes });

@@ -104,7 +104,7 @@ export function sortedEntries(
    * The plain rows of `sql` (ordered as `order` says) up to `count` of them when limited; read
    * backwards (reversedTies), each run of equal values is put back in creation order.
    */
-  function backwards(sql: string, sqlParams: Record<string, string | number>, count: number): SortRow[] {
+  function backwards(sql: string, sqlParams: Record<string, string | number | bigint>, count: number): SortRow[] {
     const rows = run(() => connection.query(limited ? `${sql} ${limitSql(count)}` : sql).all(sqlParams)) as SortRow[];
     if (!reversedTies) return rows;
     return restoreTies(rows, limited && rows.length === count, (last, before) => run(() => boundaryRun(last, count - before)));
@@ -121,8 +121,10 @@ export function sortedEntries(
     const top = `SELECT ${x} FROM ${table} WHERE ${base!.where} AND a IS NULL AND ${live} ORDER BY ${x} DESC LIMIT 1`;
     const arrays = `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1`;
     const odd = `SELECT 1 FROM ${table} WHERE ns = @ns AND ${oddValuesWhere(paths[0])}`;
-    const [value, other] = run(() => connection.query(`SELECT (${top}), EXISTS (${arrays}) OR EXISTS (${odd})`).raw(true).get(params)) as [unknown, number];
-    return { top: value, others: other === 1 };
+    // safeIntegers: an integer beyond 2^53 comes back as the BigInt SQLite holds, so binding it finds its run again.
+    const statement = connection.query(`SELECT (${top}), EXISTS (${arrays}) OR EXISTS (${odd})`).raw(true).safeIntegers(true);
+    const [value, other] = run(() => statement.get(params)) as [unknown, unknown];
+    return { top: value, others: Number(other) === 1 };
   }
 
   /**
@@ -132,7 +134,9 @@ export function sortedEntries(
    * (boundaryRun). In most data the limit is reached within that run; otherwise the rows below
    * it are read backwards.
    */
-  function topRunFirst(top: unknown): SortRow[] {
+  function topRunFirst(exactTop: unknown): SortRow[] {
+    // Bound as read (exactTop: a BigInt for an integer); compared and merged as JavaScript reads the key (top).
+    const top = typeof exactTop === 'bigint' ? Number(exactTop) : exactTop;
     // NULL (no row, or none with a value: `=` never finds NULL), or a value a boolean or an object may also take in the index: read backwards.
     if (top === null || top === 0 || top === 1 || (typeof top === 'string' && top.charCodeAt(0) === 0x7b)) return backwards(plainSql, params, need);
     const x = keyPathExpr(paths[0]);
@@ -141,7 +145,7 @@ export function sortedEntries(
     // As few columns as will do (each costs a conversion), read as arrays (better-sqlite3 builds a row object slower than
     // this loop): seq only to merge other rows (else the constant 0); the value, or for a streamed one its row's seq (read whole then).
     const sql = `SELECT id, e, ${others.length > 0 ? 'seq' : '0'}${options.values ? ', iif(s IS NULL, v, seq)' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${x} = @top ORDER BY seq ${limitSql(need)}`;
-    const cells = run(() => connection.query(sql).raw(true).all({ ...params, top: top as string | number })) as unknown[][];
+    const cells = run(() => connection.query(sql).raw(true).all({ ...params, top: exactTop as string | number | bigint })) as unknown[][];
     const first: SortRow[] = new Array(cells.length);
     for (let i = 0; i < cells.length; i++) {
       const [id, e, seq, v] = cells[i] as [string, unknown, number, unknown];
@@ -151,7 +155,7 @@ export function sortedEntries(
     if (first.length === need) return first;
     // The values below it (NULL is below none: `x < @below OR x IS NULL` would walk the whole index), then the NULL run.
     const below = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${where} AND ${plainWhere} AND ${x} < @below ORDER BY ${order}`;
-    const rows = first.concat(backwards(below, { ...params, below: top as string | number }, need - first.length));
+    const rows = first.concat(backwards(below, { ...params, below: exactTop as string | number | bigint }, need - first.length));
     if (rows.length === need) return rows;
     const nulls = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${plainWhere} AND ${x} IS NULL ORDER BY seq ${boundLimitSql('count')}`;
     return rows.concat(run(() => connection.query(nulls).all({ ...params, count: need - rows.length })) as SortRow[]);
@@ -165,9 +169,10 @@ export function sortedEntries(
    */
   function boundaryRun(last: SortRow, count: number): SortRow[] {
     const value = last.x0 ?? null;
-    const equal = value === null ? `${keyPathExpr(paths[0])} IS NULL` : `${keyPathExpr(paths[0])} = @boundary`;
+    // The value as SQLite holds it, read from the row itself: an integer beyond 2^53 has no exact JavaScript number to bind.
+    const equal = value === null ? `${keyPathExpr(paths[0])} IS NULL` : `${keyPathExpr(paths[0])} = (SELECT ${keyPathExpr(paths[0])} FROM ${table} WHERE seq = @boundary)`;
     const sql = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${equal} ORDER BY seq ${boundLimitSql('count')}`;
-    return connection.query(sql).all(value === null ? { ...params, count } : { ...params, count, boundary: value as string | number }) as SortRow[];
+    return connection.query(sql).all(value === null ? { ...params, count } : { ...params, count, boundary: last.seq }) as SortRow[];
   }
 }
 
