@@ -86,6 +86,15 @@ export const STORE_CONFIGS: StoreConfig[] = [
   { name: 'redis cluster', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster') }) },
   { name: 'redis cluster shards 4', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster'), shards: 4 }) },
   { name: 'mongo', needs: ['mongo'], evicts: false, open: (s) => new MongoStore({ ...s, url: need(urls.mongo, 'mongo'), db: 'harness' }) },
+  // Single-path indexes on the harnesses' common fields: queries an index can serve then run as
+  // the aggregation that sorts only the matches into creation order (lib/backends/mongo/creation-order.ts).
+  // (A compound index would make MongoDB refuse keys with arrays at two of its paths.)
+  {
+    name: 'mongo with indexes',
+    needs: ['mongo'],
+    evicts: false,
+    open: (s) => new MongoStore({ ...s, url: need(urls.mongo, 'mongo'), db: 'harness', indexes: ['a', 'b', 'c', 'a.b', 'tags'] }),
+  },
   {
     name: 'multi [memory, redis, mongo]',
     needs: ['redis', 'mongo'],
