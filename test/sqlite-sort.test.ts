@@ -224,6 +224,23 @@ describe('sqlite store: native sort', () => {
       expect(ordered[1].sql).to.match(/json_extract\(k, '\$\."age"'\) >= @pc/);
     });
 
+    it('a walk over integers beyond 2^53 moves past them: their cursor binds the integer SQLite read from the JSON, not the double', async () => {
+      // 2^60 is written 1152921504606847000 and 2^60 + 256 1152921504606847200: integers no
+      // double equals. Bound as doubles, a page ending on one of them gave that page again forever.
+      const big = 2 ** 60;
+      const ns = [big, big + 256, big + 512, big + 256, big, 5, big + 1024, -big, -big - 256, -(2 ** 62)];
+      const keys = ns.map((n, i) => ({ i, n }));
+      for (const indexes of [['n'], []]) {
+        const { store } = open({ indexes });
+        for (const key of keys) await store.set(key, key.i);
+        for (const dir of [1, -1] as const) {
+          for (const limit of [1, 2, 3]) {
+            expect(await walkPages(store, { i: { $gte: 0 } }, { n: dir }, limit), `indexes ${indexes}, n ${dir}, pages of ${limit}`).to.deep.equal(pageOrder(keys, { n: dir }));
+          }
+        }
+      }
+    });
+
     it('a page asked without a limit (as a tier view may) yields every match after the position', async () => {
       const { store, backend } = open({ indexes: ['n'] });
       for (let i = 0; i < 200; i++) await store.set({ i, n: i % 7 }, i);

@@ -20,7 +20,7 @@ export const FIELD_NAMES = ['a', 'b', 'c', 'tags', 'toString', 'valueOf', 'lengt
 export const STRINGS = ['', 'a', 'b', 'ab', 'B', 'abc', 'x\n', 'a\nb', 'é', 'É', '\uffff', '\u{1F600}', '10', '2', 'null', 'true', 'a\u0000b'];
 
 /** Numbers: zero of both signs, negatives, fractions, int32 bounds, integers past 2^53 and 2^63, the extremes. */
-export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 4294967296, -7, 2 ** 31, -(2 ** 31) - 1, 5e-324, 1e308];
+export const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1, 1e20, -1e20, 2 ** 53 + 2, 2 ** 60, 2 ** 60 + 256, -(2 ** 62), 4294967296, -7, 2 ** 31, -(2 ** 31) - 1, 5e-324, 1e308];
 
 const scalar: fc.Arbitrary<KeyField> = fc.oneof(
   // A few values often, so that queries meet keys; the full pools for the edge cases.

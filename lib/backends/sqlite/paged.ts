@@ -14,8 +14,11 @@
  * rows), the next statement continues after the last row read. The other rows (keys holding
  * arrays, objects at a sort path) are read whole, filtered by position and merged.
  *
- * Numbers of a cursor are bound as they are: SQLite parses JSON numbers correctly rounded
- * (checked on 3.53), so the key's value read from its JSON equals the cursor's.
+ * Numbers of a cursor are bound as SQLite reads them from the key's JSON: SQLite parses JSON
+ * reals correctly rounded (checked on 3.53), so those equal the cursor's double; but an integer
+ * past 2^53 that JSON writes in digits (2^60 + 256 as 1152921504606847200) is read as that exact
+ * 64-bit integer, which no double equals: it is bound as a BigInt of those digits (sqliteNumber).
+ * Bound as a double, a page ending on such a value never moved past it.
  */
 import { compareValues } from '../../query-match';
 import { Selector, selectorMatches } from '../../query';
@@ -31,10 +34,23 @@ import { Ranked, SortRow, bracket, otherRows, plainRowsWhere, sortColumns, sqlKe
 /** Rows one statement reads at least when the matcher may drop some (a page of 1 would crawl). */
 const MIN_BATCH = 64;
 
-/** The value a sort key is compared with in SQL (booleans as json_extract reads them), or null when only its bracket counts. */
-function boundValue(key: unknown): string | number | null {
+/** The value a sort key is compared with in SQL (booleans and numbers as json_extract reads them), or null when only its bracket counts. */
+function boundValue(key: unknown): Bound {
   if (typeof key === 'boolean') return key ? 1 : 0;
-  return typeof key === 'number' || typeof key === 'string' ? key : null;
+  if (typeof key === 'number') return sqliteNumber(key);
+  return typeof key === 'string' ? key : null;
+}
+
+/** A parameter of the keyset condition. */
+type Bound = string | number | bigint | null;
+
+/**
+ * A number as json_extract reads it from the key's JSON: an integer past 2^53 (and below 2^63,
+ * so JSON writes it in digits that fit SQLite's integers) as the exact integer those digits
+ * spell, anything else as the double itself (see the file comment).
+ */
+export function sqliteNumber(n: number): number | bigint {
+  return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 2 ** 63 ? BigInt(JSON.stringify(n)) : n;
 }
 
 /** Orders two ranked rows in page order. */
@@ -48,8 +64,8 @@ function comparePage(a: Ranked, b: Ranked, spec: SortSpec): number {
  * are other rows). Otherwise per field the bracket, then the value (bound NULL when the
  * cursor's bracket holds no plain value: then only the bracket decides).
  */
-function keysetSql(spec: SortSpec, paths: readonly string[], indexed: boolean, after: PagePosition): { sql: string; params: Record<string, string | number | null> } {
-  const params: Record<string, string | number | null> = { pid: after.id };
+function keysetSql(spec: SortSpec, paths: readonly string[], indexed: boolean, after: PagePosition): { sql: string; params: Record<string, Bound> } {
+  const params: Record<string, Bound> = { pid: after.id };
   if (spec.length === 0) return { sql: 'id > @pid', params };
   if (indexed) {
     const x = keyPathExpr(paths[0]);
