@@ -9,48 +9,17 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
-import { MongoSettings, MongoStore } from '../lib/backends/mongo';
+import { CommandStartedEvent, Document } from 'mongodb';
+import type { MongoStore } from '../lib/backends/mongo';
 import { keyId } from '../lib/keys';
-import { sharedMongo } from './support/mongo-server';
+import { useMongoStores } from './support/mongo-test-stores';
 import { keyArb, queryArb } from './harness/differential-arbitraries';
 
-let url = '';
-let raw: MongoClient;
-let counter = 0;
-const dbs: string[] = [];
 
 describe('mongo store: queries over indexes in creation order', () => {
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-    raw = new MongoClient(url);
-    await raw.connect();
-  });
-  after(async () => {
-    for (const name of dbs.splice(0)) await raw.db(name).dropDatabase();
-    await raw?.close();
-  });
 
-  const open: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-  });
-  function store(settings: MongoSettings = {}, db = `mongo_idxq_${process.pid}_${++counter}`): MongoStore {
-    if (!dbs.includes(db)) dbs.push(db);
-    const s = new MongoStore({ url, db, ...settings });
-    open.push(s);
-    return s;
-  }
-  /** A store whose client reports every command it sends. */
-  function watched(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[] } {
-    const client = new MongoClient(url, { monitorCommands: true });
-    const commands: CommandStartedEvent[] = [];
-    client.on('commandStarted', (event) => commands.push(event));
-    const s = store({ url: undefined, client, ...settings });
-    open.push({ close: async () => client.close() });
-    return { s, commands };
-  }
+  const mongo = useMongoStores('mongo_idxq');
+  const { store, watched } = mongo;
   /** Documents the server examined for the last find or aggregate `commands` saw (explain, executionStats). */
   async function docsExamined(s: MongoStore, commands: CommandStartedEvent[]): Promise<{ command: string; examined: number; plan: string }> {
     const last = commands.filter((c) => c.commandName === 'find' || c.commandName === 'aggregate').pop()!;
@@ -122,7 +91,7 @@ describe('mongo store: queries over indexes in creation order', () => {
         const ns = `r${++round}`;
         const a = indexed.scope(ns) as MongoStore;
         const b = plain.scope(ns) as MongoStore;
-        open.push(a, b);
+        mongo.closeAfterTest(a, b);
         for (const [i, key] of keys.entries()) await a.set(key, i);
         for (const query of queries) {
           expect(await outcome(() => a.keys(query)), JSON.stringify(query)).to.deep.equal(await outcome(() => b.keys(query)));

@@ -11,46 +11,14 @@ import { MongoSettings, MongoStore } from '../lib/backends/mongo';
 import type { Key } from '../lib/keys';
 import { keyId } from '../lib/keys';
 import { compileSort, sortEntries } from '../lib/query-sort';
-import { sharedMongo } from './support/mongo-server';
+import { useMongoStores } from './support/mongo-test-stores';
 import { pageOrder, walkPages } from './support/page-walk';
 
-let url = '';
-let raw: MongoClient;
-let counter = 0;
-const dbs: string[] = [];
 
 describe('mongo store: native sort', () => {
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-    raw = new MongoClient(url);
-    await raw.connect();
-  });
-  after(async () => {
-    for (const name of dbs.splice(0)) await raw.db(name).dropDatabase();
-    await raw?.close();
-  });
 
-  const open: Array<{ close(): Promise<void> }> = [];
-  function store(settings: MongoSettings = {}): MongoStore {
-    const db = `mongo_sort_${process.pid}_${++counter}`;
-    dbs.push(db);
-    const s = new MongoStore({ url, db, ...settings });
-    open.push(s);
-    return s;
-  }
-  /** A store whose client reports every command it sends. */
-  function watched(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[] } {
-    const client = new MongoClient(url, { monitorCommands: true });
-    const commands: CommandStartedEvent[] = [];
-    client.on('commandStarted', (event) => commands.push(event));
-    const s = store({ url: undefined, client, ...settings });
-    open.push({ close: async () => client.close() });
-    return { s, commands };
-  }
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-  });
+  const mongo = useMongoStores('mongo_sort');
+  const { store, watched } = mongo;
 
   /** The winning plan of the last find `commands` saw, as JSON. */
   async function lastFindPlan(s: MongoStore, commands: CommandStartedEvent[]): Promise<string> {
@@ -74,7 +42,7 @@ describe('mongo store: native sort', () => {
     ];
     for (const [name, entry] of bad) {
       it(`rejects ${name} with ERR_STORE_CONFIG`, () => {
-        expect(() => new MongoStore({ url, indexes: [entry as never] }))
+        expect(() => new MongoStore({ url: mongo.url, indexes: [entry as never] }))
           .to.throw()
           .with.property('code', 'ERR_STORE_CONFIG');
       });
@@ -179,7 +147,7 @@ describe('mongo store: native sort', () => {
         await fc.assert(
           fc.asyncProperty(fc.array(keyArb, { minLength: 1, maxLength: 25 }), sortArb, fc.nat(6), fc.option(fc.integer({ min: 1, max: 8 })), async (keys, fields, skip, limit) => {
             const ns = s.scope(`r${++round}`) as MongoStore;
-            open.push(ns);
+            mongo.closeAfterTest(ns);
             const entries: Array<{ key: Key; value: number }> = [];
             for (const [i, key] of keys.entries()) {
               const k = { ...key, id: i };
@@ -206,7 +174,7 @@ describe('mongo store: native sort', () => {
   describe('native page (FindOptions.page)', () => {
     /** A store whose client reports the documents each find and getMore returned. */
     function counted(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[]; returned: () => number } {
-      const client = new MongoClient(url, { monitorCommands: true });
+      const client = new MongoClient(mongo.url, { monitorCommands: true });
       const commands: CommandStartedEvent[] = [];
       let docs = 0;
       client.on('commandStarted', (event) => commands.push(event));
@@ -215,7 +183,7 @@ describe('mongo store: native sort', () => {
         if (event.commandName === 'find' || event.commandName === 'getMore') docs += ((cursor?.firstBatch ?? cursor?.nextBatch ?? []) as unknown[]).length;
       });
       const s = store({ url: undefined, client, ...settings });
-      open.push({ close: async () => client.close() });
+      mongo.closeAfterTest({ close: async () => client.close() });
       return { s, commands, returned: () => docs };
     }
 
@@ -248,7 +216,7 @@ describe('mongo store: native sort', () => {
       expect(await walkPages(s, { n: { $exists: true } }, { n: -1 }, 2)).to.deep.equal([keys[4], keys[3], keys[2], keys[1], keys[0]]);
       expect(await walkPages(s.scope('nested') as MongoStore, { n: 1 }, {}, 1)).to.deep.equal([]);
       const scoped = s.scope('x') as MongoStore;
-      open.push(scoped);
+      mongo.closeAfterTest(scoped);
       for (const key of keys) await scoped.set(key, 0);
       expect(await walkPages(scoped, { n: 1 }, {}, 1)).to.deep.equal([keys[2], keys[1], keys[0]]);
     });
@@ -321,7 +289,7 @@ describe('mongo store: native sort', () => {
       await fc.assert(
         fc.asyncProperty(fc.array(keyArb, { minLength: 1, maxLength: 15 }), sortArb, fc.integer({ min: 1, max: 4 }), async (keys, [, ...fields], size) => {
           const ns = s.scope(`p${++round}`) as MongoStore;
-          open.push(ns);
+          mongo.closeAfterTest(ns);
           const all: Key[] = [];
           for (const [i, key] of keys.entries()) {
             const k = { ...key, i: i % 3 };
