@@ -56,7 +56,7 @@ export interface RedisSettings extends CommonSettings {
    * Compress values whose serialized text reaches `threshold` bytes (default 1024) with
    * node:zlib `algorithm` ('gzip', the default, or 'brotli'); `true` takes both defaults. Stored
    * marked in the entry's head, so entries written with it off still read, and the other way
-   * round (docs/redis.md, "Compression"). Streamed values are not compressed.
+   * round (docs/redis.md, "Compression"). Streamed values: each chunk alone (lib/compressed-chunks.ts).
    */
   compress?: CompressSetting;
 }
