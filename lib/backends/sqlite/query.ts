@@ -169,13 +169,23 @@ function isTranslatedWhole(filter: Record<string, unknown>): boolean {
   for (const path of Object.keys(filter)) {
     if (path.startsWith('$') || path.split('.').some((segment) => /^\d+$/.test(segment))) return false;
     const cond = filter[path];
-    if (typeof cond === 'string' || typeof cond === 'number' || typeof cond === 'boolean') continue;
+    if (isPlainScalar(cond)) continue;
     if (!isPlainObject(cond)) return false;
     const ops = Object.keys(cond);
     if (ops.includes('$eq') && ops.includes('$in')) return false;
     if (!ops.every((op) => op === '$eq' || op === '$in' || (RANGE_OPS as readonly string[]).includes(op))) return false;
+    // Equality to an array, object, null or Date is the matcher's (`{ $eq: [] }` must not match a missing field).
+    const eq = (cond as Record<string, unknown>).$eq;
+    if ('$eq' in (cond as object) && !isPlainScalar(eq)) return false;
+    const list = (cond as Record<string, unknown>).$in;
+    if ('$in' in (cond as object) && !(Array.isArray(list) && list.every(isPlainScalar))) return false;
   }
   return true;
+}
+
+/** A string, boolean or number the SQL compares exactly (an integer past 2^53 is read by SQLite as the integer its JSON spells: not exact). */
+function isPlainScalar(value: unknown): boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && (!Number.isInteger(value) || Number.isSafeInteger(value)));
 }
 
 /**
