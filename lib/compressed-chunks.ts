@@ -9,7 +9,7 @@
  * Whether a value's chunks are framed at all is the backend's to record once per value (Redis:
  * a field `z` in the chunk hash), so values streamed before compression was on still read.
  */
-import { Compression, FRAME_BROTLI, FRAME_GZIP, algorithmOfFrame, compressBytes, decompressBytes } from './compression';
+import { Compression, algorithmOfFrame, compressFramed, decompressBytes, prefixedByte } from './compression';
 
 /** First byte of a framed chunk stored uncompressed. */
 export const FRAME_RAW = 0x00;
@@ -17,18 +17,11 @@ export const FRAME_RAW = 0x00;
 /** `chunk` framed for storage: compressed when it is at least `threshold` bytes and that saves a byte, else stored raw. */
 export function frameChunk(chunk: Uint8Array, compression: Compression): Buffer {
   if (chunk.byteLength > 0 && chunk.byteLength >= compression.threshold) {
-    const packed = compressBytes(chunk, compression.algorithm);
-    if (packed.length < chunk.byteLength) {
-      const framed = Buffer.allocUnsafe(packed.length + 1);
-      framed[0] = compression.algorithm === 'gzip' ? FRAME_GZIP : FRAME_BROTLI;
-      packed.copy(framed, 1);
-      return framed;
-    }
+    const framed = compressFramed(chunk, compression.algorithm);
+    // A raw frame would take chunk.byteLength + 1 bytes.
+    if (framed.length <= chunk.byteLength) return framed;
   }
-  const framed = Buffer.allocUnsafe(chunk.byteLength + 1);
-  framed[0] = FRAME_RAW;
-  framed.set(chunk, 1);
-  return framed;
+  return prefixedByte(FRAME_RAW, chunk);
 }
 
 /** The chunk a framed chunk holds; throws (a plain Error, for the backend to report as corrupt) on a frame it did not write. */

@@ -105,18 +105,27 @@ export function decompressBytes(bytes: Uint8Array, algorithm: CompressionAlgorit
   return algorithm === 'gzip' ? zlib.gunzipSync(bytes) : zlib.brotliDecompressSync(bytes);
 }
 
+/** `payload` behind one frame byte: the layout of every framed value and chunk. */
+export function prefixedByte(frameByte: number, payload: Uint8Array): Buffer {
+  const framed = Buffer.allocUnsafe(payload.byteLength + 1);
+  framed[0] = frameByte;
+  framed.set(payload, 1);
+  return framed;
+}
+
+/** `bytes` compressed with `algorithm` and framed (its algorithm byte first). */
+export function compressFramed(bytes: Uint8Array, algorithm: CompressionAlgorithm): Buffer {
+  return prefixedByte(FRAME_BYTE[algorithm], compressBytes(bytes, algorithm));
+}
+
 /**
  * `text` compressed and framed (algorithm byte first), or undefined when framing would not save
  * a byte (incompressible text is stored as text).
  */
 export function frameText(text: string, algorithm: CompressionAlgorithm): Buffer | undefined {
   const raw = Buffer.from(text, 'utf8');
-  const packed = compressBytes(raw, algorithm);
-  if (packed.length + 1 >= raw.length) return undefined;
-  const framed = Buffer.allocUnsafe(packed.length + 1);
-  framed[0] = FRAME_BYTE[algorithm];
-  packed.copy(framed, 1);
-  return framed;
+  const framed = compressFramed(raw, algorithm);
+  return framed.length < raw.length ? framed : undefined;
 }
 
 /** The text a framed value holds; throws on an unknown algorithm byte or bytes zlib cannot read. */
