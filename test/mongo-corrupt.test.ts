@@ -13,11 +13,9 @@ import { ManualClock } from '../lib/clock';
 import { StoreError } from '../lib/errors';
 import { MemoryStore } from '../lib/backends/memory';
 import { MongoStore } from '../lib/backends/mongo';
-import { sharedMongo } from './support/mongo-server';
+import { useMongoStores } from './support/mongo-test-stores';
 import { entryOf, entriesOf } from './support/tier-access';
 
-let url = '';
-let raw: MongoClient;
 let counter = 0;
 const DB = `mongo_corrupt_${process.pid}`;
 
@@ -163,35 +161,20 @@ const damages: Damage[] = [
 
 describe('mongo store: corrupt data (SPEC §12)', function () {
   this.timeout(20_000);
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-    raw = new MongoClient(url);
-    await raw.connect();
-  });
-  after(async () => {
-    await raw.db(DB).dropDatabase();
-    await raw.close();
-  });
-
-  const open: Array<{ close(): Promise<void> }> = [];
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-  });
+  const mongo = useMongoStores('mongo_corrupt');
 
   /** A connected store on a collection of its own, with the entries { t: 0 }, { t: 1 }, { t: 2 } and 'good'. */
   async function filled(namespace = ''): Promise<{ store: MongoStore; col: Collection<Document>; bucket: string; clock: ManualClock }> {
     const clock = new ManualClock(Date.UTC(2030, 0, 1));
     const collectionName = `c${++counter}`;
-    const root = new MongoStore({ url, db: DB, collectionName, clock });
-    open.push(root);
+    const root = mongo.store({ collectionName, clock }, DB);
     const store = (namespace ? root.scope(namespace) : root) as MongoStore;
-    if (store !== root) open.push(store);
+    if (store !== root) mongo.closeAfterTest(store);
     await store.set({ t: 0 }, 'zero');
     await store.set(OBJECT_KEY, 'one', { ttl: 60_000 });
     await store.set({ t: 2 }, 'two');
     await store.set('good', 'fine');
-    return { store, col: raw.db(DB).collection(collectionName), bucket: `${collectionName}.fs`, clock };
+    return { store, col: mongo.raw.db(DB).collection(collectionName), bucket: `${collectionName}.fs`, clock };
   }
 
   for (const damage of damages) {
@@ -199,9 +182,9 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
       it('fails exactly the reads that need that field, with ERR_STORAGE_OPERATION naming the key; the others answer', async () => {
         const { store, col, bucket } = await filled();
         const good = (await col.findOne({ _id: OBJECT_ID as never }))!;
-        await damage.write(col, good, raw.db(DB), bucket);
+        await damage.write(col, good, mongo.raw.db(DB), bucket);
         const target = new MemoryStore();
-        open.push(target);
+        mongo.closeAfterTest(target);
 
         // Each call is wrapped at once, so no rejection waits unobserved.
         const reads: Record<string, Promise<Outcome>> = wrapAll({
@@ -249,7 +232,7 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
         for (const remove of ['del(key)', 'del(query)', 'clear'] as const) {
           const { store, col, bucket } = await filled();
           const good = (await col.findOne({ _id: OBJECT_ID as never }))!;
-          await damage.write(col, good, raw.db(DB), bucket);
+          await damage.write(col, good, mongo.raw.db(DB), bucket);
           // An object passed to del is a query over k: a damaged k is not matched, so that
           // document stays (clear() removes it); the others go.
           const keyDamaged = damage.field === 'key' && remove !== 'clear';
@@ -381,7 +364,7 @@ describe('mongo store: corrupt data (SPEC §12)', function () {
       this.timeout(120_000);
       const { store, col } = await filled();
       const target = new MemoryStore();
-      open.push(target);
+      mongo.closeAfterTest(target);
       const good = (await col.findOne({ _id: OBJECT_ID as never }))!;
       await fc.assert(
         fc.asyncProperty(damage, fc.boolean(), async (fields, stringKey) => {

@@ -7,49 +7,17 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { CommandStartedEvent, Document, MongoClient } from 'mongodb';
+import { Document, MongoClient } from 'mongodb';
 import Store = require('../index');
 import { ManualClock } from '../lib/clock';
 import { MONGO_DEFAULTS, MongoSettings, MongoStore, connectionString } from '../lib/backends/mongo';
 import { MigrationProgress } from '../lib/backends/mongo/migrate';
-import { sharedMongo } from './support/mongo-server';
+import { useMongoStores } from './support/mongo-test-stores';
 import { rejection } from '../lib/conformance/context';
 
-let url = '';
-let raw: MongoClient;
-let dbCounter = 0;
-
-/** A database of its own for each test, so collections and indexes start empty. */
-function freshDb(): string {
-  const name = `mongo_test_${process.pid}_${++dbCounter}`;
-  createdDbs.push(name);
-  return name;
-}
-const createdDbs: string[] = [];
-
-
 describe('mongo store', () => {
-  before(async function () {
-    this.timeout(120_000);
-    ({ url } = await sharedMongo());
-    raw = new MongoClient(url);
-    await raw.connect();
-  });
-  after(async () => {
-    // Leave nothing behind on a server given through MONGODB_URL.
-    for (const name of createdDbs.splice(0)) await raw.db(name).dropDatabase();
-    await raw?.close();
-  });
-
-  const open: MongoStore[] = [];
-  function store(settings: MongoSettings = {}): MongoStore {
-    const s = new MongoStore({ url, db: freshDb(), ...settings });
-    open.push(s);
-    return s;
-  }
-  afterEach(async () => {
-    while (open.length) await open.pop()!.close();
-  });
+  const mongo = useMongoStores('mongo_test');
+  const store = (settings: MongoSettings = {}): MongoStore => mongo.store(settings);
 
   describe('settings', () => {
     const bad: Array<[string, MongoSettings, string]> = [
@@ -92,21 +60,21 @@ describe('mongo store', () => {
     });
 
     it("Store({ type: 'mongo' }) builds a MongoStore with memstorage's host/port/db/collectionName", async () => {
-      const { hostname, port } = new URL(url.replace('mongodb://', 'http://'));
-      const db = freshDb();
+      const { hostname, port } = new URL(mongo.url.replace('mongodb://', 'http://'));
+      const db = mongo.freshDb();
       const s = Store({ type: 'mongo', settings: { host: hostname, port: Number(port), db, collectionName: 'legacy', callbacks: 'node' } });
       expect(s).to.be.instanceOf(MongoStore);
       try {
         await s.set('a', 1);
-        expect(await raw.db(db).collection('legacy').countDocuments()).to.equal(1);
+        expect(await mongo.raw.db(db).collection('legacy').countDocuments()).to.equal(1);
       } finally {
         await s.close();
       }
     });
 
     it('uses an existing client and never closes it', async () => {
-      const client = new MongoClient(url);
-      const s = new MongoStore({ client, db: freshDb() });
+      const client = new MongoClient(mongo.url);
+      const s = new MongoStore({ client, db: mongo.freshDb() });
       await s.set('a', 1);
       await s.close();
       const db = client.db('admin');
@@ -163,15 +131,7 @@ describe('mongo store', () => {
   });
 
   describe('native queries and indexes', () => {
-    /** A store whose client reports every command it sends. */
-    function watched(settings: MongoSettings = {}): { s: MongoStore; commands: CommandStartedEvent[] } {
-      const client = new MongoClient(url, { monitorCommands: true });
-      const commands: CommandStartedEvent[] = [];
-      client.on('commandStarted', (event) => commands.push(event));
-      const s = store({ url: undefined, client, ...settings });
-      open.push({ close: async () => client.close() } as MongoStore);
-      return { s, commands };
-    }
+    const watched = (settings: MongoSettings = {}) => mongo.watched(settings);
 
     it('a query runs on the server as a filter over k.<path>, sorted by creation order', async () => {
       const { s, commands } = watched();
@@ -264,11 +224,11 @@ describe('mongo store', () => {
 
   describe('coalescing concurrent exact-key calls', () => {
     it('1,000 concurrent getOne/set are a few round trips, and each caller gets its own result', async () => {
-      const client = new MongoClient(url, { monitorCommands: true });
+      const client = new MongoClient(mongo.url, { monitorCommands: true });
       const commands: string[] = [];
       client.on('commandStarted', (event) => commands.push(event.commandName));
       const s = store({ url: undefined, client });
-      open.push({ close: async () => client.close() } as MongoStore);
+      mongo.closeAfterTest({ close: async () => client.close() });
       await s.connect();
       commands.length = 0;
       await Promise.all(Array.from({ length: 1000 }, (_, i) => s.set(`k${i}`, { i })));
@@ -282,15 +242,15 @@ describe('mongo store', () => {
     });
 
     it('close() right after calls still sends and answers them', async () => {
-      const db = freshDb();
-      const s = new MongoStore({ url, db });
+      const db = mongo.freshDb();
+      const s = new MongoStore({ url: mongo.url, db });
       await s.connect();
       const writes = [s.set('a', 1), s.set('b', 2), s.getOne('a')];
       await s.close();
       const [, , read] = await Promise.all(writes);
       expect(read === undefined || read === 1).to.equal(true);
-      const again = new MongoStore({ url, db });
-      open.push(again);
+      const again = new MongoStore({ url: mongo.url, db });
+      mongo.closeAfterTest(again);
       expect(await again.get('b')).to.deep.equal([2]);
     });
 
@@ -350,7 +310,7 @@ describe('mongo store', () => {
       ((await client.db('admin').command({ serverStatus: 1 })).metrics?.cursor?.open?.total as number | undefined) ?? 0;
 
     it('entries() streams over a cursor; destroying the stream closes the cursor on the server', async () => {
-      const client = new MongoClient(url, { monitorCommands: true });
+      const client = new MongoClient(mongo.url, { monitorCommands: true });
       const commands: string[] = [];
       client.on('commandStarted', (event) => commands.push(event.commandName));
       const s = store({ url: undefined, client });
@@ -377,21 +337,21 @@ describe('mongo store', () => {
 
     it('breaking out of entries() closes the cursor too', async () => {
       const s = store();
-      const before = await openCursors(raw);
+      const before = await openCursors(mongo.raw);
       for (let i = 0; i < 300; i++) await s.set({ i }, i);
       let seen = 0;
       for await (const entry of s.entries({ i: { $gte: 0 } })) {
         expect(entry.value).to.equal(seen);
         if (++seen === 3) break;
       }
-      expect(await openCursors(raw)).to.equal(before);
+      expect(await openCursors(mongo.raw)).to.equal(before);
     });
   });
 
   describe('collections written by memstorage 0.5.3', () => {
     /** Writes documents exactly as memstorage 0.5.3's mongo store did: update({ _id: key }, { _id: key, val }, { upsert: true }). */
     async function writeLegacy(db: string, collection: string): Promise<void> {
-      const coll = raw.db(db).collection<Document>(collection);
+      const coll = mongo.raw.db(db).collection<Document>(collection);
       const docs: Array<[unknown, unknown]> = [
         ['greeting', 'hello'],
         [{ name: { first: 'Ann', last: 'Apple' }, age: 20 }, { id: 1, at: new Date(1000) }],
@@ -405,7 +365,7 @@ describe('mongo store', () => {
     }
 
     it('are detected at connect: the store fails with ERR_STORE_CONFIG instead of hiding the entries', async () => {
-      const db = freshDb();
+      const db = mongo.freshDb();
       await writeLegacy(db, 'legacy');
       const s = store({ db, collectionName: 'legacy' });
       const err = await rejection(s.getOne('greeting'));
@@ -414,7 +374,7 @@ describe('mongo store', () => {
     });
 
     it('migrate in place with progress; then read, query (nested partial keys) and delete', async () => {
-      const db = freshDb();
+      const db = mongo.freshDb();
       await writeLegacy(db, 'legacy');
       const s = store({ db, collectionName: 'legacy' });
       const progress: MigrationProgress[] = [];
@@ -440,9 +400,9 @@ describe('mongo store', () => {
     });
 
     it('migrateLegacy: true converts at connect; documents that cannot be entries are tagged and reported', async () => {
-      const db = freshDb();
+      const db = mongo.freshDb();
       await writeLegacy(db, 'legacy');
-      await raw.db(db).collection<Document>('legacy').insertOne({ _id: 42 as unknown as string, val: 'numeric key' } as Document);
+      await mongo.raw.db(db).collection<Document>('legacy').insertOne({ _id: 42 as unknown as string, val: 'numeric key' } as Document);
       const s = store({ db, collectionName: 'legacy', migrateLegacy: true });
       expect(await s.get({ name: { last: 'Pear' } })).to.deep.equal([Buffer.from('bytes')]);
       const left = await s.collection.findOne({ _id: 42 as unknown as string });
@@ -450,8 +410,8 @@ describe('mongo store', () => {
     });
 
     it('an entry the new store already wrote wins over the old document', async () => {
-      const db = freshDb();
-      const coll = raw.db(db).collection<Document>('legacy');
+      const db = mongo.freshDb();
+      const coll = mongo.raw.db(db).collection<Document>('legacy');
       const fresh = store({ db, collectionName: 'legacy' });
       await fresh.set({ a: 1 }, 'new');
       await fresh.close();
@@ -463,16 +423,16 @@ describe('mongo store', () => {
 
     it('one command: scripts/migrate-memstorage.ts prints progress and exits 0', async function () {
       this.timeout(60_000);
-      const db = freshDb();
+      const db = mongo.freshDb();
       await writeLegacy(db, 'legacy');
-      const coll = raw.db(db).collection<Document>('legacy');
+      const coll = mongo.raw.db(db).collection<Document>('legacy');
       const many = [];
       for (let i = 0; i < 1200; i++) many.push({ _id: { n: i } as unknown as string, val: i } as Document);
       await coll.insertMany(many);
       const root = path.resolve(__dirname, '..');
       const { stderr } = await promisify(execFile)(
         process.execPath,
-        ['-r', 'ts-node/register/transpile-only', 'scripts/migrate-memstorage.ts', '--url', url, '--db', db, '--collection', 'legacy'],
+        ['-r', 'ts-node/register/transpile-only', 'scripts/migrate-memstorage.ts', '--url', mongo.url, '--db', db, '--collection', 'legacy'],
         { cwd: root },
       );
       expect(stderr).to.contain('0%  0 migrated, 0 skipped, of 1205');

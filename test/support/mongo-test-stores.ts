@@ -1,7 +1,8 @@
 /**
  * For a describe block of MongoDB store tests: the shared test server (test/support/mongo-server.ts),
  * stores on fresh databases — closed after each test, their databases dropped after the block —
- * and a store whose client records every command it sends. Call it inside the `describe`.
+ * a store whose client records every command it sends, and a client of the block's own for
+ * reading and writing documents behind the stores' backs. Call it inside the `describe`.
  */
 import { CommandStartedEvent, MongoClient } from 'mongodb';
 import { MongoSettings, MongoStore } from '../../lib/backends/mongo';
@@ -11,6 +12,10 @@ import { sharedMongo } from './mongo-server';
 export interface MongoTestStores {
   /** The shared server's URL (set once the block's `before` ran). */
   readonly url: string;
+  /** The block's own client (connected once the block's `before` ran; closed after the block). */
+  readonly raw: MongoClient;
+  /** The name of a fresh database, dropped after the block (for stores and clients a test builds itself). */
+  freshDb(): string;
   /** A store on `db` (default: a fresh database named after `prefix`), closed after the test. */
   store(settings?: MongoSettings, db?: string): MongoStore;
   /** A store (on a fresh database) whose client records every command it sends. */
@@ -43,7 +48,16 @@ export function useMongoStores(prefix: string): MongoTestStores {
     get url() {
       return url;
     },
-    store(settings = {}, db = `${prefix}_${process.pid}_${++counter}`) {
+    get raw() {
+      if (raw === undefined) throw new Error('useMongoStores: raw is there once the block\'s before hook ran');
+      return raw;
+    },
+    freshDb() {
+      const db = `${prefix}_${process.pid}_${++counter}`;
+      dbs.push(db);
+      return db;
+    },
+    store(settings = {}, db = stores.freshDb()) {
       if (!dbs.includes(db)) dbs.push(db);
       const s = new MongoStore({ url, db, ...settings });
       open.push(s);
