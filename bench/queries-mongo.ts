@@ -27,11 +27,18 @@
  *   of the matches on the server (lib/backends/mongo/creation-order.ts); the raw driver's value
  *   is a BSON sub-document, the store's a JSON string it parses. The raw contender is left as a
  *   user of the driver would write it, so the ratio includes the price of the ordering contract.
+ * - CPU per call: on 2 shared cores the wall ratio of a few rounds swings (the sort + limit
+ *   query read 0.58-0.90x over runs), so each case also prints the client's CPU
+ *   (process.cpuUsage) and the server's (every thread of the mongod process, from /proc's
+ *   schedstat) per call, medians of CPU_ROUNDS interleaved blocks: what each contender costs
+ *   whatever else runs on the machine (Linux only; elsewhere that pass is skipped).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { Collection, Document, MongoClient } from 'mongodb';
 import { MongoStore } from '../lib/backends/mongo';
 import { startMongo } from '../test/support/mongo-server';
-import { CITIES, Result, Target, byName, fill, makeKeys, makeValues, measureInterleaved, printEnvironment, printTable, printTargets, ratio, reexecWithGc } from './common';
+import { CITIES, Result, Target, byName, fill, makeKeys, makeValues, markdownTable, measureInterleaved, printEnvironment, printTable, printTargets, ratio, reexecWithGc } from './common';
 
 const N = 100_000;
 const ROUNDS = 3;
@@ -39,6 +46,8 @@ const SUBJECT = 'memstorage-next';
 const RAW = 'raw mongodb driver';
 const PAGE_SIZE = 100;
 const PAGES = 10;
+/** Interleaved blocks of the CPU-per-call pass (each contender `ops` calls a block). */
+const CPU_ROUNDS = 5;
 
 interface RawDoc {
   _id: string;
@@ -130,6 +139,54 @@ function cases(store: MongoStore, col: Collection<RawDoc>): Case[] {
   ];
 }
 
+/** CPU time (ms) the process `pid` has run so far, all its threads, or undefined where /proc is missing. */
+function processCpuMs(pid: number): number | undefined {
+  const dir = `/proc/${pid}/task`;
+  if (!fs.existsSync(dir)) return undefined;
+  let ns = 0;
+  for (const task of fs.readdirSync(dir)) {
+    try {
+      ns += Number(fs.readFileSync(`${dir}/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return ns / 1e6;
+}
+
+/** Client and server CPU per call of each contender (see the file comment), printed as a table. */
+async function cpuPerCall(kase: Case, serverPid: number | undefined): Promise<void> {
+  if (serverPid === undefined || processCpuMs(serverPid) === undefined) return;
+  const contenders: Array<[string, () => Promise<unknown>]> = [
+    [SUBJECT, kase.subject],
+    [RAW, kase.raw],
+  ];
+  const samples = new Map<string, Array<{ client: number; server: number }>>();
+  for (let round = 0; round < CPU_ROUNDS; round++) {
+    for (const [name, op] of contenders) {
+      const client0 = process.cpuUsage();
+      const server0 = processCpuMs(serverPid)!;
+      for (let i = 0; i < kase.ops; i++) await op();
+      const client = process.cpuUsage(client0);
+      const list = samples.get(name) ?? [];
+      list.push({ client: (client.user + client.system) / 1000 / kase.ops, server: (processCpuMs(serverPid)! - server0) / kase.ops });
+      samples.set(name, list);
+    }
+  }
+  const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rows = contenders.map(([name]) => {
+    const list = samples.get(name)!;
+    return { name, client: median(list.map((x) => x.client)), server: median(list.map((x) => x.server)), both: median(list.map((x) => x.client + x.server)) };
+  });
+  const [store, raw] = rows;
+  console.log(`CPU per call, medians of ${CPU_ROUNDS} interleaved blocks of ${kase.ops} (load ${os.loadavg()[0].toFixed(1)}):\n`);
+  console.log(markdownTable(
+    ['contender', 'client CPU ms', 'server CPU ms', 'client + server ms', 'raw ÷ this'],
+    rows.map((r) => [r.name, r.client.toFixed(3), r.server.toFixed(3), r.both.toFixed(3), (raw.both / r.both).toFixed(2) + '×']),
+  ));
+  console.log(`\n${SUBJECT} costs ${(store.client - raw.client).toFixed(3)} ms more client CPU and ${(store.server - raw.server).toFixed(3)} ms more server CPU a call\n`);
+}
+
 async function main(): Promise<void> {
   reexecWithGc(__filename);
   printEnvironment('bench/queries-mongo');
@@ -165,6 +222,7 @@ async function main(): Promise<void> {
         ROUNDS,
       );
       printTable(`${kase.label} (${x.length} results, full values)`, results, SUBJECT);
+      await cpuPerCall(kase, server.pid());
       targets.push({ label: `${kase.label}: vs ${RAW}`, actual: ratio(byName(results, SUBJECT), byName(results, RAW)), min: 0.9 });
     }
   } finally {
