@@ -184,7 +184,8 @@ async function cpuPerCall(kase: Case, serverPid: number | undefined): Promise<vo
     ['contender', 'client CPU ms', 'server CPU ms', 'client + server ms', 'raw ÷ this'],
     rows.map((r) => [r.name, r.client.toFixed(3), r.server.toFixed(3), r.both.toFixed(3), (raw.both / r.both).toFixed(2) + '×']),
   ));
-  console.log(`\n${SUBJECT} costs ${(store.client - raw.client).toFixed(3)} ms more client CPU and ${(store.server - raw.server).toFixed(3)} ms more server CPU a call\n`);
+  const signed = (ms: number) => (ms >= 0 ? '+' : '') + ms.toFixed(3);
+  console.log(`\n${SUBJECT} against ${RAW}, a call: ${signed(store.client - raw.client)} ms of client CPU, ${signed(store.server - raw.server)} ms of server CPU\n`);
 }
 
 async function main(): Promise<void> {
