@@ -138,6 +138,33 @@ describe('Redis store: ordered indexes', () => {
     expect(sent).to.deep.equal(['evalsha', ...Array(Math.ceil(found.length / 25)).fill('mget')]);
   });
 
+  it('a range of more than 1,000 members is planned by the script and read by plain ZRANGEs, the r set too', async () => {
+    const store = open();
+    const all: KeyObject[] = [];
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 1500; i++) {
+      // Every 50th key reaches age with two values: it is in the r set, and may match.
+      const key = { id: i, age: i % 50 === 0 ? [i % 100, 500] : i % 100 };
+      all.push(key);
+      writes.push(store.set(key, i));
+    }
+    await Promise.all(writes);
+    const query = { age: { $gte: 10, $lt: 90 } };
+    let found: unknown[] = [];
+    const commands = await commandsDuring(async () => {
+      found = (await store.get(query)) as unknown[];
+    });
+    expect(found).to.deep.equal(expectedKeys(all, query, undefined).map((k) => k.id));
+    expect(found.length).to.be.above(1000);
+    // The script only counted: the range and the r set were read once, by the client (its range read has a LIMIT).
+    const l = store.layout;
+    const reads = commands.filter((a) => a[0].toLowerCase() === 'zrange' && [l.ordered('n', 'age'), l.ordered('r', 'age')].includes(a[1]));
+    expect(reads.map((a) => a.slice(1))).to.deep.equal([
+      [l.ordered('n', 'age'), '10', '(90', 'BYSCORE', 'LIMIT', '0', '200001'],
+      [l.ordered('r', 'age'), '0', '-1', 'WITHSCORES'],
+    ]);
+  });
+
   it('a range is decided by the n set alone only where it is the path\'s whole condition', async () => {
     const store = open();
     const keys: KeyObject[] = [

@@ -150,45 +150,80 @@ return 1
  * first call also lists the path's `s` members and `r` ids (with their sequences), which the
  * client merges in, unless they are more than `othersMax` together (then it reads nothing and
  * says so). A query of equalities alone (coveredByConstraints) passes its index sets: only
- * members in one set of every constraint are taken (ZMSCORE over up to four times the members
- * missing, at most 1,000, per read), and with `want` their entries are read too (see EMIT), so
- * a small sort is one round trip. At most 8 × count members are looked at per call.
+ * members in one set of every constraint are taken (up to four times the members missing, at
+ * most 1,000, per read), and with `want` their entry strings are read too (one MGET; the
+ * client checks them as it checks any MGET reply), so a small sort is one round trip. At most
+ * 8 × count members are looked at per call.
+ * The index sets are asked (ZMSCORE) only about the members whose id holds one of the
+ * constraint's needles: the JSON text of each of its values, which the id of every key recorded
+ * under that value holds (an id is the key's canonical JSON, lib/keys.ts, and every scalar in
+ * it is written as JSON.stringify writes it). A needle decides nothing, the sets decide; it
+ * only spares the lookups of members that cannot match (ZMSCORE cost ~0.3 µs a member).
  * KEYS: the `n` set, the path's `s` and `r` sets, then each constraint's index sets.
  * ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'), the value being
  * read ('' for none: take the next), how many of its members were read, how many to take,
- * othersMax (0: do not list them), now, want ('1' | '0'), entry key prefix, chunk key prefix,
- * then per constraint its number of index sets.
- * Returns [member, value(, entry with want), ...], the value being read ('' when finished with
- * it), its offset, the bound, 1 when exhausted (-1: too many others, nothing read), and with
- * othersMax the `s` members and the `r` ids and scores (flat).
+ * othersMax (0: do not list them), want ('1' | '0'), entry key prefix, then per constraint its
+ * number of index sets, its number of needles (0: no needle, every member is looked up) and
+ * the needles.
+ * Returns [member, value(, entry string or 0 with want), ...], the value being read ('' when
+ * finished with it), its offset, the bound, 1 when exhausted (-1: too many others, nothing
+ * read), and with othersMax the `s` members and the `r` ids and scores (flat).
  */
-export const DESCEND_SCRIPT = new LuaScript(`${EMIT}
+export const DESCEND_SCRIPT = new LuaScript(`
 local set, max, value, offset, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local othersMax, now, want, prefix, chunkPrefix = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[9]
-local constraints, k = {}, 4
-for c = 10, #ARGV do
-  local sets = {}
-  for j = 1, tonumber(ARGV[c]) do
+local othersMax, want, prefix = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
+local constraints, k, a = {}, 4, 8
+while a <= #ARGV do
+  local sets, needles = {}, {}
+  for j = 1, tonumber(ARGV[a]) do
     sets[j] = KEYS[k]
     k = k + 1
   end
-  constraints[#constraints + 1] = sets
+  local m = tonumber(ARGV[a + 1])
+  for j = 1, m do needles[j] = ARGV[a + 1 + j] end
+  constraints[#constraints + 1] = { sets, needles }
+  a = a + 2 + m
 end
--- Which of the ids are in one set of every constraint: one ZMSCORE per set.
-local function takes(ids)
-  local ok = {}
-  for i = 1, #ids do ok[i] = true end
-  for _, sets in ipairs(constraints) do
-    local hit = {}
-    for _, s in ipairs(sets) do
-      local scores = redis.call('ZMSCORE', s, unpack(ids))
-      for i = 1, #ids do
-        if scores[i] then hit[i] = true end
+-- Whether a member's id holds a needle of every constraint (a constraint without needles: yes).
+local function mayTake(m)
+  for _, c in ipairs(constraints) do
+    local needles, found = c[2], #c[2] == 0
+    for j = 1, #needles do
+      if string.find(m, needles[j], 17, true) then
+        found = true
+        break
       end
     end
-    for i = 1, #ids do
-      if not hit[i] then ok[i] = false end
+    if not found then return false end
+  end
+  return true
+end
+-- Which members of a group are in one set of every constraint: one ZMSCORE per set, over the ids that may be.
+local function takes(group)
+  local ids, at, ok = {}, {}, {}
+  for i, m in ipairs(group) do
+    if mayTake(m) then
+      ids[#ids + 1] = string.sub(m, 17)
+      at[#at + 1] = i
     end
+  end
+  if #ids == 0 then return ok end
+  local all = {}
+  for j = 1, #ids do all[j] = true end
+  for _, c in ipairs(constraints) do
+    local hit = {}
+    for _, s in ipairs(c[1]) do
+      local scores = redis.call('ZMSCORE', s, unpack(ids))
+      for j = 1, #ids do
+        if scores[j] then hit[j] = true end
+      end
+    end
+    for j = 1, #ids do
+      if not hit[j] then all[j] = false end
+    end
+  end
+  for j = 1, #ids do
+    if all[j] then ok[at[j]] = true end
   end
   return ok
 end
@@ -200,19 +235,31 @@ if othersMax > 0 then
   if nr > 0 then rest = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES') end
 end
 local out, n, looked = {}, 0, 0
+-- With want: the entry keys of the members taken, and where each one's entry goes in out.
+local entries, slots = {}, {}
+local function finish(done)
+  if #entries > 0 then
+    local got = redis.call('MGET', unpack(entries))
+    for j = 1, #entries do
+      if got[j] then out[slots[j]] = got[j] end
+    end
+  end
+  return { out, value, offset, max, done, strings, rest }
+end
 while n < count and looked < 8 * count do
   if value == '' then
     local top = redis.call('ZRANGE', set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-    if #top == 0 then return { out, '', 0, max, 1, strings, rest } end
+    if #top == 0 then
+      offset = 0
+      return finish(1)
+    end
     value, offset, max = top[2], 0, '(' .. top[2]
   end
   -- Filtered, a read takes more members than are missing (about a third match a typical equality).
   local ask = count - n
   if #constraints > 0 then ask = math.min(4 * ask, 1000) end
   local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, ask)
-  local ids = {}
-  for i, m in ipairs(group) do ids[i] = string.sub(m, 17) end
-  local ok = (#constraints > 0 and #ids > 0) and takes(ids) or nil
+  local ok = (#constraints > 0 and #group > 0) and takes(group) or nil
   local used = 0
   for i, m in ipairs(group) do
     if n >= count then break end
@@ -220,38 +267,45 @@ while n < count and looked < 8 * count do
     if ok == nil or ok[i] then
       out[#out + 1] = m
       out[#out + 1] = value
-      if want then emit(out, #out, prefix .. ids[i], now, true, chunkPrefix, ids[i], 0) end
+      if want then
+        out[#out + 1] = 0
+        entries[#entries + 1] = prefix .. string.sub(m, 17)
+        slots[#entries] = #out
+      end
       n = n + 1
     end
   end
   looked = looked + used
   if #group < ask and used == #group then value = '' else offset = offset + used end
 end
-return { out, value, offset, max, 0, strings, rest }
+return finish(0)
 `);
 
 /**
- * Plans and reads a range query in one round trip (ranges.ts): counts each range's candidates
- * (its members in bounds plus the path's `r` set) and each equality constraint's index hits;
- * when the narrowest range gives fewer than every equality and at most `most`, returns its
- * members and the `r` set's ids with their sequences, else only 0 (the client walks an equality
- * index instead).
+ * Plans and reads a range query (ranges.ts): counts each range's candidates (its members in
+ * bounds plus the path's `r` set) and each equality constraint's index hits; when the narrowest
+ * range gives fewer than every equality and at most `most`, returns its members and the `r`
+ * set's ids with their sequences (one round trip), or, past `inline` members, only which
+ * range and the size of its `r` set: the client then reads them with plain ZRANGEs, since
+ * every member passed through Lua costs the server about as much again as the ZRANGE itself.
+ * Else returns only 0 (the client walks an equality index instead).
  * KEYS: per range its ordered set and the path's `r` set, then each equality constraint's index keys.
- * ARGV: number of ranges, most, per range kind ('n' | 's'), min, max, then per equality constraint its number of keys.
- * Returns 0, or [the range's position (1-based), its members, r ids and scores flat].
+ * ARGV: number of ranges, most, inline, per range kind ('n' | 's'), min, max, then per equality constraint its number of keys.
+ * Returns 0, [the range's position (1-based), its members, r ids and scores flat], or
+ * [the range's position, the size of its `r` set].
  */
 export const RANGE_SCRIPT = new LuaScript(`
-local ranges, most = tonumber(ARGV[1]), tonumber(ARGV[2])
-local best, bestSize = 0, math.huge
+local ranges, most, inline = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local best, bestSize, bestRest = 0, math.huge, 0
 for i = 1, ranges do
-  local a, set, rest = 3 * i, KEYS[2 * i - 1], KEYS[2 * i]
+  local a, set, rest = 3 * i + 1, KEYS[2 * i - 1], KEYS[2 * i]
   local n
   if ARGV[a] == 'n' then n = redis.call('ZCOUNT', set, ARGV[a + 1], ARGV[a + 2]) else n = redis.call('ZLEXCOUNT', set, ARGV[a + 1], ARGV[a + 2]) end
-  n = n + redis.call('ZCARD', rest)
-  if n < bestSize then best, bestSize = i, n end
+  local r = redis.call('ZCARD', rest)
+  if n + r < bestSize then best, bestSize, bestRest = i, n + r, r end
 end
 local k = 2 * ranges + 1
-for c = 3 * ranges + 3, #ARGV do
+for c = 3 * ranges + 4, #ARGV do
   local hits = 0
   for j = 1, tonumber(ARGV[c]) do
     hits = hits + redis.call('ZCARD', KEYS[k])
@@ -260,7 +314,8 @@ for c = 3 * ranges + 3, #ARGV do
   if hits <= bestSize then return 0 end
 end
 if bestSize > most then return 0 end
-local a, set = 3 * best, KEYS[2 * best - 1]
+if bestSize > inline then return { best, bestRest } end
+local a, set = 3 * best + 1, KEYS[2 * best - 1]
 local members
 if ARGV[a] == 'n' then members = redis.call('ZRANGE', set, ARGV[a + 1], ARGV[a + 2], 'BYSCORE') else members = redis.call('ZRANGE', set, ARGV[a + 1], ARGV[a + 2], 'BYLEX') end
 return { best, members, redis.call('ZRANGE', KEYS[2 * best], 0, -1, 'WITHSCORES') }

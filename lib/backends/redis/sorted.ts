@@ -112,7 +112,8 @@ class DescendingWalk {
   private state: [string, string, number] = ['+inf', '', 0];
   private page: number;
   private readonly keys: string[];
-  private readonly sets: number[] = [];
+  /** Per constraint: its number of index sets, its number of needles, the needles (DESCEND_SCRIPT's ARGV). */
+  private readonly constraintArgs: Array<string | number> = [];
   /** Whether the script takes only matches (the query is its equalities). */
   readonly exact: boolean;
   private readonly want: boolean;
@@ -129,8 +130,10 @@ class DescendingWalk {
     if (selector.kind === 'query' && this.exact) {
       for (const c of selector.constraints) {
         const sets = [...new Set(c.values.map((v) => l.indexFor(c.path, v)))];
+        // A value's JSON text is in the id of every key recorded under it (lib/keys.ts writes scalars so).
+        const needles = [...new Set(c.values.map((v) => JSON.stringify(v)))];
         this.keys.push(...sets);
-        this.sets.push(sets.length);
+        this.constraintArgs.push(sets.length, needles.length, ...needles);
       }
     }
     this.want = this.exact && values;
@@ -140,7 +143,7 @@ class DescendingWalk {
   /** The next page; `othersMax` > 0 also lists the path's `s` and `r` sets when they hold at most that many. */
   async next(othersMax = 0): Promise<DescendPage> {
     const l = this.b.layout;
-    const args = [...this.state, this.page, othersMax, this.b.clock.now(), this.want ? '1' : '0', l.entryPrefix, l.chunkPrefix, ...this.sets];
+    const args = [...this.state, this.page, othersMax, this.want ? '1' : '0', l.entryPrefix, ...this.constraintArgs];
     const reply = (await DESCEND_SCRIPT.run(this.b.querySend, this.keys, args).catch(rethrow)) as [
       Array<string | number>,
       string,
