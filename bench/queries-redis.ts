@@ -19,6 +19,9 @@
  *   one MGET — the best case for raw Redis (a set built for that one query). Both on their own
  *   ioredis client with auto-pipelining; every contender's answer is checked before timing.
  * - Contenders run round-robin (measureInterleaved); the best undisturbed window is reported.
+ * - Then CPU per call, each contender alone: this process's (process.cpuUsage) and
+ *   redis-server's (INFO cpu, user + sys, read before and after a pass), so the cost of a Lua
+ *   script, which the client's clock does not see, shows beside the client's.
  */
 import { Redis } from 'ioredis';
 import sift from 'sift';
@@ -74,6 +77,34 @@ async function handTop(raw: Redis): Promise<unknown[]> {
   return (await raw.mget(names)).map((text) => JSON.parse(text!));
 }
 
+/** CPU per call, µs: this process's and redis-server's, over `ops` calls one at a time (after a warm-up of a tenth). */
+async function cpuPerCall(admin: Redis, op: () => Promise<unknown>, ops: number): Promise<{ client: number; server: number }> {
+  const serverCpu = async () => {
+    const info = await admin.info('cpu');
+    const read = (field: string) => Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+    return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
+  };
+  for (let i = 0; i < Math.ceil(ops / 10); i++) await op();
+  const server0 = await serverCpu();
+  const client0 = process.cpuUsage();
+  for (let i = 0; i < ops; i++) await op();
+  const client = process.cpuUsage(client0);
+  return { client: (client.user + client.system) / ops, server: ((await serverCpu()) - server0) / ops };
+}
+
+/** Prints CPU per call of each contender, in turn, ROUNDS times (the lowest figure of each is the least disturbed). */
+async function printCpuPerCall(admin: Redis, title: string, contenders: Array<[string, () => Promise<unknown>]>, ops: number): Promise<void> {
+  const runs = new Map<string, Array<{ client: number; server: number }>>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, op] of contenders) runs.set(name, [...(runs.get(name) ?? []), await cpuPerCall(admin, op, ops)]);
+  }
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+  console.log(`### CPU per call, µs: ${title} (${ops} calls one at a time, ${ROUNDS} rounds)\n`);
+  console.log('| contender | this process | redis-server |\n|---|---:|---:|');
+  for (const [name, xs] of runs) console.log(`| ${name} | ${fmt(xs.map((x) => x.client))} | ${fmt(xs.map((x) => x.server))} |`);
+  console.log('');
+}
+
 async function main(): Promise<void> {
   reexecWithGc(__filename);
   printEnvironment('bench/queries-redis');
@@ -127,6 +158,13 @@ async function main(): Promise<void> {
       ROUNDS,
     );
     printTable(`get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 }) over ${N.toLocaleString('en-US')} object keys`, sorted, SUBJECT);
+    const admin = new Redis(server.url);
+    try {
+      await printCpuPerCall(admin, `get(${JSON.stringify(RANGE)})`, [[SUBJECT, () => store.get(RANGE)], [HAND, () => handRange(raw)]], 60);
+      await printCpuPerCall(admin, 'sort + limit 20', [[SUBJECT, () => store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 20 })], [HAND, () => handTop(raw)]], 1_000);
+    } finally {
+      await admin.quit();
+    }
     targets.push(
       { label: `range: vs ${SCAN}`, actual: ratio(byName(range, SUBJECT), byName(range, SCAN)), min: 50 },
       { label: `range: vs ${HAND}`, actual: ratio(byName(range, SUBJECT), byName(range, HAND)), min: 0.7 },
