@@ -151,7 +151,7 @@ export function valuesPlan(selector: Selector, table: string, limit: number, exa
 function narrowQuery(selector: QuerySelector, exactNumbers: boolean): { conditions: string[]; params: Record<string, string | number>; exact: boolean } | undefined {
   const ranges = rangeTerms(selector.filter, exactNumbers);
   const narrowed = narrowingSql(selector.orConstraints ? selector.orConstraints.map((branch) => [...selector.constraints, ...branch]) : [selector.constraints], ranges);
-  if (narrowed) narrowed.exact = narrowed.exact && !selector.orConstraints && ranges.exact && isTranslatedWhole(selector.filter);
+  if (narrowed) narrowed.exact = narrowed.exact && !selector.orConstraints && ranges.exact && isTranslatedWhole(selector.filter, selector.constraints);
   return narrowed;
 }
 
@@ -161,31 +161,24 @@ type RangeOp = (typeof RANGE_OPS)[number];
 
 /**
  * Whether the filter is a conjunction of what the SQL translates, nothing else: per top-level
- * path a scalar (equality), or operators among `$eq` or `$in` (not both: the constraints keep
- * one of them) and the comparisons. Paths with a numeric segment (array positions) are left to
- * the matcher, as the equality indexes leave them (lib/query-index.ts).
+ * path an equality or `$in` that is one of the selector's constraints (lib/query-index.ts: of
+ * strings, numbers and booleans; narrowingSql decides whether SQL compares those exactly), and
+ * the comparisons (rangeTerms). An equality to an array, object, null or Date is no constraint:
+ * the matcher's (`{ $eq: [] }` must not match a missing field). Paths with a numeric segment
+ * (array positions) are left to the matcher, as the equality indexes leave them.
  */
-function isTranslatedWhole(filter: Record<string, unknown>): boolean {
+function isTranslatedWhole(filter: Record<string, unknown>, constraints: readonly IndexConstraint[]): boolean {
   for (const path of Object.keys(filter)) {
     if (path.startsWith('$') || path.split('.').some((segment) => /^\d+$/.test(segment))) return false;
     const cond = filter[path];
-    if (isPlainScalar(cond)) continue;
-    if (!isPlainObject(cond)) return false;
+    const isEquality = !isPlainObject(cond) || '$eq' in cond || '$in' in cond;
+    if (isEquality && !constraints.some((c) => c.path === path)) return false;
+    if (!isPlainObject(cond)) continue;
     const ops = Object.keys(cond);
     if (ops.includes('$eq') && ops.includes('$in')) return false;
     if (!ops.every((op) => op === '$eq' || op === '$in' || (RANGE_OPS as readonly string[]).includes(op))) return false;
-    // Equality to an array, object, null or Date is the matcher's (`{ $eq: [] }` must not match a missing field).
-    const eq = (cond as Record<string, unknown>).$eq;
-    if ('$eq' in (cond as object) && !isPlainScalar(eq)) return false;
-    const list = (cond as Record<string, unknown>).$in;
-    if ('$in' in (cond as object) && !(Array.isArray(list) && list.every(isPlainScalar))) return false;
   }
   return true;
-}
-
-/** A string, boolean or number the SQL compares exactly (an integer past 2^53 is read by SQLite as the integer its JSON spells: not exact). */
-function isPlainScalar(value: unknown): boolean {
-  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && (!Number.isInteger(value) || Number.isSafeInteger(value)));
 }
 
 /**
@@ -292,6 +285,7 @@ function narrowingSql(
     for (const { path, values } of constraints) {
       const literal = jsonPath(path);
       if (literal === undefined || !values.every(isSupersetInSql)) {
+        // This constraint adds no SQL condition: the others may still narrow, but cannot decide.
         exact = false;
         continue;
       }
