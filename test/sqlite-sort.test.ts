@@ -69,9 +69,9 @@ describe('sqlite store: native sort', () => {
     const seen = recordQueries(backend);
     expect(await store.get({ id: { $gte: 0 } }, { sort: { age: 1 }, skip: 3, limit: 4 })).to.deep.equal([90, 120, 150, 180]);
     expect(await store.keys(undefined, { sort: { age: -1 }, limit: 3 })).to.deep.equal([{ age: 29, id: 29 }, { age: 29, id: 59 }, { age: 29, id: 89 }]);
-    // Ascending: one statement in index order. Descending: the greatest value (one index step), then its run in creation order.
+    // Ascending: one statement in index order. Descending: one statement too, the run of the greatest value (one index step, a subquery) in creation order.
     const ordered = seen.filter((q) => /json_extract\(k, '\$\."age"'\)( DESC LIMIT 1| = @top ORDER BY seq|, seq LIMIT)/.test(q.sql));
-    expect(ordered).to.have.length(3);
+    expect(ordered).to.have.length(2);
     for (const { sql, params } of ordered) {
       const plan = (backend.connection.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params as object) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
       expect(plan).to.match(/INDEX memstorage_k_age/);
@@ -124,6 +124,14 @@ describe('sqlite store: native sort', () => {
     // The run below the top one is cut by the limit: its first rows are read again by the value the row holds.
     expect(await store.get(all, { sort: { n: -1 }, limit: 2 })).to.deep.equal(['top', 'big-a']);
     expect(await store.get({ n: { $gt: 0 } }, { sort: { n: -1 }, limit: 2 })).to.deep.equal(['top', 'big-a']);
+    // With a key SQL cannot order (an array), the greatest value is read first and bound (sqliteNumber) as the integer SQLite
+    // holds: 2^60 is written 1152921504606847000, above its double, so bound as the double its run was neither equal nor below.
+    const other = open({ indexes: ['n'] }).store;
+    await other.set({ id: 1, n: 2 ** 60 }, 'big-a');
+    await other.set({ id: 2, n: 2 ** 60 }, 'big-b');
+    await other.set({ id: 3, n: [1] }, 'array');
+    expect(await other.get(all, { sort: { n: -1 }, limit: 1 })).to.deep.equal(['big-a']);
+    expect(await other.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['big-a', 'big-b', 'array']);
   });
 
   it('sorts across types as MongoDB: empty array < null = missing < numbers < strings < objects < arrays by element < booleans', async () => {

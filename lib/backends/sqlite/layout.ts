@@ -130,6 +130,18 @@ export function keyPathExpr(jsonPathLiteral: string): string {
   return `json_extract(k, ${jsonPathLiteral})`;
 }
 
+/**
+ * A key's number as json_extract reads it from the key's JSON, to bind where SQL compares it
+ * with `=`, `<` or `>`: an integer past 2^53 (and below 2^63, so JSON writes it in digits that
+ * fit SQLite's integers) as the exact integer those digits spell (2^60 + 256 is written
+ * 1152921504606847200, which no double equals), anything else as the double itself. Honest for
+ * any double a key held or SQLite read back from one: keys are written with JSON.stringify, whose
+ * digits round back to the double, and SQLite's integer of those digits reads back as it.
+ */
+export function sqliteNumber(n: number): number | bigint {
+  return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 2 ** 63 ? BigInt(JSON.stringify(n)) : n;
+}
+
 /** The name of the expression index of `path`, quoted. */
 export function pathIndexName(table: string, path: string): string {
   return `"${table}_k_${path}"`;

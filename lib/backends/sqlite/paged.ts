@@ -24,7 +24,7 @@ import { compareValues } from '../../query-match';
 import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeyBracket } from '../../query-sort';
 import type { PagePosition, StoredEntry } from '../../backend';
-import { jsonPath, keyPathExpr } from './layout';
+import { jsonPath, keyPathExpr, sqliteNumber } from './layout';
 import { limitSql, selectorWhere } from './query';
 import type { Key } from '../../keys';
 import { RowEntry, isLive, keyOfId, valueOf } from './rows';
@@ -43,15 +43,6 @@ function boundValue(key: unknown): Bound {
 
 /** A parameter of the keyset condition. */
 type Bound = string | number | bigint | null;
-
-/**
- * A number as json_extract reads it from the key's JSON: an integer past 2^53 (and below 2^63,
- * so JSON writes it in digits that fit SQLite's integers) as the exact integer those digits
- * spell, anything else as the double itself (see the file comment).
- */
-export function sqliteNumber(n: number): number | bigint {
-  return Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 2 ** 63 ? BigInt(JSON.stringify(n)) : n;
-}
 
 /** Orders two ranked rows in page order. */
 function comparePage(a: Ranked, b: Ranked, spec: SortSpec): number {

@@ -50,7 +50,7 @@ export interface Scans {
    */
   scan(selector: Selector, values: boolean, lenient?: boolean, narrow?: boolean): Generator<ScannedEntry>;
   /** Live matches in creation order, synchronously (the core's fast path for get(query)). */
-  findSync(selector: Selector, options: FindOptions): Generator<StoredEntry>;
+  findSync(selector: Selector, options: FindOptions): Iterable<StoredEntry>;
   /** The values of a query's matches, without building entries. */
   valuesSync(selector: Selector, limit: number): unknown[] | undefined;
 }
@@ -154,20 +154,30 @@ export function createScans({ connection, namespace: ns, clock, codec, table }: 
    * Live matches in creation order, or in `options.sort` order (sorted.ts), `skip` and `limit`
    * applied, synchronously (the core's fast path for get(query)).
    */
-  function* findSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
+  function findSync(selector: Selector, options: FindOptions): Iterable<StoredEntry> {
+    // A sort reads its window in one step: an array, which the caller iterates with no generator step per entry.
+    if (options.page === undefined && options.sort !== undefined && options.sort.length > 0) return sortedSync(selector, options as FindOptions & { sort: SortSpec });
+    return scanSync(selector, options);
+  }
+
+  /** findSync with a sort: the window, live entries only (its statements ran inside sortedEntries). */
+  function sortedSync(selector: Selector, options: FindOptions & { sort: SortSpec }): StoredEntry[] {
+    let sorted: StoredEntry[];
+    try {
+      sorted = sortedEntries({ connection, namespace: ns, clock, codec, table, indexes: connection.settings.indexes, tableName: connection.settings.table }, selector, options, run) ?? sortedHere(selector, options);
+    } catch (err) {
+      throw toStoreError(err, 'find');
+    }
+    // Expiry is checked per entry as it is returned (SPEC §12).
+    const now = clock.now();
+    const live = (entry: StoredEntry) => entry.expiresAt === null || entry.expiresAt === undefined || entry.expiresAt > now;
+    return sorted.every(live) ? sorted : sorted.filter(live);
+  }
+
+  /** findSync without a sort (or a page): live matches in creation order, `skip` and `limit` applied. */
+  function* scanSync(selector: Selector, options: FindOptions): Generator<StoredEntry> {
     if (options.page !== undefined) {
       yield* pageSync(selector, options.sort ?? [], options.page.after, options.limit ?? Infinity, options.values);
-      return;
-    }
-    if (options.sort !== undefined && options.sort.length > 0) {
-      let sorted: StoredEntry[];
-      try {
-        sorted = sortedEntries({ connection, namespace: ns, clock, codec, table, indexes: connection.settings.indexes, tableName: connection.settings.table }, selector, options as FindOptions & { sort: SortSpec }, run) ?? sortedHere(selector, options);
-      } catch (err) {
-        throw toStoreError(err, 'find');
-      }
-      // Expiry is checked per entry as it is yielded (SPEC §12).
-      for (const entry of sorted) if (entry.expiresAt === null || entry.expiresAt === undefined || entry.expiresAt > clock.now()) yield entry;
       return;
     }
     let found = 0;

@@ -22,7 +22,7 @@ import type { Key } from '../../keys';
 import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
-import { jsonPath, keyPathExpr, oddValuesWhere, pathIndexName } from './layout';
+import { jsonPath, keyPathExpr, oddValuesWhere, pathIndexName, sqliteNumber } from './layout';
 import { boundLimitSql, limitSql, selectorWhere } from './query';
 import { RowEntry, ScannedRow, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
@@ -67,25 +67,35 @@ export function sortedEntries(
   const reversedTies = indexed && spec[0].direction === -1;
   // Only a plan SQL decides exactly can stop at `need` rows (the matcher drops none of them).
   const limited = base.exact && need !== Infinity;
-  const probe = reversedTies && limited ? probeTop() : undefined;
+  // The plain rows are ordered in SQL: the parts of their statements, built when one runs (the top run alone needs none).
+  let parts: { where: string; order: string; cols: string } | undefined;
+  const plainParts = () =>
+    (parts ??= {
+      where: plainRowsWhere(paths, indexed),
+      order: indexed
+        ? `${keyPathExpr(paths[0])}${reversedTies ? ' DESC, seq DESC' : ', seq'}`
+        : spec
+            .map((f, i) => {
+              const dir = f.direction === -1 ? ' DESC' : '';
+              return `${bracket(paths[i])}${dir}, ${keyPathExpr(paths[i])}${dir}`;
+            })
+            .join(', ') + ', seq',
+      cols: sortColumns(paths),
+    });
+  const plainSql = () => `SELECT ${cols}${plainParts().cols} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${plainParts().where} AND ${live} ORDER BY ${plainParts().order}`;
+  /** The greatest value of the array-free live matches at the sort path (booleans as 1/0, objects as JSON text), as a subquery. */
+  const topSql = reversedTies ? `(SELECT ${keyPathExpr(paths[0])} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${live} ORDER BY ${keyPathExpr(paths[0])} DESC LIMIT 1)` : '';
+  // The common case in one statement; an empty answer leaves the case to the probe.
+  const alone = reversedTies && limited ? topRunAlone() : undefined;
+  if (alone !== undefined && alone.length === need) return topEntries(alone);
+  const probe = reversedTies && limited && alone === undefined ? probeTop() : undefined;
 
   // ---- the other rows: arrays anywhere in the key, objects (and, indexed, booleans) at a sort path
-  const others = probe?.others === false ? [] : otherRows(scope, selector, spec, paths, indexed, cols, params, run);
+  const others = alone !== undefined || probe?.others === false ? [] : otherRows(scope, selector, spec, paths, indexed, cols, params, run);
   others.sort((x, y) => compareKeyLists(x.keys!, y.keys!, spec) || x.row.seq - y.row.seq);
 
   // ---- the plain rows, ordered in SQL
-  const plainWhere = plainRowsWhere(paths, indexed);
-  const order = indexed
-    ? `${keyPathExpr(paths[0])}${reversedTies ? ' DESC, seq DESC' : ', seq'}`
-    : spec
-        .map((f, i) => {
-          const dir = f.direction === -1 ? ' DESC' : '';
-          return `${bracket(paths[i])}${dir}, ${keyPathExpr(paths[i])}${dir}`;
-        })
-        .join(', ') + ', seq';
-  const sortCols = sortColumns(paths);
-  const plainSql = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${base.where} AND a IS NULL AND ${plainWhere} AND ${live} ORDER BY ${order}`;
-  const rows = probe ? topRunFirst(probe.top) : backwards(plainSql, params, need);
+  const rows = alone !== undefined ? alone : probe ? topRunFirst(probe.top) : backwards(plainSql(), params, need);
   const plain: Ranked[] = [];
   for (const row of rows) {
     if (plain.length >= need) break;
@@ -99,6 +109,20 @@ export function sortedEntries(
   const merged = others.length === 0 ? plain : merge(plain, others, spec);
   const window = merged.slice(skip, need === Infinity ? undefined : need);
   return window.map(({ row, id, key }) => new RowEntry(id, key, options.values ? valueOf(row, id, codec, connection) : undefined, typeof row.e === 'number' ? row.e : null));
+
+  /**
+   * The entries of the top run when it fills the window (no other row to merge, no key to
+   * parse: the plan is exact), the live rows after `skip` (isLive reports a corrupt expiry).
+   */
+  function topEntries(rows: SortRow[]): StoredEntry[] {
+    const out: StoredEntry[] = [];
+    let live = 0;
+    for (const row of rows) {
+      if (!isLive(row, row.id, now) || live++ < skip) continue;
+      out.push(new RowEntry(row.id, undefined, options.values ? valueOf(row, row.id, codec, connection) : undefined, typeof row.e === 'number' ? row.e : null));
+    }
+    return out;
+  }
 
   /**
    * The plain rows of `sql` (ordered as `order` says) up to `count` of them when limited; read
@@ -117,14 +141,60 @@ export function sortedEntries(
    * an object at the path: the partial indexes find them), in one statement.
    */
   function probeTop(): { top: unknown; others: boolean } {
-    const x = keyPathExpr(paths[0]);
-    const top = `SELECT ${x} FROM ${table} WHERE ${base!.where} AND a IS NULL AND ${live} ORDER BY ${x} DESC LIMIT 1`;
-    const arrays = `SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1`;
-    const odd = `SELECT 1 FROM ${table} WHERE ns = @ns AND ${oddValuesWhere(paths[0])}`;
-    // safeIntegers: an integer beyond 2^53 comes back as the BigInt SQLite holds, so binding it finds its run again.
-    const statement = connection.query(`SELECT (${top}), EXISTS (${arrays}) OR EXISTS (${odd})`).raw(true).safeIntegers(true);
+    const statement = connection.query(`SELECT ${topSql}, ${otherRowsExist()}`).raw(true);
     const [value, other] = run(() => statement.get(params)) as [unknown, unknown];
-    return { top: value, others: Number(other) === 1 };
+    return { top: value, others: other === 1 };
+  }
+
+  /** Whether the namespace holds a row SQL cannot order by the indexed path: a key with an array, or a boolean or an object at the path (the partial indexes find them). */
+  function otherRowsExist(): string {
+    return `EXISTS (SELECT 1 FROM ${table} WHERE ns = @ns AND a = 1) OR EXISTS (SELECT 1 FROM ${table} WHERE ns = @ns AND ${oddValuesWhere(paths[0])})`;
+  }
+
+  /**
+   * A descending sort with a limit on an indexed path when the namespace holds no other row
+   * (otherRowsExist: then no boolean or object shares the greatest value): topRunFirst in one
+   * statement, the probe's greatest value a subquery of it (SQLite runs it once) — the probe
+   * statement cost as much as the run itself reads. Undefined when it finds no row (no match,
+   * other rows, or the value NULL: `=` never finds it), which the probe then tells apart.
+   */
+  function topRunAlone(): SortRow[] | undefined {
+    const first = topRun(`NOT (${otherRowsExist()}) AND ${keyPathExpr(paths[0])} = ${topSql}`, params, undefined, false);
+    if (first.length === 0) return undefined;
+    if (first.length === need) return first;
+    // The whole run, short of the limit: the values below it, as topRunFirst reads them.
+    return first.concat(belowTop(topSql, params, need - first.length));
+  }
+
+  /**
+   * The plain rows of the run `equal` selects (an equality on the indexed expression), in
+   * creation order, up to `need`, as few columns as will do (each costs a conversion), read as
+   * arrays (better-sqlite3 builds a row object slower than this loop): seq only to merge other
+   * rows (`withSeq`, else the constant 0); the value, or for a streamed one its row's seq (read whole then).
+   */
+  function topRun(equal: string, sqlParams: Record<string, string | number | bigint>, top: unknown, withSeq: boolean): SortRow[] {
+    const sql = `SELECT id, e, ${withSeq ? 'seq' : '0'}${options.values ? ', iif(s IS NULL, v, seq)' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${live} AND ${equal} ORDER BY seq ${limitSql(need)}`;
+    const cells = run(() => connection.query(sql).raw(true).all(sqlParams)) as unknown[][];
+    const first: SortRow[] = new Array(cells.length);
+    for (let i = 0; i < cells.length; i++) {
+      const [id, e, seq, v] = cells[i] as [string, unknown, number, unknown];
+      if (typeof v === 'number') first[i] = { ...(connection.stmt.rowBySeq.get(v) as SortRow), x0: top };
+      else first[i] = { seq, id, e, a: null, s: null, c: null, v, x0: top };
+    }
+    return first;
+  }
+
+  /** The plain rows below the run of `top` (bound, or a subquery), up to `count`: the values below, read backwards, then the NULL run. */
+  function belowTop(top: string, sqlParams: Record<string, string | number | bigint>, count: number): SortRow[] {
+    // The values below it (NULL is below none: `x < @below OR x IS NULL` would walk the whole index), then the NULL run.
+    const x = keyPathExpr(paths[0]);
+    const where = `${base!.where} AND a IS NULL AND ${live}`;
+    const { where: plainWhere, order, cols: sortCols } = plainParts();
+    const below = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${where} AND ${plainWhere} AND ${x} < ${top} ORDER BY ${order}`;
+    const rows = backwards(below, sqlParams, count);
+    if (rows.length === count) return rows;
+    const nulls = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${plainWhere} AND ${x} IS NULL ORDER BY seq ${boundLimitSql('count')}`;
+    return rows.concat(run(() => connection.query(nulls).all({ ...params, count: count - rows.length })) as SortRow[]);
   }
 
   /**
@@ -134,31 +204,15 @@ export function sortedEntries(
    * (boundaryRun). In most data the limit is reached within that run; otherwise the rows below
    * it are read backwards.
    */
-  function topRunFirst(exactTop: unknown): SortRow[] {
-    // Bound as read (exactTop: a BigInt for an integer); compared and merged as JavaScript reads the key (top).
-    const top = typeof exactTop === 'bigint' ? Number(exactTop) : exactTop;
+  function topRunFirst(top: unknown): SortRow[] {
     // NULL (no row, or none with a value: `=` never finds NULL), or a value a boolean or an object may also take in the index: read backwards.
-    if (top === null || top === 0 || top === 1 || (typeof top === 'string' && top.charCodeAt(0) === 0x7b)) return backwards(plainSql, params, need);
-    const x = keyPathExpr(paths[0]);
-    const where = `${base!.where} AND a IS NULL AND ${live}`;
+    if (top === null || top === 0 || top === 1 || (typeof top === 'string' && top.charCodeAt(0) === 0x7b)) return backwards(plainSql(), params, need);
     // No other row holds this value: the run needs no plainRowsWhere, and its rows no sort columns (their value is `top`).
-    // As few columns as will do (each costs a conversion), read as arrays (better-sqlite3 builds a row object slower than
-    // this loop): seq only to merge other rows (else the constant 0); the value, or for a streamed one its row's seq (read whole then).
-    const sql = `SELECT id, e, ${others.length > 0 ? 'seq' : '0'}${options.values ? ', iif(s IS NULL, v, seq)' : ''} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${x} = @top ORDER BY seq ${limitSql(need)}`;
-    const cells = run(() => connection.query(sql).raw(true).all({ ...params, top: exactTop as string | number | bigint })) as unknown[][];
-    const first: SortRow[] = new Array(cells.length);
-    for (let i = 0; i < cells.length; i++) {
-      const [id, e, seq, v] = cells[i] as [string, unknown, number, unknown];
-      if (typeof v === 'number') first[i] = { ...(connection.stmt.rowBySeq.get(v) as SortRow), x0: top };
-      else first[i] = { seq, id, e, a: null, s: null, c: null, v, x0: top };
-    }
+    // Bound as json_extract reads it (an integer past 2^53 as the integer its JSON digits spell), so `=` finds its run.
+    const sqlParams = { ...params, top: typeof top === 'number' ? sqliteNumber(top) : (top as string) };
+    const first = topRun(`${keyPathExpr(paths[0])} = @top`, sqlParams, top, others.length > 0);
     if (first.length === need) return first;
-    // The values below it (NULL is below none: `x < @below OR x IS NULL` would walk the whole index), then the NULL run.
-    const below = `SELECT ${cols}${sortCols} FROM ${table} WHERE ${where} AND ${plainWhere} AND ${x} < @below ORDER BY ${order}`;
-    const rows = first.concat(backwards(below, { ...params, below: exactTop as string | number | bigint }, need - first.length));
-    if (rows.length === need) return rows;
-    const nulls = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${where} AND ${plainWhere} AND ${x} IS NULL ORDER BY seq ${boundLimitSql('count')}`;
-    return rows.concat(run(() => connection.query(nulls).all({ ...params, count: need - rows.length })) as SortRow[]);
+    return first.concat(belowTop('@top', sqlParams, need - first.length));
   }
 
   /**
@@ -171,7 +225,7 @@ export function sortedEntries(
     const value = last.x0 ?? null;
     // The value as SQLite holds it, read from the row itself: an integer beyond 2^53 has no exact JavaScript number to bind.
     const equal = value === null ? `${keyPathExpr(paths[0])} IS NULL` : `${keyPathExpr(paths[0])} = (SELECT ${keyPathExpr(paths[0])} FROM ${table} WHERE seq = @boundary)`;
-    const sql = `SELECT ${cols}${sortCols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainWhere} AND ${live} AND ${equal} ORDER BY seq ${boundLimitSql('count')}`;
+    const sql = `SELECT ${cols}${plainParts().cols} FROM ${table} INDEXED BY ${pathIndexName(scope.tableName, spec[0].path)} WHERE ${base!.where} AND a IS NULL AND ${plainParts().where} AND ${live} AND ${equal} ORDER BY seq ${boundLimitSql('count')}`;
     return connection.query(sql).all(value === null ? { ...params, count } : { ...params, count, boundary: last.seq }) as SortRow[];
   }
 }
