@@ -58,39 +58,53 @@ describe('Redis store: background errors', () => {
   });
 });
 
-/** Every command the server runs while `run` runs (MONITOR on a connection of its own), as argument lists. */
-async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> {
+/** A command MONITOR streamed: its name in lower case, its source (`lua` for a script's own calls) and its arguments. */
+interface Monitored {
+  name: string;
+  source: string;
+  args: string[];
+}
+
+/**
+ * Every command the server runs while `run` runs (MONITOR on a connection of its own). A PING
+ * sent after the run marks the end: MONITOR streams commands in the order the server ran them,
+ * so every command of the run has arrived once the PING has. Waiting for it by event (no
+ * polling deadline) keeps a loaded machine from handing back a partial list; a marker that
+ * never comes fails the test loudly.
+ */
+async function monitored(run: () => Promise<unknown>): Promise<Monitored[]> {
   const monitor = await admin.monitor();
-  const seen: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+  const seen: Monitored[] = [];
+  let markerSeen!: () => void;
+  const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const name = args[0].toLowerCase();
+    if (name === 'ping' && args[1] === 'end-of-run') markerSeen();
+    else seen.push({ name, source, args });
+  });
+  let timer: NodeJS.Timeout | undefined;
   try {
     await run();
-    // MONITOR streams what the server ran; a PING through it marks the end of the run's commands.
     await admin.ping('end-of-run');
-    for (const deadline = Date.now() + 2000; !seen.some((a) => a[0].toLowerCase() === 'ping' && a[1] === 'end-of-run') && Date.now() < deadline; ) {
-      await new Promise((r) => setImmediate(r));
-    }
+    await Promise.race([
+      marker,
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('MONITOR did not stream the end-of-run PING within 20 s')), 20_000))),
+    ]);
   } finally {
+    clearTimeout(timer);
     monitor.disconnect();
   }
   return seen;
 }
 
+/** Every command the server runs while `run` runs, as argument lists. */
+async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> {
+  return (await monitored(run)).map((c) => c.args);
+}
+
 /** The commands the client itself sent while `run` ran (not those its scripts ran), names in lower case. */
 async function clientCommandsDuring(run: () => Promise<unknown>): Promise<string[]> {
-  const monitor = await admin.monitor();
-  const seen: Array<{ name: string; source: string; args: string[] }> = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ name: args[0].toLowerCase(), source, args }));
-  try {
-    await run();
-    await admin.ping('end-of-run');
-    for (const deadline = Date.now() + 2000; !seen.some((c) => c.name === 'ping' && c.args[1] === 'end-of-run') && Date.now() < deadline; ) {
-      await new Promise((r) => setImmediate(r));
-    }
-  } finally {
-    monitor.disconnect();
-  }
-  return seen.filter((c) => c.source !== 'lua' && !(c.name === 'ping' && c.args[1] === 'end-of-run')).map((c) => c.name);
+  return (await monitored(run)).filter((c) => c.source !== 'lua').map((c) => c.name);
 }
 
 /** The keys a store lists for `query` with `options`, checked against lib/query-sort.ts over all keys in creation order. */
