@@ -40,8 +40,21 @@ describe('cli: store URLs', function () {
     expect(parseStoreUrl('sqlite:///abs/x.db')).to.deep.equal({ type: 'sqlite', settings: { path: '/abs/x.db' } });
   });
 
+  it('a sharded Redis namespace: shards as a number, on redis:// and on redis-cluster:// (its startup nodes, user and password)', function () {
+    expect(parseStoreUrl('redis://h:1?namespace=n&shards=4')).to.deep.equal({ type: 'redis', settings: { namespace: 'n', shards: 4, url: 'redis://h:1' } });
+    expect(parseStoreUrl('redis-cluster://127.0.0.1:7000,127.0.0.1:7001?prefix=p:&shards=3')).to.deep.equal({
+      type: 'redis',
+      settings: { cluster: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], prefix: 'p:', shards: 3 },
+    });
+    expect(parseStoreUrl('redis-cluster://u:p%40w@h:1/')).to.deep.equal({ type: 'redis', settings: { cluster: [{ host: 'h', port: 1 }], username: 'u', password: 'p@w' } });
+    expect(parseStoreUrl('redis-cluster://:pw@[::1]:7000,h2:7001')).to.deep.equal({
+      type: 'redis',
+      settings: { cluster: [{ host: '::1', port: 7000 }, { host: 'h2', port: 7001 }], password: 'pw' },
+    });
+  });
+
   it('a URL it cannot read is BAD_URL', function () {
-    for (const url of ['', 'nothing', 'foo://x', 'memory:x', 'redis://', 'redis://h/abc', 'redis://h?db=1', 'redis://h?prefix=', 'redis://h?prefix=a&prefix=b', 'mongodb://', 'sqlite:', 'sqlite:x.db?path=y']) {
+    for (const url of ['', 'nothing', 'foo://x', 'memory:x', 'redis://', 'redis://h/abc', 'redis://h?db=1', 'redis://h?prefix=', 'redis://h?prefix=a&prefix=b', 'redis://h?shards=x', 'redis://h?shards=-1', 'redis://h?shards=', 'redis-cluster://', 'redis-cluster://h', 'redis-cluster://h:1/0', 'redis-cluster://h:1,', 'redis-cluster://a[:1', 'redis-cluster://u:%zz@h:1', 'redis-cluster://h:1?db=2', 'mongodb://', 'sqlite:', 'sqlite:x.db?path=y']) {
       expect(exitCodeThrown(() => parseStoreUrl(url)), url).to.equal(ExitCodes.BAD_URL);
     }
   });

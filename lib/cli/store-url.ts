@@ -2,7 +2,8 @@
  * Store URLs (docs/cli.md) mapped to the factory's `{ type, settings }`:
  *
  *     memory:
- *     redis://[user:pass@]host:port[/db][?prefix=…&namespace=…]      (rediss:// too)
+ *     redis://[user:pass@]host:port[/db][?prefix=…&namespace=…&shards=…]      (rediss:// too)
+ *     redis-cluster://[user:pass@]host:port[,host:port…][?prefix=…&namespace=…&shards=…]
  *     mongodb://host:port/db[?collection=…&namespace=…&<driver options>]   (mongodb+srv:// too)
  *     sqlite:./file.db[?namespace=…&table=…]                          (sqlite:///abs/path.db too)
  *
@@ -19,7 +20,8 @@ import { CliError, ExitCodes } from './exit-codes';
 /** The URL forms, for messages and help. */
 export const STORE_URL_HELP = `Stores are named by URL:
   memory:                                   a fresh in-process store (empty at start)
-  redis://host:port[/db][?prefix=P&namespace=N]
+  redis://host:port[/db][?prefix=P&namespace=N&shards=S]
+  redis-cluster://host:port[,host:port…][?prefix=P&namespace=N&shards=S]   (a Redis Cluster: its startup nodes)
   mongodb://host:port/db[?collection=C&namespace=N]   (other parameters go to the driver)
   sqlite:./file.db[?namespace=N&table=T]
   memstorage-0.5.3+mongodb://host:port/db?collection=C   (copy --from and export only: a memstorage 0.5.3 collection)`;
@@ -67,6 +69,56 @@ function parseWhatwg(url: string): URL {
   }
 }
 
+/** The Redis parameters: a namespace written with `shards` > 1 is opened only with its own count (RedisSettings.shards). */
+const REDIS_PARAMS = { prefix: 'prefix', namespace: 'namespace', shards: 'shards' };
+
+/** The Redis settings of the parameters: `shards` as a number (its range is the store's to check). */
+function redisSettings(url: string, params: URLSearchParams): Record<string, string | number> {
+  const { shards, ...settings } = takeParams(url, params, REDIS_PARAMS, false);
+  if (shards === undefined) return settings;
+  if (!/^\d+$/.test(shards)) throw badUrl(url, `shards must be a whole number, not ${JSON.stringify(shards)}`);
+  return { ...settings, shards: Number(shards) };
+}
+
+/** A percent-encoded user or password, decoded. */
+function decoded(url: string, text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw badUrl(url, 'a user or password is not percent-encoded right');
+  }
+}
+
+/**
+ * The startup nodes of a `redis-cluster://` URL, host:port each, and its user and password.
+ * Split by hand: the WHATWG parser reads one host, not a list.
+ */
+function clusterSettings(url: string): Record<string, unknown> {
+  const q = url.indexOf('?');
+  const base = url.slice('redis-cluster://'.length, q < 0 ? undefined : q);
+  const at = base.lastIndexOf('@');
+  const hosts = (at < 0 ? base : base.slice(at + 1)).replace(/\/$/, '');
+  if (hosts.includes('/')) throw badUrl(url, 'a cluster has no database number: nothing may follow the nodes but ?parameters');
+  const nodes = hosts.split(',');
+  for (const node of nodes) {
+    if (!/^(\[[0-9a-f:.]+\]|[^:[\]]+):\d{1,5}$/i.test(node)) throw badUrl(url, node === '' ? 'no node' : `node ${JSON.stringify(node)} is not host:port`);
+  }
+  // As { host, port }: an IPv6 host ([::1]:7000) has colons a 'host:port' string cannot carry.
+  const cluster = nodes.map((node) => {
+    const colon = node.lastIndexOf(':');
+    return { host: node.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(colon + 1)) };
+  });
+  const settings: Record<string, unknown> = { cluster };
+  if (at >= 0) {
+    const credentials = base.slice(0, at);
+    const colon = credentials.indexOf(':');
+    const user = decoded(url, colon < 0 ? credentials : credentials.slice(0, colon));
+    if (user !== '') settings.username = user;
+    if (colon >= 0) settings.password = decoded(url, credentials.slice(colon + 1));
+  }
+  return { ...settings, ...redisSettings(url, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) };
+}
+
 /** The factory options a store URL names. */
 export function parseStoreUrl(url: string): StoreOptions {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
@@ -80,10 +132,12 @@ export function parseStoreUrl(url: string): StoreOptions {
       const parsed = parseWhatwg(url);
       if (!parsed.hostname) throw badUrl(url, 'no host');
       if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) throw badUrl(url, 'the path must be a database number, like /0');
-      const settings = takeParams(url, parsed.searchParams, { prefix: 'prefix', namespace: 'namespace' }, false);
+      const settings = redisSettings(url, parsed.searchParams);
       parsed.search = '';
       return { type: 'redis', settings: { ...settings, url: parsed.toString() } };
     }
+    case 'redis-cluster':
+      return { type: 'redis', settings: clusterSettings(url) };
     case 'mongodb':
     case 'mongodb+srv': {
       // The WHATWG parser cannot read a seed list (h1:1,h2:2): split the query off by hand.
