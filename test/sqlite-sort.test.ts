@@ -134,6 +134,40 @@ describe('sqlite store: native sort', () => {
     expect(await other.get(all, { sort: { n: -1 }, limit: 3 })).to.deep.equal(['big-a', 'big-b', 'array']);
   });
 
+  it('a namespace holding other rows reads a descending sort + limit with the probe first (no one-statement attempt), while it holds them', async () => {
+    const { store, backend } = open({ indexes: ['n'] });
+    const all = { id: { $gte: 0 } };
+    const sort = { sort: { n: -1 as const }, limit: 2 };
+    for (let i = 0; i < 5; i++) await store.set({ id: i, n: 4 }, i); // a top run longer than the limit
+    await store.set({ id: 9, n: [5] }, 'array');
+    const seen = recordQueries(backend);
+    const statements = async () => {
+      seen.length = 0;
+      const got = await store.get(all, sort);
+      return { got, count: seen.length };
+    };
+    // The first read tries the one statement, finds nothing (an array exists), probes; later ones probe first.
+    expect(await statements()).to.deep.equal({ got: ['array', 0], count: 4 }); // alone, probe, other rows, run
+    expect(await statements()).to.deep.equal({ got: ['array', 0], count: 3 });
+    // Another connection on the file deletes the array: the probe sees it, and the read after is one statement again.
+    const second = new BackendStore<SqliteSettings>({ path: backend.connection.settings.path, indexes: ['n'] }, (s, context) => createBackend(s, context));
+    opened.push(second);
+    await second.del({ id: 9, n: [5] });
+    expect(await statements()).to.deep.equal({ got: [0, 1], count: 2 }); // probe, run
+    expect(await statements()).to.deep.equal({ got: [0, 1], count: 1 });
+    // An array written by the other connection now: the one statement finds nothing, the probe finds it.
+    await second.set({ id: 10, n: [7, 1] }, 'array 2');
+    expect(await statements()).to.deep.equal({ got: ['array 2', 0], count: 4 });
+    // A boolean at the path (read as 1 by the index) is another row too; so is a NULL top (no value at the path).
+    await second.del({ id: 10, n: [7, 1] });
+    await store.set({ id: 11, n: true }, 'true');
+    expect((await statements()).got).to.deep.equal(['true', 0]);
+    const empty = store.scope('no values');
+    await empty.set({ id: 1 }, 'missing a');
+    await empty.set({ id: 2 }, 'missing b');
+    for (let i = 0; i < 2; i++) expect(await empty.get(all, sort)).to.deep.equal(['missing a', 'missing b']);
+  });
+
   it('sorts across types as MongoDB: empty array < null = missing < numbers < strings < objects < arrays by element < booleans', async () => {
     for (const indexes of [[], ['n']]) {
       const { store } = open({ indexes });

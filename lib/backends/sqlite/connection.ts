@@ -77,6 +77,8 @@ export class SqliteConnection {
   /** The users; while there are any, the sweep runs every `sweepInterval` ms; the last one closes the file. */
   private readonly use: SharedResource;
   private readonly queryCache = new Map<string, Statement>();
+  /** What a query shape derives once (sorted.ts: its SQL texts), by shape key; dropped on close with the statements. */
+  private readonly shapeCache = new Map<string, unknown>();
   /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
   private readonly reading = new Map<number, number>();
   private readonly orphaned = new Set<number>();
@@ -125,6 +127,7 @@ export class SqliteConnection {
     this.tick?.commit(); // writes issued before close() settle with their commit, not with a closed file
     this.tick = undefined;
     this.queryCache.clear();
+    this.shapeCache.clear();
     this.statements = undefined;
     const db = this.db;
     this.db = undefined;
@@ -178,6 +181,19 @@ export class SqliteConnection {
     if (this.queryCache.size >= STATEMENT_CACHE) this.queryCache.delete(this.queryCache.keys().next().value!);
     this.queryCache.set(sql, statement);
     return statement;
+  }
+
+  /**
+   * What `build` derives from a query shape (a key naming the shape whole, prefixed by its
+   * user), built once per key and kept as long as the statement cache keeps statements.
+   */
+  shape<T>(key: string, build: () => T): T {
+    let found = this.shapeCache.get(key) as T | undefined;
+    if (found !== undefined) return found;
+    found = build();
+    if (this.shapeCache.size >= STATEMENT_CACHE) this.shapeCache.delete(this.shapeCache.keys().next().value!);
+    this.shapeCache.set(key, found);
+    return found;
   }
 
   /** Runs `fn` atomically: its own transaction, or a savepoint inside the tick's open one. */

@@ -28,7 +28,11 @@ export interface ScannedRow extends EntryRow {
 
 /** The row's expiry: epoch ms or null. */
 export function expiryOf(row: EntryRow, id: string): number | null {
-  const e = row.e;
+  return checkedExpiry(row.e, id);
+}
+
+/** An expiry column as read (`e`): epoch ms or null, else corruption naming the key. */
+export function checkedExpiry(e: unknown, id: string): number | null {
   if (e === null || typeof e === 'number') return e;
   throw corruptEntry(id, `its expiry e is ${typeName(e)}, not a number or NULL`);
 }
