@@ -2,7 +2,9 @@
  * Queries over configured `indexes` read in creation order (SPEC §14): where an index could
  * serve the filter, the MongoDB store reads the matches through an aggregation whose `$match`
  * is planned alone and whose `$sort` orders them by creation (lib/backends/mongo/creation-order.ts),
- * instead of a find sorted `{ s: 1 }`, whose plan could read the whole namespace. Checked here:
+ * instead of a find sorted `{ s: 1 }`, whose plan could read the whole namespace — unless a
+ * quarter of the namespace or more match: that find then streams them without sorting all of
+ * them first (the aggregation's sort of every match regressed broad queries). Checked here:
  * which command runs, how many documents the server examines, and — over random keys and
  * queries (the differential harness's generators) — that a store with indexes answers exactly
  * as one without (which the harness checks against the engine).
@@ -52,6 +54,41 @@ describe('mongo store: queries over indexes in creation order', () => {
     // Values, and a skip (no sort): the same order.
     const values = await s.get({ age: { $gte: 80 } }, { skip: 990 });
     expect(values).to.deep.equal(ids.slice(990));
+  });
+
+  it('a broad query over an indexed path is a find streamed through creation order, not a sort of every match', async function () {
+    this.timeout(60_000);
+    const { s, commands } = watched({ indexes: ['age'] });
+    await fill(s);
+    commands.length = 0;
+    const ids = ((await s.keys({ age: { $gte: 5 } })) as Array<{ id: number }>).map((k) => k.id);
+    expect(ids).to.have.length(4_750);
+    expect(ids).to.deep.equal([...ids].sort((a, b) => a - b));
+    const read = await docsExamined(s, commands);
+    // The aggregation sorted all 4,750 matches (1 KB each in bench/queries-mongo) before the first came back.
+    expect(read.command).to.equal('find');
+    const winning = JSON.stringify(JSON.parse(read.plan).winningPlan);
+    expect(winning).to.contain('n_1_s_1').and.not.contain('SORT');
+    // What decided it counted index keys, no further than a quarter of the collection.
+    const count = commands.find((c) => c.commandName === 'count' && c.command.hint === 'n_1_k.age_1_s_1');
+    expect(count?.command.limit).to.equal(1_250);
+  });
+
+  it('the share of matches is taken against the namespace, not the collection', async function () {
+    this.timeout(60_000);
+    const { s, commands } = watched({ indexes: ['age'] });
+    await fill(s.scope('other') as MongoStore);
+    const small = s.scope('small') as MongoStore;
+    await Promise.all(Array.from({ length: 400 }, (_, i) => small.set({ id: i, age: i % 100 }, i)));
+    for (const [query, command] of [
+      [{ age: { $gte: 5 } }, 'find'], // 380 of the namespace's 400: broad, though 380 of the collection's 5,400 is few
+      [{ age: { $gte: 90 } }, 'aggregate'], // 40 of 400
+    ] as const) {
+      commands.length = 0;
+      const ids = ((await small.keys(query)) as Array<{ id: number }>).map((k) => k.id);
+      expect(ids).to.deep.equal([...ids].sort((a, b) => a - b)).and.have.length(query.age.$gte === 5 ? 380 : 40);
+      expect((await docsExamined(small, commands)).command, JSON.stringify(query)).to.equal(command);
+    }
   });
 
   it('a find stays where it is as good: an index yielding creation order, a limit, no index on the paths', async function () {

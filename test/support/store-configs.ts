@@ -82,6 +82,8 @@ export const STORE_CONFIGS: StoreConfig[] = [
   { name: 'memory', needs: [], evicts: false, open: (s) => new MemoryStore(s) },
   { name: 'memory with maxKeys and maxBytes', needs: [], evicts: true, open: (s) => new MemoryStore({ ...s, maxKeys: 10_000, maxBytes: 64 * 1024 * 1024 }) },
   { name: 'memory with clone', needs: [], evicts: false, open: (s) => new MemoryStore({ ...s, clone: true }) },
+  // A memory store listing its indexes keeps object keys as ids only (lib/backends/memory/slot.ts).
+  { name: 'memory with indexes listed', needs: [], evicts: false, open: (s) => new MemoryStore({ ...s, indexes: ['a', 'b', 'c', 'a.b', 'tags'] }) },
   { name: 'redis', needs: ['redis'], evicts: false, open: (s) => new RedisStore({ ...s, url: need(urls.redis, 'redis') }) },
   { name: 'redis cluster', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster') }) },
   { name: 'redis cluster shards 4', needs: ['redis-cluster'], evicts: false, open: (s) => new RedisStore({ ...s, cluster: need(urls.cluster, 'redis cluster'), shards: 4 }) },

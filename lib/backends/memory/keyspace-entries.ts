@@ -12,7 +12,7 @@
  * when its value was last written (set and setStream; not touch), for getMeta (SPEC §16), as ms
  * after `timeBase` — the clock when the keyspace was made — so a Slot's times stay small integers.
  */
-import { Key, keyFromId } from '../../keys';
+import { Key, KeyObject, keyFromId } from '../../keys';
 import type { EntryMeta } from '../../backend';
 import { approximateSize } from '../../values';
 import { BareEntries } from './bare-entries';
@@ -21,6 +21,15 @@ import { IdOrder } from './id-order';
 import { OrderedIndexes } from './ordered-indexes';
 import { SizedSlot, Slot } from './slot';
 import { TagIndex } from './tag-index';
+
+/**
+ * Makes `id` a flat string in place. Ids built by concatenation (lib/keys.ts) are V8 rope trees,
+ * ~350 bytes an entry when kept unread; reading a character flattens one, and the collector then
+ * drops the rope's nodes. The read is returned so the engine cannot drop it as unused.
+ */
+function flatten(id: string): number {
+  return id.charCodeAt(0);
+}
 
 /** Told when an entry leaves without being deleted (for the 'expire' and 'evict' events). */
 export type RemovalObserver = (cause: 'expire' | 'evict', id: string) => void;
@@ -162,16 +171,19 @@ export class KeyspaceEntries {
       const createdAt = existing === undefined ? at : this.bare.createdAt(existing);
       if (existing !== undefined) this.bare.free(existing);
       // A private, field-sorted copy: the caller may mutate its key object later.
-      const ownKey = typeof key === 'string' ? key : keyFromId(id);
-      const seq = isNew && typeof key !== 'string' ? ++this.seq : 0;
+      const parsed = typeof key === 'string' ? undefined : (keyFromId(id) as KeyObject);
+      // Without the parse (slot.ts), the id is the key's only copy: flattened, so no concatenation tree stays behind.
+      if (parsed !== undefined && !this.indexes.keysParsed) flatten(id);
+      const kept = this.indexes.keysParsed ? parsed : undefined;
+      const seq = isNew && parsed !== undefined ? ++this.seq : 0;
       const slot =
         this.options.maxBytes > 0
-          ? new SizedSlot(id, value, ownKey, expiresAt ?? 0, seq, createdAt, at, size)
-          : new Slot(id, value, ownKey, expiresAt ?? 0, seq, createdAt, at);
+          ? new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, at, size)
+          : new Slot(id, value, kept, expiresAt ?? 0, seq, createdAt, at);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
-      if (isNew && typeof ownKey !== 'string') this.indexes.add(slot);
+      if (isNew && parsed !== undefined) this.indexes.add(slot, parsed);
     }
     // After the old entry went (an expired one is dropped above with its tags), before eviction (which may take this one).
     if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
@@ -199,7 +211,7 @@ export class KeyspaceEntries {
     } else if (expiresAt !== null) {
       // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
       const bare = this.bare;
-      this.slots.set(id, new Slot(id, bare.value(held), id, expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
+      this.slots.set(id, new Slot(id, bare.value(held), undefined, expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
       bare.free(held);
     }
     if (expiresAt !== null) {
@@ -259,7 +271,7 @@ export class KeyspaceEntries {
     else {
       if (slot instanceof SizedSlot) this.bytes -= slot.size;
       if (slot.expiresAt !== 0) this.timedEntries--;
-      if (typeof slot.key !== 'string') this.indexes.remove(slot);
+      if (slot.isObjectKey) this.indexes.remove(slot);
     }
   }
 
@@ -267,7 +279,7 @@ export class KeyspaceEntries {
   protected readonly slotOf = (id: string, held: Slot | number): Slot => {
     if (typeof held !== 'number') return held;
     const bare = this.bare;
-    return new Slot(id, bare.value(held), id, 0, 0, bare.createdAt(held), bare.updatedAt(held));
+    return new Slot(id, bare.value(held), undefined, 0, 0, bare.createdAt(held), bare.updatedAt(held));
   };
 
   /**

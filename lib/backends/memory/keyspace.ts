@@ -5,7 +5,7 @@
  * indexes, or a scan when no index serves the selector. Kept apart from the entries so each
  * file holds one thing; the backend around it (backend.ts) stays a thin adapter to the contract.
  */
-import { Key, KeyObject } from '../../keys';
+import { Key, KeyObject, isObjectKeyId } from '../../keys';
 import { QuerySelector, Selector, selectorMatches } from '../../query';
 import type { PagePosition, StoredEntry } from '../../backend';
 import { SortSpec, sortEntries } from '../../query-sort';
@@ -18,6 +18,9 @@ import { Slot } from './slot';
 import { FoundEntry } from './found-entry';
 
 export type { KeyspaceOptions, RemovalObserver } from './keyspace-entries';
+
+/** What a scan passes selectorMatches for an object key outside a query: only its not being a string is read. */
+const NOT_A_STRING_KEY: KeyObject = Object.freeze({});
 
 /** Largest answer made at its final size up front (`new Array(n)` is a slow dictionary past ~100,000). */
 const PRESIZED_MAX = 50_000;
@@ -69,17 +72,15 @@ export class Keyspace extends KeyspaceEntries {
     }
     for (const [id, held] of this.slots) {
       report.examined = ++examined;
-      let key: Key = id;
       let value: unknown;
       let expiresAt: number | null = null;
       if (typeof held === 'number') value = this.bare.value(held);
       else {
         if (held.expiresAt !== 0 && held.expiresAt <= now) continue;
-        key = held.key;
         value = held.value;
         if (held.expiresAt !== 0) expiresAt = held.expiresAt;
       }
-      if (!this.matchesScanned(selector, id, key)) continue;
+      if (!this.matchesScanned(selector, id, held)) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -136,8 +137,8 @@ export class Keyspace extends KeyspaceEntries {
     this.lastQuery = report;
     // Collected before yielding, as a sorted walk is: a reader may write between entries.
     for (const slot of readPage(
-      heldPageSource(this.slots, this.slotOf, this.indexes, this.options.now(), (slot, exact) =>
-        exact || (selector.kind === 'query' ? typeof slot.key !== 'string' && this.testQuery(selector, slot) : selectorMatches(selector, slot.id, slot.key)),
+      heldPageSource(this.slots, this.slotOf, this.indexes, this.options.now(), (slot, exact, key) =>
+        exact || (selector.kind === 'query' ? slot.isObjectKey && this.testQuery(selector, slot, key) : this.matchesScanned(selector, slot.id, slot)),
         () => (this.idOrder ??= new IdOrder(this.slots.keys())),
       ),
       { selector, sort, after, limit },
@@ -187,13 +188,20 @@ export class Keyspace extends KeyspaceEntries {
     return true;
   }
 
-  /** Whether an entry met in a full scan matches ('all', 'glob', or a query no index serves). */
-  private matchesScanned(selector: Selector, id: string, key: Key): boolean {
-    return selectorMatches(selector, id, key);
+  /**
+   * Whether an entry met in a full scan matches ('all', 'glob', or a query no index serves): an
+   * object key is parsed (slot.ts) only for a query; a glob never matches one.
+   */
+  private matchesScanned(selector: Selector, id: string, held: Slot | number): boolean {
+    if (!isObjectKeyId(id)) return selectorMatches(selector, id, id);
+    if (selector.kind === 'query') return selector.test((held as Slot).key as KeyObject);
+    return selectorMatches(selector, id, NOT_A_STRING_KEY);
   }
 
-  private testQuery(selector: QuerySelector, slot: Slot): boolean {
-    // Every condition an indexed equality: membership checks are cheaper than the matcher.
+  /** Whether an object-key entry matches a query; `key`: its key if the caller parsed it already. */
+  private testQuery(selector: QuerySelector, slot: Slot, key?: Key): boolean {
+    if (key !== undefined) return selector.test(key as KeyObject);
+    // Every condition an indexed equality: membership checks are cheaper than the matcher (and its key parse).
     const met = selector.coveredByConstraints ? this.indexes.meetsEqualities(selector, slot) : undefined;
     return met ?? selector.test(slot.key as KeyObject);
   }

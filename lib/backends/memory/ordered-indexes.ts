@@ -65,8 +65,16 @@ export class OrderedIndexes {
   /** Object-key entries held (indexed or not): an index covers a path when all of them are in it. */
   objectEntries = 0;
 
+  /**
+   * Whether object-key Slots keep their key parsed (slot.ts): in a store indexing every path,
+   * whose queries read fields; a store listing its `indexes` keeps ids only, for memory.
+   */
+  readonly keysParsed: boolean;
+
   /** `only`: the paths to index (the `indexes` setting); null for every path. */
-  constructor(private readonly only: ReadonlySet<string> | null = null) {}
+  constructor(private readonly only: ReadonlySet<string> | null = null) {
+    this.keysParsed = only === null;
+  }
 
   /** The index of `path`, if it has one with entries. */
   path(path: string): PathIndex | undefined {
@@ -83,10 +91,10 @@ export class OrderedIndexes {
     return this.paths.get(path)?.tree.get(value);
   }
 
-  /** Indexes a new object-key entry. */
-  add(slot: Slot): void {
+  /** Indexes a new object-key entry, whose key is `key`. */
+  add(slot: Slot, key: KeyObject): void {
     this.objectEntries++;
-    for (const [path, facts] of keyPaths(slot.key as KeyObject)) {
+    for (const [path, facts] of keyPaths(key)) {
       if (this.only !== null && !this.only.has(path)) continue;
       let index = this.paths.get(path);
       if (!index) this.paths.set(path, (index = new PathIndex()));
@@ -158,8 +166,8 @@ export class OrderedIndexes {
   meetsEqualities(selector: QuerySelector, slot: Slot): boolean | undefined {
     for (const constraint of selector.constraints) {
       if (!this.indexes(constraint.path)) return undefined;
-      // A scalar in a top-level field is that field's one value: compared directly, cheaper than the buckets.
-      const v = constraint.path.includes('.') ? undefined : (slot.key as Record<string, unknown>)[constraint.path];
+      // A scalar in a top-level field of a kept parsed key (slot.ts) is that field's one value: compared directly, cheaper than the buckets.
+      const v = slot.parsed === undefined || constraint.path.includes('.') ? undefined : (slot.parsed as Record<string, unknown>)[constraint.path];
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
         if (!constraint.values.includes(v)) return false;
       } else if (!constraint.values.some((value) => bucketHas(this.bucket(constraint.path, value), slot))) return false;

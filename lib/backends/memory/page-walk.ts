@@ -17,7 +17,7 @@
  */
 import type { PagePosition } from '../../backend';
 import { comparePositions } from '../../core/page-cursor';
-import type { KeyObject } from '../../keys';
+import type { Key, KeyObject } from '../../keys';
 import type { Selector } from '../../query';
 import { SortSpec, compareSortKeys, isEmptyArrayKey, sortKeyOf, sortKeysOf } from '../../query-sort';
 import { IdOrder, compareIds } from './id-order';
@@ -33,8 +33,8 @@ export interface PageSource {
   /** Entries held (object keys and string keys). */
   readonly held: number;
   readonly now: number;
-  /** Whether an entry matches the selector (`exact`: the planner's candidate needs no test). */
-  matches(slot: Slot, exact: boolean): boolean;
+  /** Whether an entry matches the selector (`exact`: the planner's candidate needs no test); `key`: its key if parsed already. */
+  matches(slot: Slot, exact: boolean, key?: Key): boolean;
   /** Every held entry; plain string-key values come wrapped in a Slot. */
   all(): Iterable<Slot>;
   /** The held entry of `id`, wrapped as `all` does. */
@@ -138,8 +138,10 @@ function bestOf(source: PageSource, candidates: Iterable<Slot>, exact: boolean, 
   for (const slot of candidates) {
     examined++;
     if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-    if (!source.matches(slot, exact)) continue;
-    const position = { slot, keys: sort.length === 0 ? NO_KEYS : sortKeysOf(slot.key, sort), id: slot.id };
+    // An object key is parsed from its id (slot.ts): once here, for both the test and the sort keys.
+    const key = sort.length === 0 ? undefined : slot.key;
+    if (!source.matches(slot, exact, key)) continue;
+    const position = { slot, keys: key === undefined ? NO_KEYS : sortKeysOf(key, sort), id: slot.id };
     if (after !== undefined && comparePositions(position, after, sort) <= 0) continue;
     best.add(position);
   }
@@ -192,10 +194,12 @@ function sortWalk(source: PageSource, index: PathIndex, request: PageRequest, re
     for (const chunk of slotChunks(bucket)) for (const slot of chunk) {
       examined++;
       if (slot.expiresAt !== 0 && slot.expiresAt <= now) continue;
-      const keys = single ? (multikey ? [sortKeyOf(slot.key as KeyObject, field)] : shared) : sortKeysOf(slot.key, sort);
+      // An object key is parsed from its id (slot.ts) only when the sort keys need it, and then once.
+      const key = single && !multikey ? undefined : (slot.key as KeyObject);
+      const keys = key === undefined ? shared : single ? [sortKeyOf(key, field)] : sortKeysOf(key, sort);
       // Elsewhere than at its sort key, a multikey entry is met out of order: it comes under that key.
       if (multikey && compareSortKeys(keys[0], value) !== 0) continue;
-      if (!source.matches(slot, false)) continue;
+      if (!source.matches(slot, false, key)) continue;
       const position = { slot, keys, id: slot.id };
       if (atCursor && comparePositions(position, after!, sort) <= 0) continue;
       group.add(position);

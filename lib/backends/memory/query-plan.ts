@@ -14,7 +14,7 @@ import { indexConstraints } from '../../query-index';
 import { Bucket, OrderedIndexes, PathIndex, bucketHas, bucketSize, compareScalars, slotChunks, slotsOf } from './ordered-indexes';
 import type { Scalar } from './key-paths';
 import { Slot } from './slot';
-import { drivenByMembership, drivingPays, seqSpan } from './seq-intersect';
+import { drivenByMembership, drivingPays, membershipCost, seqSpan } from './seq-intersect';
 
 /** A range on one path within one type bracket (MongoDB's comparisons never cross brackets). */
 export interface Range {
@@ -283,7 +283,7 @@ const MAX_INTERSECT_VALUES = 4;
 /** One equality to intersect with: its accepted values and their buckets. */
 interface Membership {
   path: string;
-  /** A top-level field (no dot): a scalar there is compared directly, cheaper than a bucket lookup. */
+  /** A top-level field (no dot): a scalar there in a kept parsed key is compared directly, cheaper than a bucket lookup. */
   flat: boolean;
   values: readonly Scalar[];
   /** The values' buckets, each once. */
@@ -295,11 +295,12 @@ interface Membership {
 
 /** Whether `slot` holds one of the values at the path (an equality's exact answer, as its buckets give it). */
 function isMember(m: Membership, slot: Slot): boolean {
-  if (m.flat) {
-    const v = (slot.key as Record<string, unknown>)[m.path];
+  if (m.flat && slot.parsed !== undefined) {
+    const v = (slot.parsed as Record<string, unknown>)[m.path];
     // A scalar field holds that one value; anything else (an array, an object, missing) asks the buckets.
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return m.values.includes(v);
   }
+  // No parsed key kept (slot.ts): a binary search of each bucket by seq.
   for (const bucket of m.buckets) if (bucketHas(bucket, slot)) return true;
   return false;
 }
@@ -353,14 +354,16 @@ function intersected(bucket: Bucket, sets: Membership[]): Slot[] {
  * model says so: its one or two buckets walked in creation order, kept when in a chosen bucket
  * (by seq) and in the other sets. Undefined when walking the chosen buckets is cheaper.
  */
-function drivenPlan(chosen: Bucket[], chosenSize: number, sets: Membership[], total: number): { slots: Slot[]; size: number; describe: string } | undefined {
+function drivenPlan(chosen: Bucket[], chosenSize: number, sets: Membership[], total: number, keysParsed: boolean): { slots: Slot[]; size: number; describe: string } | undefined {
   let driver: Membership | undefined;
   for (const set of sets) if (set.buckets.length <= 2 && (driver === undefined || set.size < driver.size)) driver = set;
   if (driver === undefined) return undefined;
   const span = seqSpan(chosen);
-  const pays = drivingPays({ runs: chosen.length, size: chosenSize }, { runs: driver.buckets.length, size: driver.size }, sets.length, total, span);
-  if (!pays) return undefined;
   const rest = sets.filter((set) => set !== driver);
+  const cost = (set: Membership) => membershipCost(set, set.flat && keysParsed);
+  const restTests = rest.reduce((sum, set) => sum + cost(set), 0);
+  const pays = drivingPays({ runs: chosen.length, size: chosenSize }, { runs: driver.buckets.length, size: driver.size }, cost(driver), restTests, total, span);
+  if (!pays) return undefined;
   const keep =
     rest.length === 0
       ? undefined
@@ -386,7 +389,7 @@ export function planQuery(indexes: OrderedIndexes, selector: QuerySelector): Pla
     // Every top-level condition decided by the chosen index or an intersected equality: no matcher needed.
     const filter = selector.filter;
     const decided = Object.keys(filter).every((f) => f === decides || (others.paths.includes(f) && isPureEquality(filter[f])));
-    const driven = drivenPlan(buckets, size, others.sets, total);
+    const driven = drivenPlan(buckets, size, others.sets, total, indexes.keysParsed);
     if (driven !== undefined) return { ...driven, exact: decides !== undefined && decided, describe: `${driven.describe} ∩ ${describe}` };
     const runs = buckets.map((bucket) => intersected(bucket, others.sets));
     const slots = runs.length === 1 ? runs[0] : inCreationOrder(runs);

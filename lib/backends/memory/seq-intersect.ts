@@ -45,9 +45,23 @@ export function seqSpan(buckets: readonly Bucket[]): SeqSpan {
 
 /** Costs in ns, measured by CPU time on the development VM (100,000 object keys, 4 paths indexed). */
 const SLOT_READ = 7;
-const MEMBER_TEST = 21;
+/** One step of a bucket's binary search by seq (SlotRun.has): a Slot read, mostly a cache miss. */
+const SEARCH_STEP = 20;
 const HEAP_LEVEL = 19;
 const LINEAR_MERGE = 10;
+
+/** A top-level field read from a kept parsed key (slot.ts) and compared. */
+const FIELD_TEST = 21;
+
+/**
+ * What testing one Slot's membership in a set of buckets costs: a field read when `byField` (a
+ * top-level path and a kept parsed key), else a binary search of each bucket.
+ */
+export function membershipCost(set: { buckets: readonly Bucket[]; size: number }, byField: boolean): number {
+  if (byField) return FIELD_TEST;
+  const runs = Math.max(1, set.buckets.length);
+  return runs * SEARCH_STEP * Math.log2(2 + set.size / runs);
+}
 
 /** Candidates of one side of an intersection: how many buckets (runs) and Slots. */
 export interface Side {
@@ -57,17 +71,17 @@ export interface Side {
 
 /**
  * Whether driving from `driver` (at most two runs) and marking `chosen`'s seqs in a bitset costs
- * less than walking `chosen`'s runs with a membership test per Slot for each of `tests` sets and
- * merging its runs; `total` is the keyspace's object entries (hits are estimated as independent).
+ * less than walking `chosen`'s runs with a membership test per Slot in the driver's set
+ * (`driverTest` ns) and the other sets (`restTests` ns) and merging its runs; `total` is the
+ * keyspace's object entries (hits are estimated as independent).
  */
-export function drivingPays(chosen: Side, driver: Side, tests: number, total: number, span: SeqSpan): boolean {
+export function drivingPays(chosen: Side, driver: Side, driverTest: number, restTests: number, total: number, span: SeqSpan): boolean {
   if (driver.runs > 2 || chosen.runs <= driver.runs) return false;
   const words = span.high >= span.low ? (span.high - span.low) / 32 + 1 : 0;
   if (words > MAX_WORDS) return false;
   const hits = (chosen.size * driver.size) / Math.max(1, total);
-  const walking = chosen.size * (SLOT_READ + MEMBER_TEST * tests) + hits * HEAP_LEVEL * Math.log2(chosen.runs);
-  const driving =
-    chosen.size * SLOT_READ + driver.size * SLOT_READ + hits * MEMBER_TEST * (tests - 1) + (driver.runs > 1 ? hits * LINEAR_MERGE : 0) + words;
+  const walking = chosen.size * (SLOT_READ + driverTest + restTests) + hits * HEAP_LEVEL * Math.log2(chosen.runs);
+  const driving = chosen.size * SLOT_READ + driver.size * SLOT_READ + hits * restTests + (driver.runs > 1 ? hits * LINEAR_MERGE : 0) + words;
   return driving < walking;
 }
 

@@ -3,15 +3,21 @@
  * a tracked size). Plain string keys without TTL in an unbounded store need none: see
  * keyspace.ts and bare-entries.ts.
  */
-import type { Key } from '../../keys';
+import { Key, KeyObject, keyFromId } from '../../keys';
 
-/** An entry that needs more than its value. */
+/**
+ * An entry that needs more than its value. An object key is kept as its id (a flat string) and,
+ * in a store indexing every path (the default `indexes`), also parsed, for queries to read its
+ * fields directly. A store given its list of `indexes` keeps no parsed key: `{ id, kind, age,
+ * city }` parsed costs ~64 bytes an entry, a third of such an entry; its queries test equalities
+ * by index membership (seq-intersect.ts) and parse the key from the id where they need it.
+ */
 export class Slot {
   constructor(
     readonly id: string,
     public value: unknown,
-    /** The key (object keys keep their normalized copy for queries). */
-    readonly key: Key,
+    /** The object key parsed (a normalized copy), when the store keeps it; undefined otherwise and for string keys. */
+    readonly parsed: KeyObject | undefined,
     /** Epoch ms, or 0 for no expiry. */
     public expiresAt: number,
     /** Creation sequence, used to merge index hits back into creation order. */
@@ -25,6 +31,16 @@ export class Slot {
     readonly createdAt = 0,
     public updatedAt = createdAt,
   ) {}
+
+  /** The key: the kept parse, or one made from the id for this read; read only. */
+  get key(): Key {
+    return this.parsed ?? keyFromId(this.id);
+  }
+
+  /** Whether the entry's key is an object (its id starts with NUL: lib/keys.ts). */
+  get isObjectKey(): boolean {
+    return this.id.charCodeAt(0) === 0;
+  }
 }
 
 /**
@@ -35,7 +51,7 @@ export class SizedSlot extends Slot {
   constructor(
     id: string,
     value: unknown,
-    key: Key,
+    parsed: KeyObject | undefined,
     expiresAt: number,
     seq: number,
     createdAt: number,
@@ -43,6 +59,6 @@ export class SizedSlot extends Slot {
     /** Approximate bytes. */
     public size: number,
   ) {
-    super(id, value, key, expiresAt, seq, createdAt, updatedAt);
+    super(id, value, parsed, expiresAt, seq, createdAt, updatedAt);
   }
 }
