@@ -572,6 +572,17 @@ describe('memory store: ordered indexes and the planner', function () {
     const options = fc.record({ sort: sortSpec, skip: fc.option(fc.nat(5), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }) });
 
     // A store listing its indexes keeps object keys as ids only (lib/backends/memory/slot.ts): same answers.
+    /** Writes each raw key with `n`, its position, in front (so every key differs), its value the position; resolves the keys. */
+    async function numberedKeys(store: Store.MemoryStore, rawKeys: ReadonlyArray<Record<string, unknown>>): Promise<KeyObject[]> {
+      const keys: KeyObject[] = [];
+      for (const k of rawKeys) {
+        const id = { n: keys.length, ...k } as KeyObject;
+        keys.push(id);
+        await store.set(id, keys.length - 1);
+      }
+      return keys;
+    }
+
     const settingsOf: Array<[string, Store.MemorySettings]> = [
       ['', {}],
       [', ids only (indexes listed)', { indexes: ['n', 'a', 'b', 'a.c'] }],
@@ -582,12 +593,7 @@ describe('memory store: ordered indexes and the planner', function () {
           fc.asyncProperty(fc.array(key, { maxLength: 25 }), fc.array(fc.tuple(query, options), { minLength: 1, maxLength: 6 }), async (rawKeys, queries) => {
             const store = new Store.MemoryStore(settings);
             try {
-              const keys: KeyObject[] = [];
-              for (const k of rawKeys) {
-                const id = { n: keys.length, ...k } as KeyObject;
-                keys.push(id);
-                await store.set(id, keys.length - 1);
-              }
+              const keys = await numberedKeys(store, rawKeys);
               for (const [q, o] of queries) {
                 const window = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as typeof o;
                 expect(await store.get(q, window), JSON.stringify([q, window])).to.deep.equal(reference(keys, q, window));
@@ -609,12 +615,7 @@ describe('memory store: ordered indexes and the planner', function () {
             async (rawKeys, walks) => {
               const store = new Store.MemoryStore(settings);
               try {
-                const keys: KeyObject[] = [];
-                for (const k of rawKeys) {
-                  const id = { n: keys.length, ...k } as KeyObject;
-                  keys.push(id);
-                  await store.set(id, keys.length - 1);
-                }
+                const keys = await numberedKeys(store, rawKeys);
                 for (const [q, sort, limit] of walks) {
                   expect(await walkPages(store, q, sort, limit), JSON.stringify([q, sort, limit])).to.deep.equal(pageReference(keys, q, sort ?? {}));
                 }
