@@ -48,7 +48,8 @@ export async function sortsMatchesAfterPlanning(scope: MongoScope, selector: Sel
   const indexes = scope.shared.indexFields;
   if (selector.kind !== 'query' || (options.sort ?? []).length > 0 || options.limit !== undefined) return false;
   const filter = selector.filter as Record<string, unknown>;
-  if (!indexes.some((index) => constrainedPaths(filter, new Set()).has(index[0][0]))) return false;
+  const constrained = constrainedPaths(filter, new Set());
+  if (!indexes.some((index) => constrained.has(index[0][0]))) return false;
   if (creationOrderServed(selector, indexes)) return false;
   return fewMatches(scope, countableConditions(filter, indexes));
 }

@@ -96,10 +96,8 @@ export function sortedEntries(
   function plainWindow(rows: readonly ScannedRow[], out: StoredEntry[] = [], seen = { taken: 0 }): StoredEntry[] {
     for (const row of rows) {
       if (seen.taken >= need) break;
-      if (!isLive(row, row.id, now)) continue;
-      // Plain rows hold no array (a IS NULL): an exact plan decides them, and their keys are parsed only if read.
-      let key: Key | undefined;
-      if (!base!.exact && !selectorMatches(selector, row.id, (key = keyOfId(row.id)))) continue;
+      const key = matchedKey(row);
+      if (key === null) continue;
       if (seen.taken++ < skip) continue;
       out.push(entryOf(row, row.id, key));
     }
@@ -111,13 +109,23 @@ export function sortedEntries(
     const plain: Ranked[] = [];
     for (const row of rows) {
       if (plain.length >= need) break;
-      if (!isLive(row, row.id, now)) continue;
-      let key: Key | undefined;
-      if (!base!.exact && !selectorMatches(selector, row.id, (key = keyOfId(row.id)))) continue;
+      const key = matchedKey(row);
+      if (key === null) continue;
       plain.push({ row, id: row.id, key, keys: sqlKeys(row, spec.length) });
     }
     const merged = merge(plain, others, spec);
     return merged.slice(skip, need === Infinity ? undefined : need).map(({ row, id, key }) => entryOf(row, id, key));
+  }
+
+  /**
+   * A plain row's key if the row is live and matches, else null. Plain rows hold no array (a IS
+   * NULL): an exact plan decides them, and their keys are parsed only if read (undefined).
+   */
+  function matchedKey(row: ScannedRow): Key | undefined | null {
+    if (!isLive(row, row.id, now)) return null;
+    if (base!.exact) return undefined;
+    const key = keyOfId(row.id);
+    return selectorMatches(selector, row.id, key) ? key : null;
   }
 
   function entryOf(row: ScannedRow, id: string, key: Key | undefined): StoredEntry {
