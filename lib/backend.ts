@@ -81,6 +81,14 @@ export interface EntryMeta {
 export interface FindOptions {
   /** Whether values are needed (false for `keys`, `count`, `del`). */
   values: boolean;
+  /**
+   * False when the caller reads only each entry's `value` and `expiresAt` (`get` without
+   * `includeKey`, where `find` orders and windows the entries itself): a backend may then skip
+   * reading ids and keys, its entries' `id` and `key` meaningless. Absent or true: they are
+   * needed. A backend may ignore it and return keys anyway; a layer that passes `find` on to
+   * another (multi, mount) may drop it.
+   */
+  keys?: boolean;
   /** Stop after this many entries (after `skip`). */
   limit?: number;
   /** Only for backends with `supports.nativeSort`: MongoDB's order over these key paths, ties in creation order (lib/query-sort.ts). */

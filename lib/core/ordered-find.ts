@@ -21,13 +21,17 @@ interface ReadPlan {
   limit?: number;
 }
 
-/** The plan of one read: everything passed down to a native backend, else the window kept here. */
-function planRead(native: boolean, values: boolean, options: ReadOptions): ReadPlan {
+/**
+ * The plan of one read: everything passed down to a native backend, else the window kept here.
+ * `keys` false (the caller reads values only) is passed on unless the core sorts by the keys.
+ */
+function planRead(native: boolean, values: boolean, options: ReadOptions, keys: boolean): ReadPlan {
   const { sort, limit } = options;
   const skip = options.skip ?? 0;
-  if (native) return { request: { values, sort, skip, limit }, skip: 0 };
+  if (native) return { request: keys ? { values, sort, skip, limit } : { values, sort, skip, limit, keys }, skip: 0 };
   if (sort !== undefined && sort.length > 0) return { request: { values }, sortHere: sort, skip, limit };
-  return { request: { values, limit: limit === undefined ? undefined : skip + limit }, skip, limit };
+  const window = limit === undefined ? undefined : skip + limit;
+  return { request: keys ? { values, limit: window } : { values, limit: window, keys }, skip, limit };
 }
 
 /** Counts entries through a skip-then-limit window. */
@@ -52,13 +56,14 @@ function sortedWindow(all: StoredEntry[], plan: ReadPlan & { sortHere: SortSpec 
   return sortEntries(all, plan.sortHere).slice(plan.skip, plan.limit === undefined ? undefined : plan.skip + plan.limit);
 }
 
-/** The entries `selector` matches, in the order and window `options` give. */
+/** The entries `selector` matches, in the order and window `options` give; `keys` false: the caller reads values only (FindOptions.keys). */
 export async function* findOrdered(
   storage: CompleteBackend,
   selector: Selector,
   values: boolean,
   options: ReadOptions & Pick<FindOptions, 'page'>,
   clock: Clock,
+  keys = true,
 ): AsyncGenerator<StoredEntry> {
   if (options.limit === 0 || selector.kind === 'none') return;
   // A page asked of a tier view (the multi store's complete tier): natively or by the core.
@@ -66,7 +71,7 @@ export async function* findOrdered(
     yield* findPage(storage, selector, options.sort ?? [], options.page.after, options.limit ?? Infinity);
     return;
   }
-  const plan = planRead(storage.supports.nativeSort === true, values, options);
+  const plan = planRead(storage.supports.nativeSort === true, values, options, keys);
   if (plan.sortHere) {
     const all: StoredEntry[] = [];
     for await (const entry of storage.find(selector, plan.request)) all.push(entry);
@@ -92,9 +97,10 @@ export function findOrderedSync(
   selector: Selector,
   values: boolean,
   options: ReadOptions,
+  keys = true,
 ): StoredEntry[] {
   if (options.limit === 0 || selector.kind === 'none') return [];
-  const plan = planRead(native, values, options);
+  const plan = planRead(native, values, options, keys);
   if (plan.sortHere) return sortedWindow([...findSync(selector, plan.request)], plan as ReadPlan & { sortHere: SortSpec });
   const out: StoredEntry[] = [];
   const window = new EntryWindow(plan.skip, plan.limit);

@@ -67,9 +67,10 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
       if (values !== undefined) return values;
     }
     const shape = includeKey ? (e: StoredEntry) => ({ key: e.key, val: e.value }) : (e: StoredEntry) => e.value;
-    if (this._findSync) return findOrderedSync(this._findSync, this.supports.nativeSort === true, selector, true, options).map(shape);
+    // Without includeKey the backend may skip reading keys (FindOptions.keys).
+    if (this._findSync) return findOrderedSync(this._findSync, this.supports.nativeSort === true, selector, true, options, includeKey).map(shape);
     const out: unknown[] = [];
-    for await (const entry of findOrdered(this.storage, selector, true, options, this.clock)) out.push(shape(entry));
+    for await (const entry of findOrdered(this.storage, selector, true, options, this.clock, includeKey)) out.push(shape(entry));
     return out;
   }
 

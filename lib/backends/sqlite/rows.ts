@@ -7,6 +7,7 @@
 import type { Key, KeyObject } from '../../keys';
 import type { StoredEntry } from '../../backend';
 import { ValueCodec, isPromiseLike } from '../../compression';
+import { StorageOperationError } from '../../errors';
 import type { SqliteConnection } from './connection';
 import { corruptEntry } from './layout';
 
@@ -62,6 +63,23 @@ export class RowEntry implements StoredEntry {
   /** The key, parsed from the id once (a corrupt id throws ERR_STORAGE_OPERATION naming it). */
   get key(): Key {
     return (this.parsed ??= keyOfId(this.id));
+  }
+}
+
+/**
+ * An entry read for its value alone (FindOptions.keys false): its row's id was not read, so it
+ * has neither id nor key. Reading its key is a bug of the caller, reported as such.
+ */
+export class ValueEntry implements StoredEntry {
+  readonly id = '';
+
+  constructor(
+    readonly value: unknown,
+    readonly expiresAt: number | null,
+  ) {}
+
+  get key(): Key {
+    throw new StorageOperationError('sqlite: an entry read without its key (find with keys: false) was asked for its key');
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The SQL texts of one sort shape (sorted.ts): the selector's WHERE text (its values are bound
- * parameters), the sort fields, the window's size (skip + limit) and whether values are read.
+ * parameters), the sort fields, the window's size (skip + limit), whether values are read and
+ * whether ids are (not when the caller reads values only and the SQL decides the matches).
  * A shape's texts are built when first used and kept per connection (SqliteConnection.shape),
  * so a repeated query builds no SQL; the connection's statement cache keeps each text prepared.
  */
@@ -23,22 +24,25 @@ export function sortShape(
   spec: SortSpec,
   values: boolean,
   need: number,
+  ids = true,
 ): SortShape | undefined {
-  let key = `sort\u0000${need}\u0000${values ? 1 : 0}\u0000${where}`;
+  let key = `sort\u0000${need}\u0000${values ? 1 : 0}${ids ? 1 : 0}\u0000${where}`;
   // Field paths hold no control character (jsonPath refuses them; such a sort gets no shape anyway).
   for (const field of spec) key += `\u0000${field.direction}${field.path}`;
   const shape = scope.connection.shape(key, () => {
     const literals = spec.map((f) => jsonPath(f.path));
     if (literals.some((l) => l === undefined)) return null;
-    return new SortShape(scope.table, scope.tableName, where, spec, literals as string[], spec.length === 1 && scope.indexes.includes(spec[0].path), values, need);
+    return new SortShape(scope.table, scope.tableName, where, spec, literals as string[], spec.length === 1 && scope.indexes.includes(spec[0].path), values, need, ids);
   });
   return shape ?? undefined;
 }
 
 /** The SQL texts of one sort shape, each built on first use. */
 export class SortShape {
-  /** The entry columns read. */
+  /** The entry columns the plain rows are read with (no `id` unless `ids`). */
   readonly cols: string;
+  /** The entry columns the other rows are read with: always with `id` (they are matched and ranked by their keys). */
+  readonly keyedCols: string;
   /** A single field on an indexed path read descending: the index is read backwards, ties put back in creation order. */
   readonly reversedTies: boolean;
   /**
@@ -60,8 +64,10 @@ export class SortShape {
     readonly indexed: boolean,
     readonly values: boolean,
     readonly need: number,
+    readonly ids = true,
   ) {
-    this.cols = values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
+    this.keyedCols = values ? 'seq, id, e, a, s, c, v' : 'seq, id, e, a, s';
+    this.cols = ids ? this.keyedCols : values ? 'seq, e, a, s, c, v' : 'seq, e, a, s';
     this.reversedTies = indexed && spec[0].direction === -1;
     this.x = keyPathExpr(paths[0]);
   }
@@ -115,14 +121,14 @@ export class SortShape {
 
   /**
    * The run of rows whose indexed value `equal` selects, in creation order, up to `need`, as
-   * few columns as will do (each costs a conversion), read as arrays: id, e, seq (merged with
-   * other rows only: `withSeq`, else the constant 0) and, with values, the value — or, for a
+   * few columns as will do (each costs a conversion), read as arrays: id (NULL unless `ids`), e,
+   * seq (merged with other rows only: `withSeq`, else the constant 0) and, with values, the value — or, for a
    * streamed value, the row's seq (read whole then). The value column cannot hold a number (its
    * TEXT affinity turns one into text), so a number in that cell is always a seq.
    */
   private runSql(equal: string, withSeq: boolean): string {
     const value = this.values ? ', iif(s IS NULL, v, seq)' : '';
-    return `SELECT id, e, ${withSeq ? 'seq' : '0'}${value} FROM ${this.table} INDEXED BY ${pathIndexName(this.tableName, this.spec[0].path)} WHERE ${this.where} AND a IS NULL AND ${LIVE} AND ${equal} ORDER BY seq ${limitSql(this.need)}`;
+    return `SELECT ${this.ids ? 'id' : 'NULL'}, e, ${withSeq ? 'seq' : '0'}${value} FROM ${this.table} INDEXED BY ${pathIndexName(this.tableName, this.spec[0].path)} WHERE ${this.where} AND a IS NULL AND ${LIVE} AND ${equal} ORDER BY seq ${limitSql(this.need)}`;
   }
 
   /**
@@ -175,7 +181,7 @@ export class SortShape {
 
   /** The rows SQL cannot order (sorted.ts otherRows). */
   get otherSql(): string {
-    return this.text('other', () => otherRowsSql(this.table, this.paths, this.indexed, this.cols));
+    return this.text('other', () => otherRowsSql(this.table, this.paths, this.indexed, this.keyedCols));
   }
 }
 

@@ -26,7 +26,7 @@ import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
 import { sqliteNumber } from './layout';
 import { selectorWhere } from './query';
-import { RowEntry, ScannedRow, checkedExpiry, deserialize, isLive, keyOfId, valueOf } from './rows';
+import { RowEntry, ScannedRow, ValueEntry, checkedExpiry, deserialize, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
 import { SortShape, otherRowsSql, sortShape } from './sort-shape';
 
@@ -52,20 +52,44 @@ type RunCells = [string, unknown, number, unknown?];
 /** How many namespaces a shape remembers as holding other rows (SortShape.probeFirst) before it forgets them all. */
 const PROBE_FIRST_NAMESPACES = 64;
 
-/** The entries of `find(selector, options)` with a non-empty sort; `run` runs a statement (reporting corrupt key columns). */
-export function sortedEntries(
-  scope: ScanScope & { indexes: readonly string[]; tableName: string },
+/** What sortedEntries reads in. */
+type SortScope = ScanScope & { indexes: readonly string[]; tableName: string };
+
+/**
+ * The entries of `find(selector, options)` with a non-empty sort; `run` runs a statement
+ * (reporting corrupt key columns). With `options.keys` false (values only) and a plan SQL
+ * decides exactly, the plain rows are read without their ids (ValueEntry); corrupt data met
+ * there is read again with ids, so that its error names the key (SPEC §12). Only with a
+ * synchronous codec: an asynchronous one's values settle later, out of this step.
+ */
+export function sortedEntries(scope: SortScope, selector: Selector, options: FindOptions & { sort: SortSpec }, run: <T>(statement: () => T) => T): StoredEntry[] | undefined {
+  if (options.keys === false && scope.codec.sync) {
+    try {
+      return sortedRead(scope, selector, options, run, true);
+    } catch {
+      // Read again with ids below: the error, if the data is still corrupt, names the key.
+    }
+  }
+  return sortedRead(scope, selector, options, run, false);
+}
+
+/** sortedEntries, without ids when `valuesOnly` and the plan is exact. */
+function sortedRead(
+  scope: SortScope,
   selector: Selector,
   options: FindOptions & { sort: SortSpec },
   run: <T>(statement: () => T) => T,
+  valuesOnly: boolean,
 ): StoredEntry[] | undefined {
   const spec = options.sort;
   const { connection, namespace: ns, clock, codec } = scope;
   const base = selectorWhere(selector, connection.exactNumbers);
   if (!base) return [];
+  // Ids are needed to match the rows of an inexact plan (the matcher reads their keys).
+  const keyless = valuesOnly && base.exact && options.values;
   const skip = options.skip ?? 0;
   const need = options.limit === undefined ? Infinity : skip + options.limit;
-  const shape = sortShape(scope, base.where, spec, options.values, need);
+  const shape = sortShape(scope, base.where, spec, options.values, need, !keyless);
   if (!shape) return undefined; // a field name SQL cannot spell: the caller sorts
   const now = clock.now();
   // One parameter object for every statement of the read (better-sqlite3 ignores the names a statement does not use).
@@ -129,12 +153,13 @@ export function sortedEntries(
   }
 
   function entryOf(row: ScannedRow, id: string, key: Key | undefined): StoredEntry {
+    if (keyless) return new ValueEntry(valueOf(row, id, codec, connection), typeof row.e === 'number' ? row.e : null);
     return new RowEntry(id, key, options.values ? valueOf(row, id, codec, connection) : undefined, typeof row.e === 'number' ? row.e : null);
   }
 
   /** The other rows (otherRows), sorted. */
   function rankedOthers(shape: SortShape): Ranked[] {
-    const others = otherRows(scope, selector, spec, shape.paths, shape.indexed, shape.cols, params as Record<string, string | number>, run, shape.otherSql);
+    const others = otherRows(scope, selector, spec, shape.paths, shape.indexed, shape.keyedCols, params as Record<string, string | number>, run, shape.otherSql);
     return others.sort((x, y) => compareKeyLists(x.keys!, y.keys!, spec) || x.row.seq - y.row.seq);
   }
 
@@ -180,7 +205,7 @@ export function sortedEntries(
       if (expiresAt !== null && expiresAt <= now) continue;
       if (taken++ < skip) continue;
       if (!options.values) out.push(new RowEntry(id, undefined, undefined, expiresAt));
-      else if (typeof v === 'string' || Buffer.isBuffer(v)) out.push(new RowEntry(id, undefined, deserialize(v, id, codec), expiresAt));
+      else if (typeof v === 'string' || Buffer.isBuffer(v)) out.push(keyless ? new ValueEntry(deserialize(v, id, codec), expiresAt) : new RowEntry(id, undefined, deserialize(v, id, codec), expiresAt));
       else {
         // A streamed value: the row read whole; gone meanwhile (another connection), it is left out.
         const row = connection.stmt.rowBySeq.get(v) as ScannedRow | undefined;
