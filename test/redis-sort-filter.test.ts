@@ -1,7 +1,7 @@
 /**
- * A descending sort over a query of equalities (lib/backends/redis/sorted.ts, DESCEND_SCRIPT):
- * the script asks the index sets only about members whose id holds the JSON text of a wanted
- * value, so it must take exactly the keys the index sets hold, whatever that text looks like
+ * A descending sort over a query of equalities (lib/backends/redis/sorted.ts, needleTest):
+ * the walk parses and tests only the keys whose id holds the JSON text of a wanted value, so it
+ * must take exactly the keys the index sets hold, whatever that text looks like
  * (escapes, NULs, line separators, array elements, nested paths, -0, exponents) and however
  * often the text turns up elsewhere in an id.
  */

@@ -45,7 +45,8 @@ function orderedMember(descriptor: string, seq: number, id: string): [string, nu
   const pad = String(seq).padStart(SEQ_DIGITS, '0');
   switch (descriptor[0]) {
     case 'n':
-      return [pad + id, scoreOf(descriptor.slice(1))];
+      // Layout 3: the sequence complemented digit by digit (10^16 − 1 − seq), so ties read backwards come in creation order.
+      return [[...pad].map((d) => 9 - Number(d)).join('') + id, scoreOf(descriptor.slice(1))];
     case 's':
       return [descriptor.slice(1) + pad + id, 0];
     default:

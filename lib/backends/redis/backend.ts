@@ -145,6 +145,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     return this.connection.batchCommand;
   }
 
+  /** Several reads of a query sent together, in program order, in one socket write where they can be (RedisConnection.batchCommands). */
+  querySendTogether(commands: Array<[string, Array<string | number>]>): Array<Promise<unknown>> {
+    return this.connection.batchCommands(commands);
+  }
+
   /** Reports an error no caller is waiting for (a background sweep's) as this namespace's store's 'error' event. */
   reportError(err: Error): void {
     this.context.events.reportError(err);

@@ -2,7 +2,8 @@
  * Bringing a namespace written by an older layout up to date (docs/redis.md, "Ordered
  * indexes"): on connect, a namespace whose version record is older than LAYOUT_VERSION and
  * that holds entries gets the ordered index records of every entry (REINDEX_SCRIPT, a batch of
- * the order set at a time), then the record. Writers running this version keep the records
+ * the order set at a time: none before, layout 2's `n` members replaced by complemented ones),
+ * then the record. Writers running this version keep the records
  * themselves meanwhile, so the rebuild can run while the namespace is in use.
  */
 import { StoreConfigError } from '../../errors';

@@ -3,15 +3,18 @@
  * object key reaches, the key is recorded in exactly one of three sorted sets of that path:
  *
  * - `n` when its sort key on the path is one number whichever the direction (a plain number,
- *   or an array of equal numbers): scored by the number, member `<16-digit sequence><id>`;
+ *   or an array of equal numbers): scored by the number, member `<16-digit 10^16 − 1 − sequence><id>`
+ *   (the complemented sequence, layout 3), so `ZRANGE … BYSCORE REV` lists equal numbers in
+ *   creation order: a descending sort is read straight from the set (sorted.ts);
  * - `s` when it is one string (well-formed UTF-16, so that Redis's byte order is the code
  *   point order lib/query-match.ts compares strings in): score 0, member
  *   `<string, each \0 written \0\1>\0\0<16-digit sequence><id>`, walked BYLEX;
  * - `r` otherwise (several values, null, booleans, objects, nested arrays, an empty array):
  *   scored by creation sequence. These are always candidates of a range and are sorted here.
  *
- * The sequence in a member makes equal values list in creation order (SPEC §14 ties) and lets
- * a range read give creation order without another round trip. The write script builds the
+ * The sequence in a member makes equal values list in creation order (SPEC §14 ties: an `n`
+ * set's read backwards, an `s` set's forwards) and lets a range read give creation order
+ * without another round trip. The write script builds the
  * members from the descriptors computed here (`n<score>`, `s<encoded string>\0\0`, `r`) and the
  * entry's sequence, so a delete or sweep recomputes them from the id alone (scripts.ts).
  */
@@ -20,8 +23,12 @@ import { isPlainObject } from '../../keys';
 import { SortField, sortKeyOf } from '../../query-sort';
 import type { RedisLayout } from './layout';
 
-/** The layout version whose namespaces have ordered indexes; an older one is rebuilt on connect. */
-export const LAYOUT_VERSION = '2';
+/**
+ * The layout version whose namespaces have ordered indexes with complemented `n` members; an
+ * older one is rebuilt on connect (migrate.ts): '2' had `<16-digit sequence><id>` `n` members,
+ * a namespace without the record none at all.
+ */
+export const LAYOUT_VERSION = '3';
 
 /** Characters of the zero-padded creation sequence in `n` and `s` members. */
 export const SEQ_DIGITS = 16;
@@ -129,9 +136,29 @@ function singleValue(key: KeyObject, path: string): number | string | undefined 
   return undefined;
 }
 
-/** The id and sequence in an `n` member. */
+/**
+ * Whether an `n` member is layout 2's (`<sequence><id>`): its sequence, the counter's or
+ * Date.now() × 1000 (sequence.ts), is below 5·10^15, so its first digit is below 5, while a
+ * complemented one's (10^16 − 1 − sequence) is 5 or more.
+ */
+export function legacyNumberMember(member: string): boolean {
+  return member.charCodeAt(0) < 0x35;
+}
+
+/** The id and sequence in an `n` member, of this layout or of layout 2 (still there while a namespace is rebuilt). */
 export function numberMember(member: string): { id: string; seq: number } {
-  return { seq: Number(member.slice(0, SEQ_DIGITS)), id: member.slice(SEQ_DIGITS) };
+  const id = member.slice(SEQ_DIGITS);
+  if (legacyNumberMember(member)) return { seq: Number(member.slice(0, SEQ_DIGITS)), id };
+  // 10^16 − 1 is past 2^53: complemented by halves, each exact.
+  return { seq: (99_999_999 - Number(member.slice(0, 8))) * 1e8 + (99_999_999 - Number(member.slice(8, SEQ_DIGITS))), id };
+}
+
+/** The `n` member of an id and sequence (the Lua MEMBER's, scripts.ts), for tools and tests. */
+export function numberMemberOf(seq: number, id: string): string {
+  const pad = String(seq).padStart(SEQ_DIGITS, '0');
+  let out = '';
+  for (let i = 0; i < SEQ_DIGITS; i++) out += String(9 - (pad.charCodeAt(i) - 0x30));
+  return out + id;
 }
 
 /** The id and sequence in an `s` member (the encoded string ends at the first \0\0). */

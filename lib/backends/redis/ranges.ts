@@ -5,7 +5,7 @@
  * anything but one number or string) is always added, since such a key may match in ways one
  * score cannot say. One script (RANGE_SCRIPT) counts every range and equality of the query and
  * reads the narrowest range's members, in one round trip. The candidates come back in
- * creation order (the sequence is in each member); the shared matcher decides on the `r` ones
+ * creation order (the sequence is in each member, in either form of `n` member: ordered.ts); the shared matcher decides on the `r` ones
  * and wherever the range is not the path's whole condition, while a member of an `n` set
  * inside the bounds of a whole number range only needs the query's other conditions tested
  * (its one number decides the range exactly). Bounds of other types (null, booleans,
@@ -17,7 +17,7 @@ import { compileMatcher } from '../../query-match';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, UnparsedCandidate, objectKeyOf } from './ids';
-import { encodeString, numberMember, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
+import { encodeString, legacyNumberMember, numberMember, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
 import { RANGE_SCRIPT } from './read-scripts';
 
 /** A range an ordered index answers: its sets and the ZRANGE bounds (BYSCORE for 'n', BYLEX for 's'). */
@@ -141,7 +141,10 @@ export async function rangeCandidates(b: RedisBackend, selector: QuerySelector):
   const exact = r.kind === 'n' && r.whole ? otherConditions(selector.filter, r.path) : undefined;
   const found: Candidate[] = [];
   const decode = r.kind === 'n' ? numberMember : stringMember;
+  // Both forms of `n` member (layout 2's and 3's) while a namespace is rebuilt or a writer of layout 2 still runs.
+  let legacy = 0;
   for (const m of members) {
+    if (r.kind === 'n' && legacyNumberMember(m)) legacy++;
     const { id, seq } = decode(m);
     // Nothing left to test: the key is parsed only if the caller asks for it.
     if (exact === ALWAYS && isObjectKeyId(id)) {
@@ -156,7 +159,14 @@ export async function rangeCandidates(b: RedisBackend, selector: QuerySelector):
     const key = objectKeyOf(id);
     if (key === undefined || selector.test(key)) found.push({ id, key, seq: scoreOf(rest[i + 1]) });
   }
-  return found.sort((x, y) => x.seq - y.seq);
+  found.sort((x, y) => x.seq - y.seq);
+  return legacy > 0 && legacy < members.length ? withoutRepeats(found) : found;
+}
+
+/** The candidates without an id listed before (an id may have an `n` member of each form). */
+function withoutRepeats(found: Candidate[]): Candidate[] {
+  const seen = new Set<string>();
+  return found.filter((c) => !seen.has(c.id) && seen.add(c.id) !== undefined);
 }
 
 /**

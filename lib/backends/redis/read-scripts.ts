@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, DESCEND, TAGGED, META) or maintain
+ * The Lua scripts of the Redis store that read entries (FETCH, WALK, UNION, RANGE, TAGGED, META) or maintain
  * a namespace (RESCHEDULE, REINDEX, VERSION); the write scripts and the Lua fragments they share
  * are in set-scripts.ts and scripts.ts. Same rules: one namespace's keys (one hash slot) per script.
  */
@@ -101,7 +101,8 @@ return 1
 /**
  * Adds the ordered index records of entries already in the order set (the rebuild of a
  * namespace written by an older layout, ordered.ts): an id no longer in the order set (deleted
- * since it was listed) is passed over, and a record already there is left as it is.
+ * since it was listed) is passed over, and a record already there is left as it is; an `n`
+ * record of layout 2 (`<sequence><id>`) is replaced by this layout's (`<complement><id>`).
  * KEYS: order, registry, then per id: its ordered index keys.
  * ARGV: per id: id, number of ordered index keys, one descriptor per key.
  * Returns how many ids were indexed.
@@ -115,8 +116,10 @@ while a <= #ARGV do
   if type(seq) == 'string' then
     seq = tonumber(seq)
     for j = 1, m do
-      local score, member_ = member(ARGV[a + 1 + j], seq, id)
-      if type(redis.pcall('ZADD', KEYS[ki + j - 1], score, member_)) == 'number' then redis.call('SADD', p, KEYS[ki + j - 1]) end
+      local k = KEYS[ki + j - 1]
+      local score, member_, legacy = member(ARGV[a + 1 + j], seq, id)
+      if legacy then redis.pcall('ZREM', k, legacy) end
+      if type(redis.pcall('ZADD', k, score, member_)) == 'number' then redis.call('SADD', p, k) end
     end
     done = done + 1
   end
@@ -141,144 +144,6 @@ local n = redis.pcall('ZCARD', KEYS[2])
 if type(n) == 'number' and n > 0 then return 0 end
 redis.pcall('SET', KEYS[1], ARGV[1])
 return 1
-`);
-
-/**
- * Walks an `n` ordered index (ordered.ts) downwards a page at a time: values from the top,
- * each value's members in creation order (their sequence prefix orders them), so a sort with a
- * small limit reads only the members it needs, not the whole group of its last value. The
- * first call also lists the path's `s` members and `r` ids (with their sequences), which the
- * client merges in, unless they are more than `othersMax` together (then it reads nothing and
- * says so). A query of equalities alone (coveredByConstraints) passes its index sets: only
- * members in one set of every constraint are taken (up to four times the members missing, at
- * most 1,000, per read), and with `want` their entry strings are read too (one MGET; the
- * client checks them as it checks any MGET reply), so a small sort is one round trip. At most
- * 8 × count members are looked at per call.
- * The index sets are asked (ZMSCORE) only about the members whose id holds one of the
- * constraint's needles: the JSON text of each of its values, which the id of every key recorded
- * under that value holds (an id is the key's canonical JSON, lib/keys.ts, and every scalar in
- * it is written as JSON.stringify writes it). A needle decides nothing, the sets decide; it
- * only spares the lookups of members that cannot match (ZMSCORE cost ~0.3 µs a member).
- * KEYS: the `n` set, the path's `s` and `r` sets, then each constraint's index sets.
- * ARGV: the bound below which the next value is looked for ('+inf' or '(<v>'), the value being
- * read ('' for none: take the next), how many of its members were read, how many to take,
- * othersMax (0: do not list them), want ('1' | '0'), entry key prefix, then per constraint its
- * number of index sets, its number of needles (0: no needle, every member is looked up) and
- * the needles.
- * Returns [member, value(, entry string or 0 with want), ...], the value being read ('' when
- * finished with it), its offset, the bound, 1 when exhausted (-1: too many others, nothing
- * read), and with othersMax the `s` members and the `r` ids and scores (flat).
- */
-export const DESCEND_SCRIPT = new LuaScript(`
-local set, max, value, offset, count = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local othersMax, want, prefix = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
-local constraints, k, a = {}, 4, 8
-while a <= #ARGV do
-  local sets, needles = {}, {}
-  for j = 1, tonumber(ARGV[a]) do
-    sets[j] = KEYS[k]
-    k = k + 1
-  end
-  local m = tonumber(ARGV[a + 1])
-  for j = 1, m do needles[j] = ARGV[a + 1 + j] end
-  constraints[#constraints + 1] = { sets, needles }
-  a = a + 2 + m
-end
--- Whether a member's id holds a needle of every constraint (a constraint without needles: yes).
-local function mayTake(m)
-  for _, c in ipairs(constraints) do
-    local needles, found = c[2], #c[2] == 0
-    for j = 1, #needles do
-      if string.find(m, needles[j], 17, true) then
-        found = true
-        break
-      end
-    end
-    if not found then return false end
-  end
-  return true
-end
--- Which members of a group are in one set of every constraint: one ZMSCORE per set, over the ids that may be.
-local function takes(group)
-  local ids, at, ok = {}, {}, {}
-  for i, m in ipairs(group) do
-    if mayTake(m) then
-      ids[#ids + 1] = string.sub(m, 17)
-      at[#at + 1] = i
-    end
-  end
-  if #ids == 0 then return ok end
-  local all = {}
-  for j = 1, #ids do all[j] = true end
-  for _, c in ipairs(constraints) do
-    local hit = {}
-    for _, s in ipairs(c[1]) do
-      local scores = redis.call('ZMSCORE', s, unpack(ids))
-      for j = 1, #ids do
-        if scores[j] then hit[j] = true end
-      end
-    end
-    for j = 1, #ids do
-      if not hit[j] then all[j] = false end
-    end
-  end
-  for j = 1, #ids do
-    if all[j] then ok[at[j]] = true end
-  end
-  return ok
-end
-local strings, rest = {}, {}
-if othersMax > 0 then
-  local ns, nr = redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])
-  if ns + nr > othersMax then return { {}, '', 0, max, -1 } end
-  if ns > 0 then strings = redis.call('ZRANGE', KEYS[2], 0, -1) end
-  if nr > 0 then rest = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES') end
-end
-local out, n, looked = {}, 0, 0
--- With want: the entry keys of the members taken, and where each one's entry goes in out.
-local entries, slots = {}, {}
-local function finish(done)
-  if #entries > 0 then
-    local got = redis.call('MGET', unpack(entries))
-    for j = 1, #entries do
-      if got[j] then out[slots[j]] = got[j] end
-    end
-  end
-  return { out, value, offset, max, done, strings, rest }
-end
-while n < count and looked < 8 * count do
-  if value == '' then
-    local top = redis.call('ZRANGE', set, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
-    if #top == 0 then
-      offset = 0
-      return finish(1)
-    end
-    value, offset, max = top[2], 0, '(' .. top[2]
-  end
-  -- Filtered, a read takes more members than are missing (about a third match a typical equality).
-  local ask = count - n
-  if #constraints > 0 then ask = math.min(4 * ask, 1000) end
-  local group = redis.call('ZRANGE', set, value, value, 'BYSCORE', 'LIMIT', offset, ask)
-  local ok = (#constraints > 0 and #group > 0) and takes(group) or nil
-  local used = 0
-  for i, m in ipairs(group) do
-    if n >= count then break end
-    used = i
-    if ok == nil or ok[i] then
-      out[#out + 1] = m
-      out[#out + 1] = value
-      if want then
-        out[#out + 1] = 0
-        entries[#entries + 1] = prefix .. string.sub(m, 17)
-        slots[#entries] = #out
-      end
-      n = n + 1
-    end
-  end
-  looked = looked + used
-  if #group < ask and used == #group then value = '' else offset = offset + used end
-end
-return finish(0)
 `);
 
 /**
@@ -413,7 +278,6 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   RESCHEDULE_SCRIPT,
   REINDEX_SCRIPT,
   VERSION_SCRIPT,
-  DESCEND_SCRIPT,
   RANGE_SCRIPT,
   SHARDS_SCRIPT,
   TOUCH_SCRIPT,

@@ -122,15 +122,18 @@ end
 
 /**
  * Lua: the score and member of an ordered index record (ordered.ts) from its descriptor:
- * `n<score>` → the number, `<16-digit sequence><id>`; `s<encoded string>\0\0` → 0, the
- * string then the sequence and id; `r` → the sequence, the id.
+ * `n<score>` → the number, `<16-digit complemented sequence><id>` (each digit d written 9 − d,
+ * that is 10^16 − 1 − sequence: 10^16 − 1 is no exact Lua number, the digits are), then the
+ * layout-2 member `<16-digit sequence><id>`, which every removal takes away too;
+ * `s<encoded string>\0\0` → 0, the string then the sequence and id; `r` → the sequence, the id.
  */
 export const MEMBER = `
+local FLIP = { ['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5', ['5'] = '4', ['6'] = '3', ['7'] = '2', ['8'] = '1', ['9'] = '0' }
 local function member(d, seq, id)
   local kind = string.sub(d, 1, 1)
   if kind == 'r' then return seq, id end
   local pad = string.format('%0${SEQ_DIGITS}d', seq)
-  if kind == 'n' then return string.sub(d, 2), pad .. id end
+  if kind == 'n' then return string.sub(d, 2), (string.gsub(pad, '%d', FLIP)) .. id, pad .. id end
   return 0, string.sub(d, 2) .. pad .. id
 end
 `;
@@ -209,8 +212,8 @@ while a <= #ARGV do
       seq = tonumber(seq)
       for j = 1, m do
         local k = KEYS[ki + 1 + n + j]
-        local _, member_ = member(ARGV[a + 2 + j], seq, id)
-        redis.pcall('ZREM', k, member_)
+        local _, member_, legacy = member(ARGV[a + 2 + j], seq, id)
+        if legacy then redis.pcall('ZREM', k, member_, legacy) else redis.pcall('ZREM', k, member_) end
         if redis.call('EXISTS', k) == 0 then redis.pcall('SREM', p, k) end
       end
     end

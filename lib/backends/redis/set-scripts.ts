@@ -126,8 +126,8 @@ local function put(e, ck, z, xz, c, p, tg, tz, id, now, exp, mode, payload, gen,
     if listed then
       local prior = tonumber(redis.call('ZSCORE', z, id))
       for i = o1, o2 do
-        local _, m = member(ARGV[ad + i - o1], prior, id)
-        redis.pcall('ZREM', KEYS[i], m)
+        local _, m, legacy = member(ARGV[ad + i - o1], prior, id)
+        if legacy then redis.pcall('ZREM', KEYS[i], m, legacy) else redis.pcall('ZREM', KEYS[i], m) end
       end
     end
     for i = o1, o2 do
