@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { CommandStartedEvent, Document } from 'mongodb';
 import type { MongoStore } from '../lib/backends/mongo';
 import { keyId } from '../lib/keys';
+import { ManualClock } from '../lib/clock';
 import { useMongoStores } from './support/mongo-test-stores';
 import { keyArb, queryArb } from './harness/differential-arbitraries';
 
@@ -89,6 +90,48 @@ describe('mongo store: queries over indexes in creation order', () => {
       expect(ids).to.deep.equal([...ids].sort((a, b) => a - b)).and.have.length(query.age.$gte === 5 ? 380 : 40);
       expect((await docsExamined(small, commands)).command, JSON.stringify(query)).to.equal(command);
     }
+  });
+
+  it('a query counted since the collection shape was taken is not counted again: the same values and namespace only', async function () {
+    this.timeout(60_000);
+    // The collection's shape and the answers it remembers are taken on the store's clock: held still here, then stepped.
+    const clock = new ManualClock(Date.now());
+    const { s, commands } = watched({ indexes: ['age'], clock });
+    await fill(s);
+    /** The read's command, whether a count of the age index preceded it, and the ids it gave. */
+    const read = async (store: MongoStore, query: Record<string, unknown>) => {
+      commands.length = 0;
+      const ids = ((await store.keys(query)) as Array<{ id: number }>).map((k) => k.id);
+      expect(ids, JSON.stringify(query)).to.deep.equal([...ids].sort((a, b) => a - b));
+      const counted = commands.some((c) => c.commandName === 'count' && c.command.hint === 'n_1_k.age_1_s_1');
+      const { command, plan } = await docsExamined(store, commands);
+      return { command, counted, ids, sorts: JSON.stringify(JSON.parse(plan).winningPlan).includes('SORT') };
+    };
+    const narrow = { age: { $gte: 80 } };
+    const broad = { age: { $gte: 5 } };
+    expect(await read(s, narrow)).to.include({ command: 'aggregate', counted: true });
+    expect(await read(s, narrow)).to.include({ command: 'aggregate', counted: false });
+    expect(await read(s, broad)).to.include({ command: 'find', counted: true, sorts: false });
+    expect(await read(s, broad)).to.include({ command: 'find', counted: false, sorts: false });
+    // The same form with other values is counted: 50 of 5,000 match.
+    expect(await read(s, { age: { $gte: 99 } })).to.include({ command: 'aggregate', counted: true });
+    expect(await read(s, { age: { $gte: 4 } })).to.include({ command: 'find', counted: true });
+    // The same query in another namespace of the collection is counted there: all 400 of it match.
+    const other = s.scope('old') as MongoStore;
+    await Promise.all(Array.from({ length: 400 }, (_, i) => other.set({ id: i, age: 80 + (i % 20) }, i)));
+    const there = await read(other, narrow);
+    expect(there).to.include({ command: 'find', counted: true });
+    expect(there.ids).to.have.length(400);
+    // A remembered answer gone stale only picks the read: 4,500 more matches, and the
+    // aggregation it remembered still answers every one of them in creation order.
+    await Promise.all(Array.from({ length: 4_500 }, (_, i) => s.set({ id: 5_000 + i, age: 90, kind: 'c' }, i)));
+    const stale = await read(s, narrow);
+    expect(stale).to.include({ command: 'aggregate', counted: false });
+    expect(stale.ids).to.have.length(5_500);
+    // Once the shape is older than 5 s it is counted again: 5,500 of the namespace's 9,500 match now, broad.
+    clock.advance(5_001);
+    expect(await read(s, narrow)).to.include({ command: 'find', counted: true, sorts: false });
+    expect(await read(s, narrow)).to.include({ command: 'find', counted: false });
   });
 
   it('a find stays where it is as good: an index yielding creation order, a limit, no index on the paths', async function () {

@@ -26,7 +26,9 @@
  * came after 0.4-0.7 s. Hence `fewMatches`: the matches are counted on an index's keys (no
  * document read: ~0.6 µs a key here, and no further than a quarter of the collection) and the
  * aggregation is taken only below a quarter of the namespace; the find otherwise, as before
- * this file existed (commit 5d8221e^).
+ * this file existed (commit 5d8221e^). The same conditions (values included) in the same
+ * namespace are counted once per collection shape (5 s): a repeated query takes the answer
+ * again instead of a command (CollectionShape.choices).
  *
  * A find stays where it is as good: an index that yields the matches in creation order by
  * itself, a limit (the plan trial weighs reading n_1_s_1 until enough match against sorting
@@ -63,19 +65,15 @@ export async function sortsMatchesAfterPlanning(scope: MongoScope, selector: Sel
 async function fewMatches(scope: MongoScope, counted: Array<{ index: string; query: Document }>): Promise<boolean> {
   if (counted.length === 0) return true;
   try {
-    const { total, otherNamespaces } = await collectionShape(scope);
-    // At least a quarter of the collection match: at least a quarter of the namespace.
-    const cap = Math.ceil(total * FEW_MATCHES_SHARE);
-    if (cap === 0) return false;
-    for (const { index, query } of counted) {
-      const matches = await countKeys(scope, { n: scope.namespace, ...query }, index, cap);
-      if (matches >= cap) continue;
-      // The namespace is the collection (but for what expired and the TTL monitor has not removed yet).
-      if (!otherNamespaces) return true;
-      const share = Math.ceil(matches / FEW_MATCHES_SHARE) + 1;
-      return (await countKeys(scope, { n: scope.namespace }, ORDER_INDEX, share)) >= share;
-    }
-    return false;
+    const shape = await collectionShape(scope);
+    // The same conditions counted since the shape was taken: that answer again (see CollectionShape.choices).
+    const memo = scope.namespace + '\u0000' + JSON.stringify(counted);
+    const known = shape.choices.get(memo);
+    if (known !== undefined) return known;
+    const few = await countedFew(scope, counted, shape.total, shape.otherNamespaces);
+    if (shape.choices.size >= MAX_CHOICES) shape.choices.delete(shape.choices.keys().next().value!);
+    shape.choices.set(memo, few);
+    return few;
   } catch {
     // Only an estimate: a count the server refuses (the test engine refuses some plans, code
     // 224) leaves the plan as it was; a lost connection fails the read that follows.
@@ -83,8 +81,26 @@ async function fewMatches(scope: MongoScope, counted: Array<{ index: string; que
   }
 }
 
-/** How long the collection's size and namespaces (collectionShape) are taken as known, in ms of real time. */
+/** fewMatches's count: whether the first of `counted` below the share says the namespace's matches are few. */
+async function countedFew(scope: MongoScope, counted: Array<{ index: string; query: Document }>, total: number, otherNamespaces: boolean): Promise<boolean> {
+  // At least a quarter of the collection match: at least a quarter of the namespace.
+  const cap = Math.ceil(total * FEW_MATCHES_SHARE);
+  if (cap === 0) return false;
+  for (const { index, query } of counted) {
+    const matches = await countKeys(scope, { n: scope.namespace, ...query }, index, cap);
+    if (matches >= cap) continue;
+    // The namespace is the collection (but for what expired and the TTL monitor has not removed yet).
+    if (!otherNamespaces) return true;
+    const share = Math.ceil(matches / FEW_MATCHES_SHARE) + 1;
+    return (await countKeys(scope, { n: scope.namespace }, ORDER_INDEX, share)) >= share;
+  }
+  return false;
+}
+
+/** How long the collection's size and namespaces (collectionShape) are taken as known, in ms of the store's clock (a test steps it). */
 const SHAPE_TTL_MS = 5_000;
+/** Most count answers a collection shape remembers (CollectionShape.choices); the oldest makes room. */
+const MAX_CHOICES = 1_000;
 
 interface CollectionShape {
   taken: number;
@@ -92,6 +108,15 @@ interface CollectionShape {
   total: number;
   /** By namespace: whether documents of another namespace are there too. */
   others: Map<string, Promise<boolean>>;
+  /**
+   * fewMatches's answers while this shape is fresh, by namespace and counted conditions, values
+   * included (a plan cache for repeated queries: the count is one more command, ~1 ms of client
+   * and ~2 ms of server CPU under load — 61 -> 71 ms a call for 1,655 matches of 100,000 in
+   * bench/queries-mongo). The same conditions with other values are counted afresh: `age >= 5`
+   * and `age >= 90` share a form but not an answer. A stale answer (writes since the count) can
+   * only pick the slower of two complete reads, never change a result, as a stale total can.
+   */
+  choices: Map<string, boolean>;
 }
 
 const shapes = new WeakMap<object, Promise<CollectionShape>>();
@@ -101,13 +126,13 @@ const shapes = new WeakMap<object, Promise<CollectionShape>>();
  * SHAPE_TTL_MS: two commands a query cost an indexed query of 1,655 matches ~10% more CPU (load
  * 9-11), one count ~4%. A stale figure can only choose the slower plan, never change an answer.
  */
-async function collectionShape(scope: MongoScope): Promise<{ total: number; otherNamespaces: boolean }> {
+async function collectionShape(scope: MongoScope): Promise<{ total: number; otherNamespaces: boolean; choices: Map<string, boolean> }> {
   const { collection } = scope.shared;
   let pending = shapes.get(collection);
-  const now = Date.now();
+  const now = scope.clock.now();
   const fresh = pending && (await pending.catch(() => undefined));
-  if (!fresh || now - fresh.taken > SHAPE_TTL_MS) {
-    pending = collection.estimatedDocumentCount().then((total) => ({ taken: now, total, others: new Map() }));
+  if (!fresh || now - fresh.taken > SHAPE_TTL_MS || now < fresh.taken) {
+    pending = collection.estimatedDocumentCount().then((total) => ({ taken: now, total, others: new Map(), choices: new Map() }));
     shapes.set(collection, pending);
   }
   const shape = await pending!;
@@ -118,7 +143,7 @@ async function collectionShape(scope: MongoScope): Promise<{ total: number; othe
     shape.others.set(scope.namespace, others);
     others.catch(() => shape.others.delete(scope.namespace));
   }
-  return { total: shape.total, otherNamespaces: await others };
+  return { total: shape.total, otherNamespaces: await others, choices: shape.choices };
 }
 
 /** How many documents of `index` match `query` (index keys only), counting no further than `limit`. */
