@@ -19,7 +19,7 @@ import { BareEntries } from './bare-entries';
 import { ExpiryHeap } from './expiry-heap';
 import { IdOrder } from './id-order';
 import { OrderedIndexes } from './ordered-indexes';
-import { SizedSlot, Slot } from './slot';
+import { ParsedSlot, SizedSlot, Slot } from './slot';
 import { TagIndex } from './tag-index';
 
 /**
@@ -179,7 +179,9 @@ export class KeyspaceEntries {
       const slot =
         this.options.maxBytes > 0
           ? new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, at, size)
-          : new Slot(id, value, kept, expiresAt ?? 0, seq, createdAt, at);
+          : kept !== undefined
+            ? new ParsedSlot(id, value, expiresAt ?? 0, seq, createdAt, at, kept)
+            : new Slot(id, value, expiresAt ?? 0, seq, createdAt, at);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
@@ -211,7 +213,7 @@ export class KeyspaceEntries {
     } else if (expiresAt !== null) {
       // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
       const bare = this.bare;
-      this.slots.set(id, new Slot(id, bare.value(held), undefined, expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
+      this.slots.set(id, new Slot(id, bare.value(held), expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
       bare.free(held);
     }
     if (expiresAt !== null) {
@@ -279,7 +281,7 @@ export class KeyspaceEntries {
   protected readonly slotOf = (id: string, held: Slot | number): Slot => {
     if (typeof held !== 'number') return held;
     const bare = this.bare;
-    return new Slot(id, bare.value(held), undefined, 0, 0, bare.createdAt(held), bare.updatedAt(held));
+    return new Slot(id, bare.value(held), 0, 0, bare.createdAt(held), bare.updatedAt(held));
   };
 
   /**

@@ -7,17 +7,19 @@ import { Key, KeyObject, keyFromId } from '../../keys';
 
 /**
  * An entry that needs more than its value. An object key is kept as its id (a flat string) and,
- * in a store indexing every path (the default `indexes`), also parsed, for queries to read its
- * fields directly. A store given its list of `indexes` keeps no parsed key: `{ id, kind, age,
- * city }` parsed costs ~64 bytes an entry, a third of such an entry; its queries test equalities
- * by index membership (seq-intersect.ts) and parse the key from the id where they need it.
+ * in a store indexing every path (the default `indexes`), also parsed (ParsedSlot), for queries
+ * to read its fields directly. A store given its list of `indexes` keeps no parsed key: `{ id,
+ * kind, age, city }` parsed costs ~64 bytes an entry, a third of such an entry; its queries test
+ * equalities by index membership (seq-intersect.ts) and parse the key from the id where they
+ * need it. Such a Slot has no `parsed` field at all (8 bytes an entry: 1M entries, 8 MB): reading
+ * it finds nothing on the object and gives undefined.
  */
 export class Slot {
+  /** The object key parsed (a normalized copy), in a ParsedSlot; undefined otherwise and for string keys. */
+  declare readonly parsed: KeyObject | undefined;
   constructor(
     readonly id: string,
     public value: unknown,
-    /** The object key parsed (a normalized copy), when the store keeps it; undefined otherwise and for string keys. */
-    readonly parsed: KeyObject | undefined,
     /** Epoch ms, or 0 for no expiry. */
     public expiresAt: number,
     /** Creation sequence, used to merge index hits back into creation order. */
@@ -43,11 +45,27 @@ export class Slot {
   }
 }
 
+/** A Slot that keeps its object key parsed (a store indexing every path; see Slot). */
+export class ParsedSlot extends Slot {
+  constructor(
+    id: string,
+    value: unknown,
+    expiresAt: number,
+    seq: number,
+    createdAt: number,
+    updatedAt: number,
+    override readonly parsed: KeyObject | undefined,
+  ) {
+    super(id, value, expiresAt, seq, createdAt, updatedAt);
+  }
+}
+
 /**
  * A Slot of a store bounded by maxBytes, which tracks each entry's approximate bytes. Only those
- * stores pay for the field: 8 bytes per entry, 8 MB for 1M object keys.
+ * stores pay for the field: 8 bytes per entry, 8 MB for 1M object keys. (Such stores are rare
+ * enough that it keeps the `parsed` field whatever the store's indexes.)
  */
-export class SizedSlot extends Slot {
+export class SizedSlot extends ParsedSlot {
   constructor(
     id: string,
     value: unknown,
@@ -59,6 +77,6 @@ export class SizedSlot extends Slot {
     /** Approximate bytes. */
     public size: number,
   ) {
-    super(id, value, parsed, expiresAt, seq, createdAt, updatedAt);
+    super(id, value, expiresAt, seq, createdAt, updatedAt, parsed);
   }
 }
