@@ -6,24 +6,20 @@
  * running), ranges read both and sorts stay right, and every removal takes both away.
  */
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { KeyObject } from '../lib/keys';
 import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore } from '../lib/backends/redis';
 import { LAYOUT_VERSION, numberMember } from '../lib/backends/redis/ordered';
-import { sharedRedis } from './support/redis-server';
+import { redisTestServer } from './support/redis-admin';
 
-let url = '';
-let admin: Redis;
+const server = redisTestServer();
 let counter = 0;
-const opened: RedisStore[] = [];
 
 /** A store on `namespace`, closed after the test. */
 function open(namespace: string, batchSize = 4): RedisStore {
-  const store = new RedisStore({ url, namespace, batchSize });
-  opened.push(store);
-  return store;
+  const store = new RedisStore({ url: server.url, namespace, batchSize });
+  return server.track(store);
 }
 
 /** Layout 2's `n` member: the 16-digit sequence, then the id. */
@@ -31,21 +27,16 @@ const legacyMember = (seq: number, id: string) => String(seq).padStart(16, '0') 
 /** Layout 3's `n` member, built here digit by digit (10^16 − 1 − seq). */
 const currentMember = (seq: number, id: string) => [...String(seq).padStart(16, '0')].map((d) => 9 - Number(d)).join('') + id;
 
-/** Each id's creation sequence (its score in the order set). */
-async function sequences(store: RedisStore): Promise<Map<string, number>> {
-  const flat = await admin.zrange(store.layout.order, '0', '-1', 'WITHSCORES');
+/** A sorted set's members and scores. */
+async function members(set: string): Promise<Map<string, number>> {
+  const flat = await server.admin.zrange(set, '0', '-1', 'WITHSCORES');
   const out = new Map<string, number>();
   for (let i = 0; i < flat.length; i += 2) out.set(flat[i], Number(flat[i + 1]));
   return out;
 }
 
-/** The `n` set's members and scores. */
-async function members(set: string): Promise<Map<string, number>> {
-  const flat = await admin.zrange(set, '0', '-1', 'WITHSCORES');
-  const out = new Map<string, number>();
-  for (let i = 0; i < flat.length; i += 2) out.set(flat[i], Number(flat[i + 1]));
-  return out;
-}
+/** Each id's creation sequence (its score in the order set). */
+const sequences = (store: RedisStore) => members(store.layout.order);
 
 /** Rewrites some (`which`) of an `n` set's members in layout 2's form; `both` keeps the current one too. */
 async function toLegacy(store: RedisStore, set: string, which: (i: number) => boolean, both = false): Promise<void> {
@@ -54,8 +45,8 @@ async function toLegacy(store: RedisStore, set: string, which: (i: number) => bo
   for (const [member, score] of await members(set)) {
     const { id } = numberMember(member);
     if (!which(i++)) continue;
-    if (!both) await admin.zrem(set, member);
-    await admin.zadd(set, score, legacyMember(seqs.get(id)!, id));
+    if (!both) await server.admin.zrem(set, member);
+    await server.admin.zadd(set, score, legacyMember(seqs.get(id)!, id));
   }
 }
 
@@ -65,20 +56,6 @@ function expected(all: KeyObject[], query: Record<string, unknown>, sort?: Recor
   const matches = all.filter((k) => selector.kind === 'all' || (selector.kind === 'query' && selector.test(k))).map((key) => ({ key }));
   return (sort ? sortEntries(matches, compileSort(sort, 'test')) : matches).slice(0, limit).map((e) => e.key);
 }
-
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  admin = new Redis(url);
-});
-
-after(async () => {
-  await admin?.quit();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
-});
 
 describe('Redis store: ordered index layout 3 (complemented sequences) and the upgrade from layout 2', () => {
   const all: KeyObject[] = [];
@@ -108,7 +85,7 @@ describe('Redis store: ordered index layout 3 (complemented sequences) and the u
     const n = writer.layout.ordered('n', 'age');
     await toLegacy(writer, n, () => true);
     await toLegacy(writer, writer.layout.ordered('n', 'i'), () => true);
-    await admin.set(writer.layout.version, '2');
+    await server.admin.set(writer.layout.version, '2');
     await writer.close();
     return { namespace, n };
   }
@@ -120,7 +97,7 @@ describe('Redis store: ordered index layout 3 (complemented sequences) and the u
     const n = await members(store.layout.ordered('n', 'age'));
     expect(n.size).to.equal(all.length);
     for (const [id, seq] of seqs) expect(n.get(currentMember(seq, id)), id).to.equal((JSON.parse(id.slice(1)) as KeyObject).age);
-    expect(await admin.get(store.layout.version)).to.equal(LAYOUT_VERSION);
+    expect(await server.admin.get(store.layout.version)).to.equal(LAYOUT_VERSION);
     expect(LAYOUT_VERSION).to.equal('3');
     await checkQueries(store);
   });
@@ -130,13 +107,13 @@ describe('Redis store: ordered index layout 3 (complemented sequences) and the u
     expect([...(await members(n)).keys()].every((m) => m.startsWith('0'))).to.equal(true);
     const reader = open(namespace);
     await checkQueries(reader);
-    expect(await admin.get(reader.layout.version)).to.equal('3');
+    expect(await server.admin.get(reader.layout.version)).to.equal('3');
     const seqs = await sequences(reader);
     const got = await members(n);
     expect(got.size).to.equal(all.length);
     for (const [id, seq] of seqs) expect(got.has(currentMember(seq, id)), id).to.equal(true);
     // The `s` members did not change form.
-    expect(await admin.zcard(reader.layout.ordered('s', 'name'))).to.equal(all.length);
+    expect(await server.admin.zcard(reader.layout.ordered('s', 'name'))).to.equal(all.length);
   });
 
   it('while a set mixes both forms (a rebuild under way, a writer of layout 2), ranges and sorts are right and hold no id twice', async () => {
@@ -155,7 +132,7 @@ describe('Redis store: ordered index layout 3 (complemented sequences) and the u
       else expect(got.map((k) => (k as KeyObject).age), JSON.stringify([query, sort])).to.deep.equal(want.map((k) => k.age));
     }
     // An old writer rebuilt it and wrote its own version record: sorts no longer trust the set's tie order.
-    await admin.set(store.layout.version, '2');
+    await server.admin.set(store.layout.version, '2');
     await checkQueries(store);
     // A delete takes both forms away.
     const seqs = await sequences(store);
@@ -166,8 +143,8 @@ describe('Redis store: ordered index layout 3 (complemented sequences) and the u
     for (const [id, seq] of seqs) {
       const key = JSON.parse(id.slice(1)) as KeyObject;
       if ((key.i as number) >= 12) continue;
-      expect(await admin.zscore(n, legacyMember(seq, id)), id).to.equal(null);
-      expect(await admin.zscore(n, currentMember(seq, id)), id).to.equal(null);
+      expect(await server.admin.zscore(n, legacyMember(seq, id)), id).to.equal(null);
+      expect(await server.admin.zscore(n, currentMember(seq, id)), id).to.equal(null);
     }
     // A store connecting now rebuilds it: one member per entry, in the new form.
     await store.close();

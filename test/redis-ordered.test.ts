@@ -5,40 +5,22 @@
  */
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
 import { ManualClock } from '../lib/clock';
 import { KeyObject } from '../lib/keys';
 import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore, RedisSettings } from '../lib/backends/redis';
 import { LAYOUT_VERSION } from '../lib/backends/redis/ordered';
-import { sharedRedis } from './support/redis-server';
+import { redisTestServer } from './support/redis-admin';
 
-let url = '';
-let admin: Redis;
+const server = redisTestServer();
 let counter = 0;
-const opened: RedisStore[] = [];
 
 /** A store in a fresh namespace on the shared server, closed after the test. */
 function open(settings: RedisSettings = {}): RedisStore {
-  const store = new RedisStore({ url, namespace: `ro${process.pid}x${++counter}`, ...settings });
-  opened.push(store);
-  return store;
+  const store = new RedisStore({ url: server.url, namespace: `ro${process.pid}x${++counter}`, ...settings });
+  return server.track(store);
 }
-
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  admin = new Redis(url);
-});
-
-after(async () => {
-  await admin?.quit();
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
-});
 
 describe('Redis store: background errors', () => {
   it("a scope's failed background sweep reaches the scope's 'error' listeners, not the parent's", async function () {
@@ -50,11 +32,11 @@ describe('Redis store: background errors', () => {
     await root.set('r', 1);
     await scope.set('s', 1);
     // The scope's expiry set is no sorted set any more: its sweep's ZRANGE fails.
-    await admin.set(scope.layout.expiry, 'not a zset');
+    await server.admin.set(scope.layout.expiry, 'not a zset');
     const [err] = (await once(scope, 'error')) as [Error & { code: string }];
     expect(err.code).to.equal('ERR_STORAGE_OPERATION');
     expect(rootErrors).to.deep.equal([]);
-    await admin.del(scope.layout.expiry);
+    await server.admin.del(scope.layout.expiry);
   });
 });
 
@@ -73,7 +55,7 @@ interface Monitored {
  * never comes fails the test loudly.
  */
 async function monitored(run: () => Promise<unknown>): Promise<Monitored[]> {
-  const monitor = await admin.monitor();
+  const monitor = await server.admin.monitor();
   const seen: Monitored[] = [];
   let markerSeen!: () => void;
   const marker = new Promise<void>((resolve) => (markerSeen = resolve));
@@ -85,7 +67,7 @@ async function monitored(run: () => Promise<unknown>): Promise<Monitored[]> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await run();
-    await admin.ping('end-of-run');
+    await server.admin.ping('end-of-run');
     await Promise.race([
       marker,
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('MONITOR did not stream the end-of-run PING within 20 s')), 20_000))),
@@ -209,12 +191,12 @@ describe('Redis store: ordered indexes', () => {
     await store.set({ age: 21 }, 'ok');
     const l = store.layout;
     const bad = '\u0000{not json';
-    await admin.zadd(l.ordered('n', 'age'), 22, '9'.repeat(16) + bad);
-    await admin.set(l.entry(bad), '0v"orphan"');
+    await server.admin.zadd(l.ordered('n', 'age'), 22, '9'.repeat(16) + bad);
+    await server.admin.set(l.entry(bad), '0v"orphan"');
     const err = (await store.keys({ age: { $gte: 20 } }).catch((e: unknown) => e)) as Error & { code?: string };
     expect(err.code).to.equal('ERR_STORAGE_OPERATION');
     expect(err.message).to.include('{not json');
-    await admin.zrem(l.ordered('n', 'age'), '9'.repeat(16) + bad);
+    await server.admin.zrem(l.ordered('n', 'age'), '9'.repeat(16) + bad);
     expect(await store.keys({ age: { $gte: 20 } })).to.deep.equal([{ age: 21 }]);
   });
 
@@ -307,20 +289,20 @@ describe('Redis store: ordered indexes', () => {
     const store = open();
     await store.connect();
     const l = store.layout;
-    await admin.set(l.ordered('s', 'name'), 'garbage');
+    await server.admin.set(l.ordered('s', 'name'), 'garbage');
     const err = await store.set({ age: 3, name: 'x' }, 1).then(
       () => undefined,
       (e: Error & { code: string }) => e,
     );
     expect(err?.code).to.equal('ERR_STORAGE_OPERATION');
-    expect(await admin.zcard(l.order)).to.equal(0);
-    expect(await admin.exists(l.ordered('n', 'age'), l.indexFor('age', 3), l.indexFor('name', 'x'), l.entry('\u0000{"age":3,"name":"x"}'))).to.equal(0);
-    expect(await admin.smembers(l.registry)).to.deep.equal([]);
+    expect(await server.admin.zcard(l.order)).to.equal(0);
+    expect(await server.admin.exists(l.ordered('n', 'age'), l.indexFor('age', 3), l.indexFor('name', 'x'), l.entry('\u0000{"age":3,"name":"x"}'))).to.equal(0);
+    expect(await server.admin.smembers(l.registry)).to.deep.equal([]);
     // A key without that path is written with all its records.
     await store.set({ age: 4 }, 2);
-    expect(await admin.zrange(l.ordered('n', 'age'), '0', '-1', 'WITHSCORES')).to.have.length(2);
+    expect(await server.admin.zrange(l.ordered('n', 'age'), '0', '-1', 'WITHSCORES')).to.have.length(2);
     expect(await store.get({ age: { $gt: 1 } })).to.deep.equal([2]);
-    await admin.del(l.ordered('s', 'name'));
+    await server.admin.del(l.ordered('s', 'name'));
   });
 
   it('the sweep removes the ordered index records of expired entries', async () => {
@@ -329,19 +311,19 @@ describe('Redis store: ordered indexes', () => {
     await store.set({ age: 1, name: 'a', tags: [1, 2] }, 1, { ttl: 1000 });
     await store.set({ age: 2, name: 'b' }, 2);
     const l = store.layout;
-    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(2);
-    expect(await admin.zcard(l.ordered('r', 'tags'))).to.equal(1);
+    expect(await server.admin.zcard(l.ordered('n', 'age'))).to.equal(2);
+    expect(await server.admin.zcard(l.ordered('r', 'tags'))).to.equal(1);
     clock.advance(1001);
     expect(await store.sweep()).to.equal(1);
-    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(1);
-    expect(await admin.zcard(l.ordered('s', 'name'))).to.equal(1);
-    expect(await admin.exists(l.ordered('r', 'tags'))).to.equal(0);
-    expect((await admin.smembers(l.registry)).sort()).to.deep.equal(
+    expect(await server.admin.zcard(l.ordered('n', 'age'))).to.equal(1);
+    expect(await server.admin.zcard(l.ordered('s', 'name'))).to.equal(1);
+    expect(await server.admin.exists(l.ordered('r', 'tags'))).to.equal(0);
+    expect((await server.admin.smembers(l.registry)).sort()).to.deep.equal(
       [l.indexFor('age', 2), l.indexFor('name', 'b'), l.ordered('n', 'age'), l.ordered('s', 'name')].sort(),
     );
     await store.del({ age: 2 });
-    expect(await admin.exists(l.ordered('n', 'age'), l.ordered('s', 'name'))).to.equal(0);
-    expect(await admin.smembers(l.registry)).to.deep.equal([]);
+    expect(await server.admin.exists(l.ordered('n', 'age'), l.ordered('s', 'name'))).to.equal(0);
+    expect(await server.admin.smembers(l.registry)).to.deep.equal([]);
   });
 
   it('a key written again after it expired, before any sweep, keeps one ordered record (its new place)', async () => {
@@ -352,28 +334,28 @@ describe('Redis store: ordered indexes', () => {
     clock.advance(1000);
     await store.set({ g: 2, u: 2 }, 'new');
     expect(await store.count({ g: { $gt: -1, $lt: 3 } })).to.equal(1);
-    expect(await admin.zcard(store.layout.ordered('n', 'g'))).to.equal(2);
+    expect(await server.admin.zcard(store.layout.ordered('n', 'g'))).to.equal(2);
     expect(await store.keys({ g: { $gte: 0 } }, { sort: { g: -1 } })).to.deep.equal([{ g: 9 }, { g: 2, u: 2 }]);
   });
 
   it('a namespace written before ordered indexes (no version record) is rebuilt on connect', async () => {
     const namespace = `old${process.pid}x${++counter}`;
-    const writer = new RedisStore({ url, namespace });
-    opened.push(writer);
+    const writer = new RedisStore({ url: server.url, namespace });
+    server.track(writer);
     for (let i = 0; i < 50; i++) await writer.set({ i, age: i % 10, name: `n${i % 5}` }, i);
     const l = writer.layout;
     // What the previous layout left: no ordered sets, none in the registry, no version record.
-    const ordered = (await admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:'));
+    const ordered = (await server.admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:'));
     expect(ordered.length).to.equal(3);
-    await admin.del(...ordered, l.version);
-    await admin.srem(l.registry, ...ordered);
+    await server.admin.del(...ordered, l.version);
+    await server.admin.srem(l.registry, ...ordered);
     await writer.close();
-    const reader = new RedisStore({ url, namespace });
-    opened.push(reader);
+    const reader = new RedisStore({ url: server.url, namespace });
+    server.track(reader);
     expect(await reader.get({ age: { $gte: 8 } })).to.deep.equal([...Array(50).keys()].filter((i) => i % 10 >= 8));
-    expect(await admin.get(l.version)).to.equal(LAYOUT_VERSION);
-    expect(await admin.zcard(l.ordered('n', 'age'))).to.equal(50);
-    expect(await admin.zcard(l.ordered('s', 'name'))).to.equal(50);
-    expect((await admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:')).sort()).to.deep.equal(ordered.sort());
+    expect(await server.admin.get(l.version)).to.equal(LAYOUT_VERSION);
+    expect(await server.admin.zcard(l.ordered('n', 'age'))).to.equal(50);
+    expect(await server.admin.zcard(l.ordered('s', 'name'))).to.equal(50);
+    expect((await server.admin.smembers(l.registry)).filter((k) => !k.startsWith(l.base + 'i:')).sort()).to.deep.equal(ordered.sort());
   });
 });

@@ -7,29 +7,17 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { BackendStore } from '../lib/backend-store';
 import { ManualClock } from '../lib/clock';
 import type { Key, KeyObject } from '../lib/keys';
 import { compileQuery, selectorMatches } from '../lib/query';
 import { keyId } from '../lib/keys';
 import { compileSort, sortEntries } from '../lib/query-sort';
-import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
 import { tablesFor } from '../lib/backends/sqlite/layout';
 import { valuesPlan } from '../lib/backends/sqlite/query';
-import { freshSqlitePath } from './support/sqlite-files';
+import { sqliteBackendStores } from './support/sqlite-files';
 
 describe('sqlite store: queries decided in SQL', () => {
-  const opened: Array<BackendStore<SqliteSettings>> = [];
-  afterEach(async () => {
-    while (opened.length > 0) await opened.pop()!.close();
-  });
-
-  function open(settings: Partial<SqliteSettings> = {}): { store: BackendStore<SqliteSettings>; backend: SqliteBackend } {
-    let backend: SqliteBackend | undefined;
-    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), clock: new ManualClock(Date.now()), ...settings }, (s, context) => (backend = createBackend(s, context) as SqliteBackend));
-    opened.push(store);
-    return { store, backend: backend! };
-  }
+  const open = sqliteBackendStores(() => ({ clock: new ManualClock(Date.now()) }));
 
   it('the bundled SQLite reads JSON numbers as JavaScript does, so a range is exact in SQL (one statement, no matcher)', async () => {
     const { store, backend } = open();

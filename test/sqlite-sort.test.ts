@@ -8,27 +8,17 @@
 import { expect } from 'chai';
 import * as fc from 'fast-check';
 import { Readable } from 'node:stream';
-import { BackendStore } from '../lib/backend-store';
 import { ManualClock } from '../lib/clock';
-import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
+import { SqliteBackend } from '../lib/backends/sqlite';
 import type { Key } from '../lib/keys';
 import { keyId } from '../lib/keys';
 import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
-import { freshSqlitePath } from './support/sqlite-files';
+import { sqliteBackendStores } from './support/sqlite-files';
 import { pageOrder, walkPages } from './support/page-walk';
 
 describe('sqlite store: native sort', () => {
-  const opened: Array<BackendStore<SqliteSettings>> = [];
-  function open(settings: Partial<SqliteSettings> = {}): { store: BackendStore<SqliteSettings>; backend: SqliteBackend } {
-    let backend!: SqliteBackend;
-    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), ...settings }, (s, context) => (backend = createBackend(s, context) as SqliteBackend));
-    opened.push(store);
-    return { store, backend };
-  }
-  afterEach(async () => {
-    while (opened.length) await opened.pop()!.close();
-  });
+  const open = sqliteBackendStores();
 
   /** Records every query statement the backend runs with its parameters. */
   function recordQueries(backend: SqliteBackend): Array<{ sql: string; params: unknown }> {
@@ -150,8 +140,7 @@ describe('sqlite store: native sort', () => {
     expect(await statements()).to.deep.equal({ got: ['array', 0], count: 4 }); // alone, probe, other rows, run
     expect(await statements()).to.deep.equal({ got: ['array', 0], count: 3 });
     // Another connection on the file deletes the array: the probe sees it, and the read after is one statement again.
-    const second = new BackendStore<SqliteSettings>({ path: backend.connection.settings.path, indexes: ['n'] }, (s, context) => createBackend(s, context));
-    opened.push(second);
+    const { store: second } = open({ path: backend.connection.settings.path, indexes: ['n'] });
     await second.del({ id: 9, n: [5] });
     expect(await statements()).to.deep.equal({ got: [0, 1], count: 2 }); // probe, run
     expect(await statements()).to.deep.equal({ got: [0, 1], count: 1 });

@@ -9,20 +9,11 @@ import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { BackendStore } from '../lib/backend-store';
 import { ManualClock } from '../lib/clock';
-import { createBackend, SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
-import { freshSqlitePath } from './support/sqlite-files';
+import { SqliteBackend, SqliteSettings } from '../lib/backends/sqlite';
+import { sqliteBackendStores } from './support/sqlite-files';
 
 describe('sqlite store: sorted reads of values only', () => {
-  const opened: Array<BackendStore<SqliteSettings>> = [];
-  function open(settings: Partial<SqliteSettings> = {}): { store: BackendStore<SqliteSettings>; backend: SqliteBackend } {
-    let backend!: SqliteBackend;
-    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), ...settings }, (s, context) => (backend = createBackend(s, context) as SqliteBackend));
-    opened.push(store);
-    return { store, backend };
-  }
-  afterEach(async () => {
-    while (opened.length) await opened.pop()!.close();
-  });
+  const open = sqliteBackendStores();
 
   /** Records the SQL text of every query statement run (the fixed statements, rowBySeq included, are not query statements). */
   function recordSql(backend: SqliteBackend): string[] {

@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { BackendStore } from '../../lib/backend-store';
+import { createBackend, SqliteBackend, SqliteSettings } from '../../lib/backends/sqlite';
 
 let dir: string | undefined;
 let counter = 0;
@@ -23,4 +25,23 @@ export function sqliteTempDir(): string {
 /** A database file path no other test uses (the file itself is created by the store). */
 export function freshSqlitePath(name = 'db'): string {
   return path.join(sqliteTempDir(), `${name}-${++counter}.sqlite`);
+}
+
+/**
+ * For one describe block (registers its afterEach): opens a SQLite store on a fresh file with
+ * its backend at hand, closed after each test; `defaults()` go under each call's settings.
+ */
+export function sqliteBackendStores(
+  defaults: () => Partial<SqliteSettings> = () => ({}),
+): (settings?: Partial<SqliteSettings>) => { store: BackendStore<SqliteSettings>; backend: SqliteBackend } {
+  const opened: Array<BackendStore<SqliteSettings>> = [];
+  afterEach(async () => {
+    while (opened.length > 0) await opened.pop()!.close();
+  });
+  return (settings = {}) => {
+    let backend!: SqliteBackend;
+    const store = new BackendStore<SqliteSettings>({ path: freshSqlitePath(), ...defaults(), ...settings }, (s, context) => (backend = createBackend(s, context) as SqliteBackend));
+    opened.push(store);
+    return { store, backend };
+  };
 }
