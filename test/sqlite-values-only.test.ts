@@ -54,7 +54,8 @@ describe('sqlite store: sorted reads of values only', () => {
     const top = await valuesOnly(store, seen, all, { sort: { n: -1 }, limit: 3 });
     expect(top.values).to.deep.equal(['nine-a', Buffer.from('nine-streamed'), 'nine-expires']);
     expect(top.sql).to.have.length(1);
-    expect(top.sql[0]).to.match(/^SELECT NULL, e, 0, iif\(s IS NULL, v, seq\)/);
+    // One cell a row, read plucked: the stored value, or the seq of a row read whole (the streamed one).
+    expect(top.sql[0]).to.match(/^SELECT iif\(s IS NULL AND \(e IS NULL OR e < 1e300\) AND typeof\(v\) IN \('text', 'blob'\), v, seq\) FROM /);
     // With includeKey the same shape reads the id.
     expect(seen.slice(top.sql.length).some((sql) => /^SELECT id, e, 0, /.test(sql))).to.equal(true);
     clock.advance(10);
@@ -121,8 +122,26 @@ describe('sqlite store: sorted reads of values only', () => {
     };
     await corrupt('v', '{oops', 2); // in the top run (one statement)
     db.prepare(`UPDATE memstorage SET v = '2' WHERE id = ?`).run('\u0000{"id":2,"n":5}');
+    await corrupt('e', 'soon', 1); // an expiry of the wrong type in the top run: that row is read whole
+    db.prepare(`UPDATE memstorage SET e = NULL WHERE id = ?`).run('\u0000{"id":1,"n":5}');
     await corrupt('e', 'later', 9); // below the top run
     db.prepare(`UPDATE memstorage SET e = NULL WHERE id = ?`).run('\u0000{"id":9,"n":1}');
     expect(await store.get(all, { sort: { n: -1 }, limit: 5 })).to.deep.equal([0, 1, 2, 3, 'below']);
+  });
+
+  it('the top run read without ids gives compressed values and values with an expiry, and drops what expired', async () => {
+    const clock = new ManualClock(Date.now());
+    const { store, backend } = open({ indexes: ['n'], clock, compress: { threshold: 0 } });
+    const all = { id: { $gte: 0 } };
+    const long = (i: number) => `value ${i} `.repeat(40);
+    for (let i = 0; i < 6; i++) await store.set({ id: i, n: 3 }, long(i), i % 2 === 0 ? { ttl: 1000 * (i + 1) } : undefined);
+    await store.set({ id: 9, n: 1 }, 'below');
+    expect(backend.connection.database.prepare(`SELECT count(*) FROM memstorage WHERE typeof(v) = 'blob'`).pluck().get()).to.be.greaterThan(5);
+    const seen = recordSql(backend);
+    const top = await valuesOnly(store, seen, all, { sort: { n: -1 }, limit: 4 });
+    expect(top.values).to.deep.equal([0, 1, 2, 3].map(long));
+    expect(top.sql).to.have.length(1);
+    clock.advance(1000); // { id: 0 } expires
+    expect((await valuesOnly(store, seen, all, { sort: { n: -1 }, skip: 1, limit: 6 })).values).to.deep.equal([2, 3, 4, 5].map(long).concat('below'));
   });
 });

@@ -75,7 +75,8 @@ export class ValueEntry implements StoredEntry {
 
   constructor(
     readonly value: unknown,
-    readonly expiresAt: number | null,
+    /** Undefined when the read did not take it (StoredEntry.expiresAt). */
+    readonly expiresAt: number | null | undefined,
   ) {}
 
   get key(): Key {

@@ -139,7 +139,27 @@ export class SortShape {
    * walking the whole run to find nothing (~50 µs in bench/queries-sqlite's data).
    */
   get aloneSql(): string {
-    return this.text('alone', () => this.runSql(`${this.x} = iif(${this.otherRowsExist}, NULL, ${this.topSql})`, false));
+    return this.text('alone', () => this.runSql(this.aloneEqual, false));
+  }
+
+  /**
+   * aloneSql for a read of values alone (no ids): one column a row, read plucked — each cell of
+   * a row read as an array costs the driver about as much as the statement spends finding the
+   * row. The cell is the stored value (TEXT, or compressed bytes) of a row whose value is in the
+   * row and whose expiry is NULL or a number (the WHERE already kept only live ones, as the
+   * fast path of get(query) does: query.ts valuesPlan); any other row gives its seq, an
+   * INTEGER, and is read whole (a streamed value, an expiry or value of the wrong type).
+   */
+  get aloneValuesSql(): string {
+    return this.text('alone-values', () => {
+      const cell = `iif(s IS NULL AND (e IS NULL OR e < 1e300) AND typeof(v) IN ('text', 'blob'), v, seq)`;
+      return `SELECT ${cell} FROM ${this.table} INDEXED BY ${pathIndexName(this.tableName, this.spec[0].path)} WHERE ${this.where} AND a IS NULL AND ${LIVE} AND ${this.aloneEqual} ORDER BY seq ${limitSql(this.need)}`;
+    });
+  }
+
+  /** The run's condition in aloneSql: the greatest value, or NULL when other rows exist. */
+  private get aloneEqual(): string {
+    return `${this.x} = iif(${this.otherRowsExist}, NULL, ${this.topSql})`;
   }
 
   /** The run of the value bound as @top. */

@@ -193,6 +193,7 @@ function sortedRead(
    * rows (there is no other row), so they carry no sort value.
    */
   function topRunAlone(shape: SortShape): StoredEntry[] | undefined {
+    if (keyless) return topValuesAlone(shape);
     const cells = run(() => connection.query(shape.aloneSql).raw(true).all(params)) as RunCells[];
     if (cells.length === 0) return undefined;
     // The plan is exact (limited): every live row is a match, its entry built from its cells.
@@ -214,6 +215,32 @@ function sortedRead(
     }
     if (cells.length === need) return out;
     // The whole run, short of the limit: the values below it, as topRunFirst reads them.
+    return plainWindow(belowTop(shape, true, need - cells.length), out, { taken });
+  }
+
+  /**
+   * topRunAlone for a read of values alone (`keyless`): one plucked cell a row
+   * (sort-shape.ts aloneValuesSql) — the stored value, or the seq of a row to read whole. A
+   * value's entry carries no expiry (`expiresAt` undefined: not read; the statement kept live
+   * rows only, at this read's `now`, as valuesSync does).
+   */
+  function topValuesAlone(shape: SortShape): StoredEntry[] | undefined {
+    const cells = run(() => connection.query(shape.aloneValuesSql).pluck(true).all(params)) as unknown[];
+    if (cells.length === 0) return undefined;
+    const out: StoredEntry[] = [];
+    let taken = 0;
+    for (const cell of cells) {
+      if (typeof cell === 'string' || Buffer.isBuffer(cell)) {
+        // Unreadable, it throws: sortedEntries reads again with ids, so that the error names the key.
+        if (taken++ >= skip) out.push(new ValueEntry(deserialize(cell, '', codec), undefined));
+        continue;
+      }
+      // A streamed value, or an expiry or value of the wrong type: the row read whole (its id names it if corrupt); gone meanwhile (another connection), it is left out.
+      const row = connection.stmt.rowBySeq.get(cell) as ScannedRow | undefined;
+      if (!row || !isLive(row, row.id, now)) continue;
+      if (taken++ >= skip) out.push(entryOf(row, row.id, undefined));
+    }
+    if (cells.length === need) return out;
     return plainWindow(belowTop(shape, true, need - cells.length), out, { taken });
   }
 
