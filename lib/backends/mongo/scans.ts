@@ -74,12 +74,85 @@ export const VALUES_PROJECTION = { _id: 1, k: 1, v: 1, g: 1, e: 1 } as const;
 export const KEYS_PROJECTION = { _id: 1, k: 1, e: 1 } as const;
 
 /** The find with sort, skip and limit on the server (sort.ts). */
-async function* serverSorted(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+function serverSorted(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  const spec = options.sort ?? [];
+  const plan: SortPlan = spec.length === 0 ? { sort: { s: 1 }, reversedTies: false } : planSort(spec, selector, scope.shared.indexFields);
+  if (options.limit !== undefined && options.limit > 0 && options.limit <= SCAN_BATCH && (options.skip ?? 0) === 0 && !plan.reversedTies && selector.kind !== 'none') {
+    return limitedRead(scope, selector, options, plan, options.limit);
+  }
+  return filteredRead(scope, selector, options, plan, undefined);
+}
+
+/**
+ * A find with a limit of at most one batch and no skip (`get(q, { sort, limit: 20 })`): sent
+ * without the expiry condition, and, with values, without a projection. Whether an entry
+ * expired is then told here: when none of the first batch has, they are the first `limit` of
+ * all matches, expired or not, so they are the first `limit` live ones too — the same entries
+ * in the same order as the find with the condition. When one has (an expired entry the TTL
+ * monitor has not removed yet, up to a minute), nothing of the batch is yielded and the find is
+ * sent again with the condition (filteredRead). A later batch (values too large for one batch
+ * of 16 MB) holding an expired entry is answered the same way, leaving out what was yielded.
+ *
+ * Why: on the test engine, the server's CPU for `get({ kind }, { sort: { age: -1 }, limit: 20 })`
+ * over 100,000 keys (the kind + age index's 20 keys and documents, through its cached plan)
+ * was ~0.15 ms a call above the raw driver's find (~1.0 ms): the expiry test on each document
+ * (~0.05 ms), the `$type` test (~0.05 ms, query.ts now leaves it out where the query implies it)
+ * and the projection (~0.06 ms, while decoding `n`, `s`, `c` and `u` of 20 documents costs the
+ * client ~0.02 ms). Without them, the find costs the server what the raw driver's does.
+ */
+async function* limitedRead(scope: MongoScope, selector: Selector, options: FindOptions, plan: SortPlan, limit: number): AsyncGenerator<StoredEntry> {
+  const now = scope.clock.now();
+  const multiField = (options.sort ?? []).length > 1;
+  let cursor: FindCursor<EntryDoc>;
+  try {
+    cursor = scope.shared.collection.find(selectorFilter(selector, scope.namespace, undefined), {
+      projection: options.values ? undefined : KEYS_PROJECTION,
+      sort: plan.sort,
+      allowDiskUse: (options.sort ?? []).length > 0 ? true : undefined,
+      batchSize: SCAN_BATCH,
+      limit,
+    }) as FindCursor<EntryDoc>;
+  } catch (err) {
+    throw toStoreError(err, 'find');
+  }
+  const yielded = new Set<string>();
+  try {
+    for (let first = true; ; first = false) {
+      const doc = await nextDoc(cursor, first && multiField);
+      if (doc === null) return;
+      const batch = [doc, ...cursor.readBufferedDocuments()] as EntryDoc[];
+      if (batch.some((d) => expiredAt(d, now))) break;
+      for (const next of batch) {
+        let entry = entryOf(scope, next, options.values);
+        if (entry instanceof Promise) entry = await entry;
+        if (entry === undefined) continue;
+        yielded.add(entry.id);
+        yield entry;
+      }
+    }
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+  yield* filteredRead(scope, selector, options, plan, yielded);
+}
+
+/** Whether the document's expiry is a Date at or before `now`, as the filter's `e: { $not: { $lte: now } }` tells (anything else is left to isLive). */
+function expiredAt(doc: EntryDoc, now: number): boolean {
+  const e = doc.e as unknown;
+  return e instanceof Date && e.getTime() <= now;
+}
+
+/**
+ * The find with the expiry condition (or the aggregation, creation-order.ts). `already`: the
+ * ids limitedRead yielded before it found an expired entry, left out here and counted in the limit.
+ */
+async function* filteredRead(scope: MongoScope, selector: Selector, options: FindOptions, plan: SortPlan, already: ReadonlySet<string> | undefined): AsyncGenerator<StoredEntry> {
   const filter = selectorFilter(selector, scope.namespace, scope.clock.now());
   const projection = options.values ? VALUES_PROJECTION : KEYS_PROJECTION;
   const spec = options.sort ?? [];
-  const plan: SortPlan = spec.length === 0 ? { sort: { s: 1 }, reversedTies: false } : planSort(spec, selector, scope.shared.indexFields);
   const skip = options.skip ?? 0;
+  let limit = options.limit;
+  if (already !== undefined && limit !== undefined) limit -= already.size;
   let cursor: AbstractCursor<EntryDoc>;
   try {
     // A sort no index serves is a blocking sort on the server: allowDiskUse lets one larger
@@ -114,14 +187,17 @@ async function* serverSorted(scope: MongoScope, selector: Selector, options: Fin
       return;
     }
     for (let first = true; ; first = false) {
-      const doc = await nextDoc(cursor, first && spec.length > 1);
+      // After entries limitedRead yielded, a refusal is an error: sorting here would yield them again.
+      const doc = await nextDoc(cursor, first && spec.length > 1 && !already?.size);
       if (doc === null) return;
       // The rest of the batch the driver holds is taken without an await per document (each
       // still checked for expiry as it is yielded): cursor.next() costs several promise hops.
       for (const next of [doc, ...cursor.readBufferedDocuments()]) {
         let entry = entryOf(scope, next as EntryDoc, options.values);
         if (entry instanceof Promise) entry = await entry;
-        if (entry) yield entry;
+        if (entry === undefined || already?.has(entry.id)) continue;
+        yield entry;
+        if (limit !== undefined && already !== undefined && --limit <= 0) return;
       }
     }
   } finally {
