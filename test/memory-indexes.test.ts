@@ -445,7 +445,7 @@ describe('memory store: ordered indexes and the planner', function () {
   });
 
   describe('SlotRun (a bucket of several entries, in creation order)', function () {
-    const slot = (seq: number) => new Slot(`s${seq}`, seq, 0, seq);
+    const slot = (seq: number) => new Slot(`s${seq}`, seq, seq);
     it('adds, finds, removes and iterates in seq order across chunks, out-of-order adds included', function () {
       const slots = Array.from({ length: 1200 }, (_, i) => slot(i + 1));
       const run = new SlotRun(slots[0], slots[1]);

@@ -454,6 +454,32 @@ describe('memory store', function () {
       expect(await store.get({ id: { $in: [1, 2] } })).to.deep.equal(['d']);
       expect(bucketsNow(store)).to.equal(1);
     });
+
+    it('an entry without an expiry holds no expiry field; one given a TTL later, by set or touch, expires as set and can lose it again', async function () {
+      const clock = new Store.ManualClock();
+      for (const indexes of [undefined, ['age']]) {
+        const store = memory({ clock, sweepInterval: 0, ...(indexes ? { indexes } : {}) });
+        const held = () => [...(store as unknown as { backend: { keyspace: { slots: Map<string, object> } } }).backend.keyspace.slots.values()];
+        for (let i = 0; i < 5; i++) await store.set({ id: i, age: i }, i);
+        // slot.ts: 8 bytes an entry that most entries never use.
+        expect(held().filter((slot) => Object.hasOwn(slot, 'expiry') || Object.hasOwn(slot, 'expiresAt')), String(indexes)).to.have.length(0);
+        await store.set({ id: 5, age: 5 }, 5, { ttl: 100 });
+        expect(await store.touch({ id: 1, age: 1 }, 50)).to.equal(true);
+        await store.set({ id: 2, age: 2 }, 'two', { ttl: 50 }); // an overwrite gives the TTL
+        expect(await store.touch({ id: 3, age: 3 }, 50)).to.equal(true);
+        expect(await store.touch({ id: 3, age: 3 }, 0)).to.equal(true); // and takes it away
+        expect(await store.ttl({ id: 3, age: 3 })).to.equal(null);
+        expect(await store.ttl({ id: 1, age: 1 })).to.equal(50);
+        clock.advance(51);
+        expect(await store.get({ age: { $gte: 0 } }), String(indexes)).to.deep.equal([0, 3, 4, 5]);
+        store.sweep();
+        expect(store.internals.size).to.equal(4);
+        expect((await store.getMeta({ id: 5, age: 5 }))?.expiresAt).to.equal(clock.now() - 51 + 100);
+        clock.advance(50);
+        expect(await store.get({ age: { $gte: 0 } })).to.deep.equal([0, 3, 4]);
+        await store.close();
+      }
+    });
   });
 
   describe('maxKeys and maxBytes: LRU eviction', function () {

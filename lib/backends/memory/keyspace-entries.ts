@@ -19,7 +19,7 @@ import { BareEntries } from './bare-entries';
 import { ExpiryHeap } from './expiry-heap';
 import { IdOrder } from './id-order';
 import { OrderedIndexes } from './ordered-indexes';
-import { ParsedSlot, SizedSlot, Slot } from './slot';
+import { SizedSlot, Slot, TimedSlot, newSlot } from './slot';
 import { TagIndex } from './tag-index';
 
 /**
@@ -179,9 +179,7 @@ export class KeyspaceEntries {
       const slot =
         this.options.maxBytes > 0
           ? new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, at, size)
-          : kept !== undefined
-            ? new ParsedSlot(id, value, expiresAt ?? 0, seq, createdAt, at, kept)
-            : new Slot(id, value, expiresAt ?? 0, seq, createdAt, at);
+          : newSlot(id, value, seq, createdAt, at, kept, expiresAt ?? 0);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
@@ -213,7 +211,7 @@ export class KeyspaceEntries {
     } else if (expiresAt !== null) {
       // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
       const bare = this.bare;
-      this.slots.set(id, new Slot(id, bare.value(held), expiresAt, 0, bare.createdAt(held), bare.updatedAt(held)));
+      this.slots.set(id, new TimedSlot(id, bare.value(held), 0, bare.createdAt(held), bare.updatedAt(held), expiresAt));
       bare.free(held);
     }
     if (expiresAt !== null) {
@@ -281,7 +279,7 @@ export class KeyspaceEntries {
   protected readonly slotOf = (id: string, held: Slot | number): Slot => {
     if (typeof held !== 'number') return held;
     const bare = this.bare;
-    return new Slot(id, bare.value(held), 0, 0, bare.createdAt(held), bare.updatedAt(held));
+    return new Slot(id, bare.value(held), 0, bare.createdAt(held), bare.updatedAt(held));
   };
 
   /**

@@ -17,11 +17,16 @@ import { Key, KeyObject, keyFromId } from '../../keys';
 export class Slot {
   /** The object key parsed (a normalized copy), in a ParsedSlot; undefined otherwise and for string keys. */
   declare readonly parsed: KeyObject | undefined;
+  /**
+   * Epoch ms of expiry. An own field only of a Slot made with an expiry (TimedSlot,
+   * TimedParsedSlot, SizedSlot) or given one later (then V8 keeps it out of the object, which
+   * only such entries pay): most entries have none, and the field cost 8 bytes each (1M
+   * entries, 8 MB). Read and written through `expiresAt`.
+   */
+  declare protected expiry: number | undefined;
   constructor(
     readonly id: string,
     public value: unknown,
-    /** Epoch ms, or 0 for no expiry. */
-    public expiresAt: number,
     /** Creation sequence, used to merge index hits back into creation order. */
     readonly seq: number,
     /**
@@ -34,6 +39,16 @@ export class Slot {
     public updatedAt = createdAt,
   ) {}
 
+  /** Epoch ms, or 0 for no expiry. */
+  get expiresAt(): number {
+    return this.expiry ?? 0;
+  }
+
+  set expiresAt(at: number) {
+    // An entry without an expiry that keeps none gains no field.
+    if (at !== 0 || this.expiry !== undefined) this.expiry = at;
+  }
+
   /** The key: the kept parse, or one made from the id for this read; read only. */
   get key(): Key {
     return this.parsed ?? keyFromId(this.id);
@@ -45,25 +60,40 @@ export class Slot {
   }
 }
 
+/** A Slot made with an expiry (epoch ms): the field is in the object. */
+export class TimedSlot extends Slot {
+  constructor(id: string, value: unknown, seq: number, createdAt: number, updatedAt: number, expiresAt: number) {
+    super(id, value, seq, createdAt, updatedAt);
+    this.expiry = expiresAt;
+  }
+}
+
 /** A Slot that keeps its object key parsed (a store indexing every path; see Slot). */
 export class ParsedSlot extends Slot {
   constructor(
     id: string,
     value: unknown,
-    expiresAt: number,
     seq: number,
     createdAt: number,
     updatedAt: number,
     override readonly parsed: KeyObject | undefined,
   ) {
-    super(id, value, expiresAt, seq, createdAt, updatedAt);
+    super(id, value, seq, createdAt, updatedAt);
+  }
+}
+
+/** A ParsedSlot made with an expiry (epoch ms): the field is in the object. */
+export class TimedParsedSlot extends ParsedSlot {
+  constructor(id: string, value: unknown, seq: number, createdAt: number, updatedAt: number, parsed: KeyObject | undefined, expiresAt: number) {
+    super(id, value, seq, createdAt, updatedAt, parsed);
+    this.expiry = expiresAt;
   }
 }
 
 /**
  * A Slot of a store bounded by maxBytes, which tracks each entry's approximate bytes. Only those
  * stores pay for the field: 8 bytes per entry, 8 MB for 1M object keys. (Such stores are rare
- * enough that it keeps the `parsed` field whatever the store's indexes.)
+ * enough that it keeps the `parsed` and expiry fields whatever the store's indexes and TTLs.)
  */
 export class SizedSlot extends ParsedSlot {
   constructor(
@@ -77,6 +107,18 @@ export class SizedSlot extends ParsedSlot {
     /** Approximate bytes. */
     public size: number,
   ) {
-    super(id, value, expiresAt, seq, createdAt, updatedAt, parsed);
+    super(id, value, seq, createdAt, updatedAt, parsed);
+    this.expiry = expiresAt;
   }
+}
+
+/**
+ * A new Slot of the lightest class for what it holds: `parsed` only where the store keeps parsed
+ * keys, the expiry field only when it has one (0: none).
+ */
+export function newSlot(id: string, value: unknown, seq: number, createdAt: number, updatedAt: number, parsed: KeyObject | undefined, expiresAt: number): Slot {
+  if (parsed !== undefined) {
+    return expiresAt !== 0 ? new TimedParsedSlot(id, value, seq, createdAt, updatedAt, parsed, expiresAt) : new ParsedSlot(id, value, seq, createdAt, updatedAt, parsed);
+  }
+  return expiresAt !== 0 ? new TimedSlot(id, value, seq, createdAt, updatedAt, expiresAt) : new Slot(id, value, seq, createdAt, updatedAt);
 }
