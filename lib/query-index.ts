@@ -13,10 +13,13 @@ export interface IndexConstraint {
   values: Array<string | number | boolean>;
 }
 
+/** A segment of digits only, anywhere in a dotted path. */
+const NUMERIC_SEGMENT = /(?:^|\.)\d+(?:\.|$)/;
+
 /** True when an index over scalar leaves can answer a constraint on `path` exactly. */
 function indexablePath(path: string): boolean {
   // Numeric segments address array positions, which the per-path indexes do not record.
-  return !path.split('.').some((segment) => /^\d+$/.test(segment));
+  return !NUMERIC_SEGMENT.test(path);
 }
 
 function isIndexableScalar(v: unknown): v is string | number | boolean {

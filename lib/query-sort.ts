@@ -41,6 +41,23 @@ const EMPTY_ARRAY: unique symbol = Symbol('empty array');
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * Sort fields compileSort validated lately, by path, one map per direction (at most
+ * MAX_KNOWN_SORT_FIELDS each, paths up to MAX_KNOWN_SORT_PATH): a sort repeated per call takes
+ * its frozen field again instead of checking and splitting the path.
+ */
+const ASCENDING = new Map<string, SortField>();
+const DESCENDING = new Map<string, SortField>();
+const MAX_KNOWN_SORT_FIELDS = 512;
+const MAX_KNOWN_SORT_PATH = 256;
+
+function rememberSortField(field: SortField): void {
+  if (field.path.length > MAX_KNOWN_SORT_PATH) return;
+  const known = field.direction === 1 ? ASCENDING : DESCENDING;
+  if (known.size >= MAX_KNOWN_SORT_FIELDS) known.clear();
+  known.set(field.path, field);
+}
+
 /** Validates a `sort` option: `{ '<path>': 1 | -1, ... }`, own data fields, at most MAX_SORT_FIELDS. */
 export function compileSort(sort: unknown, method: string): SortSpec {
   if (!isPlainObject(sort)) throw new InvalidArgumentError(`${method}: sort must be an object like { age: 1, 'name.last': -1 }`);
@@ -49,6 +66,11 @@ export function compileSort(sort: unknown, method: string): SortSpec {
     const field = Object.getOwnPropertyDescriptor(sort, path)!;
     if (!('value' in field)) throw new InvalidArgumentError(`${method}: sort field ${path} must be a plain data field, not a getter`);
     if (field.value !== 1 && field.value !== -1) throw new InvalidArgumentError(`${method}: sort field ${path} must be 1 or -1`);
+    const known = (field.value === 1 ? ASCENDING : DESCENDING).get(path);
+    if (known !== undefined) {
+      fields.push(known);
+      continue;
+    }
     try {
       checkPath(path);
     } catch (err) {
@@ -57,7 +79,9 @@ export function compileSort(sort: unknown, method: string): SortSpec {
     }
     const parts = path.split('.');
     if (parts.some((part) => part.startsWith('$'))) throw new InvalidArgumentError(`${method}: sort path ${path} must not name an operator`);
-    fields.push({ path, parts, direction: field.value });
+    const compiled: SortField = Object.freeze({ path, parts: Object.freeze(parts), direction: field.value });
+    rememberSortField(compiled);
+    fields.push(compiled);
   }
   if (fields.length > MAX_SORT_FIELDS) throw new InvalidArgumentError(`${method}: sort may name at most ${MAX_SORT_FIELDS} fields`);
   return fields;

@@ -90,6 +90,42 @@ export async function* findOrdered(
   }
 }
 
+/**
+ * `findOrdered`'s entries as an array, each passed through `shape`: what `get` collects, with
+ * no generator step of its own between the backend's `find` and the result (a native backend's
+ * window is read straight from `find`).
+ */
+export async function collectOrdered<R>(
+  storage: CompleteBackend,
+  selector: Selector,
+  values: boolean,
+  options: ReadOptions,
+  clock: Clock,
+  keys: boolean,
+  shape: (entry: StoredEntry) => R,
+): Promise<R[]> {
+  const out: R[] = [];
+  if (options.limit === 0 || selector.kind === 'none') return out;
+  const plan = planRead(storage.supports.nativeSort === true, values, options, keys);
+  if (plan.sortHere) {
+    const all: StoredEntry[] = [];
+    for await (const entry of storage.find(selector, plan.request)) all.push(entry);
+    for (const entry of sortedWindow(all, plan as ReadPlan & { sortHere: SortSpec })) {
+      // Expiry is checked per entry (SPEC §12), where the backend said when, as findOrdered does.
+      if (entry.expiresAt != null && entry.expiresAt <= clock.now()) continue;
+      out.push(shape(entry));
+    }
+    return out;
+  }
+  const window = new EntryWindow(plan.skip, plan.limit);
+  for await (const entry of storage.find(selector, plan.request)) {
+    if (!window.admits()) continue;
+    out.push(shape(entry));
+    if (window.full) break;
+  }
+  return out;
+}
+
 /** `findOrdered` over a synchronous find (an in-process backend): the same plan, without an async step per entry. */
 export function findOrderedSync(
   findSync: (selector: Selector, options: FindOptions) => Iterable<StoredEntry>,

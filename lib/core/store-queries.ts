@@ -3,7 +3,7 @@
  * `page`, with `sort`, `skip` and `limit` (lib/core/ordered-find.ts) and keyset paging
  * (lib/core/page-cursor.ts). Every option a method does not take is refused.
  */
-import type { StoredEntry } from '../backend';
+import type { FindOptions, StoredEntry } from '../backend';
 import type { Callback } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
 import type { Key } from '../keys';
@@ -11,12 +11,21 @@ import { Selector, compileGlob, compileQuery } from '../query';
 import { sortKeysOf } from '../query-sort';
 import type { GetOptions, GetResult, Page, PageOptions, Query, QueryOptions, StoreCallback, StoreFlags, StoreGetResult, UnknownFlags } from '../store-types';
 import { splitArgs } from './arguments';
-import { findOrdered, findOrderedSync, windowCount } from './ordered-find';
+import { collectOrdered, findOrdered, findOrderedSync, windowCount } from './ordered-find';
 import { decodeCursor, encodeCursor } from './page-cursor';
 import { findPage } from './page-find';
 import { ReadOptions, readOptions } from './query-options';
 import { StoreStreams } from './store-streams';
 import { TRACING, isTraced } from './tracing';
+
+/** What `get` returns of an entry: `{ key, val }` with includeKey, else the value. */
+const entryWithKey = (e: StoredEntry): { key: Key; val: unknown } => ({ key: e.key, val: e.value });
+const entryValue = (e: StoredEntry): unknown => e.value;
+const entryKey = (e: StoredEntry): Key => e.key;
+const sameKeys = (keys: Key[]): Key[] => keys;
+
+/** A backend's synchronous find (Backend.findSync). */
+type FindSync = (selector: Selector, options: FindOptions) => Iterable<StoredEntry>;
 
 /** See the file comment. V and F as on BaseStore (lib/store.ts). */
 export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFlags> extends StoreStreams<V, F> {
@@ -36,41 +45,63 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
       const options = readOptions(split.options, 'get', ['limit', 'skip', 'sort', 'includeKey']);
       const selector = compileQuery(args[0]);
       const includeKey = options.includeKey ?? this.settings.includeKey ?? false;
-      p = this.run(
-        () => this.collect(selector, includeKey, options),
-        (results) => {
-          if (results.length > 0) this.counters.hits++;
-          else this.counters.misses++;
-          return results.length === 0 && this.settings.nullOnMiss ? null : results;
-        },
-        selector.kind === 'exact' ? 'read' : 'scan',
-        selector.kind === 'exact' ? selector.id : undefined,
-      );
+      if (selector.kind !== 'exact' && this._findSync !== undefined && this.scansNow()) {
+        // An in-process backend's scan, admitted now: read here, without the gate's promises.
+        p = this.ranNow(() => this.collectSync(selector, includeKey, options, this._findSync!), this.countGet);
+      } else {
+        p = this.run(
+          () => this.collect(selector, includeKey, options),
+          this.countGet,
+          selector.kind === 'exact' ? 'read' : 'scan',
+          selector.kind === 'exact' ? selector.id : undefined,
+        );
+      }
     } catch (err) {
       p = this.refuse(err);
     }
     return this.settle('get', p, cb);
   }
 
-  private async collect(selector: Selector, includeKey: boolean, options: ReadOptions): Promise<unknown[]> {
-    if (selector.kind === 'none' || options.limit === 0) return [];
-    if (selector.kind === 'exact') {
-      if ((options.skip ?? 0) > 0) return [];
-      const value = await this.storage.get(selector.id);
-      if (value === undefined) return [];
-      return [includeKey ? { key: selector.key, val: value } : value];
+  /** get's count of a hit or a miss, and its answer on a miss. */
+  private readonly countGet = (results: unknown[]): unknown[] | null => {
+    if (results.length > 0) this.counters.hits++;
+    else this.counters.misses++;
+    return results.length === 0 && this.settings.nullOnMiss ? null : results;
+  };
+
+  /** get's read, once admitted: not an async function itself, so the backend's read is the only promise step of its own. */
+  private collect(selector: Selector, includeKey: boolean, options: ReadOptions): Promise<unknown[]> {
+    if (selector.kind === 'exact') return this.collectExact(selector, includeKey, options);
+    if (this._findSync) {
+      try {
+        return Promise.resolve(this.collectSync(selector, includeKey, options, this._findSync));
+      } catch (err) {
+        return Promise.reject(err); // a failure is the read's, never thrown at the caller
+      }
     }
+    // Without includeKey the backend may skip reading keys (FindOptions.keys).
+    return collectOrdered(this.storage, selector, true, options, this.clock, includeKey, includeKey ? entryWithKey : entryValue);
+  }
+
+  private async collectExact(selector: Selector & { kind: 'exact' }, includeKey: boolean, options: ReadOptions): Promise<unknown[]> {
+    if (options.limit === 0 || (options.skip ?? 0) > 0) return [];
+    const value = await this.storage.get(selector.id);
+    if (value === undefined) return [];
+    return [includeKey ? { key: selector.key, val: value } : value];
+  }
+
+  /** collect over the backend's synchronous find, for a selector that is not exact. */
+  private collectSync(selector: Selector, includeKey: boolean, options: ReadOptions, findSync: FindSync): unknown[] {
+    if (selector.kind === 'none' || options.limit === 0) return [];
     const { limit, sort, skip } = options;
-    const plain = sort === undefined && skip === undefined;
-    if (!includeKey && plain && this._valuesSync) {
+    if (!includeKey && sort === undefined && skip === undefined && this._valuesSync) {
       const values = this._valuesSync(selector, limit ?? Infinity);
       if (values !== undefined) return values;
     }
-    const shape = includeKey ? (e: StoredEntry) => ({ key: e.key, val: e.value }) : (e: StoredEntry) => e.value;
     // Without includeKey the backend may skip reading keys (FindOptions.keys).
-    if (this._findSync) return findOrderedSync(this._findSync, this.supports.nativeSort === true, selector, true, options, includeKey).map(shape);
-    const out: unknown[] = [];
-    for await (const entry of findOrdered(this.storage, selector, true, options, this.clock, includeKey)) out.push(shape(entry));
+    const entries = findOrderedSync(findSync, this.supports.nativeSort === true, selector, true, options, includeKey);
+    const out = new Array<unknown>(entries.length);
+    for (let i = 0; i < entries.length; i++) out[i] = includeKey ? { key: entries[i].key, val: entries[i].value } : entries[i].value;
     return out;
   }
 
@@ -118,8 +149,12 @@ export abstract class StoreQueries<V = unknown, F extends StoreFlags = UnknownFl
       const options = readOptions(split.options, 'keys', ['limit', 'skip', 'sort']);
       const selector: Selector =
         pattern === undefined ? { kind: 'all' } : typeof pattern === 'string' ? compileGlob(pattern) : compileQuery(pattern);
-      p = this.run(async () => {
-        if (this._findSync) return findOrderedSync(this._findSync, this.supports.nativeSort === true, selector, false, options).map((e) => e.key);
+      const findSync = this._findSync;
+      if (findSync !== undefined && this.scansNow()) {
+        // As get: an in-process backend's scan, admitted now, read here without the gate's promises.
+        p = this.ranNow(() => findOrderedSync(findSync, this.supports.nativeSort === true, selector, false, options).map(entryKey), sameKeys);
+      } else p = this.run(async () => {
+        if (findSync) return findOrderedSync(findSync, this.supports.nativeSort === true, selector, false, options).map(entryKey);
         const out: Key[] = [];
         for await (const entry of findOrdered(this.storage, selector, false, options, this.clock)) out.push(entry.key);
         return out;
