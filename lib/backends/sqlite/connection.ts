@@ -79,6 +79,12 @@ export class SqliteConnection {
   private readonly queryCache = new Map<string, Statement>();
   /** What a query shape derives once (sorted.ts: its SQL texts), by shape key; dropped on close with the statements. */
   private readonly shapeCache = new Map<string, unknown>();
+  /**
+   * What a read derives from one exact query (sorted.ts: its translation and sort shape), by a
+   * key holding the query's values: apart from shapeCache, so that many values of one query
+   * shape do not push the shapes out. At most STATEMENT_CACHE, oldest first out.
+   */
+  private readonly queryMemo = new Map<string, unknown>();
   /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
   private readonly reading = new Map<number, number>();
   private readonly orphaned = new Set<number>();
@@ -128,6 +134,7 @@ export class SqliteConnection {
     this.tick = undefined;
     this.queryCache.clear();
     this.shapeCache.clear();
+    this.queryMemo.clear();
     this.statements = undefined;
     const db = this.db;
     this.db = undefined;
@@ -193,6 +200,16 @@ export class SqliteConnection {
     found = build();
     if (this.shapeCache.size >= STATEMENT_CACHE) this.shapeCache.delete(this.shapeCache.keys().next().value!);
     this.shapeCache.set(key, found);
+    return found;
+  }
+
+  /** What `build` derives from one exact query (`key` names it whole, values included), built once per key. */
+  memo<T>(key: string, build: () => T): T {
+    let found = this.queryMemo.get(key) as T | undefined;
+    if (found !== undefined) return found;
+    found = build();
+    if (this.queryMemo.size >= STATEMENT_CACHE) this.queryMemo.delete(this.queryMemo.keys().next().value!);
+    this.queryMemo.set(key, found);
     return found;
   }
 

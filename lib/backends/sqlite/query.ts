@@ -113,6 +113,51 @@ export function selectorWhere(selector: Selector, exactNumbers: boolean): { wher
   }
 }
 
+/**
+ * A text that names a query's filter exactly (values included), to remember its translation
+ * by (sorted.ts): plain data only — strings, finite numbers other than -0, booleans, null,
+ * arrays without holes, plain objects — as JSON writes it, which no two different such filters
+ * share; undefined for anything else (a RegExp, a Date, NaN, -0, ...), which is then translated
+ * afresh. A selector's constraints are derived from its filter alone (lib/query.ts
+ * compileQuery), so equal texts translate alike.
+ */
+export function filterText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? String(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      let out: string;
+      if (Array.isArray(value)) {
+        out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item = i in value ? filterText(value[i]) : undefined;
+          if (item === undefined) return undefined;
+          out += (i > 0 ? ',' : '') + item;
+        }
+        return out + ']';
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      out = '{';
+      let first = true;
+      for (const field of Object.keys(value)) {
+        const item = filterText((value as Record<string, unknown>)[field]);
+        if (item === undefined) return undefined;
+        out += (first ? '' : ',') + JSON.stringify(field) + ':' + item;
+        first = false;
+      }
+      return out + '}';
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** The fast plan of `get(query)` (valuesPlan). */
 export interface ValuesPlan {
   /**

@@ -27,8 +27,8 @@ export function sortShape(
   ids = true,
 ): SortShape | undefined {
   let key = `sort\u0000${need}\u0000${values ? 1 : 0}${ids ? 1 : 0}\u0000${where}`;
-  // Field paths hold no control character (jsonPath refuses them; such a sort gets no shape anyway).
-  for (const field of spec) key += `\u0000${field.direction}${field.path}`;
+  // As JSON strings: a path may hold any character (\u0000 too), and no two sorts may share a key.
+  for (const field of spec) key += `\u0000${field.direction}${JSON.stringify(field.path)}`;
   const shape = scope.connection.shape(key, () => {
     const literals = spec.map((f) => jsonPath(f.path));
     if (literals.some((l) => l === undefined)) return null;

@@ -25,7 +25,7 @@ import { Selector, selectorMatches } from '../../query';
 import { SortSpec, compareKeyLists, sortKeysOf } from '../../query-sort';
 import type { FindOptions, StoredEntry } from '../../store';
 import { sqliteNumber } from './layout';
-import { selectorWhere } from './query';
+import { filterText, selectorWhere } from './query';
 import { RowEntry, ScannedRow, ValueEntry, checkedExpiry, deserialize, isLive, keyOfId, valueOf } from './rows';
 import type { ScanScope } from './scans';
 import { SortShape, otherRowsSql, sortShape } from './sort-shape';
@@ -83,14 +83,13 @@ function sortedRead(
 ): StoredEntry[] | undefined {
   const spec = options.sort;
   const { connection, namespace: ns, clock, codec } = scope;
-  const base = selectorWhere(selector, connection.exactNumbers);
-  if (!base) return [];
-  // Ids are needed to match the rows of an inexact plan (the matcher reads their keys).
-  const keyless = valuesOnly && base.exact && options.values;
   const skip = options.skip ?? 0;
   const need = options.limit === undefined ? Infinity : skip + options.limit;
-  const shape = sortShape(scope, base.where, spec, options.values, need, !keyless);
+  const { base, shape } = translated(scope, selector, spec, options.values, need, valuesOnly);
+  if (!base) return [];
   if (!shape) return undefined; // a field name SQL cannot spell: the caller sorts
+  // Ids are needed to match the rows of an inexact plan (the matcher reads their keys).
+  const keyless = valuesOnly && base.exact && options.values;
   const now = clock.now();
   // One parameter object for every statement of the read (better-sqlite3 ignores the names a statement does not use).
   const params: Record<string, string | number | bigint> = { ...base.params, ns, now };
@@ -303,6 +302,31 @@ function sortedRead(
     if (!isNull) params.boundary = last.seq;
     return connection.query(shape.boundarySql(isNull)).all(params) as SortRow[];
   }
+}
+
+/** A read's translation (query.ts selectorWhere) and its sort shape; `shape` undefined when there is no translation or SQL cannot spell a sort path. */
+interface Translated {
+  base: ReturnType<typeof selectorWhere>;
+  shape: SortShape | undefined;
+}
+
+/**
+ * The translation and sort shape of a read, remembered per connection for a query given the
+ * same values again (SqliteConnection.memo; query.ts filterText names the query): a repeated
+ * query builds no WHERE text and no shape key. The remembered parameter values are never
+ * written to (each read copies them).
+ */
+function translated(scope: SortScope, selector: Selector, spec: SortSpec, values: boolean, need: number, valuesOnly: boolean): Translated {
+  const build = (): Translated => {
+    const base = selectorWhere(selector, scope.connection.exactNumbers);
+    return { base, shape: base && sortShape(scope, base.where, spec, values, need, !(valuesOnly && base.exact && values)) };
+  };
+  const text = selector.kind === 'query' ? filterText(selector.filter) : undefined;
+  if (text === undefined) return build();
+  let key = `${need}\u0000${values ? 1 : 0}${valuesOnly ? 1 : 0}`;
+  // JSON strings: no path can make two keys alike, whatever characters it holds.
+  for (const field of spec) key += `\u0000${field.direction}${JSON.stringify(field.path)}`;
+  return scope.connection.memo(`${key}\u0000\u0000${text}`, build);
 }
 
 /**
