@@ -55,7 +55,8 @@ const INDEXES = ['age', 'city', 'kind'];
 const PAGE_SIZE = 100;
 const PAGES = 10;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'memstorage-bench-queries-sqlite-'));
+/** Made in main(), after reexecWithGc: a directory made at load would be left behind, empty, by the process that re-executes. */
+let dir = '';
 const file = (name: string) => path.join(dir, `${name}.sqlite`);
 const AGE = `json_extract(k, '$."age"')`;
 const KIND = `json_extract(k, '$."kind"')`;
@@ -73,6 +74,7 @@ interface Case {
 
 async function main(): Promise<void> {
   reexecWithGc(__filename);
+  dir = mkdtempSync(path.join(tmpdir(), 'memstorage-bench-queries-sqlite-'));
   printEnvironment('bench/queries-sqlite');
   const keys = makeKeys(N);
   const values = makeValues(1_000);
