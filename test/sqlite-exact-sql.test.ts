@@ -21,6 +21,21 @@ describe('sqlite store: what SQL decides alone', () => {
     await store.close();
   });
 
+  it('a bare {} beside another condition is an equality to an empty object, not an empty operator list', async () => {
+    // Found by the differential harness (FUZZ_SEED=20261203): `{ a: 'b', c: {} }` matched `{ a: 'b' }`.
+    const store = createStore({ type: 'sqlite', settings: { path: ':memory:' } });
+    await store.set({ a: 'b' }, 1);
+    await store.set({ a: 'b', c: {} }, 2);
+    await store.set({ a: 'b', c: { d: 1 } }, 3);
+    expect(await store.get({ a: 'b', c: {} })).to.deep.equal([2]);
+    expect(await store.keys({ a: 'b', c: {} })).to.deep.equal([{ a: 'b', c: {} }]);
+    expect(await store.count({ a: 'b', c: {} })).to.equal(1);
+    expect(await store.get({ a: 'b', c: {} }, { sort: { a: 1 }, limit: 5 })).to.deep.equal([2]);
+    expect(await store.del({ a: 'b', c: {} })).to.equal(1);
+    expect(await store.get({ a: 'b' })).to.deep.equal([1, 3]);
+    await store.close();
+  });
+
   it('an equality to an integer past 2^53 finds its key', async () => {
     const store = createStore({ type: 'sqlite', settings: { path: ':memory:', indexes: ['n'] } });
     await store.set({ n: 2 ** 60 + 256 }, 'big');
