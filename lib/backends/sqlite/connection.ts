@@ -9,6 +9,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Clock } from '../../clock';
 import { loadDriver } from '../../drivers';
+import { BoundedCache } from '../../bounded-cache';
 import { SharedResource } from '../../core/shared-resource';
 import { StoreClosedError } from '../../errors';
 import { ADDED_ENTRY_COLUMNS, ADDED_TAG_COLUMN, PENDING_NS, connectionError, oddValuesIndexSql, pathIndexSql, schemaSql, tablesFor, tagSchemaSql, untagTriggers } from './layout';
@@ -76,15 +77,15 @@ export class SqliteConnection {
   private tick: TickTransaction | undefined;
   /** The users; while there are any, the sweep runs every `sweepInterval` ms; the last one closes the file. */
   private readonly use: SharedResource;
-  private readonly queryCache = new Map<string, Statement>();
+  private readonly queryCache = new BoundedCache<string, Statement>(STATEMENT_CACHE);
   /** What a query shape derives once (sorted.ts: its SQL texts), by shape key; dropped on close with the statements. */
-  private readonly shapeCache = new Map<string, unknown>();
+  private readonly shapeCache = new BoundedCache<string, unknown>(STATEMENT_CACHE);
   /**
    * What a read derives from one exact query (sorted.ts: its translation and sort shape), by a
    * key holding the query's values: apart from shapeCache, so that many values of one query
    * shape do not push the shapes out. At most STATEMENT_CACHE, oldest first out.
    */
-  private readonly queryMemo = new Map<string, unknown>();
+  private readonly queryMemo = new BoundedCache<string, unknown>(STATEMENT_CACHE);
   /** Chunk sets being read by value streams of this process: deleting one waits for its readers. */
   private readonly reading = new Map<number, number>();
   private readonly orphaned = new Set<number>();
@@ -182,12 +183,7 @@ export class SqliteConnection {
 
   /** A query statement, prepared once per SQL text (queries differ in shape, not per call). */
   query(sql: string): Statement {
-    let statement = this.queryCache.get(sql);
-    if (statement) return statement;
-    statement = this.database.prepare(sql) as Statement;
-    if (this.queryCache.size >= STATEMENT_CACHE) this.queryCache.delete(this.queryCache.keys().next().value!);
-    this.queryCache.set(sql, statement);
-    return statement;
+    return this.queryCache.getOrBuild(sql, () => this.database.prepare(sql) as Statement);
   }
 
   /**
@@ -195,22 +191,12 @@ export class SqliteConnection {
    * user), built once per key and kept as long as the statement cache keeps statements.
    */
   shape<T>(key: string, build: () => T): T {
-    let found = this.shapeCache.get(key) as T | undefined;
-    if (found !== undefined) return found;
-    found = build();
-    if (this.shapeCache.size >= STATEMENT_CACHE) this.shapeCache.delete(this.shapeCache.keys().next().value!);
-    this.shapeCache.set(key, found);
-    return found;
+    return this.shapeCache.getOrBuild(key, build) as T;
   }
 
   /** What `build` derives from one exact query (`key` names it whole, values included), built once per key. */
   memo<T>(key: string, build: () => T): T {
-    let found = this.queryMemo.get(key) as T | undefined;
-    if (found !== undefined) return found;
-    found = build();
-    if (this.queryMemo.size >= STATEMENT_CACHE) this.queryMemo.delete(this.queryMemo.keys().next().value!);
-    this.queryMemo.set(key, found);
-    return found;
+    return this.queryMemo.getOrBuild(key, build) as T;
   }
 
   /** Runs `fn` atomically: its own transaction, or a savepoint inside the tick's open one. */
