@@ -56,6 +56,21 @@ function sortedWindow(all: StoredEntry[], plan: ReadPlan & { sortHere: SortSpec 
   return sortEntries(all, plan.sortHere).slice(plan.skip, plan.limit === undefined ? undefined : plan.skip + plan.limit);
 }
 
+/** Everything `find` yields for a plan the core sorts, sorted and cut to its window (expired entries not yet dropped). */
+async function collectedWindow(storage: CompleteBackend, selector: Selector, plan: ReadPlan & { sortHere: SortSpec }): Promise<StoredEntry[]> {
+  const all: StoredEntry[] = [];
+  for await (const entry of storage.find(selector, plan.request)) all.push(entry);
+  return sortedWindow(all, plan);
+}
+
+/**
+ * Whether a collected entry is still live when it is handed on: expiry is checked per entry as
+ * it leaves the core (SPEC §12), where the backend said when, since sorting held it back.
+ */
+function liveNow(entry: StoredEntry, clock: Clock): boolean {
+  return entry.expiresAt == null || entry.expiresAt > clock.now();
+}
+
 /** The entries `selector` matches, in the order and window `options` give; `keys` false: the caller reads values only (FindOptions.keys). */
 export async function* findOrdered(
   storage: CompleteBackend,
@@ -73,12 +88,8 @@ export async function* findOrdered(
   }
   const plan = planRead(storage.supports.nativeSort === true, values, options, keys);
   if (plan.sortHere) {
-    const all: StoredEntry[] = [];
-    for await (const entry of storage.find(selector, plan.request)) all.push(entry);
-    for (const entry of sortedWindow(all, plan as ReadPlan & { sortHere: SortSpec })) {
-      // Expiry is checked per entry as it is yielded (SPEC §12), where the backend said when.
-      if (entry.expiresAt != null && entry.expiresAt <= clock.now()) continue;
-      yield entry;
+    for (const entry of await collectedWindow(storage, selector, plan as ReadPlan & { sortHere: SortSpec })) {
+      if (liveNow(entry, clock)) yield entry;
     }
     return;
   }
@@ -108,12 +119,8 @@ export async function collectOrdered<R>(
   if (options.limit === 0 || selector.kind === 'none') return out;
   const plan = planRead(storage.supports.nativeSort === true, values, options, keys);
   if (plan.sortHere) {
-    const all: StoredEntry[] = [];
-    for await (const entry of storage.find(selector, plan.request)) all.push(entry);
-    for (const entry of sortedWindow(all, plan as ReadPlan & { sortHere: SortSpec })) {
-      // Expiry is checked per entry (SPEC §12), where the backend said when, as findOrdered does.
-      if (entry.expiresAt != null && entry.expiresAt <= clock.now()) continue;
-      out.push(shape(entry));
+    for (const entry of await collectedWindow(storage, selector, plan as ReadPlan & { sortHere: SortSpec })) {
+      if (liveNow(entry, clock)) out.push(shape(entry));
     }
     return out;
   }
