@@ -11,9 +11,9 @@ import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore } from '../lib/backends/redis';
 import { LAYOUT_VERSION, numberMember } from '../lib/backends/redis/ordered';
-import { redisTestServer } from './support/redis-admin';
+import { useRedisServers } from './support/redis-test-stores';
 
-const server = redisTestServer();
+const server = useRedisServers({ admin: true, cluster: false });
 let counter = 0;
 
 /** A store on `namespace`, closed after the test. */

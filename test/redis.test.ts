@@ -17,27 +17,24 @@ import { RedisStore, RedisSettings } from '../lib/backends/redis';
 import { IDLE_RECHECK_MS } from '../lib/backends/redis/due-namespaces';
 import { SEQ_DIGITS, orderedRecords, scoreOf } from '../lib/backends/redis/ordered';
 import { lastJson, runChild, ROOT } from './support/memory-child';
-import { RedisServer, sharedRedis, sharedRedisCluster, startRedis } from './support/redis-server';
+import { RedisServer, sharedRedisCluster, startRedis } from './support/redis-server';
+import { useRedisServers } from './support/redis-test-stores';
 import { rejection } from '../lib/conformance/context';
 import { namespaceKeys } from './support/test-stores';
 import { entryOf, entriesOf } from './support/tier-access';
 
-let url = '';
-let admin: Redis;
+const servers = useRedisServers({ admin: true, cluster: false });
 let counter = 0;
-const opened: RedisStore[] = [];
 
 /** A store in a fresh namespace on the shared server, closed after the test. */
 function open(settings: RedisSettings = {}): RedisStore {
-  const store = new RedisStore({ url, namespace: `rt${process.pid}x${++counter}`, ...settings });
-  opened.push(store);
-  return store;
+  return servers.track(new RedisStore({ url: servers.url, namespace: `rt${process.pid}x${++counter}`, ...settings }));
 }
 
 
 /** How many times the shared server has run a command (INFO commandstats): shows which path a query took. */
 async function commandCalls(name: string): Promise<number> {
-  return Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await admin.info('commandstats'))?.[1] ?? 0);
+  return Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await servers.admin.info('commandstats'))?.[1] ?? 0);
 }
 
 /** The member and score an ordered index record has (docs/redis.md), built here independently of the scripts. */
@@ -96,24 +93,6 @@ async function checkIndexes(client: Redis, store: RedisStore): Promise<number> {
   for (const id of await client.zrange(l.expiry, 0, '-1')) expect(seq.has(id)).to.equal(true);
   return seq.size;
 }
-
-before(async function () {
-  this.timeout(60_000);
-  ({ url } = await sharedRedis());
-  admin = new Redis(url);
-});
-
-after(async () => {
-  await admin?.quit();
-});
-
-afterEach(async () => {
-  while (opened.length > 0) {
-    const store = opened.pop()!;
-    await store.clear().catch(() => undefined);
-    await store.close();
-  }
-});
 
 describe('redis store', () => {
   describe('settings', () => {
@@ -182,7 +161,7 @@ describe('redis store', () => {
     });
 
     it('uses a client it is given and leaves it open on close()', async () => {
-      const client = new Redis(url, { enableAutoPipelining: true });
+      const client = new Redis(servers.url, { enableAutoPipelining: true });
       const store = new RedisStore({ client, namespace: 'given-client' });
       await store.set('a', 1);
       expect(await store.getOne('a')).to.equal(1);
@@ -204,15 +183,15 @@ describe('redis store', () => {
       const found: string[] = [];
       let cursor = '0';
       do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
+        const [next, keys] = await servers.admin.scan(cursor, 'MATCH', store.layout.entryPattern('user:*'), 'COUNT', '10000');
         cursor = next;
         found.push(...keys);
       } while (cursor !== '0');
       expect(found.sort()).to.deep.equal([store.layout.entry('user:1'), store.layout.entry('user:2')]);
       // An entry is one string: its expiry ('0': none), 'v', the serialized value.
-      expect(await admin.get(store.layout.entry('user:1'))).to.match(/^0\.\d+\.\d+v\{"name":"a"\}$/);
-      expect(await admin.zrange(store.layout.order, 0, '-1')).to.have.length(4);
-      expect(await admin.zrange(store.layout.indexFor('age', 20), 0, '-1')).to.deep.equal(['\u0000{"age":20}']);
+      expect(await servers.admin.get(store.layout.entry('user:1'))).to.match(/^0\.\d+\.\d+v\{"name":"a"\}$/);
+      expect(await servers.admin.zrange(store.layout.order, 0, '-1')).to.have.length(4);
+      expect(await servers.admin.zrange(store.layout.indexFor('age', 20), 0, '-1')).to.deep.equal(['\u0000{"age":20}']);
       expect(await store.keys('user:*')).to.deep.equal(['user:1', 'user:2']);
     });
 
@@ -221,7 +200,7 @@ describe('redis store', () => {
       const store = open({ serializer });
       await store.set('a', { n: 1 });
       await store.set({ id: 1 }, [2]);
-      expect(await admin.get(store.layout.entry('a'))).to.match(/^0\.\d+\.\d+vX\{"n":1\}$/);
+      expect(await servers.admin.get(store.layout.entry('a'))).to.match(/^0\.\d+\.\d+vX\{"n":1\}$/);
       expect(await store.getOne('a')).to.deep.equal({ n: 1 });
       expect(await entryOf(store, 'a')).to.deep.equal({ value: { n: 1 }, expiresAt: null });
       expect(await store.get({ id: 1 })).to.deep.equal([[2]]);
@@ -244,10 +223,10 @@ describe('redis store', () => {
       for await (const entry of store.entries({ n: { $in: ns } })) if (entry) break; // abandoned
       expect(await store.del({ n: { $in: ns.slice(0, 20) } })).to.equal(80);
       expect(await store.get({ n: { $in: ns } })).to.deep.equal(all.filter((i) => i % 50 >= 20 && i % 50 < 40));
-      const temporary = (await namespaceKeys(admin, store)).filter((k) => k.startsWith(store.layout.base + 't:'));
+      const temporary = (await namespaceKeys(servers.admin, store)).filter((k) => k.startsWith(store.layout.base + 't:'));
       expect(temporary).to.deep.equal([]);
       expect(await unions()).to.be.at.least(unionsBefore + 6); // every query above was merged on the server
-      expect(await checkIndexes(admin, store)).to.equal(120);
+      expect(await checkIndexes(servers.admin, store)).to.equal(120);
     });
 
     it('narrows a top-level $or through the indexes of its branches, and agrees with the memory store', async () => {
@@ -272,7 +251,7 @@ describe('redis store', () => {
       expect(await store.get(walked)).to.deep.equal(await memory.get(walked));
       expect(await store.count(indexed[0])).to.equal(await memory.count(indexed[0]));
       expect(await store.del(indexed[1])).to.equal(await memory.del(indexed[1]));
-      expect(await checkIndexes(admin, store)).to.equal(await memory.count({ id: { $gte: 0 } }));
+      expect(await checkIndexes(servers.admin, store)).to.equal(await memory.count({ id: { $gte: 0 } }));
       await memory.close();
     });
 
@@ -307,12 +286,12 @@ describe('redis store', () => {
       const clock = new ManualClock(Date.now());
       const store = open({ clock });
       await store.set('t', 1, { ttl: 60_000 });
-      const expireTime = await admin.pexpiretime(store.layout.entry('t'));
+      const expireTime = await servers.admin.pexpiretime(store.layout.entry('t'));
       expect(expireTime).to.equal(clock.now() + 60_000);
-      expect(await admin.zscore(store.layout.expiry, 't')).to.equal(String(clock.now() + 60_000));
+      expect(await servers.admin.zscore(store.layout.expiry, 't')).to.equal(String(clock.now() + 60_000));
       await store.set('t', 2);
-      expect(await admin.pexpiretime(store.layout.entry('t'))).to.equal(-1);
-      expect(await admin.zscore(store.layout.expiry, 't')).to.equal(null);
+      expect(await servers.admin.pexpiretime(store.layout.entry('t'))).to.equal(-1);
+      expect(await servers.admin.zscore(store.layout.expiry, 't')).to.equal(null);
     });
 
     it('keeps a streamed value in a chunk hash that expires with its entry and goes when the entry is overwritten or deleted', async () => {
@@ -320,19 +299,19 @@ describe('redis store', () => {
       const store = open({ clock, chunkSize: 1024 });
       const expiresAt = clock.now() + 60_000;
       await store.setStream('s', Readable.from([Buffer.alloc(2500, 7)]), { ttl: 60_000 });
-      const head = await admin.get(store.layout.entry('s'));
+      const head = await servers.admin.get(store.layout.entry('s'));
       expect(head).to.match(new RegExp(`^${expiresAt}\\.\\d+\\.\\d+c3:[0-9a-f]+$`));
-      expect(await admin.hlen(store.layout.chunks('s'))).to.equal(4); // three chunks and the generation
-      expect(await admin.pexpiretime(store.layout.chunks('s'))).to.equal(expiresAt);
-      expect(await admin.pexpiretime(store.layout.entry('s'))).to.equal(expiresAt);
+      expect(await servers.admin.hlen(store.layout.chunks('s'))).to.equal(4); // three chunks and the generation
+      expect(await servers.admin.pexpiretime(store.layout.chunks('s'))).to.equal(expiresAt);
+      expect(await servers.admin.pexpiretime(store.layout.entry('s'))).to.equal(expiresAt);
       await store.setStream('s', Readable.from([Buffer.from('ab')]));
-      expect(await admin.pexpiretime(store.layout.chunks('s'))).to.equal(-1); // no expiry any more
+      expect(await servers.admin.pexpiretime(store.layout.chunks('s'))).to.equal(-1); // no expiry any more
       expect(await store.getOne('s')).to.deep.equal(Buffer.from('ab'));
       await store.set('s', 'plain');
-      expect(await admin.exists(store.layout.chunks('s'))).to.equal(0);
+      expect(await servers.admin.exists(store.layout.chunks('s'))).to.equal(0);
       await store.setStream('s', Readable.from([Buffer.from('again')]));
       expect(await store.del('s')).to.equal(1);
-      expect(await admin.exists(store.layout.chunks('s'), store.layout.entry('s'))).to.equal(0);
+      expect(await servers.admin.exists(store.layout.chunks('s'), store.layout.entry('s'))).to.equal(0);
     });
 
     it('serves an equality query from one index and finishes other operators with sift', async () => {
@@ -344,7 +323,7 @@ describe('redis store', () => {
       expect(await store.get({ age: { $gt: 8 } }, { limit: 3 })).to.deep.equal([9, 19, 29]);
       expect(await store.del({ age: { $in: [0, 9] } })).to.equal(20);
       expect(await store.count({ age: { $gte: 0 } })).to.equal(80);
-      expect(await checkIndexes(admin, store)).to.equal(80);
+      expect(await checkIndexes(servers.admin, store)).to.equal(80);
     });
   });
 
@@ -438,7 +417,7 @@ describe('redis store', () => {
       expect(single).to.deep.equal([batched[1]]);
       // getEntries (a layered store's batch): one MGET, the same answers, and a value that no
       // longer parses fails in its own place only.
-      await admin.set(store.layout.entry('broken'), '0v{not json');
+      await servers.admin.set(store.layout.entry('broken'), '0v{not json');
       const many = await entriesOf(store, [...keys, 'broken']);
       expect(many.slice(0, 5)).to.deep.equal(batched);
       expect(many[5]).to.be.instanceOf(Error);
@@ -469,7 +448,7 @@ describe('redis store', () => {
         else ops.push(store.set(`s${n}`, i));
       }
       await Promise.all(ops);
-      const size = await checkIndexes(admin, a);
+      const size = await checkIndexes(servers.admin, a);
       expect(size).to.be.greaterThan(0);
       // Queries answer exactly what a full filter over the entries answers.
       const all = (await a.keys()) as Array<string | KeyObject>;
@@ -485,7 +464,7 @@ describe('redis store', () => {
 
   describe('expiry cleanup', () => {
     async function usedMemory(): Promise<number> {
-      const info = await admin.info('memory');
+      const info = await servers.admin.info('memory');
       return Number(/used_memory:(\d+)/.exec(info)![1]);
     }
 
@@ -496,7 +475,7 @@ describe('redis store', () => {
       // prefix's due list) must not move the count.
       const prefix = `cleanup${process.pid}:`;
       const store = open({ clock, sweepInterval: 0, prefix });
-      const prefixKeys = async () => (await admin.keys(`${prefix}*`)).sort();
+      const prefixKeys = async () => (await servers.admin.keys(`${prefix}*`)).sort();
       // Load the scripts and create the namespace's counter and the prefix's due-namespace list
       // (one member per namespace that ever had a TTL'd entry, kept by design) before measuring.
       await store.set({ warm: 1 }, 1, { ttl: 60_000 });
@@ -515,7 +494,7 @@ describe('redis store', () => {
       // Nothing reads the entries: the sweep alone frees them and every record pointing at them.
       expect(await store.sweep()).to.equal(10_000);
       expect(await prefixKeys()).to.deep.equal(keysBefore);
-      expect((await namespaceKeys(admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
+      expect((await namespaceKeys(servers.admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
       // Redis shrinks the keyspace's own hash tables in its background cron (10 times a second),
       // so used_memory settles a moment after the keys are gone.
       // used_memory is the whole server's (client buffers and other tests' connections move it
@@ -538,13 +517,13 @@ describe('redis store', () => {
       const writes: Array<Promise<void>> = [];
       for (let i = 0; i < 1000; i++) writes.push(store.set({ id: i, group: i % 10 }, i, { ttl: 1500 }));
       await Promise.all(writes);
-      expect(await admin.zcard(store.layout.expiry)).to.equal(1000);
+      expect(await servers.admin.zcard(store.layout.expiry)).to.equal(1000);
       const deadline = Date.now() + 15_000;
-      while ((await namespaceKeys(admin, store)).length > 2) {
+      while ((await namespaceKeys(servers.admin, store)).length > 2) {
         if (Date.now() > deadline) throw new Error('the sweep did not run');
         await new Promise((r) => setTimeout(r, 50));
       }
-      expect((await namespaceKeys(admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
+      expect((await namespaceKeys(servers.admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
     });
   });
 
@@ -559,14 +538,14 @@ describe('redis store', () => {
       await writer.has('x'); // answered after the note of the writes, on the same connection
       const due = writer.layout.dueNamespaces;
       expect(due).to.equal(`${prefix}{!due}`);
-      expect(await admin.zscore(due, writer.namespace)).to.equal(String(start + 1_000));
+      expect(await servers.admin.zscore(due, writer.namespace)).to.equal(String(start + 1_000));
       await writer.close();
 
       const other = open({ clock, prefix, sweepInterval: 20 });
       await other.connect();
       // The visit ends by rescheduling the namespace: wait for that (the timer runs every 20 ms).
       const untilScore = async (score: number) => {
-        for (const deadline = Date.now() + 10_000; Number(await admin.zscore(due, writer.namespace)) !== score; ) {
+        for (const deadline = Date.now() + 10_000; Number(await servers.admin.zscore(due, writer.namespace)) !== score; ) {
           if (Date.now() > deadline) throw new Error(`the namespace was not rescheduled to ${score}`);
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -574,16 +553,16 @@ describe('redis store', () => {
       clock.advance(1_001);
       // Visited: its next sweep is due when the remaining entries expire.
       await untilScore(start + 5_000);
-      expect(await admin.zcard(writer.layout.order)).to.equal(40);
-      expect(await admin.zcard(writer.layout.expiry)).to.equal(40);
+      expect(await servers.admin.zcard(writer.layout.order)).to.equal(40);
+      expect(await servers.admin.zcard(writer.layout.expiry)).to.equal(40);
       clock.advance(4_000);
       // Nothing left to expire: looked at again in an hour, unless a TTL'd write comes first.
       await untilScore(clock.now() + IDLE_RECHECK_MS);
-      expect((await namespaceKeys(admin, writer)).sort()).to.deep.equal([writer.layout.counter, writer.layout.version].sort());
+      expect((await namespaceKeys(servers.admin, writer)).sort()).to.deep.equal([writer.layout.counter, writer.layout.version].sort());
       await other.set('late', 1, { ttl: 10 });
       await other.has('x');
-      expect(await admin.zscore(due, other.namespace)).to.equal(String(clock.now() + 10));
-      await admin.del(due);
+      expect(await servers.admin.zscore(due, other.namespace)).to.equal(String(clock.now() + 10));
+      await servers.admin.del(due);
     });
   });
 
@@ -598,7 +577,7 @@ describe('redis store', () => {
         const SIZE = 200 * 1024 * 1024;
         const PIECE = 64 * 1024;
         (async () => {
-          const store = new RedisStore({ url: ${JSON.stringify(url)}, namespace: 'rss-${process.pid}' });
+          const store = new RedisStore({ url: ${JSON.stringify(servers.url)}, namespace: 'rss-${process.pid}' });
           await store.set('warm', 1);
           global.gc(); global.gc();
           const baseline = process.memoryUsage().rss;
@@ -646,7 +625,7 @@ describe('redis store', () => {
       expect(await store.has('f')).to.equal(false);
       // Only the namespace's creation counter, which the call advanced when it started (its
       // creation position is taken then): no entry, order, index or chunk record.
-      expect((await namespaceKeys(admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
+      expect((await namespaceKeys(servers.admin, store)).sort()).to.deep.equal([store.layout.counter, store.layout.version].sort());
     });
   });
 
@@ -747,7 +726,7 @@ describe('redis store', () => {
         // A given client keeps its own (default) options: no commandTimeout, an offline queue.
         const client = given ? new Redis(server.url) : undefined;
         const store = given ? new RedisStore({ client, namespace: `hung${process.pid}`, commandTimeout: 300 }) : open({ url: server.url, commandTimeout: 300 });
-        if (given) opened.push(store);
+        if (given) servers.track(store);
         try {
           await store.set('a', 1);
           await store.set({ id: 1 }, 'x');
@@ -800,7 +779,7 @@ describe('redis store', () => {
       const script = `
         const { RedisStore } = require(${JSON.stringify(ROOT + '/lib/backends/redis')});
         (async () => {
-          const live = new RedisStore({ url: ${JSON.stringify(url)}, namespace: 'exit-${process.pid}', sweepInterval: 10 });
+          const live = new RedisStore({ url: ${JSON.stringify(servers.url)}, namespace: 'exit-${process.pid}', sweepInterval: 10 });
           await live.set('a', 1, { ttl: 60000 });
           const scoped = live.scope('s');
           await scoped.set('b', 2);
@@ -825,7 +804,7 @@ describe('redis store', () => {
       const { nodes } = await sharedRedisCluster();
       const stores = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'].map((ns) => {
         const store = new RedisStore({ cluster: nodes, namespace: `slots-${ns}` });
-        opened.push(store);
+        servers.track(store);
         return store;
       });
       for (const store of stores) {
