@@ -18,8 +18,11 @@
  *   with the store at 10k, 100k and 1M entries (values: the entry's number).
  * - RSS: 1,000,000 object keys → small numbers, one child process each (peak RSS above the
  *   process's baseline after GC): all paths indexed, `indexes: ['age']`, and a Map from
- *   JSON.stringify(key).
+ *   JSON.stringify(key). The table also gives V8's old space grown by the fill, committed and
+ *   used: committed beyond used is space freed inside pages the collector keeps (fragmentation
+ *   from objects promoted and freed later), which RSS counts as much as live objects.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import Datastore from '@seald-io/nedb';
 import sift from 'sift';
 import { createStore } from '../index';
@@ -248,6 +251,15 @@ interface RssReport {
   baseMB: number;
   peakMB: number;
   afterGcMB: number;
+  /** V8's old space after the fill and GC, MB: committed, and used by live objects (the rest is free space the collector keeps). */
+  oldSpaceMB: number;
+  oldUsedMB: number;
+}
+
+/** V8's old space now, MB: [committed, used]. */
+function oldSpace(): [number, number] {
+  const old = getHeapSpaceStatistics().find((space) => space.space_name === 'old_space');
+  return old === undefined ? [0, 0] : [old.space_size / (1024 * 1024), old.space_used_size / (1024 * 1024)];
 }
 
 const RSS_CONTENDERS: Record<string, { name: string; fill: (keys: BenchKey[]) => Promise<unknown> }> = {
@@ -283,22 +295,30 @@ async function rssChild(which: string): Promise<void> {
   const keys = makeKeys(RSS_ENTRIES);
   forceGc();
   const baseMB = rssMB();
+  const [baseOld, baseOldUsed] = oldSpace();
   const held = await contender.fill(keys);
   forceGc();
   const afterGcMB = rssMB();
   const peakMB = peakRssMB();
+  const [old, oldUsed] = oldSpace();
   if (!held) throw new Error('nothing held');
-  console.log(JSON.stringify({ name: contender.name, baseMB, peakMB, afterGcMB } satisfies RssReport));
+  console.log(JSON.stringify({ name: contender.name, baseMB, peakMB, afterGcMB, oldSpaceMB: old - baseOld, oldUsedMB: oldUsed - baseOldUsed } satisfies RssReport));
 }
 
 function runRss(): Target[] {
   const reports = Object.keys(RSS_CONTENDERS).map((which) => runChild<RssReport>(__filename, ['--rss-child', which]));
   const [map, all, age] = reports;
   const grow = (r: RssReport) => r.afterGcMB - r.baseMB;
-  const rows = reports.map((r) => [r.name, fmtNum(r.peakMB - r.baseMB), fmtNum(grow(r)), (grow(r) / grow(map)).toFixed(2) + '×']);
+  const rows = reports.map((r) => [
+    r.name,
+    fmtNum(r.peakMB - r.baseMB),
+    fmtNum(grow(r)),
+    (grow(r) / grow(map)).toFixed(2) + '×',
+    `${fmtNum(r.oldSpaceMB)} / ${fmtNum(r.oldUsedMB)}`,
+  ]);
   console.log(
     `### RSS, ${RSS_ENTRIES.toLocaleString('en-US')} object keys → small numbers (keys built before the baseline), one child process each\n\n` +
-      markdownTable(['contender', 'peak − baseline MB', 'retained after GC MB', 'retained ÷ Map'], rows) +
+      markdownTable(['contender', 'peak − baseline MB', 'retained after GC MB', 'retained ÷ Map', 'old space grown: committed / used MB'], rows) +
       '\n',
   );
   return [

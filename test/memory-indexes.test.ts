@@ -15,6 +15,8 @@ import { comparePositions } from '../lib/core/page-cursor';
 import { Slot } from '../lib/backends/memory/slot';
 import { SlotRun } from '../lib/backends/memory/slot-run';
 import { codePointSortable, compareIds } from '../lib/backends/memory/id-order';
+import { keyPaths } from '../lib/backends/memory/key-paths';
+import type { OrderedIndexes } from '../lib/backends/memory/ordered-indexes';
 
 const open: Store.MemoryStore[] = [];
 
@@ -629,6 +631,54 @@ describe('memory store: ordered indexes and the planner', function () {
               }
             },
           ),
+          { numRuns: 300 },
+        );
+      });
+
+      it(`the indexes hold what key-paths.ts finds in each key, as entries come and go${label}`, async function () {
+        // ordered-indexes.ts indexes a top-level scalar in place and walks only other values: the
+        // counts and buckets must be exactly those of every key's keyPaths, after writes and removals.
+        const only = settings.indexes === undefined ? null : new Set(settings.indexes);
+        const expected = (held: KeyObject[]) => {
+          const out = new Map<string, { entries: number; multikey: number; irregular: number; values: Set<string> }>();
+          for (const k of held) {
+            for (const [p, facts] of keyPaths(k)) {
+              if (only !== null && !only.has(p)) continue;
+              const e = out.get(p) ?? { entries: 0, multikey: 0, irregular: 0, values: new Set<string>() };
+              out.set(p, e);
+              if (facts.values.length > 0) e.entries++;
+              if (facts.multikey) e.multikey++;
+              if (facts.irregular) e.irregular++;
+              for (const v of facts.values) e.values.add(typeof v + ':' + String(v));
+            }
+          }
+          return [...out].map(([p, e]) => [p, e.entries, e.multikey, e.irregular, e.values.size] as const).sort();
+        };
+        const actual = (store: Store.MemoryStore, paths: string[]) => {
+          const indexes = (store as unknown as { backend: { keyspace: { indexes: OrderedIndexes } } }).backend.keyspace.indexes;
+          return paths
+            .map((p) => [p, indexes.path(p)] as const)
+            .filter(([, index]) => index !== undefined)
+            .map(([p, index]) => [p, index!.entries, index!.multikey, index!.irregular, index!.tree.size] as const)
+            .sort();
+        };
+        await fc.assert(
+          fc.asyncProperty(fc.array(key, { maxLength: 25 }), fc.array(fc.nat(24)), async (rawKeys, removals) => {
+            const store = new Store.MemoryStore(settings);
+            try {
+              const keys = await numberedKeys(store, rawKeys);
+              const paths = ['n', 'a', 'b', 'a.c', 'b.c'];
+              expect(actual(store, paths)).to.deep.equal(expected(keys));
+              const gone = new Set(removals.filter((i) => i < keys.length));
+              for (const i of gone) await store.del(keys[i]);
+              expect(actual(store, paths)).to.deep.equal(expected(keys.filter((_, i) => !gone.has(i))));
+              for (const k of keys) await store.del(k);
+              expect(store.internals.indexBuckets).to.equal(0);
+              expect(actual(store, paths)).to.deep.equal([]);
+            } finally {
+              await store.close();
+            }
+          }),
           { numRuns: 300 },
         );
       });

@@ -22,13 +22,24 @@ export interface PathFacts {
   irregular: boolean;
 }
 
-function isScalar(v: unknown): v is Scalar {
+export function isScalar(v: unknown): v is Scalar {
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
 /** Every path of `key` with its facts (see the file comment). */
 export function keyPaths(key: KeyObject): Map<string, PathFacts> {
   const out = new Map<string, PathFacts>();
+  for (const field of Object.keys(key)) fieldPaths(out, field, key[field]);
+  return out;
+}
+
+/**
+ * Adds to `out` every path under the top-level field `field` of a key, whose value is `value`,
+ * with its facts (see the file comment). A scalar there is the one path `field` holding it;
+ * ordered-indexes.ts indexes that case itself without calling this, so the usual set
+ * allocates nothing here.
+ */
+export function fieldPaths(out: Map<string, PathFacts>, field: string, value: unknown): void {
   const facts = (path: string): PathFacts => {
     let f = out.get(path);
     if (f === undefined) out.set(path, (f = { values: [], multikey: false, irregular: false }));
@@ -55,11 +66,10 @@ export function keyPaths(key: KeyObject): Map<string, PathFacts> {
     if (value !== null && typeof value === 'object') {
       facts(path).irregular = true; // the object itself is a value at this path
       const through = viaObjectArray || inArray;
-      for (const field of Object.keys(value)) walk((value as Record<string, unknown>)[field], `${path}.${field}`, false, through);
+      for (const name of Object.keys(value)) walk((value as Record<string, unknown>)[name], `${path}.${name}`, false, through);
       return;
     }
     facts(path).irregular = true;
   };
-  for (const field of Object.keys(key)) walk(key[field], field, false, false);
-  return out;
+  walk(value, field, false, false);
 }

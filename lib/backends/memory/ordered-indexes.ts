@@ -9,12 +9,14 @@
  * Which paths are indexed is the `indexes` setting (default: every path met).
  */
 import BTree from 'sorted-btree';
-import type { KeyObject } from '../../keys';
+import type { KeyField, KeyObject } from '../../keys';
 import type { QuerySelector } from '../../query';
 import { compareValues } from '../../query-match';
-import { Scalar, keyPaths } from './key-paths';
+import { PathFacts, Scalar, fieldPaths, isScalar } from './key-paths';
 import { Slot } from './slot';
 import { SlotRun } from './slot-run';
+
+const hasOwn = Object.hasOwn;
 
 /**
  * The Slots under one value, in creation order. A bucket holding one Slot is the Slot itself,
@@ -71,9 +73,13 @@ export class OrderedIndexes {
    */
   readonly keysParsed: boolean;
 
+  /** The top-level fields that lead to the paths in `only` (`a` for `a` and `a.b`); null for every path. */
+  private readonly roots: readonly string[] | null;
+
   /** `only`: the paths to index (the `indexes` setting); null for every path. */
   constructor(private readonly only: ReadonlySet<string> | null = null) {
     this.keysParsed = only === null;
+    this.roots = only === null ? null : [...new Set([...only].map((path) => path.split('.')[0]))];
   }
 
   /** The index of `path`, if it has one with entries. */
@@ -91,49 +97,105 @@ export class OrderedIndexes {
     return this.paths.get(path)?.tree.get(value);
   }
 
-  /** Indexes a new object-key entry, whose key is `key`. */
+  /**
+   * Indexes a new object-key entry, whose key is `key`. A top-level field holding a scalar (the
+   * usual key) is indexed in place; only other values are walked by key-paths.ts. The fill of a
+   * store is this call a million times: every temporary object it made (a Map of paths, a facts
+   * object and an array per path, closures) was young garbage, and what a collection caught alive
+   * was promoted and freed later, leaving old-space pages part empty (RSS over live bytes).
+   */
   add(slot: Slot, key: KeyObject): void {
     this.objectEntries++;
-    for (const [path, facts] of keyPaths(key)) {
-      if (this.only !== null && !this.only.has(path)) continue;
-      let index = this.paths.get(path);
-      if (!index) this.paths.set(path, (index = new PathIndex()));
-      if (facts.multikey) index.multikey++;
-      if (facts.irregular) index.irregular++;
-      if (facts.values.length > 0) index.entries++;
-      const tree = index.tree;
-      for (const value of facts.values) {
-        const bucket = tree.get(value);
-        if (bucket === undefined) tree.set(value, slot);
-        else if (bucket instanceof Slot) {
-          if (bucket !== slot) tree.set(value, new SlotRun(bucket, slot));
-        } else bucket.add(slot);
-      }
+    const roots = this.roots;
+    if (roots === null) {
+      for (const field in key) if (hasOwn(key, field)) this.addField(slot, field, key[field]);
+    } else {
+      for (let i = 0; i < roots.length; i++) if (hasOwn(key, roots[i])) this.addField(slot, roots[i], key[roots[i]]);
     }
+  }
+
+  /** Indexes `slot` under the paths of the top-level field `field` (value `value`) the store indexes. */
+  private addField(slot: Slot, field: string, value: KeyField): void {
+    if (isScalar(value)) {
+      if (this.only !== null && !this.only.has(field)) return;
+      const index = this.pathIndex(field);
+      index.entries++;
+      this.addValue(index, value, slot);
+      return;
+    }
+    const facts = new Map<string, PathFacts>();
+    fieldPaths(facts, field, value);
+    for (const [path, f] of facts) {
+      if (this.only !== null && !this.only.has(path)) continue;
+      const index = this.pathIndex(path);
+      if (f.multikey) index.multikey++;
+      if (f.irregular) index.irregular++;
+      if (f.values.length > 0) index.entries++;
+      for (const v of f.values) this.addValue(index, v, slot);
+    }
+  }
+
+  /** The index of `path`, made when it has none. */
+  private pathIndex(path: string): PathIndex {
+    let index = this.paths.get(path);
+    if (!index) this.paths.set(path, (index = new PathIndex()));
+    return index;
+  }
+
+  /** Adds `slot` under `value` in `index`. */
+  private addValue(index: PathIndex, value: Scalar, slot: Slot): void {
+    const tree = index.tree;
+    const bucket = tree.get(value);
+    if (bucket === undefined) tree.set(value, slot);
+    else if (bucket instanceof Slot) {
+      if (bucket !== slot) tree.set(value, new SlotRun(bucket, slot));
+    } else bucket.add(slot);
   }
 
   /** Drops a removed entry, and every bucket and path it leaves empty. */
   remove(slot: Slot): void {
     this.objectEntries--;
-    for (const [path, facts] of keyPaths(slot.key as KeyObject)) {
+    const key = slot.key as KeyObject;
+    const roots = this.roots;
+    if (roots === null) {
+      for (const field in key) if (hasOwn(key, field)) this.removeField(slot, field, key[field]);
+    } else {
+      for (let i = 0; i < roots.length; i++) if (hasOwn(key, roots[i])) this.removeField(slot, roots[i], key[roots[i]]);
+    }
+  }
+
+  private removeField(slot: Slot, field: string, value: KeyField): void {
+    if (isScalar(value)) {
+      const index = this.paths.get(field);
+      if (index === undefined) return;
+      index.entries--;
+      this.removeValue(index, value, slot);
+      if (index.entries === 0 && index.irregular === 0 && index.multikey === 0) this.paths.delete(field);
+      return;
+    }
+    const facts = new Map<string, PathFacts>();
+    fieldPaths(facts, field, value);
+    for (const [path, f] of facts) {
       const index = this.paths.get(path);
       if (index === undefined) continue;
-      if (facts.multikey) index.multikey--;
-      if (facts.irregular) index.irregular--;
-      if (facts.values.length > 0) index.entries--;
-      const tree = index.tree;
-      for (const value of facts.values) {
-        const bucket = tree.get(value);
-        if (bucket === undefined) continue;
-        if (bucket instanceof Slot) {
-          if (bucket === slot) tree.delete(value);
-        } else {
-          bucket.delete(slot);
-          if (bucket.size === 1) tree.set(value, bucket.first()!);
-          else if (bucket.size === 0) tree.delete(value);
-        }
-      }
+      if (f.multikey) index.multikey--;
+      if (f.irregular) index.irregular--;
+      if (f.values.length > 0) index.entries--;
+      for (const v of f.values) this.removeValue(index, v, slot);
       if (index.entries === 0 && index.irregular === 0 && index.multikey === 0) this.paths.delete(path);
+    }
+  }
+
+  private removeValue(index: PathIndex, value: Scalar, slot: Slot): void {
+    const tree = index.tree;
+    const bucket = tree.get(value);
+    if (bucket === undefined) return;
+    if (bucket instanceof Slot) {
+      if (bucket === slot) tree.delete(value);
+    } else {
+      bucket.delete(slot);
+      if (bucket.size === 1) tree.set(value, bucket.first()!);
+      else if (bucket.size === 0) tree.delete(value);
     }
   }
 
