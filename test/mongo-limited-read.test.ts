@@ -6,14 +6,58 @@
  * entries still in the collection (the TTL monitor has not run) are never returned and that
  * the answer is still the first `limit` live entries, ties in creation order (SPEC §14).
  */
+import * as net from 'node:net';
 import { expect } from 'chai';
 import type { CommandStartedEvent, Document } from 'mongodb';
 import { ManualClock } from '../lib/clock';
 import { needsPresentField } from '../lib/backends/mongo/query';
+import { suspect } from '../lib/backends/mongo/scans';
+import type { EntryDoc } from '../lib/backends/mongo/layout';
 import { useMongoStores } from './support/mongo-test-stores';
 
+/**
+ * A TCP proxy to `port` that turns every `QQQQ` in the server's replies into bytes that are not
+ * UTF-8 (same length: the BSON stays well formed). The test engine refuses to store invalid
+ * UTF-8, so this is how a stored string of invalid UTF-8 (another writer's, or damage) is read.
+ */
+async function corruptingProxy(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      // Whole messages only (length-prefixed), so a marker is never split between two writes.
+      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+        const message = Buffer.from(pending.subarray(0, pending.readInt32LE(0)));
+        pending = pending.subarray(message.length);
+        for (let at = message.indexOf('QQQQ'); at !== -1; at = message.indexOf('QQQQ', at)) message.set([0xc3, 0x28, 0xff, 0x80], at);
+        client.write(message);
+      }
+    });
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('mongo store: sort + limit reads', () => {
-  const { watched } = useMongoStores('mongo_limited');
+  const stores = useMongoStores('mongo_limited');
+  const { watched } = stores;
 
   const finds = (commands: CommandStartedEvent[]): Document[] => commands.filter((c) => c.commandName === 'find').map((c) => c.command);
 
@@ -78,6 +122,68 @@ describe('mongo store: sort + limit reads', () => {
     // The first batch held two documents (16 MB), the getMore brought the expired one; the
     // second find (with the expiry condition) read 0, 1, 3 and 4 in one batch.
     expect(commands.map((c) => c.commandName).filter((n) => n === 'find' || n === 'getMore')).to.deep.equal(['find', 'getMore', 'find']);
+  });
+
+  it('strings are decoded without UTF-8 validation: a value, key or id holding U+FFFD is read again by the validated find, unchanged', async () => {
+    const clock = new ManualClock(Date.now());
+    const { s, commands } = watched({ clock });
+    await s.set({ i: 1, name: 'one' }, { text: 'plain' });
+    await s.set({ i: 2, name: 'two' }, { text: 'a \uFFFD b' });
+    await s.set({ i: 3, name: 'th\uFFFDree', tags: ['x', { deep: '\uFFFD' }] }, 3);
+    await s.set({ i: 4, name: 'four' }, 4);
+    commands.length = 0;
+    expect(await s.get({ i: { $gte: 1 } }, { sort: { i: -1 }, limit: 3 })).to.deep.equal([4, 3, { text: 'a \uFFFD b' }]);
+    let sent = finds(commands);
+    expect(sent).to.have.length(2);
+    expect(sent[0].filter).to.not.have.property('e');
+    expect(sent[1].filter).to.have.property('e');
+    // Keys only: a key holding U+FFFD deep inside is read again; a value holding one is not read at all.
+    commands.length = 0;
+    expect(await s.keys({ i: { $gte: 1 } }, { sort: { i: -1 }, limit: 2 })).to.deep.equal([{ i: 4, name: 'four' }, { i: 3, name: 'th\uFFFDree', tags: ['x', { deep: '\uFFFD' }] }]);
+    expect(finds(commands)).to.have.length(2);
+    commands.length = 0;
+    expect(await s.keys({ i: { $lte: 2 } }, { sort: { i: -1 }, limit: 2 })).to.deep.equal([{ i: 2, name: 'two' }, { i: 1, name: 'one' }]);
+    expect(finds(commands)).to.have.length(1);
+    // Nothing suspect: one find, values as stored.
+    commands.length = 0;
+    expect(await s.get({ i: { $in: [1, 4] } }, { sort: { i: 1 }, limit: 5 })).to.deep.equal([{ text: 'plain' }, 4]);
+    sent = finds(commands);
+    expect(sent).to.have.length(1);
+  });
+
+  it('suspect: U+FFFD in the _id, in any string of the key, or in a string value (read with values) only', () => {
+    const doc = (fields: Partial<EntryDoc>) => ({ _id: '\u0000{"i":1}', k: { i: 1 }, v: '1', e: null, n: '', ...fields }) as unknown as EntryDoc;
+    expect(suspect(doc({}), true)).to.equal(false);
+    expect(suspect(doc({ _id: 'a\uFFFD', k: 'a\uFFFD' as never }), false)).to.equal(true);
+    expect(suspect(doc({ k: { a: [1, { b: 'x\uFFFD' }] } as never }), false)).to.equal(true);
+    expect(suspect(doc({ k: { 'x\uFFFD': 1 } as never }), false)).to.equal(false); // field names are never validated
+    expect(suspect(doc({ v: '"\uFFFD"' }), true)).to.equal(true);
+    expect(suspect(doc({ v: '"\uFFFD"' }), false)).to.equal(false);
+  });
+
+  it('a stored string of invalid UTF-8 (value or key) is ERR_STORAGE_OPERATION, as the validating driver gave', async function () {
+    this.timeout(60_000);
+    const proxy = await corruptingProxy(Number(new URL(stores.url).port));
+    try {
+      const db = stores.freshDb();
+      const direct = stores.store({}, db);
+      await direct.set({ i: 1 }, 'fine');
+      await direct.set({ i: 2 }, 'bad QQQQ value');
+      await direct.set({ i: 3, name: 'bad QQQQ key' }, 3);
+      const through = stores.store({ url: `mongodb://127.0.0.1:${proxy.port}/?directConnection=true` }, db);
+      expect(await through.get({ i: 1 }, { sort: { i: 1 }, limit: 5 })).to.deep.equal(['fine']);
+      for (const read of [
+        () => through.get({ i: { $gte: 1 } }, { sort: { i: 1 }, limit: 5 }),
+        () => through.get({ i: { $gte: 2 } }, { sort: { i: 1 }, limit: 1 }),
+        () => through.keys({ i: { $gte: 3 } }, { sort: { i: 1 }, limit: 5 }),
+      ]) {
+        const err = await read().then(() => undefined, (e: unknown) => e);
+        expect((err as { code?: unknown })?.code, String(err)).to.equal('ERR_STORAGE_OPERATION');
+      }
+      await through.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('$type is left out only where a condition needs the path to exist', () => {
