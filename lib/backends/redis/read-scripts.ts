@@ -187,6 +187,113 @@ return { best, members, redis.call('ZRANGE', KEYS[2 * best], 0, -1, 'WITHSCORES'
 `);
 
 /**
+ * A page of a descending sort's walk down a path's `n` set (sorted.ts DescendingWalk): plain
+ * `ZRANGE n <bound> -inf BYSCORE REV LIMIT <offset> <page>` reads from the cursor, without
+ * scores (formatting them costs the server more than the read), each member's id (past its
+ * 16-digit sequence) searched for the JSON text of the query's equality values (sorted.ts
+ * needleTest: a key the query takes holds one of each group's texts), until `want` members
+ * passed, the set ends, or `most` members were read (so one call holds the server for a
+ * bounded time). Only the members that passed are returned (the client parses and tests
+ * each), and, when `entries` > 0, the entry strings of the first `entries` of them (by one
+ * MGET, as find.ts fetchValues reads them; 0 for none or another type), so no MGET follows. The
+ * cursor (the value of the last member read, and how many members at that value were read)
+ * comes from ZSCORE, ZCOUNT and ZREVRANK of the last member. With `page` 0 the first page is
+ * sized from the sizes of the query's equality index sets (want × |n| / the fewest hits of a
+ * constraint, each constraint's sets added up), and a constraint without hits ends the walk at
+ * once (nothing can match). With `head` '1' the reply also carries the namespace's version
+ * record and the sizes of the path's `s` and `r` sets.
+ * KEYS: n set, version record, s set, r set, then each sized constraint's index sets.
+ * ARGV: bound, offset, page, want, most, batch (largest page), entries, entry key prefix, head,
+ * number of sized constraints, then each one's number of sets, then the number of needle
+ * groups, then per group its number of texts and the texts.
+ * Returns [version or nil, |s|, |r|, done (0 | 1), bound, offset, next page, passed count p,
+ * then p members, then the entries read].
+ */
+export const TOP_SCRIPT = new LuaScript(`
+local n = KEYS[1]
+local bound, offset, page, want, most, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local entries, prefix, sized = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[10])
+local v, sc, rc = false, 0, 0
+if ARGV[9] == '1' then
+  v = redis.pcall('GET', KEYS[2])
+  if type(v) ~= 'string' then v = false end
+  sc, rc = redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4])
+end
+local a = 12 + sized
+local needles = {}
+for g = 1, tonumber(ARGV[11 + sized]) do
+  local texts = {}
+  for j = 1, tonumber(ARGV[a]) do texts[j] = ARGV[a + j] end
+  needles[g] = texts
+  a = a + 1 + #texts
+end
+local done = 0
+if page == 0 then
+  local fewest = math.huge
+  local k = 5
+  for c = 1, sized do
+    local hits = 0
+    for j = 1, tonumber(ARGV[10 + c]) do
+      hits = hits + redis.call('ZCARD', KEYS[k])
+      k = k + 1
+    end
+    if hits < fewest then fewest = hits end
+  end
+  if fewest == 0 then
+    done = 1
+  else
+    page = math.min(batch, math.max(8, math.ceil(want * redis.call('ZCARD', n) / fewest * 1.15) + 4))
+  end
+end
+local members, got, walked = {}, 0, 0
+while done == 0 do
+  local ids = redis.call('ZRANGE', n, bound, '-inf', 'BYSCORE', 'REV', 'LIMIT', offset, page)
+  local count = #ids
+  walked = walked + count
+  for i = 1, count do
+    local m = ids[i]
+    local pass = true
+    for g = 1, #needles do
+      local texts, any = needles[g], false
+      for j = 1, #texts do
+        if string.find(m, texts[j], 17, true) then
+          any = true
+          break
+        end
+      end
+      if not any then
+        pass = false
+        break
+      end
+    end
+    if pass then
+      got = got + 1
+      members[got] = m
+    end
+  end
+  if count < page then
+    done = 1
+  else
+    local last = ids[count]
+    bound = redis.call('ZSCORE', n, last)
+    offset = redis.call('ZREVRANK', n, last) + 1 - redis.call('ZCOUNT', n, '(' .. bound, '+inf')
+  end
+  page = math.min(page * 2, batch)
+  if got >= want or walked >= most then break end
+end
+local out = { v, sc, rc, done, bound, offset, page, got }
+for i = 1, got do out[8 + i] = members[i] end
+local e = math.min(entries, got)
+if e > 0 then
+  local names = {}
+  for i = 1, e do names[i] = prefix .. string.sub(members[i], 17) end
+  local read = redis.call('MGET', unpack(names))
+  for i = 1, e do out[8 + got + i] = read[i] or 0 end
+end
+return out
+`);
+
+/**
  * Records or checks the shard count of a sharded namespace (shards.ts): the count it was
  * written with, or '1' when its unsharded layout holds entries; an empty namespace without a
  * record takes the caller's count (which is then returned).
@@ -279,6 +386,7 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   REINDEX_SCRIPT,
   VERSION_SCRIPT,
   RANGE_SCRIPT,
+  TOP_SCRIPT,
   SHARDS_SCRIPT,
   TOUCH_SCRIPT,
   TAGGED_SCRIPT,

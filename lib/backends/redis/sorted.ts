@@ -20,7 +20,8 @@ import { SortField, SortSpec, compareSortKeys, sortEntries, sortKeyOf } from '..
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, objectKeyOf } from './ids';
-import { LAYOUT_VERSION, numberMember, orderedPath, scoreOf, stringMember } from './ordered';
+import { LAYOUT_VERSION, legacyNumberMember, numberMember, orderedPath, scoreOf, stringMember } from './ordered';
+import { TOP_SCRIPT } from './read-scripts';
 import { candidates } from './walk';
 
 /** Most keys of a path's `s` and `r` sets a descending index walk sorts here; past it the whole query is sorted instead. */
@@ -28,6 +29,14 @@ const OTHERS_MAX = 10_000;
 
 /** Fewest members of the first page of a descending walk over a query that is not everything (pages then double up to batchSize). */
 const FIRST_PAGE = 32;
+
+/**
+ * Most entries (skip + limit) a descending walk's first call reads with the members it lists,
+ * sparing the MGET after it, when the namespace is not sharded (a shard does not know how
+ * many of its candidates the merge will take). Past it, or after the first call, the entries
+ * are read by MGET as the reader asks for them (find.ts readInOrder).
+ */
+const READ_WITH_WALK_MAX = 64;
 
 /** A key listed by the index, with its creation sequence and its sort key. */
 interface Listed {
@@ -44,7 +53,7 @@ interface Listed {
 export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec, wanted = Infinity): AsyncGenerator<Candidate[]> {
   const field = spec[0];
   if (spec.length === 1 && field.direction === -1 && orderedPath(field.path) && (selector.kind === 'all' || selector.kind === 'query')) {
-    const walk = new DescendingWalk(b, field.path, selector, wanted);
+    const walk = new DescendingWalk(b, field.path, selector, wanted, !b.sequenced && wanted <= READ_WITH_WALK_MAX ? wanted : 0);
     const first = await walk.first(OTHERS_MAX);
     if (first !== undefined) {
       yield* descendingByIndex(b, selector, field, walk, first);
@@ -67,17 +76,17 @@ async function* sortAll(b: RedisBackend, selector: Selector, spec: SortSpec): As
  * a match of an equality constraint is recorded under one of its values, and an id is the key's
  * canonical JSON (lib/keys.ts writes every scalar in it as JSON.stringify does), so it holds the
  * JSON text of one of them. Only strings, numbers and booleans are looked for (a null matches
- * keys without the field). The key is then parsed and tested, which decides.
+ * keys without the field). The key is then parsed and tested, which decides. Per equality
+ * constraint of such values, the JSON text of each (TOP_SCRIPT searches the ids for them).
  */
-function needleTest(selector: QuerySelector | { kind: 'all' }): (id: string) => boolean {
-  if (selector.kind === 'all') return () => true;
+function needleGroups(selector: QuerySelector | { kind: 'all' }): string[][] {
+  if (selector.kind === 'all') return [];
   const needles: string[][] = [];
   for (const c of selector.constraints) {
     if (!c.values.every((v) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))) continue;
     needles.push([...new Set(c.values.map((v) => JSON.stringify(v)))]);
   }
-  if (needles.length === 0) return () => true;
-  return (id) => needles.every((texts) => texts.some((t) => id.includes(t)));
+  return needles;
 }
 
 /** Whether a listed key is one the selector takes. */
@@ -102,8 +111,10 @@ function listedOthers(selector: QuerySelector | { kind: 'all' }, field: SortFiel
 
 /** A page of the walk: the members read from the `n` set and their scores, in its order (descending, ties in creation order). */
 interface Page {
+  /** The members that passed the script's needle test (needleGroups). */
   members: string[];
-  scores: number[];
+  /** The entry strings of the first members, read with the page (TOP_SCRIPT; 0 for none). */
+  entries: Array<string | number>;
   /** Whether the set has nothing below the page. */
   done: boolean;
 }
@@ -114,54 +125,79 @@ interface FirstPage extends Page {
   rest: string[];
 }
 
+/** Most index sets of one equality constraint whose sizes size the walk's first page; a constraint with more is left out of the estimate. */
+const GROUP_SETS_MAX = 16;
+
+/** Most members one call of the walk's script reads, in batches (bounds how long it holds the server). */
+const MOST_PER_CALL_BATCHES = 2;
+
 /**
- * A walk down an `n` set from the top, a plain `ZRANGE n <bound> -inf BYSCORE REV LIMIT
- * <offset> <page> WITHSCORES` per page: the cursor is the last value read and how many of its
- * members were read. Pages hold the entries wanted (skip + limit) when the query takes every
- * key, else four members per entry wanted (at least FIRST_PAGE: `{ kind: 'person' }` takes
- * about a third of them, so its page usually fills in one read), and double up to batchSize.
+ * A walk down an `n` set from the top by TOP_SCRIPT (read-scripts.ts): plain `ZRANGE n <bound>
+ * -inf BYSCORE REV LIMIT <offset> <page>` reads on the server, the cursor being the last value
+ * read and how many of its members were read. When the query has equality constraints the
+ * server passes on only the members whose id holds the JSON text of a wanted value
+ * (needleGroups), from a first page sized by the constraints' index sets, reading on until it
+ * has the entries wanted (skip + limit); the client parses and tests each key it gets. Without
+ * them, pages hold the entries wanted when the query takes every key, else four members per
+ * entry wanted (at least FIRST_PAGE). Pages double up to batchSize.
  */
 class DescendingWalk {
   private bound = '+inf';
-  private boundValue = Infinity;
   private offset = 0;
   private page: number;
-  private readonly n: string;
+  private readonly want: number;
+  private readonly keys: string[];
+  private readonly args: Array<string | number>;
   constructor(
     private readonly b: RedisBackend,
-    private readonly path: string,
+    path: string,
     selector: QuerySelector | { kind: 'all' },
     wanted: number,
+    /** How many of the first members' entries the first call reads with them. */
+    private readonly entries: number,
   ) {
-    this.n = b.layout.ordered('n', path);
-    this.page = Math.min(selector.kind === 'all' ? Math.max(1, wanted) : Math.max(FIRST_PAGE, 4 * wanted), b.settings.batchSize);
+    const l = b.layout;
+    const size = b.settings.batchSize;
+    this.keys = [l.ordered('n', path), l.version, l.ordered('s', path), l.ordered('r', path)];
+    const counts: number[] = [];
+    if (selector.kind === 'query') {
+      for (const c of selector.constraints) {
+        const sets = [...new Set(c.values.map((v) => l.indexFor(c.path, v)))];
+        if (sets.length > GROUP_SETS_MAX) continue;
+        this.keys.push(...sets);
+        counts.push(sets.length);
+      }
+    }
+    const needles = needleGroups(selector);
+    this.args = [counts.length, ...counts, needles.length];
+    for (const texts of needles) this.args.push(texts.length, ...texts);
+    if (counts.length > 0) {
+      this.page = 0; // sized by the script
+      this.want = Math.min(wanted, size);
+    } else {
+      this.page = Math.min(selector.kind === 'all' ? Math.max(1, wanted) : Math.max(FIRST_PAGE, 4 * wanted), size);
+      this.want = needles.length > 0 ? Math.min(wanted, size) : this.page;
+    }
   }
 
   /**
-   * The first page, sent together with the namespace's version record and the sizes of the
-   * path's `s` and `r` sets (one round trip; no MULTI, which a cluster client cannot send on a
-   * key's node by itself: a key is in one of the three sets for its life, so nothing is lost
+   * The first page, with the namespace's version record and the sizes of the path's `s` and
+   * `r` sets (one script; a key is in one of the three sets for its life, so nothing is lost
    * between them). When those sets hold keys, at most `othersMax`, they are read next; more,
    * or a version record that is not this layout's: undefined (nothing is used).
    */
   async first(othersMax: number): Promise<FirstPage | undefined> {
-    const l = this.b.layout;
-    const send = this.b.querySend;
-    const s = l.ordered('s', this.path);
-    const r = l.ordered('r', this.path);
-    const [version, ns, nr, walked] = this.b.querySendTogether([
-      ['get', [l.version]],
-      ['zcard', [s]],
-      ['zcard', [r]],
-      ['zrange', this.pageArgs()],
-    ]);
-    const [v, sCount, rCount, page] = await Promise.all([version.catch(() => null), ns, nr, walked.then((reply) => this.read(reply))]).catch(rethrow);
-    const others = Number(sCount) + Number(rCount);
-    if (v !== LAYOUT_VERSION || others > othersMax) return undefined;
+    const reply = await this.call(true, this.entries);
+    const page = this.read(reply);
+    const sCount = Number(reply[1]);
+    const rCount = Number(reply[2]);
+    const others = sCount + rCount;
+    if (reply[0] !== LAYOUT_VERSION || others > othersMax) return undefined;
     if (others === 0) return { ...page, strings: [], rest: [] };
+    const send = this.b.querySend;
     const [strings, rest] = (await Promise.all([
-      Number(sCount) > 0 ? send('zrange', [s, 0, -1]) : [],
-      Number(rCount) > 0 ? send('zrange', [r, 0, -1, 'WITHSCORES']) : [],
+      sCount > 0 ? send('zrange', [this.keys[2], 0, -1]) : [],
+      rCount > 0 ? send('zrange', [this.keys[3], 0, -1, 'WITHSCORES']) : [],
     ]).catch(rethrow)) as [string[], unknown[]];
     // RESP3 replies WITHSCORES as [member, score] pairs.
     return { ...page, strings, rest: rest.flat() as string[] };
@@ -169,36 +205,23 @@ class DescendingWalk {
 
   /** The next page. */
   async next(): Promise<Page> {
-    return this.read(await this.b.querySend('zrange', this.pageArgs()).catch(rethrow));
+    return this.read(await this.call(false, 0));
   }
 
-  /** The ZRANGE of the next page. */
-  private pageArgs(): Array<string | number> {
-    return [this.n, this.bound, '-inf', 'BYSCORE', 'REV', 'LIMIT', this.offset, this.page, 'WITHSCORES'];
+  /** One call of the walk's script from the cursor. */
+  private async call(head: boolean, entries: number): Promise<unknown[]> {
+    const size = this.b.settings.batchSize;
+    const args = [this.bound, this.offset, this.page, this.want, MOST_PER_CALL_BATCHES * size, size, entries, this.b.layout.entryPrefix, head ? '1' : '0', ...this.args];
+    return (await TOP_SCRIPT.run(this.b.querySend, this.keys, args).catch(rethrow)) as unknown[];
   }
 
-  /** A page from its ZRANGE's reply; moves the cursor past it. */
-  private read(reply: unknown): Page {
-    const size = this.page;
-    const flat = (reply as unknown[]).flat() as Array<string | number>;
-    const members: string[] = [];
-    const scores: number[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      members.push(flat[i] as string);
-      scores.push(scoreOf(flat[i + 1]));
-    }
-    this.page = Math.min(this.page * 2, this.b.settings.batchSize);
-    const done = members.length < size;
-    if (!done) {
-      const last = scores[scores.length - 1];
-      let same = 0;
-      while (same < scores.length && scores[scores.length - 1 - same] === last) same++;
-      // Still in the value the page started at: its members read add up.
-      this.offset = same === scores.length && last === this.boundValue ? this.offset + same : same;
-      this.boundValue = last;
-      this.bound = String(flat[flat.length - 1]);
-    }
-    return { members, scores, done };
+  /** A page from the script's reply; moves the cursor past it. */
+  private read(reply: unknown[]): Page {
+    this.bound = String(reply[4]);
+    this.offset = Number(reply[5]);
+    this.page = Number(reply[6]);
+    const got = Number(reply[7]);
+    return { members: reply.slice(8, 8 + got) as string[], entries: reply.slice(8 + got) as Array<string | number>, done: Number(reply[3]) === 1 };
   }
 }
 
@@ -216,29 +239,36 @@ async function* descendingByIndex(
   const numbers = others.filter((o) => typeof o.sortKey === 'number').sort(byKeyDown);
   if (above.length > 0) yield above;
   const size = b.settings.batchSize;
-  const mayTake = needleTest(selector);
   let next = 0;
-  // The ids listed at the current value: an id may have an `n` member of each form (ordered.ts) while a writer of layout 2 still runs.
+  // The ids listed at the current value in this layout's form: an id may also have a member of
+  // layout 2's while a writer of it still runs (ordered.ts), listed after every member of this
+  // layout's at the same value (REV lists a value's members in descending byte order, and a
+  // complemented sequence starts with 5 or more, layout 2's with less), so only those are looked up.
   let seenValue = NaN;
-  let seen = new Set<string>();
+  const seen: string[] = [];
   for (let page: Page = first; ; page = await walk.next()) {
     const out: Candidate[] = [];
     for (let i = 0; i < page.members.length; i++) {
-      const item = numberMember(page.members[i]);
-      const v = page.scores[i];
+      const member = page.members[i];
+      const item = numberMember(member);
+      const key = objectKeyOf(item.id);
+      if (key === undefined) continue;
+      // The member's score is its key's number at the path (ordered.ts): read from the key, not sent by the server.
+      const v = sortKeyOf(key, field);
+      if (typeof v !== 'number') continue;
       // Listed keys sort among these by value, then creation order.
       while (next < numbers.length && ((numbers[next].sortKey as number) > v || (numbers[next].sortKey === v && numbers[next].seq < item.seq))) {
         out.push(numbers[next++]);
       }
       if (v !== seenValue) {
         seenValue = v;
-        seen = new Set();
+        seen.length = 0;
       }
-      if (seen.has(item.id)) continue;
-      seen.add(item.id);
-      if (!mayTake(item.id)) continue;
-      const key = objectKeyOf(item.id);
-      if (key !== undefined && takes(selector, key)) out.push({ id: item.id, key, seq: item.seq });
+      if (legacyNumberMember(member)) {
+        if (seen.includes(item.id)) continue;
+      } else seen.push(item.id);
+      if (!takes(selector, key)) continue;
+      out.push(i < page.entries.length ? { id: item.id, key, seq: item.seq, entry: page.entries[i] } : { id: item.id, key, seq: item.seq });
     }
     if (out.length > 0) yield out;
     if (page.done) break;
