@@ -20,7 +20,7 @@ import { useMongoStores } from './support/mongo-test-stores';
  * UTF-8 (same length: the BSON stays well formed). The test engine refuses to store invalid
  * UTF-8, so this is how a stored string of invalid UTF-8 (another writer's, or damage) is read.
  */
-async function corruptingProxy(port: number): Promise<{ port: number; close(): Promise<void> }> {
+async function corruptingProxy(port: number): Promise<{ port: number; dropNextBatch: boolean; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(port, '127.0.0.1');
@@ -34,6 +34,13 @@ async function corruptingProxy(port: number): Promise<{ port: number; close(): P
         const message = Buffer.from(pending.subarray(0, pending.readInt32LE(0)));
         pending = pending.subarray(message.length);
         for (let at = message.indexOf('QQQQ'); at !== -1; at = message.indexOf('QQQQ', at)) message.set([0xc3, 0x28, 0xff, 0x80], at);
+        if (proxy.dropNextBatch && message.includes('firstBatch')) {
+          // A connection lost before the reply came: the client sees a network error.
+          proxy.dropNextBatch = false;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
         client.write(message);
       }
     });
@@ -46,13 +53,16 @@ async function corruptingProxy(port: number): Promise<{ port: number; close(): P
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  const proxy = {
     port: (server.address() as net.AddressInfo).port,
+    /** Set: the next reply holding a batch is not passed on, and its connection is cut. */
+    dropNextBatch: false,
     close: () => {
       for (const socket of sockets) socket.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
+      return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }
 
 describe('mongo store: sort + limit reads', () => {
@@ -119,9 +129,15 @@ describe('mongo store: sort + limit reads', () => {
     expect(got.map((v) => (typeof v === 'string' ? v.length : v))).to.deep.equal([6 * 1024 * 1024, 6 * 1024 * 1024, 3, 4]);
     expect((got[0] as string)[0]).to.equal('0');
     expect((got[1] as string)[0]).to.equal('1');
-    // The first batch held two documents (16 MB), the getMore brought the expired one; the
-    // second find (with the expiry condition) read 0, 1, 3 and 4 in one batch.
-    expect(commands.map((c) => c.commandName).filter((n) => n === 'find' || n === 'getMore')).to.deep.equal(['find', 'getMore', 'find']);
+    // The first batch held two documents (16 MB) and left a cursor: it is killed, and the
+    // second find (with the expiry condition) read 0, 1, 3 and 4, the first two left out.
+    expect(commands.map((c) => c.commandName).filter((n) => n === 'find' || n === 'getMore' || n === 'killCursors')).to.deep.equal(['find', 'killCursors', 'find']);
+    // The same read with nothing expired: the rest still comes through the second find.
+    await s.set({ i: 2 }, big(2));
+    commands.length = 0;
+    const all = (await s.get({ i: { $gte: 0 } }, { sort: { i: 1 }, limit: 4 })) as unknown[];
+    expect(all.map((v) => (typeof v === 'string' ? v[0] + v.length : v))).to.deep.equal(['0' + 6 * 1024 * 1024, '1' + 6 * 1024 * 1024, '2' + 6 * 1024 * 1024, 3]);
+    expect(commands.map((c) => c.commandName).filter((n) => n === 'find' || n === 'getMore' || n === 'killCursors')).to.deep.equal(['find', 'killCursors', 'find', 'getMore']);
   });
 
   it('strings are decoded without UTF-8 validation: a value, key or id holding U+FFFD is read again by the validated find, unchanged', async () => {
@@ -181,6 +197,21 @@ describe('mongo store: sort + limit reads', () => {
         expect((err as { code?: unknown })?.code, String(err)).to.equal('ERR_STORAGE_OPERATION');
       }
       await through.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a find that fails as the driver would retry (a connection lost) is sent again, through a cursor', async function () {
+    this.timeout(60_000);
+    const proxy = await corruptingProxy(Number(new URL(stores.url).port));
+    try {
+      const s = stores.store({ url: `mongodb://127.0.0.1:${proxy.port}/?directConnection=true` });
+      for (let i = 0; i < 5; i++) await s.set({ i }, i);
+      proxy.dropNextBatch = true;
+      expect(await s.get({ i: { $gte: 0 } }, { sort: { i: -1 }, limit: 3 })).to.deep.equal([4, 3, 2]);
+      expect(proxy.dropNextBatch).to.equal(false);
+      await s.close();
     } finally {
       await proxy.close();
     }
