@@ -11,9 +11,9 @@ import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore, RedisSettings } from '../lib/backends/redis';
 import { LAYOUT_VERSION } from '../lib/backends/redis/ordered';
-import { redisTestServer } from './support/redis-admin';
+import { useRedisServers } from './support/redis-test-stores';
 
-const server = redisTestServer();
+const server = useRedisServers({ admin: true, cluster: false });
 let counter = 0;
 
 /** A store in a fresh namespace on the shared server, closed after the test. */
@@ -258,6 +258,33 @@ describe('Redis store: ordered indexes', () => {
     }, store);
     expect(found).to.deep.equal([299, 297, 295, 293, 291]);
     expect(sentByNumber).to.deep.equal(['evalsha']);
+  });
+
+  it('keys() with a descending sort and a small limit reads no entry in the walk\'s script; get() reads them there', async () => {
+    const store = open();
+    const all: KeyObject[] = [];
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 200; i++) {
+      const key = { id: i, kind: i % 2 ? 'person' : 'robot', age: i % 50 };
+      all.push(key);
+      writes.push(store.set(key, i));
+    }
+    await Promise.all(writes);
+    const l = store.layout;
+    const entriesRead = (commands: string[][]) =>
+      commands.filter((a) => a[0].toLowerCase() === 'mget').flatMap((a) => a.slice(1).filter((x) => x.startsWith(l.entryPrefix)));
+    let keys: unknown[] = [];
+    const byKeys = await commandsDuring(async () => {
+      keys = await store.keys({ kind: 'person' }, { sort: { age: -1 }, limit: 5 });
+    });
+    expect(keys).to.deep.equal(expectedKeys(all, { kind: 'person' }, { age: -1 }, 0, 5));
+    expect(entriesRead(byKeys)).to.deep.equal([]);
+    let values: unknown[] = [];
+    const byGet = await commandsDuring(async () => {
+      values = (await store.get({ kind: 'person' }, { sort: { age: -1 }, limit: 5 })) as unknown[];
+    });
+    expect(values).to.deep.equal(expectedKeys(all, { kind: 'person' }, { age: -1 }, 0, 5).map((k) => k.id));
+    expect(entriesRead(byGet)).to.have.length(5);
   });
 
   it('a descending sort over a rare value is one script that reads on until it has the entries wanted; a value without keys reads no page', async () => {

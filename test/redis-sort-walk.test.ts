@@ -14,9 +14,9 @@ import { compileQuery } from '../lib/query';
 import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore, RedisSettings } from '../lib/backends/redis';
 import { SEQ_DIGITS, numberMember } from '../lib/backends/redis/ordered';
-import { redisTestServer } from './support/redis-admin';
+import { useRedisServers } from './support/redis-test-stores';
 
-const server = redisTestServer();
+const server = useRedisServers({ admin: true, cluster: false });
 let counter = 0;
 
 /** A store in a fresh namespace on the shared server, closed after the test. */

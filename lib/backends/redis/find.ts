@@ -40,7 +40,7 @@ export async function* find(b: RedisBackend, selector: Selector, options: FindOp
   const skip = options.skip ?? 0;
   if (limit <= 0) return;
   if (options.sort !== undefined && options.sort.length > 0) {
-    yield* readInOrder(b, sortedCandidates(b, selector, options.sort, skip + limit), options.values, skip, limit);
+    yield* readInOrder(b, sortedCandidates(b, selector, options.sort, skip + limit, options.values), options.values, skip, limit);
     return;
   }
   const direct = directSet(b, selector);

@@ -48,12 +48,14 @@ interface Listed {
 
 /**
  * The query's candidates in sort order (ties in creation order), in batches, filtered on the
- * key; `wanted` (skip + limit) sizes the first page of an index walk.
+ * key; `wanted` (skip + limit) sizes the first page of an index walk; `values` false (a read of
+ * keys only) keeps the walk's script from reading entries nobody will use.
  */
-export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec, wanted = Infinity): AsyncGenerator<Candidate[]> {
+export async function* sortedCandidates(b: RedisBackend, selector: Selector, spec: SortSpec, wanted = Infinity, values = true): AsyncGenerator<Candidate[]> {
   const field = spec[0];
   if (spec.length === 1 && field.direction === -1 && orderedPath(field.path) && (selector.kind === 'all' || selector.kind === 'query')) {
-    const walk = new DescendingWalk(b, field.path, selector, wanted, !b.sequenced && wanted <= READ_WITH_WALK_MAX ? wanted : 0);
+    const prefetch = values && !b.sequenced && wanted <= READ_WITH_WALK_MAX ? wanted : 0;
+    const walk = new DescendingWalk(b, field.path, selector, wanted, prefetch);
     const first = await walk.first(OTHERS_MAX);
     if (first !== undefined) {
       yield* descendingByIndex(b, selector, field, walk, first);
