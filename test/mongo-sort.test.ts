@@ -117,6 +117,25 @@ describe('mongo store: native sort', () => {
       expect(await s.get({ id: { $gte: 1 } }, { sort: { a: 1, b: 1 }, skip: 1 })).to.deep.equal(['one', 'two']);
     });
 
+    it('a numeric path part over an array of objects with that field name ("Ambiguous field name", code 16746) is sorted here', async () => {
+      // Found by the paging harness (FUZZ_SEED=20261204): the server refuses `tags.0` over
+      // `[{ '0': 0 }]`, where every other backend answers as lib/query-sort.ts orders.
+      const s = store();
+      const keys: Array<Record<string, unknown> & { id: number }> = [{ id: 1, tags: [{ '0': 5, a: ['a'] }] }, { id: 2, tags: [3, 1] }, { id: 3, tags: [{ '0': 1 }] }, { id: 4 }];
+      for (const key of keys) await s.set(key as Key, key.id);
+      const expected = (direction: 1 | -1, skip = 0, limit = Infinity) =>
+        sortEntries(keys.map((key) => ({ key: key as Key })), compileSort({ 'tags.0': direction }, 'test'))
+          .slice(skip, skip + limit)
+          .map((e) => (e.key as { id: number }).id);
+      expect(await s.get({ id: { $gte: 1 } }, { sort: { 'tags.0': 1 } })).to.deep.equal(expected(1));
+      expect(await s.get({ id: { $gte: 1 } }, { sort: { 'tags.0': -1 }, limit: 2 })).to.deep.equal(expected(-1, 0, 2));
+      expect(await s.get({ id: { $gte: 1 } }, { sort: { 'tags.0': 1 }, skip: 1, limit: 2 })).to.deep.equal(expected(1, 1, 2));
+      expect(await s.keys({ id: { $gte: 1 } }, { sort: { 'tags.0': -1 } })).to.deep.equal(expected(-1).map((id) => keys.find((k) => k.id === id)));
+      // page() orders ties by key, not creation: the same entries, each once.
+      const walked = (await walkPages(s, { id: { $gte: 1 } }, { 'tags.0': 1 }, 1)).map((key) => (key as { id: number }).id);
+      expect(walked).to.have.members(expected(1)).and.to.have.length(keys.length);
+    });
+
     it('paths sharing a first field over an array take their keys from one element, on the server as in lib/query-sort.ts', async () => {
       const s = store();
       await s.set({ id: 0, a: { x: 1 } }, 'zero');

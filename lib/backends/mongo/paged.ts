@@ -29,7 +29,7 @@ import { SortSpec, isEmptyArrayKey, sortKeyBracket, sortKeysOf } from '../../que
 import type { MongoScope } from './connection';
 import { EntryDoc, docId, toStoreError } from './layout';
 import { selectorFilter } from './query';
-import { KEYS_PROJECTION, ParallelArraysError, VALUES_PROJECTION, entryOf, findEntries, nextDoc } from './scans';
+import { KEYS_PROJECTION, SortRefusedError, VALUES_PROJECTION, entryOf, findEntries, nextDoc, sortRefusable } from './scans';
 
 /** The hint of a collection scan (no index). */
 const NATURAL_ORDER: Document = { $natural: 1 };
@@ -151,7 +151,7 @@ export async function* findPage(
       }
     }
   } catch (err) {
-    if (!(err instanceof ParallelArraysError)) throw err;
+    if (!(err instanceof SortRefusedError)) throw err;
     page = await pageHere(scope, selector, spec, after, limit, values);
   }
   for (const entry of page) {
@@ -192,7 +192,7 @@ async function readPage(
   let dropped = false;
   try {
     for (let first = true; page.length < limit; first = false) {
-      const doc = await nextDoc(cursor, first && spec.length > 1);
+      const doc = await nextDoc(cursor, first && sortRefusable(spec));
       if (doc === null) break;
       for (const next of [doc, ...cursor.readBufferedDocuments()] as EntryDoc[]) {
         read++;

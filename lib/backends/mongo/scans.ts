@@ -23,30 +23,40 @@ import { findPage } from './paged';
  */
 export function findEntries(scope: MongoScope, selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
   if (options.page !== undefined) return findPage(scope, selector, options.sort ?? [], options.page.after, options.limit ?? Infinity, options.values);
-  // Only a sort on several fields can meet MongoDB's refusal of parallel arrays (see nextDoc).
-  if ((options.sort ?? []).length > 1) return sortedSomewhere(scope, selector, options);
+  // Only some sorts can meet MongoDB's refusals on the data (see sortRefusable).
+  if (sortRefusable(options.sort ?? [])) return sortedSomewhere(scope, selector, options);
   return serverSorted(scope, selector, options);
 }
 
-/** A sort on several fields: on the server, or here when the server refuses it (parallel arrays). */
+/** A sort the server may refuse on the data (sortRefusable): on the server, or here when it does. */
 async function* sortedSomewhere(scope: MongoScope, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
   try {
     yield* serverSorted(scope, selector, options);
   } catch (err) {
-    if (!(err instanceof ParallelArraysError)) throw err;
+    if (!(err instanceof SortRefusedError)) throw err;
     yield* sortedHere(scope, selector, options);
   }
 }
 
 /**
- * MongoDB refuses to sort a document on two fields that both hold arrays ("parallel arrays")
- * where lib/query-sort.ts orders it: raised before any entry is yielded, so the find can be
- * answered by sorting here instead.
+ * MongoDB refuses some sorts on the data where lib/query-sort.ts orders it: two fields that both
+ * hold arrays in one document ("parallel arrays"), and a path with a numeric part over an array
+ * whose elements are objects with that field name (`tags.0` over `{ tags: [{ '0': 1 }] }`:
+ * "Ambiguous field name found in array", code 16746; found by the paging harness with
+ * FUZZ_SEED=20261204). Raised before any entry is yielded (the sort stage runs before the first
+ * batch), so the find can be answered by sorting here instead.
  */
-export class ParallelArraysError extends Error {}
+export class SortRefusedError extends Error {}
 
-function isParallelArrays(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === 2 && /parallel arrays/.test(String((err as Error).message));
+function isSortRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  const message = String((err as Error)?.message);
+  return (code === 2 && /parallel arrays/.test(message)) || code === 16746 || /Ambiguous field name found in array/.test(message);
+}
+
+/** Whether MongoDB may refuse `spec` on some data (SortRefusedError): several fields, or a numeric part in a path. */
+export function sortRefusable(spec: SortSpec): boolean {
+  return spec.length > 1 || spec.some((field) => field.parts.some((part) => /^\d+$/.test(part)));
 }
 
 /** The find sorted here, as the core would: every match read in creation order, sorted stably, the window sliced. */
@@ -124,7 +134,7 @@ function serverSorted(scope: MongoScope, selector: Selector, options: FindOption
  */
 async function* limitedRead(scope: MongoScope, selector: Selector, options: FindOptions, plan: SortPlan, limit: number): AsyncGenerator<StoredEntry> {
   const now = scope.clock.now();
-  const multiField = (options.sort ?? []).length > 1;
+  const refusable = sortRefusable(options.sort ?? []);
   const values = options.values;
   const { collection, db } = scope.shared;
   const codec = commandCodec(collection);
@@ -138,7 +148,7 @@ async function* limitedRead(scope: MongoScope, selector: Selector, options: Find
   try {
     reply = await db.command(command, codec.commandOptions);
   } catch (err) {
-    if (multiField && isParallelArrays(err)) throw new ParallelArraysError();
+    if (refusable && isSortRefused(err)) throw new SortRefusedError();
     // What the driver retries once for a cursor's find (a network error, a primary stepping
     // down...) is sent again through one, which does.
     if (!isRetryableRead(err)) throw toStoreError(err, 'find');
@@ -308,7 +318,7 @@ async function* filteredRead(scope: MongoScope, selector: Selector, options: Fin
   }
   try {
     if (plan.reversedTies) {
-      for await (const doc of tiesInCreationOrder(readDocs(cursor, spec.length > 1), spec, skip, options.limit)) {
+      for await (const doc of tiesInCreationOrder(readDocs(cursor, sortRefusable(spec)), spec, skip, options.limit)) {
         const entry = await entryOf(scope, doc, options.values);
         if (entry) yield entry;
       }
@@ -316,7 +326,7 @@ async function* filteredRead(scope: MongoScope, selector: Selector, options: Fin
     }
     for (let first = true; ; first = false) {
       // After entries limitedRead yielded, a refusal is an error: sorting here would yield them again.
-      const doc = await nextDoc(cursor, first && spec.length > 1 && !already?.size);
+      const doc = await nextDoc(cursor, first && sortRefusable(spec) && !already?.size);
       if (doc === null) return;
       // The rest of the batch the driver holds is taken without an await per document (each
       // still checked for expiry as it is yielded): cursor.next() costs several promise hops.
@@ -336,21 +346,21 @@ async function* filteredRead(scope: MongoScope, selector: Selector, options: Fin
 
 /**
  * The cursor's next document, or null at its end. A failure is a StoreError, except MongoDB's
- * refusal to sort on parallel arrays on the first read of a sort on several fields
- * (`parallelArraysPossible`): ParallelArraysError, so the caller can sort here instead.
+ * refusal of the sort on the data on the first read of a sort it may refuse
+ * (`refusalPossible`): SortRefusedError, so the caller can sort here instead.
  */
-export async function nextDoc(cursor: AbstractCursor<EntryDoc>, parallelArraysPossible: boolean): Promise<EntryDoc | null> {
+export async function nextDoc(cursor: AbstractCursor<EntryDoc>, refusalPossible: boolean): Promise<EntryDoc | null> {
   try {
     return await cursor.next();
   } catch (err) {
-    if (parallelArraysPossible && isParallelArrays(err)) throw new ParallelArraysError();
+    if (refusalPossible && isSortRefused(err)) throw new SortRefusedError();
     throw toStoreError(err, 'find');
   }
 }
 
-async function* readDocs(cursor: AbstractCursor<EntryDoc>, multiField: boolean): AsyncGenerator<EntryDoc> {
+async function* readDocs(cursor: AbstractCursor<EntryDoc>, refusable: boolean): AsyncGenerator<EntryDoc> {
   for (let first = true; ; first = false) {
-    const doc = await nextDoc(cursor, first && multiField);
+    const doc = await nextDoc(cursor, first && refusable);
     if (doc === null) return;
     yield doc;
   }
