@@ -71,17 +71,21 @@ export const KNOWN_SORT_DIFFERENCES: Array<{ name: string; permanent: boolean; w
 ];
 
 /**
- * A sort MongoDB refuses on some data and the store answers: a compound sort naming two paths
- * that both reach arrays in one document ("cannot sort with keys that are parallel arrays").
+ * Sorts MongoDB refuses on some data and the store answers:
+ * - a compound sort naming two paths that both reach arrays in one document ("cannot sort with
+ *   keys that are parallel arrays");
+ * - a path with a numeric part (`tags.0`) over an array whose elements are objects with that
+ *   field name (`{ tags: [{ '0': 0 }] }`: "Ambiguous field name found in array", code 16746;
+ *   found by a FUZZ_SEED=20261204 run of the paging harness).
  * The store takes each field's sort key on its own (lib/query-sort.ts), so it has an answer
  * where the engine has none; the harness then checks only which and how many entries come back.
  * A native MongoDB sort must not pass such a sort to the server as is (it would fail where
  * every other backend answers).
  */
-export const PARALLEL_ARRAYS_SORT = {
-  name: 'compound sort over parallel arrays',
+export const DATA_REFUSED_SORT = {
+  name: 'a sort MongoDB refuses on the data (parallel arrays, a numeric field name inside an array)',
   permanent: true,
-  explains: (rejection: string) => /parallel arrays/.test(rejection),
+  explains: (rejection: string) => /parallel arrays|Ambiguous field name found in array/.test(rejection),
 };
 
 /** The known difference that explains why the driver accepts a sort the store refuses, if any. */
