@@ -3,9 +3,9 @@
  * order lib/query-sort.ts defines, without reading a value (a sort key is a function of the
  * key, and the key is the id). find.ts then reads only the entries it returns.
  *
- * - A descending sort on one indexable path reads the path's `n` set from the top with plain
- *   `ZRANGE … BYSCORE REV` pages (layout 3, ordered.ts: equal numbers then come in creation
- *   order), filtered here on the key parsed from each id, merged with the keys of its `s` and
+ * - A descending sort on one indexable path reads the path's `n` set from the top by one script
+ *   of `ZRANGE … BYSCORE REV` pages (DescendingWalk; layout 3, ordered.ts: equal numbers then come
+ *   in creation order), filtered here on the key parsed from each id, merged with the keys of its `s` and
  *   `r` sets, whose sort keys are computed here (they are few for a numeric path, else this is
  *   not used); only if the caller reads past every key that has a value there are the rest
  *   (null, missing, empty arrays: nothing lists them) found by walking the query's candidates.
