@@ -7,11 +7,10 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { ManualClock } from '../lib/clock';
 import { KeyObject } from '../lib/keys';
-import { compileQuery } from '../lib/query';
-import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore, RedisSettings } from '../lib/backends/redis';
 import { LAYOUT_VERSION } from '../lib/backends/redis/ordered';
 import { useRedisServers } from './support/redis-test-stores';
+import { expectedKeys } from './support/expected-order';
 
 const server = useRedisServers({ admin: true, cluster: false });
 let counter = 0;
@@ -94,15 +93,6 @@ async function clientCommandsDuring(run: () => Promise<unknown>, store?: RedisSt
   return (await monitored(run))
     .filter((c) => c.source !== 'lua' && (base === undefined || c.args.some((a) => a.startsWith(base))))
     .map((c) => c.name);
-}
-
-/** The keys a store lists for `query` with `options`, checked against lib/query-sort.ts over all keys in creation order. */
-function expectedKeys(all: KeyObject[], query: Record<string, unknown>, sort: Record<string, 1 | -1> | undefined, skip = 0, limit = Infinity): KeyObject[] {
-  const selector = compileQuery(query);
-  if (selector.kind !== 'query') throw new Error('expected a query');
-  const matches = all.filter((k) => selector.test(k)).map((key) => ({ key }));
-  const sorted = sort ? sortEntries(matches, compileSort(sort, 'test')) : matches;
-  return sorted.slice(skip, skip + limit).map((e) => e.key);
 }
 
 describe('Redis store: ordered indexes', () => {

@@ -7,10 +7,9 @@
  */
 import { expect } from 'chai';
 import { KeyObject } from '../lib/keys';
-import { compileQuery } from '../lib/query';
-import { compileSort, sortEntries } from '../lib/query-sort';
 import { RedisStore } from '../lib/backends/redis';
 import { sharedRedis } from './support/redis-server';
+import { expectedKeys } from './support/expected-order';
 
 /** The values stored at `k` (and looked for), with decoys holding their text elsewhere. */
 const VALUES: unknown[] = ['person', 'per"son', 'a\\b', 'line\u2028sep', 'é', 'x\u0000y', 'personal', 'Person', ['person', 'x'], 5, -0, 0, 1e21, 0.1, true, false, null, { k: 'person' }];
@@ -18,13 +17,9 @@ const VALUES: unknown[] = ['person', 'per"son', 'a\\b', 'line\u2028sep', 'é', '
 /** Every scalar equality a query can ask for. */
 const WANTED: Array<string | number | boolean> = ['person', 'per"son', 'a\\b', 'line\u2028sep', 'é', 'x\u0000y', 'x', 5, 0, 1e21, 0.1, true, false];
 
+/** The ids (`n`) a store should list for `query`. */
 function expected(all: KeyObject[], query: Record<string, unknown>, sort: Record<string, 1 | -1>, skip: number, limit: number): number[] {
-  const selector = compileQuery(query);
-  if (selector.kind !== 'query') throw new Error('expected a query');
-  const matches = all.filter((k) => selector.test(k)).map((key) => ({ key }));
-  return sortEntries(matches, compileSort(sort, 'test'))
-    .slice(skip, skip + limit)
-    .map((e) => e.key.n as number);
+  return expectedKeys(all, query, sort, skip, limit).map((key) => key.n as number);
 }
 
 describe('Redis store: a descending sort over equalities', () => {
