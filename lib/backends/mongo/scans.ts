@@ -177,22 +177,16 @@ async function* limitedRead(scope: MongoScope, selector: Selector, options: Find
       }
     }
     if (!unsafe) {
-      if (!more) {
-        for (let i = 0; i < docs.length; i++) {
-          let entry = entryOf(scope, docs[i], values);
-          if (entry instanceof Promise) entry = await entry;
-          if (entry !== undefined) yield entry;
-        }
-        return;
-      }
-      yielded = new Set();
+      // What is yielded is remembered only where filteredRead reads on after it (a cursor left open).
+      if (more) yielded = new Set();
       for (let i = 0; i < docs.length; i++) {
         let entry = entryOf(scope, docs[i], values);
         if (entry instanceof Promise) entry = await entry;
         if (entry === undefined) continue;
-        yielded.add(entry.id);
+        yielded?.add(entry.id);
         yield entry;
       }
+      if (!more) return;
     }
   } finally {
     // Runs when the consumer stops early too: the server's cursor is not left to time out.
