@@ -65,6 +65,7 @@ export function completeBackend(backend: Backend): CompleteBackend {
     getSync: b.getSync?.bind(b),
     setSync: b.setSync?.bind(b),
     findSync: b.findSync?.bind(b),
+    findBatches: b.findBatches?.bind(b),
     valuesSync: b.valuesSync?.bind(b),
   };
 }

@@ -56,10 +56,38 @@ function sortedWindow(all: StoredEntry[], plan: ReadPlan & { sortHere: SortSpec 
   return sortEntries(all, plan.sortHere).slice(plan.skip, plan.limit === undefined ? undefined : plan.skip + plan.limit);
 }
 
+/**
+ * Hands `take` each entry `find` yields, until `take` returns true (then the read is closed).
+ * A backend that reads in batches (Backend.findBatches) is read a batch at a time: one async
+ * step per batch instead of one per entry.
+ */
+async function eachFound(storage: CompleteBackend, selector: Selector, request: FindOptions, take: (entry: StoredEntry) => boolean): Promise<void> {
+  if (storage.findBatches !== undefined) {
+    for await (const batch of storage.findBatches(selector, request)) for (const entry of batch) if (take(entry)) return;
+    return;
+  }
+  for await (const entry of storage.find(selector, request)) if (take(entry)) return;
+}
+
+/**
+ * The entries `find` yields, one at a time, for a reader that may hold each a while (a stream):
+ * from a backend's batches, each checked for expiry again as it is handed on (SPEC §12).
+ */
+async function* entriesFound(storage: CompleteBackend, selector: Selector, request: FindOptions, clock: Clock): AsyncGenerator<StoredEntry> {
+  if (storage.findBatches === undefined) {
+    yield* storage.find(selector, request);
+    return;
+  }
+  for await (const batch of storage.findBatches(selector, request)) for (const entry of batch) if (liveNow(entry, clock)) yield entry;
+}
+
 /** Everything `find` yields for a plan the core sorts, sorted and cut to its window (expired entries not yet dropped). */
 async function collectedWindow(storage: CompleteBackend, selector: Selector, plan: ReadPlan & { sortHere: SortSpec }): Promise<StoredEntry[]> {
   const all: StoredEntry[] = [];
-  for await (const entry of storage.find(selector, plan.request)) all.push(entry);
+  await eachFound(storage, selector, plan.request, (entry) => {
+    all.push(entry);
+    return false;
+  });
   return sortedWindow(all, plan);
 }
 
@@ -94,7 +122,7 @@ export async function* findOrdered(
     return;
   }
   const window = new EntryWindow(plan.skip, plan.limit);
-  for await (const entry of storage.find(selector, plan.request)) {
+  for await (const entry of entriesFound(storage, selector, plan.request, clock)) {
     if (!window.admits()) continue;
     yield entry;
     if (window.full) return;
@@ -103,8 +131,8 @@ export async function* findOrdered(
 
 /**
  * `findOrdered`'s entries as an array, each passed through `shape`: what `get` collects, with
- * no generator step of its own between the backend's `find` and the result (a native backend's
- * window is read straight from `find`).
+ * no generator step of its own between the backend's `find` (or its batches) and the result (a
+ * native backend's window is read straight from `find`).
  */
 export async function collectOrdered<R>(
   storage: CompleteBackend,
@@ -125,11 +153,11 @@ export async function collectOrdered<R>(
     return out;
   }
   const window = new EntryWindow(plan.skip, plan.limit);
-  for await (const entry of storage.find(selector, plan.request)) {
-    if (!window.admits()) continue;
+  await eachFound(storage, selector, plan.request, (entry) => {
+    if (!window.admits()) return false;
     out.push(shape(entry));
-    if (window.full) break;
-  }
+    return window.full;
+  });
   return out;
 }
 

@@ -26,7 +26,7 @@ import { RedisClient, waitReady } from './client';
 import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './connection';
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { readExpiry } from './read-expiry';
-import { count, deleteMatching, find } from './find';
+import { count, deleteMatching, find, findBatches } from './find';
 import { MALFORMED, RedisLayout, headExpiry, isCompressed, isStreamed, liveHead, timedHead } from './layout';
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
@@ -366,6 +366,10 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
 
   find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
     return find(this, selector, options);
+  }
+
+  findBatches(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry[]> {
+    return findBatches(this, selector, options);
   }
 
   deleteMatching(selector: Selector): Promise<number> {

@@ -35,7 +35,12 @@ class FoundEntry implements StoredEntry {
  * Live entries matching the selector, in creation order or by `options.sort` (sorted.ts),
  * leaving out the first `options.skip` and stopping after `options.limit`.
  */
-export async function* find(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+export function find(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+  return entriesOf(b, findBatches(b, selector, options));
+}
+
+/** `find` a batch at a time, as each round trip reads them (Backend.findBatches): what `get` collects. */
+export async function* findBatches(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry[]> {
   const limit = options.limit ?? Infinity;
   const skip = options.skip ?? 0;
   if (limit <= 0) return;
@@ -51,15 +56,23 @@ export async function* find(b: RedisBackend, selector: Selector, options: FindOp
   yield* readInOrder(b, candidates(b, selector), options.values, skip, limit);
 }
 
+/**
+ * The entries of batches one at a time, each checked for expiry as it is yielded (SPEC §12):
+ * the reader may hold each a while (a stream), outliving entries its batch had live.
+ */
+export async function* entriesOf(b: RedisBackend, batches: AsyncIterable<StoredEntry[]>): AsyncGenerator<StoredEntry> {
+  for await (const batch of batches) for (const entry of batch) if (!expired(b, entry)) yield entry;
+}
+
 /** Reads the live entries among candidates, keeping their order (fetchEntries, or a sharded namespace's per shard). */
 export type ReadCandidates = (batch: Candidate[], values: boolean) => Promise<StoredEntry[]>;
 
 /**
  * Reads candidates given in their final order, a slice of at most `batchSize` at a time: the
  * first `skip` live ones are only checked for liveness (their values are not read), then up to
- * `limit` are yielded. Once skipping is done, the next slice is read while this one is handed
- * out, when the caller wants more than it holds (so a long read is not one round trip after
- * another). `b` gives the settings and the clock; `read` reads a slice (default: fetchEntries on `b`).
+ * `limit` are yielded, a batch of the live ones per slice read. Once skipping is done, the next
+ * slice is read while this one is handed out, when the caller wants more than it holds (so a
+ * long read is not one round trip after another). `b` gives the settings and the clock; `read` reads a slice (default: fetchEntries on `b`).
  */
 export async function* readInOrder(
   b: RedisBackend,
@@ -68,7 +81,7 @@ export async function* readInOrder(
   skip: number,
   limit: number,
   read: ReadCandidates = (batch, want) => fetchEntries(b, batch, want),
-): AsyncGenerator<StoredEntry> {
+): AsyncGenerator<StoredEntry[]> {
   let remaining = limit;
   let skipping = skip;
   const size = b.settings.batchSize;
@@ -109,12 +122,14 @@ export async function* readInOrder(
         ahead = nextSlice(Math.min(size, remaining - entries.length)).then((slice) => (slice === undefined ? undefined : read(slice, values)));
         ahead.catch(() => undefined); // awaited on the next turn, unless the caller stops first
       }
-      for (const entry of entries) {
-        // Expiry is checked as each entry is yielded (SPEC §12): the iteration may have outlived it.
-        if (expired(b, entry)) continue;
-        yield entry;
-        if (--remaining <= 0) return;
+      // Expiry is checked as the batch is yielded (SPEC §12): the iteration may have outlived an entry.
+      const live: StoredEntry[] = [];
+      for (let i = 0; i < entries.length && remaining > 0; i++) {
+        if (expired(b, entries[i])) continue;
+        live.push(entries[i]);
+        remaining--;
       }
+      if (live.length > 0) yield live;
     }
   } finally {
     await source.return?.(undefined);
@@ -137,7 +152,7 @@ function directSet(b: RedisBackend, selector: Selector): string | undefined {
 }
 
 /** Walks a sorted set and reads its entries in the same round trip, a batch at a time, leaving out the first `skip` live ones. */
-async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip: number, limit: number): AsyncGenerator<StoredEntry> {
+async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip: number, limit: number): AsyncGenerator<StoredEntry[]> {
   let cursor = '-inf';
   let remaining = limit;
   let skipping = skip;
@@ -147,19 +162,21 @@ async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip:
     const reply = (await WALK_SCRIPT.run(b.querySend, [set], [cursor, step, b.clock.now(), values ? '1' : '0', l.entryPrefix, l.chunkPrefix]).catch(
       rethrow,
     )) as Array<string | number>;
-    for (let i = 2; i < reply.length; i += 2) {
+    const live: StoredEntry[] = [];
+    for (let i = 2; i < reply.length && remaining > 0; i += 2) {
       const id = reply[i] as string;
       const found = await entryFrom(b, id, reply[i + 1], values);
-      // Expiry is checked as each entry is yielded (SPEC §12): a streamed value's read takes a while.
+      // Expiry is checked as each entry is taken (SPEC §12): a streamed value's read takes a while.
       if (found === undefined || (found.expiresAt !== null && found.expiresAt <= b.clock.now())) continue;
       if (skipping > 0) {
         skipping--;
         continue;
       }
-      yield new FoundEntry(id, found.value, found.expiresAt);
-      if (--remaining <= 0) return;
+      live.push(new FoundEntry(id, found.value, found.expiresAt));
+      remaining--;
     }
-    if (Number(reply[0]) < step) return;
+    if (live.length > 0) yield live;
+    if (remaining <= 0 || Number(reply[0]) < step) return;
     cursor = '(' + (reply[1] as string);
   }
 }
@@ -188,7 +205,7 @@ export async function count(b: RedisBackend, selector: Selector): Promise<number
     return b.piped((c) => c.zcard(b.layout.indexFor(path, values[0]))).catch(rethrow);
   }
   let n = 0;
-  for await (const entry of find(b, selector, { values: false })) if (entry) n++;
+  for await (const batch of findBatches(b, selector, { values: false })) n += batch.length;
   return n;
 }
 

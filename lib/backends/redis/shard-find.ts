@@ -35,8 +35,8 @@ interface Head {
   source: AsyncGenerator<Candidate[]>;
 }
 
-/** Live entries matching the selector over every shard, in creation or sort order, after `skip`, at most `limit`. */
-export async function* shardedFind(front: ShardedRedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
+/** Live entries matching the selector over every shard, in creation or sort order, after `skip`, at most `limit`: a batch per read (Backend.findBatches). */
+export async function* shardedFindBatches(front: ShardedRedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry[]> {
   const limit = options.limit ?? Infinity;
   const skip = options.skip ?? 0;
   if (limit <= 0) return;

@@ -30,11 +30,11 @@ import { RedisBackend } from './backend';
 import { sendBatch } from './batching';
 import type { BatchItem, BatchKind, RedisConnection } from './connection';
 import { rethrow } from './errors';
-import { count, deleteMatching } from './find';
+import { count, deleteMatching, entriesOf } from './find';
 import { upgradeLayout } from './migrate';
 import { SHARDS_SCRIPT } from './read-scripts';
 import type { ResolvedRedisSettings } from './settings';
-import { shardedFind } from './shard-find';
+import { shardedFindBatches } from './shard-find';
 import { clearNamespace } from './sweeping';
 
 /**
@@ -143,7 +143,11 @@ export class ShardedRedisBackend extends RedisBackend {
   }
 
   find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
-    return shardedFind(this, selector, options);
+    return entriesOf(this, shardedFindBatches(this, selector, options));
+  }
+
+  findBatches(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry[]> {
+    return shardedFindBatches(this, selector, options);
   }
 
   async deleteMatching(selector: Selector): Promise<number> {
