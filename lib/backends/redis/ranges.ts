@@ -17,7 +17,7 @@ import { compileMatcher } from '../../query-match';
 import type { RedisBackend } from './backend';
 import { rethrow } from './errors';
 import { Candidate, UnparsedCandidate, objectKeyOf } from './ids';
-import { encodeString, legacyNumberMember, numberMember, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
+import { SEQ_DIGITS, encodeString, legacyNumberMember, numberMemberSeq, orderedPath, scoreOf, scoreText, stringMember } from './ordered';
 import { RANGE_SCRIPT } from './read-scripts';
 
 /** A range an ordered index answers: its sets and the ZRANGE bounds (BYSCORE for 'n', BYLEX for 's'). */
@@ -140,12 +140,19 @@ export async function rangeCandidates(b: RedisBackend, selector: QuerySelector):
   // A whole number range is decided by the `n` member's score: only the rest of the query is left to test there.
   const exact = r.kind === 'n' && r.whole ? otherConditions(selector.filter, r.path) : undefined;
   const found: Candidate[] = [];
-  const decode = r.kind === 'n' ? numberMember : stringMember;
   // Both forms of `n` member (layout 2's and 3's) while a namespace is rebuilt or a writer of layout 2 still runs.
   let legacy = 0;
   for (const m of members) {
     if (r.kind === 'n' && legacyNumberMember(m)) legacy++;
-    const { id, seq } = decode(m);
+    let id: string;
+    let seq: number;
+    // An `n` member is read without an object for its parts (numberMemberSeq).
+    if (r.kind === 'n') {
+      id = m.slice(SEQ_DIGITS);
+      seq = numberMemberSeq(m);
+    } else {
+      ({ id, seq } = stringMember(m));
+    }
     // Nothing left to test: the key is parsed only if the caller asks for it.
     if (exact === ALWAYS && isObjectKeyId(id)) {
       found.push(new UnparsedCandidate(id, seq));

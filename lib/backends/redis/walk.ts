@@ -59,7 +59,11 @@ export async function* candidates(b: RedisBackend, selector: Selector, wanted = 
   if (selector.kind === 'query') {
     const found = await rangeCandidates(b, selector);
     if (found !== undefined) {
-      for (let i = 0; i < found.length; i += b.settings.batchSize) yield found.slice(i, i + b.settings.batchSize);
+      // Handed out batch by batch and let go of: the candidates read already are garbage before the call ends.
+      const batches: Candidate[][] = [];
+      for (let i = 0; i < found.length; i += b.settings.batchSize) batches.push(found.slice(i, i + b.settings.batchSize));
+      found.length = 0;
+      for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) yield batch;
       return;
     }
   }
