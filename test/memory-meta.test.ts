@@ -159,6 +159,34 @@ describe('memory getMeta', () => {
     expect((await store.page({ kind: 'x' }, { limit: 10 })).items).to.deep.equal(['one', 'two']);
   });
 
+  it('an entry written again keeps its creation time and reports the write, in every kind of Slot (the update time is kept only once it differs)', async () => {
+    // Default (parsed keys), listed indexes (no parse), TTL (timed Slots), maxBytes (sized Slots).
+    for (const settings of [{}, { indexes: ['n'] }, { maxBytes: 100_000 }]) {
+      for (const ttl of [undefined, 60_000]) {
+        const label = JSON.stringify({ settings, ttl });
+        const { store, clock } = make(settings);
+        const t0 = clock.now();
+        const opts = ttl === undefined ? undefined : { ttl };
+        await store.set({ n: 1 }, 'a', opts);
+        await store.set({ n: 1 }, 'b', opts); // written again in the same ms: still one time
+        await store.set('s', 'a', opts);
+        expect(await store.getMeta({ n: 1 }), label).to.deep.include({ createdAt: t0, updatedAt: t0 });
+        clock.advance(7);
+        await store.set({ n: 1 }, 'c', opts);
+        await store.set('s', 'b', opts);
+        await store.set({ n: 2 }, 'd', opts);
+        clock.advance(5);
+        await store.set({ n: 1 }, 'e', opts);
+        expect(await store.getMeta({ n: 1 }), label).to.deep.include({ createdAt: t0, updatedAt: t0 + 12 });
+        expect(await store.getMeta('s'), label).to.deep.include({ createdAt: t0, updatedAt: t0 + 7 });
+        expect(await store.getMeta({ n: 2 }), label).to.deep.include({ createdAt: t0 + 7, updatedAt: t0 + 7 });
+        expect(await store.touch({ n: 2 }, 1_000), label).to.equal(true); // a touch is not a write
+        expect(await store.getMeta({ n: 2 }), label).to.deep.include({ createdAt: t0 + 7, updatedAt: t0 + 7 });
+        expect(await store.get({ n: { $gte: 1 } }), label).to.deep.equal(['e', 'd']);
+      }
+    }
+  });
+
   it('scopes keep their own entries and times', async () => {
     const { store, clock } = make();
     const t0 = clock.now();

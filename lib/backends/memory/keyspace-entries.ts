@@ -176,10 +176,11 @@ export class KeyspaceEntries {
       if (parsed !== undefined && !this.indexes.keysParsed) flatten(id);
       const kept = this.indexes.keysParsed ? parsed : undefined;
       const seq = isNew && parsed !== undefined ? ++this.seq : 0;
-      const slot =
-        this.options.maxBytes > 0
-          ? new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, at, size)
-          : newSlot(id, value, seq, createdAt, at, kept, expiresAt ?? 0);
+      let slot: Slot;
+      if (this.options.maxBytes > 0) {
+        slot = new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, size);
+        slot.updatedAt = at;
+      } else slot = newSlot(id, value, seq, createdAt, at, kept, expiresAt ?? 0);
       this.slots.set(id, slot);
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
@@ -211,7 +212,9 @@ export class KeyspaceEntries {
     } else if (expiresAt !== null) {
       // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
       const bare = this.bare;
-      this.slots.set(id, new TimedSlot(id, bare.value(held), 0, bare.createdAt(held), bare.updatedAt(held), expiresAt));
+      const slot = new TimedSlot(id, bare.value(held), 0, bare.createdAt(held), expiresAt);
+      slot.updatedAt = bare.updatedAt(held);
+      this.slots.set(id, slot);
       bare.free(held);
     }
     if (expiresAt !== null) {
@@ -279,7 +282,9 @@ export class KeyspaceEntries {
   protected readonly slotOf = (id: string, held: Slot | number): Slot => {
     if (typeof held !== 'number') return held;
     const bare = this.bare;
-    return new Slot(id, bare.value(held), 0, bare.createdAt(held), bare.updatedAt(held));
+    // Without its update time (a page walk reads id, value and expiry): setting one here could
+    // give every Slot the field in-object (V8 sizes a class's objects by its first few made).
+    return new Slot(id, bare.value(held), 0, bare.createdAt(held));
   };
 
   /**
