@@ -27,6 +27,7 @@ import { BatchItem, BatchKind, BatchOwner, RedisConnection, Sweepable } from './
 import { corrupt, expiryError, isWrongType, rethrow, toStoreError, validExpiry } from './errors';
 import { readExpiry } from './read-expiry';
 import { count, deleteMatching, find, findBatches } from './find';
+import { FoundEntry } from './found-entry';
 import { MALFORMED, RedisLayout, headExpiry, isCompressed, isStreamed, liveHead, timedHead } from './layout';
 import type { SendCommand } from './lua-script';
 import type { ResolvedRedisSettings } from './settings';
@@ -303,9 +304,11 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
    * The entry an entry string holds (null, or not live by `now`: undefined), its value
    * deserialized (or not read, without `values`). A streamed value gives a promise of the entry
    * with its bytes read whole (see readWhole). A string the store did not write, or a value
-   * that does not parse, is ERR_STORAGE_OPERATION naming the key (thrown).
+   * that does not parse, is ERR_STORAGE_OPERATION naming the key (thrown). `found`: a query's
+   * read of a plain value gets it as a FoundEntry, its key parsed on demand, so the query makes
+   * no second object per entry.
    */
-  entryOf(id: string, s: string | null, now: number, values = true): EntryWithExpiry | undefined | Promise<EntryWithExpiry | undefined> {
+  entryOf(id: string, s: string | null, now: number, values = true, found = false): EntryWithExpiry | undefined | Promise<EntryWithExpiry | undefined> {
     const k = s === null ? -1 : liveHead(s, now);
     if (k < 0) {
       if (k === MALFORMED) throw corrupt(id, 'it has no <expiry>v or <expiry>c head');
@@ -316,7 +319,7 @@ export class RedisBackend implements Backend, BatchOwner, Sweepable {
     if (!values) return { value: undefined, expiresAt };
     if (isStreamed(text, k)) return readWhole(this, id, text, k);
     const value = this.parse(id, text, k);
-    if (this.codec.sync || !isPromiseLike(value)) return { value, expiresAt };
+    if (this.codec.sync || !isPromiseLike(value)) return found ? new FoundEntry(id, value, expiresAt) : { value, expiresAt };
     return (value as Promise<unknown>).then((read) => ({ value: read, expiresAt }));
   }
 

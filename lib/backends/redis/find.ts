@@ -4,32 +4,16 @@
  * takes its candidates from walk.ts and reads them a batch at a time (FETCH). Expiry is checked
  * as each entry is yielded (SPEC §12).
  */
-import type { Key } from '../../keys';
 import type { Selector } from '../../query';
 import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { RedisBackend } from './backend';
 import { corrupt, rethrow } from './errors';
-import { Candidate, UnparsedCandidate, keyOfId } from './ids';
+import { Candidate, UnparsedCandidate } from './ids';
 import { FETCH_SCRIPT, WALK_SCRIPT } from './read-scripts';
+import { FoundEntry } from './found-entry';
 import { drop } from './sweeping';
 import { sortedCandidates } from './sorted';
 import { candidates } from './walk';
-
-/**
- * An entry found by a walk; its key is parsed from the id only if someone asks (then an id
- * that is not a key is ERR_STORAGE_OPERATION).
- */
-class FoundEntry implements StoredEntry {
-  private parsedKey: Key | undefined;
-  constructor(
-    readonly id: string,
-    readonly value: unknown,
-    readonly expiresAt: number | null,
-  ) {}
-  get key(): Key {
-    return (this.parsedKey ??= keyOfId(this.id));
-  }
-}
 
 /**
  * Live entries matching the selector, in creation order or by `options.sort` (sorted.ts),
@@ -165,14 +149,15 @@ async function* walkAndRead(b: RedisBackend, set: string, values: boolean, skip:
     const live: StoredEntry[] = [];
     for (let i = 2; i < reply.length && remaining > 0; i += 2) {
       const id = reply[i] as string;
-      const found = await entryFrom(b, id, reply[i + 1], values);
+      const read = entryFrom(b, id, reply[i + 1], values, true);
+      const found = read instanceof Promise ? await read : read; // a streamed value is read whole
       // Expiry is checked as each entry is taken (SPEC §12): a streamed value's read takes a while.
       if (found === undefined || (found.expiresAt !== null && found.expiresAt <= b.clock.now())) continue;
       if (skipping > 0) {
         skipping--;
         continue;
       }
-      live.push(new FoundEntry(id, found.value, found.expiresAt));
+      live.push(asFound(id, found));
       remaining--;
     }
     if (live.length > 0) yield live;
@@ -224,7 +209,8 @@ export async function fetchEntries(b: RedisBackend, batch: Candidate[], values: 
   const out: StoredEntry[] = [];
   for (let i = 0; i < batch.length; i++) {
     const { id, key } = batch[i];
-    const found = await entryFrom(b, id, reply[i], values);
+    const read = entryFrom(b, id, reply[i], values);
+    const found = read instanceof Promise ? await read : read; // a streamed value is read whole
     if (found === undefined) continue;
     if (key === undefined) throw corrupt(id, 'its id is not a key the store writes');
     out.push({ id, key, value: found.value, expiresAt: found.expiresAt });
@@ -244,11 +230,12 @@ async function fetchValues(b: RedisBackend, batch: Candidate[]): Promise<StoredE
     const c = batch[i];
     const { id, entry } = c;
     const stored = entry === undefined ? reply[r++] : typeof entry === 'number' ? null : entry;
-    const read = b.entryOf(id, stored, now, true);
+    const unparsed = c instanceof UnparsedCandidate;
+    const read = b.entryOf(id, stored, now, true, unparsed);
     const found = read instanceof Promise ? await read : read; // a streamed value is read whole
     if (found === undefined) continue;
-    if (c instanceof UnparsedCandidate) {
-      out.push(new FoundEntry(id, found.value, found.expiresAt));
+    if (unparsed) {
+      out.push(asFound(id, found));
       continue;
     }
     if (c.key === undefined) throw corrupt(id, 'its id is not a key the store writes');
@@ -259,8 +246,20 @@ async function fetchValues(b: RedisBackend, batch: Candidate[]): Promise<StoredE
 
 /**
  * An entry as a read script returned it (see EMIT: the entry string, or 0 when absent or
- * expired), with its value when `values` is set; undefined if it is gone.
+ * expired), with its value when `values` is set; undefined if it is gone. A promise only for a
+ * streamed value, so a walk of plain values takes no async step per entry.
  */
-async function entryFrom(b: RedisBackend, id: string, stored: string | number, values: boolean): Promise<EntryWithExpiry | undefined> {
-  return typeof stored === 'number' ? undefined : b.entryOf(id, stored, b.clock.now(), values); // replaced meanwhile: undefined
+function entryFrom(
+  b: RedisBackend,
+  id: string,
+  stored: string | number,
+  values: boolean,
+  found = false,
+): EntryWithExpiry | undefined | Promise<EntryWithExpiry | undefined> {
+  return typeof stored === 'number' ? undefined : b.entryOf(id, stored, b.clock.now(), values, found); // replaced meanwhile: undefined
+}
+
+/** A read entry as a FoundEntry: the one entryOf made (`found`), or one made now (no value read, a streamed value). */
+function asFound(id: string, entry: EntryWithExpiry): FoundEntry {
+  return entry instanceof FoundEntry ? entry : new FoundEntry(id, entry.value, entry.expiresAt);
 }
