@@ -22,6 +22,12 @@
  * - Then CPU per call, each contender alone: this process's (process.cpuUsage) and
  *   redis-server's (INFO cpu, user + sys, read before and after a pass), so the cost of a Lua
  *   script, which the client's clock does not see, shows beside the client's.
+ * - The two client figures differ for a read that holds thousands of values: much of its CPU
+ *   is the young generation's scavenges, whose cost depends on where they fall in its calls (a
+ *   scavenge in mid-call copies, and the next promotes, everything the call holds). After the
+ *   forced GC before each interleaved pass they fell mid-call (the store's range paid 13–14 ms
+ *   of scavenges a call on 2026-12-03, against 2.3 ms in a per-call pass right after warm-up).
+ *   The interleaved pass is the one the targets read; the per-call table shows the rest.
  */
 import { Redis } from 'ioredis';
 import sift from 'sift';
