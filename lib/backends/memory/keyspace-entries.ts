@@ -6,7 +6,8 @@
  * Memory layout, chosen so 1M plain string-key entries cost little more than a bare Map: a
  * string key without TTL in an unbounded store maps to a number, its ordinal in the columns of
  * bare-entries.ts (value, creation and update times), with no object per entry; everything else
- * (object keys, TTLs, size-tracked entries) maps to a Slot, which carries its times itself.
+ * (object keys, TTLs, size-tracked entries) maps to a Slot, which carries its update time once
+ * written again; Slots' creation times are kept by seq, in steps (creation-times.ts).
  *
  * Every entry records when it was created (its first set since the key held no live entry) and
  * when its value was last written (set and setStream; not touch), for getMeta (SPEC §16), as ms
@@ -16,6 +17,7 @@ import { Key, KeyObject, keyFromId } from '../../keys';
 import type { EntryMeta } from '../../backend';
 import { approximateSize } from '../../values';
 import { BareEntries } from './bare-entries';
+import { CreationTimes } from './creation-times';
 import { ExpiryHeap } from './expiry-heap';
 import { IdOrder } from './id-order';
 import { OrderedIndexes } from './ordered-indexes';
@@ -63,7 +65,10 @@ export class KeyspaceEntries {
   /** Told of expirations and evictions; empty unless someone listens (backend.ts). */
   readonly observers = new Set<RemovalObserver>();
   private readonly bounded: boolean;
+  /** The last seq given to a Slot (slot.ts); never reset, so a seq is never reused. */
   private seq = 0;
+  /** When each Slot was created, by seq (creation-times.ts). */
+  private readonly creations = new CreationTimes();
   private bytes = 0;
   private timedEntries = 0;
   expirations = 0;
@@ -127,7 +132,7 @@ export class KeyspaceEntries {
       else {
         // A Slot left by an earlier TTL (none is timed now): it keeps its creation time.
         held.value = value;
-        held.updatedAt = now - this.timeBase;
+        this.written(held, now - this.timeBase);
       }
       if (tags !== undefined || this.tags !== null) (this.tags ??= new TagIndex()).replace(id, tags);
       return;
@@ -154,7 +159,7 @@ export class KeyspaceEntries {
       if (existing.expiresAt !== 0) this.timedEntries--;
       existing.value = value;
       existing.expiresAt = expiresAt ?? 0;
-      existing.updatedAt = at;
+      this.written(existing, at);
       if (existing instanceof SizedSlot) {
         this.bytes += size - existing.size;
         existing.size = size;
@@ -175,13 +180,11 @@ export class KeyspaceEntries {
       // Without the parse (slot.ts), the id is the key's only copy: flattened, so no concatenation tree stays behind.
       if (parsed !== undefined && !this.indexes.keysParsed) flatten(id);
       const kept = this.indexes.keysParsed ? parsed : undefined;
-      const seq = isNew && parsed !== undefined ? ++this.seq : 0;
-      let slot: Slot;
-      if (this.options.maxBytes > 0) {
-        slot = new SizedSlot(id, value, kept, expiresAt ?? 0, seq, createdAt, size);
-        slot.updatedAt = at;
-      } else slot = newSlot(id, value, seq, createdAt, at, kept, expiresAt ?? 0);
+      const seq = this.nextSeq(createdAt);
+      const slot = this.options.maxBytes > 0 ? new SizedSlot(id, value, kept, expiresAt ?? 0, seq, size) : newSlot(id, value, seq, kept, expiresAt ?? 0);
+      if (at !== createdAt) slot.updated = at;
       this.slots.set(id, slot);
+      this.trimCreations();
       if (isNew) this.idOrder?.add(id);
       this.bytes += size;
       if (isNew && parsed !== undefined) this.indexes.add(slot, parsed);
@@ -212,10 +215,12 @@ export class KeyspaceEntries {
     } else if (expiresAt !== null) {
       // A plain string entry has no room for an expiry: it becomes a Slot, in place, times kept.
       const bare = this.bare;
-      const slot = new TimedSlot(id, bare.value(held), 0, bare.createdAt(held), expiresAt);
-      slot.updatedAt = bare.updatedAt(held);
+      const createdAt = bare.createdAt(held);
+      const slot = new TimedSlot(id, bare.value(held), this.nextSeq(createdAt), expiresAt);
+      if (bare.updatedAt(held) !== createdAt) slot.updated = bare.updatedAt(held);
       this.slots.set(id, slot);
       bare.free(held);
+      this.trimCreations();
     }
     if (expiresAt !== null) {
       this.timedEntries++;
@@ -249,6 +254,7 @@ export class KeyspaceEntries {
     this.tags = null;
     this.idOrder = null;
     this.indexes.clear();
+    this.creations.clear();
     this.heap.clear();
     this.recency?.clear();
     this.bytes = 0;
@@ -282,9 +288,8 @@ export class KeyspaceEntries {
   protected readonly slotOf = (id: string, held: Slot | number): Slot => {
     if (typeof held !== 'number') return held;
     const bare = this.bare;
-    // Without its update time (a page walk reads id, value and expiry): setting one here could
-    // give every Slot the field in-object (V8 sizes a class's objects by its first few made).
-    return new Slot(id, bare.value(held), 0, bare.createdAt(held));
+    // Without times (a page walk reads id, value and expiry): seq 0, which has none (slot.ts).
+    return new Slot(id, bare.value(held), 0);
   };
 
   /**
@@ -305,7 +310,32 @@ export class KeyspaceEntries {
       return undefined;
     }
     const expiresAt = held.expiresAt === 0 ? null : held.expiresAt;
-    return { size: sizeOf(held.value), createdAt: held.createdAt + base, updatedAt: held.updatedAt + base, expiresAt, tags };
+    const createdAt = this.creations.at(held.seq);
+    return { size: sizeOf(held.value), createdAt: createdAt + base, updatedAt: (held.updated ?? createdAt) + base, expiresAt, tags };
+  }
+
+  /** The seq of a new Slot created at `createdAt` (ms after the time base), its creation time recorded (creation-times.ts). */
+  private nextSeq(createdAt: number): number {
+    const seq = ++this.seq;
+    this.creations.note(seq, createdAt);
+    return seq;
+  }
+
+  /** Records that `slot`'s value was written at `at`: its update time is kept only once it is not its creation time. */
+  private written(slot: Slot, at: number): void {
+    if (slot.updated !== undefined || at !== this.creations.at(slot.seq)) slot.updated = at;
+  }
+
+  /**
+   * Drops the creation-time steps no held Slot needs once they outnumber twice the entries (and
+   * 1024), so they never outgrow the entries they describe; call with every Slot in `slots`.
+   */
+  private trimCreations(): void {
+    if (this.creations.size <= 2 * this.slots.size + 1024) return;
+    const seqs: number[] = [];
+    for (const held of this.slots.values()) if (typeof held !== 'number') seqs.push(held.seq);
+    // Map order is not seq order: a plain entry made a Slot keeps its place and takes a new seq.
+    this.creations.keep(Float64Array.from(seqs).sort());
   }
 
   private expire(id: string, slot: Slot): void {
@@ -353,6 +383,11 @@ export class KeyspaceEntries {
   get indexBuckets(): number {
     return this.indexes.bucketCount;
   }
+  /** Steps held by the creation times (creation-times.ts): tests use it to prove they are trimmed. */
+  get creationSteps(): number {
+    return this.creations.size;
+  }
+
   get tagCount(): number {
     return this.tags?.tagCount ?? 0;
   }

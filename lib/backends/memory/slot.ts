@@ -25,35 +25,23 @@ export class Slot {
    */
   declare protected expiry: number | undefined;
   /**
-   * When the value was last written, where that is not `createdAt`: an own field only of an
-   * entry written again after its creation (V8 keeps it out of the object, with `expiry` if it
-   * has one), so an entry never overwritten pays nothing for it (8 bytes each: 1M object keys,
-   * 8 MB; ParsedSlot 72 → 64 bytes). Read and written through `updatedAt`.
+   * When the value was last written (getMeta, SPEC §16), in ms after the keyspace's time base,
+   * where that is not its creation time: an own field only of an entry written again later (V8
+   * keeps it out of the object, with `expiry` if it has one), so an entry never overwritten pays
+   * nothing for it (8 bytes each: 1M object keys, 8 MB). Undefined: its creation time, which the
+   * keyspace finds from `seq` (creation-times.ts), not kept here either (8 bytes more).
    */
-  declare protected updated: number | undefined;
+  declare updated: number | undefined;
   constructor(
     readonly id: string,
     public value: unknown,
-    /** Creation sequence, used to merge index hits back into creation order. */
-    readonly seq: number,
     /**
-     * When the entry was created (getMeta, SPEC §16; its last write: `updatedAt`), in ms after
-     * the keyspace's time base: a small integer, which V8 keeps in the object unboxed (an epoch
-     * ms would take a heap number, 16 bytes more) for the first 2^31 ms (24 days) of the
-     * keyspace; later times still work, boxed.
+     * The keyspace's creation sequence (each new Slot takes the next): index hits merge back into
+     * creation order by it, and the creation time is found from it (creation-times.ts). 0 in a
+     * Slot made only for a page walk to read (keyspace-entries.ts slotOf).
      */
-    readonly createdAt = 0,
+    readonly seq: number,
   ) {}
-
-  /** When the value was last written, in ms after the keyspace's time base (createdAt until it is written again). */
-  get updatedAt(): number {
-    return this.updated ?? this.createdAt;
-  }
-
-  set updatedAt(at: number) {
-    // An entry whose last write is its creation keeps no field.
-    if (this.updated !== undefined || at !== this.createdAt) this.updated = at;
-  }
 
   /** Epoch ms, or 0 for no expiry. */
   get expiresAt(): number {
@@ -78,8 +66,8 @@ export class Slot {
 
 /** A Slot made with an expiry (epoch ms): the field is in the object. */
 export class TimedSlot extends Slot {
-  constructor(id: string, value: unknown, seq: number, createdAt: number, expiresAt: number) {
-    super(id, value, seq, createdAt);
+  constructor(id: string, value: unknown, seq: number, expiresAt: number) {
+    super(id, value, seq);
     this.expiry = expiresAt;
   }
 }
@@ -90,17 +78,16 @@ export class ParsedSlot extends Slot {
     id: string,
     value: unknown,
     seq: number,
-    createdAt: number,
     override readonly parsed: KeyObject | undefined,
   ) {
-    super(id, value, seq, createdAt);
+    super(id, value, seq);
   }
 }
 
 /** A ParsedSlot made with an expiry (epoch ms): the field is in the object. */
 export class TimedParsedSlot extends ParsedSlot {
-  constructor(id: string, value: unknown, seq: number, createdAt: number, parsed: KeyObject | undefined, expiresAt: number) {
-    super(id, value, seq, createdAt, parsed);
+  constructor(id: string, value: unknown, seq: number, parsed: KeyObject | undefined, expiresAt: number) {
+    super(id, value, seq, parsed);
     this.expiry = expiresAt;
   }
 }
@@ -117,25 +104,19 @@ export class SizedSlot extends ParsedSlot {
     parsed: KeyObject | undefined,
     expiresAt: number,
     seq: number,
-    createdAt: number,
     /** Approximate bytes. */
     public size: number,
   ) {
-    super(id, value, seq, createdAt, parsed);
+    super(id, value, seq, parsed);
     this.expiry = expiresAt;
   }
 }
 
 /**
  * A new Slot of the lightest class for what it holds: `parsed` only where the store keeps parsed
- * keys, the expiry field only when it has one (0: none), the update time only when it is not
- * the creation time (a plain string entry turned into a Slot keeps both of its times).
+ * keys, the expiry field only when it has one (0: none).
  */
-export function newSlot(id: string, value: unknown, seq: number, createdAt: number, updatedAt: number, parsed: KeyObject | undefined, expiresAt: number): Slot {
-  let slot: Slot;
-  if (parsed !== undefined) {
-    slot = expiresAt !== 0 ? new TimedParsedSlot(id, value, seq, createdAt, parsed, expiresAt) : new ParsedSlot(id, value, seq, createdAt, parsed);
-  } else slot = expiresAt !== 0 ? new TimedSlot(id, value, seq, createdAt, expiresAt) : new Slot(id, value, seq, createdAt);
-  slot.updatedAt = updatedAt;
-  return slot;
+export function newSlot(id: string, value: unknown, seq: number, parsed: KeyObject | undefined, expiresAt: number): Slot {
+  if (parsed !== undefined) return expiresAt !== 0 ? new TimedParsedSlot(id, value, seq, parsed, expiresAt) : new ParsedSlot(id, value, seq, parsed);
+  return expiresAt !== 0 ? new TimedSlot(id, value, seq, expiresAt) : new Slot(id, value, seq);
 }
