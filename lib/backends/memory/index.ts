@@ -38,8 +38,9 @@ export class MemoryStore<V = unknown, F extends StoreFlags = UnknownFlags> exten
 
   /**
    * Diagnostics for tests, read without side effects: index buckets, tracked bytes, entries held
-   * (expired ones too until swept), creation-time steps (creation-times.ts), and what the last query did (its plan — 'scan', 'eq(kind)',
-   * 'range(age)', 'sort(age)', ... — and how many entries it examined).
+   * (expired ones too until swept), creation-time steps (creation-times.ts), and what the last
+   * query did (its plan — 'scan', 'eq(kind)', 'range(age)', 'sort(age)', ... — and how many
+   * entries it examined).
    */
   get internals(): { indexBuckets: number; tags: number; bytes: number; size: number; creationSteps: number; lastQuery: QueryReport } {
     const keyspace = this.backend.keyspace;
