@@ -9,6 +9,7 @@ import type { Clock } from '../clock';
 import type { Selector } from '../query';
 import { SortSpec, sortEntries } from '../query-sort';
 import type { CompleteBackend } from './backend-defaults';
+import { entriesOfBatches, liveNow } from './found-batches';
 import { findPage } from './page-find';
 import type { ReadOptions } from './query-options';
 
@@ -69,16 +70,9 @@ async function eachFound(storage: CompleteBackend, selector: Selector, request: 
   for await (const entry of storage.find(selector, request)) if (take(entry)) return;
 }
 
-/**
- * The entries `find` yields, one at a time, for a reader that may hold each a while (a stream):
- * from a backend's batches, each checked for expiry again as it is handed on (SPEC §12).
- */
-async function* entriesFound(storage: CompleteBackend, selector: Selector, request: FindOptions, clock: Clock): AsyncGenerator<StoredEntry> {
-  if (storage.findBatches === undefined) {
-    yield* storage.find(selector, request);
-    return;
-  }
-  for await (const batch of storage.findBatches(selector, request)) for (const entry of batch) if (liveNow(entry, clock)) yield entry;
+/** The entries `find` yields, one at a time, for a reader that may hold each a while (a stream): from the backend's batches where it has them. */
+function entriesFound(storage: CompleteBackend, selector: Selector, request: FindOptions, clock: Clock): AsyncIterable<StoredEntry> {
+  return storage.findBatches === undefined ? storage.find(selector, request) : entriesOfBatches(storage.findBatches(selector, request), clock);
 }
 
 /** Everything `find` yields for a plan the core sorts, sorted and cut to its window (expired entries not yet dropped). */
@@ -89,14 +83,6 @@ async function collectedWindow(storage: CompleteBackend, selector: Selector, pla
     return false;
   });
   return sortedWindow(all, plan);
-}
-
-/**
- * Whether a collected entry is still live when it is handed on: expiry is checked per entry as
- * it leaves the core (SPEC §12), where the backend said when, since sorting held it back.
- */
-function liveNow(entry: StoredEntry, clock: Clock): boolean {
-  return entry.expiresAt == null || entry.expiresAt > clock.now();
 }
 
 /** The entries `selector` matches, in the order and window `options` give; `keys` false: the caller reads values only (FindOptions.keys). */

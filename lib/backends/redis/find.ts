@@ -7,6 +7,7 @@
 import type { Selector } from '../../query';
 import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { RedisBackend } from './backend';
+import { entriesOfBatches } from '../../core/found-batches';
 import { corrupt, rethrow } from './errors';
 import { Candidate, UnparsedCandidate } from './ids';
 import { FETCH_SCRIPT, WALK_SCRIPT } from './read-scripts';
@@ -20,7 +21,7 @@ import { candidates } from './walk';
  * leaving out the first `options.skip` and stopping after `options.limit`.
  */
 export function find(b: RedisBackend, selector: Selector, options: FindOptions): AsyncGenerator<StoredEntry> {
-  return entriesOf(b, findBatches(b, selector, options));
+  return entriesOfBatches(findBatches(b, selector, options), b.clock);
 }
 
 /** `find` a batch at a time, as each round trip reads them (Backend.findBatches): what `get` collects. */
@@ -40,14 +41,6 @@ export async function* findBatches(b: RedisBackend, selector: Selector, options:
   yield* readInOrder(b, candidates(b, selector), options.values, skip, limit);
 }
 
-/**
- * The entries of batches one at a time, each checked for expiry as it is yielded (SPEC §12):
- * the reader may hold each a while (a stream), outliving entries its batch had live.
- */
-export async function* entriesOf(b: RedisBackend, batches: AsyncIterable<StoredEntry[]>): AsyncGenerator<StoredEntry> {
-  for await (const batch of batches) for (const entry of batch) if (!expired(b, entry)) yield entry;
-}
-
 /** Reads the live entries among candidates, keeping their order (fetchEntries, or a sharded namespace's per shard). */
 export type ReadCandidates = (batch: Candidate[], values: boolean) => Promise<StoredEntry[]>;
 
@@ -56,7 +49,8 @@ export type ReadCandidates = (batch: Candidate[], values: boolean) => Promise<St
  * first `skip` live ones are only checked for liveness (their values are not read), then up to
  * `limit` are yielded, a batch of the live ones per slice read. Once skipping is done, the next
  * slice is read while this one is handed out, when the caller wants more than it holds (so a
- * long read is not one round trip after another). `b` gives the settings and the clock; `read` reads a slice (default: fetchEntries on `b`).
+ * long read is not one round trip after another). `b` gives the settings and the clock; `read`
+ * reads a slice (default: fetchEntries on `b`).
  */
 export async function* readInOrder(
   b: RedisBackend,

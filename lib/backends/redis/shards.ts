@@ -30,7 +30,8 @@ import { RedisBackend } from './backend';
 import { sendBatch } from './batching';
 import type { BatchItem, BatchKind, RedisConnection } from './connection';
 import { rethrow } from './errors';
-import { count, deleteMatching, entriesOf } from './find';
+import { entriesOfBatches } from '../../core/found-batches';
+import { count, deleteMatching } from './find';
 import { upgradeLayout } from './migrate';
 import { SHARDS_SCRIPT } from './read-scripts';
 import type { ResolvedRedisSettings } from './settings';
@@ -143,7 +144,7 @@ export class ShardedRedisBackend extends RedisBackend {
   }
 
   find(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry> {
-    return entriesOf(this, shardedFindBatches(this, selector, options));
+    return entriesOfBatches(shardedFindBatches(this, selector, options), this.clock);
   }
 
   findBatches(selector: Selector, options: FindOptions): AsyncIterable<StoredEntry[]> {
