@@ -473,6 +473,85 @@ describe('memory store: ordered indexes and the planner', function () {
       run.add(slots[9]);
       expect([...run]).to.deep.equal([slots[9]]);
     });
+
+    it('keeps what a sorted array would, through appends into full-size tail chunks, inserts, deletes and reads in any order (fast-check)', function () {
+      // Runs long enough to fill several chunks (212 Slots), so appends go into the preallocated
+      // tail and every kind of call lands while a tail is half filled.
+      const op = fc.oneof(
+        { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), count: fc.integer({ min: 1, max: 300 }) }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('insert' as const, 'readd' as const), at: fc.nat() }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 250 }) }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('parts' as const, 'iterate' as const, 'toArray' as const, 'ends' as const, 'has' as const), at: fc.nat() }) },
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+          // Seqs are spaced by 2 so that inserts can go between any two.
+          let next = 10;
+          const pool = (seq: number) => slot(seq);
+          const first = pool(next);
+          const second = pool((next += 2));
+          const run = new SlotRun(first, second);
+          let model: Slot[] = [first, second];
+          const gaps = (): number[] => {
+            const free: number[] = [];
+            for (let seq = 1; seq < next; seq += 2) free.push(seq);
+            return free.filter((seq) => !model.some((s) => s.seq === seq));
+          };
+          for (const o of ops) {
+            switch (o.kind) {
+              case 'append':
+                for (let i = 0; i < o.count; i++) {
+                  const s = pool((next += 2));
+                  run.add(s);
+                  model.push(s);
+                }
+                break;
+              case 'readd': // one already held: no change (this settles a half-filled tail)
+                if (model.length > 0) run.add(model[o.at % model.length]);
+                break;
+              case 'insert': {
+                const free = gaps();
+                if (free.length === 0) break;
+                const s = pool(free[o.at % free.length]);
+                run.add(s);
+                model = [...model, s].sort((a, b) => a.seq - b.seq);
+                break;
+              }
+              case 'delete': {
+                if (model.length === 0) break;
+                const gone = model.splice(o.at % model.length, o.count);
+                for (const s of gone) expect(run.delete(s)).to.equal(true);
+                expect(run.delete(gone[0])).to.equal(false);
+                break;
+              }
+              case 'parts': {
+                const parts = run.parts;
+                expect(parts.flat()).to.deep.equal(model);
+                for (const part of parts) expect(part.length).to.be.greaterThan(0); // inserts may grow a chunk past 212
+                break;
+              }
+              case 'iterate':
+                expect([...run]).to.deep.equal(model);
+                break;
+              case 'toArray':
+                expect(run.toArray()).to.deep.equal(model);
+                break;
+              case 'ends':
+                expect(run.last()).to.equal(model[model.length - 1]); // first, while a tail may be half filled
+                expect(run.first()).to.equal(model[0]);
+                break;
+              case 'has':
+                if (model.length > 0) expect(run.has(model[o.at % model.length])).to.equal(true);
+                expect(run.has(pool(next + 2))).to.equal(false);
+                break;
+            }
+            expect(run.size).to.equal(model.length);
+          }
+          expect([...run]).to.deep.equal(model);
+        }),
+        { numRuns: 200 },
+      );
+    });
   });
 
   it('index buckets are freed when entries go', async function () {

@@ -24,6 +24,19 @@ const CHUNK = 212;
 /** See the file comment. */
 export class SlotRun implements Iterable<Slot> {
   private readonly chunks: Slot[][] = [];
+  /**
+   * The chunk being appended to, once the run holds a full chunk: made at its full size (CHUNK,
+   * holes past `filling`) and not yet in `chunks`. Growing it by push instead copies it through
+   * 1, 17, 41, 77 and 131 slots, and a big run fills a chunk slowly (a path with 100 values:
+   * 21,200 sets), so those copies were promoted before they died. 1M object keys, every path
+   * indexed: old space used 220 → 218 MB (five runs; RSS moves by less than its run-to-run
+   * spread); queries' CPU unchanged within 3%. Any other operation settles it first (`settle`),
+   * so readers only ever see exact-length chunks. A run of CHUNK Slots or fewer never has one: a
+   * small run would pay for the whole chunk.
+   */
+  private tail: Slot[] | undefined = undefined;
+  /** Slots held in `tail`. */
+  private filling = 0;
   /** Slots held. */
   size = 0;
 
@@ -35,12 +48,26 @@ export class SlotRun implements Iterable<Slot> {
 
   /** Adds `slot` in `seq` order; adding one already held changes nothing. */
   add(slot: Slot): void {
+    const tail = this.tail;
+    if (tail !== undefined) {
+      if (tail[this.filling - 1].seq < slot.seq) {
+        tail[this.filling++] = slot;
+        this.size++;
+        if (this.filling === CHUNK) {
+          this.chunks.push(tail);
+          this.tail = undefined;
+        }
+        return;
+      }
+      this.settle();
+    }
     const chunks = this.chunks;
     const last = chunks[chunks.length - 1];
     if (last === undefined || last[last.length - 1].seq < slot.seq) {
       // The usual case: the newest entry goes at the end.
-      if (last === undefined || last.length >= CHUNK) chunks.push([slot]);
-      else last.push(slot);
+      if (last === undefined) chunks.push([slot]);
+      else if (last.length < CHUNK) last.push(slot);
+      else this.startTail(slot);
       this.size++;
       return;
     }
@@ -51,12 +78,14 @@ export class SlotRun implements Iterable<Slot> {
   }
 
   has(slot: Slot): boolean {
+    this.settle();
     const [c, i] = this.locate(slot.seq);
     return c < this.chunks.length && this.chunks[c][i] === slot;
   }
 
   /** Removes `slot`; returns whether it was held. */
   delete(slot: Slot): boolean {
+    this.settle();
     const [c, i] = this.locate(slot.seq);
     const chunk = this.chunks[c];
     if (chunk === undefined || chunk[i] !== slot) return false;
@@ -68,22 +97,25 @@ export class SlotRun implements Iterable<Slot> {
 
   /** The chunks, oldest first, for loops that index them (the iterator costs ~4× more per Slot); read only. */
   get parts(): readonly (readonly Slot[])[] {
+    this.settle();
     return this.chunks;
   }
 
-  /** The oldest Slot held. */
+  /** The oldest Slot held (never in the tail chunk, which only follows a full one). */
   first(): Slot | undefined {
     return this.chunks[0]?.[0];
   }
 
   /** The newest Slot held. */
   last(): Slot | undefined {
+    this.settle();
     const chunk = this.chunks[this.chunks.length - 1];
     return chunk?.[chunk.length - 1];
   }
 
   /** A copy, for a reader that yields between Slots. */
   toArray(): Slot[] {
+    this.settle();
     if (this.chunks.length === 1) return this.chunks[0].slice();
     // A plain copy loop: Array.prototype.flat is ten times slower here.
     const out: Slot[] = new Array<Slot>(this.size);
@@ -93,7 +125,28 @@ export class SlotRun implements Iterable<Slot> {
   }
 
   [Symbol.iterator](): Iterator<Slot> {
+    this.settle();
     return new RunIterator(this.chunks);
+  }
+
+  /** Starts a full-size tail chunk with `slot` (the last chunk is full). */
+  private startTail(slot: Slot): void {
+    const tail = new Array<Slot>(CHUNK);
+    tail[0] = slot;
+    this.tail = tail;
+    this.filling = 1;
+  }
+
+  /**
+   * Puts the tail chunk, cut to the Slots it holds, at the end of `chunks`. Setting the length
+   * keeps the array (V8 trims its store in place, no copy); later appends grow it by push.
+   */
+  private settle(): void {
+    const tail = this.tail;
+    if (tail === undefined) return;
+    tail.length = this.filling;
+    this.chunks.push(tail);
+    this.tail = undefined;
   }
 
   /**
