@@ -37,6 +37,13 @@ export const OBJECT_ID_TAG = '\u0000';
 const FORBIDDEN_FIELDS = new Set(['__proto__', 'constructor', 'prototype']);
 const isProxy = types.isProxy;
 const ownDescriptor = Object.getOwnPropertyDescriptor;
+/** Annex B's accessor lookups (see flatKeyId): the getter or setter found for a name, or undefined, nothing run. */
+type AccessorLookup = (this: object, name: string) => unknown;
+const lookupGetter = (Object.prototype as unknown as { __lookupGetter__: AccessorLookup }).__lookupGetter__;
+const lookupSetter = (Object.prototype as unknown as { __lookupSetter__: AccessorLookup }).__lookupSetter__;
+/** A character JSON.stringify escapes in a well-formed string: `"`, `\` and the controls below U+0020. */
+// eslint-disable-next-line no-control-regex -- the controls are exactly what it looks for
+const JSON_ESCAPED = /["\\\u0000-\u001f]/;
 
 /** True for `{}`-style objects (prototype Object.prototype or null). Never true for a Proxy, whose traps could run anything. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -80,10 +87,17 @@ export function keyId(key: unknown): string {
 
 /**
  * The hot path for the common key shape: a flat, non-Proxy plain object whose fields are data
- * properties holding strings, finite numbers or booleans. The id is concatenated from the
- * field plan's precomputed `"name":` prefixes and each value, read once through its
- * descriptor. Anything else returns undefined and takes the full path, which gives the same
- * id or the precise error.
+ * properties holding strings, finite numbers or booleans. The id is joined from the field
+ * plan's precomputed `"name":` prefixes and each value, read once. Anything else returns
+ * undefined and takes the full path, which gives the same id or the precise error.
+ *
+ * It allocates only the id (and a number's text): a property descriptor per field and a
+ * concatenated string per piece cost ~800 bytes of garbage a set, about half of what a memory
+ * store's set made (1M sets: 129 scavenges; see docs/queries-bench.md, 2026-12-03 fourth
+ * session). Accessors are found with Annex B's `__lookupGetter__`/`__lookupSetter__`, which
+ * return the accessor's functions without running them and allocate nothing; the pieces go
+ * into the plan's own array, joined once into a flat string. No user code can run between
+ * filling that array and joining it (no getter, no Proxy trap, no toJSON), so sharing it is safe.
  */
 function flatKeyId(key: unknown): string | undefined {
   if (key === null || typeof key !== 'object' || isProxy(key) || Object.getPrototypeOf(key) !== Object.prototype) return undefined;
@@ -91,29 +105,42 @@ function flatKeyId(key: unknown): string | undefined {
   if (fields.length === 0) return undefined;
   const plan = fieldPlan(fields);
   if (plan === null) return undefined;
-  const { order, prefixes } = plan;
-  let id = '';
+  const { order, prefixes, quotedPrefixes, pieces } = plan;
   for (let i = 0; i < order.length; i++) {
-    const d = ownDescriptor(key, order[i]);
-    if (d === undefined || d.get !== undefined || d.set !== undefined) return undefined;
-    const v: unknown = d.value;
+    const name = order[i];
+    if (lookupGetter.call(key, name) !== undefined || lookupSetter.call(key, name) !== undefined) return undefined;
+    const v: unknown = (key as Record<string, unknown>)[name];
+    const at = 3 * i;
     switch (typeof v) {
       case 'string':
         if (v.length > MAX_KEY_LENGTH || !isWellFormed(v)) return undefined;
-        id += prefixes[i] + JSON.stringify(v);
+        if (JSON_ESCAPED.test(v)) {
+          pieces[at] = prefixes[i];
+          pieces[at + 1] = JSON.stringify(v);
+          pieces[at + 2] = '';
+        } else {
+          // The text JSON.stringify gives a well-formed string with nothing to escape.
+          pieces[at] = quotedPrefixes[i];
+          pieces[at + 1] = v;
+          pieces[at + 2] = '"';
+        }
         break;
       case 'number':
         if (v - v !== 0) return undefined; // NaN or ±Infinity
-        id += prefixes[i] + v; // the same text JSON.stringify gives a finite number
+        pieces[at] = prefixes[i];
+        pieces[at + 1] = String(v); // the same text JSON.stringify gives a finite number
+        pieces[at + 2] = '';
         break;
       case 'boolean':
-        id += prefixes[i] + (v ? 'true' : 'false');
+        pieces[at] = prefixes[i];
+        pieces[at + 1] = v ? 'true' : 'false';
+        pieces[at + 2] = '';
         break;
       default:
         return undefined;
     }
   }
-  id += '}';
+  const id = pieces.join('');
   return id.length > MAX_KEY_LENGTH ? undefined : id;
 }
 
@@ -121,6 +148,10 @@ function flatKeyId(key: unknown): string | undefined {
 interface FieldPlan {
   order: string[];
   prefixes: string[];
+  /** Each prefix with the opening quote of a string value. */
+  quotedPrefixes: string[];
+  /** flatKeyId's pieces of an id: three per field (prefix, value text, closing quote or ''), then '}'. */
+  pieces: string[];
 }
 
 /**
@@ -159,7 +190,10 @@ function fieldPlan(fields: string[]): FieldPlan | null {
 function makePlan(fields: string[]): FieldPlan | null {
   for (const field of fields) if (fieldNameProblem(field) !== undefined) return null;
   const order = [...fields].sort();
-  return { order, prefixes: order.map((f, i) => (i === 0 ? OBJECT_ID_TAG + '{' : ',') + JSON.stringify(f) + ':') };
+  const prefixes = order.map((f, i) => (i === 0 ? OBJECT_ID_TAG + '{' : ',') + JSON.stringify(f) + ':');
+  const pieces = new Array<string>(3 * order.length + 1).fill('');
+  pieces[pieces.length - 1] = '}';
+  return { order, prefixes, quotedPrefixes: prefixes.map((p) => p + '"'), pieces };
 }
 
 /** Validates a key and returns its id and a private copy (object keys) — see NormalizedKey. */

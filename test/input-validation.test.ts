@@ -8,6 +8,7 @@
  * test already used could hide a poisoning bug).
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { keyId, normalizeKey, MAX_KEY_DEPTH as KEYS_MAX_KEY_DEPTH } from '../lib/keys';
 import { checkValue, MAX_VALUE_DEPTH as VALUES_MAX_VALUE_DEPTH } from '../lib/values';
 import { compileGlob, compileQuery, QuerySelector } from '../lib/query';
@@ -78,6 +79,31 @@ describe('input validation (issue #10)', () => {
         expect(normalizeKey(shape).id).to.equal(full);
       }
     });
+
+    it('the fast path gives the full path\'s id for any flat key of scalars, the same plan reused across keys (fast-check)', () => {
+      // Field names include integer-like and odd ones; strings mix text JSON must escape (quotes,
+      // backslashes, controls) with text it leaves alone (U+2028, DEL, astral), so both ways the
+      // fast path writes a string are compared, one key after another on a shared plan.
+      const name = fc.constantFrom('a', 'b', 'id', '10', '2', 'é', '😀', 'toString', 'length', 'x y', 'q"', 'back\\slash');
+      const text = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', '"', '\\', '\n', '\u0001', '\u001f', '\u007f', '\u2028', 'é', '😀'), maxLength: 8 });
+      const scalar = fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(-0));
+      // Keys of one field list share a plan (and its pieces), so several values per list.
+      const keyList = fc
+        .tuple(fc.uniqueArray(name, { minLength: 1, maxLength: 5 }), fc.array(fc.array(scalar, { minLength: 5, maxLength: 5 }), { minLength: 1, maxLength: 6 }))
+        .map(([fields, rows]) => rows.map((row) => Object.fromEntries(fields.map((f, i) => [f, row[i]]))));
+      fc.assert(
+        fc.property(fc.array(keyList, { minLength: 1, maxLength: 3 }), (lists) => {
+          const keys = lists.flat();
+          for (const k of keys) {
+            const sorted = Object.entries(k).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+            const model = '\u0000{' + sorted.map(([f, v]) => JSON.stringify(f) + ':' + JSON.stringify(v)).join(',') + '}';
+            expect(keyId(k), JSON.stringify(k)).to.equal(model);
+            expect(normalizeKey(k).id).to.equal(model);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 
   describe('finding 5: lone surrogates in keys', () => {
@@ -126,6 +152,29 @@ describe('input validation (issue #10)', () => {
           },
         },
       });
+    });
+
+    it('a setter-only or get/set accessor is InvalidKeyError, and neither function runs', () => {
+      let runs = 0;
+      badKey({
+        set f8s(_v: unknown) {
+          runs++;
+        },
+      });
+      badKey({
+        a: 1,
+        get f8t(): number {
+          runs++;
+          return 1;
+        },
+        set f8t(_v: number) {
+          runs++;
+        },
+      });
+      const defined = { a: 1 };
+      Object.defineProperty(defined, 'f8u', { get: () => runs++, enumerable: true });
+      badKey(defined);
+      expect(runs).to.equal(0);
     });
 
     it('a getter that changes between reads cannot get an unchecked value into an id', () => {
