@@ -7,7 +7,7 @@
 import type { Selector } from '../../query';
 import type { EntryWithExpiry, FindOptions, StoredEntry } from '../../store';
 import type { RedisBackend } from './backend';
-import { entriesOfBatches } from '../../core/found-batches';
+import { entriesOfBatches, liveNow } from '../../core/found-batches';
 import { corrupt, rethrow } from './errors';
 import { Candidate, UnparsedCandidate } from './ids';
 import { FETCH_SCRIPT, WALK_SCRIPT } from './read-scripts';
@@ -89,7 +89,7 @@ export async function* readInOrder(
         const slice = await nextSlice(Math.min(size, skipping + remaining));
         if (slice !== undefined) entries = await read(slice, values && skipping === 0);
         if (entries !== undefined && skipping > 0) {
-          const live = entries.filter((entry) => !expired(b, entry));
+          const live = entries.filter((entry) => liveNow(entry, b.clock));
           const left = live.slice(Math.min(skipping, live.length));
           skipping -= live.length - left.length;
           entries = values && left.length > 0 ? await read(left as unknown as Candidate[], true) : left;
@@ -103,7 +103,7 @@ export async function* readInOrder(
       // Expiry is checked as the batch is yielded (SPEC §12): the iteration may have outlived an entry.
       const live: StoredEntry[] = [];
       for (let i = 0; i < entries.length && remaining > 0; i++) {
-        if (expired(b, entries[i])) continue;
+        if (!liveNow(entries[i], b.clock)) continue;
         live.push(entries[i]);
         remaining--;
       }
@@ -112,11 +112,6 @@ export async function* readInOrder(
   } finally {
     await source.return?.(undefined);
   }
-}
-
-/** Whether an entry read earlier has expired by the store's clock now. */
-function expired(b: RedisBackend, entry: StoredEntry): boolean {
-  return typeof entry.expiresAt === 'number' && entry.expiresAt <= b.clock.now();
 }
 
 /** The one sorted set whose every member matches the selector, when there is one. */
