@@ -110,35 +110,33 @@ function flatKeyId(key: unknown): string | undefined {
     const name = order[i];
     if (lookupGetter.call(key, name) !== undefined || lookupSetter.call(key, name) !== undefined) return undefined;
     const v: unknown = (key as Record<string, unknown>)[name];
-    const at = 3 * i;
+    let prefix = prefixes[i];
+    let text: string;
+    let close = '';
     switch (typeof v) {
       case 'string':
         if (v.length > MAX_KEY_LENGTH || !isWellFormed(v)) return undefined;
-        if (JSON_ESCAPED.test(v)) {
-          pieces[at] = prefixes[i];
-          pieces[at + 1] = JSON.stringify(v);
-          pieces[at + 2] = '';
-        } else {
+        if (JSON_ESCAPED.test(v)) text = JSON.stringify(v);
+        else {
           // The text JSON.stringify gives a well-formed string with nothing to escape.
-          pieces[at] = quotedPrefixes[i];
-          pieces[at + 1] = v;
-          pieces[at + 2] = '"';
+          prefix = quotedPrefixes[i];
+          text = v;
+          close = '"';
         }
         break;
       case 'number':
         if (v - v !== 0) return undefined; // NaN or ±Infinity
-        pieces[at] = prefixes[i];
-        pieces[at + 1] = String(v); // the same text JSON.stringify gives a finite number
-        pieces[at + 2] = '';
+        text = String(v); // the same text JSON.stringify gives a finite number
         break;
       case 'boolean':
-        pieces[at] = prefixes[i];
-        pieces[at + 1] = v ? 'true' : 'false';
-        pieces[at + 2] = '';
+        text = v ? 'true' : 'false';
         break;
       default:
         return undefined;
     }
+    pieces[3 * i] = prefix;
+    pieces[3 * i + 1] = text;
+    pieces[3 * i + 2] = close;
   }
   const id = pieces.join('');
   return id.length > MAX_KEY_LENGTH ? undefined : id;
